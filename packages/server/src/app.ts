@@ -1,0 +1,133 @@
+// Builds the Gatehouse server: storage, keys, the protocol engine and its routes, the login
+// pages. Returns a Fastify app that is not listening yet (tests use `inject` or `listen`).
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Config } from './config/schema.ts';
+import { createInteractionApi } from './engine/interactions.ts';
+import { mountProvider } from './engine/mount.ts';
+import { createEngine, type Engine } from './engine/provider.ts';
+import { GatehouseError } from './errors.ts';
+import { STYLESHEET, STYLESHEET_PATH } from './interactions/html.ts';
+import { CsrfTokens } from './interactions/csrf.ts';
+import { interactionRoutes } from './interactions/routes.ts';
+import { loggerOptions } from './logger.ts';
+import { createAuthenticator, type Authenticator } from './passwords/authenticate.ts';
+import { LoginThrottle, MemoryThrottleStore, type ThrottleStore } from './passwords/throttle.ts';
+import { migrate, openStorage, type Storage } from './storage/database.ts';
+import { ensureSecrets } from './storage/keys.ts';
+import { purgeExpired } from './storage/oidc-adapter.ts';
+
+export interface GatehouseServer {
+  readonly app: FastifyInstance;
+  readonly storage: Storage;
+  readonly engine: Engine;
+  readonly authenticator: Authenticator;
+  readonly config: Config;
+  close(): Promise<void>;
+}
+
+export interface BuildOptions {
+  readonly config: Config;
+  /** Use an already open storage (its owner closes it). */
+  readonly storage?: Storage;
+  readonly throttleStore?: ThrottleStore;
+  readonly logger?: FastifyServerOptions['logger'];
+}
+
+const PURGE_EVERY_MS = 10 * 60 * 1000;
+
+export async function buildServer(options: BuildOptions): Promise<GatehouseServer> {
+  const { config } = options;
+  const storage = options.storage ?? openStorage(config.databaseUrl);
+  const ownsStorage = options.storage === undefined;
+  try {
+    // Schema first: every instance applies pending migrations at start (concurrency-safe).
+    await migrate(storage.db);
+
+    // Password checks: one throttled, timing-equalized routine for the login page and the password grant.
+    const throttle = new LoginThrottle(options.throttleStore ?? new MemoryThrottleStore(), {
+      maxPerAccount: config.loginMaxFailuresPerAccount,
+      maxPerIp: config.loginMaxFailuresPerIp,
+      windowSeconds: config.loginThrottleWindow,
+    });
+
+    const app = Fastify({
+      logger: options.logger ?? loggerOptions(config),
+      trustProxy: config.trustProxy,
+      bodyLimit: config.bodyLimit,
+      // Generated request ids: a client-supplied one would let callers forge log lines.
+      genReqId: () => crypto.randomUUID(),
+    });
+    const authenticator = createAuthenticator({
+      db: storage.db,
+      throttle,
+      onRehashError: (error) => app.log.error({ err: error }, 'password rehash failed'),
+    });
+
+    // The protocol engine (oidc-provider) with keys and cookie secrets from storage.
+    const engine = await createEngine({
+      db: storage.db,
+      config,
+      authenticator,
+      onServerError: (error) => app.log.error({ err: error }, 'protocol endpoint failed'),
+    });
+
+    // Our own routes answer with the error registry's JSON; nothing unexpected leaks.
+    app.setErrorHandler((error, request, reply) => {
+      if (error instanceof GatehouseError) return reply.status(error.status).send(error.toJSON());
+      const status = (error as { statusCode?: number }).statusCode;
+      if (status === 413) return reply.status(413).send(new GatehouseError('payload_too_large').toJSON());
+      if (status !== undefined && status >= 400 && status < 500) {
+        return reply.status(status).send(new GatehouseError('invalid_request', (error as Error).message).toJSON());
+      }
+      request.log.error({ err: error }, 'request failed');
+      return reply.status(500).send(new GatehouseError('server_error').toJSON());
+    });
+    app.setNotFoundHandler((_request, reply) => reply.status(404).send(new GatehouseError('not_found').toJSON()));
+
+    // Protocol endpoints: authorize, token, introspection, revocation, userinfo, JWKS, discovery, logout.
+    mountProvider(app, engine.provider);
+
+    // Login and consent pages.
+    await app.register(interactionRoutes, {
+      interactions: createInteractionApi(engine.provider, storage.db),
+      authenticator,
+      csrf: new CsrfTokens(await ensureSecrets(storage.db, 'csrf')),
+      bodyLimit: config.bodyLimit,
+    });
+
+    app.get(STYLESHEET_PATH, async (_request, reply) =>
+      reply.header('content-type', 'text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(STYLESHEET),
+    );
+    app.get('/healthz', async () => {
+      await storage.db.selectFrom('gatehouse_migrations' as never).select((eb) => eb.fn.countAll().as('n')).executeTakeFirst();
+      return { status: 'ok' };
+    });
+    app.get('/', async () => ({
+      name: 'Gatehouse',
+      issuer: config.publicUrl,
+      discovery: `${config.publicUrl}/.well-known/openid-configuration`,
+    }));
+
+    // Expired codes, sessions and reuse records only take space: sweep them now and then.
+    const purge = setInterval(() => {
+      purgeExpired(storage.db).catch((error: unknown) => app.log.warn({ err: error }, 'purging expired records failed'));
+    }, PURGE_EVERY_MS);
+    purge.unref();
+    app.addHook('onClose', async () => clearInterval(purge));
+
+    return {
+      app,
+      storage,
+      engine,
+      authenticator,
+      config,
+      async close() {
+        await app.close();
+        if (ownsStorage) await storage.close();
+      },
+    };
+  } catch (error) {
+    if (ownsStorage) await storage.close();
+    throw error;
+  }
+}

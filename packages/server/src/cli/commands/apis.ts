@@ -1,0 +1,50 @@
+// gatehouse apis create | list
+import { createApi, listApis } from '../../storage/apis.ts';
+import { optionalString, requireString, UsageError, type Command } from '../command.ts';
+import { withDb } from '../storage.ts';
+
+function seconds(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const match = /^(\d+)([smhd]?)$/.exec(value);
+  if (!match) throw new UsageError(`--${name} must be a duration such as 900, 15m or 1h`);
+  return Number(match[1]) * ({ '': 1, s: 1, m: 60, h: 3600, d: 86400 } as Record<string, number>)[match[2]!]!;
+}
+
+export const createApiCommand: Command = {
+  usage: 'gatehouse apis create --identifier <url> --name <name> --scopes "<s1> <s2>" [--token-ttl <duration>] [--signing-alg ES256|RS256]',
+  summary: 'Register an API (an OAuth resource server): its identifier is the token audience.',
+  options: {
+    identifier: { type: 'string' },
+    name: { type: 'string' },
+    scopes: { type: 'string' },
+    'token-ttl': { type: 'string' },
+    'signing-alg': { type: 'string' },
+  },
+  async run({ values, out, env }) {
+    const api = await withDb(env, (db) =>
+      createApi(db, {
+        identifier: requireString(values, 'identifier'),
+        name: requireString(values, 'name'),
+        scopes: optionalString(values, 'scopes') ?? '',
+        accessTokenTtl: seconds(optionalString(values, 'token-ttl'), 'token-ttl'),
+        signingAlg: optionalString(values, 'signing-alg'),
+      }),
+    );
+    out.text(`Created API ${api.identifier} (${api.name}) with scopes: ${api.scopes.map((s) => s.name).join(' ') || '(none)'}`);
+    out.json({ api });
+  },
+};
+
+export const listApisCommand: Command = {
+  usage: 'gatehouse apis list [--limit <n>] [--offset <n>]',
+  summary: 'List APIs.',
+  options: { limit: { type: 'string' }, offset: { type: 'string' } },
+  async run({ values, out, env }) {
+    const page = await withDb(env, (db) => listApis(db, { limit: Number(values.limit ?? 50), offset: Number(values.offset ?? 0) }));
+    out.table(
+      page.items.map((a) => ({ identifier: a.identifier, name: a.name, scopes: a.scopes.map((s) => s.name), 'token ttl': a.accessTokenTtl ?? 'default' })),
+      ['identifier', 'name', 'scopes', 'token ttl'],
+    );
+    out.json(page);
+  },
+};

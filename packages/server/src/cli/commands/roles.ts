@@ -1,0 +1,28 @@
+// gatehouse roles create | list
+import { createRole, listRoles } from '../../storage/roles.ts';
+import { optionalString, requireString, type Command } from '../command.ts';
+import { withDb } from '../storage.ts';
+
+export const createRoleCommand: Command = {
+  usage: 'gatehouse roles create --name <name> --scopes "<s1> <s2>" [--description <text>]',
+  summary: 'Create a role: users with it are granted its scopes.',
+  options: { name: { type: 'string' }, scopes: { type: 'string' }, description: { type: 'string' } },
+  async run({ values, out, env }) {
+    const role = await withDb(env, (db) =>
+      createRole(db, { name: requireString(values, 'name'), scopes: optionalString(values, 'scopes') ?? '', description: optionalString(values, 'description') }),
+    );
+    out.text(`Created role ${role.name} granting: ${role.scopes.join(' ') || '(no scopes)'}`);
+    out.json({ role });
+  },
+};
+
+export const listRolesCommand: Command = {
+  usage: 'gatehouse roles list [--limit <n>] [--offset <n>]',
+  summary: 'List roles and the scopes they grant.',
+  options: { limit: { type: 'string' }, offset: { type: 'string' } },
+  async run({ values, out, env }) {
+    const page = await withDb(env, (db) => listRoles(db, { limit: Number(values.limit ?? 50), offset: Number(values.offset ?? 0) }));
+    out.table(page.items.map((r) => ({ name: r.name, scopes: r.scopes, description: r.description })), ['name', 'scopes', 'description']);
+    out.json(page);
+  },
+};

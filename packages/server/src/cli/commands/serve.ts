@@ -1,0 +1,52 @@
+// gatehouse serve | migrate
+import { buildServer } from '../../app.ts';
+import { loadConfig } from '../../config/load.ts';
+import { migrate, openStorage } from '../../storage/database.ts';
+import type { Command } from '../command.ts';
+
+export const serveCommand: Command = {
+  usage: 'gatehouse serve [--port <n>] [--host <h>]   (settings: GATEHOUSE_* variables, see docs/configuration.md)',
+  summary: 'Run the authorization server.',
+  options: { port: { type: 'string' }, host: { type: 'string' } },
+  async run({ values, env }) {
+    const overrides = {
+      ...(values.port === undefined ? {} : { port: values.port }),
+      ...(values.host === undefined ? {} : { host: values.host }),
+    };
+    const { config, warnings } = loadConfig(env, overrides);
+    const server = await buildServer({ config });
+    for (const warning of warnings) server.app.log.warn(warning);
+    const address = await server.app.listen({ port: config.port, host: config.host });
+    server.app.log.info({ issuer: config.publicUrl, address }, `Gatehouse is listening on ${address}; issuer ${config.publicUrl}`);
+
+    await new Promise<void>((resolve) => {
+      const stop = (signal: string) => {
+        server.app.log.info(`${signal} received: closing`);
+        server.close().then(resolve, (error: unknown) => {
+          server.app.log.error({ err: error }, 'error while closing');
+          resolve();
+        });
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+  },
+};
+
+export const migrateCommand: Command = {
+  usage: 'gatehouse migrate',
+  summary: 'Apply pending database migrations (the server also does it at start).',
+  options: {},
+  async run({ out, env }) {
+    const { config } = loadConfig(env);
+    const storage = openStorage(config.databaseUrl);
+    try {
+      const result = await migrate(storage.db);
+      const applied = (result.results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+      out.text(applied.length ? `Applied ${applied.length} migration(s): ${applied.join(', ')}` : 'The database is up to date.');
+      out.json({ applied });
+    } finally {
+      await storage.close();
+    }
+  },
+};

@@ -1,0 +1,121 @@
+// gatehouse users create | list | disable | enable | set-password | import
+import { readFile } from 'node:fs/promises';
+import { GatehouseError } from '../../errors.ts';
+import { createUser, importUsers, listUsers, setUserDisabled, setUserPassword, type NewUser, type User } from '../../storage/users.ts';
+import { optionalString, requireString, stringList, UsageError, type Command, type CommandContext } from '../command.ts';
+import { withDb } from '../storage.ts';
+
+const show = (u: User) => ({ username: u.username, email: u.email, roles: u.roles, disabled: u.disabled ? 'yes' : 'no', id: u.id });
+
+async function readStdin(stdin: CommandContext['stdin']): Promise<string> {
+  let text = '';
+  for await (const chunk of stdin) text += chunk.toString();
+  return text.replace(/\r?\n$/, '');
+}
+
+async function passwordFrom(context: CommandContext): Promise<string> {
+  const given = optionalString(context.values, 'password');
+  if (given !== undefined) return given;
+  if (context.stdin.isTTY) throw new UsageError('give --password <p>, or pipe the password on standard input');
+  return readStdin(context.stdin);
+}
+
+export const createUserCommand: Command = {
+  usage: 'gatehouse users create --username <u> [--email <e>] --password <p> [--roles <r1,r2>]   (or pipe the password on stdin)',
+  summary: 'Create a user with an argon2id password hash.',
+  options: { username: { type: 'string' }, email: { type: 'string' }, password: { type: 'string' }, roles: { type: 'string', multiple: true } },
+  async run(context) {
+    const { values, out, env } = context;
+    const username = requireString(values, 'username');
+    const password = await passwordFrom(context);
+    const user = await withDb(env, (db) => createUser(db, { username, email: optionalString(values, 'email'), password, roles: stringList(values, 'roles') }));
+    out.text(`Created user ${user.username} (${user.id})${user.roles.length ? ` with roles ${user.roles.join(', ')}` : ''}`);
+    out.json({ user });
+  },
+};
+
+export const listUsersCommand: Command = {
+  usage: 'gatehouse users list [--query <text>] [--disabled | --enabled] [--limit <n>] [--offset <n>]',
+  summary: 'List users.',
+  options: { query: { type: 'string' }, disabled: { type: 'boolean' }, enabled: { type: 'boolean' }, limit: { type: 'string' }, offset: { type: 'string' } },
+  async run({ values, out, env }) {
+    if (values.disabled && values.enabled) throw new UsageError('give --disabled or --enabled, not both');
+    const disabled = values.disabled ? true : values.enabled ? false : undefined;
+    const page = await withDb(env, (db) =>
+      listUsers(db, { query: optionalString(values, 'query'), disabled, limit: Number(values.limit ?? 50), offset: Number(values.offset ?? 0) }),
+    );
+    out.table(page.items.map(show), ['username', 'email', 'roles', 'disabled', 'id']);
+    out.json(page);
+  },
+};
+
+function toggle(disabled: boolean): Command {
+  return {
+    usage: `gatehouse users ${disabled ? 'disable' : 'enable'} <username>`,
+    summary: disabled ? 'Disable a user: no more logins, no more tokens (refresh included).' : 'Enable a disabled user.',
+    options: {},
+    positionals: { min: 1, max: 1 },
+    async run({ positionals, out, env }) {
+      const user = await withDb(env, (db) => setUserDisabled(db, positionals[0]!, disabled));
+      out.text(`${disabled ? 'Disabled' : 'Enabled'} user ${user.username}`);
+      out.json({ user });
+    },
+  };
+}
+export const disableUserCommand = toggle(true);
+export const enableUserCommand = toggle(false);
+
+export const setPasswordCommand: Command = {
+  usage: 'gatehouse users set-password <username> [--password <p>]   (or pipe the password on stdin)',
+  summary: "Set a user's password.",
+  options: { password: { type: 'string' } },
+  positionals: { min: 1, max: 1 },
+  async run(context) {
+    const password = await passwordFrom(context);
+    const user = await withDb(context.env, (db) => setUserPassword(db, context.positionals[0]!, password));
+    context.out.text(`Set the password of ${user.username}`);
+    context.out.json({ user });
+  },
+};
+
+interface ImportRecord {
+  username?: unknown;
+  email?: unknown;
+  password_hash?: unknown;
+  roles?: unknown;
+  disabled?: unknown;
+  email_verified?: unknown;
+}
+
+export const importUsersCommand: Command = {
+  usage: 'gatehouse users import <file.json>',
+  summary: 'Import users with existing argon2id or bcrypt hashes (bcrypt is upgraded at the next login). All or nothing.',
+  options: {},
+  positionals: { min: 1, max: 1 },
+  async run({ positionals, out, env }) {
+    let records: unknown;
+    try {
+      records = JSON.parse(await readFile(positionals[0]!, 'utf8'));
+    } catch (error) {
+      throw new UsageError(`cannot read JSON from ${positionals[0]}: ${(error as Error).message}`);
+    }
+    const list = Array.isArray(records) ? records : (records as { users?: unknown })?.users;
+    if (!Array.isArray(list)) {
+      throw new GatehouseError('invalid_request', 'the file must hold a JSON array of users, or { "users": [...] }');
+    }
+    const users: NewUser[] = list.map((r: ImportRecord, i) => {
+      if (r === null || typeof r !== 'object') throw new GatehouseError('invalid_request', `users[${i}] must be an object`, { field: `users[${i}]` });
+      return {
+        username: r.username as string,
+        email: (r.email ?? undefined) as string | undefined,
+        passwordHash: (r.password_hash ?? undefined) as string | undefined,
+        roles: Array.isArray(r.roles) ? (r.roles as string[]) : undefined,
+        disabled: r.disabled === true,
+        emailVerified: r.email_verified === true,
+      };
+    });
+    const created = await withDb(env, (db) => importUsers(db, users));
+    out.text(`Imported ${created.length} user(s): ${created.map((u) => u.username).join(', ')}`);
+    out.json({ imported: created.length, users: created });
+  },
+};

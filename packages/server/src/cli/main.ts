@@ -1,0 +1,133 @@
+// The `gatehouse` command line: `gatehouse <group> <command> [options]`.
+// Bad arguments print the usage and exit 2; a refused operation prints why and exits 1;
+// neither prints a stack trace.
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../config/load.ts';
+import { GatehouseError } from '../errors.ts';
+import { UsageError, type Command } from './command.ts';
+import { createApiCommand, listApisCommand } from './commands/apis.ts';
+import { createClientCommand, deleteClientCommand, listClientsCommand } from './commands/clients.ts';
+import { createRoleCommand, listRolesCommand } from './commands/roles.ts';
+import { migrateCommand, serveCommand } from './commands/serve.ts';
+import {
+  createUserCommand,
+  disableUserCommand,
+  enableUserCommand,
+  importUsersCommand,
+  listUsersCommand,
+  setPasswordCommand,
+} from './commands/users.ts';
+import { createOutput } from './output.ts';
+
+const COMMANDS: Record<string, Command | Record<string, Command>> = {
+  serve: serveCommand,
+  migrate: migrateCommand,
+  apis: { create: createApiCommand, list: listApisCommand },
+  roles: { create: createRoleCommand, list: listRolesCommand },
+  users: {
+    create: createUserCommand,
+    list: listUsersCommand,
+    disable: disableUserCommand,
+    enable: enableUserCommand,
+    'set-password': setPasswordCommand,
+    import: importUsersCommand,
+  },
+  clients: { create: createClientCommand, list: listClientsCommand, delete: deleteClientCommand },
+};
+
+function isCommand(value: Command | Record<string, Command> | undefined): value is Command {
+  return value !== undefined && typeof (value as Command).run === 'function';
+}
+
+function overview(): string {
+  const lines = ['Usage: gatehouse <command> [options]   (--json prints one JSON object; --help shows a command\'s options)', ''];
+  for (const [name, entry] of Object.entries(COMMANDS)) {
+    if (isCommand(entry)) lines.push(`  ${name.padEnd(22)} ${entry.summary}`);
+    else for (const [sub, command] of Object.entries(entry)) lines.push(`  ${`${name} ${sub}`.padEnd(22)} ${command.summary}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export interface CliIo {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+}
+
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  const [group, maybeSub, ...rest] = argv;
+  if (group === undefined || group === '--help' || group === '-h' || group === 'help') {
+    io.stdout(overview());
+    return group === undefined ? 2 : 0;
+  }
+  const entry = COMMANDS[group];
+  let command: Command | undefined;
+  let args: string[];
+  if (isCommand(entry)) {
+    command = entry;
+    args = maybeSub === undefined ? [] : [maybeSub, ...rest];
+  } else {
+    command = entry && maybeSub !== undefined ? entry[maybeSub] : undefined;
+    args = rest;
+  }
+  if (!command) {
+    io.stderr(`gatehouse: unknown command "${[group, maybeSub].filter(Boolean).join(' ')}"\n\n${overview()}`);
+    return 2;
+  }
+
+  const json = args.includes('--json');
+  const out = createOutput(json, io.stdout);
+  try {
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args,
+        options: { ...command.options, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+        allowPositionals: true,
+        strict: true,
+      });
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+    if (parsed.values.help) {
+      io.stdout(`${command.summary}\n\nUsage: ${command.usage}\n`);
+      return 0;
+    }
+    const { min = 0, max = 0 } = command.positionals ?? {};
+    if (parsed.positionals.length < min || parsed.positionals.length > max) {
+      throw new UsageError(parsed.positionals.length < min ? 'missing argument' : `unexpected argument "${parsed.positionals[max]}"`);
+    }
+    await command.run({ values: parsed.values, positionals: parsed.positionals, out, env: io.env, stdin: io.stdin });
+    out.flush();
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr(`gatehouse: ${error.message}\n\nUsage: ${command.usage}\n`);
+      return 2;
+    }
+    if (error instanceof ConfigError) {
+      io.stderr(`gatehouse: ${error.message}\n`);
+      return 1;
+    }
+    if (error instanceof GatehouseError) {
+      if (json) io.stdout(`${JSON.stringify(error.toJSON(), null, 2)}\n`);
+      io.stderr(`gatehouse: ${error.toJSON().message}\n`);
+      return 1;
+    }
+    io.stderr(`gatehouse: failed: ${(error as Error)?.message ?? String(error)}\n`);
+    return 1;
+  }
+}
+
+/** Runs the CLI for this process (bin/gatehouse.js). */
+export async function main(): Promise<void> {
+  process.exitCode = await runCli(process.argv.slice(2), {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    env: process.env,
+    stdin: process.stdin,
+  });
+}
+
+if (import.meta.main) await main();

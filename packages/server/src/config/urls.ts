@@ -1,0 +1,53 @@
+// Connection URLs. Their passwords are never echoed in errors.
+import type { SettingType } from './types.ts';
+
+export type DatabaseLocation =
+  | { readonly kind: 'sqlite'; readonly path: string }
+  | { readonly kind: 'postgres'; readonly url: string };
+
+/** Removes the password from a URL so it can be shown. */
+export function redact(value: string): string {
+  try {
+    const url = new URL(value);
+    if (url.password) url.password = '***';
+    return url.toString();
+  } catch {
+    return value.replace(/:[^:@/]*@/, ':***@');
+  }
+}
+
+export function parseDatabaseUrl(value: string): DatabaseLocation {
+  if (value.startsWith('sqlite:')) {
+    const path = value.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+    if (path === '') throw new Error('got "sqlite:" with no path');
+    return { kind: 'sqlite', path };
+  }
+  if (/^postgres(ql)?:\/\//.test(value) && URL.canParse(value)) {
+    return { kind: 'postgres', url: value };
+  }
+  throw new Error(`got "${redact(value)}"`);
+}
+
+export function databaseUrl(): SettingType<string> {
+  return {
+    accepts: 'sqlite:<path> or postgres://…',
+    parse(raw) {
+      const value = String(raw).trim();
+      parseDatabaseUrl(value);
+      return value;
+    },
+    show: redact,
+  };
+}
+
+export function redisUrl(): SettingType<string> {
+  return {
+    accepts: 'redis://… or rediss://…',
+    parse(raw) {
+      const value = String(raw).trim();
+      if (!/^rediss?:\/\//.test(value) || !URL.canParse(value)) throw new Error(`got "${redact(value)}"`);
+      return value;
+    },
+    show: redact,
+  };
+}

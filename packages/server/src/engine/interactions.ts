@@ -1,0 +1,135 @@
+// What the login and consent pages need from the protocol engine, without importing
+// oidc-provider outside this folder: load an interaction, finish it with a login, a consent or
+// an error, and get back the URL to send the browser to.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import Provider, { errors, type Interaction } from 'oidc-provider';
+import type { Db } from '../storage/database.ts';
+import { findApi } from '../storage/apis.ts';
+import { grantedScopes } from '../storage/users.ts';
+import { decideUserScopes } from './scope-policy.ts';
+
+export interface InteractionView {
+  readonly uid: string;
+  readonly prompt: string;
+  readonly clientId: string;
+  readonly clientName: string;
+  readonly redirectUri: string | undefined;
+  readonly accountId: string | undefined;
+}
+
+export interface ConsentView {
+  /** Per API: what the user is asked to allow, and what their roles do not allow. */
+  readonly apis: { readonly name: string; readonly identifier: string; readonly granted: readonly string[]; readonly refused: readonly string[] }[];
+  readonly oidcScopes: readonly string[];
+}
+
+type PromptDetails = {
+  missingOIDCScope?: string[];
+  missingOIDCClaims?: string[];
+  missingResourceScopes?: Record<string, string[]>;
+};
+
+/** The interaction cookie is missing, expired or belongs to another interaction. */
+export class InteractionExpired extends Error {
+  constructor(cause?: unknown) {
+    super('the sign-in session has expired', { cause });
+    this.name = 'InteractionExpired';
+  }
+}
+
+export interface InteractionApi {
+  load(req: IncomingMessage, res: ServerResponse, uid: string): Promise<InteractionView>;
+  consentView(req: IncomingMessage, res: ServerResponse, uid: string): Promise<ConsentView>;
+  finishLogin(req: IncomingMessage, res: ServerResponse, uid: string, accountId: string): Promise<string>;
+  finishConsent(req: IncomingMessage, res: ServerResponse, uid: string): Promise<string>;
+  abort(req: IncomingMessage, res: ServerResponse, uid: string): Promise<string>;
+}
+
+export function createInteractionApi(provider: Provider, db: Db): InteractionApi {
+  async function details(req: IncomingMessage, res: ServerResponse, uid: string): Promise<Interaction> {
+    let interaction: Interaction;
+    try {
+      interaction = await provider.interactionDetails(req, res);
+    } catch (error) {
+      if (error instanceof errors.SessionNotFound) throw new InteractionExpired(error);
+      throw error;
+    }
+    // The cookie names the interaction; the URL must name the same one.
+    if (interaction.uid !== uid) throw new InteractionExpired();
+    return interaction;
+  }
+
+  async function decide(interaction: Interaction) {
+    const accountId = interaction.session?.accountId;
+    if (!accountId) throw new InteractionExpired();
+    const prompt = interaction.prompt.details as PromptDetails;
+    const roleScopes = await grantedScopes(db, accountId);
+    const apis = Object.entries(prompt.missingResourceScopes ?? {}).map(([identifier, scopes]) => ({
+      identifier,
+      ...decideUserScopes(scopes, new Set(scopes), roleScopes),
+    }));
+    return { accountId, prompt, apis };
+  }
+
+  return {
+    async load(req, res, uid) {
+      const interaction = await details(req, res, uid);
+      const clientId = String(interaction.params.client_id);
+      const client = await provider.Client.find(clientId);
+      return {
+        uid: interaction.uid,
+        prompt: interaction.prompt.name,
+        clientId,
+        clientName: client?.clientName ?? clientId,
+        redirectUri: typeof interaction.params.redirect_uri === 'string' ? interaction.params.redirect_uri : undefined,
+        accountId: interaction.session?.accountId,
+      };
+    },
+
+    async consentView(req, res, uid) {
+      const { prompt, apis } = await decide(await details(req, res, uid));
+      return {
+        apis: await Promise.all(
+          apis.map(async (api) => ({
+            identifier: api.identifier,
+            name: (await findApi(db, api.identifier))?.name ?? api.identifier,
+            granted: api.granted,
+            refused: api.rejected,
+          })),
+        ),
+        oidcScopes: prompt.missingOIDCScope ?? [],
+      };
+    },
+
+    async finishLogin(req, res, uid, accountId) {
+      await details(req, res, uid);
+      return provider.interactionResult(req, res, { login: { accountId, amr: ['pwd'] } }, { mergeWithLastSubmission: false });
+    },
+
+    async finishConsent(req, res, uid) {
+      const interaction = await details(req, res, uid);
+      const { accountId, prompt, apis } = await decide(interaction);
+      const clientId = String(interaction.params.client_id);
+      let grant = interaction.grantId ? await provider.Grant.find(interaction.grantId) : undefined;
+      grant ??= new provider.Grant({ accountId, clientId });
+      if (prompt.missingOIDCScope?.length) grant.addOIDCScope(prompt.missingOIDCScope.join(' '));
+      if (prompt.missingOIDCClaims?.length) grant.addOIDCClaims(prompt.missingOIDCClaims);
+      for (const api of apis) {
+        if (api.granted.length) grant.addResourceScope(api.identifier, api.granted.join(' '));
+        if (api.rejected.length) grant.rejectResourceScope(api.identifier, api.rejected.join(' '));
+      }
+      const grantId = await grant.save();
+      return provider.interactionResult(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+    },
+
+    async abort(req, res, uid) {
+      await details(req, res, uid);
+      return provider.interactionResult(
+        req,
+        res,
+        { error: 'access_denied', error_description: 'the user cancelled the sign-in' },
+        { mergeWithLastSubmission: false },
+      );
+    },
+  };
+}

@@ -1,0 +1,191 @@
+// Builds the OpenID Provider: oidc-provider configured with Gatehouse's storage, accounts,
+// APIs, keys, grants and pages. This folder is the only one that imports oidc-provider.
+import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import type { Config } from '../config/schema.ts';
+import type { Authenticator } from '../passwords/authenticate.ts';
+import { verifySecret } from '../secrets.ts';
+import { findStoredClient } from '../storage/clients.ts';
+import type { Db } from '../storage/database.ts';
+import { ensureSecrets, ensureSigningKeys } from '../storage/keys.ts';
+import { createOidcAdapter, type AlreadyConsumedError } from '../storage/oidc-adapter.ts';
+import { createFindAccount } from './accounts.ts';
+import { registerClientCredentials } from './client-credentials.ts';
+import { toClientMetadata } from './client-metadata.ts';
+import { createLoadExistingGrant } from './grants.ts';
+import { registerPasswordGrant } from './password-grant.ts';
+import { registerRefreshRotation } from './refresh-rotation.ts';
+import { createResourceIndicators } from './resources.ts';
+import { logoutSource, postLogoutSuccessSource, renderError } from './views.ts';
+
+/** Where each protocol endpoint lives, relative to the issuer. */
+export const ROUTES = {
+  authorization: '/authorize',
+  token: '/token',
+  userinfo: '/userinfo',
+  jwks: '/jwks',
+  introspection: '/introspect',
+  revocation: '/revoke',
+  end_session: '/logout',
+  pushed_authorization_request: '/par',
+  registration: '/register',
+  code_verification: '/device',
+  device_authorization: '/device/auth',
+  backchannel_authentication: '/backchannel',
+  challenge: '/challenge',
+  credential: '/credential',
+} as const;
+
+export const INTERACTION_PATH = '/interaction';
+
+// Asymmetric algorithms only: with client secrets stored as hashes, an HS* algorithm would use
+// the hash as a key. EdDSA and PS256 are accepted from clients; the server signs with ES256/RS256.
+const SIGNING_ALGS = ['ES256', 'RS256'];
+const CLIENT_ALGS = ['ES256', 'ES384', 'RS256', 'PS256', 'EdDSA'];
+
+export interface Engine {
+  readonly provider: Provider;
+  /** Removes everything issued under a grant: refresh tokens, codes, the grant itself. */
+  revokeGrant(grantId: string): Promise<void>;
+}
+
+export interface EngineDeps {
+  readonly db: Db;
+  readonly config: Config;
+  readonly authenticator: Authenticator;
+  readonly onServerError?: (error: unknown) => void;
+}
+
+export async function createEngine({ db, config, authenticator, onServerError }: EngineDeps): Promise<Engine> {
+  const [keys, cookieKeys] = await Promise.all([ensureSigningKeys(db), ensureSecrets(db, 'cookie')]);
+  const revokeGrant = async (grantId: string): Promise<void> => {
+    await db.deleteFrom('oidc_payloads').where('grant_id', '=', grantId).execute();
+  };
+  const resourceIndicators = createResourceIndicators(db, config);
+
+  const adapter = createOidcAdapter(db, {
+    async findClient(clientId) {
+      const client = await findStoredClient(db, clientId);
+      return client && { ...toClientMetadata(client) };
+    },
+    async onConsumeRace(race: AlreadyConsumedError) {
+      // Two redemptions of one code at the same moment: exactly one wins (the adapter's atomic
+      // update). The loser gets invalid_grant and, as for any replay, what the first one got is
+      // revoked (RFC 6749 §4.1.2). Refresh-token races are settled by refresh-rotation.ts.
+      if (race.model === 'AuthorizationCode') {
+        if (race.grantId) await revokeGrant(race.grantId);
+        throw new errors.InvalidGrant('authorization code already consumed');
+      }
+    },
+  });
+
+  const configuration: Configuration = {
+    adapter,
+    findAccount: createFindAccount(db),
+    jwks: { keys: keys.filter((k) => k.state === 'active').map((k) => k.privateJwk) as Configuration['jwks'] extends { keys: infer K } ? K : never },
+    cookies: {
+      // Must be given here: oidc-provider reads them once, at construction.
+      keys: cookieKeys,
+      long: { signed: true, httpOnly: true, sameSite: 'lax' },
+      short: { signed: true, httpOnly: true, sameSite: 'lax' },
+    },
+    scopes: ['openid', 'offline_access', 'profile', 'email'],
+    claims: {
+      openid: ['sub'],
+      profile: ['preferred_username', 'updated_at'],
+      email: ['email', 'email_verified'],
+    },
+    // Authorization code only: no implicit or hybrid flows (RFC 9700 §2.1.2).
+    responseTypes: ['code'],
+    pkce: {
+      // S256 only (oidc-provider 9 refuses `plain`); required for public clients.
+      required: (_ctx, client) => client.tokenEndpointAuthMethod === 'none',
+    },
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
+    enabledJWA: {
+      idTokenSigningAlgValues: SIGNING_ALGS as never,
+      userinfoSigningAlgValues: SIGNING_ALGS as never,
+      introspectionSigningAlgValues: SIGNING_ALGS as never,
+      authorizationSigningAlgValues: SIGNING_ALGS as never,
+      requestObjectSigningAlgValues: CLIENT_ALGS as never,
+      clientAuthSigningAlgValues: CLIENT_ALGS as never,
+    },
+    clientDefaults: {
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: 'ES256',
+    },
+    extraClientMetadata: {
+      properties: ['api_scopes', 'cors_origins', 'first_party'],
+    },
+    // Browsers may call the token, introspection and revocation endpoints only from origins the
+    // client lists (Swagger UI on the API's own origin, for instance).
+    clientBasedCORS: (_ctx, origin, client) => Array.isArray(client.cors_origins) && (client.cors_origins as string[]).includes(origin),
+    features: {
+      devInteractions: { enabled: false },
+      registration: { enabled: false },
+      introspection: {
+        enabled: true,
+        // RFC 7662 §2.1: only authenticated (confidential) clients may introspect.
+        allowedPolicy: async (ctx) => ctx.oidc.client?.clientAuthMethod !== 'none',
+      },
+      revocation: { enabled: true },
+      clientCredentials: { enabled: true },
+      userinfo: { enabled: true },
+      rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
+      resourceIndicators,
+    },
+    interactions: {
+      url: (_ctx, interaction) => `${INTERACTION_PATH}/${interaction.uid}`,
+    },
+    loadExistingGrant: createLoadExistingGrant(db),
+    // Plain OAuth 2.0 requests get a refresh token when the client may use one; OpenID Connect
+    // requests follow the offline_access scope.
+    issueRefreshToken: async (_ctx, client, code) =>
+      client.grantTypeAllowed('refresh_token') && (code.scopes.has('offline_access') || !code.scopes.has('openid')),
+    rotateRefreshToken: true,
+    ttl: {
+      AccessToken: config.accessTokenTtl,
+      ClientCredentials: config.accessTokenTtl,
+      AuthorizationCode: config.authorizationCodeTtl,
+      IdToken: config.idTokenTtl,
+      Interaction: config.interactionTtl,
+      RefreshToken: config.refreshTokenTtl,
+      Session: config.sessionTtl,
+      Grant: config.grantTtl,
+    },
+    renderError: renderError as Configuration['renderError'],
+    routes: ROUTES,
+    conformIdTokenClaims: true,
+  };
+
+  const provider = new Provider(config.publicUrl, configuration);
+  provider.proxy = config.trustProxy;
+
+  // Client secrets are stored as SHA-256 hashes: hash what the client sent, compare in constant time.
+  provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, actual: string) {
+    return Promise.resolve(typeof actual === 'string' && typeof this.clientSecret === 'string' && verifySecret(actual, this.clientSecret));
+  } as never;
+
+  registerClientCredentials(provider, resourceIndicators);
+  registerRefreshRotation(provider, { db, graceSeconds: config.refreshTokenReuseGrace, revokeGrant });
+  registerPasswordGrant(provider, { db, authenticator, resources: resourceIndicators });
+
+  const publicUrl = new URL(config.publicUrl);
+  provider.use(async (ctx, next) => {
+    // Every URL the engine builds (discovery, redirects, form actions) comes from the public
+    // URL, never from the Host header: behind a proxy, or when reached as 127.0.0.1, the
+    // endpoints and redirect targets stay the ones clients registered against.
+    const { originalUrl } = ctx.request;
+    Object.defineProperty(ctx.request, 'href', { value: new URL(originalUrl, publicUrl.origin).href, configurable: true });
+    // Cookies are Secure whenever the public URL is https, even behind a proxy that does not
+    // say so (a Secure cookie over what Node sees as plain HTTP is refused by Koa otherwise).
+    if (publicUrl.protocol === 'https:') ctx.cookies.secure = true;
+    await next();
+    ctx.set('X-Content-Type-Options', 'nosniff');
+    ctx.set('Referrer-Policy', 'no-referrer');
+  });
+  provider.on('server_error', (_ctx: KoaContextWithOIDC, error: unknown) => onServerError?.(error));
+
+  return { provider, revokeGrant };
+}

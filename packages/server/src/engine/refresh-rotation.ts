@@ -1,0 +1,148 @@
+// Refresh-token rotation with a reuse grace window. oidc-provider rotates refresh tokens and
+// revokes the whole grant when a rotated one is presented again (RFC 9700 §4.14.2). Two tabs
+// refreshing at once would log the user out, so for a few seconds after a rotation a second
+// use of the same refresh token gets the response the first use got (same successor).
+//
+// That response is stored encrypted under a key derived from the presented refresh token
+// itself: the database alone cannot decrypt it, only a holder of the old token can.
+//
+// The wrapper also drops scopes the user's roles no longer grant before every refresh.
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { errors, type KoaContextWithOIDC, type Provider } from 'oidc-provider';
+import * as grantHelpers from 'oidc-provider/lib/helpers/grants.js';
+import { handler as refreshTokenHandler, parameters as refreshTokenParameters } from 'oidc-provider/lib/actions/grants/refresh_token.js';
+import { sha256 } from '../secrets.ts';
+import type { Db } from '../storage/database.ts';
+import { AlreadyConsumedError } from '../storage/oidc-adapter.ts';
+import { reconcileGrantWithRoles } from './grants.ts';
+
+export interface RefreshRotationOptions {
+  readonly db: Db;
+  /** Seconds; 0 turns the window off. */
+  readonly graceSeconds: number;
+  /** Revokes everything issued under a grant. */
+  readonly revokeGrant: (grantId: string) => Promise<void>;
+}
+
+/** How long a request that lost a race waits for the winner's response. */
+const RACE_WAIT_MS = 3000;
+const RACE_POLL_MS = 20;
+
+function keyFor(token: string, clientId: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', token, 'gatehouse/refresh-reuse', clientId, 32));
+}
+
+function seal(token: string, clientId: string, body: unknown): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', keyFor(token, clientId), iv);
+  const data = Buffer.concat([cipher.update(JSON.stringify(body), 'utf8'), cipher.final()]);
+  return [iv, cipher.getAuthTag(), data].map((b) => b.toString('base64url')).join('.');
+}
+
+function open(token: string, clientId: string, sealed: string): Record<string, unknown> | undefined {
+  try {
+    const [iv, tag, data] = sealed.split('.').map((part) => Buffer.from(part, 'base64url'));
+    const decipher = createDecipheriv('aes-256-gcm', keyFor(token, clientId), iv!);
+    decipher.setAuthTag(tag!);
+    return JSON.parse(Buffer.concat([decipher.update(data!), decipher.final()]).toString('utf8')) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+export function registerRefreshRotation(provider: Provider, options: RefreshRotationOptions): void {
+  const { db, graceSeconds } = options;
+  const helpers = Object.fromEntries(Object.entries(grantHelpers).map(([name, helper]) => [name, helper.bind(undefined, provider)]));
+  const original = (ctx: KoaContextWithOIDC) => refreshTokenHandler(provider, helpers, ctx);
+
+  async function storedResponse(token: string, clientId: string): Promise<Record<string, unknown> | undefined> {
+    const row = await db
+      .selectFrom('refresh_reuses')
+      .select(['client_id', 'response', 'expires_at'])
+      .where('token_hash', '=', sha256(token))
+      .executeTakeFirst();
+    if (!row || row.client_id !== clientId || row.expires_at <= Date.now()) return undefined;
+    const saved = open(token, clientId, row.response);
+    if (!saved) return undefined;
+    // The access token is the one issued then: say how long it has left, not how long it had.
+    const { issuedAt, body } = saved as { issuedAt: number; body: Record<string, unknown> };
+    const elapsed = Math.floor((Date.now() - issuedAt) / 1000);
+    return typeof body.expires_in === 'number' ? { ...body, expires_in: Math.max(body.expires_in - elapsed, 0) } : body;
+  }
+
+  async function waitForResponse(token: string, clientId: string): Promise<Record<string, unknown> | undefined> {
+    const deadline = Date.now() + RACE_WAIT_MS;
+    while (Date.now() < deadline) {
+      const found = await storedResponse(token, clientId);
+      if (found) return found;
+      await new Promise((resolve) => setTimeout(resolve, RACE_POLL_MS));
+    }
+    return undefined;
+  }
+
+  async function consumedAt(token: string): Promise<{ consumedAt: number | null; grantId: string | null } | undefined> {
+    const row = await db
+      .selectFrom('oidc_payloads')
+      .select(['consumed_at', 'grant_id'])
+      .where('model', '=', 'RefreshToken')
+      .where('id', '=', sha256(token))
+      .executeTakeFirst();
+    return row && { consumedAt: row.consumed_at, grantId: row.grant_id };
+  }
+
+  provider.registerGrantType(
+    'refresh_token',
+    async (ctx) => {
+      const token = ctx.oidc.params.refresh_token;
+      const clientId = ctx.oidc.client.clientId;
+      if (typeof token !== 'string' || token === '') throw new errors.InvalidRequest("missing required parameter 'refresh_token'");
+
+      const state = await consumedAt(token);
+      if (graceSeconds > 0 && state?.consumedAt) {
+        // Already rotated: inside the window, answer what the first use got; outside it, let
+        // oidc-provider treat it as reuse and revoke the grant.
+        if (Date.now() - state.consumedAt <= graceSeconds * 1000) {
+          const replay = await waitForResponse(token, clientId);
+          if (replay) {
+            ctx.body = replay;
+            return;
+          }
+        }
+      }
+
+      // Roles may have changed since the grant was made: drop scopes they no longer grant.
+      if (state?.grantId) {
+        const grant = await provider.Grant.find(state.grantId);
+        if (grant && grant.clientId === clientId && (await reconcileGrantWithRoles(db, grant))) await grant.save();
+      }
+
+      try {
+        await original(ctx as unknown as KoaContextWithOIDC);
+      } catch (error) {
+        if (!(error instanceof AlreadyConsumedError)) throw error;
+        // Another request rotated this token between our read and our consume.
+        if (graceSeconds > 0) {
+          const replay = await waitForResponse(token, clientId);
+          if (replay) {
+            ctx.body = replay;
+            return;
+          }
+        }
+        if (error.grantId) await options.revokeGrant(error.grantId);
+        throw new errors.InvalidGrant('refresh token already used');
+      }
+
+      const body = ctx.body as Record<string, unknown> | undefined;
+      if (graceSeconds > 0 && body && typeof body.refresh_token === 'string' && body.refresh_token !== token) {
+        const response = seal(token, clientId, { issuedAt: Date.now(), body });
+        await db
+          .insertInto('refresh_reuses')
+          .values({ token_hash: sha256(token), client_id: clientId, response, expires_at: Date.now() + graceSeconds * 1000 })
+          .onConflict((oc) => oc.column('token_hash').doNothing())
+          .execute();
+      }
+    },
+    [...refreshTokenParameters, 'resource'],
+    'resource',
+  );
+}

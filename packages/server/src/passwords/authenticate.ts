@@ -1,0 +1,53 @@
+// Checks a username and password: the single routine behind the login page and the password
+// grant, so both are throttled and timed alike. Unknown users cost the same argon2id verify as
+// known ones, and the outcome never says which part was wrong.
+import type { Db } from '../storage/database.ts';
+import { findLoginRecord, updatePasswordHash } from '../storage/users.ts';
+import { hashPassword, needsRehash, verifyDummy, verifyPassword } from './hash.ts';
+import type { LoginThrottle } from './throttle.ts';
+
+export type AuthenticationOutcome =
+  | { readonly kind: 'ok'; readonly userId: string; readonly username: string }
+  | { readonly kind: 'invalid' }
+  | { readonly kind: 'disabled' }
+  | { readonly kind: 'throttled'; readonly retryAfter: number };
+
+export interface Authenticator {
+  authenticate(username: string, password: string, ip: string): Promise<AuthenticationOutcome>;
+}
+
+export interface AuthenticatorDeps {
+  readonly db: Db;
+  readonly throttle: LoginThrottle;
+  readonly onRehashError?: (error: unknown) => void;
+}
+
+export function createAuthenticator({ db, throttle, onRehashError }: AuthenticatorDeps): Authenticator {
+  return {
+    async authenticate(username, password, ip) {
+      const decision = await throttle.check(username, ip);
+      if (decision.limited) return { kind: 'throttled', retryAfter: decision.retryAfter };
+
+      const record = await findLoginRecord(db, username);
+      const ok = record?.passwordHash ? await verifyPassword(record.passwordHash, password) : await verifyDummy(password);
+      if (!record || !ok) {
+        await throttle.failed(username, ip);
+        return { kind: 'invalid' };
+      }
+      await throttle.succeeded(username, ip);
+
+      // Imported bcrypt hashes (and argon2id hashes with weaker parameters) become argon2id now,
+      // while the plain password is at hand. A failure here must not fail the login.
+      if (needsRehash(record.passwordHash!)) {
+        try {
+          await updatePasswordHash(db, record.id, await hashPassword(password));
+        } catch (error) {
+          onRehashError?.(error);
+        }
+      }
+      // Only someone who knows the password learns that the account is disabled.
+      if (record.disabled) return { kind: 'disabled' };
+      return { kind: 'ok', userId: record.id, username: record.username };
+    },
+  };
+}

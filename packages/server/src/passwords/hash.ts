@@ -1,0 +1,70 @@
+// Password hashing: argon2id with OWASP's parameters for new hashes; imported bcrypt and
+// weaker argon2id hashes still verify and are upgraded at the next successful login.
+import { hash as argon2Hash, verify as argon2Verify, parseOptions, type Algorithm } from '@node-rs/argon2';
+import bcrypt from 'bcryptjs';
+
+// OWASP Password Storage Cheat Sheet: argon2id, m=19 MiB, t=2, p=1.
+const ARGON2ID = 2 as Algorithm; // @node-rs/argon2's `const enum Algorithm.Argon2id`
+export const ARGON2_PARAMETERS = { algorithm: ARGON2ID, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
+
+/** Longest password we hash: argon2 takes any length, but an unbounded input is a cheap DoS. */
+export const MAX_PASSWORD_LENGTH = 1024;
+export const MIN_PASSWORD_LENGTH = 8;
+
+export type HashKind = 'argon2id' | 'bcrypt';
+
+export function hashKind(hash: string): HashKind | undefined {
+  if (hash.startsWith('$argon2id$')) return 'argon2id';
+  if (/^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/.test(hash)) return 'bcrypt';
+  return undefined;
+}
+
+export function hashPassword(password: string): Promise<string> {
+  return argon2Hash(password, ARGON2_PARAMETERS);
+}
+
+export async function verifyPassword(hash: string, password: string): Promise<boolean> {
+  if (password.length > MAX_PASSWORD_LENGTH) return false;
+  switch (hashKind(hash)) {
+    case 'argon2id':
+      return argon2Verify(hash, password);
+    case 'bcrypt':
+      // bcrypt only reads the first 72 bytes; that is the imported hash's own limit.
+      return bcrypt.compare(password, hash);
+    default:
+      return false;
+  }
+}
+
+/** True when a hash should be replaced by a fresh argon2id hash at the next login. */
+export function needsRehash(hash: string): boolean {
+  if (hashKind(hash) !== 'argon2id') return true;
+  try {
+    const options = parseOptions(hash);
+    return (
+      options.memoryCost < ARGON2_PARAMETERS.memoryCost ||
+      options.timeCost < ARGON2_PARAMETERS.timeCost
+    );
+  } catch {
+    return true;
+  }
+}
+
+let dummy: Promise<string> | undefined;
+
+/**
+ * Verifies against a fixed dummy hash, so an unknown user (or one without a password)
+ * costs the same time as a wrong password for a real one.
+ */
+export async function verifyDummy(password: string): Promise<false> {
+  dummy ??= hashPassword('gatehouse-timing-equalizer');
+  await argon2Verify(await dummy, password.slice(0, MAX_PASSWORD_LENGTH));
+  return false;
+}
+
+/** Checks a new password against the policy (NIST SP 800-63B: length, not composition rules). */
+export function passwordProblem(password: string): string | undefined {
+  if (password.length < MIN_PASSWORD_LENGTH) return `must be at least ${MIN_PASSWORD_LENGTH} characters`;
+  if (password.length > MAX_PASSWORD_LENGTH) return `must be at most ${MAX_PASSWORD_LENGTH} characters`;
+  return undefined;
+}

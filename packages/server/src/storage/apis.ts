@@ -1,0 +1,95 @@
+// APIs (OAuth resource servers): the identifier is the token audience; scopes are defined here.
+import { GatehouseError, isUniqueViolation } from '../errors.ts';
+import type { Db } from './database.ts';
+import { iso, now, pageBounds, type Page, type PageRequest } from './rows.ts';
+import * as validate from './validate.ts';
+
+export const API_SIGNING_ALGS = ['ES256', 'RS256'] as const;
+export type ApiSigningAlg = (typeof API_SIGNING_ALGS)[number];
+
+export interface ApiScope {
+  readonly name: string;
+  readonly description: string | null;
+}
+
+export interface Api {
+  readonly id: string;
+  readonly identifier: string;
+  readonly name: string;
+  readonly scopes: readonly ApiScope[];
+  /** Seconds; null means the server default. */
+  readonly accessTokenTtl: number | null;
+  /** null means the server default (ES256). */
+  readonly signingAlg: ApiSigningAlg | null;
+  readonly createdAt: string;
+}
+
+export interface NewApi {
+  readonly identifier: string;
+  readonly name: string;
+  /** "a b c", ["a", "b"], or [{ name, description }]. */
+  readonly scopes: string | readonly (string | { name: string; description?: string | undefined })[];
+  readonly accessTokenTtl?: number | undefined;
+  readonly signingAlg?: string | undefined;
+}
+
+function parseScopes(input: NewApi['scopes']): ApiScope[] {
+  const items = typeof input === 'string' ? input.split(/\s+/).filter(Boolean) : input;
+  const names = validate.scopes(items.map((s) => (typeof s === 'string' ? s : s.name)));
+  return names.map((name) => {
+    const given = items.find((s) => typeof s !== 'string' && s.name === name);
+    const description = given && typeof given !== 'string' && given.description !== undefined
+      ? validate.displayName(given.description, `scopes.${name}.description`)
+      : null;
+    return { name, description };
+  });
+}
+
+export async function createApi(db: Db, input: NewApi): Promise<Api> {
+  const identifier = validate.absoluteUrl(input.identifier, 'identifier');
+  if (identifier.includes('#')) throw new GatehouseError('invalid_request', 'identifier must not contain a fragment (RFC 8707 §2)', { field: 'identifier' });
+  const name = validate.displayName(input.name);
+  const scopes = parseScopes(input.scopes);
+  const accessTokenTtl = input.accessTokenTtl === undefined ? null : validate.ttl(input.accessTokenTtl, 'access_token_ttl', 30, 86400);
+  const signingAlg = input.signingAlg === undefined ? null : validate.oneOf(input.signingAlg, API_SIGNING_ALGS, 'signing_alg');
+  const row = { id: crypto.randomUUID(), identifier, name, access_token_ttl: accessTokenTtl, signing_alg: signingAlg, created_at: now() };
+  try {
+    await db.transaction().execute(async (trx) => {
+      await trx.insertInto('apis').values(row).execute();
+      if (scopes.length > 0) {
+        await trx.insertInto('api_scopes').values(scopes.map((s) => ({ api_id: row.id, ...s }))).execute();
+      }
+    });
+  } catch (error) {
+    if (isUniqueViolation(error)) throw new GatehouseError('conflict', `an API with identifier ${identifier} already exists`, { field: 'identifier', cause: error });
+    throw error;
+  }
+  return { id: row.id, identifier, name, scopes, accessTokenTtl, signingAlg, createdAt: iso(row.created_at)! };
+}
+
+async function withScopes(db: Db, rows: { id: string; identifier: string; name: string; access_token_ttl: number | null; signing_alg: string | null; created_at: number }[]): Promise<Api[]> {
+  const scopes = rows.length
+    ? await db.selectFrom('api_scopes').selectAll().where('api_id', 'in', rows.map((r) => r.id)).orderBy('name').execute()
+    : [];
+  return rows.map((r) => ({
+    id: r.id,
+    identifier: r.identifier,
+    name: r.name,
+    scopes: scopes.filter((s) => s.api_id === r.id).map((s) => ({ name: s.name, description: s.description })),
+    accessTokenTtl: r.access_token_ttl,
+    signingAlg: r.signing_alg as ApiSigningAlg | null,
+    createdAt: iso(r.created_at)!,
+  }));
+}
+
+export async function findApi(db: Db, identifier: string): Promise<Api | undefined> {
+  const row = await db.selectFrom('apis').selectAll().where('identifier', '=', identifier).executeTakeFirst();
+  return row ? (await withScopes(db, [row]))[0] : undefined;
+}
+
+export async function listApis(db: Db, page: PageRequest = {}): Promise<Page<Api>> {
+  const { limit, offset } = pageBounds(page);
+  const { total } = await db.selectFrom('apis').select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow();
+  const rows = await db.selectFrom('apis').selectAll().orderBy('identifier').limit(limit).offset(offset).execute();
+  return { items: await withScopes(db, rows), total: Number(total), limit, offset };
+}

@@ -1,0 +1,168 @@
+// Clients: the applications that ask for tokens. Confidential clients get a secret that is
+// shown once and stored only as a hash.
+import { GatehouseError, isUniqueViolation } from '../errors.ts';
+import { hashSecret, newSecret, randomId } from '../secrets.ts';
+import type { Db } from './database.ts';
+import { iso, jsonArray, now, pageBounds, type Page, type PageRequest } from './rows.ts';
+import type { ClientsTable } from './tables.ts';
+import * as validate from './validate.ts';
+
+export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials', 'password'] as const;
+export type GrantType = (typeof GRANT_TYPES)[number];
+export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post'] as const;
+export const CLIENT_SECRET_PREFIX = 'gatehouse_cs_';
+
+export interface Client {
+  readonly clientId: string;
+  readonly name: string;
+  readonly type: 'public' | 'confidential';
+  readonly tokenEndpointAuthMethod: 'none' | (typeof AUTH_METHODS)[number];
+  readonly redirectUris: readonly string[];
+  readonly postLogoutRedirectUris: readonly string[];
+  readonly grantTypes: readonly GrantType[];
+  /** The API scopes this client may ask for. */
+  readonly scopes: readonly string[];
+  readonly corsOrigins: readonly string[];
+  /** First-party clients skip the consent page. */
+  readonly firstParty: boolean;
+  readonly createdAt: string;
+}
+
+/** A client as stored, with the secret's hash (for the protocol engine only). */
+export interface StoredClient extends Client {
+  readonly secretHash: string | null;
+}
+
+export interface NewClient {
+  readonly clientId?: string | undefined;
+  readonly name: string;
+  readonly public?: boolean | undefined;
+  readonly tokenEndpointAuthMethod?: string | undefined;
+  readonly redirectUris?: readonly string[] | undefined;
+  readonly postLogoutRedirectUris?: readonly string[] | undefined;
+  readonly grantTypes: string | readonly string[];
+  readonly scopes?: string | readonly string[] | undefined;
+  readonly corsOrigins?: readonly string[] | undefined;
+  readonly firstParty?: boolean | undefined;
+}
+
+export interface CreatedClient {
+  readonly client: Client;
+  /** Only for confidential clients, and only now: it is never shown again. */
+  readonly clientSecret?: string;
+}
+
+const CLIENT_ID = /^[A-Za-z0-9._~-]{1,64}$/;
+
+function toStoredClient(row: ClientsTable): StoredClient {
+  return {
+    clientId: row.id,
+    name: row.name,
+    type: row.type,
+    tokenEndpointAuthMethod: row.token_endpoint_auth_method as Client['tokenEndpointAuthMethod'],
+    redirectUris: jsonArray(row.redirect_uris),
+    postLogoutRedirectUris: jsonArray(row.post_logout_redirect_uris),
+    grantTypes: jsonArray(row.grant_types) as GrantType[],
+    scopes: jsonArray(row.scopes),
+    corsOrigins: jsonArray(row.cors_origins),
+    firstParty: row.first_party === 1,
+    createdAt: iso(row.created_at)!,
+    secretHash: row.secret_hash,
+  };
+}
+
+export function publicView({ secretHash: _secretHash, ...client }: StoredClient): Client {
+  return client;
+}
+
+function grantTypes(value: NewClient['grantTypes']): GrantType[] {
+  const list = typeof value === 'string' ? value.split(/[\s,]+/).filter(Boolean) : [...value];
+  if (list.length === 0) throw new GatehouseError('invalid_request', 'grant_types must name at least one grant', { field: 'grant_types' });
+  return [...new Set(list.map((g) => validate.oneOf(g, GRANT_TYPES, 'grant_types')))];
+}
+
+export async function createClient(db: Db, input: NewClient): Promise<CreatedClient> {
+  const clientId = input.clientId === undefined ? randomId(16) : input.clientId;
+  if (!CLIENT_ID.test(clientId)) {
+    throw new GatehouseError('invalid_request', 'client_id must be 1-64 characters: letters, digits and . _ ~ -', { field: 'client_id' });
+  }
+  const name = validate.displayName(input.name);
+  const isPublic = input.public === true;
+  const grants = grantTypes(input.grantTypes);
+  const redirectUris = [...new Set((input.redirectUris ?? []).map((u) => validate.redirectUri(u, 'redirect_uris')))];
+  const postLogoutRedirectUris = [...new Set((input.postLogoutRedirectUris ?? []).map((u) => validate.redirectUri(u, 'post_logout_redirect_uris')))];
+  const scopes = validate.scopes(input.scopes ?? []);
+  const corsOrigins = [...new Set((input.corsOrigins ?? []).map((o) => validate.origin(o, 'cors_origins')))];
+
+  if (isPublic && grants.includes('client_credentials')) {
+    throw new GatehouseError('invalid_request', 'a public client cannot use client_credentials: it has no secret to authenticate with', { field: 'grant_types' });
+  }
+  if (grants.includes('authorization_code') && redirectUris.length === 0) {
+    throw new GatehouseError('invalid_request', 'authorization_code needs at least one redirect URI', { field: 'redirect_uris' });
+  }
+  if (!grants.includes('authorization_code') && redirectUris.length > 0) {
+    throw new GatehouseError('invalid_request', 'redirect URIs are only used by the authorization_code grant', { field: 'redirect_uris' });
+  }
+  if (grants.includes('refresh_token') && !grants.includes('authorization_code') && !grants.includes('password')) {
+    throw new GatehouseError('invalid_request', 'refresh_token needs authorization_code or password: nothing else issues refresh tokens', { field: 'grant_types' });
+  }
+  let authMethod: Client['tokenEndpointAuthMethod'] = 'none';
+  if (!isPublic) {
+    authMethod = input.tokenEndpointAuthMethod === undefined ? 'client_secret_basic' : validate.oneOf(input.tokenEndpointAuthMethod, AUTH_METHODS, 'token_endpoint_auth_method');
+  } else if (input.tokenEndpointAuthMethod !== undefined && input.tokenEndpointAuthMethod !== 'none') {
+    throw new GatehouseError('invalid_request', 'a public client authenticates with "none"', { field: 'token_endpoint_auth_method' });
+  }
+
+  const clientSecret = isPublic ? undefined : newSecret(CLIENT_SECRET_PREFIX);
+  const at = now();
+  const row: ClientsTable = {
+    id: clientId,
+    name,
+    type: isPublic ? 'public' : 'confidential',
+    secret_hash: clientSecret === undefined ? null : hashSecret(clientSecret),
+    token_endpoint_auth_method: authMethod,
+    redirect_uris: JSON.stringify(redirectUris),
+    post_logout_redirect_uris: JSON.stringify(postLogoutRedirectUris),
+    grant_types: JSON.stringify(grants),
+    scopes: JSON.stringify(scopes),
+    cors_origins: JSON.stringify(corsOrigins),
+    first_party: input.firstParty === false ? 0 : 1,
+    created_at: at,
+    updated_at: at,
+  };
+  try {
+    await db.insertInto('clients').values(row).execute();
+  } catch (error) {
+    if (isUniqueViolation(error)) throw new GatehouseError('conflict', `a client with id "${clientId}" already exists`, { field: 'client_id', cause: error });
+    throw error;
+  }
+  const client = publicView(toStoredClient(row));
+  return clientSecret === undefined ? { client } : { client, clientSecret };
+}
+
+export async function findStoredClient(db: Db, clientId: string): Promise<StoredClient | undefined> {
+  if (!CLIENT_ID.test(clientId)) return undefined;
+  const row = await db.selectFrom('clients').selectAll().where('id', '=', clientId).executeTakeFirst();
+  return row && toStoredClient(row);
+}
+
+export async function findClient(db: Db, clientId: string): Promise<Client | undefined> {
+  const stored = await findStoredClient(db, clientId);
+  return stored && publicView(stored);
+}
+
+export async function listClients(db: Db, page: PageRequest = {}): Promise<Page<Client>> {
+  const { limit, offset } = pageBounds(page);
+  const { total } = await db.selectFrom('clients').select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow();
+  const rows = await db.selectFrom('clients').selectAll().orderBy('name').orderBy('id').limit(limit).offset(offset).execute();
+  return { items: rows.map((r) => publicView(toStoredClient(r))), total: Number(total), limit, offset };
+}
+
+/** Deletes a client and everything issued to it (its grants, codes and refresh tokens stop working). */
+export async function deleteClient(db: Db, clientId: string): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    const result = await trx.deleteFrom('clients').where('id', '=', clientId).executeTakeFirst();
+    if (Number(result.numDeletedRows) === 0) throw new GatehouseError('not_found', `no client "${clientId}"`, { field: 'client_id' });
+    await trx.deleteFrom('oidc_payloads').where('client_id', '=', clientId).execute();
+  });
+}

@@ -1,0 +1,82 @@
+// Signing keys and server secrets (cookie-signing keys). Generated at first start and kept in
+// storage, so every instance signs and verifies with the same keys and a restart changes nothing.
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
+import { isUniqueViolation } from '../errors.ts';
+import { randomId } from '../secrets.ts';
+import type { Db } from './database.ts';
+
+/** ES256 is the default for tokens; RS256 is there for clients and APIs that need it. */
+export const SIGNING_ALGS = ['ES256', 'RS256'] as const;
+export type SigningAlg = (typeof SIGNING_ALGS)[number];
+
+export interface SigningKey {
+  readonly kid: string;
+  readonly alg: SigningAlg;
+  readonly state: 'next' | 'active' | 'retired';
+  readonly privateJwk: JWK;
+  readonly createdAt: number;
+  readonly activatedAt: number | null;
+  readonly retiredAt: number | null;
+}
+
+export async function generateSigningKey(alg: SigningAlg): Promise<{ kid: string; jwk: JWK }> {
+  const { privateKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'RS256' ? { modulusLength: 2048 } : {}) });
+  const jwk = await exportJWK(privateKey);
+  // RFC 7638 thumbprint: a kid that names the key itself, stable across instances.
+  const kid = await calculateJwkThumbprint(jwk);
+  return { kid, jwk: { ...jwk, kid, alg, use: 'sig' } };
+}
+
+export async function listSigningKeys(db: Db): Promise<SigningKey[]> {
+  const rows = await db.selectFrom('signing_keys').selectAll().orderBy('created_at', 'desc').execute();
+  return rows.map((row) => ({
+    kid: row.kid,
+    alg: row.alg as SigningAlg,
+    state: row.state,
+    privateJwk: JSON.parse(row.private_jwk) as JWK,
+    createdAt: row.created_at,
+    activatedAt: row.activated_at,
+    retiredAt: row.retired_at,
+  }));
+}
+
+/**
+ * Makes sure there is one active key per algorithm. Two instances starting at once may both
+ * generate one; the unique index on (alg) for active keys lets exactly one of them in.
+ */
+export async function ensureSigningKeys(db: Db): Promise<SigningKey[]> {
+  const existing = await listSigningKeys(db);
+  for (const alg of SIGNING_ALGS) {
+    if (existing.some((k) => k.alg === alg && k.state === 'active')) continue;
+    const { kid, jwk } = await generateSigningKey(alg);
+    const at = Date.now();
+    try {
+      await db
+        .insertInto('signing_keys')
+        .values({ kid, alg, private_jwk: JSON.stringify(jwk), state: 'active', created_at: at, activated_at: at, retired_at: null })
+        .execute();
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
+    }
+  }
+  return listSigningKeys(db);
+}
+
+/**
+ * Returns the secrets for a purpose, newest first, creating the first one if there is none.
+ * Cookie-signing keys rotate by adding a new secret: the newest signs, all of them verify.
+ */
+export async function ensureSecrets(db: Db, purpose: string): Promise<string[]> {
+  const read = () => db.selectFrom('server_secrets').select('secret').where('purpose', '=', purpose).orderBy('created_at', 'desc').orderBy('id').execute();
+  let rows = await read();
+  if (rows.length === 0) {
+    try {
+      // A fixed id for the first secret: concurrent first starts collide on the primary key.
+      await db.insertInto('server_secrets').values({ purpose, id: 'initial', secret: randomId(32), created_at: Date.now() }).execute();
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
+    }
+    rows = await read();
+  }
+  return rows.map((r) => r.secret);
+}

@@ -1,0 +1,166 @@
+// The oidc-provider adapter: every session, grant, code, refresh token and interaction lives
+// in the `oidc_payloads` table, so a restart (or another instance) loses nothing.
+//
+// Identifiers are stored as their SHA-256: the `id` of a code, refresh token or session IS
+// the bearer secret, so a copy of the database alone cannot be replayed.
+import type { Adapter, AdapterPayload } from 'oidc-provider';
+import { sha256 } from '../secrets.ts';
+import type { Db } from './database.ts';
+
+/** Thrown by `consume` when another request consumed the same code or token first. */
+export class AlreadyConsumedError extends Error {
+  readonly model: string;
+  readonly grantId: string | null;
+  constructor(model: string, grantId: string | null) {
+    super(`${model} already consumed`);
+    this.name = 'AlreadyConsumedError';
+    this.model = model;
+    this.grantId = grantId;
+  }
+}
+
+export interface AdapterOptions {
+  /** How the `Client` model is served: from Gatehouse's clients table, as client metadata. */
+  findClient(clientId: string): Promise<AdapterPayload | undefined>;
+  /** Called when consume() loses a race, before the error is thrown (e.g. to revoke the grant). */
+  onConsumeRace?(error: AlreadyConsumedError): Promise<void>;
+}
+
+const epoch = (ms: number | null): number | undefined => (ms === null ? undefined : Math.floor(ms / 1000));
+
+export function createOidcAdapter(db: Db, options: AdapterOptions): new (model: string) => Adapter {
+  class ClientAdapter implements Adapter {
+    async find(id: string): Promise<AdapterPayload | undefined> {
+      return options.findClient(id);
+    }
+    async upsert(): Promise<void> {
+      throw new Error('clients are managed by Gatehouse, not by dynamic registration');
+    }
+    async findByUid(): Promise<undefined> {
+      return undefined;
+    }
+    async findByUserCode(): Promise<undefined> {
+      return undefined;
+    }
+    async destroy(): Promise<void> {
+      throw new Error('clients are managed by Gatehouse, not by dynamic registration');
+    }
+    async revokeByGrantId(): Promise<void> {}
+    async consume(): Promise<void> {}
+  }
+
+  class PayloadAdapter implements Adapter {
+    readonly model: string;
+    constructor(model: string) {
+      this.model = model;
+    }
+
+    async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
+      // The identifier is the secret: keep it out of the stored JSON as well.
+      const { jti: _jti, ...rest } = payload;
+      const row = {
+        model: this.model,
+        id: sha256(id),
+        payload: JSON.stringify(rest),
+        grant_id: payload.grantId ?? (this.model === 'Grant' ? id : null),
+        client_id: payload.clientId ?? null,
+        account_id: payload.accountId ?? null,
+        uid: payload.uid ?? null,
+        user_code: payload.userCode ? sha256(payload.userCode) : null,
+        expires_at: expiresIn ? Date.now() + expiresIn * 1000 : null,
+        consumed_at: null,
+      };
+      await db
+        .insertInto('oidc_payloads')
+        .values(row)
+        .onConflict((oc) =>
+          oc.columns(['model', 'id']).doUpdateSet({
+            payload: row.payload,
+            grant_id: row.grant_id,
+            client_id: row.client_id,
+            account_id: row.account_id,
+            uid: row.uid,
+            user_code: row.user_code,
+            expires_at: row.expires_at,
+          }),
+        )
+        .execute();
+    }
+
+    async #findBy(column: 'id' | 'uid' | 'user_code', value: string, id?: string): Promise<AdapterPayload | undefined> {
+      const row = await db
+        .selectFrom('oidc_payloads')
+        .select(['id', 'payload', 'consumed_at'])
+        .where('model', '=', this.model)
+        .where(column, '=', value)
+        .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', Date.now())]))
+        .executeTakeFirst();
+      if (!row) return undefined;
+      const payload = JSON.parse(row.payload) as AdapterPayload;
+      const consumed = epoch(row.consumed_at);
+      return {
+        ...payload,
+        ...(id === undefined ? {} : { jti: id }),
+        ...(consumed === undefined ? {} : { consumed }),
+      };
+    }
+
+    find(id: string): Promise<AdapterPayload | undefined> {
+      return this.#findBy('id', sha256(id), id);
+    }
+
+    async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+      // Sessions are looked up by uid; the payload knows its own id only through the cookie.
+      const found = await this.#findBy('uid', uid);
+      return found;
+    }
+
+    findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+      return this.#findBy('user_code', sha256(userCode));
+    }
+
+    async consume(id: string): Promise<void> {
+      // Atomic: of two requests redeeming the same code or refresh token at the same moment,
+      // exactly one updates the row; the other learns it lost.
+      const result = await db
+        .updateTable('oidc_payloads')
+        .set({ consumed_at: Date.now() })
+        .where('model', '=', this.model)
+        .where('id', '=', sha256(id))
+        .where('consumed_at', 'is', null)
+        .executeTakeFirst();
+      if (Number(result.numUpdatedRows) === 0) {
+        const row = await db
+          .selectFrom('oidc_payloads')
+          .select('grant_id')
+          .where('model', '=', this.model)
+          .where('id', '=', sha256(id))
+          .executeTakeFirst();
+        const error = new AlreadyConsumedError(this.model, row?.grant_id ?? null);
+        await options.onConsumeRace?.(error);
+        throw error;
+      }
+    }
+
+    async destroy(id: string): Promise<void> {
+      await db.deleteFrom('oidc_payloads').where('model', '=', this.model).where('id', '=', sha256(id)).execute();
+    }
+
+    async revokeByGrantId(grantId: string): Promise<void> {
+      await db.deleteFrom('oidc_payloads').where('model', '=', this.model).where('grant_id', '=', grantId).execute();
+    }
+  }
+
+  return class GatehouseAdapter {
+    constructor(model: string) {
+      return model === 'Client' ? new ClientAdapter() : new PayloadAdapter(model);
+    }
+  } as unknown as new (model: string) => Adapter;
+}
+
+/** Deletes expired rows; oidc-provider ignores them already, this only reclaims space. */
+export async function purgeExpired(db: Db, now = Date.now()): Promise<number> {
+  const payloads = await db.deleteFrom('oidc_payloads').where('expires_at', '<', now).executeTakeFirst();
+  await db.deleteFrom('refresh_reuses').where('expires_at', '<', now).execute();
+  return Number(payloads.numDeletedRows);
+}

@@ -1,0 +1,63 @@
+// Kysely's SqliteDialect speaks the better-sqlite3 interface; this adapts Node's built-in
+// `node:sqlite` to it so the embedded default needs no native build.
+import { DatabaseSync, type StatementSync, type SQLInputValue } from 'node:sqlite';
+import type { SqliteDatabase, SqliteStatement } from 'kysely';
+
+const STATEMENT_CACHE_SIZE = 256;
+
+function bind(parameters: ReadonlyArray<unknown>): SQLInputValue[] {
+  return parameters.map((value) => {
+    if (value === undefined) return null;
+    // node:sqlite binds no booleans; the schema stores them as 0/1 on both dialects.
+    if (typeof value === 'boolean') return value ? 1 : 0;
+    return value as SQLInputValue;
+  });
+}
+
+export class NodeSqliteDatabase implements SqliteDatabase {
+  readonly #db: DatabaseSync;
+  readonly #statements = new Map<string, SqliteStatement>();
+
+  constructor(path: string) {
+    // `timeout` is SQLite's busy timeout: another process (the CLI while the server runs)
+    // holding the write lock makes us wait instead of failing with SQLITE_BUSY.
+    this.#db = new DatabaseSync(path, { timeout: 10_000 });
+    this.#db.exec('PRAGMA journal_mode = WAL');
+    this.#db.exec('PRAGMA synchronous = NORMAL');
+    this.#db.exec('PRAGMA foreign_keys = ON');
+  }
+
+  close(): void {
+    this.#statements.clear();
+    if (this.#db.isOpen) this.#db.close();
+  }
+
+  prepare(sql: string): SqliteStatement {
+    // Kysely opens transactions with a deferred BEGIN. A deferred transaction that reads and
+    // then writes fails at once with SQLITE_BUSY when another process wrote in between, so
+    // every transaction takes the write lock up front (and waits for it with the busy timeout).
+    const text = sql === 'begin' ? 'begin immediate' : sql;
+    let statement = this.#statements.get(text);
+    if (statement) {
+      // Keep the map in least-recently-used order.
+      this.#statements.delete(text);
+      this.#statements.set(text, statement);
+      return statement;
+    }
+    statement = wrap(this.#db.prepare(text));
+    this.#statements.set(text, statement);
+    if (this.#statements.size > STATEMENT_CACHE_SIZE) {
+      this.#statements.delete(this.#statements.keys().next().value!);
+    }
+    return statement;
+  }
+}
+
+function wrap(statement: StatementSync): SqliteStatement {
+  return {
+    reader: statement.columns().length > 0,
+    all: (parameters) => statement.all(...bind(parameters)),
+    run: (parameters) => statement.run(...bind(parameters)),
+    iterate: (parameters) => statement.iterate(...bind(parameters)),
+  };
+}

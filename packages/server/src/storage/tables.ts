@@ -1,0 +1,120 @@
+// The database schema as Kysely sees it. Timestamps are epoch milliseconds (BIGINT) and
+// booleans are 0/1 integers on both SQLite and PostgreSQL, so the same queries and the same
+// migrations run on both.
+import type { Generated } from 'kysely';
+
+export interface UsersTable {
+  id: string;
+  username: string;
+  email: string | null;
+  password_hash: string | null;
+  disabled: number;
+  email_verified: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface RolesTable {
+  id: string;
+  name: string;
+  description: string | null;
+  created_at: number;
+}
+
+export interface RoleScopesTable {
+  role_id: string;
+  scope: string;
+}
+
+export interface UserRolesTable {
+  user_id: string;
+  role_id: string;
+}
+
+export interface ApisTable {
+  id: string;
+  identifier: string;
+  name: string;
+  access_token_ttl: number | null;
+  signing_alg: string | null;
+  created_at: number;
+}
+
+export interface ApiScopesTable {
+  api_id: string;
+  name: string;
+  description: string | null;
+}
+
+export interface ClientsTable {
+  id: string;
+  name: string;
+  type: 'public' | 'confidential';
+  secret_hash: string | null;
+  token_endpoint_auth_method: string;
+  /** JSON arrays of strings. */
+  redirect_uris: string;
+  post_logout_redirect_uris: string;
+  grant_types: string;
+  scopes: string;
+  cors_origins: string;
+  first_party: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface SigningKeysTable {
+  kid: string;
+  alg: string;
+  private_jwk: string;
+  state: 'next' | 'active' | 'retired';
+  created_at: number;
+  activated_at: number | null;
+  retired_at: number | null;
+}
+
+export interface ServerSecretsTable {
+  purpose: string;
+  id: string;
+  secret: string;
+  created_at: number;
+}
+
+/** Everything oidc-provider persists (sessions, grants, codes, refresh tokens, interactions…). */
+export interface OidcPayloadsTable {
+  model: string;
+  /** SHA-256 of the identifier: a stolen database holds no usable codes, tokens or session ids. */
+  id: string;
+  payload: string;
+  grant_id: string | null;
+  client_id: string | null;
+  account_id: string | null;
+  uid: string | null;
+  user_code: string | null;
+  expires_at: number | null;
+  consumed_at: number | null;
+}
+
+/** Token responses kept for the refresh-token reuse grace window, encrypted under the used token. */
+export interface RefreshReusesTable {
+  token_hash: string;
+  client_id: string;
+  response: string;
+  expires_at: number;
+}
+
+export interface Database {
+  users: UsersTable;
+  roles: RolesTable;
+  role_scopes: RoleScopesTable;
+  user_roles: UserRolesTable;
+  apis: ApisTable;
+  api_scopes: ApiScopesTable;
+  clients: ClientsTable;
+  signing_keys: SigningKeysTable;
+  server_secrets: ServerSecretsTable;
+  oidc_payloads: OidcPayloadsTable;
+  refresh_reuses: RefreshReusesTable;
+}
+
+export type { Generated };

@@ -1,0 +1,236 @@
+// Users: accounts with argon2id password hashes (bcrypt accepted on import) and roles.
+import { sql, type Transaction } from 'kysely';
+import { GatehouseError, isUniqueViolation } from '../errors.ts';
+import { hashKind, hashPassword, passwordProblem } from '../passwords/hash.ts';
+import type { Db } from './database.ts';
+import { iso, now, pageBounds, type Page, type PageRequest } from './rows.ts';
+import type { Database } from './tables.ts';
+import * as validate from './validate.ts';
+
+export interface User {
+  readonly id: string;
+  readonly username: string;
+  readonly email: string | null;
+  readonly disabled: boolean;
+  readonly emailVerified: boolean;
+  readonly roles: readonly string[];
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export interface NewUser {
+  readonly username: string;
+  readonly email?: string | undefined;
+  /** A plain password (hashed with argon2id here) … */
+  readonly password?: string | undefined;
+  /** … or an existing argon2id / bcrypt hash (import). */
+  readonly passwordHash?: string | undefined;
+  readonly roles?: readonly string[] | undefined;
+  readonly disabled?: boolean | undefined;
+  readonly emailVerified?: boolean | undefined;
+}
+
+/** What the login and password-grant paths need, and nothing more. */
+export interface LoginRecord {
+  readonly id: string;
+  readonly username: string;
+  readonly passwordHash: string | null;
+  readonly disabled: boolean;
+}
+
+type UserRow = Database['users'];
+
+async function rolesOf(db: Db | Transaction<Database>, userIds: readonly string[]): Promise<Map<string, string[]>> {
+  const map = new Map<string, string[]>();
+  if (userIds.length === 0) return map;
+  const rows = await db
+    .selectFrom('user_roles')
+    .innerJoin('roles', 'roles.id', 'user_roles.role_id')
+    .select(['user_roles.user_id', 'roles.name'])
+    .where('user_roles.user_id', 'in', userIds)
+    .orderBy('roles.name')
+    .execute();
+  for (const row of rows) {
+    map.set(row.user_id, [...(map.get(row.user_id) ?? []), row.name]);
+  }
+  return map;
+}
+
+function toUser(row: UserRow, roles: readonly string[]): User {
+  return {
+    id: row.id,
+    username: row.username,
+    email: row.email,
+    disabled: row.disabled === 1,
+    emailVerified: row.email_verified === 1,
+    roles,
+    createdAt: iso(row.created_at)!,
+    updatedAt: iso(row.updated_at)!,
+  };
+}
+
+async function prepareUser(input: NewUser, field = ''): Promise<{ row: UserRow; roles: string[] }> {
+  const username = validate.username(input.username, `${field}username`);
+  const email = input.email === undefined || input.email === null ? null : validate.email(input.email, `${field}email`);
+  let passwordHash: string | null = null;
+  if (input.password !== undefined && input.passwordHash !== undefined) {
+    throw new GatehouseError('invalid_request', 'give either a password or a password hash, not both', { field: `${field}password` });
+  }
+  if (input.password !== undefined) {
+    const problem = passwordProblem(input.password);
+    if (problem) throw new GatehouseError('invalid_request', `password ${problem}`, { field: `${field}password` });
+    passwordHash = await hashPassword(input.password);
+  } else if (input.passwordHash !== undefined) {
+    if (!hashKind(input.passwordHash)) {
+      throw new GatehouseError('invalid_request', 'password_hash must be an argon2id ($argon2id$…) or bcrypt ($2a$/$2b$/$2y$…) hash', {
+        field: `${field}password_hash`,
+      });
+    }
+    passwordHash = input.passwordHash;
+  }
+  const at = now();
+  return {
+    row: {
+      id: crypto.randomUUID(),
+      username,
+      email,
+      password_hash: passwordHash,
+      disabled: input.disabled ? 1 : 0,
+      email_verified: input.emailVerified ? 1 : 0,
+      created_at: at,
+      updated_at: at,
+    },
+    roles: [...new Set(input.roles ?? [])],
+  };
+}
+
+async function insertUser(trx: Transaction<Database>, row: UserRow, roles: readonly string[], field = ''): Promise<void> {
+  try {
+    await trx.insertInto('users').values(row).execute();
+  } catch (error) {
+    if (isUniqueViolation(error)) {
+      throw new GatehouseError('conflict', `a user with this username or email already exists: ${row.username}`, {
+        field: `${field}username`,
+        cause: error,
+      });
+    }
+    throw error;
+  }
+  if (roles.length === 0) return;
+  const found = await trx.selectFrom('roles').select(['id', 'name']).where('name', 'in', roles).execute();
+  const missing = roles.filter((role) => !found.some((r) => r.name === role));
+  if (missing.length > 0) {
+    throw new GatehouseError('invalid_request', `unknown role: ${missing.join(', ')}`, { field: `${field}roles` });
+  }
+  await trx
+    .insertInto('user_roles')
+    .values(found.map((role) => ({ user_id: row.id, role_id: role.id })))
+    .execute();
+}
+
+export async function createUser(db: Db, input: NewUser): Promise<User> {
+  // Hash before the transaction: argon2 takes tens of milliseconds and must not hold the write lock.
+  const { row, roles } = await prepareUser(input);
+  await db.transaction().execute((trx) => insertUser(trx, row, roles));
+  return toUser(row, [...roles].sort());
+}
+
+/** Imports many users at once: all of them, or none (one transaction). */
+export async function importUsers(db: Db, inputs: readonly NewUser[]): Promise<User[]> {
+  const prepared: { row: UserRow; roles: string[] }[] = [];
+  for (const [index, input] of inputs.entries()) {
+    prepared.push(await prepareUser(input, `users[${index}].`));
+  }
+  await db.transaction().execute(async (trx) => {
+    for (const [index, { row, roles }] of prepared.entries()) {
+      await insertUser(trx, row, roles, `users[${index}].`);
+    }
+  });
+  return prepared.map(({ row, roles }) => toUser(row, [...roles].sort()));
+}
+
+function byLogin(username: string) {
+  return sql<boolean>`lower(username) = lower(${username})`;
+}
+
+export async function findUser(db: Db, usernameOrId: string): Promise<User | undefined> {
+  const row = await db
+    .selectFrom('users')
+    .selectAll()
+    .where((eb) => eb.or([eb('id', '=', usernameOrId), byLogin(usernameOrId)]))
+    .executeTakeFirst();
+  if (!row) return undefined;
+  return toUser(row, (await rolesOf(db, [row.id])).get(row.id) ?? []);
+}
+
+export async function requireUser(db: Db, usernameOrId: string): Promise<User> {
+  const user = await findUser(db, usernameOrId);
+  if (!user) throw new GatehouseError('not_found', `no user "${usernameOrId}"`, { field: 'username' });
+  return user;
+}
+
+export async function findLoginRecord(db: Db, username: string): Promise<LoginRecord | undefined> {
+  if (username.length === 0 || username.length > 254) return undefined;
+  const row = await db
+    .selectFrom('users')
+    .select(['id', 'username', 'password_hash', 'disabled'])
+    .where(byLogin(username))
+    .executeTakeFirst();
+  return row && { id: row.id, username: row.username, passwordHash: row.password_hash, disabled: row.disabled === 1 };
+}
+
+export interface UserFilter extends PageRequest {
+  /** Matches username or email (case-insensitive substring). */
+  readonly query?: string | undefined;
+  readonly disabled?: boolean | undefined;
+}
+
+export async function listUsers(db: Db, filter: UserFilter = {}): Promise<Page<User>> {
+  const { limit, offset } = pageBounds(filter);
+  let query = db.selectFrom('users');
+  if (filter.query) {
+    const pattern = `%${filter.query.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    query = query.where((eb) =>
+      eb.or([sql<boolean>`lower(username) like ${pattern} escape '\\'`, sql<boolean>`lower(email) like ${pattern} escape '\\'`]),
+    );
+  }
+  if (filter.disabled !== undefined) query = query.where('disabled', '=', filter.disabled ? 1 : 0);
+  const { total } = await query.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow();
+  const rows = await query.selectAll().orderBy('username').limit(limit).offset(offset).execute();
+  const roles = await rolesOf(db, rows.map((r) => r.id));
+  return { items: rows.map((r) => toUser(r, roles.get(r.id) ?? [])), total: Number(total), limit, offset };
+}
+
+export async function setUserDisabled(db: Db, usernameOrId: string, disabled: boolean): Promise<User> {
+  const user = await requireUser(db, usernameOrId);
+  await db.updateTable('users').set({ disabled: disabled ? 1 : 0, updated_at: now() }).where('id', '=', user.id).execute();
+  return { ...user, disabled };
+}
+
+export async function setUserPassword(db: Db, usernameOrId: string, password: string): Promise<User> {
+  const problem = passwordProblem(password);
+  if (problem) throw new GatehouseError('invalid_request', `password ${problem}`, { field: 'password' });
+  const user = await requireUser(db, usernameOrId);
+  await updatePasswordHash(db, user.id, await hashPassword(password));
+  return user;
+}
+
+export async function updatePasswordHash(db: Db, userId: string, passwordHash: string): Promise<void> {
+  await db.updateTable('users').set({ password_hash: passwordHash, updated_at: now() }).where('id', '=', userId).execute();
+}
+
+/** The scopes a user's roles grant, across all APIs. */
+export async function grantedScopes(db: Db, userId: string): Promise<Set<string>> {
+  const rows = await db
+    .selectFrom('user_roles')
+    .innerJoin('role_scopes', 'role_scopes.role_id', 'user_roles.role_id')
+    .select('role_scopes.scope')
+    .where('user_roles.user_id', '=', userId)
+    .execute();
+  return new Set(rows.map((r) => r.scope));
+}
+
+/** The claims an account exposes through ID tokens and userinfo. */
+export async function accountRecord(db: Db, userId: string): Promise<UserRow | undefined> {
+  return db.selectFrom('users').selectAll().where('id', '=', userId).executeTakeFirst();
+}
