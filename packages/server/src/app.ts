@@ -10,7 +10,7 @@ import { STYLESHEET, STYLESHEET_PATH } from './interactions/html.ts';
 import { CsrfTokens } from './interactions/csrf.ts';
 import { interactionRoutes } from './interactions/routes.ts';
 import { loggerOptions } from './logger.ts';
-import { createAuthenticator, type Authenticator } from './passwords/authenticate.ts';
+import { createAuthenticator, type Authenticator, type PasswordFunctions } from './passwords/authenticate.ts';
 import { LoginThrottle, MemoryThrottleStore, type ThrottleStore } from './passwords/throttle.ts';
 import { migrate, openStorage, type Storage } from './storage/database.ts';
 import { ensureSecrets } from './storage/keys.ts';
@@ -30,6 +30,7 @@ export interface BuildOptions {
   /** Use an already open storage (its owner closes it). */
   readonly storage?: Storage;
   readonly throttleStore?: ThrottleStore;
+  readonly passwords?: PasswordFunctions;
   readonly logger?: FastifyServerOptions['logger'];
 }
 
@@ -60,6 +61,7 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
     const authenticator = createAuthenticator({
       db: storage.db,
       throttle,
+      ...(options.passwords ? { passwords: options.passwords } : {}),
       onRehashError: (error) => app.log.error({ err: error }, 'password rehash failed'),
     });
 

@@ -4,6 +4,7 @@ export { loadConfig, ConfigError, type LoadedConfig } from './config/load.ts';
 export { settings, type Config } from './config/schema.ts';
 export { openStorage, migrate, type Storage, type Db } from './storage/database.ts';
 export { GatehouseError, type ErrorCode } from './errors.ts';
+export { hashPassword } from './passwords/hash.ts';
 export * as users from './storage/users.ts';
 export * as roles from './storage/roles.ts';
 export * as apis from './storage/apis.ts';

@@ -48,6 +48,19 @@ export function optionalString(values: Values, name: string): string | undefined
   return typeof value === 'string' ? value : undefined;
 }
 
+/** A whole-number option (`--limit 20`); anything else is a usage error, not a database error. */
+export function wholeNumber(values: Values, name: string, fallback: number): number {
+  const value = values[name];
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !/^\d{1,9}$/.test(value)) throw new UsageError(`--${name} must be a whole number`);
+  return Number(value);
+}
+
+/** --limit and --offset, for the list commands. */
+export function page(values: Values): { limit: number; offset: number } {
+  return { limit: wholeNumber(values, 'limit', 50), offset: wholeNumber(values, 'offset', 0) };
+}
+
 export function stringList(values: Values, name: string): string[] {
   const value = values[name];
   if (value === undefined) return [];

@@ -57,9 +57,14 @@ export interface CliIo {
 
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const [group, maybeSub, ...rest] = argv;
-  if (group === undefined || group === '--help' || group === '-h' || group === 'help') {
+  if (group === undefined) {
+    // No command is a usage error: the list of commands goes where errors go.
+    io.stderr(overview());
+    return 2;
+  }
+  if (group === '--help' || group === '-h' || group === 'help') {
     io.stdout(overview());
-    return group === undefined ? 2 : 0;
+    return 0;
   }
   const entry = COMMANDS[group];
   let command: Command | undefined;

@@ -46,8 +46,10 @@ export function loadConfig(
 
   for (const [key, definition] of Object.entries(settings) as [SettingKey, (typeof settings)[SettingKey]][]) {
     known.add(definition.env);
-    // Precedence: explicit overrides (tests, CLI flags) > environment > file > default.
-    const raw = key in overrides ? overrides[key] : env[definition.env] ?? file[definition.env] ?? file[key];
+    // Precedence: explicit overrides (tests, CLI flags) > environment > file > default. An empty
+    // variable counts as unset (`GATEHOUSE_PORT=` in a compose file), so it does not hide the file.
+    const fromEnv = env[definition.env] === '' ? undefined : env[definition.env];
+    const raw = key in overrides ? overrides[key] : fromEnv ?? file[definition.env] ?? file[key];
     if (raw === undefined || raw === '') {
       values[key] = definition.default;
       if ('devOnlyDefault' in definition && definition.devOnlyDefault) {
@@ -69,7 +71,7 @@ export function loadConfig(
     }
   }
   for (const name of Object.keys(file)) {
-    if (!known.has(name) && !(name in settings)) problems.push(`${CONFIG_FILE_ENV}: unknown setting "${name}"`);
+    if (!known.has(name) && !Object.hasOwn(settings, name)) problems.push(`${CONFIG_FILE_ENV}: unknown setting "${name}"`);
   }
 
   if (problems.length > 0) throw new ConfigError(problems);

@@ -154,6 +154,13 @@ export const settings = {
     default: 900,
     description: 'The sliding window over which failed logins are counted.',
   }),
+  cacheTtl: setting({
+    env: 'GATEHOUSE_CACHE_TTL',
+    type: duration(0, 300),
+    default: 5,
+    description:
+      'How long a server instance keeps client and API definitions in memory. A change made through another process (the CLI, another instance) takes effect within this time; `0` reads them from the database on every request.',
+  }),
   bodyLimit: setting({
     env: 'GATEHOUSE_BODY_LIMIT',
     type: integer(1024, 10 * 1024 * 1024),

@@ -4,6 +4,7 @@ import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'o
 import type { Config } from '../config/schema.ts';
 import type { Authenticator } from '../passwords/authenticate.ts';
 import { verifySecret } from '../secrets.ts';
+import { TtlCache } from '../storage/cache.ts';
 import { findStoredClient } from '../storage/clients.ts';
 import type { Db } from '../storage/database.ts';
 import { ensureSecrets, ensureSigningKeys } from '../storage/keys.ts';
@@ -44,6 +45,8 @@ const CLIENT_ALGS = ['ES256', 'ES384', 'RS256', 'PS256', 'EdDSA'];
 
 export interface Engine {
   readonly provider: Provider;
+  /** Forgets cached client and API definitions (call after changing them in this process). */
+  invalidateCaches(): void;
   /** Removes everything issued under a grant: refresh tokens, codes, the grant itself. */
   revokeGrant(grantId: string): Promise<void>;
 }
@@ -61,11 +64,16 @@ export async function createEngine({ db, config, authenticator, onServerError }:
     await db.deleteFrom('oidc_payloads').where('grant_id', '=', grantId).execute();
   };
   const resourceIndicators = createResourceIndicators(db, config);
+  const clientMetadata = new TtlCache<ReturnType<typeof toClientMetadata> | undefined>(config.cacheTtl * 1000);
 
   const adapter = createOidcAdapter(db, {
     async findClient(clientId) {
-      const client = await findStoredClient(db, clientId);
-      return client && { ...toClientMetadata(client) };
+      const metadata = await clientMetadata.get(clientId, async () => {
+        const client = await findStoredClient(db, clientId);
+        return client && toClientMetadata(client);
+      });
+      // oidc-provider may keep what it is given: hand out a copy.
+      return metadata && { ...metadata };
     },
     async onConsumeRace(race: AlreadyConsumedError) {
       // Two redemptions of one code at the same moment: exactly one wins (the adapter's atomic
@@ -187,5 +195,12 @@ export async function createEngine({ db, config, authenticator, onServerError }:
   });
   provider.on('server_error', (_ctx: KoaContextWithOIDC, error: unknown) => onServerError?.(error));
 
-  return { provider, revokeGrant };
+  return {
+    provider,
+    revokeGrant,
+    invalidateCaches() {
+      clientMetadata.clear();
+      resourceIndicators.invalidate();
+    },
+  };
 }

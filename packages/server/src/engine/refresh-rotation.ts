@@ -103,7 +103,8 @@ export function registerRefreshRotation(provider: Provider, options: RefreshRota
         // oidc-provider treat it as reuse and revoke the grant.
         if (Date.now() - state.consumedAt <= graceSeconds * 1000) {
           const replay = await waitForResponse(token, clientId);
-          if (replay) {
+          // Only while the grant lives: a logout or a revocation ends the window too.
+          if (replay && state.grantId && (await provider.Grant.find(state.grantId))) {
             ctx.body = replay;
             return;
           }

@@ -3,6 +3,7 @@
 import { errors, type KoaContextWithOIDC, type ResourceServer, type Client as ProviderClient } from 'oidc-provider';
 import type { Config } from '../config/schema.ts';
 import { findApi, type Api } from '../storage/apis.ts';
+import { TtlCache } from '../storage/cache.ts';
 import type { Db } from '../storage/database.ts';
 import { clientApiScopes } from './scope-policy.ts';
 
@@ -22,13 +23,18 @@ export function resourceServerFor(api: Api, client: ProviderClient, config: Conf
 }
 
 export function createResourceIndicators(db: Db, config: Config) {
+  const apis = new TtlCache<Api | undefined>(config.cacheTtl * 1000);
   return {
+    /** Drops cached API definitions (after a change made through this process). */
+    invalidate(): void {
+      apis.clear();
+    },
     enabled: true,
     async defaultResource(): Promise<string | undefined> {
       return config.defaultApi;
     },
     async getResourceServerInfo(_ctx: KoaContextWithOIDC, indicator: string, client: ProviderClient): Promise<ResourceServer> {
-      const api = await findApi(db, indicator);
+      const api = await apis.get(indicator, () => findApi(db, indicator));
       if (!api) throw new errors.InvalidTarget(`unknown API: no API has the identifier given in "resource"`);
       return resourceServerFor(api, client, config);
     },

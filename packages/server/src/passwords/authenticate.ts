@@ -3,7 +3,7 @@
 // known ones, and the outcome never says which part was wrong.
 import type { Db } from '../storage/database.ts';
 import { findLoginRecord, updatePasswordHash } from '../storage/users.ts';
-import { hashPassword, needsRehash, verifyDummy, verifyPassword } from './hash.ts';
+import * as hashing from './hash.ts';
 import type { LoginThrottle } from './throttle.ts';
 
 export type AuthenticationOutcome =
@@ -16,13 +16,18 @@ export interface Authenticator {
   authenticate(username: string, password: string, ip: string): Promise<AuthenticationOutcome>;
 }
 
+/** The hashing functions used; replaceable so a test can observe which ones run. */
+export type PasswordFunctions = Pick<typeof hashing, 'hashPassword' | 'needsRehash' | 'verifyDummy' | 'verifyPassword'>;
+
 export interface AuthenticatorDeps {
   readonly db: Db;
   readonly throttle: LoginThrottle;
+  readonly passwords?: PasswordFunctions;
   readonly onRehashError?: (error: unknown) => void;
 }
 
-export function createAuthenticator({ db, throttle, onRehashError }: AuthenticatorDeps): Authenticator {
+export function createAuthenticator({ db, throttle, passwords = hashing, onRehashError }: AuthenticatorDeps): Authenticator {
+  const { hashPassword, needsRehash, verifyDummy, verifyPassword } = passwords;
   return {
     async authenticate(username, password, ip) {
       const decision = await throttle.check(username, ip);

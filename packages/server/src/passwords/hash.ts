@@ -13,8 +13,12 @@ export const MIN_PASSWORD_LENGTH = 8;
 
 export type HashKind = 'argon2id' | 'bcrypt';
 
+// PHC string format: $argon2id$v=19$m=…,t=…,p=…$<salt>$<hash> (the version is absent in old hashes).
+const ARGON2ID_PHC = /^\$argon2id\$(?:v=\d+\$)?m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]{11,}\$[A-Za-z0-9+/]{16,}$/;
+
 export function hashKind(hash: string): HashKind | undefined {
-  if (hash.startsWith('$argon2id$')) return 'argon2id';
+  // Anything else would be accepted on import and then fail every login with an error.
+  if (ARGON2ID_PHC.test(hash)) return 'argon2id';
   if (/^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/.test(hash)) return 'bcrypt';
   return undefined;
 }
@@ -58,7 +62,10 @@ let dummy: Promise<string> | undefined;
  */
 export async function verifyDummy(password: string): Promise<false> {
   dummy ??= hashPassword('gatehouse-timing-equalizer');
-  await argon2Verify(await dummy, password.slice(0, MAX_PASSWORD_LENGTH));
+  // verifyPassword refuses an over-long password at once, without hashing: so must this, or a
+  // long password would answer "unknown user" (slow) apart from "known user" (instant).
+  if (password.length > MAX_PASSWORD_LENGTH) return false;
+  await argon2Verify(await dummy, password);
   return false;
 }
 

@@ -164,5 +164,7 @@ export async function deleteClient(db: Db, clientId: string): Promise<void> {
     const result = await trx.deleteFrom('clients').where('id', '=', clientId).executeTakeFirst();
     if (Number(result.numDeletedRows) === 0) throw new GatehouseError('not_found', `no client "${clientId}"`, { field: 'client_id' });
     await trx.deleteFrom('oidc_payloads').where('client_id', '=', clientId).execute();
+    // Token responses kept for the refresh-token reuse grace window are tokens issued to it too.
+    await trx.deleteFrom('refresh_reuses').where('client_id', '=', clientId).execute();
   });
 }

@@ -1,12 +1,12 @@
 // Opens the database named by GATEHOUSE_DATABASE_URL: embedded SQLite (default) or PostgreSQL.
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect } from 'kysely';
 import { Migrator, type MigrationResultSet } from 'kysely/migration';
 import pg from 'pg';
 import { parseDatabaseUrl } from '../config/urls.ts';
 import { migrationProvider } from './migrations/index.ts';
-import { NodeSqliteDatabase } from './sqlite-driver.ts';
+import { NodeSqliteDatabase, NodeSqliteDialect } from './sqlite-driver.ts';
 import type { Database } from './tables.ts';
 
 export type Db = Kysely<Database>;
@@ -19,14 +19,20 @@ export interface Storage {
 
 const INT8_OID = 20;
 
+/** The file behind each SQLite Db this module opened, to serialize their migrations (below). */
+const sqliteFiles = new WeakMap<Db, string>();
+/** The migration running in this process on each SQLite file, if any. */
+const sqliteMigrations = new Map<string, Promise<unknown>>();
+
 export function openStorage(databaseUrl: string): Storage {
   const location = parseDatabaseUrl(databaseUrl);
   if (location.kind === 'sqlite') {
     const path = location.path === ':memory:' ? ':memory:' : resolve(location.path);
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     const db = new Kysely<Database>({
-      dialect: new SqliteDialect({ database: async () => new NodeSqliteDatabase(path) }),
+      dialect: new NodeSqliteDialect({ database: async () => new NodeSqliteDatabase(path) }),
     });
+    if (path !== ':memory:') sqliteFiles.set(db, path);
     return { db, dialect: 'sqlite', close: () => db.destroy() };
   }
   const pool = new pg.Pool({
@@ -42,8 +48,28 @@ export function openStorage(databaseUrl: string): Storage {
   return { db, dialect: 'postgres', close: () => db.destroy() };
 }
 
-/** Applies pending migrations. Safe to run from several processes at once (Kysely takes a lock). */
+/**
+ * Applies pending migrations. Safe to run from several processes (and connections) at once:
+ * on PostgreSQL, Kysely holds an advisory lock and migrates in a transaction; on SQLite, the
+ * migrations run in one `begin immediate` transaction (see NodeSqliteDialect), so another
+ * process waits for the write lock. Two connections to one SQLite file in this process are
+ * queued here instead: node:sqlite waits for a lock synchronously, which would stall the very
+ * event loop that has to finish the other migration.
+ */
 export async function migrate(db: Db): Promise<MigrationResultSet> {
+  const file = sqliteFiles.get(db);
+  if (file === undefined) return runMigrations(db);
+  const previous = sqliteMigrations.get(file) ?? Promise.resolve();
+  const current = previous.catch(() => {}).then(() => runMigrations(db));
+  sqliteMigrations.set(file, current);
+  try {
+    return await current;
+  } finally {
+    if (sqliteMigrations.get(file) === current) sqliteMigrations.delete(file);
+  }
+}
+
+async function runMigrations(db: Db): Promise<MigrationResultSet> {
   const migrator = new Migrator({
     db,
     provider: migrationProvider,

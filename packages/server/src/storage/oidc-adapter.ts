@@ -28,6 +28,20 @@ export interface AdapterOptions {
 
 const epoch = (ms: number | null): number | undefined => (ms === null ? undefined : Math.floor(ms / 1000));
 
+/**
+ * The payload as stored: without its own id (`jti`, the bearer secret), and without the session
+ * id an Interaction copies from its Session (`session.cookie`, the session cookie's value, for the
+ * application's use: neither oidc-provider nor Gatehouse reads it back). Stored, it would let a
+ * copy of the database replay the session, whose cookie keys are in the same database.
+ */
+function storedPayload({ jti: _jti, ...payload }: AdapterPayload): AdapterPayload {
+  if (payload.session && typeof payload.session === 'object' && 'cookie' in payload.session) {
+    const { cookie: _cookie, ...session } = payload.session;
+    return { ...payload, session };
+  }
+  return payload;
+}
+
 export function createOidcAdapter(db: Db, options: AdapterOptions): new (model: string) => Adapter {
   class ClientAdapter implements Adapter {
     async find(id: string): Promise<AdapterPayload | undefined> {
@@ -56,12 +70,10 @@ export function createOidcAdapter(db: Db, options: AdapterOptions): new (model: 
     }
 
     async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
-      // The identifier is the secret: keep it out of the stored JSON as well.
-      const { jti: _jti, ...rest } = payload;
       const row = {
         model: this.model,
         id: sha256(id),
-        payload: JSON.stringify(rest),
+        payload: JSON.stringify(storedPayload(payload)),
         grant_id: payload.grantId ?? (this.model === 'Grant' ? id : null),
         client_id: payload.clientId ?? null,
         account_id: payload.accountId ?? null,

@@ -22,7 +22,9 @@ export interface PageRequest {
 }
 
 export function pageBounds(request: PageRequest = {}): { limit: number; offset: number } {
-  const limit = Math.min(Math.max(Math.trunc(request.limit ?? 50), 1), 200);
-  const offset = Math.max(Math.trunc(request.offset ?? 0), 0);
+  // NaN (a limit of "abc" from a query string or the CLI) would reach the database as a bind value.
+  const whole = (value: number | undefined, fallback: number) => (Number.isFinite(value) ? Math.trunc(value!) : fallback);
+  const limit = Math.min(Math.max(whole(request.limit, 50), 1), 200);
+  const offset = Math.max(whole(request.offset, 0), 0);
   return { limit, offset };
 }

@@ -1,7 +1,7 @@
 // Kysely's SqliteDialect speaks the better-sqlite3 interface; this adapts Node's built-in
 // `node:sqlite` to it so the embedded default needs no native build.
 import { DatabaseSync, type StatementSync, type SQLInputValue } from 'node:sqlite';
-import type { SqliteDatabase, SqliteStatement } from 'kysely';
+import { SqliteAdapter, SqliteDialect, type SqliteDatabase, type SqliteStatement } from 'kysely';
 
 const STATEMENT_CACHE_SIZE = 256;
 
@@ -60,4 +60,24 @@ function wrap(statement: StatementSync): SqliteStatement {
     run: (parameters) => statement.run(...bind(parameters)),
     iterate: (parameters) => statement.iterate(...bind(parameters)),
   };
+}
+
+/**
+ * SQLite runs DDL inside transactions, but Kysely's SqliteAdapter says it does not, so its
+ * Migrator would apply migrations with no transaction and no lock: two processes migrating a
+ * new file at once both see "001 pending" and the second fails on `create table`. Declaring
+ * transactional DDL makes the Migrator read the applied migrations and apply the pending ones
+ * in one transaction, which `begin immediate` (above) opens with the write lock held: a second
+ * process waits for it, then finds nothing left to do.
+ */
+class TransactionalDdlSqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
+  }
+}
+
+export class NodeSqliteDialect extends SqliteDialect {
+  override createAdapter(): SqliteAdapter {
+    return new TransactionalDdlSqliteAdapter();
+  }
 }

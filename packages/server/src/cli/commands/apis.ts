@@ -1,6 +1,6 @@
 // gatehouse apis create | list
 import { createApi, listApis } from '../../storage/apis.ts';
-import { optionalString, requireString, UsageError, type Command } from '../command.ts';
+import { optionalString, page, requireString, UsageError, type Command } from '../command.ts';
 import { withDb } from '../storage.ts';
 
 function seconds(value: string | undefined, name: string): number | undefined {
@@ -21,15 +21,15 @@ export const createApiCommand: Command = {
     'signing-alg': { type: 'string' },
   },
   async run({ values, out, env }) {
-    const api = await withDb(env, (db) =>
-      createApi(db, {
-        identifier: requireString(values, 'identifier'),
-        name: requireString(values, 'name'),
-        scopes: optionalString(values, 'scopes') ?? '',
-        accessTokenTtl: seconds(optionalString(values, 'token-ttl'), 'token-ttl'),
-        signingAlg: optionalString(values, 'signing-alg'),
-      }),
-    );
+    // Arguments are checked before the database is opened: a usage error touches nothing.
+    const input = {
+      identifier: requireString(values, 'identifier'),
+      name: requireString(values, 'name'),
+      scopes: optionalString(values, 'scopes') ?? '',
+      accessTokenTtl: seconds(optionalString(values, 'token-ttl'), 'token-ttl'),
+      signingAlg: optionalString(values, 'signing-alg'),
+    };
+    const api = await withDb(env, (db) => createApi(db, input));
     out.text(`Created API ${api.identifier} (${api.name}) with scopes: ${api.scopes.map((s) => s.name).join(' ') || '(none)'}`);
     out.json({ api });
   },
@@ -40,11 +40,12 @@ export const listApisCommand: Command = {
   summary: 'List APIs.',
   options: { limit: { type: 'string' }, offset: { type: 'string' } },
   async run({ values, out, env }) {
-    const page = await withDb(env, (db) => listApis(db, { limit: Number(values.limit ?? 50), offset: Number(values.offset ?? 0) }));
+    const bounds = page(values);
+    const found = await withDb(env, (db) => listApis(db, bounds));
     out.table(
-      page.items.map((a) => ({ identifier: a.identifier, name: a.name, scopes: a.scopes.map((s) => s.name), 'token ttl': a.accessTokenTtl ?? 'default' })),
+      found.items.map((a) => ({ identifier: a.identifier, name: a.name, scopes: a.scopes.map((s) => s.name), 'token ttl': a.accessTokenTtl ?? 'default' })),
       ['identifier', 'name', 'scopes', 'token ttl'],
     );
-    out.json(page);
+    out.json(found);
   },
 };

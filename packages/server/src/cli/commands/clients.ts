@@ -1,6 +1,6 @@
 // gatehouse clients create | list | delete
 import { createClient, deleteClient, listClients } from '../../storage/clients.ts';
-import { optionalString, requireString, stringList, type Command } from '../command.ts';
+import { optionalString, page, requireString, stringList, type Command } from '../command.ts';
 import { withDb } from '../storage.ts';
 
 export const createClientCommand: Command = {
@@ -23,21 +23,21 @@ export const createClientCommand: Command = {
     'auth-method': { type: 'string' },
   },
   async run({ values, out, env }) {
-    requireString({ grants: stringList(values, 'grants').join(',') }, 'grants');
-    const created = await withDb(env, (db) =>
-      createClient(db, {
-        clientId: optionalString(values, 'id'),
-        name: requireString(values, 'name'),
-        public: values.public === true,
-        grantTypes: stringList(values, 'grants'),
-        redirectUris: stringList(values, 'redirect-uri'),
-        postLogoutRedirectUris: stringList(values, 'post-logout-redirect-uri'),
-        scopes: optionalString(values, 'scopes') ?? '',
-        corsOrigins: stringList(values, 'cors-origin'),
-        firstParty: values['third-party'] !== true,
-        tokenEndpointAuthMethod: optionalString(values, 'auth-method'),
-      }),
-    );
+    // Arguments are checked before the database is opened: a usage error touches nothing.
+    const input = {
+      clientId: optionalString(values, 'id'),
+      name: requireString(values, 'name'),
+      public: values.public === true,
+      grantTypes: stringList(values, 'grants'),
+      redirectUris: stringList(values, 'redirect-uri'),
+      postLogoutRedirectUris: stringList(values, 'post-logout-redirect-uri'),
+      scopes: optionalString(values, 'scopes') ?? '',
+      corsOrigins: stringList(values, 'cors-origin'),
+      firstParty: values['third-party'] !== true,
+      tokenEndpointAuthMethod: optionalString(values, 'auth-method'),
+    };
+    requireString({ grants: input.grantTypes.join(',') }, 'grants');
+    const created = await withDb(env, (db) => createClient(db, input));
     out.text(`Created ${created.client.type} client ${created.client.name}`);
     out.text(`client_id:     ${created.client.clientId}`);
     if (created.clientSecret) {
@@ -53,12 +53,13 @@ export const listClientsCommand: Command = {
   summary: 'List clients (never their secrets).',
   options: { limit: { type: 'string' }, offset: { type: 'string' } },
   async run({ values, out, env }) {
-    const page = await withDb(env, (db) => listClients(db, { limit: Number(values.limit ?? 50), offset: Number(values.offset ?? 0) }));
+    const bounds = page(values);
+    const found = await withDb(env, (db) => listClients(db, bounds));
     out.table(
-      page.items.map((c) => ({ client_id: c.clientId, name: c.name, type: c.type, grants: c.grantTypes, scopes: c.scopes })),
+      found.items.map((c) => ({ client_id: c.clientId, name: c.name, type: c.type, grants: c.grantTypes, scopes: c.scopes })),
       ['client_id', 'name', 'type', 'grants', 'scopes'],
     );
-    out.json(page);
+    out.json(found);
   },
 };
 

@@ -1,6 +1,6 @@
 // gatehouse roles create | list
 import { createRole, listRoles } from '../../storage/roles.ts';
-import { optionalString, requireString, type Command } from '../command.ts';
+import { optionalString, page, requireString, type Command } from '../command.ts';
 import { withDb } from '../storage.ts';
 
 export const createRoleCommand: Command = {
@@ -8,9 +8,9 @@ export const createRoleCommand: Command = {
   summary: 'Create a role: users with it are granted its scopes.',
   options: { name: { type: 'string' }, scopes: { type: 'string' }, description: { type: 'string' } },
   async run({ values, out, env }) {
-    const role = await withDb(env, (db) =>
-      createRole(db, { name: requireString(values, 'name'), scopes: optionalString(values, 'scopes') ?? '', description: optionalString(values, 'description') }),
-    );
+    // Arguments are checked before the database is opened: a usage error touches nothing.
+    const input = { name: requireString(values, 'name'), scopes: optionalString(values, 'scopes') ?? '', description: optionalString(values, 'description') };
+    const role = await withDb(env, (db) => createRole(db, input));
     out.text(`Created role ${role.name} granting: ${role.scopes.join(' ') || '(no scopes)'}`);
     out.json({ role });
   },
@@ -21,8 +21,9 @@ export const listRolesCommand: Command = {
   summary: 'List roles and the scopes they grant.',
   options: { limit: { type: 'string' }, offset: { type: 'string' } },
   async run({ values, out, env }) {
-    const page = await withDb(env, (db) => listRoles(db, { limit: Number(values.limit ?? 50), offset: Number(values.offset ?? 0) }));
-    out.table(page.items.map((r) => ({ name: r.name, scopes: r.scopes, description: r.description })), ['name', 'scopes', 'description']);
-    out.json(page);
+    const bounds = page(values);
+    const found = await withDb(env, (db) => listRoles(db, bounds));
+    out.table(found.items.map((r) => ({ name: r.name, scopes: r.scopes, description: r.description })), ['name', 'scopes', 'description']);
+    out.json(found);
   },
 };

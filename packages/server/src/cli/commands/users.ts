@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { GatehouseError } from '../../errors.ts';
 import { createUser, importUsers, listUsers, setUserDisabled, setUserPassword, type NewUser, type User } from '../../storage/users.ts';
-import { optionalString, requireString, stringList, UsageError, type Command, type CommandContext } from '../command.ts';
+import { optionalString, page, requireString, stringList, UsageError, type Command, type CommandContext } from '../command.ts';
 import { withDb } from '../storage.ts';
 
 const show = (u: User) => ({ username: u.username, email: u.email, roles: u.roles, disabled: u.disabled ? 'yes' : 'no', id: u.id });
@@ -41,11 +41,10 @@ export const listUsersCommand: Command = {
   async run({ values, out, env }) {
     if (values.disabled && values.enabled) throw new UsageError('give --disabled or --enabled, not both');
     const disabled = values.disabled ? true : values.enabled ? false : undefined;
-    const page = await withDb(env, (db) =>
-      listUsers(db, { query: optionalString(values, 'query'), disabled, limit: Number(values.limit ?? 50), offset: Number(values.offset ?? 0) }),
-    );
-    out.table(page.items.map(show), ['username', 'email', 'roles', 'disabled', 'id']);
-    out.json(page);
+    const filter = { query: optionalString(values, 'query'), disabled, ...page(values) };
+    const found = await withDb(env, (db) => listUsers(db, filter));
+    out.table(found.items.map(show), ['username', 'email', 'roles', 'disabled', 'id']);
+    out.json(found);
   },
 };
 

@@ -1,0 +1,350 @@
+// The `gatehouse` command line, driven in this process through runCli (fast), with one run of
+// the real executable at the end. Every command in `gatehouse --help` is exercised, in its human
+// and its --json form; bad arguments exit 2 with the usage, refused operations exit 1.
+import assert from 'node:assert/strict';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { test, type TestContext } from 'node:test';
+import { hash as argon2Hash } from '@node-rs/argon2';
+import { tempDir } from '@gatehouse/e2e/support/files';
+import { cli } from '@gatehouse/e2e/support/gatehouse';
+import { runCli } from '../src/cli/main.ts';
+import { verifyPassword } from '../src/passwords/hash.ts';
+import { openStorage } from '../src/storage/database.ts';
+import { findLoginRecord } from '../src/storage/users.ts';
+
+const BCRYPT_SECRET = '$2b$12$EixZaYVK1fsbw1ZfbX3OXePaWxn96p36WQoeG6Lruj3vjPGga31lW';
+
+type Env = Record<string, string | undefined>;
+
+interface Run {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** stdout as JSON, when it is exactly one JSON value. */
+  readonly json: any;
+}
+
+/** Runs `gatehouse <args>` in this process. Without `input`, standard input is a terminal. */
+async function gatehouse(env: Env, args: string[], input?: string): Promise<Run> {
+  let stdout = '';
+  let stderr = '';
+  const stdin = input === undefined ? Object.assign(Readable.from([]), { isTTY: true }) : Readable.from([Buffer.from(input)]);
+  const code = await runCli(args, { stdout: (text) => void (stdout += text), stderr: (text) => void (stderr += text), env, stdin });
+  let json: unknown;
+  try {
+    json = JSON.parse(stdout);
+  } catch {
+    json = undefined;
+  }
+  return { code, stdout, stderr, json };
+}
+
+/** Runs a command that must succeed, in --json form; returns the one JSON object it printed. */
+async function json(env: Env, args: string[], input?: string): Promise<any> {
+  const run = await gatehouse(env, [...args, '--json'], input);
+  assert.equal(run.code, 0, `gatehouse ${args.join(' ')}: ${run.stderr}`);
+  assert.equal(run.stderr, '');
+  assert.ok(run.json !== null && typeof run.json === 'object' && !Array.isArray(run.json), `one JSON object on stdout, got: ${run.stdout}`);
+  return run.json;
+}
+
+/** Runs a command that must succeed, in human form; returns what it printed. */
+async function human(env: Env, args: string[], input?: string): Promise<string> {
+  const run = await gatehouse(env, args, input);
+  assert.equal(run.code, 0, `gatehouse ${args.join(' ')}: ${run.stderr}`);
+  assert.equal(run.stderr, '');
+  assert.equal(run.json, undefined, 'human output is not JSON');
+  return run.stdout;
+}
+
+function environment(t: TestContext): { env: Env; dir: string; databaseFile: string } {
+  const dir = tempDir(t);
+  const databaseFile = join(dir, 'gatehouse.db');
+  return { env: { GATEHOUSE_DATABASE_URL: `sqlite:${databaseFile}` }, dir, databaseFile };
+}
+
+/** Reads the database the CLI wrote, the way the server would. */
+async function loginRecord(env: Env, username: string) {
+  const storage = openStorage(env.GATEHOUSE_DATABASE_URL!);
+  try {
+    return await findLoginRecord(storage.db, username);
+  } finally {
+    await storage.close();
+  }
+}
+
+const NO_STACK = /^\s+at /m;
+
+function assertUsageError(run: Run, pattern: RegExp, label: string): void {
+  assert.equal(run.code, 2, `${label}: exit code (stderr: ${run.stderr})`);
+  assert.match(run.stderr, /^gatehouse: /, label);
+  assert.match(run.stderr, pattern, label);
+  assert.match(run.stderr, /Usage: gatehouse/, `${label}: shows the usage`);
+  assert.doesNotMatch(run.stderr, NO_STACK, `${label}: no stack trace`);
+  assert.equal(run.stdout, '', `${label}: nothing on stdout`);
+}
+
+function assertRefused(run: Run, pattern: RegExp, label: string): void {
+  assert.equal(run.code, 1, `${label}: exit code (stderr: ${run.stderr})`);
+  assert.match(run.stderr, /^gatehouse: /, label);
+  assert.match(run.stderr, pattern, label);
+  assert.doesNotMatch(run.stderr, NO_STACK, `${label}: no stack trace`);
+}
+
+// Every command the overview lists; the first test fails if one is added without a test here.
+const COMMANDS = [
+  'serve', 'migrate', 'apis create', 'apis list', 'roles create', 'roles list', 'users create', 'users list',
+  'users disable', 'users enable', 'users set-password', 'users import', 'clients create', 'clients list', 'clients delete',
+];
+
+test('--help lists every command; each command has its own --help; no command at all is a usage error', async (t) => {
+  const { env, databaseFile } = environment(t);
+  const overview = await human(env, ['--help']);
+  const listed = [...overview.matchAll(/^ {2}(\S+(?: [a-z-]+)?)\s{2,}/gm)].map((m) => m[1]);
+  assert.deepEqual(listed, COMMANDS);
+  for (const command of COMMANDS) {
+    const help = await human(env, [...command.split(' '), '--help']);
+    assert.match(help, new RegExp(`Usage: gatehouse ${command}`), command);
+  }
+  const bare = await gatehouse(env, []);
+  assert.equal(bare.code, 2);
+  assert.match(bare.stderr, /Usage: gatehouse <command>/, 'the overview goes to stderr when it is an error');
+  assert.equal(bare.stdout, '');
+  assert.equal(existsSync(databaseFile), false, 'help touches no database');
+});
+
+test('migrate applies the migrations once', async (t) => {
+  const { env, databaseFile } = environment(t);
+  assert.match(await human(env, ['migrate']), /^Applied 1 migration\(s\): 001-initial\n$/);
+  assert.ok(existsSync(databaseFile));
+  assert.equal(await human(env, ['migrate']), 'The database is up to date.\n');
+  assert.deepEqual(await json(env, ['migrate']), { applied: [] });
+  const fresh = environment(t).env;
+  assert.deepEqual(await json(fresh, ['migrate']), { applied: ['001-initial'] });
+});
+
+test('apis create and list', async (t) => {
+  const { env } = environment(t);
+  const created = await human(env, ['apis', 'create', '--identifier', 'https://items.example.com', '--name', 'Items API', '--scopes', 'items:read items:write', '--token-ttl', '15m']);
+  assert.equal(created, 'Created API https://items.example.com (Items API) with scopes: items:read items:write\n');
+  const { api } = await json(env, ['apis', 'create', '--identifier', 'urn:billing', '--name', 'Billing', '--signing-alg', 'RS256']);
+  assert.deepEqual([api.identifier, api.scopes, api.accessTokenTtl, api.signingAlg], ['urn:billing', [], null, 'RS256']);
+
+  const table = await human(env, ['apis', 'list']);
+  assert.match(table, /^IDENTIFIER\s+NAME\s+SCOPES\s+TOKEN TTL\n/);
+  assert.match(table, /https:\/\/items\.example\.com\s+Items API\s+items:read items:write\s+900\n/);
+  assert.match(table, /urn:billing\s+Billing\s+-\s+default\n/);
+  const page = await json(env, ['apis', 'list', '--limit', '1']);
+  assert.deepEqual([page.total, page.limit, page.items.length, page.items[0].identifier], [2, 1, 1, 'https://items.example.com']);
+
+  assertUsageError(await gatehouse(env, ['apis', 'create', '--identifier', 'https://x.example.com', '--name', 'X', '--token-ttl', 'soon']), /--token-ttl must be a duration/, 'bad duration');
+  assertRefused(await gatehouse(env, ['apis', 'create', '--identifier', 'https://items.example.com', '--name', 'Again']), /already exists/, 'duplicate API');
+});
+
+test('roles create and list', async (t) => {
+  const { env } = environment(t);
+  assert.equal(await human(env, ['roles', 'create', '--name', 'reader', '--scopes', 'items:read me', '--description', 'Reads items']), 'Created role reader granting: items:read me\n');
+  const { role } = await json(env, ['roles', 'create', '--name', 'nobody']);
+  assert.deepEqual([role.name, role.scopes], ['nobody', []]);
+  const table = await human(env, ['roles', 'list']);
+  assert.match(table, /^NAME\s+SCOPES\s+DESCRIPTION\n/);
+  assert.match(table, /reader\s+items:read me\s+Reads items\n/);
+  const page = await json(env, ['roles', 'list']);
+  assert.deepEqual(page.items.map((r: { name: string }) => r.name), ['nobody', 'reader']);
+  assertRefused(await gatehouse(env, ['roles', 'create', '--name', 'bad', '--scopes', 'a"b']), /scopes contains an invalid scope/, 'bad scope');
+});
+
+test('users create (password by option or on stdin), list, disable, enable, set-password', async (t) => {
+  const { env } = environment(t);
+  await json(env, ['roles', 'create', '--name', 'reader', '--scopes', 'items:read']);
+  await json(env, ['roles', 'create', '--name', 'writer', '--scopes', 'items:write']);
+
+  const created = await human(env, ['users', 'create', '--username', 'johndoe', '--email', 'john@example.com', '--password', 'correct horse', '--roles', 'reader,writer']);
+  assert.match(created, /^Created user johndoe \([0-9a-f-]{36}\) with roles reader, writer\n$/);
+  assert.ok(!created.includes('correct horse'), 'the password is not printed');
+  const { user } = await json(env, ['users', 'create', '--username', 'piped', '--roles', 'reader'], 'from standard input\n');
+  assert.deepEqual([user.username, user.roles, user.disabled], ['piped', ['reader'], false]);
+  assert.ok(!JSON.stringify(user).includes('argon2') && !JSON.stringify(user).includes('from standard input'));
+  const piped = await loginRecord(env, 'piped');
+  assert.match(piped!.passwordHash!, /^\$argon2id\$/);
+  assert.equal(await verifyPassword(piped!.passwordHash!, 'from standard input'), true, 'the trailing newline is not part of it');
+
+  const table = await human(env, ['users', 'list']);
+  assert.match(table, /^USERNAME\s+EMAIL\s+ROLES\s+DISABLED\s+ID\n/);
+  assert.match(table, /johndoe\s+john@example\.com\s+reader writer\s+no\s+[0-9a-f-]{36}\n/);
+  assert.match(table, /piped\s+-\s+reader\s+no/);
+
+  assert.equal(await human(env, ['users', 'disable', 'JohnDoe']), 'Disabled user johndoe\n');
+  assert.equal((await loginRecord(env, 'johndoe'))?.disabled, true);
+  assert.deepEqual((await json(env, ['users', 'list', '--disabled'])).items.map((u: { username: string }) => u.username), ['johndoe']);
+  assert.deepEqual((await json(env, ['users', 'list', '--enabled'])).items.map((u: { username: string }) => u.username), ['piped']);
+  assert.deepEqual((await json(env, ['users', 'list', '--query', 'EXAMPLE'])).items.map((u: { username: string }) => u.username), ['johndoe']);
+  const page = await json(env, ['users', 'list', '--limit', '1', '--offset', '1']);
+  assert.deepEqual([page.total, page.limit, page.offset, page.items[0].username], [2, 1, 1, 'piped']);
+  const { user: enabled } = await json(env, ['users', 'enable', 'johndoe']);
+  assert.equal(enabled.disabled, false);
+  assert.equal((await loginRecord(env, 'johndoe'))?.disabled, false);
+
+  assert.equal(await human(env, ['users', 'set-password', 'johndoe', '--password', 'battery staple']), 'Set the password of johndoe\n');
+  assert.equal(await verifyPassword((await loginRecord(env, 'johndoe'))!.passwordHash!, 'battery staple'), true);
+  await json(env, ['users', 'set-password', 'johndoe'], 'staple from stdin\r\n');
+  const record = await loginRecord(env, 'johndoe');
+  assert.equal(await verifyPassword(record!.passwordHash!, 'staple from stdin'), true);
+  assert.equal(await verifyPassword(record!.passwordHash!, 'battery staple'), false);
+
+  assertUsageError(await gatehouse(env, ['users', 'set-password', 'johndoe']), /pipe the password on standard input/, 'no password and a terminal');
+  assertUsageError(await gatehouse(env, ['users', 'list', '--disabled', '--enabled']), /not both/, 'contradictory filters');
+  assertRefused(await gatehouse(env, ['users', 'create', '--username', 'shorty'], 'short\n'), /password must be at least 8 characters/, 'weak password');
+});
+
+test('users import: bcrypt and argon2id hashes from a file, all or nothing', async (t) => {
+  const { env, dir } = environment(t);
+  await json(env, ['roles', 'create', '--name', 'reader', '--scopes', 'items:read']);
+  const argon2 = await argon2Hash('imported argon', { algorithm: 2, memoryCost: 19456, timeCost: 2, parallelism: 1 });
+  const file = join(dir, 'users.json');
+  writeFileSync(file, JSON.stringify([
+    { username: 'legacy', email: 'legacy@example.com', password_hash: BCRYPT_SECRET, roles: ['reader'] },
+    { username: 'modern', password_hash: argon2, disabled: true, email_verified: true },
+  ]));
+  assert.equal(await human(env, ['users', 'import', file]), 'Imported 2 user(s): legacy, modern\n');
+  assert.equal((await loginRecord(env, 'legacy'))?.passwordHash, BCRYPT_SECRET);
+  assert.equal((await loginRecord(env, 'modern'))?.passwordHash, argon2);
+  assert.equal((await loginRecord(env, 'modern'))?.disabled, true);
+
+  const wrapped = join(dir, 'wrapped.json');
+  writeFileSync(wrapped, JSON.stringify({ users: [{ username: 'third', password_hash: argon2 }] }));
+  const imported = await json(env, ['users', 'import', wrapped]);
+  assert.deepEqual([imported.imported, imported.users[0].username], [1, 'third']);
+
+  const bad = join(dir, 'bad.json');
+  writeFileSync(bad, JSON.stringify([
+    { username: 'fourth', password_hash: argon2 },
+    { username: 'fifth', password_hash: '{SSHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=' },
+  ]));
+  const refused = await gatehouse(env, ['users', 'import', bad, '--json']);
+  assertRefused(refused, /password_hash must be an argon2id/, 'unsupported hash');
+  assert.deepEqual(refused.json, { error: 'invalid_request', message: refused.json.message, field: 'users[1].password_hash' }, 'with --json, the error is the JSON');
+  assert.equal(await loginRecord(env, 'fourth'), undefined, 'nothing from a refused file');
+
+  writeFileSync(bad, JSON.stringify([{ username: 'fourth', password_hash: argon2 }, { username: 'LEGACY', password_hash: argon2 }]));
+  assertRefused(await gatehouse(env, ['users', 'import', bad]), /already exists/, 'duplicate in the file');
+  assert.equal(await loginRecord(env, 'fourth'), undefined, 'nothing from a refused file');
+
+  writeFileSync(bad, '{"not": "users"}');
+  assertRefused(await gatehouse(env, ['users', 'import', bad]), /JSON array of users/, 'wrong shape');
+  writeFileSync(bad, '[1]');
+  assertRefused(await gatehouse(env, ['users', 'import', bad]), /users\[0\] must be an object/, 'not an object');
+  assertUsageError(await gatehouse(env, ['users', 'import', join(dir, 'missing.json')]), /cannot read JSON from/, 'missing file');
+});
+
+test('clients create, list and delete; a secret is printed once, at creation', async (t) => {
+  const { env } = environment(t);
+  const created = await human(env, ['clients', 'create', '--name', 'Service', '--id', 'service', '--grants', 'client_credentials', '--scopes', 'accounts:read']);
+  const secret = /^client_secret: (gatehouse_cs_\S+)$/m.exec(created)?.[1];
+  assert.ok(secret, created);
+  assert.match(created, /^Created confidential client Service\nclient_id: +service\n/);
+  assert.match(created, /will not be shown again/);
+
+  const web = await json(env, [
+    'clients', 'create', '--name', 'Web', '--public', '--grants', 'authorization_code', '--grants', 'refresh_token',
+    '--redirect-uri', 'http://127.0.0.1:8999/callback', '--redirect-uri', 'https://app.example.com/cb', '--cors-origin', 'https://app.example.com',
+  ]);
+  assert.equal(web.clientSecret, undefined);
+  assert.deepEqual(
+    [web.client.type, web.client.grantTypes, web.client.redirectUris, web.client.corsOrigins],
+    ['public', ['authorization_code', 'refresh_token'], ['http://127.0.0.1:8999/callback', 'https://app.example.com/cb'], ['https://app.example.com']],
+  );
+  const third = await json(env, ['clients', 'create', '--name', 'Partner', '--grants', 'password,refresh_token', '--third-party', '--auth-method', 'client_secret_post']);
+  assert.match(third.clientSecret, /^gatehouse_cs_/);
+  assert.deepEqual([third.client.firstParty, third.client.tokenEndpointAuthMethod], [false, 'client_secret_post']);
+
+  const table = await human(env, ['clients', 'list']);
+  assert.match(table, /^CLIENT_ID\s+NAME\s+TYPE\s+GRANTS\s+SCOPES\n/);
+  assert.match(table, /service\s+Service\s+confidential\s+client_credentials\s+accounts:read\n/);
+  const listed = await json(env, ['clients', 'list']);
+  assert.equal(listed.total, 3);
+  for (const output of [table, JSON.stringify(listed)]) {
+    assert.ok(!output.includes(secret) && !output.includes(third.clientSecret), 'never a secret');
+    assert.ok(!output.includes('sha256:') && !/secretHash|clientSecret|secret_hash/.test(output), 'nor its hash');
+  }
+
+  assert.equal(await human(env, ['clients', 'delete', 'service']), 'Deleted client service\n');
+  assert.deepEqual(await json(env, ['clients', 'delete', web.client.clientId]), { deleted: web.client.clientId });
+  assert.equal((await json(env, ['clients', 'list'])).total, 1);
+  assertRefused(await gatehouse(env, ['clients', 'delete', 'service']), /no client "service"/, 'deleting twice');
+
+  assertRefused(await gatehouse(env, ['clients', 'create', '--name', 'P', '--public', '--grants', 'client_credentials']), /public client cannot use client_credentials/, 'public + client_credentials');
+  assertRefused(await gatehouse(env, ['clients', 'create', '--name', 'W', '--grants', 'authorization_code', '--redirect-uri', 'http://app.example.com/cb']), /redirect_uris must use https/, 'http redirect off loopback');
+  assertRefused(await gatehouse(env, ['clients', 'create', '--name', 'W', '--grants', 'authorization_code']), /needs at least one redirect URI/, 'no redirect URI');
+});
+
+test('bad arguments exit 2 with the usage on stderr, before any database is opened', async (t) => {
+  const { env, databaseFile } = environment(t);
+  const cases: [args: string[], message: RegExp][] = [
+    [['users', 'list', '--bogus'], /Unknown option '--bogus'/],
+    [['users', 'create', '--password', 'long enough'], /--username is required/],
+    [['users', 'create', '--username'], /--username/],
+    [['apis', 'create', '--name', 'Items'], /--identifier is required/],
+    [['apis', 'create', '--identifier', 'https://x.example.com'], /--name is required/],
+    [['roles', 'create', '--scopes', 'a'], /--name is required/],
+    [['clients', 'create', '--name', 'X'], /--grants is required/],
+    [['clients', 'create', '--grants', 'client_credentials'], /--name is required/],
+    [['users', 'disable'], /missing argument/],
+    [['users', 'disable', 'alice', 'bob'], /unexpected argument "bob"/],
+    [['migrate', 'now'], /unexpected argument "now"/],
+    [['clients', 'delete', 'a', 'b', '--json'], /unexpected argument "b"/],
+    [['users', 'list', '--limit', 'ten'], /--limit must be a whole number/],
+    [['apis', 'list', '--offset=-1'], /--offset must be a whole number/],
+  ];
+  for (const [args, message] of cases) assertUsageError(await gatehouse(env, args), message, args.join(' '));
+
+  for (const args of [['frobnicate'], ['users', 'frobnicate'], ['users']]) {
+    const run = await gatehouse(env, args);
+    assert.equal(run.code, 2, args.join(' '));
+    assert.match(run.stderr, /^gatehouse: unknown command "/, args.join(' '));
+    assert.match(run.stderr, /Usage: gatehouse <command>/, 'followed by the list of commands');
+    assert.equal(run.stdout, '');
+  }
+  assert.equal(existsSync(databaseFile), false, 'no database was created for a command that could not run');
+});
+
+test('refused operations exit 1 with a clear message, and no stack trace', async (t) => {
+  const { env } = environment(t);
+  await json(env, ['users', 'create', '--username', 'john', '--email', 'john@example.com', '--password', 'correct horse']);
+
+  const duplicate = await gatehouse(env, ['users', 'create', '--username', 'JOHN', '--password', 'correct horse']);
+  assertRefused(duplicate, /gatehouse: a user with this username or email already exists: JOHN/, 'duplicate user');
+  assert.equal(duplicate.stdout, '');
+  const duplicateJson = await gatehouse(env, ['users', 'create', '--username', 'other', '--email', 'JOHN@example.com', '--password', 'correct horse', '--json']);
+  assert.equal(duplicateJson.code, 1);
+  assert.equal(duplicateJson.json.error, 'conflict');
+
+  assertRefused(await gatehouse(env, ['users', 'disable', 'ghost']), /no user "ghost"/, 'unknown user');
+  assertRefused(await gatehouse(env, ['users', 'set-password', 'ghost', '--password', 'long enough']), /no user "ghost"/, 'unknown user');
+  assertRefused(await gatehouse(env, ['users', 'create', '--username', 'x', '--password', 'long enough', '--roles', 'ghost']), /unknown role: ghost/, 'unknown role');
+  assertRefused(await gatehouse(env, ['users', 'create', '--username', 'bad name', '--password', 'long enough']), /username must be 1-64 characters/, 'bad username');
+});
+
+test('a configuration error exits 1 naming the setting, and never echoes a password', async () => {
+  const password = 'hunter2-Pa55word';
+  const bad = await gatehouse({ GATEHOUSE_DATABASE_URL: `mysql://root:${password}@db.internal/gatehouse` }, ['users', 'list']);
+  assertRefused(bad, /GATEHOUSE_DATABASE_URL: expected sqlite:<path> or postgres:\/\/…/, 'bad database URL');
+  assert.ok(!bad.stderr.includes(password) && !bad.stdout.includes(password));
+
+  // `serve` checks its configuration before it starts anything.
+  const serve = await gatehouse({ GATEHOUSE_PORT: 'eighty', GATEHOUSE_LOG_LEVEL: 'loud' }, ['serve']);
+  assertRefused(serve, /GATEHOUSE_PORT: expected an integer from 0 to 65535/, 'bad port');
+  assert.match(serve.stderr, /GATEHOUSE_LOG_LEVEL: expected one of/, 'every problem at once');
+});
+
+test('the gatehouse executable works end to end (password on a real pipe)', async (t) => {
+  const { env } = environment(t);
+  const run = cli(env, ['users', 'create', '--username', 'viaexec', '--json'], 'executable password\n');
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.json.user.username, 'viaexec');
+  assert.equal(run.stderr, '');
+  const record = await loginRecord(env, 'viaexec');
+  assert.equal(await verifyPassword(record!.passwordHash!, 'executable password'), true);
+});

@@ -1,0 +1,63 @@
+// Signing keys: generated at first start, kept in storage, published without private parts.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
+import { apis, clients } from '@gatehouse/server';
+import { ITEMS_API, seedDemo, startInProcess, tokenRequest } from '@gatehouse/e2e/support/gatehouse';
+
+const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'];
+
+test('the JWKS publishes one ES256 and one RS256 public key, and nothing private', async (t) => {
+  const { issuer } = await startInProcess(t);
+  const jwks = (await (await fetch(`${issuer}/jwks`)).json()) as JSONWebKeySet;
+  assert.deepEqual(jwks.keys.map((k) => k.alg).sort(), ['ES256', 'RS256']);
+  for (const key of jwks.keys) {
+    assert.ok(key.kid);
+    for (const member of PRIVATE_MEMBERS) assert.equal((key as Record<string, unknown>)[member], undefined, `${member} published`);
+  }
+  const ec = jwks.keys.find((k) => k.alg === 'ES256')!;
+  assert.equal(ec.crv, 'P-256');
+});
+
+test('discovery advertises no symmetric and no "none" algorithms', async (t) => {
+  const { issuer } = await startInProcess(t);
+  const metadata = await (await fetch(`${issuer}/.well-known/openid-configuration`)).json();
+  for (const [name, value] of Object.entries(metadata)) {
+    if (name.endsWith('_alg_values_supported') && Array.isArray(value)) {
+      for (const alg of value as string[]) assert.doesNotMatch(alg, /^(HS\d+|none)$/i, `${name} lists ${alg}`);
+    }
+  }
+  assert.deepEqual(metadata.response_types_supported, ['code']);
+  assert.ok(!metadata.grant_types_supported.includes('implicit'));
+});
+
+test('tokens are ES256 by default and RS256 for an API that asks for it; both verify against the JWKS', async (t) => {
+  const { issuer, db } = await startInProcess(t);
+  const seed = await seedDemo(db);
+  await apis.createApi(db, { identifier: 'https://legacy.example', name: 'Legacy', scopes: 'read', signingAlg: 'RS256' });
+  await clients.createClient(db, { clientId: 'legacy-svc', name: 'Legacy service', grantTypes: 'client_credentials', scopes: 'read accounts:read' }).then(async ({ clientSecret }) => {
+    const jwks = createLocalJWKSet(await (await fetch(`${issuer}/jwks`)).json());
+    const es = await tokenRequest(issuer, { grant_type: 'client_credentials', resource: ITEMS_API }, seed.service);
+    assert.equal(decodeProtectedHeader(es.body.access_token).alg, 'ES256');
+    const rs = await tokenRequest(issuer, { grant_type: 'client_credentials', resource: 'https://legacy.example' }, { clientId: 'legacy-svc', clientSecret: clientSecret! });
+    assert.equal(decodeProtectedHeader(rs.body.access_token).alg, 'RS256');
+    for (const token of [es.body.access_token, rs.body.access_token]) {
+      const { payload, protectedHeader } = await jwtVerify(token, jwks, { issuer, typ: 'at+jwt' });
+      assert.equal(protectedHeader.typ, 'at+jwt');
+      assert.ok(payload.aud);
+    }
+  });
+});
+
+test('keys survive a restart: same kids, and tokens issued before still verify', async (t) => {
+  const first = await startInProcess(t);
+  const seed = await seedDemo(first.db);
+  const before = await (await fetch(`${first.issuer}/jwks`)).json();
+  const token = (await tokenRequest(first.issuer, { grant_type: 'client_credentials', resource: ITEMS_API }, seed.service)).body.access_token;
+  await first.close();
+
+  const second = await startInProcess(t, { GATEHOUSE_DATABASE_URL: first.databaseUrl, GATEHOUSE_PUBLIC_URL: first.issuer });
+  const after = await (await fetch(`${second.issuer}/jwks`)).json();
+  assert.deepEqual(after.keys.map((k: { kid: string }) => k.kid).sort(), before.keys.map((k: { kid: string }) => k.kid).sort());
+  await jwtVerify(token, createLocalJWKSet(after), { issuer: first.issuer });
+});

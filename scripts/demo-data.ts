@@ -1,0 +1,59 @@
+// The scenarios' demo data (shared/SCENARIOS.md), created on first start: the FastAPI tutorial's
+// users (their bcrypt hashes imported as-is and upgraded to argon2id at first login), the items
+// API and its scopes, a role, a public `docs` client for Swagger UI and a confidential service client.
+import { apis, clients, hashPassword, roles, users, type Db } from '@gatehouse/server';
+
+export const DEMO = {
+  serverUrl: 'http://localhost:8000',
+  apiUrl: 'http://localhost:8001',
+  docsClientId: 'docs',
+  serviceClientId: 'items-service',
+} as const;
+
+// johndoe's bcrypt hash from FastAPI's "OAuth2 with scopes" tutorial (password "secret"),
+// imported as-is: it becomes argon2id at his first login. The tutorials' passwords are shorter
+// than the policy allows for new passwords, which is why these users are imported, not created.
+const JOHNDOE_BCRYPT = '$2b$12$EixZaYVK1fsbw1ZfbX3OXePaWxn96p36WQoeG6Lruj3vjPGga31lW';
+
+export interface DemoCredentials {
+  readonly serviceClientId: string;
+  readonly serviceClientSecret: string;
+}
+
+/** Creates the demo data unless it exists; returns the service client's secret when created now. */
+export async function ensureDemoData(db: Db): Promise<DemoCredentials | undefined> {
+  if (await apis.findApi(db, DEMO.apiUrl)) return undefined;
+  await apis.createApi(db, {
+    identifier: DEMO.apiUrl,
+    name: 'Items API',
+    scopes: [
+      { name: 'me', description: 'Read information about the current user.' },
+      { name: 'items', description: 'Read items.' },
+      { name: 'accounts:read', description: 'Read any account.' },
+    ],
+  });
+  await roles.createRole(db, { name: 'user', scopes: 'me items', description: 'Regular users: their profile and items.' });
+  await roles.createRole(db, { name: 'support', scopes: 'me items accounts:read', description: 'Support staff: any account.' });
+  await users.importUsers(db, [
+    { username: 'johndoe', email: 'johndoe@example.com', passwordHash: JOHNDOE_BCRYPT, roles: ['user'], emailVerified: true },
+    // The first tutorial's alice / "secret2", disabled ("Inactive user").
+    { username: 'alice', email: 'alice@example.com', passwordHash: await hashPassword('secret2'), roles: ['user'], disabled: true },
+  ]);
+  await clients.createClient(db, {
+    clientId: DEMO.docsClientId,
+    name: 'Items API docs (Swagger UI)',
+    public: true,
+    // Authorization code + PKCE for the Authorize button; the password flow for local development only.
+    grantTypes: 'authorization_code refresh_token password',
+    redirectUris: [`${DEMO.apiUrl}/docs/oauth2-redirect.html`],
+    corsOrigins: [DEMO.apiUrl],
+    scopes: 'me items accounts:read',
+  });
+  const service = await clients.createClient(db, {
+    clientId: DEMO.serviceClientId,
+    name: 'Items service',
+    grantTypes: 'client_credentials',
+    scopes: 'accounts:read',
+  });
+  return { serviceClientId: DEMO.serviceClientId, serviceClientSecret: service.clientSecret! };
+}

@@ -1,0 +1,60 @@
+// `npm start`: the Gatehouse server on http://localhost:8000 with the scenarios' demo data, on
+// embedded SQLite in ./data/. Each service runs as its own process, as in production.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { loadConfig, migrate, openStorage } from '@gatehouse/server';
+import { DEMO, ensureDemoData } from './demo-data.ts';
+
+const root = fileURLToPath(new URL('../', import.meta.url));
+const env = {
+  GATEHOUSE_DATABASE_URL: 'sqlite:./data/gatehouse.db',
+  GATEHOUSE_PUBLIC_URL: DEMO.serverUrl,
+  GATEHOUSE_DEFAULT_API: DEMO.apiUrl,
+  ...process.env,
+};
+
+const { config } = loadConfig(env);
+const storage = openStorage(config.databaseUrl);
+await migrate(storage.db);
+const created = await ensureDemoData(storage.db);
+await storage.close();
+
+mkdirSync(`${root}data`, { recursive: true });
+if (created) {
+  // Shown once, like any client secret; kept in data/ (not in git) for the README's curl session.
+  writeFileSync(`${root}data/demo-service-client.json`, `${JSON.stringify(created, null, 2)}\n`, { mode: 0o600 });
+}
+
+function run(name: string, args: string[]): ChildProcess {
+  const child = spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const prefix = (chunk: Buffer) => chunk.toString().split('\n').filter(Boolean).map((line) => `[${name}] ${line}\n`).join('');
+  child.stdout!.on('data', (chunk: Buffer) => process.stdout.write(prefix(chunk)));
+  child.stderr!.on('data', (chunk: Buffer) => process.stderr.write(prefix(chunk)));
+  child.on('exit', (code, signal) => {
+    if (!stopping) {
+      process.stderr.write(`[${name}] exited (${signal ?? code}); stopping.\n`);
+      stop();
+    }
+  });
+  return child;
+}
+
+const children = [run('gatehouse', ['packages/server/bin/gatehouse.js', 'serve'])];
+let stopping = false;
+function stop(): void {
+  stopping = true;
+  for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+}
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
+
+process.stdout.write(`
+Gatehouse is starting:
+  server     ${DEMO.serverUrl}   (discovery: ${DEMO.serverUrl}/.well-known/openid-configuration)
+  data       ./data/gatehouse.db (SQLite)
+  logins     johndoe / secret    (alice / secret2 is disabled)
+  service    client_id ${DEMO.serviceClientId}, secret in data/demo-service-client.json
+Press Ctrl+C to stop.
+
+`);
