@@ -1,0 +1,242 @@
+/**
+ * The authenticator: created once per API, it takes a request and a route's requirement and
+ * answers with a principal or with the exact error response to send. Adapters only translate.
+ */
+import { extractCredential, schemeOf, type AuthRequest, type Credential, type SourceName } from './credentials.ts';
+import { checkCrossOrigin } from './cross-origin.ts';
+import { Discovery, type IssuerMetadata } from './discovery.ts';
+import { AuthError, toErrorResponse, type ChallengeOptions, type ErrorResponse } from './errors.ts';
+import { Introspector } from './introspect.ts';
+import { RemoteKeys, StaticKeys, type KeyStore } from './jwks.ts';
+import { LruCache } from './lru.ts';
+import { resolveOptions, type AuthenticatorOptions, type ResolvedOptions } from './options.ts';
+import { buildPrincipal, isAudience, type Principal } from './principal.ts';
+import { authorize, ResolvedRequirement, type AuthRequirement } from './requirement.ts';
+import { UpstreamError } from './upstream.ts';
+import { verifyJwt, type JwtVerifyContext } from './verify-jwt.ts';
+
+export type AuthOutcome =
+  | { readonly ok: true; readonly principal: Principal | undefined }
+  | { readonly ok: false; readonly error: AuthError; readonly response: ErrorResponse };
+
+/** What adapters and the OpenAPI builder need to know about the configuration. */
+export interface AuthenticatorDescription {
+  readonly issuer: string;
+  readonly audience: string;
+  readonly realm: string;
+  readonly locations: ResolvedOptions['locations'];
+  readonly enabledSources: ReadonlySet<SourceName>;
+  readonly defaultSources: ReadonlySet<SourceName>;
+}
+
+export interface Authenticator {
+  /** Checks a request against a route's requirement; never throws for request or token problems. */
+  authenticate(request: AuthRequest, requirement?: AuthRequirement | ResolvedRequirement): Promise<AuthOutcome>;
+  /**
+   * Verifies one credential outside HTTP (a WebSocket message, a job). `apiKey: true` treats it
+   * as an API key. Throws `AuthError`.
+   */
+  verify(credential: string, options?: { apiKey?: boolean }): Promise<Principal>;
+  /** Validates a requirement once, at route declaration; throws a TypeError naming the problem. */
+  requirement(input?: AuthRequirement, label?: string): ResolvedRequirement;
+  /** The issuer's discovery document (fetched once). Rejects when it cannot be read or names another issuer. */
+  discover(): Promise<IssuerMetadata>;
+  readonly description: AuthenticatorDescription;
+}
+
+export function createAuthenticator(options: AuthenticatorOptions): Authenticator {
+  return new GatehouseAuthenticator(resolveOptions(options));
+}
+
+class GatehouseAuthenticator implements Authenticator {
+  readonly #options: ResolvedOptions;
+  readonly #discovery: Discovery;
+  readonly #jwt: JwtVerifyContext;
+  readonly #introspector: Introspector | undefined;
+  /** Verified JWTs by token: a reused token is verified once, and never served past its exp. */
+  readonly #verified: LruCache<Principal>;
+  readonly #defaultRequirement: ResolvedRequirement;
+  readonly description: AuthenticatorDescription;
+
+  constructor(options: ResolvedOptions) {
+    this.#options = options;
+    this.#discovery = new Discovery({
+      issuer: options.issuer,
+      fetch: options.fetch,
+      timeoutMs: options.timeoutMs,
+      retryAfterMs: options.jwksCooldownMs,
+      now: options.now,
+    });
+    const keys: KeyStore =
+      options.jwks !== undefined
+        ? new StaticKeys(options.jwks)
+        : new RemoteKeys({
+            jwksUri: async () => options.jwksUri ?? this.#endpoint('jwks_uri'),
+            fetch: options.fetch,
+            timeoutMs: options.timeoutMs,
+            cooldownMs: options.jwksCooldownMs,
+            maxAgeMs: options.jwksMaxAgeMs,
+            now: options.now,
+            onStaleKeys: options.onError,
+          });
+    this.#jwt = {
+      issuer: options.issuer,
+      audience: options.audience,
+      algorithms: options.algorithms,
+      keys,
+      clockToleranceSec: options.clockTolerance,
+      maxTokenLength: options.maxTokenLength,
+      now: options.now,
+    };
+    const introspection = options.introspection;
+    this.#introspector =
+      introspection === undefined
+        ? undefined
+        : new Introspector({
+            endpoint: async () => introspection.endpoint ?? this.#endpoint('introspection_endpoint'),
+            clientId: introspection.clientId,
+            clientSecret: introspection.clientSecret,
+            fetch: options.fetch,
+            timeoutMs: options.timeoutMs,
+            cacheTtlMs: introspection.cacheTtl * 1000,
+            negativeCacheTtlMs: introspection.negativeCacheTtl * 1000,
+            cacheSize: introspection.cacheSize,
+            negativeCacheSize: introspection.negativeCacheSize,
+            now: options.now,
+          });
+    this.#verified = new LruCache(options.tokenCacheSize);
+    this.description = Object.freeze({
+      issuer: options.issuer,
+      audience: options.audience,
+      realm: options.realm,
+      locations: options.locations,
+      enabledSources: options.enabledSources,
+      defaultSources: options.defaultSources,
+    });
+    this.#defaultRequirement = this.requirement({});
+  }
+
+  requirement(input: AuthRequirement = {}, label = 'auth'): ResolvedRequirement {
+    return new ResolvedRequirement(input, this.#options.enabledSources, this.#options.defaultSources, label);
+  }
+
+  discover(): Promise<IssuerMetadata> {
+    return this.#discovery.get();
+  }
+
+  async authenticate(request: AuthRequest, requirement?: AuthRequirement | ResolvedRequirement): Promise<AuthOutcome> {
+    const route =
+      requirement === undefined
+        ? this.#defaultRequirement
+        : requirement instanceof ResolvedRequirement
+          ? requirement
+          : this.requirement(requirement);
+    try {
+      // 1. extract: the one credential among the sources this route accepts (400 if several).
+      const credential = extractCredential(request, this.#options.locations, route.sources, this.#options.maxTokenLength);
+      if (credential === undefined) {
+        // RFC 6750 §3.1: no credential → 401 without error code; optional routes go on anonymously.
+        if (route.optional) return { ok: true, principal: undefined };
+        throw new AuthError('missing_credentials', 'Authentication is required');
+      }
+      // 2. cross-origin: a cookie credential on an unsafe method must come from a trusted origin.
+      checkCrossOrigin(request, credential, this.#options.trustedOrigins);
+      // 3. resolve: a JWT is verified locally, anything else is introspected.
+      const principal = await this.#resolve(credential);
+      // 4. authorize: principal kind, then scopes (403 insufficient_scope).
+      authorize(principal, route);
+      return { ok: true, principal };
+    } catch (error) {
+      const authError = this.#toAuthError(error);
+      authError.response = toErrorResponse(authError, this.#challenge(route));
+      return { ok: false, error: authError, response: authError.response };
+    }
+  }
+
+  async verify(credential: string, options: { apiKey?: boolean } = {}): Promise<Principal> {
+    if (typeof credential !== 'string' || credential === '') throw new AuthError('missing_credentials', 'Authentication is required');
+    if (credential.length > this.#options.maxTokenLength) throw new AuthError('invalid_token', 'The credential is too large');
+    try {
+      return await this.#resolve({ value: credential, source: options.apiKey === true ? 'apiKey' : 'bearer', location: 'header' });
+    } catch (error) {
+      throw this.#toAuthError(error);
+    }
+  }
+
+  async #resolve(credential: Credential): Promise<Principal> {
+    // API keys are always introspected; a token that looks like a JWS (has dots) is verified
+    // locally, so an opaque token or API key never has a dot (RFC 7515 §7.1).
+    if (credential.source !== 'apiKey' && credential.value.includes('.')) return this.#verifyJwt(credential.value);
+    return this.#introspect(credential);
+  }
+
+  async #verifyJwt(token: string): Promise<Principal> {
+    const now = this.#options.now();
+    const cached = this.#verified.get(token, now);
+    if (cached !== undefined) return cached;
+    const { claims, scopes } = await verifyJwt(token, this.#jwt);
+    const principal = buildPrincipal('token', claims, scopes);
+    // exp is required and checked, so the entry ends when the token does.
+    this.#verified.set(token, principal, (claims.exp as number) * 1000, now);
+    return principal;
+  }
+
+  async #introspect(credential: Credential): Promise<Principal> {
+    const scheme = schemeOf(credential.source);
+    const invalid = (description: string): AuthError => new AuthError('invalid_token', description, { scheme });
+    if (this.#introspector === undefined) {
+      // Without introspection only JWTs can be checked; anything else cannot be valid here.
+      throw invalid('The access token is malformed');
+    }
+    const isApiKey = credential.source === 'apiKey';
+    const result = await this.#introspector.introspect(credential.value, isApiKey ? undefined : 'access_token');
+    // RFC 7662 §2.2: inactive covers unknown, expired, revoked — one answer for all.
+    if (!result.active) throw invalid(isApiKey ? 'The API key is not valid' : 'The access token is not valid');
+
+    const { claims } = result;
+    const nowSec = this.#options.now() / 1000;
+    const leeway = this.#options.clockTolerance;
+    // The introspection answer is checked like a JWT's claims: same issuer, this API, in time.
+    if (claims.iss !== undefined && claims.iss !== this.#options.issuer) throw invalid('The credential was issued by another issuer');
+    const aud = claims.aud;
+    if (!isAudience(aud) || !(typeof aud === 'string' ? aud === this.#options.audience : aud.includes(this.#options.audience))) {
+      throw invalid('The credential is not meant for this API');
+    }
+    if (claims.exp !== undefined && claims.exp <= nowSec - leeway) throw invalid('The credential has expired');
+    if (claims.nbf !== undefined && claims.nbf > nowSec + leeway) throw invalid('The credential is not valid yet');
+    // An API key only through an API-key source, and a token never through one: a route that does
+    // not accept API keys cannot be reached with one sent as a bearer token, and vice versa.
+    const keyAnswer = result.tokenType === 'api_key';
+    if (isApiKey && !keyAnswer) throw invalid('The credential is not an API key');
+    if (!isApiKey && keyAnswer) throw invalid('API keys are not accepted as bearer tokens');
+
+    return buildPrincipal(isApiKey ? 'api_key' : 'token', claims, result.scopes);
+  }
+
+  #toAuthError(error: unknown): AuthError {
+    if (error instanceof AuthError) return error;
+    if (error instanceof UpstreamError) {
+      this.#options.onError(error);
+      return new AuthError('temporarily_unavailable', 'The authorization server could not be reached', { cause: error });
+    }
+    // Anything else is a bug in this package; refusing (not 500) keeps it fail-closed.
+    this.#options.onError(error instanceof Error ? error : new Error(String(error)));
+    return new AuthError('invalid_token', 'The credential could not be verified', { cause: error });
+  }
+
+  async #endpoint(member: 'jwks_uri' | 'introspection_endpoint'): Promise<string> {
+    const metadata = await this.#discovery.get();
+    const value = metadata[member];
+    if (value === undefined) throw new UpstreamError('discovery', `discovery document has no ${member}`);
+    return value;
+  }
+
+  #challenge(route: ResolvedRequirement): ChallengeOptions {
+    const bearer = route.sources.has('bearer') || route.sources.has('cookie') || route.sources.has('query');
+    return {
+      realm: this.#options.realm,
+      bearer,
+      apiKey: route.sources.has('apiKey') ? this.#options.locations.apiKey : undefined,
+    };
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * @gatehouse/sdk/express — middleware per route:
+ * ```ts
+ * const { requireAuth } = gatehouse(authenticator);
+ * app.get('/items', requireAuth({ scopes: ['items'] }), (req, res) => res.json({ user: req.auth?.subject }));
+ * ```
+ * Failures are answered directly with the core's status, headers and body (the same bytes as
+ * every other adapter). With `{ errors: 'next' }` the `AuthError` goes to `next(err)` instead; it
+ * carries `status`, `headers` and `response` for your error handler.
+ */
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Authenticator } from '../authenticator.ts';
+import type { Principal } from '../principal.ts';
+import type { AuthRequirement } from '../requirement.ts';
+
+declare global {
+  namespace Express {
+    interface Request {
+      /** The principal, set by `requireAuth`; undefined on optional routes without credentials. */
+      auth?: Principal | undefined;
+    }
+  }
+}
+
+export interface GatehouseExpressOptions {
+  /** `respond` (default): send the error answer. `next`: call `next(authError)`. */
+  readonly errors?: 'respond' | 'next';
+}
+
+export interface GatehouseExpress {
+  /** Middleware enforcing `requirement` (default: any valid credential). Validated when called. */
+  requireAuth(requirement?: AuthRequirement): RequestHandler;
+}
+
+export function gatehouse(authenticator: Authenticator, options: GatehouseExpressOptions = {}): GatehouseExpress {
+  if (typeof authenticator?.authenticate !== 'function') {
+    throw new TypeError('gatehouse: expected an authenticator (createAuthenticator(...))');
+  }
+  const errors = options.errors ?? 'respond';
+  if (errors !== 'respond' && errors !== 'next') throw new TypeError('gatehouse options.errors: expected respond or next');
+
+  return {
+    requireAuth(input = {}) {
+      // Misuse fails when the route is declared, not on the first request.
+      const requirement = authenticator.requirement(input, 'requireAuth');
+      return function gatehouseRequireAuth(req: Request, res: Response, next: NextFunction): void {
+        const url = `${req.protocol}://${req.get('host') ?? 'localhost'}${req.originalUrl}`;
+        authenticator.authenticate({ method: req.method, url, headers: req.headers }, requirement).then(
+          (outcome) => {
+            if (outcome.ok) {
+              req.auth = outcome.principal;
+              next();
+            } else if (errors === 'next') {
+              next(outcome.error);
+            } else {
+              res.status(outcome.response.status).set(outcome.response.headers).send(outcome.response.body);
+            }
+          },
+          (error: unknown) => next(error),
+        );
+      };
+    },
+  };
+}

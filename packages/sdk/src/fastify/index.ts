@@ -1,0 +1,96 @@
+/**
+ * @gatehouse/sdk/fastify — a route declares what it needs in its options and reads a typed
+ * principal:
+ * ```ts
+ * await app.register(gatehouse, { authenticator });
+ * app.get('/items', { auth: { scopes: ['items'] } }, async (request) => request.auth?.subject);
+ * ```
+ * Register the plugin before the routes it protects: it sees routes through `onRoute`.
+ */
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
+import fastifyPlugin from 'fastify-plugin';
+import type { Authenticator } from '../authenticator.ts';
+import { securityRequirements } from '../openapi.ts';
+import type { Principal } from '../principal.ts';
+import type { AuthRequirement, ResolvedRequirement } from '../requirement.ts';
+
+export { gatehouseDocs, docsRedirectUrl } from './docs.ts';
+export type { GatehouseDocsOptions } from './docs.ts';
+
+export interface GatehouseFastifyOptions {
+  readonly authenticator: Authenticator;
+  /**
+   * The API's scopes with their descriptions, shown in the docs. When given, a route requiring a
+   * scope not listed here fails at boot (catches typos).
+   */
+  readonly scopes?: Readonly<Record<string, string>>;
+}
+
+/** Decorated on the instance as `fastify.gatehouse`. */
+export interface GatehouseFastify {
+  readonly authenticator: Authenticator;
+  readonly scopes: Readonly<Record<string, string>> | undefined;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The principal on a route with an `auth` option; undefined on optional routes without credentials. */
+    auth: Principal | undefined;
+  }
+  interface FastifyInstance {
+    gatehouse: GatehouseFastify;
+  }
+  // Fastify keeps unknown route options in the object `onRoute` receives; this types ours.
+  interface RouteShorthandOptions {
+    /** What this route requires; `{}` means any valid credential. */
+    auth?: AuthRequirement;
+  }
+}
+
+const plugin: FastifyPluginAsync<GatehouseFastifyOptions> = async (fastify, options) => {
+  const { authenticator } = options;
+  if (typeof authenticator?.authenticate !== 'function') {
+    throw new TypeError('gatehouse: the authenticator option is required (createAuthenticator(...))');
+  }
+  const knownScopes = options.scopes === undefined ? undefined : new Set(Object.keys(options.scopes));
+
+  fastify.decorate('gatehouse', Object.freeze({ authenticator, scopes: options.scopes }));
+  fastify.decorateRequest('auth', undefined);
+
+  fastify.addHook('onRoute', (route) => {
+    const input = route.auth;
+    if (input === undefined) return;
+    const label = `${String(route.method)} ${route.url}: auth`;
+    // Misuse fails at boot, naming the route.
+    const requirement = authenticator.requirement(input, label);
+    for (const scope of [...requirement.scopes, ...requirement.anyScopes]) {
+      if (knownScopes !== undefined && !knownScopes.has(scope)) {
+        throw new TypeError(`${label}: scope '${scope}' is not one of the API's scopes (${[...knownScopes].join(', ')})`);
+      }
+    }
+    // Runs first among the route's own hooks, before the body is parsed.
+    const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest];
+    route.onRequest = [authenticationHook(authenticator, requirement), ...existing] as onRequestHookHandler[];
+    // The docs say exactly what the route enforces (@fastify/swagger reads schema.security).
+    route.schema = { ...route.schema, security: securityRequirements(authenticator.description, requirement) };
+  });
+};
+
+function authenticationHook(authenticator: Authenticator, requirement: ResolvedRequirement) {
+  return async function gatehouseAuthenticate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const outcome = await authenticator.authenticate(
+      { method: request.method, url: `${request.protocol}://${request.host}${request.url}`, headers: request.headers },
+      requirement,
+    );
+    if (!outcome.ok) {
+      const { status, headers, body } = outcome.response;
+      await reply.code(status).headers(headers).send(body);
+      return;
+    }
+    request.auth = outcome.principal;
+  };
+}
+
+/** The Fastify plugin (encapsulation skipped so `request.auth` and route options work app-wide). */
+export const gatehouse = fastifyPlugin(plugin, { fastify: '5.x', name: '@gatehouse/sdk' });
+

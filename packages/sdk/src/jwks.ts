@@ -1,0 +1,162 @@
+/**
+ * The issuer's signing keys: either configured statically (no network at all) or read from the
+ * issuer's JWKS (RFC 7517 §5) and cached.
+ *
+ * One store belongs to one issuer, and the verifier has already checked the token's issuer before
+ * asking it, so a key is found by (issuer, kid). `kid` is only an exact-match lookup key; nothing
+ * else in the token header (`jwk`, `jku`, `x5u`, `x5c`) is ever used to find a key.
+ *
+ * Remote rules, after panva/jose's remote key set:
+ * - keys are refreshed when older than `maxAgeMs`; an unknown `kid` triggers at most one refetch
+ *   per `cooldownMs`, and concurrent requests share that single fetch;
+ * - when a refetch fails, the last good keys stay in use;
+ * - an unknown `kid` that is still unknown is refused (fail closed); if the refetch that could have
+ *   found it failed, the answer is 503 instead, because the key may exist.
+ */
+import { AuthError } from './errors.ts';
+import { importVerifyKey, keyMatchesAlgorithm, type JwsAlgorithm, type PublicJwk } from './signature.ts';
+import { fetchJson, isObject, UpstreamError, type FetchLike } from './upstream.ts';
+
+export interface JsonWebKeySet {
+  keys: readonly PublicJwk[];
+}
+
+interface KeyEntry {
+  readonly jwk: PublicJwk;
+  readonly kid: string | undefined;
+  readonly imported: Map<JwsAlgorithm, Promise<CryptoKey | undefined>>;
+}
+
+export interface RemoteKeysOptions {
+  /** Resolves the JWKS URL (from configuration or discovery). */
+  jwksUri: () => Promise<string>;
+  fetch: FetchLike;
+  timeoutMs: number;
+  cooldownMs: number;
+  maxAgeMs: number;
+  now: () => number;
+  /** Told about a failed refresh that was absorbed by keeping the last good keys. */
+  onStaleKeys: (error: UpstreamError) => void;
+}
+
+function unknownKey(): AuthError {
+  return new AuthError('invalid_token', 'The access token was signed with an unknown key', { scheme: 'Bearer' });
+}
+
+function toEntries(jwks: JsonWebKeySet): KeyEntry[] {
+  return jwks.keys
+    .filter((jwk) => isObject(jwk))
+    .map((jwk) => ({ jwk, kid: typeof jwk.kid === 'string' ? jwk.kid : undefined, imported: new Map() }));
+}
+
+/** Picks the one key for (kid, alg) among `entries`, or undefined. Ambiguity is refused. */
+async function select(entries: readonly KeyEntry[], kid: string | undefined, alg: JwsAlgorithm): Promise<CryptoKey | undefined> {
+  // Exact string comparison; a key without kid never matches a token that names one.
+  const candidates = entries.filter((entry) => (kid === undefined || entry.kid === kid) && keyMatchesAlgorithm(entry.jwk, alg));
+  if (candidates.length === 0) return undefined;
+  if (candidates.length > 1) {
+    throw new AuthError('invalid_token', 'The access token does not identify a single signing key', { scheme: 'Bearer' });
+  }
+  const entry = candidates[0] as KeyEntry;
+  let imported = entry.imported.get(alg);
+  if (imported === undefined) {
+    // A key the issuer published but that cannot be imported verifies nothing.
+    imported = importVerifyKey(entry.jwk, alg).catch(() => undefined);
+    entry.imported.set(alg, imported);
+  }
+  const key = await imported;
+  if (key === undefined) throw new AuthError('invalid_token', 'The access token\'s signing key is unusable', { scheme: 'Bearer' });
+  return key;
+}
+
+export interface KeyStore {
+  /** The verification key for (kid, alg); throws `AuthError` (401) or `UpstreamError` (503). */
+  getKey(kid: string | undefined, alg: JwsAlgorithm): Promise<CryptoKey>;
+}
+
+/** Keys given in configuration: never any network. */
+export class StaticKeys implements KeyStore {
+  readonly #entries: KeyEntry[];
+
+  constructor(jwks: JsonWebKeySet) {
+    this.#entries = toEntries(jwks);
+  }
+
+  async getKey(kid: string | undefined, alg: JwsAlgorithm): Promise<CryptoKey> {
+    const key = await select(this.#entries, kid, alg);
+    if (key === undefined) throw unknownKey();
+    return key;
+  }
+}
+
+export class RemoteKeys implements KeyStore {
+  readonly #options: RemoteKeysOptions;
+  /** The last good key set. */
+  #entries: KeyEntry[] | undefined;
+  #fetchedAt = Number.NEGATIVE_INFINITY;
+  #attemptedAt = Number.NEGATIVE_INFINITY;
+  #lastFailure: UpstreamError | undefined;
+  #inflight: Promise<void> | undefined;
+
+  constructor(options: RemoteKeysOptions) {
+    this.#options = options;
+  }
+
+  async getKey(kid: string | undefined, alg: JwsAlgorithm): Promise<CryptoKey> {
+    const { now, maxAgeMs } = this.#options;
+
+    // 1. Have keys: load them the first time, refresh them when old (keeping them if that fails).
+    let refreshFailure: UpstreamError | undefined;
+    if (this.#entries === undefined || now() - this.#fetchedAt >= maxAgeMs) {
+      await this.#refreshIfAllowed().catch((error: UpstreamError) => {
+        refreshFailure = error;
+        if (this.#entries !== undefined) this.#options.onStaleKeys(error);
+      });
+    }
+    if (this.#entries === undefined) throw this.#lastFailure ?? new UpstreamError('jwks', 'no keys loaded');
+
+    const key = await select(this.#entries, kid, alg);
+    if (key !== undefined) return key;
+    // The refresh that could have brought this key just failed: it may exist, so 503.
+    if (refreshFailure !== undefined) throw refreshFailure;
+
+    // 2. Unknown kid (perhaps a rotation): one shared refetch per cooldown, then fail closed.
+    const refreshed = await this.#refreshIfAllowed();
+    if (!refreshed) throw unknownKey();
+    const retried = await select(this.#entries, kid, alg);
+    if (retried === undefined) throw unknownKey();
+    return retried;
+  }
+
+  /**
+   * Joins the fetch in flight, or starts one if the cooldown allows. Resolves true when a fetch
+   * completed, false when none was allowed; rejects with `UpstreamError` when it failed.
+   */
+  async #refreshIfAllowed(): Promise<boolean> {
+    if (this.#inflight === undefined) {
+      if (this.#options.now() - this.#attemptedAt < this.#options.cooldownMs) return false;
+      this.#attemptedAt = this.#options.now();
+      this.#inflight = this.#fetch().finally(() => {
+        this.#inflight = undefined;
+      });
+    }
+    await this.#inflight;
+    return true;
+  }
+
+  async #fetch(): Promise<void> {
+    const { fetch, timeoutMs, now } = this.#options;
+    try {
+      const url = await this.#options.jwksUri();
+      const { status, body } = await fetchJson({ endpoint: 'jwks', url, fetch, timeoutMs });
+      if (status !== 200) throw new UpstreamError('jwks', `JWKS answered ${status}`);
+      if (!isObject(body) || !Array.isArray(body.keys)) throw new UpstreamError('jwks', 'JWKS is not a key set');
+      this.#entries = toEntries(body as unknown as JsonWebKeySet);
+      this.#fetchedAt = now();
+      this.#lastFailure = undefined;
+    } catch (error) {
+      this.#lastFailure = error instanceof UpstreamError ? error : new UpstreamError('jwks', 'JWKS fetch failed', error);
+      throw this.#lastFailure;
+    }
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * OpenAPI description of what the authenticator enforces: `components.securitySchemes` for every
+ * enabled credential source, and for each route a `security` list whose alternatives are exactly
+ * the credentials the route accepts, with the scopes it requires. Framework-free; the Fastify
+ * adapter feeds it to @fastify/swagger.
+ */
+import type { AuthenticatorDescription } from './authenticator.ts';
+import type { IssuerMetadata } from './discovery.ts';
+import type { ResolvedRequirement } from './requirement.ts';
+
+/** Names of the security schemes in `components.securitySchemes`. */
+export const SECURITY_SCHEMES = {
+  /** Access token in `Authorization: Bearer` — an OAuth2 scheme with flows, or HTTP bearer. */
+  bearer: 'gatehouse',
+  cookie: 'accessTokenCookie',
+  query: 'accessTokenQuery',
+  apiKeyHeader: 'apiKeyHeader',
+  apiKeyQuery: 'apiKeyQuery',
+  apiKeyCookie: 'apiKeyCookie',
+} as const;
+
+export type OAuthFlowName = 'authorizationCode' | 'password' | 'clientCredentials';
+
+export interface OAuthDocsOptions {
+  /** Flows to advertise. Default `['authorizationCode']`. */
+  readonly flows?: readonly OAuthFlowName[];
+  /** The API's scopes and their descriptions. */
+  readonly scopes?: Readonly<Record<string, string>>;
+}
+
+export type SecurityScheme = Record<string, unknown>;
+export type SecurityRequirementObject = Record<string, string[]>;
+
+/** OAuth flows read from the issuer's metadata, so the docs log in against the real endpoints. */
+export function oauthFlows(metadata: IssuerMetadata, options: OAuthDocsOptions = {}): Record<string, unknown> {
+  const scopes = { ...options.scopes };
+  const flows: Record<string, unknown> = {};
+  const tokenUrl = metadata.token_endpoint;
+  for (const flow of options.flows ?? ['authorizationCode']) {
+    if (tokenUrl === undefined) throw new TypeError(`openapi flows: the issuer's discovery document has no token_endpoint`);
+    if (flow === 'authorizationCode') {
+      if (metadata.authorization_endpoint === undefined) {
+        throw new TypeError(`openapi flows: the issuer's discovery document has no authorization_endpoint`);
+      }
+      flows.authorizationCode = { authorizationUrl: metadata.authorization_endpoint, tokenUrl, scopes };
+    } else {
+      flows[flow] = { tokenUrl, scopes };
+    }
+  }
+  return flows;
+}
+
+/**
+ * `components.securitySchemes` for the enabled sources. With `flows` the bearer scheme is OAuth2
+ * (Swagger UI's Authorize button logs in with them); without, it is plain HTTP bearer.
+ */
+export function securitySchemes(description: AuthenticatorDescription, flows?: Record<string, unknown>): Record<string, SecurityScheme> {
+  const { locations } = description;
+  const schemes: Record<string, SecurityScheme> = {};
+  if (locations.bearer) {
+    schemes[SECURITY_SCHEMES.bearer] =
+      flows === undefined
+        ? { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: `Access token issued by ${description.issuer}` }
+        : { type: 'oauth2', description: `Access token issued by ${description.issuer}`, flows };
+  }
+  if (locations.cookie !== undefined) {
+    schemes[SECURITY_SCHEMES.cookie] = { type: 'apiKey', in: 'cookie', name: locations.cookie, description: 'Access token in a cookie' };
+  }
+  if (locations.query !== undefined) {
+    schemes[SECURITY_SCHEMES.query] = { type: 'apiKey', in: 'query', name: locations.query, description: 'Access token in the query (RFC 6750 §2.3)' };
+  }
+  const apiKey = locations.apiKey;
+  if (apiKey?.header !== undefined) schemes[SECURITY_SCHEMES.apiKeyHeader] = { type: 'apiKey', in: 'header', name: apiKey.header };
+  if (apiKey?.query !== undefined) schemes[SECURITY_SCHEMES.apiKeyQuery] = { type: 'apiKey', in: 'query', name: apiKey.query };
+  if (apiKey?.cookie !== undefined) schemes[SECURITY_SCHEMES.apiKeyCookie] = { type: 'apiKey', in: 'cookie', name: apiKey.cookie };
+  return schemes;
+}
+
+/**
+ * A route's `security`: one alternative per accepted credential (OpenAPI: any one entry
+ * suffices), carrying the required scopes on the OAuth2 scheme. Any-of scopes become one
+ * alternative per acceptable scope. An optional route adds `{}` (anonymous allowed).
+ * Scopes are listed on OAuth2 entries only: OpenAPI 3.0 requires other schemes' arrays to be empty.
+ */
+export function securityRequirements(description: AuthenticatorDescription, requirement: ResolvedRequirement): SecurityRequirementObject[] {
+  const { locations } = description;
+  const scopeSets: string[][] =
+    requirement.anyScopes.length === 0
+      ? [[...requirement.scopes]]
+      : requirement.anyScopes.map((scope) => [...new Set([...requirement.scopes, scope])]);
+
+  const alternatives: SecurityRequirementObject[] = [];
+  if (requirement.sources.has('bearer') && locations.bearer) {
+    for (const scopes of scopeSets) alternatives.push({ [SECURITY_SCHEMES.bearer]: scopes });
+  }
+  if (requirement.sources.has('cookie') && locations.cookie !== undefined) alternatives.push({ [SECURITY_SCHEMES.cookie]: [] });
+  if (requirement.sources.has('query') && locations.query !== undefined) alternatives.push({ [SECURITY_SCHEMES.query]: [] });
+  if (requirement.sources.has('apiKey') && locations.apiKey !== undefined) {
+    if (locations.apiKey.header !== undefined) alternatives.push({ [SECURITY_SCHEMES.apiKeyHeader]: [] });
+    if (locations.apiKey.query !== undefined) alternatives.push({ [SECURITY_SCHEMES.apiKeyQuery]: [] });
+    if (locations.apiKey.cookie !== undefined) alternatives.push({ [SECURITY_SCHEMES.apiKeyCookie]: [] });
+  }
+  if (requirement.optional) alternatives.push({});
+  return alternatives;
+}

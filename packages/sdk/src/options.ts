@@ -1,0 +1,325 @@
+/**
+ * Authenticator options: the one place with every setting, its default and its validation.
+ * A bad option throws a TypeError naming it while the app is being built; nothing here can fail
+ * on a request.
+ */
+import { SOURCE_NAMES, type CredentialLocations, type SourceName } from './credentials.ts';
+import type { JsonWebKeySet } from './jwks.ts';
+import { isSupportedAlgorithm, type JwsAlgorithm } from './signature.ts';
+import type { FetchLike } from './upstream.ts';
+
+export interface IntrospectionOptions {
+  /** Client registered at the issuer for this API, authenticated with client_secret_basic. */
+  readonly clientId: string;
+  readonly clientSecret: string;
+  /** Overrides the discovered `introspection_endpoint`. */
+  readonly endpoint?: string;
+  /** Seconds an active answer is reused (never past the credential's `exp`). Default 30. */
+  readonly cacheTtl?: number;
+  /** Seconds an inactive answer is reused. Default 5. */
+  readonly negativeCacheTtl?: number;
+  /** Most active answers kept. Default 1000. */
+  readonly cacheSize?: number;
+  /** Most inactive answers kept. Default 1000. */
+  readonly negativeCacheSize?: number;
+}
+
+export interface CredentialOptions {
+  /** `Authorization: Bearer` (RFC 6750 §2.1). Default true. */
+  readonly bearer?: boolean;
+  /** Name of a cookie holding an access token. Off unless set. */
+  readonly cookie?: string;
+  /** Access token in the query (RFC 6750 §2.3 discourages it: URLs get logged). `true` means `access_token`. Off unless set. */
+  readonly query?: boolean | string;
+  /** API keys, always checked by introspection. `true` means the `X-API-Key` header. Off unless set. */
+  readonly apiKey?: boolean | { readonly header?: string | false; readonly query?: string; readonly cookie?: string };
+}
+
+export interface AuthenticatorOptions {
+  /** The issuer, compared exactly with `iss` and with the discovery document. Required. */
+  readonly issuer: string;
+  /** This API's identifier, compared exactly with `aud`. Required. */
+  readonly audience: string;
+  /** Accepted signature algorithms, e.g. `['ES256']`. Required; asymmetric only. */
+  readonly algorithms: readonly JwsAlgorithm[];
+  /** Static public keys: with them the SDK never fetches keys. */
+  readonly jwks?: JsonWebKeySet;
+  /** Overrides the discovered `jwks_uri`. */
+  readonly jwksUri?: string;
+  /** Enables opaque tokens and API keys (RFC 7662). */
+  readonly introspection?: IntrospectionOptions;
+  readonly credentials?: CredentialOptions;
+  /** Sources a route accepts when it does not say. Default: every enabled source. */
+  readonly defaultSources?: readonly SourceName[];
+  /** Origins allowed to use cookie credentials on unsafe methods besides the API's own. */
+  readonly trustedOrigins?: readonly string[];
+  /** Seconds of leeway on `exp`/`nbf`. Default 5. */
+  readonly clockTolerance?: number;
+  /** `realm` of the WWW-Authenticate challenges. Default: the audience. */
+  readonly realm?: string;
+  /** Used for every call to the issuer. Default: global fetch. */
+  readonly fetch?: FetchLike;
+  /** Seconds before a call to the issuer is abandoned (→ 503). Default 5. */
+  readonly timeout?: number;
+  /** Minimum seconds between two JWKS fetches triggered by unknown keys or failures. Default 30. */
+  readonly jwksCooldown?: number;
+  /** Seconds after which the JWKS is refreshed. Default 600. */
+  readonly jwksMaxAge?: number;
+  /** Verified JWTs kept so a reused token is verified once (never past `exp`); 0 disables. Default 1000. */
+  readonly tokenCacheSize?: number;
+  /** Longest credential accepted, in characters. Default 8192. */
+  readonly maxTokenLength?: number;
+  /** Accept an `http:` issuer that is not on a loopback address. Default false (dangerous). */
+  readonly allowHttpIssuer?: boolean;
+  /**
+   * Told about failures that are not the client's fault: the issuer unreachable or answering
+   * garbage (each such request gets a 503), or an unexpected error. Never given a credential.
+   */
+  readonly onError?: (error: Error) => void;
+  /** Current time in milliseconds. Default `Date.now`. For tests. */
+  readonly now?: () => number;
+}
+
+/** Defaults, in one place (seconds unless noted). */
+export const DEFAULTS = {
+  clockTolerance: 5,
+  timeout: 5,
+  jwksCooldown: 30,
+  jwksMaxAge: 600,
+  tokenCacheSize: 1000,
+  maxTokenLength: 8192,
+  introspectionCacheTtl: 30,
+  introspectionNegativeCacheTtl: 5,
+  introspectionCacheSize: 1000,
+  introspectionNegativeCacheSize: 1000,
+  apiKeyHeader: 'X-API-Key',
+  queryParameter: 'access_token',
+} as const;
+
+export interface ResolvedOptions {
+  readonly issuer: string;
+  readonly audience: string;
+  readonly algorithms: readonly JwsAlgorithm[];
+  readonly jwks: JsonWebKeySet | undefined;
+  readonly jwksUri: string | undefined;
+  readonly introspection: Required<Omit<IntrospectionOptions, 'endpoint'>> & { readonly endpoint: string | undefined } | undefined;
+  readonly locations: CredentialLocations;
+  readonly enabledSources: ReadonlySet<SourceName>;
+  readonly defaultSources: ReadonlySet<SourceName>;
+  readonly trustedOrigins: ReadonlySet<string>;
+  readonly clockTolerance: number;
+  readonly realm: string;
+  readonly fetch: FetchLike;
+  readonly timeoutMs: number;
+  readonly jwksCooldownMs: number;
+  readonly jwksMaxAgeMs: number;
+  readonly tokenCacheSize: number;
+  readonly maxTokenLength: number;
+  readonly onError: (error: Error) => void;
+  readonly now: () => number;
+}
+
+export function resolveOptions(options: AuthenticatorOptions): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) throw new TypeError('Authenticator options: expected an object');
+
+  const issuer = requireUrl(options.issuer, 'issuer', options.allowHttpIssuer === true);
+  if (typeof options.audience !== 'string' || options.audience === '') {
+    throw new TypeError('audience: required, the identifier of this API (compared exactly with the token\'s aud)');
+  }
+  const algorithms = resolveAlgorithms(options.algorithms);
+
+  if (options.jwks !== undefined) validateStaticJwks(options.jwks);
+  const jwksUri = options.jwksUri === undefined ? undefined : requireUrl(options.jwksUri, 'jwksUri', true);
+  if (options.jwks !== undefined && jwksUri !== undefined) throw new TypeError('jwks, jwksUri: give one or the other');
+
+  const introspection = resolveIntrospection(options.introspection);
+  const locations = resolveLocations(options.credentials);
+  if (locations.apiKey !== undefined && introspection === undefined) {
+    throw new TypeError('credentials.apiKey: API keys are checked by introspection; set the introspection option');
+  }
+  const enabledSources = new Set<SourceName>(
+    SOURCE_NAMES.filter((source) => (source === 'bearer' ? locations.bearer : locations[source] !== undefined)),
+  );
+  if (enabledSources.size === 0) throw new TypeError('credentials: every credential source is disabled');
+  const defaultSources = resolveDefaultSources(options.defaultSources, enabledSources);
+
+  const realm = options.realm ?? options.audience;
+  if (typeof realm !== 'string' || !/^[\x20\x21\x23-\x5B\x5D-\x7E]+$/.test(realm)) {
+    throw new TypeError('realm: printable ASCII without quotes or backslashes');
+  }
+
+  const fetchImpl = options.fetch ?? globalThis.fetch;
+  if (typeof fetchImpl !== 'function') throw new TypeError('fetch: expected a function');
+  if (options.onError !== undefined && typeof options.onError !== 'function') {
+    throw new TypeError('onError: expected a function');
+  }
+  if (options.now !== undefined && typeof options.now !== 'function') throw new TypeError('now: expected a function');
+
+  return {
+    issuer,
+    audience: options.audience,
+    algorithms,
+    jwks: options.jwks,
+    jwksUri,
+    introspection,
+    locations,
+    enabledSources,
+    defaultSources,
+    trustedOrigins: resolveOrigins(options.trustedOrigins),
+    clockTolerance: seconds(options.clockTolerance, DEFAULTS.clockTolerance, 'clockTolerance', 300),
+    realm,
+    fetch: fetchImpl.bind(globalThis) as FetchLike,
+    timeoutMs: seconds(options.timeout, DEFAULTS.timeout, 'timeout') * 1000,
+    jwksCooldownMs: seconds(options.jwksCooldown, DEFAULTS.jwksCooldown, 'jwksCooldown') * 1000,
+    jwksMaxAgeMs: seconds(options.jwksMaxAge, DEFAULTS.jwksMaxAge, 'jwksMaxAge') * 1000,
+    tokenCacheSize: count(options.tokenCacheSize, DEFAULTS.tokenCacheSize, 'tokenCacheSize'),
+    maxTokenLength: count(options.maxTokenLength, DEFAULTS.maxTokenLength, 'maxTokenLength'),
+    onError: options.onError ?? (() => undefined),
+    now: options.now ?? Date.now,
+  };
+}
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+function requireUrl(value: unknown, name: string, allowHttp: boolean): string {
+  if (typeof value !== 'string') throw new TypeError(`${name}: required, an absolute https URL`);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new TypeError(`${name}: expected an absolute https URL, got ${JSON.stringify(value)}`);
+  }
+  const loopback = LOOPBACK.has(url.hostname);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && (allowHttp || loopback))) {
+    throw new TypeError(`${name}: expected an https URL (http is accepted only on loopback or with allowHttpIssuer)`);
+  }
+  if (url.search !== '' || url.hash !== '') throw new TypeError(`${name}: must not have a query or fragment`);
+  return value;
+}
+
+function resolveAlgorithms(value: unknown): readonly JwsAlgorithm[] {
+  if (!Array.isArray(value) || value.length === 0) {
+    throw new TypeError('algorithms: required, the signature algorithms your issuer uses, e.g. [\'ES256\']');
+  }
+  for (const [index, alg] of value.entries()) {
+    if (typeof alg === 'string' && alg.toLowerCase() === 'none') {
+      throw new TypeError(`algorithms[${index}]: 'none' means no signature and is never accepted`);
+    }
+    if (typeof alg === 'string' && /^HS/i.test(alg)) {
+      throw new TypeError(`algorithms[${index}]: ${alg} is symmetric; an API verifies its issuer's tokens with public keys (RFC 8725 §3.1)`);
+    }
+    if (!isSupportedAlgorithm(alg)) throw new TypeError(`algorithms[${index}]: unsupported algorithm ${JSON.stringify(alg)}`);
+  }
+  return Object.freeze([...new Set(value as JwsAlgorithm[])]);
+}
+
+function validateStaticJwks(jwks: unknown): void {
+  if (typeof jwks !== 'object' || jwks === null || !Array.isArray((jwks as JsonWebKeySet).keys)) {
+    throw new TypeError('jwks: expected a JSON Web Key Set ({ keys: [...] })');
+  }
+  for (const [index, key] of (jwks as JsonWebKeySet).keys.entries()) {
+    if (typeof key !== 'object' || key === null) throw new TypeError(`jwks.keys[${index}]: expected a JWK object`);
+    if (key.kty === 'oct' || key['k'] !== undefined) throw new TypeError(`jwks.keys[${index}]: symmetric keys are not accepted`);
+    if (key['d'] !== undefined) throw new TypeError(`jwks.keys[${index}]: contains private key material; give the public key only`);
+  }
+}
+
+function resolveIntrospection(value: IntrospectionOptions | undefined): ResolvedOptions['introspection'] {
+  if (value === undefined) return undefined;
+  if (typeof value.clientId !== 'string' || value.clientId === '') throw new TypeError('introspection.clientId: required');
+  if (typeof value.clientSecret !== 'string' || value.clientSecret === '') throw new TypeError('introspection.clientSecret: required');
+  return {
+    clientId: value.clientId,
+    clientSecret: value.clientSecret,
+    endpoint: value.endpoint === undefined ? undefined : requireUrl(value.endpoint, 'introspection.endpoint', true),
+    cacheTtl: seconds(value.cacheTtl, DEFAULTS.introspectionCacheTtl, 'introspection.cacheTtl'),
+    negativeCacheTtl: seconds(value.negativeCacheTtl, DEFAULTS.introspectionNegativeCacheTtl, 'introspection.negativeCacheTtl'),
+    cacheSize: count(value.cacheSize, DEFAULTS.introspectionCacheSize, 'introspection.cacheSize'),
+    negativeCacheSize: count(value.negativeCacheSize, DEFAULTS.introspectionNegativeCacheSize, 'introspection.negativeCacheSize'),
+  };
+}
+
+// RFC 9110 §5.1 field-name token; RFC 6265 §4.1.1 cookie-name token.
+const TOKEN = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
+const RESERVED_HEADERS = new Set(['authorization', 'cookie', 'host', 'origin']);
+
+function resolveLocations(value: CredentialOptions | undefined): CredentialLocations {
+  const options = value ?? {};
+  if (options.bearer !== undefined && typeof options.bearer !== 'boolean') throw new TypeError('credentials.bearer: expected a boolean');
+  const cookie = options.cookie === undefined ? undefined : name(options.cookie, 'credentials.cookie');
+  const query =
+    options.query === undefined || options.query === false
+      ? undefined
+      : options.query === true
+        ? DEFAULTS.queryParameter
+        : name(options.query, 'credentials.query');
+
+  let apiKey: CredentialLocations['apiKey'];
+  if (options.apiKey === true) {
+    apiKey = { header: DEFAULTS.apiKeyHeader };
+  } else if (typeof options.apiKey === 'object' && options.apiKey !== null) {
+    const header =
+      options.apiKey.header === false ? undefined : name(options.apiKey.header ?? DEFAULTS.apiKeyHeader, 'credentials.apiKey.header');
+    if (header !== undefined && RESERVED_HEADERS.has(header.toLowerCase())) {
+      throw new TypeError(`credentials.apiKey.header: ${header} is reserved`);
+    }
+    const keyQuery = options.apiKey.query === undefined ? undefined : name(options.apiKey.query, 'credentials.apiKey.query');
+    const keyCookie = options.apiKey.cookie === undefined ? undefined : name(options.apiKey.cookie, 'credentials.apiKey.cookie');
+    if (header === undefined && keyQuery === undefined && keyCookie === undefined) {
+      throw new TypeError('credentials.apiKey: enable at least one of header, query, cookie');
+    }
+    apiKey = Object.freeze({ header, query: keyQuery, cookie: keyCookie });
+  } else if (options.apiKey !== undefined && options.apiKey !== false) {
+    throw new TypeError('credentials.apiKey: expected true or { header?, query?, cookie? }');
+  }
+  if (cookie !== undefined && cookie === apiKey?.cookie) throw new TypeError('credentials: the token and API key cookies need different names');
+  if (query !== undefined && query === apiKey?.query) throw new TypeError('credentials: the token and API key parameters need different names');
+
+  return Object.freeze({ bearer: options.bearer ?? true, cookie, query, apiKey });
+}
+
+function name(value: unknown, label: string): string {
+  if (typeof value !== 'string' || !TOKEN.test(value)) throw new TypeError(`${label}: expected a name made of token characters`);
+  return value;
+}
+
+function resolveDefaultSources(value: readonly SourceName[] | undefined, enabled: ReadonlySet<SourceName>): ReadonlySet<SourceName> {
+  if (value === undefined) return enabled;
+  if (!Array.isArray(value) || value.length === 0) throw new TypeError('defaultSources: expected a non-empty array of source names');
+  for (const [index, source] of value.entries()) {
+    if (!enabled.has(source)) throw new TypeError(`defaultSources[${index}]: '${String(source)}' is not an enabled credential source`);
+  }
+  return new Set(value);
+}
+
+function resolveOrigins(value: readonly string[] | undefined): ReadonlySet<string> {
+  if (value === undefined) return new Set();
+  if (!Array.isArray(value)) throw new TypeError('trustedOrigins: expected an array of origins');
+  for (const [index, origin] of value.entries()) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    // Exactly an origin ("https://app.example.com"), the form browsers send in Origin.
+    if (parsed === undefined || parsed.origin !== origin) {
+      throw new TypeError(`trustedOrigins[${index}]: expected an origin like https://app.example.com`);
+    }
+  }
+  return new Set(value);
+}
+
+function seconds(value: unknown, fallback: number, label: string, max = Number.POSITIVE_INFINITY): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > max) {
+    throw new TypeError(`${label}: expected a number of seconds${Number.isFinite(max) ? ` between 0 and ${max}` : ' ≥ 0'}`);
+  }
+  return value;
+}
+
+function count(value: unknown, fallback: number, label: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw new TypeError(`${label}: expected an integer ≥ 0`);
+  return value;
+}

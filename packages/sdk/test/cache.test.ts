@@ -1,0 +1,77 @@
+// The verified-JWT cache: a reused token is verified once, never served past its exp, bounded.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { createAuthenticator, type AuthenticatorOptions } from '@gatehouse/sdk';
+import { createTestIssuer, type TestIssuer } from '@gatehouse/sdk/testing';
+import { LruCache } from '../src/lru.ts';
+import { bearer, manualClock, request } from './helpers.ts';
+
+let issuer: TestIssuer;
+before(async () => {
+  issuer = await createTestIssuer();
+});
+after(() => issuer.close());
+
+function setup(overrides: Partial<AuthenticatorOptions> = {}) {
+  const clock = manualClock();
+  const authenticator = createAuthenticator({
+    issuer: issuer.issuer,
+    audience: issuer.audience,
+    algorithms: ['ES256'],
+    jwks: issuer.jwks(),
+    now: clock.now,
+    ...overrides,
+  });
+  return { clock, check: (token: string) => authenticator.authenticate(request(bearer(token)), { scopes: ['items'] }) };
+}
+
+test('a reused token is verified once', async (t) => {
+  const verify = t.mock.method(crypto.subtle, 'verify');
+  const { check } = setup();
+  const token = await issuer.mintAccessToken({ scopes: ['items'] });
+  for (let index = 0; index < 5; index += 1) assert.equal((await check(token)).ok, true);
+  assert.equal(verify.mock.callCount(), 1);
+  // The requirement is still checked on every request, cached or not.
+  const other = await issuer.mintAccessToken({ scopes: ['me'] });
+  assert.equal((await check(other)).ok, false);
+  assert.equal((await check(other)).ok, false);
+});
+
+test('a cached token is never served past its exp', async () => {
+  const { check, clock } = setup({ clockTolerance: 0 });
+  const t = Math.floor(clock.now() / 1000);
+  const token = await issuer.mintAccessToken({ scopes: ['items'], claims: { exp: t + 10 } });
+  assert.equal((await check(token)).ok, true);
+  clock.advance(9);
+  assert.equal((await check(token)).ok, true);
+  clock.advance(1);
+  const outcome = await check(token);
+  assert.equal(outcome.ok ? 'ok' : outcome.error.description, 'The access token has expired');
+});
+
+test('the cache is bounded (least recently used goes first); size 0 disables it', async (t) => {
+  const verify = t.mock.method(crypto.subtle, 'verify');
+  const { check } = setup({ tokenCacheSize: 2 });
+  const [a, b, c] = await Promise.all([1, 2, 3].map(() => issuer.mintAccessToken({ scopes: ['items'] })));
+  for (const token of [a, b, a, c, a, b] as string[]) await check(token);
+  // a, b, (a hit), c evicts b, (a hit), b again → 4 verifications.
+  assert.equal(verify.mock.callCount(), 4);
+
+  const disabled = setup({ tokenCacheSize: 0 });
+  for (let index = 0; index < 3; index += 1) await disabled.check(a as string);
+  assert.equal(verify.mock.callCount(), 7);
+});
+
+test('LruCache: expiry, recency, bound', () => {
+  const cache = new LruCache<number>(2);
+  cache.set('a', 1, 100, 0);
+  cache.set('b', 2, 100, 0);
+  assert.equal(cache.get('a', 50), 1); // a is now the most recent
+  cache.set('c', 3, 100, 0); // evicts b
+  assert.equal(cache.get('b', 50), undefined);
+  assert.equal(cache.get('a', 99), 1);
+  assert.equal(cache.get('a', 100), undefined, 'expired at expiresAt');
+  cache.set('d', 4, 10, 20);
+  assert.equal(cache.get('d', 20), undefined, 'an already-expired value is not stored');
+  assert.ok(cache.size <= 2);
+});

@@ -1,0 +1,198 @@
+// The Fastify adapter: route options, typed request.auth, HEAD routes, boot-time misuse, the
+// OpenAPI document it produces, and Swagger UI that logs in with authorization code + PKCE.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { createAuthenticator, type Authenticator } from '@gatehouse/sdk';
+import { docsRedirectUrl, gatehouse, gatehouseDocs } from '@gatehouse/sdk/fastify';
+import { assertInsufficientScope, assertMissingCredentials, createTestIssuer, type TestIssuer } from '@gatehouse/sdk/testing';
+import { bearer } from './helpers.ts';
+
+let issuer: TestIssuer;
+let authenticator: Authenticator;
+before(async () => {
+  issuer = await createTestIssuer({ scopes: ['me', 'items', 'accounts:read'] });
+  authenticator = createAuthenticator(issuer.authenticatorOptions({ credentials: { apiKey: true }, defaultSources: ['bearer'] }));
+});
+after(() => issuer.close());
+
+const SCOPES = { me: 'Read your profile', items: 'Read your items', 'accounts:read': 'Read any account', admin: 'Administer' };
+
+/** The items API of the scenarios. */
+async function itemsApi(options: { docs?: boolean } = {}): Promise<FastifyInstance> {
+  const app = Fastify();
+  await app.register(gatehouse, { authenticator, scopes: SCOPES });
+  if (options.docs === true) {
+    await app.register(gatehouseDocs, {
+      publicUrl: 'https://api.example.test/v1',
+      clientId: 'docs',
+      flows: ['authorizationCode', 'password'],
+      openapi: { info: { title: 'Items API', version: '1.0.0' } },
+    });
+  }
+  app.get('/', async () => ({ hello: 'world' }));
+  app.get('/users/me', { auth: { kinds: ['user'] } }, async (request) => ({ subject: request.auth?.subject, kind: request.auth?.kind }));
+  app.get('/users/me/items/', { auth: { scopes: ['items'] } }, async (request) => ({ owner: request.auth?.subject, items: [] }));
+  app.get('/accounts/:username', { auth: { scopes: ['accounts:read'], sources: ['bearer', 'apiKey'] } }, async (request) => ({ by: request.auth?.kind }));
+  app.get('/feed', { auth: { optional: true } }, async (request) => ({ personalised: request.auth !== undefined }));
+  app.post('/items', { auth: { anyScopes: ['items', 'admin'] } }, async () => ({ created: true }));
+  await app.ready();
+  return app;
+}
+
+describe('routes', () => {
+  test('a route declares its requirement in its options and reads request.auth', async () => {
+    const app = await itemsApi();
+    try {
+      assert.equal((await app.inject({ url: '/' })).statusCode, 200, 'routes without auth are untouched');
+      assertMissingCredentials(await app.inject({ url: '/users/me/items/' }));
+      const token = await issuer.mintAccessToken({ sub: 'johndoe', scopes: ['me', 'items'] });
+      const ok = await app.inject({ url: '/users/me/items/', headers: bearer(token) });
+      assert.equal(ok.statusCode, 200);
+      assert.deepEqual(ok.json(), { owner: 'johndoe', items: [] });
+      assertInsufficientScope(await app.inject({ url: '/users/me/items/', headers: bearer(await issuer.mintAccessToken({ scopes: ['me'] })) }), {
+        scopes: ['items'],
+      });
+      assert.deepEqual((await app.inject({ url: '/users/me', headers: bearer(token) })).json(), { subject: 'johndoe', kind: 'user' });
+      assertInsufficientScope(await app.inject({ url: '/users/me', headers: bearer(await issuer.mintClientToken()) }));
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('API key OR bearer where the route says so; optional authentication', async () => {
+    const app = await itemsApi();
+    try {
+      const key = issuer.createApiKey({ scopes: ['accounts:read'] });
+      assert.deepEqual((await app.inject({ url: '/accounts/alice', headers: { 'x-api-key': key } })).json(), { by: 'api_key' });
+      assertMissingCredentials(await app.inject({ url: '/users/me/items/', headers: { 'x-api-key': key } }));
+      const missing = await app.inject({ url: '/accounts/alice' });
+      assert.equal(missing.headers['www-authenticate'], `Bearer realm="${issuer.audience}", ApiKey realm="${issuer.audience}", header="X-API-Key"`);
+      assert.deepEqual((await app.inject({ url: '/feed' })).json(), { personalised: false });
+      assert.deepEqual((await app.inject({ url: '/feed', headers: bearer(await issuer.mintAccessToken()) })).json(), { personalised: true });
+      assert.equal((await app.inject({ url: '/feed', headers: bearer('bad.token.here') })).statusCode, 401);
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('HEAD routes Fastify adds for GET are protected too', async () => {
+    const app = await itemsApi();
+    try {
+      assert.equal((await app.inject({ method: 'HEAD', url: '/users/me/items/' })).statusCode, 401);
+      const token = await issuer.mintAccessToken({ scopes: ['items'] });
+      assert.equal((await app.inject({ method: 'HEAD', url: '/users/me/items/', headers: bearer(token) })).statusCode, 200);
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('authentication runs before the body is parsed and before other route hooks', async () => {
+    const app = Fastify();
+    await app.register(gatehouse, { authenticator });
+    let parsed = 0;
+    let hookRan = 0;
+    app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+      parsed += 1;
+      done(null, JSON.parse(body as string));
+    });
+    app.post('/items', { auth: {}, onRequest: async () => void (hookRan += 1) }, async () => ({ ok: true }));
+    try {
+      const response = await app.inject({ method: 'POST', url: '/items', payload: { a: 1 } });
+      assert.equal(response.statusCode, 401);
+      assert.equal(parsed, 0);
+      assert.equal(hookRan, 0);
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('misuse fails at boot, naming the route and the setting', async () => {
+    const cases: [object, RegExp][] = [
+      [{ scopes: ['itms'] }, /GET \/x: auth: scope 'itms' is not one of the API's scopes/],
+      [{ scopes: ['two words'] }, /GET \/x: auth\.scopes\[0\]/],
+      [{ sources: ['query'] }, /GET \/x: auth\.sources: 'query' is not enabled/],
+      [{ kinds: ['admin'] }, /GET \/x: auth\.kinds\[0\]/],
+      [{ optional: 'yes' }, /GET \/x: auth\.optional/],
+    ];
+    for (const [auth, message] of cases) {
+      const app = Fastify();
+      await app.register(gatehouse, { authenticator, scopes: SCOPES });
+      assert.throws(() => app.get('/x', { auth: auth as never }, async () => ({})), message);
+      await app.close();
+    }
+    await assert.rejects(async () => {
+      const app = Fastify();
+      await app.register(gatehouse, {} as never);
+    }, /authenticator option is required/);
+  });
+});
+
+describe('OpenAPI and Swagger UI', () => {
+  test('the document says what each route enforces, with the real OAuth endpoints', async () => {
+    const app = await itemsApi({ docs: true });
+    try {
+      const document = (await app.inject({ url: '/docs/json' })).json();
+      const schemes = document.components.securitySchemes;
+      assert.deepEqual(schemes.gatehouse.flows.authorizationCode, {
+        authorizationUrl: `${issuer.issuer}/authorize`,
+        tokenUrl: `${issuer.issuer}/token`,
+        scopes: SCOPES,
+      });
+      assert.deepEqual(schemes.gatehouse.flows.password, { tokenUrl: `${issuer.issuer}/token`, scopes: SCOPES });
+      assert.deepEqual(schemes.apiKeyHeader, { type: 'apiKey', in: 'header', name: 'X-API-Key' });
+
+      const security = (path: string, method = 'get') => document.paths[path][method].security;
+      assert.equal(document.paths['/'].get.security, undefined);
+      assert.deepEqual(security('/users/me/items/'), [{ gatehouse: ['items'] }]);
+      assert.deepEqual(security('/accounts/{username}'), [{ gatehouse: ['accounts:read'] }, { apiKeyHeader: [] }], 'API key OR bearer');
+      assert.deepEqual(security('/feed'), [{ gatehouse: [] }, {}], 'optional: anonymous allowed');
+      assert.deepEqual(security('/items', 'post'), [{ gatehouse: ['items'] }, { gatehouse: ['admin'] }], 'any-of: one alternative per scope');
+      assert.equal(issuer.requests.discovery >= 1, true, 'discovery was read to build the docs');
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('Swagger UI logs in with authorization code + PKCE as a public client, redirecting to the public URL', async () => {
+    const app = await itemsApi({ docs: true });
+    try {
+      const initializer = (await app.inject({ url: '/docs/static/swagger-initializer.js' })).body;
+      const redirect = 'https://api.example.test/v1/docs/static/oauth2-redirect.html';
+      assert.equal(docsRedirectUrl('https://api.example.test/v1/'), redirect);
+      assert.ok(initializer.includes(`oauth2RedirectUrl: ${JSON.stringify(redirect)}`), 'redirect URL from the configured public URL');
+      assert.ok(!initializer.includes("resolveUrl('./static/oauth2-redirect.html')"), 'not computed from the browser location');
+      assert.match(initializer, /ui\.initOAuth\(\{"clientId":"docs","usePkceWithAuthorizationCodeGrant":true\}\)/);
+      assert.doesNotMatch(initializer, /clientSecret|client_secret/);
+      // The redirect page is really served where the URL points (behind the proxy's /v1 prefix).
+      assert.equal((await app.inject({ url: '/docs/static/oauth2-redirect.html' })).statusCode, 200);
+      assert.equal((await app.inject({ url: '/docs' })).statusCode, 200);
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('docs misuse fails at boot; an unreachable issuer fails the boot instead of serving wrong docs', async () => {
+    const bad: [object, RegExp][] = [
+      [{ publicUrl: 'api.example.test', clientId: 'docs' }, /publicUrl/],
+      [{ publicUrl: 'https://api.example.test', clientId: '' }, /clientId/],
+      [{ publicUrl: 'https://api.example.test', clientId: 'docs', ui: { initOAuth: { clientSecret: 's' } } }, /never put a client secret/],
+    ];
+    for (const [options, message] of bad) {
+      const app = Fastify();
+      await app.register(gatehouse, { authenticator });
+      await assert.rejects(async () => app.register(gatehouseDocs, options as never), message);
+      await app.close();
+    }
+    const down = await createTestIssuer();
+    down.fail('discovery', 'unavailable');
+    const app = Fastify();
+    try {
+      await app.register(gatehouse, { authenticator: createAuthenticator(down.authenticatorOptions()) });
+      await assert.rejects(async () => app.register(gatehouseDocs, { publicUrl: 'https://api.example.test', clientId: 'docs' }), /discovery/);
+    } finally {
+      await app.close().catch(() => undefined);
+      await down.close();
+    }
+  });
+});

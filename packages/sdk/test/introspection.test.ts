@@ -1,0 +1,194 @@
+// Opaque tokens and API keys through RFC 7662 introspection: client authentication, the
+// active/inactive answers, both caches and their bounds, and the 503 rule.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createAuthenticator, type AuthenticatorOptions, type AuthOutcome } from '@gatehouse/sdk';
+import { createTestIssuer, type TestFault, type TestIssuer } from '@gatehouse/sdk/testing';
+import { bearer, countingFetch, manualClock, request } from './helpers.ts';
+
+let issuer: TestIssuer;
+before(async () => {
+  issuer = await createTestIssuer();
+});
+after(() => issuer.close());
+
+function setup(overrides: Partial<AuthenticatorOptions> = {}, target: TestIssuer = issuer) {
+  const counter = countingFetch();
+  const clock = manualClock();
+  const errors: Error[] = [];
+  const authenticator = createAuthenticator(
+    target.authenticatorOptions({
+      credentials: { apiKey: true },
+      fetch: counter.fetch,
+      now: clock.now,
+      onError: (error) => errors.push(error),
+      ...overrides,
+    }),
+  );
+  const introspections = () => counter.count((url) => url.endsWith('/introspect'));
+  const withToken = (token: string) => authenticator.authenticate(request(bearer(token)));
+  const withKey = (key: string) => authenticator.authenticate(request({ 'x-api-key': key }));
+  return { authenticator, counter, clock, errors, introspections, withToken, withKey };
+}
+
+function codeOf(outcome: AuthOutcome): string {
+  return outcome.ok ? 'ok' : outcome.error.code;
+}
+
+describe('answers', () => {
+  test('an active opaque token becomes a principal; the endpoint comes from discovery', async () => {
+    const { withToken, counter } = setup();
+    const token = issuer.createOpaqueToken({ sub: 'alice', clientId: 'web', scopes: ['items', 'me'] });
+    assert.ok(!token.includes('.'), 'opaque tokens have no dots, so they are never mistaken for a JWT');
+    const outcome = await withToken(token);
+    assert.ok(outcome.ok);
+    assert.equal(outcome.principal?.kind, 'user');
+    assert.equal(outcome.principal?.subject, 'alice');
+    assert.equal(outcome.principal?.clientId, 'web');
+    assert.deepEqual([...(outcome.principal?.scopes ?? [])], ['items', 'me']);
+    assert.deepEqual(counter.urls, [`${issuer.issuer}/.well-known/openid-configuration`, `${issuer.issuer}/introspect`]);
+  });
+
+  test('an API key in X-API-Key is an api_key principal', async () => {
+    const { withKey } = setup();
+    const outcome = await withKey(issuer.createApiKey({ sub: 'svc-owner', scopes: 'accounts:read' }));
+    assert.ok(outcome.ok);
+    assert.equal(outcome.principal?.kind, 'api_key');
+    assert.equal(outcome.principal?.subject, 'svc-owner');
+    assert.ok(outcome.principal?.scopes.has('accounts:read'));
+  });
+
+  test('opaque client tokens are clients (no sub, or sub = client_id)', async () => {
+    const { withToken } = setup();
+    for (const credential of [{ sub: undefined, clientId: 'svc' }, { sub: 'svc', clientId: 'svc' }]) {
+      const token = issuer.createOpaqueToken({ ...credential, sub: credential.sub as string });
+      const outcome = await withToken(token);
+      assert.equal(outcome.ok && outcome.principal?.kind, 'client');
+      assert.equal(outcome.ok && outcome.principal?.subject, 'svc');
+    }
+  });
+
+  test('inactive (unknown, revoked, expired) is 401 invalid_token', async () => {
+    const { withToken, withKey } = setup({ introspection: { ...issuer.introspectionClient, cacheTtl: 0, negativeCacheTtl: 0 } });
+    assert.equal(codeOf(await withToken('unknown-opaque-token')), 'invalid_token');
+    const key = issuer.createApiKey({ scopes: ['items'] });
+    assert.equal(codeOf(await withKey(key)), 'ok');
+    issuer.revoke(key);
+    const revoked = await withKey(key);
+    assert.equal(codeOf(revoked), 'invalid_token');
+    assert.equal(revoked.ok ? 0 : revoked.response.status, 401);
+    assert.equal(codeOf(await withToken(issuer.createOpaqueToken({ expiresIn: -10 }))), 'invalid_token');
+  });
+
+  test('the answer must be for this API and this issuer', async () => {
+    const { withToken, withKey } = setup();
+    assert.equal(codeOf(await withToken(issuer.createOpaqueToken({ audience: 'https://other.example.test' }))), 'invalid_token');
+    assert.equal(codeOf(await withKey(issuer.createApiKey({ audience: ['https://other.example.test'] }))), 'invalid_token');
+    assert.equal(codeOf(await withToken(issuer.createOpaqueToken({ audience: ['https://other.example.test', issuer.audience] }))), 'ok');
+  });
+
+  test('API keys only through API-key sources, tokens never through them', async () => {
+    const { withToken, withKey, introspections } = setup();
+    const key = issuer.createApiKey({ scopes: ['items'] });
+    const asBearer = await withToken(key);
+    assert.equal(asBearer.ok ? 'ok' : asBearer.error.description, 'API keys are not accepted as bearer tokens');
+    const opaque = await withKey(issuer.createOpaqueToken());
+    assert.equal(opaque.ok ? 'ok' : opaque.error.description, 'The credential is not an API key');
+    // A JWT-looking API key is still introspected, never verified locally.
+    const before = introspections();
+    const jwtShaped = await withKey(await issuer.mintAccessToken());
+    assert.equal(codeOf(jwtShaped), 'invalid_token');
+    assert.equal(introspections(), before + 1);
+  });
+
+  test('without introspection, a credential that is not a JWT is 401 and no request is made', async () => {
+    const counter = countingFetch();
+    const authenticator = createAuthenticator({ issuer: issuer.issuer, audience: issuer.audience, algorithms: ['ES256'], fetch: counter.fetch });
+    assert.equal(codeOf(await authenticator.authenticate(request(bearer(issuer.createOpaqueToken())))), 'invalid_token');
+    assert.equal(counter.count(), 0);
+  });
+});
+
+describe('caches', () => {
+  test('an active answer is reused for cacheTtl, and concurrent requests share one call', async () => {
+    const { withToken, introspections, clock } = setup({ introspection: { ...issuer.introspectionClient, cacheTtl: 30 } });
+    const token = issuer.createOpaqueToken({ scopes: ['items'] });
+    const outcomes = await Promise.all(Array.from({ length: 10 }, () => withToken(token)));
+    assert.ok(outcomes.every((outcome) => outcome.ok));
+    assert.equal(introspections(), 1);
+    clock.advance(29);
+    assert.equal(codeOf(await withToken(token)), 'ok');
+    assert.equal(introspections(), 1);
+    // A revocation is seen once the TTL has passed.
+    issuer.revoke(token);
+    clock.advance(2);
+    assert.equal(codeOf(await withToken(token)), 'invalid_token');
+    assert.equal(introspections(), 2);
+  });
+
+  test('an active answer is never reused past the credential\'s exp', async () => {
+    const { withToken, introspections, clock } = setup({ introspection: { ...issuer.introspectionClient, cacheTtl: 300 } });
+    const token = issuer.createOpaqueToken({ expiresIn: 10 });
+    assert.equal(codeOf(await withToken(token)), 'ok');
+    clock.advance(9);
+    assert.equal(codeOf(await withToken(token)), 'ok');
+    assert.equal(introspections(), 1);
+    clock.advance(2); // past exp: the cache entry is gone, the issuer is asked again
+    await withToken(token);
+    assert.equal(introspections(), 2);
+    clock.advance(5); // past exp + the 5 s leeway: refused even though the issuer's clock disagrees
+    assert.equal(codeOf(await withToken(token)), 'invalid_token');
+  });
+
+  test('an inactive answer is reused for negativeCacheTtl', async () => {
+    const { withToken, introspections, clock } = setup({ introspection: { ...issuer.introspectionClient, negativeCacheTtl: 5 } });
+    for (let index = 0; index < 5; index += 1) assert.equal(codeOf(await withToken('bad-credential')), 'invalid_token');
+    assert.equal(introspections(), 1);
+    clock.advance(5);
+    await withToken('bad-credential');
+    assert.equal(introspections(), 2);
+  });
+
+  test('both caches are bounded', async () => {
+    const { withToken, introspections } = setup({
+      introspection: { ...issuer.introspectionClient, cacheSize: 1, negativeCacheSize: 1 },
+    });
+    const [first, second] = [issuer.createOpaqueToken(), issuer.createOpaqueToken()];
+    for (const token of [first, second, first, second]) await withToken(token);
+    assert.equal(introspections(), 4, 'a cache of one keeps only the latest active answer');
+    for (const token of ['bad-1', 'bad-2', 'bad-1', 'bad-2']) await withToken(token);
+    assert.equal(introspections(), 8, 'a cache of one keeps only the latest inactive answer');
+  });
+});
+
+describe('the 503 rule', () => {
+  test('introspection unreachable or unusable is 503, not 401: reset, 5xx, timeout, garbage', async () => {
+    const faults: TestFault[] = ['reset', 'unavailable', 'hang', 'garbage'];
+    for (const fault of faults) {
+      const down = await createTestIssuer();
+      try {
+        const { withKey, errors } = setup({ timeout: 0.2 }, down);
+        const key = down.createApiKey({ scopes: ['items'] });
+        down.fail('introspection', fault);
+        const outcome = await withKey(key);
+        assert.equal(codeOf(outcome), 'temporarily_unavailable', fault);
+        assert.equal(outcome.ok ? 0 : outcome.response.status, 503, fault);
+        assert.ok(errors.length > 0, fault);
+        // Failures are not cached: as soon as the issuer answers again, the key works.
+        down.fail('introspection', undefined);
+        assert.equal(codeOf(await withKey(key)), 'ok', fault);
+      } finally {
+        await down.close();
+      }
+    }
+  });
+
+  test('the API\'s own client credentials are sent (client_secret_basic); wrong ones are a 503, reported', async () => {
+    const { withKey, errors } = setup({ introspection: { clientId: issuer.introspectionClient.clientId, clientSecret: 'wrong' } });
+    const outcome = await withKey(issuer.createApiKey());
+    assert.equal(codeOf(outcome), 'temporarily_unavailable');
+    assert.match(errors[0]?.message ?? '', /introspection answered 401/);
+    const ok = setup();
+    assert.equal(codeOf(await ok.withKey(issuer.createApiKey())), 'ok');
+  });
+});

@@ -1,0 +1,86 @@
+// Misuse fails at construction with a TypeError naming the option (STYLE.md point 3), and the
+// Express adapter's optional next(err) mode.
+import assert from 'node:assert/strict';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { test } from 'node:test';
+import express from 'express';
+import { AuthError, createAuthenticator, DEFAULTS, type AuthenticatorOptions } from '@gatehouse/sdk';
+import { gatehouse } from '@gatehouse/sdk/express';
+
+const base: AuthenticatorOptions = { issuer: 'https://id.example.test', audience: 'https://api.example.test', algorithms: ['ES256'] };
+
+test('required options and bad values throw a TypeError naming the option', () => {
+  const cases: [Partial<Record<keyof AuthenticatorOptions, unknown>>, RegExp][] = [
+    [{ issuer: undefined }, /^issuer:/],
+    [{ issuer: 'id.example.test' }, /^issuer:/],
+    [{ issuer: 'http://id.example.test' }, /^issuer: expected an https URL/],
+    [{ issuer: 'https://id.example.test/?tenant=1' }, /^issuer: must not have a query/],
+    [{ audience: undefined }, /^audience:/],
+    [{ audience: '' }, /^audience:/],
+    [{ algorithms: undefined }, /^algorithms:/],
+    [{ algorithms: ['none'] }, /^algorithms\[0\]: 'none'/],
+    [{ algorithms: ['HS256'] }, /^algorithms\[0\]: HS256 is symmetric/],
+    [{ jwks: { keys: [{ kty: 'oct', k: 'c2VjcmV0' }] } }, /^jwks\.keys\[0\]: symmetric/],
+    [{ jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'x', y: 'y', d: 'd' }] } }, /^jwks\.keys\[0\]: contains private key material/],
+    [{ jwks: { keys: [] }, jwksUri: 'https://id.example.test/jwks' }, /^jwks, jwksUri/],
+    [{ introspection: { clientId: 'api' } }, /^introspection\.clientSecret/],
+    [{ credentials: { apiKey: true } }, /^credentials\.apiKey: API keys are checked by introspection/],
+    [{ credentials: { bearer: false } }, /^credentials: every credential source is disabled/],
+    [{ credentials: { cookie: 'bad name' } }, /^credentials\.cookie/],
+    [{ credentials: { apiKey: { header: 'Authorization' } }, introspection: { clientId: 'a', clientSecret: 'b' } }, /^credentials\.apiKey\.header: Authorization is reserved/],
+    [{ defaultSources: ['query'] }, /^defaultSources\[0\]: 'query' is not an enabled/],
+    [{ trustedOrigins: ['https://app.example.test/'] }, /^trustedOrigins\[0\]/],
+    [{ clockTolerance: 3600 }, /^clockTolerance/],
+    [{ timeout: -1 }, /^timeout/],
+    [{ tokenCacheSize: 1.5 }, /^tokenCacheSize/],
+    [{ realm: 'a"b' }, /^realm/],
+    [{ fetch: 'fetch' }, /^fetch/],
+  ];
+  for (const [overrides, message] of cases) {
+    assert.throws(() => createAuthenticator({ ...base, ...overrides } as AuthenticatorOptions), (error: unknown) => {
+      assert.ok(error instanceof TypeError, `${JSON.stringify(overrides)} should throw a TypeError`);
+      assert.match(error.message, message);
+      return true;
+    });
+  }
+});
+
+test('documented defaults; http is accepted for loopback issuers or with allowHttpIssuer', () => {
+  assert.equal(DEFAULTS.clockTolerance, 5);
+  assert.equal(DEFAULTS.introspectionCacheTtl, 30);
+  assert.equal(DEFAULTS.introspectionNegativeCacheTtl, 5);
+  assert.equal(DEFAULTS.maxTokenLength, 8192);
+  assert.doesNotThrow(() => createAuthenticator({ ...base, issuer: 'http://127.0.0.1:3000' }));
+  assert.doesNotThrow(() => createAuthenticator({ ...base, issuer: 'http://localhost:3000' }));
+  assert.doesNotThrow(() => createAuthenticator({ ...base, issuer: 'http://gatehouse:3000', allowHttpIssuer: true }));
+  assert.equal(createAuthenticator(base).description.realm, base.audience, 'realm defaults to the audience');
+});
+
+test('Express: errors are sent directly by default, or passed to next(err) with status and headers', async () => {
+  const authenticator = createAuthenticator({ ...base, jwks: { keys: [] } });
+  assert.throws(() => gatehouse(authenticator).requireAuth({ scopes: ['a b'] }), /requireAuth\.scopes\[0\]/);
+  const app = express();
+  const { requireAuth } = gatehouse(authenticator, { errors: 'next' });
+  let seen: unknown;
+  app.get('/items', requireAuth({ scopes: ['items'] }), (_req, res) => void res.json({}));
+  app.use((error: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+    seen = error;
+    const authError = error as AuthError;
+    res.status(authError.status).set(authError.headers).json({ custom: authError.code });
+  });
+  const server = await new Promise<Server>((resolve) => {
+    const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
+  });
+  try {
+    const response = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/items`);
+    assert.equal(response.status, 401);
+    assert.equal(response.headers.get('www-authenticate'), `Bearer realm="${base.audience}"`);
+    assert.deepEqual(await response.json(), { custom: 'missing_credentials' });
+    assert.ok(seen instanceof AuthError);
+    assert.equal(seen.response?.status, 401);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});

@@ -1,0 +1,316 @@
+// SECURITY.md "Token verification (SDK)": algorithms, key sources, kid, iss/aud/exp/nbf, typ,
+// signature before claims — through the public authenticator, with a real issuer on 127.0.0.1.
+import assert from 'node:assert/strict';
+import { createHmac, createPublicKey } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify } from 'jose';
+import { createAuthenticator, type AuthenticatorOptions, type AuthOutcome } from '@gatehouse/sdk';
+import { createTestIssuer, encodeSegment, signJws, type TestIssuer } from '@gatehouse/sdk/testing';
+import { bearer, countingFetch, manualClock, request } from './helpers.ts';
+
+let issuer: TestIssuer;
+/** One RSA issuer for the whole file: RSA key generation is the slowest thing here. */
+let rsaIssuer: TestIssuer;
+before(async () => {
+  [issuer, rsaIssuer] = await Promise.all([createTestIssuer(), createTestIssuer({ algorithm: 'RS256' })]);
+});
+after(() => Promise.all([issuer.close(), rsaIssuer.close()]));
+
+/** An authenticator with the issuer's keys configured statically and a fetch that counts. */
+function staticAuthenticator(overrides: Partial<AuthenticatorOptions> = {}) {
+  const counter = countingFetch();
+  const authenticator = createAuthenticator({
+    issuer: issuer.issuer,
+    audience: issuer.audience,
+    algorithms: ['ES256'],
+    jwks: issuer.jwks(),
+    fetch: counter.fetch,
+    tokenCacheSize: 0,
+    ...overrides,
+  });
+  return { authenticator, counter };
+}
+
+function assertInvalid(outcome: AuthOutcome, description?: RegExp): void {
+  assert.equal(outcome.ok, false, 'expected the token to be refused');
+  if (outcome.ok) return;
+  assert.equal(outcome.error.code, 'invalid_token');
+  assert.equal(outcome.response.status, 401);
+  if (description !== undefined) assert.match(outcome.error.description, description);
+}
+
+function claims(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const now = Math.floor(Date.now() / 1000);
+  return { iss: issuer.issuer, aud: issuer.audience, sub: 'user-1', client_id: 'c', exp: now + 300, iat: now, ...extra };
+}
+
+describe('algorithms', () => {
+  test('alg "none" in any casing, with an empty signature, is refused', async () => {
+    const { authenticator } = staticAuthenticator();
+    for (const alg of ['none', 'None', 'NONE', 'nOnE']) {
+      const token = `${encodeSegment({ alg, typ: 'at+jwt' })}.${encodeSegment(claims())}.`;
+      assertInvalid(await authenticator.authenticate(request(bearer(token))), /algorithm/);
+    }
+    assertInvalid(await authenticator.authenticate(request(bearer(await issuer.mintBadToken('alg_none')))), /algorithm/);
+  });
+
+  test('none and HS* cannot even be configured', () => {
+    for (const algorithms of [['none'], ['NONE'], ['HS256'], ['ES256', 'hs512'], [], ['XYZ']]) {
+      assert.throws(
+        () => createAuthenticator({ issuer: issuer.issuer, audience: 'a', algorithms: algorithms as never }),
+        (error: unknown) => error instanceof TypeError && /algorithms/.test(error.message),
+      );
+    }
+  });
+
+  test('HS256 with the public key as the HMAC secret (algorithm confusion) is refused', async () => {
+    const jwk = rsaIssuer.jwks().keys[0];
+    assert.ok(jwk);
+    const authenticator = createAuthenticator({ ...rsaIssuer.authenticatorOptions(), jwks: rsaIssuer.jwks(), introspection: undefined });
+    // The attacker knows the public key in every form the verifier might hold it in.
+    const pem = createPublicKey({ key: jwk as never, format: 'jwk' }).export({ type: 'spki', format: 'pem' }) as string;
+    for (const secret of [pem, JSON.stringify(jwk), jwk.n as string]) {
+      const header = encodeSegment({ alg: 'HS256', typ: 'at+jwt', kid: jwk.kid });
+      const payload = encodeSegment({ ...claims(), iss: rsaIssuer.issuer, aud: rsaIssuer.audience });
+      const signature = createHmac('sha256', secret).update(`${header}.${payload}`).digest('base64url');
+      assertInvalid(await authenticator.authenticate(request(bearer(`${header}.${payload}.${signature}`))), /algorithm/);
+    }
+    // Sanity: the same authenticator accepts the issuer's real RS256 tokens.
+    assert.equal((await authenticator.authenticate(request(bearer(await rsaIssuer.mintAccessToken())))).ok, true);
+  });
+
+  test('a validly signed token with an algorithm that is not configured is refused', async () => {
+    const { privateKey, publicKey } = await generateKeyPair('ES384', { extractable: true });
+    const jwk = { ...(await exportJWK(publicKey)), kid: 'p384' };
+    const authenticator = createAuthenticator({ issuer: issuer.issuer, audience: issuer.audience, algorithms: ['ES256'], jwks: { keys: [jwk] } });
+    const token = await signJws({ alg: 'ES384', typ: 'at+jwt', kid: 'p384' }, claims(), privateKey);
+    assertInvalid(await authenticator.authenticate(request(bearer(token))), /algorithm/);
+  });
+
+  test('the key type is bound to the algorithm: an EC token cannot use an RSA or wrong-curve key', async () => {
+    const p384 = await generateKeyPair('ES384', { extractable: true });
+    const keys = [
+      { ...rsaIssuer.jwks().keys[0], kid: 'shared' },
+      { ...(await exportJWK(p384.publicKey)), kid: 'p384' },
+    ];
+    const authenticator = createAuthenticator({
+      issuer: issuer.issuer,
+      audience: issuer.audience,
+      algorithms: ['ES256', 'ES384', 'RS256'],
+      jwks: { keys },
+    });
+    // Header says ES256 and names the RSA key's kid: no EC key with that kid exists.
+    const p256 = await generateKeyPair('ES256', { extractable: true });
+    const viaRsaKid = await signJws({ alg: 'ES256', typ: 'at+jwt', kid: 'shared' }, claims(), p256.privateKey);
+    assertInvalid(await authenticator.authenticate(request(bearer(viaRsaKid))), /unknown key/);
+    // Header says ES256 but the kid is a P-384 key: ES256 means P-256 only (RFC 7518 §3.4).
+    // The binding is checked on the JWK before any import: the key is simply not a candidate.
+    const viaWrongCurve = await signJws({ alg: 'ES256', typ: 'at+jwt', kid: 'p384' }, claims(), p384.privateKey);
+    assertInvalid(await authenticator.authenticate(request(bearer(viaWrongCurve))), /unknown key/);
+    // Sanity: the same P-384 key verifies ES384.
+    const good = await signJws({ alg: 'ES384', typ: 'at+jwt', kid: 'p384' }, claims(), p384.privateKey);
+    assert.equal((await authenticator.authenticate(request(bearer(good)))).ok, true);
+  });
+});
+
+describe('key sources', () => {
+  test('jwk, jku, x5u and x5c headers are never followed: zero outbound requests', async () => {
+    // An attacker-controlled key server that would serve the attacker's key, if anyone asked.
+    const attacker = await generateKeyPair('ES256', { extractable: true });
+    const attackerJwk = { ...(await exportJWK(attacker.publicKey)), kid: 'evil', alg: 'ES256', use: 'sig' };
+    let attackerHits = 0;
+    const server = createServer((_request, response) => {
+      attackerHits += 1;
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [attackerJwk] }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const attackerUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks`;
+    try {
+      const { authenticator, counter } = staticAuthenticator();
+      const headers = [
+        { jwk: attackerJwk },
+        { jku: attackerUrl },
+        { x5u: attackerUrl },
+        { x5c: ['MIIBszCCAVmgAwIBAgIUQ'] },
+        { jwk: attackerJwk, jku: attackerUrl, x5u: attackerUrl },
+      ];
+      for (const extra of headers) {
+        const token = await signJws({ alg: 'ES256', typ: 'at+jwt', kid: 'evil', ...extra }, claims(), attacker.privateKey);
+        assertInvalid(await authenticator.authenticate(request(bearer(token))));
+      }
+      assertInvalid(await authenticator.authenticate(request(bearer(await issuer.mintBadToken('embedded_jwk')))));
+      assert.equal(counter.count(), 0, 'no outbound request at all with static keys');
+      assert.equal(attackerHits, 0, 'the attacker URL was never fetched');
+
+      // With remote keys, the only URLs ever fetched are the configured issuer's.
+      const remote = countingFetch();
+      const remoteAuthenticator = createAuthenticator({ ...issuer.authenticatorOptions(), fetch: remote.fetch });
+      for (const extra of headers) {
+        const token = await signJws({ alg: 'ES256', typ: 'at+jwt', kid: 'evil', ...extra }, claims(), attacker.privateKey);
+        assertInvalid(await remoteAuthenticator.authenticate(request(bearer(token))));
+      }
+      assert.ok(remote.urls.every((url) => url.startsWith(`${issuer.issuer}/`)), remote.urls.join(' '));
+      assert.equal(attackerHits, 0);
+    } finally {
+      server.close();
+    }
+  });
+
+  test('kid is an exact-match lookup key', async () => {
+    const { authenticator } = staticAuthenticator();
+    const kid = issuer.jwks().keys[0]?.kid as string;
+    assert.equal((await authenticator.authenticate(request(bearer(await issuer.mintAccessToken({ header: { kid } }))))).ok, true);
+    for (const variant of [kid.toUpperCase(), kid.toLowerCase(), `${kid} `, ` ${kid}`, kid.slice(1), `${kid}x`, '', `${kid}\u0000`]) {
+      if (variant === kid) continue;
+      const token = await issuer.mintAccessToken({ header: { kid: variant } });
+      assertInvalid(await authenticator.authenticate(request(bearer(token))), /unknown key/);
+    }
+    const numericKid = await issuer.mintAccessToken({ header: { kid: 1 } });
+    assertInvalid(await authenticator.authenticate(request(bearer(numericKid))));
+  });
+
+  test('the issuer is checked first: a foreign issuer never causes a key lookup or a fetch', async () => {
+    const counter = countingFetch();
+    const authenticator = createAuthenticator({ ...issuer.authenticatorOptions(), fetch: counter.fetch });
+    const token = await issuer.mintAccessToken({ issuer: 'https://evil.example.test', header: { kid: 'never-seen' } });
+    assertInvalid(await authenticator.authenticate(request(bearer(token))), /another issuer/);
+    assert.equal(counter.count(), 0);
+  });
+
+  test('a token signed by an unpublished key that claims the published kid is refused', async () => {
+    const { authenticator } = staticAuthenticator();
+    assertInvalid(await authenticator.authenticate(request(bearer(await issuer.mintBadToken('foreign_key')))), /signature/);
+  });
+});
+
+describe('claims', () => {
+  test('iss is compared exactly', async () => {
+    const { authenticator } = staticAuthenticator();
+    for (const iss of [`${issuer.issuer}/`, issuer.issuer.toUpperCase(), issuer.issuer.replace('127.0.0.1', 'localhost'), undefined, 42]) {
+      const token = await issuer.mintAccessToken({ claims: { iss } });
+      assertInvalid(await authenticator.authenticate(request(bearer(token))), /issuer/);
+    }
+    // …and the configured issuer must match the discovery document exactly too (see jwks.test.ts).
+  });
+
+  test('aud must contain this API exactly', async () => {
+    const { authenticator } = staticAuthenticator();
+    const aud = issuer.audience;
+    for (const ok of [aud, [aud], ['https://other.example.test', aud]]) {
+      const token = await issuer.mintAccessToken({ audience: ok });
+      assert.equal((await authenticator.authenticate(request(bearer(token)))).ok, true, JSON.stringify(ok));
+    }
+    for (const bad of [`${aud}/`, aud.toUpperCase(), `${aud}x`, aud.slice(0, -1), ['https://other.example.test'], [], [[aud]]]) {
+      const token = await issuer.mintAccessToken({ audience: bad as never });
+      assertInvalid(await authenticator.authenticate(request(bearer(token))), /not meant for this API/);
+    }
+    assertInvalid(await authenticator.authenticate(request(bearer(await issuer.mintAccessToken({ claims: { aud: undefined } })))));
+    assertInvalid(await authenticator.authenticate(request(bearer(await issuer.mintBadToken('wrong_audience')))));
+  });
+
+  test('exp and nbf are checked with the documented 5 s leeway', async () => {
+    const clock = manualClock();
+    const { authenticator } = staticAuthenticator({ now: clock.now });
+    const t = Math.floor(clock.now() / 1000);
+    const at = async (token: string, offset: number): Promise<boolean> => {
+      const outcome = await createAuthenticator({
+        issuer: issuer.issuer,
+        audience: issuer.audience,
+        algorithms: ['ES256'],
+        jwks: issuer.jwks(),
+        tokenCacheSize: 0,
+        now: () => (t + offset) * 1000,
+      }).authenticate(request(bearer(token)));
+      return outcome.ok;
+    };
+    const expiring = await issuer.mintAccessToken({ claims: { exp: t + 60 } });
+    assert.equal(await at(expiring, 59), true);
+    assert.equal(await at(expiring, 64), true, 'within the 5 s leeway');
+    assert.equal(await at(expiring, 65), false, 'exp <= now - leeway is expired');
+    const notYet = await issuer.mintAccessToken({ claims: { nbf: t + 100 } });
+    assert.equal(await at(notYet, 95), true, 'within the 5 s leeway');
+    assert.equal(await at(notYet, 94), false);
+    assertInvalid(await authenticator.authenticate(request(bearer(await issuer.mintAccessToken({ claims: { exp: undefined } })))), /expiry/);
+    assertInvalid(await authenticator.authenticate(request(bearer(await issuer.mintAccessToken({ claims: { exp: '9999999999' } })))), /expiry/);
+    assertInvalid(await authenticator.authenticate(request(bearer(await issuer.mintBadToken('expired')))), /expired/);
+    assertInvalid(await authenticator.authenticate(request(bearer(await issuer.mintBadToken('not_yet_valid')))), /not valid yet/);
+    assert.throws(() => staticAuthenticator({ clockTolerance: -1 }), /clockTolerance/);
+  });
+
+  test('the signature is checked before any claim', async () => {
+    const { authenticator } = staticAuthenticator();
+    const breakSignature = (token: string): string => {
+      const index = token.lastIndexOf('.') + 10;
+      return token.slice(0, index) + (token[index] === 'A' ? 'B' : 'A') + token.slice(index + 1);
+    };
+    for (const kind of ['expired', 'wrong_audience', 'not_yet_valid', 'wrong_typ'] as const) {
+      const broken = breakSignature(await issuer.mintBadToken(kind));
+      assertInvalid(await authenticator.authenticate(request(bearer(broken))), /signature is invalid/);
+    }
+  });
+
+  test('typ must be at+jwt (RFC 9068 §4): an ID token is not an access token', async () => {
+    const { authenticator } = staticAuthenticator();
+    for (const typ of ['at+jwt', 'application/at+jwt', 'AT+JWT', 'Application/At+Jwt']) {
+      const outcome = await authenticator.authenticate(request(bearer(await issuer.mintAccessToken({ header: { typ } }))));
+      assert.equal(outcome.ok, true, typ);
+    }
+    for (const typ of ['JWT', 'jwt', 'application/jwt', 'at+jwt ', 'id_token', '', undefined, 1]) {
+      const token = await issuer.mintAccessToken({ header: { typ } });
+      assertInvalid(await authenticator.authenticate(request(bearer(token))), /not an access token/);
+    }
+    assertInvalid(await authenticator.authenticate(request(bearer(await issuer.mintBadToken('id_token')))));
+  });
+
+  test('a critical header extension is refused (RFC 7515 §4.1.11)', async () => {
+    const { authenticator } = staticAuthenticator();
+    for (const header of [{ crit: ['exp'], exp: 1 }, { b64: false, crit: ['b64'] }, { b64: true }]) {
+      const token = await issuer.mintAccessToken({ header });
+      assertInvalid(await authenticator.authenticate(request(bearer(token))), /extension/);
+    }
+  });
+
+  test('claims the principal is built from must have the right types', async () => {
+    const { authenticator } = staticAuthenticator();
+    for (const bad of [{ sub: 42 }, { client_id: ['a'] }, { scope: ['items'] }, { iat: 'now' }, { scp: [1] }]) {
+      assertInvalid(await authenticator.authenticate(request(bearer(await issuer.mintAccessToken({ claims: bad })))), /malformed/);
+    }
+  });
+});
+
+describe('differential check against jose.jwtVerify (outside truth)', () => {
+  test('accepts and refuses the same tokens as jose with the same policy', async () => {
+    const { authenticator } = staticAuthenticator();
+    const keySet = createLocalJWKSet(issuer.jwks());
+    const tokens: Record<string, string> = {
+      valid: await issuer.mintAccessToken({ scopes: ['items'] }),
+      validArrayAud: await issuer.mintAccessToken({ audience: ['x', issuer.audience] }),
+      validApplicationTyp: await issuer.mintAccessToken({ header: { typ: 'application/at+jwt' } }),
+      client: await issuer.mintClientToken(),
+    };
+    for (const kind of ['expired', 'not_yet_valid', 'wrong_audience', 'wrong_issuer', 'wrong_typ', 'id_token', 'unknown_kid', 'bad_signature', 'alg_none', 'foreign_key', 'embedded_jwk'] as const) {
+      tokens[kind] = await issuer.mintBadToken(kind);
+    }
+    tokens.crit = await issuer.mintAccessToken({ header: { crit: ['x'], x: 1 } });
+    tokens.noExp = await issuer.mintAccessToken({ claims: { exp: undefined } });
+    tokens.zeroSignature = `${(tokens.valid as string).slice(0, (tokens.valid as string).lastIndexOf('.'))}.${'A'.repeat(86)}`;
+
+    for (const [name, token] of Object.entries(tokens)) {
+      const ours = (await authenticator.authenticate(request(bearer(token)))).ok;
+      const theirs = await jwtVerify(token, keySet, {
+        issuer: issuer.issuer,
+        audience: issuer.audience,
+        algorithms: ['ES256'],
+        typ: 'at+jwt',
+        clockTolerance: 5,
+        requiredClaims: ['exp'],
+      }).then(
+        () => true,
+        () => false,
+      );
+      assert.equal(ours, theirs, `${name}: gatehouse ${ours ? 'accepts' : 'refuses'}, jose ${theirs ? 'accepts' : 'refuses'}`);
+    }
+  });
+});
