@@ -13,7 +13,7 @@ import { resolveOptions, type AuthenticatorOptions, type ResolvedOptions } from 
 import { buildPrincipal, isAudience, type Principal } from './principal.ts';
 import { authorize, ResolvedRequirement, type AuthRequirement } from './requirement.ts';
 import { UpstreamError } from './upstream.ts';
-import { verifyJwt, type JwtVerifyContext } from './verify-jwt.ts';
+import { createJwtVerifier, type VerifiedJwt } from './verify-jwt.ts';
 
 export type AuthOutcome =
   | { readonly ok: true; readonly principal: Principal | undefined }
@@ -51,7 +51,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
 class GatehouseAuthenticator implements Authenticator {
   readonly #options: ResolvedOptions;
   readonly #discovery: Discovery;
-  readonly #jwt: JwtVerifyContext;
+  readonly #verifyToken: (token: string) => Promise<VerifiedJwt>;
   readonly #introspector: Introspector | undefined;
   /** Verified JWTs by token: a reused token is verified once, and never served past its exp. */
   readonly #verified: LruCache<Principal>;
@@ -79,7 +79,7 @@ class GatehouseAuthenticator implements Authenticator {
             now: options.now,
             onStaleKeys: options.onError,
           });
-    this.#jwt = {
+    this.#verifyToken = createJwtVerifier({
       issuer: options.issuer,
       audience: options.audience,
       algorithms: options.algorithms,
@@ -87,7 +87,7 @@ class GatehouseAuthenticator implements Authenticator {
       clockToleranceSec: options.clockTolerance,
       maxTokenLength: options.maxTokenLength,
       now: options.now,
-    };
+    });
     const introspection = options.introspection;
     this.#introspector =
       introspection === undefined
@@ -174,7 +174,7 @@ class GatehouseAuthenticator implements Authenticator {
     const now = this.#options.now();
     const cached = this.#verified.get(token, now);
     if (cached !== undefined) return cached;
-    const { claims, scopes } = await verifyJwt(token, this.#jwt);
+    const { claims, scopes } = await this.#verifyToken(token);
     const principal = buildPrincipal('token', claims, scopes);
     // exp is required and checked, so the entry ends when the token does.
     this.#verified.set(token, principal, (claims.exp as number) * 1000, now);

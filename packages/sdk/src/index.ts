@@ -20,8 +20,8 @@ export type { AuthErrorCode, ChallengeScheme, ErrorResponse, ChallengeOptions } 
 
 export type { IssuerMetadata } from './discovery.ts';
 export type { JsonWebKeySet } from './jwks.ts';
-export type { JwsAlgorithm } from './signature.ts';
-export { SUPPORTED_ALGORITHMS } from './signature.ts';
+export type { JwsAlgorithm } from './algorithms.ts';
+export { SUPPORTED_ALGORITHMS } from './algorithms.ts';
 export type { FetchLike } from './upstream.ts';
 
 export { SECURITY_SCHEMES, oauthFlows, securitySchemes, securityRequirements } from './openapi.ts';

@@ -13,8 +13,9 @@
  * - an unknown `kid` that is still unknown is refused (fail closed); if the refetch that could have
  *   found it failed, the answer is 503 instead, because the key may exist.
  */
+import { importJWK, type JWK } from 'jose';
+import { keyMatchesAlgorithm, MIN_RSA_MODULUS_BITS, type JwsAlgorithm, type PublicJwk } from './algorithms.ts';
 import { AuthError } from './errors.ts';
-import { importVerifyKey, keyMatchesAlgorithm, type JwsAlgorithm, type PublicJwk } from './signature.ts';
 import { fetchJson, isObject, UpstreamError, type FetchLike } from './upstream.ts';
 
 export interface JsonWebKeySet {
@@ -47,6 +48,34 @@ function toEntries(jwks: JsonWebKeySet): KeyEntry[] {
   return jwks.keys
     .filter((jwk) => isObject(jwk))
     .map((jwk) => ({ jwk, kid: typeof jwk.kid === 'string' ? jwk.kid : undefined, imported: new Map() }));
+}
+
+/**
+ * Imports the public part of `jwk` as a key for `alg` only, with jose's `importJWK`. The binding
+ * rules (`keyMatchesAlgorithm`) and the RSA size rule are checked here, before jose ever sees the
+ * key; jose checks the CryptoKey against the algorithm again when it verifies. Throws when the JWK
+ * does not fit the algorithm or is not a usable public key.
+ */
+async function importVerifyKey(jwk: PublicJwk, alg: JwsAlgorithm): Promise<CryptoKey> {
+  if (!keyMatchesAlgorithm(jwk, alg)) throw new Error(`key does not match ${alg}`);
+  if (jwk['d'] !== undefined || jwk['p'] !== undefined || jwk['k'] !== undefined) {
+    throw new Error('private or symmetric key material in a verification key');
+  }
+  // Only the public members: `alg`, `use` and `key_ops` were checked above, and jose would pass
+  // `key_ops` to WebCrypto as the key's usages. A member of the wrong type fails the import.
+  const publicPart = (
+    jwk.kty === 'RSA'
+      ? { kty: 'RSA', n: jwk['n'], e: jwk['e'] }
+      : jwk.kty === 'EC'
+        ? { kty: 'EC', crv: jwk.crv, x: jwk['x'], y: jwk['y'] }
+        : { kty: 'OKP', crv: jwk.crv, x: jwk['x'] }
+  ) as JWK;
+  const key = await importJWK(publicPart, alg);
+  if (!(key instanceof CryptoKey) || key.type !== 'public') throw new Error('not a public key');
+  if (jwk.kty === 'RSA' && (key.algorithm as RsaHashedKeyAlgorithm).modulusLength < MIN_RSA_MODULUS_BITS) {
+    throw new Error(`RSA key shorter than ${MIN_RSA_MODULUS_BITS} bits`);
+  }
+  return key;
 }
 
 /** Picks the one key for (kid, alg) among `entries`, or undefined. Ambiguity is refused. */

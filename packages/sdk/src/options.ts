@@ -5,7 +5,7 @@
  */
 import { SOURCE_NAMES, type CredentialLocations, type SourceName } from './credentials.ts';
 import type { JsonWebKeySet } from './jwks.ts';
-import { isSupportedAlgorithm, type JwsAlgorithm } from './signature.ts';
+import { isSupportedAlgorithm, type JwsAlgorithm } from './algorithms.ts';
 import type { FetchLike } from './upstream.ts';
 
 export interface IntrospectionOptions {

@@ -162,7 +162,11 @@ describe('OpenAPI and Swagger UI', () => {
       assert.equal(docsRedirectUrl('https://api.example.test/v1/'), redirect);
       assert.ok(initializer.includes(`oauth2RedirectUrl: ${JSON.stringify(redirect)}`), 'redirect URL from the configured public URL');
       assert.ok(!initializer.includes("resolveUrl('./static/oauth2-redirect.html')"), 'not computed from the browser location');
-      assert.match(initializer, /ui\.initOAuth\(\{"clientId":"docs","usePkceWithAuthorizationCodeGrant":true\}\)/);
+      const initOAuth = JSON.parse(/ui\.initOAuth\((\{.*?\})\)/.exec(initializer)![1]!);
+      assert.equal(initOAuth.clientId, 'docs');
+      assert.equal(initOAuth.usePkceWithAuthorizationCodeGrant, true);
+      // RFC 8707: the authorization request names this API, whatever the server's default API is.
+      assert.deepEqual(initOAuth.additionalQueryStringParams, { resource: 'https://api.example.test' });
       assert.doesNotMatch(initializer, /clientSecret|client_secret/);
       // The redirect page is really served where the URL points (behind the proxy's /v1 prefix).
       assert.equal((await app.inject({ url: '/docs/static/oauth2-redirect.html' })).statusCode, 200);

@@ -49,6 +49,8 @@ async function malformedTokens(): Promise<Record<string, string>> {
     'alg is not a string': `${encodeSegment({ alg: ['ES256'], typ: 'at+jwt' })}.${payload}.${signature}`,
     'prototype pollution payload': `${header}.${b64('{"__proto__":{"admin":true},"constructor":{"prototype":{"admin":true}}}')}.${signature}`,
     'characters outside b64token': `${header}.${payload}.${signature}!`,
+    // b64token allows trailing "=", and atob() would strip it and verify the very same signature.
+    'padded signature (same bytes)': `${header}.${payload}.${signature}==`,
     'embedded space': `${header}. ${payload}.${signature}`,
     '1 MB token': `${'a'.repeat(512 * 1024)}.${'b'.repeat(512 * 1024)}.c`,
     '9 KB token just over the cap': `${header}.${'A'.repeat(9000)}.${signature}`,
@@ -119,4 +121,20 @@ test('over HTTP, no malformed token ever produces a 500', async () => {
   } finally {
     await app.close();
   }
+});
+
+test('an unexpected failure inside verification is a 401 reported to onError, never a thrown error', async () => {
+  const errors: Error[] = [];
+  // A clock that answers NaN makes jose throw a TypeError (currentDate) after the signature check.
+  const broken = createAuthenticator({
+    ...issuer.authenticatorOptions({ jwks: issuer.jwks(), introspection: undefined }),
+    now: () => Number.NaN,
+    tokenCacheSize: 0,
+    onError: (error) => errors.push(error),
+  });
+  const outcome = await broken.authenticate(request(bearer(await issuer.mintAccessToken())));
+  assert.equal(outcome.ok ? 'ok' : `${outcome.response.status} ${outcome.error.code}`, '401 invalid_token');
+  assert.equal(errors.length, 1);
+  assert.ok(errors[0] instanceof TypeError, String(errors[0]));
+  await assert.rejects(broken.verify(await issuer.mintAccessToken()), (error: unknown) => (error as { code?: string }).code === 'invalid_token');
 });

@@ -86,6 +86,8 @@ const plugin: FastifyPluginAsync<GatehouseDocsOptions> = async (fastify, options
         clientId: options.clientId,
         // RFC 7636 / RFC 9700 §2.1.1: a browser client uses PKCE and holds no secret.
         usePkceWithAuthorizationCodeGrant: true,
+        // RFC 8707: ask for a token for this API, whatever the server's default API is.
+        additionalQueryStringParams: { resource: authenticator.description.audience },
         ...(options.defaultScopes === undefined ? {} : { scopes: [...options.defaultScopes] }),
       },
     } as Parameters<typeof swaggerUi>[1]);

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { IssuerMetadata } from '../discovery.ts';
 import type { AuthenticatorOptions } from '../options.ts';
-import type { JwsAlgorithm } from '../signature.ts';
+import type { JwsAlgorithm } from '../algorithms.ts';
 import { signJws } from './sign.ts';
 
 export type TestEndpoint = 'discovery' | 'jwks' | 'introspection';

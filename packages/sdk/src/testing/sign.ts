@@ -3,7 +3,7 @@
  * issuer never sends: `jwk`, `jku`, `crit`, odd `typ`), so tests can craft the tokens attackers do.
  */
 import { base64url } from 'jose';
-import type { JwsAlgorithm } from '../signature.ts';
+import type { JwsAlgorithm } from '../algorithms.ts';
 
 const SIGN_PARAMS: Record<JwsAlgorithm, AlgorithmIdentifier | EcdsaParams | RsaPssParams> = {
   ES256: { name: 'ECDSA', hash: 'SHA-256' },
