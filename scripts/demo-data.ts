@@ -45,7 +45,8 @@ export async function ensureDemoData(db: Db): Promise<DemoCredentials | undefine
     public: true,
     // Authorization code + PKCE for the Authorize button; the password flow for local development only.
     grantTypes: 'authorization_code refresh_token password',
-    redirectUris: [`${DEMO.apiUrl}/docs/oauth2-redirect.html`],
+    // Where @fastify/swagger-ui serves its OAuth redirect page (docsRedirectUrl in @gatehouse/sdk/fastify).
+    redirectUris: [`${DEMO.apiUrl}/docs/static/oauth2-redirect.html`],
     corsOrigins: [DEMO.apiUrl],
     scopes: 'me items accounts:read',
   });

@@ -1,5 +1,6 @@
-// `npm start`: the Gatehouse server on http://localhost:8000 with the scenarios' demo data, on
-// embedded SQLite in ./data/. Each service runs as its own process, as in production.
+// `npm start`: the Gatehouse server on http://localhost:8000 with the scenarios' demo data (on
+// embedded SQLite in ./data/), and the example items API with Swagger UI on http://localhost:8001.
+// Each service runs as its own process, as in production.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +43,8 @@ function run(name: string, args: string[]): ChildProcess {
 
 const children = [run('gatehouse', ['packages/server/bin/gatehouse.js', 'serve'])];
 let stopping = false;
+// The API reads the server's discovery document at boot (examples/items-api/src/main.ts waits for it).
+children.push(run('items-api', ['examples/items-api/src/main.ts']));
 function stop(): void {
   stopping = true;
   for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
@@ -52,6 +55,7 @@ process.on('SIGTERM', stop);
 process.stdout.write(`
 Gatehouse is starting:
   server     ${DEMO.serverUrl}   (discovery: ${DEMO.serverUrl}/.well-known/openid-configuration)
+  items API  ${DEMO.apiUrl}   (Swagger UI: ${DEMO.apiUrl}/docs, click Authorize)
   data       ./data/gatehouse.db (SQLite)
   logins     johndoe / secret    (alice / secret2 is disabled)
   service    client_id ${DEMO.serviceClientId}, secret in data/demo-service-client.json

@@ -8,6 +8,7 @@ import { TtlCache } from '../storage/cache.ts';
 import { findStoredClient } from '../storage/clients.ts';
 import type { Db } from '../storage/database.ts';
 import { ensureSecrets, ensureSigningKeys } from '../storage/keys.ts';
+import { accountRecord } from '../storage/users.ts';
 import { createOidcAdapter, type AlreadyConsumedError } from '../storage/oidc-adapter.ts';
 import { createFindAccount } from './accounts.ts';
 import { registerClientCredentials } from './client-credentials.ts';
@@ -147,6 +148,14 @@ export async function createEngine({ db, config, authenticator, onServerError }:
       url: (_ctx, interaction) => `${INTERACTION_PATH}/${interaction.uid}`,
     },
     loadExistingGrant: createLoadExistingGrant(db),
+    // RFC 9068 §2.2.3.1: user access tokens name the user, so an API can show who is calling
+    // without another request. Client tokens carry nothing extra.
+    extraTokenClaims: async (_ctx, token) => {
+      const accountId = 'accountId' in token ? token.accountId : undefined;
+      if (!accountId) return undefined;
+      const user = await accountRecord(db, accountId);
+      return user ? { preferred_username: user.username } : undefined;
+    },
     // Plain OAuth 2.0 requests get a refresh token when the client may use one; OpenID Connect
     // requests follow the offline_access scope.
     issueRefreshToken: async (_ctx, client, code) =>

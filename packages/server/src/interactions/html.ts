@@ -79,7 +79,8 @@ export function pageHeaders(formTargets: readonly string[] = []): Record<string,
     'referrer-policy': 'no-referrer',
     'x-content-type-options': 'nosniff',
     'x-frame-options': 'DENY',
-    'cross-origin-opener-policy': 'same-origin',
+    // No Cross-Origin-Opener-Policy: apps open this page in a popup (Swagger UI does) and their
+    // redirect page needs `window.opener` to hand the code back; `same-origin` would sever it.
   };
 }
 

@@ -1,0 +1,81 @@
+// Swagger UI that logs in (issue #3's browser test): the items API's /docs, Authorize with
+// authorization code + PKCE against the Gatehouse login page as johndoe, then calls from the page.
+// A route within the user's scopes answers 200; one outside them answers 403.
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { test } from 'node:test';
+import { apis, clients, roles, users } from '@gatehouse/server';
+import { buildItemsApi } from '@gatehouse/example-items-api/app';
+import { launchChromium } from './support/chromium.ts';
+import { startInProcess, REPO_ROOT } from './support/gatehouse.ts';
+import { freePort } from './support/ports.ts';
+
+test('Swagger UI: Authorize with PKCE on the Gatehouse login page, then 200 within scope and 403 outside it', async (t) => {
+  const apiPort = await freePort();
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const gh = await startInProcess(t);
+  await apis.createApi(gh.db, { identifier: apiUrl, name: 'Items API', scopes: 'me items accounts:read' });
+  await roles.createRole(gh.db, { name: 'user', scopes: 'me items' });
+  await users.createUser(gh.db, { username: 'johndoe', password: 'correct horse', roles: ['user'] });
+  await clients.createClient(gh.db, {
+    clientId: 'docs',
+    name: 'Items API docs',
+    public: true,
+    grantTypes: 'authorization_code',
+    redirectUris: [`${apiUrl}/docs/static/oauth2-redirect.html`],
+    corsOrigins: [apiUrl],
+    scopes: 'me items accounts:read',
+  });
+
+  const api = await buildItemsApi({ issuer: gh.issuer, publicUrl: apiUrl, docsClientId: 'docs' });
+  await api.listen({ port: apiPort, host: '127.0.0.1' });
+  t.after(() => api.close());
+
+  const browser = await launchChromium(t);
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const screenshots = `${REPO_ROOT}test-results/swagger-login`;
+  mkdirSync(screenshots, { recursive: true });
+
+  await page.goto(`${apiUrl}/docs`);
+  await page.locator('button.authorize').first().click();
+  const codeFlow = page.locator('.auth-container', { hasText: 'authorizationCode' });
+  await codeFlow.waitFor();
+  assert.equal(await codeFlow.locator('input#client_id_authorizationCode').inputValue(), 'docs', 'the public client id is preset');
+  // Swagger UI always shows a secret field for this flow; with PKCE it stays empty: no secret in the browser.
+  assert.equal(await codeFlow.locator('input#client_secret_authorizationCode').inputValue(), '');
+  assert.match(await codeFlow.textContent() ?? '', /authorizationCode with PKCE/);
+
+  // Authorize opens the Gatehouse login page in a popup.
+  const [popup] = await Promise.all([context.waitForEvent('page'), codeFlow.getByRole('button', { name: 'Apply given OAuth2 credentials' }).click()]);
+  await popup.waitForLoadState();
+  assert.ok(popup.url().startsWith(`${gh.issuer}/interaction/`), `the login page, got ${popup.url()}`);
+  await popup.getByLabel('Username').fill('johndoe');
+  await popup.getByLabel('Password').fill('correct horse');
+  // The redirect page hands the code to Swagger UI through window.opener and closes itself.
+  await Promise.all([popup.waitForEvent('close'), popup.getByRole('button', { name: 'Sign in' }).click()]);
+
+  // Back in Swagger UI: the scheme shows as authorized (the code was exchanged with PKCE).
+  await codeFlow.getByRole('button', { name: 'Remove authorization' }).waitFor({ timeout: 15_000 });
+  assert.match(await codeFlow.textContent() ?? '', /Authorized/);
+  await page.screenshot({ path: `${screenshots}/authorized.png` });
+  await page.locator('.modal-ux button.close-modal').click();
+
+  async function execute(operationPath: string, fill?: (block: ReturnType<typeof page.locator>) => Promise<void>): Promise<string> {
+    const block = page.locator('.opblock', { has: page.locator(`[data-path="${operationPath}"]`) }).first();
+    await block.locator('.opblock-summary').first().click();
+    await block.getByRole('button', { name: 'Try it out' }).click();
+    if (fill) await fill(block);
+    await block.getByRole('button', { name: 'Execute' }).click();
+    const status = block.locator('.live-responses-table .response .response-col_status').first();
+    await status.waitFor();
+    return (await status.textContent())!.trim().split(/\s+/)[0]!;
+  }
+
+  assert.equal(await execute('/users/me/items/'), '200');
+  await page.screenshot({ path: `${screenshots}/items-200.png`, fullPage: true });
+  const forbidden = await execute('/accounts/{username}', async (block) => {
+    await block.locator('input[placeholder="username"]').fill('alice');
+  });
+  assert.equal(forbidden, '403', 'accounts:read is not among johndoe\'s scopes');
+});

@@ -1,0 +1,92 @@
+// The items API from the scenarios (FastAPI's security tutorials, the JupyterHub service, Fief's
+// example), protected by @gatehouse/sdk. Each route says what it needs; the SDK answers 401/403
+// with RFC 6750 headers, and the docs show the same requirements.
+import Fastify, { type FastifyInstance } from 'fastify';
+import { createAuthenticator, type AuthenticatorOptions } from '@gatehouse/sdk';
+import { gatehouse, gatehouseDocs } from '@gatehouse/sdk/fastify';
+
+export interface ItemsApiOptions {
+  /** The Gatehouse server (the token issuer). */
+  readonly issuer: string;
+  /** This API's public URL: its identifier (the token audience) and where the docs are served from. */
+  readonly publicUrl: string;
+  /** The public client Swagger UI logs in as. */
+  readonly docsClientId: string;
+  /** A confidential client this API uses to introspect API keys and opaque tokens (optional). */
+  readonly introspection?: AuthenticatorOptions['introspection'];
+  readonly logger?: boolean;
+}
+
+export const SCOPES = {
+  me: 'Read information about the current user.',
+  items: 'Read items.',
+  'accounts:read': 'Read any account.',
+} as const;
+
+// A stand-in for the API's own data.
+const ACCOUNTS: Record<string, { username: string; plan: string }> = {
+  johndoe: { username: 'johndoe', plan: 'pro' },
+  alice: { username: 'alice', plan: 'free' },
+};
+
+export async function buildItemsApi(options: ItemsApiOptions): Promise<FastifyInstance> {
+  const authenticator = createAuthenticator({
+    issuer: options.issuer,
+    audience: options.publicUrl,
+    algorithms: ['ES256'],
+    realm: 'items-api',
+    credentials: { bearer: true, ...(options.introspection ? { apiKey: { header: 'X-API-Key' } } : {}) },
+    ...(options.introspection ? { introspection: options.introspection } : {}),
+  });
+
+  const app = Fastify({ logger: options.logger ?? false });
+  await app.register(gatehouse, { authenticator, scopes: SCOPES });
+  await app.register(gatehouseDocs, {
+    publicUrl: options.publicUrl,
+    clientId: options.docsClientId,
+    // The password flow is for local development (the FastAPI tutorial's flow); PKCE is the real one.
+    flows: ['authorizationCode', 'password'],
+    defaultScopes: ['me', 'items'],
+    openapi: { info: { title: 'Items API', version: '1.0.0', description: 'The Gatehouse demo API.' } },
+  });
+
+  app.get('/', { schema: { summary: 'Public: no credentials needed' } }, async () => ({ Hello: 'World' }));
+
+  app.get(
+    '/users/me',
+    { auth: { scopes: ['me'], kinds: ['user'] }, schema: { summary: 'The current user (a user token with `me`)' } },
+    async (request) => {
+      const principal = request.auth!;
+      return {
+        id: principal.subject,
+        username: principal.claims.preferred_username ?? null,
+        scopes: [...principal.scopes].sort(),
+        client_id: principal.clientId ?? null,
+      };
+    },
+  );
+
+  app.get(
+    '/users/me/items/',
+    { auth: { scopes: ['items'], kinds: ['user'] }, schema: { summary: "The current user's items (scope `items`)" } },
+    async (request) => [{ item_id: 'Foo', owner: request.auth!.claims.preferred_username ?? request.auth!.subject }],
+  );
+
+  app.get<{ Params: { username: string } }>(
+    '/accounts/:username',
+    {
+      auth: { scopes: ['accounts:read'], sources: options.introspection ? ['bearer', 'apiKey'] : ['bearer'] },
+      schema: {
+        summary: 'Any account (scope `accounts:read`, a bearer token or an API key)',
+        params: { type: 'object', properties: { username: { type: 'string', maxLength: 64 } }, required: ['username'] },
+      },
+    },
+    async (request, reply) => {
+      const account = ACCOUNTS[request.params.username];
+      if (!account) return reply.status(404).send({ detail: 'No such account' });
+      return { ...account, read_by: { kind: request.auth!.kind, subject: request.auth!.subject } };
+    },
+  );
+
+  return app;
+}

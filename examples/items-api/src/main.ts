@@ -1,0 +1,26 @@
+// Runs the items API: `npm start` in this folder, or the repository's `npm start` (with the server).
+import { buildItemsApi } from './app.ts';
+
+const env = process.env;
+const issuer = env.ITEMS_API_ISSUER ?? 'http://localhost:8000';
+const publicUrl = env.ITEMS_API_PUBLIC_URL ?? 'http://localhost:8001';
+const port = Number(env.ITEMS_API_PORT ?? (new URL(publicUrl).port || 8001));
+const host = env.ITEMS_API_HOST ?? 'localhost';
+const introspection =
+  env.ITEMS_API_CLIENT_ID && env.ITEMS_API_CLIENT_SECRET
+    ? { clientId: env.ITEMS_API_CLIENT_ID, clientSecret: env.ITEMS_API_CLIENT_SECRET }
+    : undefined;
+
+// The docs read the server's discovery document at boot: wait for the server if it is starting too.
+let app;
+for (let attempt = 1; ; attempt++) {
+  try {
+    app = await buildItemsApi({ issuer, publicUrl, docsClientId: env.ITEMS_API_DOCS_CLIENT_ID ?? 'docs', introspection, logger: true });
+    break;
+  } catch (error) {
+    if (attempt >= 30) throw error;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+await app.listen({ port, host });
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void app.close());
