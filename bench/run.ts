@@ -3,10 +3,12 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { LOAD_CORE } from './support.ts';
+import { sdkBenchmark } from './sdk.ts';
 import { tokenEndpointBenchmark } from './token-endpoint.ts';
 
 const BENCHMARKS: Record<string, () => Promise<{ markdown: string; results: Record<string, number> }>> = {
   'token-endpoint': tokenEndpointBenchmark,
+  sdk: sdkBenchmark,
 };
 
 if (!process.env.GATEHOUSE_BENCH_PINNED) {

@@ -1,15 +1,21 @@
-// Benchmark plumbing: pin processes to cores, start a Gatehouse server, drive load with
-// autocannon, report ratios. Load and server run on separate cores (core 0 and core 1) so the
-// load generator does not steal the server's CPU.
-import { spawn, type ChildProcess } from 'node:child_process';
+// Benchmark plumbing: pin processes to cores, start a Gatehouse server, drive load, report
+// ratios. Load and server run on separate cores (core 0 and core 1) so the load generator does
+// not steal the server's CPU. The load generator is wrk when installed (C, several times more
+// requests per core than autocannon, so the server, not the generator, is the bottleneck), and
+// autocannon otherwise.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { availableParallelism } from 'node:os';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { GATEHOUSE_BIN } from '@gatehouse/e2e/support/gatehouse';
 import { freePort } from '@gatehouse/e2e/support/ports';
 
 export const LOAD_CORE = 0;
-export const SERVER_CORE = availableParallelism() > 1 ? 1 : 0;
+// os.cpus() counts the machine's cores; availableParallelism() would count only those this
+// process may use, which is 1 once the runner has pinned itself to the load core.
+export const SERVER_CORE = cpus().length > 1 ? 1 : 0;
 
 /** Runs a command pinned to one core with taskset. */
 export function pinned(core: number, args: string[], env: Record<string, string | undefined> = {}): ChildProcess {
@@ -45,11 +51,22 @@ export async function startPinnedServer(env: Record<string, string>): Promise<Be
   return {
     url,
     async stop() {
-      if (child.exitCode !== null) return;
+      if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
       await once(child, 'exit');
     },
   };
+}
+
+export interface LoadSpec {
+  readonly url: string;
+  readonly method?: 'GET' | 'POST';
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: string;
+  readonly connections: number;
+  readonly duration: number;
+  /** A different value of this header on each request, cycling through `values`. */
+  readonly vary?: { readonly header: string; readonly values: readonly string[] };
 }
 
 export interface LoadResult {
@@ -61,17 +78,133 @@ export interface LoadResult {
   readonly errors: number;
 }
 
-export async function load(name: string, options: autocannon.Options): Promise<LoadResult> {
-  // A short warm-up (JIT, caches), then the measured run.
-  await autocannon({ ...options, duration: 2 });
+let wrkAvailable: boolean | undefined;
+export function loadGenerator(): 'wrk' | 'autocannon' {
+  if (wrkAvailable === undefined) {
+    try {
+      execFileSync('wrk', ['--version'], { stdio: 'ignore' });
+      wrkAvailable = true;
+    } catch (error) {
+      // wrk prints its version and exits 1.
+      wrkAvailable = (error as { status?: number }).status === 1;
+    }
+  }
+  return process.env.BENCH_LOADER === 'autocannon' || !wrkAvailable ? 'autocannon' : 'wrk';
+}
+
+const luaString = (value: string) => `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+
+async function runWrk(spec: LoadSpec, duration: number): Promise<Omit<LoadResult, 'name'>> {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-wrk-'));
+  try {
+    const lines = [`wrk.method = ${luaString(spec.method ?? 'GET')}`];
+    if (spec.body !== undefined) lines.push(`wrk.body = ${luaString(spec.body)}`);
+    for (const [name, value] of Object.entries(spec.headers ?? {})) lines.push(`wrk.headers[${luaString(name)}] = ${luaString(value)}`);
+    if (spec.vary) {
+      writeFileSync(join(dir, 'values.txt'), `${spec.vary.values.join('\n')}\n`);
+      lines.push(
+        'local values = {}',
+        `for line in io.lines(${luaString(join(dir, 'values.txt'))}) do values[#values + 1] = line end`,
+        'local i = 0',
+        'request = function()',
+        '  i = i + 1',
+        `  wrk.headers[${luaString(spec.vary.header)}] = values[(i % #values) + 1]`,
+        '  return wrk.format()',
+        'end',
+      );
+    }
+    lines.push(
+      'done = function(summary, latency, requests)',
+      '  local codes = 0',
+      '  io.write(string.format("RESULT %d %d %d %d %d %d\\n", summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), summary.errors.status, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))',
+      'end',
+    );
+    writeFileSync(join(dir, 'script.lua'), `${lines.join('\n')}\n`);
+    const child = pinned(LOAD_CORE, ['wrk', '-t1', `-c${spec.connections}`, `-d${duration}s`, '-s', join(dir, 'script.lua'), spec.url]);
+    let output = '';
+    child.stdout!.on('data', (c) => (output += c));
+    child.stderr!.on('data', (c) => (output += c));
+    await once(child, 'exit');
+    const match = /RESULT (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)/.exec(output);
+    if (!match) throw new Error(`wrk failed:\n${output}`);
+    const [requests, durationUs, p50Us, p99Us, non2xx, errors] = match.slice(1).map(Number) as [number, number, number, number, number, number];
+    return { requestsPerSecond: requests / (durationUs / 1e6), latencyP50: p50Us / 1000, latencyP99: p99Us / 1000, non2xx, errors };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function runAutocannon(spec: LoadSpec, duration: number): Promise<Omit<LoadResult, 'name'>> {
+  let next = 0;
+  const options: autocannon.Options = {
+    url: spec.url,
+    method: spec.method ?? 'GET',
+    headers: { ...spec.headers },
+    ...(spec.body === undefined ? {} : { body: spec.body }),
+    connections: spec.connections,
+    duration,
+    ...(spec.vary
+      ? {
+          requests: [
+            {
+              setupRequest: (request) => ({ ...request, headers: { ...request.headers, [spec.vary!.header]: spec.vary!.values[next++ % spec.vary!.values.length]! } }),
+            },
+          ],
+        }
+      : {}),
+  };
   const result = await autocannon(options);
   return {
-    name,
     requestsPerSecond: result.requests.average,
     latencyP50: result.latency.p50,
     latencyP99: result.latency.p99,
     non2xx: result.non2xx,
     errors: result.errors,
+  };
+}
+
+/** A short warm-up (JIT, caches, connections), then the measured run. */
+export async function load(name: string, spec: LoadSpec): Promise<LoadResult> {
+  const run = loadGenerator() === 'wrk' ? runWrk : runAutocannon;
+  await run(spec, 2);
+  return { name, ...(await run(spec, spec.duration)) };
+}
+
+export interface Comparison {
+  /** Each spec's median run. */
+  readonly median: Record<string, LoadResult>;
+  /** Every run, by spec, in round order. */
+  readonly rounds: Record<string, LoadResult[]>;
+  /** The median over rounds of `name`'s throughput divided by `baseline`'s in the same round. */
+  ratio(name: string, baseline: string): number;
+}
+
+export const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+/**
+ * Runs each spec `rounds` times, interleaved (a b c, a b c, …). Ratios are taken within a round
+ * and their median kept: a slower minute of the machine then affects both sides of a ratio
+ * instead of one of them.
+ */
+export async function compare(specs: Record<string, LoadSpec>, rounds = Number(process.env.BENCH_ROUNDS ?? 3)): Promise<Comparison> {
+  const runs: Record<string, LoadResult[]> = {};
+  for (let round = 0; round < rounds; round++) {
+    for (const [name, spec] of Object.entries(specs)) {
+      const result = await load(name, spec);
+      if (process.env.BENCH_DEBUG) process.stderr.write(`  round ${round + 1} ${name}: ${result.requestsPerSecond.toFixed(0)}/s\n`);
+      if (result.non2xx > 0 || result.errors > 0) throw new Error(`${name}: ${result.non2xx} non-2xx and ${result.errors} errors`);
+      (runs[name] ??= []).push(result);
+    }
+  }
+  return {
+    rounds: runs,
+    median: Object.fromEntries(
+      Object.entries(runs).map(([name, results]) => {
+        const sorted = [...results].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond);
+        return [name, sorted[Math.floor(sorted.length / 2)]!];
+      }),
+    ),
+    ratio: (name, baseline) => median(runs[name]!.map((run, i) => run.requestsPerSecond / runs[baseline]![i]!.requestsPerSecond)),
   };
 }
 

@@ -2,11 +2,11 @@
  * The authenticator: created once per API, it takes a request and a route's requirement and
  * answers with a principal or with the exact error response to send. Adapters only translate.
  */
-import { extractCredential, schemeOf, type AuthRequest, type Credential, type SourceName } from './credentials.ts';
+import { assertWellFormed, extractCredential, schemeOf, type AuthRequest, type Credential, type SourceName } from './credentials.ts';
 import { checkCrossOrigin } from './cross-origin.ts';
 import { Discovery, type IssuerMetadata } from './discovery.ts';
 import { AuthError, toErrorResponse, type ChallengeOptions, type ErrorResponse } from './errors.ts';
-import { Introspector } from './introspect.ts';
+import { Introspector, type IntrospectionResult } from './introspect.ts';
 import { RemoteKeys, StaticKeys, type KeyStore } from './jwks.ts';
 import { LruCache } from './lru.ts';
 import { resolveOptions, type AuthenticatorOptions, type ResolvedOptions } from './options.ts';
@@ -33,6 +33,12 @@ export interface Authenticator {
   /** Checks a request against a route's requirement; never throws for request or token problems. */
   authenticate(request: AuthRequest, requirement?: AuthRequirement | ResolvedRequirement): Promise<AuthOutcome>;
   /**
+   * The same, but answers synchronously when it can without I/O (a credential verified or
+   * introspected before and still cached): for adapters, so a busy API's hot path allocates no
+   * promise. Otherwise returns the promise `authenticate` would.
+   */
+  authenticateNow(request: AuthRequest, requirement?: AuthRequirement | ResolvedRequirement): AuthOutcome | Promise<AuthOutcome>;
+  /**
    * Verifies one credential outside HTTP (a WebSocket message, a job). `apiKey: true` treats it
    * as an API key. Throws `AuthError`.
    */
@@ -55,6 +61,8 @@ class GatehouseAuthenticator implements Authenticator {
   readonly #introspector: Introspector | undefined;
   /** Verified JWTs by token: a reused token is verified once, and never served past its exp. */
   readonly #verified: LruCache<Principal>;
+  readonly #tokenPrincipals = new WeakMap<IntrospectionResult, Principal>();
+  readonly #keyPrincipals = new WeakMap<IntrospectionResult, Principal>();
   readonly #defaultRequirement: ResolvedRequirement;
   readonly description: AuthenticatorDescription;
 
@@ -125,32 +133,64 @@ class GatehouseAuthenticator implements Authenticator {
   }
 
   async authenticate(request: AuthRequest, requirement?: AuthRequirement | ResolvedRequirement): Promise<AuthOutcome> {
+    return this.authenticateNow(request, requirement);
+  }
+
+  authenticateNow(request: AuthRequest, requirement?: AuthRequirement | ResolvedRequirement): AuthOutcome | Promise<AuthOutcome> {
     const route =
       requirement === undefined
         ? this.#defaultRequirement
         : requirement instanceof ResolvedRequirement
           ? requirement
           : this.requirement(requirement);
+    let credential: Credential;
     try {
       // 1. extract: the one credential among the sources this route accepts (400 if several).
-      const credential = extractCredential(request, this.#options.locations, route.sources, this.#options.maxTokenLength);
-      if (credential === undefined) {
+      const found = extractCredential(request, this.#options.locations, route.sources, this.#options.maxTokenLength);
+      if (found === undefined) {
         // RFC 6750 §3.1: no credential → 401 without error code; optional routes go on anonymously.
         if (route.optional) return { ok: true, principal: undefined };
         throw new AuthError('missing_credentials', 'Authentication is required');
       }
+      credential = found;
       // 2. cross-origin: a cookie credential on an unsafe method must come from a trusted origin.
       checkCrossOrigin(request, credential, this.#options.trustedOrigins);
-      // 3. resolve: a JWT is verified locally, anything else is introspected.
+      // 3a. resolve from cache, with no I/O and no promise: the hot path of a busy API.
+      const cached = this.#cachedPrincipal(credential);
+      if (cached !== undefined) {
+        // 4. authorize: principal kind, then scopes (403 insufficient_scope).
+        authorize(cached, route);
+        return { ok: true, principal: cached };
+      }
+    } catch (error) {
+      return this.#failure(error, route);
+    }
+    return this.#authenticateUncached(credential, route);
+  }
+
+  async #authenticateUncached(credential: Credential, route: ResolvedRequirement): Promise<AuthOutcome> {
+    try {
+      // 3b. resolve: a JWT is verified locally, anything else is introspected.
       const principal = await this.#resolve(credential);
       // 4. authorize: principal kind, then scopes (403 insufficient_scope).
       authorize(principal, route);
       return { ok: true, principal };
     } catch (error) {
-      const authError = this.#toAuthError(error);
-      authError.response = toErrorResponse(authError, this.#challenge(route));
-      return { ok: false, error: authError, response: authError.response };
+      return this.#failure(error, route);
     }
+  }
+
+  #failure(error: unknown, route: ResolvedRequirement): AuthOutcome {
+    const authError = this.#toAuthError(error);
+    authError.response = toErrorResponse(authError, this.#challenge(route));
+    return { ok: false, error: authError, response: authError.response };
+  }
+
+  /** The principal for a credential already verified or introspected, if it is still cached. */
+  #cachedPrincipal(credential: Credential): Principal | undefined {
+    if (this.#isJwt(credential)) return this.#verified.get(credential.value, this.#options.now());
+    const result = this.#introspector?.cached(credential.value);
+    return result === undefined ? undefined : this.#principalFromIntrospection(result, credential);
   }
 
   async verify(credential: string, options: { apiKey?: boolean } = {}): Promise<Principal> {
@@ -163,10 +203,15 @@ class GatehouseAuthenticator implements Authenticator {
     }
   }
 
+  // API keys are always introspected; a token that looks like a JWS (has dots) is verified
+  // locally, so an opaque token or API key never has a dot (RFC 7515 §7.1).
+  #isJwt(credential: Credential): boolean {
+    return credential.source !== 'apiKey' && credential.value.includes('.');
+  }
+
   async #resolve(credential: Credential): Promise<Principal> {
-    // API keys are always introspected; a token that looks like a JWS (has dots) is verified
-    // locally, so an opaque token or API key never has a dot (RFC 7515 §7.1).
-    if (credential.source !== 'apiKey' && credential.value.includes('.')) return this.#verifyJwt(credential.value);
+    assertWellFormed(credential);
+    if (this.#isJwt(credential)) return this.#verifyJwt(credential.value);
     return this.#introspect(credential);
   }
 
@@ -182,14 +227,20 @@ class GatehouseAuthenticator implements Authenticator {
   }
 
   async #introspect(credential: Credential): Promise<Principal> {
-    const scheme = schemeOf(credential.source);
-    const invalid = (description: string): AuthError => new AuthError('invalid_token', description, { scheme });
     if (this.#introspector === undefined) {
       // Without introspection only JWTs can be checked; anything else cannot be valid here.
-      throw invalid('The access token is malformed');
+      throw new AuthError('invalid_token', 'The access token is malformed', { scheme: schemeOf(credential.source) });
     }
     const isApiKey = credential.source === 'apiKey';
     const result = await this.#introspector.introspect(credential.value, isApiKey ? undefined : 'access_token');
+    return this.#principalFromIntrospection(result, credential);
+  }
+
+  /** Checks an introspection answer for this API and turns it into a principal (memoized per answer). */
+  #principalFromIntrospection(result: IntrospectionResult, credential: Credential): Principal {
+    const scheme = schemeOf(credential.source);
+    const invalid = (description: string): AuthError => new AuthError('invalid_token', description, { scheme });
+    const isApiKey = credential.source === 'apiKey';
     // RFC 7662 §2.2: inactive covers unknown, expired, revoked — one answer for all.
     if (!result.active) throw invalid(isApiKey ? 'The API key is not valid' : 'The access token is not valid');
 
@@ -210,7 +261,14 @@ class GatehouseAuthenticator implements Authenticator {
     if (isApiKey && !keyAnswer) throw invalid('The credential is not an API key');
     if (!isApiKey && keyAnswer) throw invalid('API keys are not accepted as bearer tokens');
 
-    return buildPrincipal(isApiKey ? 'api_key' : 'token', claims, result.scopes);
+    // Answers are cached and immutable, so the principal built from one can be too.
+    const memo = isApiKey ? this.#keyPrincipals : this.#tokenPrincipals;
+    let principal = memo.get(result);
+    if (principal === undefined) {
+      principal = buildPrincipal(isApiKey ? 'api_key' : 'token', claims, result.scopes);
+      memo.set(result, principal);
+    }
+    return principal;
   }
 
   #toAuthError(error: unknown): AuthError {

@@ -43,6 +43,13 @@ export interface Credential {
 /** RFC 6750 §2.1 b64token; required of every credential, whichever source it came from. */
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 
+/** RFC 6750 §3.1: a credential outside the b64token grammar is a malformed token (401 invalid_token). */
+export function assertWellFormed(credential: Credential): void {
+  if (!B64TOKEN.test(credential.value)) {
+    throw new AuthError('invalid_token', 'The credential is malformed', { scheme: schemeOf(credential.source) });
+  }
+}
+
 export function schemeOf(source: SourceName): ChallengeScheme {
   return source === 'apiKey' ? 'ApiKey' : 'Bearer';
 }
@@ -74,10 +81,8 @@ export function extractCredential(
     if (value.length > maxLength) {
       throw new AuthError('invalid_token', 'The credential is too large', { scheme: schemeOf(source) });
     }
-    // RFC 6750 §3.1: a malformed token is invalid_token (a malformed request is invalid_request).
-    if (!B64TOKEN.test(value)) {
-      throw new AuthError('invalid_token', 'The credential is malformed', { scheme: schemeOf(source) });
-    }
+    // The b64token syntax (RFC 6750 §2.1) is checked by assertWellFormed on a cache miss only: a
+    // cached credential is the very string that passed it before.
     found.push({ value, source, location });
   };
 

@@ -44,11 +44,16 @@ export class Introspector {
     this.#inactive = new LruCache(options.negativeCacheSize);
   }
 
-  /** The issuer's answer for `token`, from cache when possible. Throws `UpstreamError` (→ 503). */
-  async introspect(token: string, hint: 'access_token' | undefined): Promise<IntrospectionResult> {
+  /** The cached answer for `token`, if there is one: no I/O. */
+  cached(token: string): IntrospectionResult | undefined {
     const now = this.#options.now();
     if (this.#inactive.get(token, now) === true) return INACTIVE;
-    const cached = this.#active.get(token, now);
+    return this.#active.get(token, now);
+  }
+
+  /** The issuer's answer for `token`, from cache when possible. Throws `UpstreamError` (→ 503). */
+  async introspect(token: string, hint: 'access_token' | undefined): Promise<IntrospectionResult> {
+    const cached = this.cached(token);
     if (cached !== undefined) return cached;
 
     let pending = this.#inflight.get(token);

@@ -75,3 +75,41 @@ test('LruCache: expiry, recency, bound', () => {
   assert.equal(cache.get('d', 20), undefined, 'an already-expired value is not stored');
   assert.ok(cache.size <= 2);
 });
+
+test('LruCache behaves like a reference LRU over thousands of random operations', () => {
+  // The reference: an array in recency order (last = most recent), filtered by expiry.
+  let seed = 42;
+  const random = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+  for (const max of [1, 2, 5]) {
+    const cache = new LruCache<number>(max);
+    let reference: { key: string; value: number; expiresAt: number }[] = [];
+    let now = 0;
+    for (let step = 0; step < 5000; step++) {
+      now += random(3);
+      const key = `k${random(8)}`;
+      const operation = random(3);
+      if (operation === 0) {
+        const expiresAt = now + 1 + random(20);
+        cache.set(key, step, expiresAt, now);
+        reference = reference.filter((e) => e.key !== key);
+        reference.push({ key, value: step, expiresAt });
+        while (reference.length > max) reference.shift();
+      } else if (operation === 1) {
+        const index = reference.findIndex((e) => e.key === key);
+        let expected: number | undefined;
+        if (index !== -1) {
+          const [entry] = reference.splice(index, 1);
+          if (now < entry!.expiresAt) {
+            expected = entry!.value;
+            reference.push(entry!);
+          }
+        }
+        assert.equal(cache.get(key, now), expected, `step ${step}: get ${key}`);
+      } else {
+        cache.delete(key);
+        reference = reference.filter((e) => e.key !== key);
+      }
+      assert.ok(cache.size <= max);
+    }
+  }
+});

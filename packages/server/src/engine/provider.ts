@@ -66,6 +66,7 @@ export async function createEngine({ db, config, authenticator, onServerError }:
   };
   const resourceIndicators = createResourceIndicators(db, config);
   const clientMetadata = new TtlCache<ReturnType<typeof toClientMetadata> | undefined>(config.cacheTtl * 1000);
+  const usernames = new TtlCache<string | undefined>(config.cacheTtl * 1000);
 
   const adapter = createOidcAdapter(db, {
     async findClient(clientId) {
@@ -153,8 +154,8 @@ export async function createEngine({ db, config, authenticator, onServerError }:
     extraTokenClaims: async (_ctx, token) => {
       const accountId = 'accountId' in token ? token.accountId : undefined;
       if (!accountId) return undefined;
-      const user = await accountRecord(db, accountId);
-      return user ? { preferred_username: user.username } : undefined;
+      const username = await usernames.get(accountId, async () => (await accountRecord(db, accountId))?.username);
+      return username === undefined ? undefined : { preferred_username: username };
     },
     // Plain OAuth 2.0 requests get a refresh token when the client may use one; OpenID Connect
     // requests follow the offline_access scope.
@@ -209,6 +210,7 @@ export async function createEngine({ db, config, authenticator, onServerError }:
     revokeGrant,
     invalidateCaches() {
       clientMetadata.clear();
+      usernames.clear();
       resourceIndicators.invalidate();
     },
   };

@@ -1,0 +1,80 @@
+// What the SDK costs an API, on one core: the same route bare, with one reused bearer token
+// (verified once, then cached), with a distinct token on every request (an ES256 signature
+// check each time), and with an API key resolved through introspection (cache hit). Targets
+// (issue #3), as ratios to the bare route in the same run: reused >= 0.85, distinct >= 0.15,
+// API key >= 0.8. Each measure is the median of interleaved rounds.
+import { once } from 'node:events';
+import { createTestIssuer } from '@gatehouse/sdk/testing';
+import { freePort } from '@gatehouse/e2e/support/ports';
+import { SERVER_CORE, compare, fixed, pinned, table, type LoadResult } from './support.ts';
+
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const DISTINCT_TOKENS = 20_000; // far more than the SDK's verified-token cache (1,000): every request misses
+
+export async function sdkBenchmark(): Promise<{ markdown: string; results: Record<string, number> }> {
+  const issuer = await createTestIssuer({ audience: 'https://items.example' });
+  const port = await freePort();
+  const server = pinned(SERVER_CORE, [process.execPath, new URL('./sdk-server.ts', import.meta.url).pathname], {
+    BENCH_ISSUER: issuer.issuer,
+    BENCH_AUDIENCE: issuer.audience,
+    BENCH_CLIENT_ID: issuer.introspectionClient.clientId,
+    BENCH_CLIENT_SECRET: issuer.introspectionClient.clientSecret,
+    BENCH_PORT: String(port),
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.stdout!.on('data', (c: Buffer) => c.toString().includes('listening') && resolve());
+      server.once('exit', (code) => reject(new Error(`sdk server exited with ${code}`)));
+    });
+    const url = `http://127.0.0.1:${port}`;
+    const reused = await issuer.mintAccessToken({ scopes: ['items'] });
+    const pool: string[] = [];
+    for (let i = 0; i < DISTINCT_TOKENS; i++) pool.push(await issuer.mintAccessToken({ scopes: ['items'], claims: { n: i } }));
+    const apiKey = issuer.createApiKey({ scopes: ['items'] });
+    const bearer = (token: string) => `Bearer ${token}`;
+    const common = { connections: 32, duration: DURATION };
+    const runs = await compare({
+      // The bare route gets the same request (with its Authorization header, which it ignores):
+      // the ratio measures what the SDK costs, not what parsing a 600-byte header costs Node.
+      bare: { ...common, url: `${url}/bare`, headers: { authorization: bearer(reused) } },
+      reused: { ...common, url: `${url}/bearer`, headers: { authorization: bearer(reused) } },
+      distinct: { ...common, url: `${url}/bearer`, vary: { header: 'authorization', values: pool.map(bearer) } },
+      key: { ...common, url: `${url}/api-key`, headers: { 'x-api-key': apiKey } },
+    });
+    const { bare, reused: reusedRun, distinct, key } = runs.median as Record<'bare' | 'reused' | 'distinct' | 'key', LoadResult>;
+    const row = (measure: string, name: string, target?: number) => {
+      const run = runs.median[name]!;
+      const ratio = runs.ratio(name, 'bare');
+      return {
+        measure,
+        'requests/s': fixed(run.requestsPerSecond),
+        'ratio to bare': fixed(ratio, 3),
+        'p50 / p99 ms': `${fixed(run.latencyP50, 1)} / ${fixed(run.latencyP99, 1)}`,
+        target: target === undefined ? '-' : `>= ${target}`,
+        met: target === undefined ? '-' : ratio >= target ? 'yes' : 'NO',
+      };
+    };
+    return {
+      markdown: table([
+        row('bare Fastify route (same request)', 'bare'),
+        row('bearer JWT, one reused token (cache hit)', 'reused', 0.85),
+        row('bearer JWT, a distinct token per request (ES256 verify)', 'distinct', 0.15),
+        row('API key through introspection (cache hit)', 'key', 0.8),
+      ]),
+      results: {
+        bare: bare.requestsPerSecond,
+        reused: reusedRun.requestsPerSecond,
+        distinct: distinct.requestsPerSecond,
+        apiKey: key.requestsPerSecond,
+        reusedRatio: runs.ratio('reused', 'bare'),
+        distinctRatio: runs.ratio('distinct', 'bare'),
+        apiKeyRatio: runs.ratio('key', 'bare'),
+        introspectionCalls: issuer.requests.introspection,
+      },
+    };
+  } finally {
+    server.kill('SIGTERM');
+    await once(server, 'exit');
+    await issuer.close();
+  }
+}

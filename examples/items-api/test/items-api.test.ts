@@ -1,0 +1,74 @@
+// The items API, checked twice: against @gatehouse/sdk/testing's local issuer (how an API's own
+// tests should look: no server to run) and against a real Gatehouse server with real tokens.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createTestIssuer, assertInsufficientScope, assertInvalidToken, assertMissingCredentials } from '@gatehouse/sdk/testing';
+import { apis, clients, roles, users } from '@gatehouse/server';
+import { startInProcess, tokenRequest } from '@gatehouse/e2e/support/gatehouse';
+import { buildItemsApi } from '../src/app.ts';
+
+test('with the SDK test issuer: 401 without a token, 403 without the scope, 200 with it', async (t) => {
+  const issuer = await createTestIssuer({ audience: 'https://items.example' });
+  t.after(() => issuer.close());
+  const api = await buildItemsApi({ issuer: issuer.issuer, publicUrl: 'https://items.example', docsClientId: 'docs' });
+  t.after(() => api.close());
+
+  assert.deepEqual((await api.inject({ url: '/' })).json(), { Hello: 'World' });
+  assertMissingCredentials(await api.inject({ url: '/users/me/items/' }));
+
+  const meOnly = await issuer.mintAccessToken({ sub: 'user-1', scopes: ['me'], claims: { preferred_username: 'johndoe' } });
+  assertInsufficientScope(await api.inject({ url: '/users/me/items/', headers: { authorization: `Bearer ${meOnly}` } }), { scopes: ['items'] });
+  const me = await api.inject({ url: '/users/me', headers: { authorization: `Bearer ${meOnly}` } });
+  assert.equal(me.statusCode, 200);
+  assert.equal(me.json().username, 'johndoe');
+
+  const items = await issuer.mintAccessToken({ scopes: ['items'], claims: { preferred_username: 'johndoe' } });
+  const list = await api.inject({ url: '/users/me/items/', headers: { authorization: `Bearer ${items}` } });
+  assert.deepEqual(list.json(), [{ item_id: 'Foo', owner: 'johndoe' }]);
+
+  // A client-credentials token has no user: it cannot pass as one, even with the scope.
+  const service = await issuer.mintClientToken({ scopes: ['me', 'accounts:read'] });
+  assert.equal((await api.inject({ url: '/users/me', headers: { authorization: `Bearer ${service}` } })).statusCode, 403);
+  const account = await api.inject({ url: '/accounts/alice', headers: { authorization: `Bearer ${service}` } });
+  assert.equal(account.statusCode, 200);
+  assert.equal(account.json().read_by.kind, 'client');
+  assert.equal((await api.inject({ url: '/accounts/nobody', headers: { authorization: `Bearer ${service}` } })).statusCode, 404);
+
+  assertInvalidToken(await api.inject({ url: '/users/me', headers: { authorization: `Bearer ${await issuer.mintBadToken('expired', { scopes: ['me'] })}` } }));
+  assertInvalidToken(await api.inject({ url: '/users/me', headers: { authorization: `Bearer ${await issuer.mintBadToken('wrong_audience', { scopes: ['me'] })}` } }));
+});
+
+test('with a running Gatehouse: real tokens from the password and client-credentials grants', async (t) => {
+  const gh = await startInProcess(t);
+  const apiUrl = 'http://127.0.0.1:18765';
+  await apis.createApi(gh.db, { identifier: apiUrl, name: 'Items API', scopes: 'me items accounts:read' });
+  await roles.createRole(gh.db, { name: 'user', scopes: 'me items' });
+  await users.createUser(gh.db, { username: 'johndoe', password: 'correct horse', roles: ['user'] });
+  const cli = await clients.createClient(gh.db, { clientId: 'cli', name: 'CLI', grantTypes: 'password', scopes: 'me items accounts:read' });
+  const service = await clients.createClient(gh.db, { clientId: 'svc', name: 'Service', grantTypes: 'client_credentials', scopes: 'accounts:read' });
+  await clients.createClient(gh.db, { clientId: 'docs', name: 'Docs', public: true, grantTypes: 'authorization_code', redirectUris: [`${apiUrl}/docs/static/oauth2-redirect.html`] });
+
+  const api = await buildItemsApi({ issuer: gh.issuer, publicUrl: apiUrl, docsClientId: 'docs' });
+  t.after(() => api.close());
+
+  const userToken = (await tokenRequest(gh.issuer, { grant_type: 'password', username: 'johndoe', password: 'correct horse', scope: 'me items accounts:read', resource: apiUrl }, { clientId: 'cli', clientSecret: cli.clientSecret! })).body;
+  assert.equal(userToken.scope, 'me items', 'accounts:read is not granted by the role');
+  const me = await api.inject({ url: '/users/me', headers: { authorization: `Bearer ${userToken.access_token}` } });
+  assert.equal(me.statusCode, 200);
+  assert.equal(me.json().username, 'johndoe');
+  assert.equal(me.json().client_id, 'cli');
+  assertInsufficientScope(await api.inject({ url: '/accounts/alice', headers: { authorization: `Bearer ${userToken.access_token}` } }), { scopes: ['accounts:read'] });
+
+  const serviceToken = (await tokenRequest(gh.issuer, { grant_type: 'client_credentials', resource: apiUrl }, { clientId: 'svc', clientSecret: service.clientSecret! })).body;
+  const account = await api.inject({ url: '/accounts/johndoe', headers: { authorization: `Bearer ${serviceToken.access_token}` } });
+  assert.equal(account.statusCode, 200);
+  assert.deepEqual(account.json().read_by, { kind: 'client', subject: 'svc' });
+  assert.equal((await api.inject({ url: '/users/me', headers: { authorization: `Bearer ${serviceToken.access_token}` } })).statusCode, 403);
+
+  // The docs advertise the server's real endpoints.
+  const spec = (await api.inject({ url: '/docs/json' })).json();
+  const flows = spec.components.securitySchemes.gatehouse.flows;
+  assert.equal(flows.authorizationCode.authorizationUrl, `${gh.issuer}/authorize`);
+  assert.equal(flows.authorizationCode.tokenUrl, `${gh.issuer}/token`);
+  assert.deepEqual(spec.paths['/users/me/items/'].get.security, [{ gatehouse: ['items'] }]);
+});
