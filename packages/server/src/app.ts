@@ -15,11 +15,16 @@ import { LoginThrottle, MemoryThrottleStore, type ThrottleStore } from './passwo
 import { migrate, openStorage, type Storage } from './storage/database.ts';
 import { ensureSecrets } from './storage/keys.ts';
 import { purgeExpired } from './storage/oidc-adapter.ts';
+import { purgeExpiredAccessTokens } from './storage/access-tokens.ts';
+import { recordApiKeyUse } from './storage/api-keys.ts';
+import { activateDueKeys, purgeRetiredKeys } from './storage/keys.ts';
 
 export interface GatehouseServer {
   readonly app: FastifyInstance;
   readonly storage: Storage;
   readonly engine: Engine;
+  /** Activates due key rotations and reloads the keys now (instead of at the next check). */
+  maintainKeys(): Promise<void>;
   readonly authenticator: Authenticator;
   readonly config: Config;
   close(): Promise<void>;
@@ -35,6 +40,7 @@ export interface BuildOptions {
 }
 
 const PURGE_EVERY_MS = 10 * 60 * 1000;
+const API_KEY_USE_FLUSH_MS = 30 * 1000;
 
 export async function buildServer(options: BuildOptions): Promise<GatehouseServer> {
   const { config } = options;
@@ -65,12 +71,16 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
       onRehashError: (error) => app.log.error({ err: error }, 'password rehash failed'),
     });
 
+    // API keys' last-used times, written in batches: never a database write per request.
+    const apiKeyUses = new Map<string, number>();
+
     // The protocol engine (oidc-provider) with keys and cookie secrets from storage.
     const engine = await createEngine({
       db: storage.db,
       config,
       authenticator,
       onServerError: (error) => app.log.error({ err: error }, 'protocol endpoint failed'),
+      onApiKeyUse: (id) => apiKeyUses.set(id, Date.now()),
     });
 
     // Our own routes answer with the error registry's JSON; nothing unexpected leaks.
@@ -87,11 +97,11 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
     app.setNotFoundHandler((_request, reply) => reply.status(404).send(new GatehouseError('not_found').toJSON()));
 
     // Protocol endpoints: authorize, token, introspection, revocation, userinfo, JWKS, discovery, logout.
-    mountProvider(app, engine.provider);
+    mountProvider(app, engine);
 
     // Login and consent pages.
     await app.register(interactionRoutes, {
-      interactions: createInteractionApi(engine.provider, storage.db),
+      interactions: createInteractionApi(() => engine.provider, storage.db),
       authenticator,
       csrf: new CsrfTokens(await ensureSecrets(storage.db, 'csrf')),
       bodyLimit: config.bodyLimit,
@@ -110,12 +120,44 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
       discovery: `${config.publicUrl}/.well-known/openid-configuration`,
     }));
 
-    // Expired codes, sessions and reuse records only take space: sweep them now and then.
+    // Expired codes, sessions, reuse records and token records only take space: sweep them.
     const purge = setInterval(() => {
-      purgeExpired(storage.db).catch((error: unknown) => app.log.warn({ err: error }, 'purging expired records failed'));
+      Promise.all([purgeExpired(storage.db), purgeExpiredAccessTokens(storage.db)]).catch((error: unknown) =>
+        app.log.warn({ err: error }, 'purging expired records failed'),
+      );
     }, PURGE_EVERY_MS);
     purge.unref();
-    app.addHook('onClose', async () => clearInterval(purge));
+
+    // Signing keys: activate scheduled rotations when due, drop retired keys nothing valid was
+    // signed with, and rebuild the provider when the published set changed (another instance or
+    // the CLI may have changed it). Every instance does this; the database settles races.
+    const maintainKeys = async () => {
+      await activateDueKeys(storage.db);
+      await purgeRetiredKeys(storage.db, engine.retentionMs());
+      if (await engine.reloadKeys()) app.log.info({ jwks: engine.publishedJwks().keys.map((k) => k.kid) }, 'signing keys changed');
+    };
+    const keyTimer = setInterval(() => {
+      maintainKeys().catch((error: unknown) => app.log.error({ err: error }, 'signing key maintenance failed'));
+    }, config.keyCheckInterval * 1000);
+    keyTimer.unref();
+
+    const flushApiKeyUses = async () => {
+      if (apiKeyUses.size === 0) return;
+      const uses = new Map(apiKeyUses);
+      apiKeyUses.clear();
+      await recordApiKeyUse(storage.db, uses);
+    };
+    const useTimer = setInterval(() => {
+      flushApiKeyUses().catch((error: unknown) => app.log.warn({ err: error }, 'recording API key use failed'));
+    }, API_KEY_USE_FLUSH_MS);
+    useTimer.unref();
+
+    app.addHook('onClose', async () => {
+      clearInterval(purge);
+      clearInterval(keyTimer);
+      clearInterval(useTimer);
+      await flushApiKeyUses().catch(() => {});
+    });
 
     return {
       app,
@@ -123,6 +165,7 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
       engine,
       authenticator,
       config,
+      maintainKeys,
       async close() {
         await app.close();
         if (ownsStorage) await storage.close();

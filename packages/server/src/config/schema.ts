@@ -154,6 +154,19 @@ export const settings = {
     default: 900,
     description: 'The sliding window over which failed logins are counted.',
   }),
+  keyRotationDelay: setting({
+    env: 'GATEHOUSE_KEY_ROTATION_DELAY',
+    type: duration(0, 7 * 86400),
+    default: 3600,
+    description:
+      'How long a new signing key is published in the JWKS before it signs anything (`gatehouse keys rotate`). Verifiers that cache the JWKS longer than this would fail on the first token it signs; @gatehouse/sdk refetches on an unknown key id, so it needs none.',
+  }),
+  keyCheckInterval: setting({
+    env: 'GATEHOUSE_KEY_CHECK_INTERVAL',
+    type: duration(1, 3600),
+    default: 10,
+    description: 'How often each instance checks for signing-key changes (a scheduled rotation coming due, another instance rotating, a retired key to drop).',
+  }),
   cacheTtl: setting({
     env: 'GATEHOUSE_CACHE_TTL',
     type: duration(0, 300),

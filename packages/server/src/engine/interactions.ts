@@ -45,8 +45,9 @@ export interface InteractionApi {
   abort(req: IncomingMessage, res: ServerResponse, uid: string): Promise<string>;
 }
 
-export function createInteractionApi(provider: Provider, db: Db): InteractionApi {
+export function createInteractionApi(currentProvider: () => Provider, db: Db): InteractionApi {
   async function details(req: IncomingMessage, res: ServerResponse, uid: string): Promise<Interaction> {
+    const provider = currentProvider();
     let interaction: Interaction;
     try {
       interaction = await provider.interactionDetails(req, res);
@@ -75,7 +76,7 @@ export function createInteractionApi(provider: Provider, db: Db): InteractionApi
     async load(req, res, uid) {
       const interaction = await details(req, res, uid);
       const clientId = String(interaction.params.client_id);
-      const client = await provider.Client.find(clientId);
+      const client = await currentProvider().Client.find(clientId);
       return {
         uid: interaction.uid,
         prompt: interaction.prompt.name,
@@ -103,15 +104,16 @@ export function createInteractionApi(provider: Provider, db: Db): InteractionApi
 
     async finishLogin(req, res, uid, accountId) {
       await details(req, res, uid);
-      return provider.interactionResult(req, res, { login: { accountId, amr: ['pwd'] } }, { mergeWithLastSubmission: false });
+      return currentProvider().interactionResult(req, res, { login: { accountId, amr: ['pwd'] } }, { mergeWithLastSubmission: false });
     },
 
     async finishConsent(req, res, uid) {
       const interaction = await details(req, res, uid);
       const { accountId, prompt, apis } = await decide(interaction);
       const clientId = String(interaction.params.client_id);
-      let grant = interaction.grantId ? await provider.Grant.find(interaction.grantId) : undefined;
-      grant ??= new provider.Grant({ accountId, clientId });
+      const { Grant } = currentProvider();
+      let grant = interaction.grantId ? await Grant.find(interaction.grantId) : undefined;
+      grant ??= new Grant({ accountId, clientId });
       if (prompt.missingOIDCScope?.length) grant.addOIDCScope(prompt.missingOIDCScope.join(' '));
       if (prompt.missingOIDCClaims?.length) grant.addOIDCClaims(prompt.missingOIDCClaims);
       for (const api of apis) {
@@ -119,12 +121,12 @@ export function createInteractionApi(provider: Provider, db: Db): InteractionApi
         if (api.rejected.length) grant.rejectResourceScope(api.identifier, api.rejected.join(' '));
       }
       const grantId = await grant.save();
-      return provider.interactionResult(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+      return currentProvider().interactionResult(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
     },
 
     async abort(req, res, uid) {
       await details(req, res, uid);
-      return provider.interactionResult(
+      return currentProvider().interactionResult(
         req,
         res,
         { error: 'access_denied', error_description: 'the user cancelled the sign-in' },

@@ -1,5 +1,7 @@
 // Builds the OpenID Provider: oidc-provider configured with Gatehouse's storage, accounts,
 // APIs, keys, grants and pages. This folder is the only one that imports oidc-provider.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { JSONWebKeySet, JWK } from 'jose';
 import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config/schema.ts';
 import type { Authenticator } from '../passwords/authenticate.ts';
@@ -7,7 +9,8 @@ import { verifySecret } from '../secrets.ts';
 import { TtlCache } from '../storage/cache.ts';
 import { findStoredClient } from '../storage/clients.ts';
 import type { Db } from '../storage/database.ts';
-import { ensureSecrets, ensureSigningKeys } from '../storage/keys.ts';
+import { recordAccessToken } from '../storage/access-tokens.ts';
+import { ensureSecrets, ensureSigningKeys, listSigningKeys, type SigningKey } from '../storage/keys.ts';
 import { accountRecord } from '../storage/users.ts';
 import { createOidcAdapter, type AlreadyConsumedError } from '../storage/oidc-adapter.ts';
 import { createFindAccount } from './accounts.ts';
@@ -17,6 +20,7 @@ import { createLoadExistingGrant } from './grants.ts';
 import { registerPasswordGrant } from './password-grant.ts';
 import { registerRefreshRotation } from './refresh-rotation.ts';
 import { createResourceIndicators } from './resources.ts';
+import { createTokenExtensions, tokenExtensionsMiddleware } from './token-extensions.ts';
 import { logoutSource, postLogoutSuccessSource, renderError } from './views.ts';
 
 /** Where each protocol endpoint lives, relative to the issuer. */
@@ -45,7 +49,16 @@ const SIGNING_ALGS = ['ES256', 'RS256'];
 const CLIENT_ALGS = ['ES256', 'ES384', 'RS256', 'PS256', 'EdDSA'];
 
 export interface Engine {
+  /** The current provider; replaced (not mutated) when the signing keys change. */
   readonly provider: Provider;
+  /** A request handler that always reaches the current provider. */
+  readonly callback: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Rebuilds the provider when the published signing keys changed; true if they had. */
+  reloadKeys(): Promise<boolean>;
+  /** The public keys published now (active, next, retired). */
+  publishedJwks(): JSONWebKeySet;
+  /** How long a retired key stays published (the longest token lifetime). */
+  retentionMs(): number;
   /** Forgets cached client and API definitions (call after changing them in this process). */
   invalidateCaches(): void;
   /** Removes everything issued under a grant: refresh tokens, codes, the grant itself. */
@@ -57,10 +70,34 @@ export interface EngineDeps {
   readonly config: Config;
   readonly authenticator: Authenticator;
   readonly onServerError?: (error: unknown) => void;
+  /** Told when an API key was used (last-used times are written in batches). */
+  readonly onApiKeyUse?: (id: string) => void;
 }
 
-export async function createEngine({ db, config, authenticator, onServerError }: EngineDeps): Promise<Engine> {
-  const [keys, cookieKeys] = await Promise.all([ensureSigningKeys(db), ensureSecrets(db, 'cookie')]);
+const PUBLIC_MEMBERS = ['kty', 'crv', 'x', 'y', 'n', 'e', 'kid', 'alg', 'use'] as const;
+
+function publicJwk(key: SigningKey): JWK {
+  const jwk: JWK = {};
+  for (const member of PUBLIC_MEMBERS) if (key.privateJwk[member] !== undefined) (jwk as Record<string, unknown>)[member] = key.privateJwk[member];
+  if (key.state !== 'active') jwk.key_ops = ['verify'];
+  return jwk;
+}
+
+/**
+ * The keys oidc-provider is given: the active key of each algorithm signs; `next` keys (published
+ * before they sign) and `retired` keys (published until what they signed has expired) only verify.
+ */
+function providerKeys(keys: readonly SigningKey[]): JWK[] {
+  const order = { active: 0, next: 1, retired: 2 } as const;
+  return [...keys]
+    .sort((a, b) => order[a.state] - order[b.state])
+    .map((key) => (key.state === 'active' ? key.privateJwk : { ...key.privateJwk, key_ops: ['verify'] }));
+}
+
+const fingerprint = (keys: readonly SigningKey[]) => keys.map((k) => `${k.kid}:${k.state}`).sort().join(',');
+
+export async function createEngine({ db, config, authenticator, onServerError, onApiKeyUse }: EngineDeps): Promise<Engine> {
+  const [initialKeys, cookieKeys] = await Promise.all([ensureSigningKeys(db), ensureSecrets(db, 'cookie')]);
   const revokeGrant = async (grantId: string): Promise<void> => {
     await db.deleteFrom('oidc_payloads').where('grant_id', '=', grantId).execute();
   };
@@ -72,7 +109,8 @@ export async function createEngine({ db, config, authenticator, onServerError }:
     async findClient(clientId) {
       const metadata = await clientMetadata.get(clientId, async () => {
         const client = await findStoredClient(db, clientId);
-        return client && toClientMetadata(client);
+        // A revoked client is an unknown client: no authentication, no tokens.
+        return client && !client.revokedAt ? toClientMetadata(client) : undefined;
       });
       // oidc-provider may keep what it is given: hand out a copy.
       return metadata && { ...metadata };
@@ -88,125 +126,175 @@ export async function createEngine({ db, config, authenticator, onServerError }:
     },
   });
 
-  const configuration: Configuration = {
-    adapter,
-    findAccount: createFindAccount(db),
-    jwks: { keys: keys.filter((k) => k.state === 'active').map((k) => k.privateJwk) as Configuration['jwks'] extends { keys: infer K } ? K : never },
-    cookies: {
-      // Must be given here: oidc-provider reads them once, at construction.
-      keys: cookieKeys,
-      long: { signed: true, httpOnly: true, sameSite: 'lax' },
-      short: { signed: true, httpOnly: true, sameSite: 'lax' },
-    },
-    scopes: ['openid', 'offline_access', 'profile', 'email'],
-    claims: {
-      openid: ['sub'],
-      profile: ['preferred_username', 'updated_at'],
-      email: ['email', 'email_verified'],
-    },
-    // Authorization code only: no implicit or hybrid flows (RFC 9700 §2.1.2).
-    responseTypes: ['code'],
-    pkce: {
-      // S256 only (oidc-provider 9 refuses `plain`); required for public clients.
-      required: (_ctx, client) => client.tokenEndpointAuthMethod === 'none',
-    },
-    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
-    enabledJWA: {
-      idTokenSigningAlgValues: SIGNING_ALGS as never,
-      userinfoSigningAlgValues: SIGNING_ALGS as never,
-      introspectionSigningAlgValues: SIGNING_ALGS as never,
-      authorizationSigningAlgValues: SIGNING_ALGS as never,
-      requestObjectSigningAlgValues: CLIENT_ALGS as never,
-      clientAuthSigningAlgValues: CLIENT_ALGS as never,
-    },
-    clientDefaults: {
-      grant_types: ['authorization_code'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'client_secret_basic',
-      id_token_signed_response_alg: 'ES256',
-    },
-    extraClientMetadata: {
-      properties: ['api_scopes', 'cors_origins', 'first_party'],
-    },
-    // Browsers may call the token, introspection and revocation endpoints only from origins the
-    // client lists (Swagger UI on the API's own origin, for instance).
-    clientBasedCORS: (_ctx, origin, client) => Array.isArray(client.cors_origins) && (client.cors_origins as string[]).includes(origin),
-    features: {
-      devInteractions: { enabled: false },
-      registration: { enabled: false },
-      introspection: {
-        enabled: true,
-        // RFC 7662 §2.1: only authenticated (confidential) clients may introspect.
-        allowedPolicy: async (ctx) => ctx.oidc.client?.clientAuthMethod !== 'none',
+  function build(keys: readonly SigningKey[]): Provider {
+    const configuration: Configuration = {
+      adapter,
+      findAccount: createFindAccount(db),
+      jwks: { keys: providerKeys(keys) as never },
+      cookies: {
+        // Must be given here: oidc-provider reads them once, at construction.
+        keys: cookieKeys,
+        long: { signed: true, httpOnly: true, sameSite: 'lax' },
+        short: { signed: true, httpOnly: true, sameSite: 'lax' },
       },
-      revocation: { enabled: true },
-      clientCredentials: { enabled: true },
-      userinfo: { enabled: true },
-      rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
-      resourceIndicators,
-    },
-    interactions: {
-      url: (_ctx, interaction) => `${INTERACTION_PATH}/${interaction.uid}`,
-    },
-    loadExistingGrant: createLoadExistingGrant(db),
-    // RFC 9068 §2.2.3.1: user access tokens name the user, so an API can show who is calling
-    // without another request. Client tokens carry nothing extra.
-    extraTokenClaims: async (_ctx, token) => {
-      const accountId = 'accountId' in token ? token.accountId : undefined;
-      if (!accountId) return undefined;
-      const username = await usernames.get(accountId, async () => (await accountRecord(db, accountId))?.username);
-      return username === undefined ? undefined : { preferred_username: username };
-    },
-    // Plain OAuth 2.0 requests get a refresh token when the client may use one; OpenID Connect
-    // requests follow the offline_access scope.
-    issueRefreshToken: async (_ctx, client, code) =>
-      client.grantTypeAllowed('refresh_token') && (code.scopes.has('offline_access') || !code.scopes.has('openid')),
-    rotateRefreshToken: true,
-    ttl: {
-      AccessToken: config.accessTokenTtl,
-      ClientCredentials: config.accessTokenTtl,
-      AuthorizationCode: config.authorizationCodeTtl,
-      IdToken: config.idTokenTtl,
-      Interaction: config.interactionTtl,
-      RefreshToken: config.refreshTokenTtl,
-      Session: config.sessionTtl,
-      Grant: config.grantTtl,
-    },
-    renderError: renderError as Configuration['renderError'],
-    routes: ROUTES,
-    conformIdTokenClaims: true,
+      scopes: ['openid', 'offline_access', 'profile', 'email'],
+      claims: {
+        openid: ['sub'],
+        profile: ['preferred_username', 'updated_at'],
+        email: ['email', 'email_verified'],
+      },
+      // Authorization code only: no implicit or hybrid flows (RFC 9700 §2.1.2).
+      responseTypes: ['code'],
+      pkce: {
+        // S256 only (oidc-provider 9 refuses `plain`); required for public clients.
+        required: (_ctx, client) => client.tokenEndpointAuthMethod === 'none',
+      },
+      clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
+      enabledJWA: {
+        idTokenSigningAlgValues: SIGNING_ALGS as never,
+        userinfoSigningAlgValues: SIGNING_ALGS as never,
+        introspectionSigningAlgValues: SIGNING_ALGS as never,
+        authorizationSigningAlgValues: SIGNING_ALGS as never,
+        requestObjectSigningAlgValues: CLIENT_ALGS as never,
+        clientAuthSigningAlgValues: CLIENT_ALGS as never,
+      },
+      clientDefaults: {
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'client_secret_basic',
+        id_token_signed_response_alg: 'ES256',
+      },
+      extraClientMetadata: {
+        properties: ['api_scopes', 'cors_origins', 'first_party'],
+      },
+      // Browsers may call the token, introspection and revocation endpoints only from origins the
+      // client lists (Swagger UI on the API's own origin, for instance).
+      clientBasedCORS: (_ctx, origin, client) => Array.isArray(client.cors_origins) && (client.cors_origins as string[]).includes(origin),
+      features: {
+        devInteractions: { enabled: false },
+        registration: { enabled: false },
+        introspection: {
+          enabled: true,
+          // RFC 7662 §2.1: only authenticated (confidential) clients may introspect.
+          allowedPolicy: async (ctx) => ctx.oidc.client?.clientAuthMethod !== 'none',
+        },
+        revocation: { enabled: true },
+        clientCredentials: { enabled: true },
+        userinfo: { enabled: true },
+        rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
+        resourceIndicators,
+      },
+      interactions: {
+        url: (_ctx, interaction) => `${INTERACTION_PATH}/${interaction.uid}`,
+      },
+      loadExistingGrant: createLoadExistingGrant(db),
+      // RFC 9068 §2.2.3.1: user access tokens name the user, so an API can show who is calling
+      // without another request. Client tokens carry nothing extra.
+      extraTokenClaims: async (_ctx, token) => {
+        const accountId = 'accountId' in token ? token.accountId : undefined;
+        if (!accountId) return undefined;
+        // oidc-provider keeps no JWT: record which grant a user's JWT access token belongs to, so
+        // introspection can answer active:false once the grant (or the user) is revoked.
+        if (token.kind === 'AccessToken' && token.grantId && token.resourceServer?.accessTokenFormat === 'jwt') {
+          await recordAccessToken(db, {
+            jti: token.jti!,
+            grantId: token.grantId,
+            accountId,
+            clientId: token.clientId!,
+            exp: token.exp ?? Math.floor(Date.now() / 1000) + token.expiration,
+          });
+        }
+        const username = await usernames.get(accountId, async () => (await accountRecord(db, accountId))?.username);
+        return username === undefined ? undefined : { preferred_username: username };
+      },
+      // Plain OAuth 2.0 requests get a refresh token when the client may use one; OpenID Connect
+      // requests follow the offline_access scope.
+      issueRefreshToken: async (_ctx, client, code) =>
+        client.grantTypeAllowed('refresh_token') && (code.scopes.has('offline_access') || !code.scopes.has('openid')),
+      rotateRefreshToken: true,
+      ttl: {
+        AccessToken: config.accessTokenTtl,
+        ClientCredentials: config.accessTokenTtl,
+        AuthorizationCode: config.authorizationCodeTtl,
+        IdToken: config.idTokenTtl,
+        Interaction: config.interactionTtl,
+        RefreshToken: config.refreshTokenTtl,
+        Session: config.sessionTtl,
+        Grant: config.grantTtl,
+      },
+      renderError: renderError as Configuration['renderError'],
+      routes: ROUTES,
+      conformIdTokenClaims: true,
+    };
+
+    const provider = new Provider(config.publicUrl, configuration);
+    provider.proxy = config.trustProxy;
+
+    // Client secrets are stored as SHA-256 hashes: hash what the client sent, compare in constant time.
+    provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, actual: string) {
+      return Promise.resolve(typeof actual === 'string' && typeof this.clientSecret === 'string' && verifySecret(actual, this.clientSecret));
+    } as never;
+
+    registerClientCredentials(provider, resourceIndicators);
+    registerRefreshRotation(provider, { db, graceSeconds: config.refreshTokenReuseGrace, revokeGrant });
+    registerPasswordGrant(provider, { db, authenticator, resources: resourceIndicators });
+
+    const publicUrl = new URL(config.publicUrl);
+    provider.use(async (ctx, next) => {
+      // Every URL the engine builds (discovery, redirects, form actions) comes from the public
+      // URL, never from the Host header: behind a proxy, or when reached as 127.0.0.1, the
+      // endpoints and redirect targets stay the ones clients registered against.
+      const { originalUrl } = ctx.request;
+      Object.defineProperty(ctx.request, 'href', { value: new URL(originalUrl, publicUrl.origin).href, configurable: true });
+      // Cookies are Secure whenever the public URL is https, even behind a proxy that does not
+      // say so (a Secure cookie over what Node sees as plain HTTP is refused by Koa otherwise).
+      if (publicUrl.protocol === 'https:') ctx.cookies.secure = true;
+      await next();
+      ctx.set('X-Content-Type-Options', 'nosniff');
+      ctx.set('Referrer-Policy', 'no-referrer');
+    });
+    // Introspection and revocation of JWT access tokens and API keys (token-extensions.ts).
+    provider.use(tokenExtensionsMiddleware(extensions, ROUTES, (error) => onServerError?.(error)));
+    provider.on('server_error', (_ctx: KoaContextWithOIDC, error: unknown) => onServerError?.(error));
+    return provider;
+
+}
+
+  // A retired key stays published while anything it signed may still be valid: the longest
+  // access-token lifetime of any API, and the ID token lifetime.
+  const retentionMs = async (): Promise<number> => {
+    const row = await db.selectFrom('apis').select((eb) => eb.fn.max('access_token_ttl').as('ttl')).executeTakeFirst();
+    return Math.max(config.accessTokenTtl, config.idTokenTtl, Number(row?.ttl ?? 0)) * 1000;
   };
+  let retention = await retentionMs();
+  const isPublished = (key: SigningKey): boolean => key.state !== 'retired' || (key.retiredAt ?? 0) + retention > Date.now();
 
-  const provider = new Provider(config.publicUrl, configuration);
-  provider.proxy = config.trustProxy;
-
-  // Client secrets are stored as SHA-256 hashes: hash what the client sent, compare in constant time.
-  provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, actual: string) {
-    return Promise.resolve(typeof actual === 'string' && typeof this.clientSecret === 'string' && verifySecret(actual, this.clientSecret));
-  } as never;
-
-  registerClientCredentials(provider, resourceIndicators);
-  registerRefreshRotation(provider, { db, graceSeconds: config.refreshTokenReuseGrace, revokeGrant });
-  registerPasswordGrant(provider, { db, authenticator, resources: resourceIndicators });
-
-  const publicUrl = new URL(config.publicUrl);
-  provider.use(async (ctx, next) => {
-    // Every URL the engine builds (discovery, redirects, form actions) comes from the public
-    // URL, never from the Host header: behind a proxy, or when reached as 127.0.0.1, the
-    // endpoints and redirect targets stay the ones clients registered against.
-    const { originalUrl } = ctx.request;
-    Object.defineProperty(ctx.request, 'href', { value: new URL(originalUrl, publicUrl.origin).href, configurable: true });
-    // Cookies are Secure whenever the public URL is https, even behind a proxy that does not
-    // say so (a Secure cookie over what Node sees as plain HTTP is refused by Koa otherwise).
-    if (publicUrl.protocol === 'https:') ctx.cookies.secure = true;
-    await next();
-    ctx.set('X-Content-Type-Options', 'nosniff');
-    ctx.set('Referrer-Policy', 'no-referrer');
+  let keys = initialKeys.filter(isPublished);
+  const extensions = createTokenExtensions({
+    db,
+    issuer: config.publicUrl,
+    jwks: () => ({ keys: keys.map(publicJwk) }),
+    ...(onApiKeyUse ? { onApiKeyUse } : {}),
   });
-  provider.on('server_error', (_ctx: KoaContextWithOIDC, error: unknown) => onServerError?.(error));
+  let provider = build(keys);
+  let callback = provider.callback();
 
   return {
-    provider,
+    get provider() {
+      return provider;
+    },
+    callback: (req, res) => void callback(req, res),
+    async reloadKeys() {
+      retention = await retentionMs();
+      const current = (await listSigningKeys(db)).filter(isPublished);
+      if (fingerprint(current) === fingerprint(keys)) return false;
+      keys = current;
+      provider = build(keys);
+      callback = provider.callback();
+      return true;
+    },
+    publishedJwks: () => ({ keys: keys.map(publicJwk) }),
+    retentionMs: () => retention,
     revokeGrant,
     invalidateCaches() {
       clientMetadata.clear();

@@ -26,6 +26,8 @@ export interface Client {
   /** First-party clients skip the consent page. */
   readonly firstParty: boolean;
   readonly createdAt: string;
+  /** A revoked client can no longer authenticate, and everything issued to it stops working. */
+  readonly revokedAt: string | null;
 }
 
 /** A client as stored, with the secret's hash (for the protocol engine only). */
@@ -67,6 +69,7 @@ function toStoredClient(row: ClientsTable): StoredClient {
     corsOrigins: jsonArray(row.cors_origins),
     firstParty: row.first_party === 1,
     createdAt: iso(row.created_at)!,
+    revokedAt: iso(row.revoked_at),
     secretHash: row.secret_hash,
   };
 }
@@ -129,6 +132,7 @@ export async function createClient(db: Db, input: NewClient): Promise<CreatedCli
     first_party: input.firstParty === false ? 0 : 1,
     created_at: at,
     updated_at: at,
+    revoked_at: null,
   };
   try {
     await db.insertInto('clients').values(row).execute();
@@ -167,4 +171,39 @@ export async function deleteClient(db: Db, clientId: string): Promise<void> {
     // Token responses kept for the refresh-token reuse grace window are tokens issued to it too.
     await trx.deleteFrom('refresh_reuses').where('client_id', '=', clientId).execute();
   });
+}
+
+export async function requireStoredClient(db: Db, clientId: string): Promise<StoredClient> {
+  const client = await findStoredClient(db, clientId);
+  if (!client) throw new GatehouseError('not_found', `no client "${clientId}"`, { field: 'client_id' });
+  return client;
+}
+
+/**
+ * Replaces a confidential client's secret; the new one is returned once. The old one stops
+ * working at once on this instance, and within the cache TTL on others.
+ */
+export async function rotateClientSecret(db: Db, clientId: string): Promise<{ client: Client; clientSecret: string }> {
+  const client = await requireStoredClient(db, clientId);
+  if (client.type !== 'confidential') {
+    throw new GatehouseError('invalid_request', 'a public client has no secret to rotate', { field: 'client_id' });
+  }
+  const clientSecret = newSecret(CLIENT_SECRET_PREFIX);
+  await db.updateTable('clients').set({ secret_hash: hashSecret(clientSecret), updated_at: now() }).where('id', '=', clientId).execute();
+  return { client: publicView(client), clientSecret };
+}
+
+/**
+ * Revokes a client: it can no longer authenticate or get tokens, its refresh tokens, codes and
+ * grants are deleted, and introspection answers active:false for the JWT access tokens it holds.
+ * The row stays, so its API keys and audit trail keep their references (its keys stop working too).
+ */
+export async function revokeClient(db: Db, clientId: string): Promise<Client> {
+  const client = await requireStoredClient(db, clientId);
+  const at = now();
+  await db.transaction().execute(async (trx) => {
+    await trx.updateTable('clients').set({ revoked_at: at, updated_at: at }).where('id', '=', clientId).where('revoked_at', 'is', null).execute();
+    await trx.deleteFrom('oidc_payloads').where('client_id', '=', clientId).execute();
+  });
+  return { ...publicView(client), revokedAt: client.revokedAt ?? iso(at) };
 }

@@ -1,7 +1,7 @@
 // Signing keys and server secrets (cookie-signing keys). Generated at first start and kept in
 // storage, so every instance signs and verifies with the same keys and a restart changes nothing.
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
-import { isUniqueViolation } from '../errors.ts';
+import { GatehouseError, isUniqueViolation } from '../errors.ts';
 import { randomId } from '../secrets.ts';
 import type { Db } from './database.ts';
 
@@ -15,6 +15,8 @@ export interface SigningKey {
   readonly state: 'next' | 'active' | 'retired';
   readonly privateJwk: JWK;
   readonly createdAt: number;
+  /** When a `next` key becomes the active one. */
+  readonly activatesAt: number | null;
   readonly activatedAt: number | null;
   readonly retiredAt: number | null;
 }
@@ -35,6 +37,7 @@ export async function listSigningKeys(db: Db): Promise<SigningKey[]> {
     state: row.state,
     privateJwk: JSON.parse(row.private_jwk) as JWK,
     createdAt: row.created_at,
+    activatesAt: row.activates_at,
     activatedAt: row.activated_at,
     retiredAt: row.retired_at,
   }));
@@ -53,7 +56,7 @@ export async function ensureSigningKeys(db: Db): Promise<SigningKey[]> {
     try {
       await db
         .insertInto('signing_keys')
-        .values({ kid, alg, private_jwk: JSON.stringify(jwk), state: 'active', created_at: at, activated_at: at, retired_at: null })
+        .values({ kid, alg, private_jwk: JSON.stringify(jwk), state: 'active', created_at: at, activated_at: at, retired_at: null, activates_at: null })
         .execute();
     } catch (error) {
       if (!isUniqueViolation(error)) throw error;
@@ -79,4 +82,47 @@ export async function ensureSecrets(db: Db, purpose: string): Promise<string[]> 
     rows = await read();
   }
   return rows.map((r) => r.secret);
+}
+
+/**
+ * Rotation, step one: a new key for `alg`, published at once (state `next`) and used for signing
+ * from `activatesAt`, so every verifier can have fetched it before the first token it signs.
+ */
+export async function scheduleKeyRotation(db: Db, alg: SigningAlg, activatesAt: number): Promise<SigningKey> {
+  const pending = await db.selectFrom('signing_keys').select('kid').where('alg', '=', alg).where('state', '=', 'next').executeTakeFirst();
+  if (pending) throw new GatehouseError('conflict', `a rotation of the ${alg} key is already scheduled (key ${pending.kid})`, { field: 'alg' });
+  const { kid, jwk } = await generateSigningKey(alg);
+  const at = Date.now();
+  await db
+    .insertInto('signing_keys')
+    .values({ kid, alg, private_jwk: JSON.stringify(jwk), state: 'next', created_at: at, activates_at: activatesAt, activated_at: null, retired_at: null })
+    .execute();
+  return (await listSigningKeys(db)).find((k) => k.kid === kid)!;
+}
+
+/**
+ * Rotation, step two: every `next` key whose time has come becomes active and the key it
+ * replaces is retired (still published until tokens it signed have expired). One transaction
+ * per algorithm; safe to run from several instances (the loser finds nothing left to do).
+ * Returns true when something changed.
+ */
+export async function activateDueKeys(db: Db, at = Date.now()): Promise<boolean> {
+  const due = await db.selectFrom('signing_keys').select(['kid', 'alg']).where('state', '=', 'next').where('activates_at', '<=', at).execute();
+  let changed = false;
+  for (const key of due) {
+    await db.transaction().execute(async (trx) => {
+      const still = await trx.selectFrom('signing_keys').select('kid').where('kid', '=', key.kid).where('state', '=', 'next').executeTakeFirst();
+      if (!still) return;
+      await trx.updateTable('signing_keys').set({ state: 'retired', retired_at: at }).where('alg', '=', key.alg).where('state', '=', 'active').execute();
+      await trx.updateTable('signing_keys').set({ state: 'active', activated_at: at }).where('kid', '=', key.kid).execute();
+      changed = true;
+    });
+  }
+  return changed;
+}
+
+/** Deletes retired keys nothing valid can have been signed with any more. */
+export async function purgeRetiredKeys(db: Db, retentionMs: number, at = Date.now()): Promise<boolean> {
+  const result = await db.deleteFrom('signing_keys').where('state', '=', 'retired').where('retired_at', '<', at - retentionMs).executeTakeFirst();
+  return Number(result.numDeletedRows) > 0;
 }

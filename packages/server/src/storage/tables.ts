@@ -61,6 +61,7 @@ export interface ClientsTable {
   first_party: number;
   created_at: number;
   updated_at: number;
+  revoked_at: number | null;
 }
 
 export interface SigningKeysTable {
@@ -71,6 +72,7 @@ export interface SigningKeysTable {
   created_at: number;
   activated_at: number | null;
   retired_at: number | null;
+  activates_at: number | null;
 }
 
 export interface ServerSecretsTable {
@@ -103,6 +105,45 @@ export interface RefreshReusesTable {
   expires_at: number;
 }
 
+export interface ApiKeysTable {
+  id: string;
+  secret_hash: string;
+  name: string;
+  owner_kind: 'user' | 'client';
+  user_id: string | null;
+  client_id: string | null;
+  api_id: string;
+  /** JSON array of scope names. */
+  scopes: string;
+  created_at: number;
+  expires_at: number | null;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface AuditEventsTable {
+  id: string;
+  at: number;
+  type: string;
+  outcome: 'success' | 'failure';
+  actor_kind: string;
+  actor_id: string | null;
+  target_kind: string | null;
+  target_id: string | null;
+  ip: string | null;
+  /** JSON object; never a secret. */
+  details: string;
+}
+
+export interface AccessTokensTable {
+  jti_hash: string;
+  grant_id: string | null;
+  account_id: string | null;
+  client_id: string;
+  expires_at: number;
+  revoked_at: number | null;
+}
+
 export interface Database {
   users: UsersTable;
   roles: RolesTable;
@@ -115,6 +156,9 @@ export interface Database {
   server_secrets: ServerSecretsTable;
   oidc_payloads: OidcPayloadsTable;
   refresh_reuses: RefreshReusesTable;
+  api_keys: ApiKeysTable;
+  audit_events: AuditEventsTable;
+  access_tokens: AccessTokensTable;
 }
 
 export type { Generated };

@@ -1,9 +1,11 @@
 // The ordered list of migrations. Names sort in the order they apply.
 import type { Migration, MigrationProvider } from 'kysely/migration';
 import * as initial from './001-initial.ts';
+import * as apiKeysAuditRevocation from './002-api-keys-audit-revocation.ts';
 
 const migrations: Record<string, Migration> = {
   '001-initial': initial,
+  '002-api-keys-audit-revocation': apiKeysAuditRevocation,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,0 +1,163 @@
+// What introspection (RFC 7662) and revocation (RFC 7009) know beyond oidc-provider's opaque
+// tokens: Gatehouse's JWT access tokens and API keys. Runs after oidc-provider has authenticated
+// the client and answered; only an answer of {"active": false} is looked at again, so everything
+// oidc-provider knows keeps its own answer.
+import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import { findAccessToken, revokeAccessToken } from '../storage/access-tokens.ts';
+import { looksLikeApiKey, verifyApiKey } from '../storage/api-keys.ts';
+import type { Db } from '../storage/database.ts';
+import { findStoredClient } from '../storage/clients.ts';
+import { accountRecord } from '../storage/users.ts';
+
+export interface TokenExtensionsOptions {
+  readonly db: Db;
+  readonly issuer: string;
+  /** The public keys currently published (active, next and retired). */
+  readonly jwks: () => JSONWebKeySet;
+  /** Told when an API key was used (last-used time is written in batches). */
+  readonly onApiKeyUse?: (id: string) => void;
+}
+
+type Introspection = Record<string, unknown> & { active: boolean };
+const INACTIVE: Introspection = { active: false };
+
+export interface TokenExtensions {
+  /** The answer for a JWT access token or an API key, or undefined when it is neither. */
+  introspect(token: string): Promise<Introspection | undefined>;
+  /** RFC 7009 for a JWT access token: 'revoked', 'not_mine' (another client's), or undefined. */
+  revoke(token: string, clientId: string): Promise<'revoked' | 'not_mine' | undefined>;
+}
+
+const looksLikeJwt = (token: string) => token.split('.').length === 3;
+
+export function createTokenExtensions({ db, issuer, jwks, onApiKeyUse }: TokenExtensionsOptions): TokenExtensions {
+  async function verifyOwnJwt(token: string): Promise<JWTPayload | undefined> {
+    try {
+      const { payload } = await jwtVerify(token, createLocalJWKSet(jwks()), { issuer, typ: 'at+jwt', algorithms: ['ES256', 'RS256'] });
+      return typeof payload.jti === 'string' && typeof payload.client_id === 'string' ? payload : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async function introspectJwt(token: string): Promise<Introspection> {
+    const claims = await verifyOwnJwt(token);
+    if (!claims) return INACTIVE;
+    const clientId = claims.client_id as string;
+    const client = await findStoredClient(db, clientId);
+    if (!client || client.revokedAt) return INACTIVE;
+    const record = await findAccessToken(db, claims.jti!);
+    if (record?.revoked_at) return INACTIVE;
+    const isUserToken = claims.sub !== undefined && claims.sub !== clientId;
+    if (isUserToken) {
+      // A user token lives as long as its grant and its user: both are checked now.
+      if (!record?.grant_id) return INACTIVE;
+      const grant = await db
+        .selectFrom('oidc_payloads')
+        .select('expires_at')
+        .where('model', '=', 'Grant')
+        .where('grant_id', '=', record.grant_id)
+        .executeTakeFirst();
+      if (!grant || (grant.expires_at !== null && grant.expires_at <= Date.now())) return INACTIVE;
+      const user = await accountRecord(db, claims.sub!);
+      if (!user || user.disabled === 1) return INACTIVE;
+    }
+    return {
+      active: true,
+      scope: typeof claims.scope === 'string' ? claims.scope : undefined,
+      client_id: clientId,
+      sub: claims.sub,
+      aud: claims.aud,
+      iss: claims.iss,
+      exp: claims.exp,
+      iat: claims.iat,
+      jti: claims.jti,
+      token_type: 'Bearer',
+      ...(typeof claims.preferred_username === 'string' ? { username: claims.preferred_username } : {}),
+    };
+  }
+
+  async function introspectApiKey(token: string): Promise<Introspection> {
+    const key = await verifyApiKey(db, token);
+    if (!key) return INACTIVE;
+    onApiKeyUse?.(key.id);
+    return {
+      active: true,
+      // The kind of credential (RFC 7662 leaves token_type open): the SDK refuses an API key
+      // presented as a bearer token, and an access token presented as an API key.
+      token_type: 'api_key',
+      scope: key.scopes.join(' ') || undefined,
+      sub: key.owner.id,
+      ...(key.owner.kind === 'client' ? { client_id: key.owner.id } : {}),
+      aud: key.api,
+      iss: issuer,
+      iat: Math.floor(key.issuedAt / 1000),
+      ...(key.expiresAt === null ? {} : { exp: Math.floor(key.expiresAt / 1000) }),
+      gatehouse_key_id: key.id,
+      gatehouse_owner_kind: key.owner.kind,
+    };
+  }
+
+  return {
+    async introspect(token) {
+      if (looksLikeApiKey(token)) return introspectApiKey(token);
+      if (looksLikeJwt(token)) return introspectJwt(token);
+      return undefined;
+    },
+    async revoke(token, clientId) {
+      if (!looksLikeJwt(token)) return undefined;
+      const claims = await verifyOwnJwt(token);
+      if (!claims) return undefined;
+      if (claims.client_id !== clientId) return 'not_mine';
+      await revokeAccessToken(db, {
+        jti: claims.jti!,
+        grantId: null,
+        accountId: typeof claims.sub === 'string' ? claims.sub : null,
+        clientId,
+        exp: claims.exp ?? Math.floor(Date.now() / 1000),
+      });
+      return 'revoked';
+    },
+  };
+}
+
+/** The Koa middleware (provider.use) that applies the extensions to /introspect and /revoke. */
+export function tokenExtensionsMiddleware(
+  extensions: TokenExtensions,
+  paths: { introspection: string; revocation: string },
+  onError: (error: unknown) => void,
+) {
+  return async (ctx: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> => {
+    await next();
+    if (ctx.method !== 'POST' || ctx.status !== 200) return;
+    const isIntrospection = ctx.path === paths.introspection;
+    const isRevocation = ctx.path === paths.revocation;
+    if (!isIntrospection && !isRevocation) return;
+    const token = ctx.oidc?.params?.token;
+    const client = ctx.oidc?.client;
+    if (typeof token !== 'string' || !client) return;
+    try {
+      if (isIntrospection) {
+        // Only when oidc-provider did not know the token, and only for clients allowed to ask
+        // (oidc-provider answered inactive for public clients already).
+        if ((ctx.body as Introspection | undefined)?.active !== false || client.clientAuthMethod === 'none') return;
+        const answer = await extensions.introspect(token);
+        if (answer) ctx.body = answer;
+      } else {
+        const outcome = await extensions.revoke(token, client.clientId);
+        if (outcome === 'not_mine') {
+          // RFC 7009 §2.1: a token issued to another client is not this client's to revoke.
+          ctx.status = 400;
+          ctx.body = { error: 'unauthorized_client', error_description: 'the token was not issued to this client' };
+        }
+      }
+    } catch (error) {
+      // A storage failure is never an answer: not active:false, not a 200 on revocation.
+      onError(error);
+      ctx.status = 500;
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = { error: 'server_error', error_description: 'oops! something went wrong' };
+    }
+  };
+}
