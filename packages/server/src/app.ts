@@ -18,6 +18,7 @@ import { purgeExpired } from './storage/oidc-adapter.ts';
 import { purgeExpiredAccessTokens } from './storage/access-tokens.ts';
 import { recordApiKeyUse } from './storage/api-keys.ts';
 import { activateDueKeys, purgeRetiredKeys } from './storage/keys.ts';
+import { recordAuditEvent } from './storage/audit.ts';
 
 export interface GatehouseServer {
   readonly app: FastifyInstance;
@@ -69,6 +70,26 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
       throttle,
       ...(options.passwords ? { passwords: options.passwords } : {}),
       onRehashError: (error) => app.log.error({ err: error }, 'password rehash failed'),
+      // Every login, success and failure, goes to the audit log. A failure to write it is logged,
+      // not turned into a failed login.
+      onAuthentication: async (event) => {
+        try {
+          await recordAuditEvent(storage.db, {
+            type: event.channel.kind === 'login_page' ? 'login' : 'login.password_grant',
+            outcome: event.outcome === 'ok' ? 'success' : 'failure',
+            actor: event.userId ? { kind: 'user', id: event.userId } : { kind: 'anonymous' },
+            target: event.userId ? { kind: 'user', id: event.userId } : undefined,
+            ip: event.ip,
+            details: {
+              username: event.username.slice(0, 254),
+              result: event.outcome,
+              ...(event.channel.kind === 'password_grant' ? { client_id: event.channel.clientId } : {}),
+            },
+          });
+        } catch (error) {
+          app.log.error({ err: error }, 'could not write the login to the audit log');
+        }
+      },
     });
 
     // API keys' last-used times, written in batches: never a database write per request.

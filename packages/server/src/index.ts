@@ -9,3 +9,6 @@ export * as users from './storage/users.ts';
 export * as roles from './storage/roles.ts';
 export * as apis from './storage/apis.ts';
 export * as clients from './storage/clients.ts';
+export * as apiKeys from './storage/api-keys.ts';
+export * as audit from './storage/audit.ts';
+export * as signingKeys from './storage/keys.ts';

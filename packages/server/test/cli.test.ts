@@ -14,6 +14,8 @@ import { runCli } from '../src/cli/main.ts';
 import { verifyPassword } from '../src/passwords/hash.ts';
 import { openStorage } from '../src/storage/database.ts';
 import { findLoginRecord } from '../src/storage/users.ts';
+import { listAuditEvents } from '../src/storage/audit.ts';
+import { ensureSigningKeys } from '../src/storage/keys.ts';
 
 const BCRYPT_SECRET = '$2b$12$EixZaYVK1fsbw1ZfbX3OXePaWxn96p36WQoeG6Lruj3vjPGga31lW';
 
@@ -98,6 +100,7 @@ function assertRefused(run: Run, pattern: RegExp, label: string): void {
 const COMMANDS = [
   'serve', 'migrate', 'apis create', 'apis list', 'roles create', 'roles list', 'users create', 'users list',
   'users disable', 'users enable', 'users set-password', 'users import', 'clients create', 'clients list', 'clients delete',
+  'clients revoke', 'clients rotate-secret', 'api-keys create', 'api-keys list', 'api-keys revoke', 'keys list', 'keys rotate',
 ];
 
 test('--help lists every command; each command has its own --help; no command at all is a usage error', async (t) => {
@@ -349,4 +352,68 @@ test('the gatehouse executable works end to end (password on a real pipe)', asyn
   assert.equal(run.stderr, '');
   const record = await loginRecord(env, 'viaexec');
   assert.equal(await verifyPassword(record!.passwordHash!, 'executable password'), true);
+});
+
+test('clients revoke and rotate-secret: the new secret is printed once; both are audited', async (t) => {
+  const { env } = environment(t);
+  const created = await json(env, ['clients', 'create', '--name', 'Svc', '--id', 'svc', '--grants', 'client_credentials']);
+  const rotated = await json(env, ['clients', 'rotate-secret', 'svc']);
+  assert.match(rotated.clientSecret, /^gatehouse_cs_/);
+  assert.notEqual(rotated.clientSecret, created.clientSecret);
+  assert.match(await human(env, ['clients', 'rotate-secret', 'svc']), /client_secret: gatehouse_cs_\S+\n/);
+  assert.ok(!(await human(env, ['clients', 'list'])).includes('gatehouse_cs_'), 'list never shows a secret');
+  assert.equal((await json(env, ['clients', 'revoke', 'svc'])).client.clientId, 'svc');
+  assert.ok((await json(env, ['clients', 'list'])).items[0].revokedAt);
+  assertRefused(await gatehouse(env, ['clients', 'revoke', 'nope']), /no client "nope"/, 'unknown client');
+  const storage = openStorage(env.GATEHOUSE_DATABASE_URL!);
+  t.after(() => storage.close());
+  const events = (await listAuditEvents(storage.db, { limit: 10 })).items.map((e) => `${e.type}:${e.actor.kind}:${e.target?.id}`);
+  assert.ok(events.includes('client.revoked:cli:svc'));
+  assert.ok(events.includes('client.secret_rotated:cli:svc'));
+  const all = JSON.stringify((await listAuditEvents(storage.db)).items);
+  assert.ok(!all.includes(rotated.clientSecret) && !all.includes('gatehouse_cs_'), 'no secret in the audit log');
+});
+
+test('api-keys create (printed once), list (never the key), revoke', async (t) => {
+  const { env } = environment(t);
+  await json(env, ['apis', 'create', '--identifier', 'https://api.example', '--name', 'API', '--scopes', 'read write']);
+  await json(env, ['roles', 'create', '--name', 'reader', '--scopes', 'read']);
+  await json(env, ['users', 'create', '--username', 'jane', '--password', 'correct horse', '--roles', 'reader']);
+  const created = await json(env, ['api-keys', 'create', '--owner', 'user:jane', '--api', 'https://api.example', '--scopes', 'read', '--expires-in', '30d', '--name', 'laptop']);
+  assert.match(created.key, /^gatehouse_ak_/);
+  assert.deepEqual(created.apiKey.scopes, ['read']);
+  assert.ok(Date.parse(created.apiKey.expiresAt) > Date.now() + 29 * 86400_000);
+  const printed = await human(env, ['api-keys', 'create', '--owner', 'user:jane', '--api', 'https://api.example', '--scopes', 'read']);
+  assert.match(printed, /^key: gatehouse_ak_\S+$/m);
+  const listed = await human(env, ['api-keys', 'list']);
+  assert.match(listed, /laptop/);
+  assert.ok(!listed.includes(created.key) && !listed.includes('gatehouse_ak_'), 'never the key itself');
+  assertRefused(
+    await gatehouse(env, ['api-keys', 'create', '--owner', 'user:jane', '--api', 'https://api.example', '--scopes', 'write']),
+    /beyond what the owner may have/,
+    'scopes beyond the owner',
+  );
+  assertUsageError(await gatehouse(env, ['api-keys', 'create', '--owner', 'jane', '--api', 'https://api.example', '--scopes', 'read']), /--owner must be/, 'owner format');
+  assert.ok((await json(env, ['api-keys', 'revoke', created.apiKey.id])).apiKey.revokedAt);
+  assert.equal((await json(env, ['api-keys', 'list'])).total, 1, 'revoked keys are hidden');
+  assert.equal((await json(env, ['api-keys', 'list', '--all'])).total, 2);
+});
+
+test('keys list and rotate: a scheduled key is published first (state next), never private parts', async (t) => {
+  const { env } = environment(t);
+  await json(env, ['migrate']);
+  // The server creates the first keys at start; here the storage helper does the same.
+  const storage = openStorage(env.GATEHOUSE_DATABASE_URL!);
+  await ensureSigningKeys(storage.db);
+  await storage.close();
+  const before = await json(env, ['keys', 'list']);
+  assert.deepEqual(before.keys.map((k: { state: string }) => k.state).sort(), ['active', 'active']);
+  const rotated = await json(env, ['keys', 'rotate', '--alg', 'ES256', '--activate-in', '1h']);
+  assert.equal(rotated.scheduled.length, 1);
+  assert.ok(Date.parse(rotated.scheduled[0].activatesAt) > Date.now() + 3500_000);
+  const after = await human(env, ['keys', 'list']);
+  assert.match(after, new RegExp(`${rotated.scheduled[0].kid}\\s+ES256\\s+next`));
+  assert.doesNotMatch(JSON.stringify(await json(env, ['keys', 'list'])), /"d"|private/);
+  assertRefused(await gatehouse(env, ['keys', 'rotate', '--alg', 'ES256']), /already scheduled/, 'one rotation at a time');
+  assertUsageError(await gatehouse(env, ['keys', 'rotate', '--alg', 'HS256']), /--alg must be one of/, 'bad alg');
 });

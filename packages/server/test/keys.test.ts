@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
-import { apis, clients } from '@gatehouse/server';
+import { apis, clients, signingKeys } from '@gatehouse/server';
 import { ITEMS_API, seedDemo, startInProcess, tokenRequest } from '@gatehouse/e2e/support/gatehouse';
 
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'];
@@ -60,4 +60,30 @@ test('keys survive a restart: same kids, and tokens issued before still verify',
   const after = await (await fetch(`${second.issuer}/jwks`)).json();
   assert.deepEqual(after.keys.map((k: { kid: string }) => k.kid).sort(), before.keys.map((k: { kid: string }) => k.kid).sort());
   await jwtVerify(token, createLocalJWKSet(after), { issuer: first.issuer });
+});
+
+test('rotation lifecycle: published before signing, then active, retired while tokens may live, then dropped', async (t) => {
+  const gh = await startInProcess(t);
+  const seed = await seedDemo(gh.db);
+  const jwks = async () => (await (await fetch(`${gh.issuer}/jwks`)).json()) as { keys: { kid: string; alg: string; key_ops?: string[] }[] };
+  const kidOf = async () => decodeProtectedHeader((await tokenRequest(gh.issuer, { grant_type: 'client_credentials', resource: ITEMS_API }, seed.service)).body.access_token).kid;
+  const oldKid = (await kidOf())!;
+
+  const scheduled = await signingKeys.scheduleKeyRotation(gh.db, 'ES256', Date.now() + 3_600_000);
+  await gh.server.maintainKeys();
+  assert.deepEqual((await jwks()).keys.find((k) => k.kid === scheduled.kid)?.key_ops, ['verify'], 'published first, for verification only');
+  assert.equal(await kidOf(), oldKid, 'the old key still signs');
+
+  await gh.db.updateTable('signing_keys').set({ activates_at: Date.now() - 1 }).where('kid', '=', scheduled.kid).execute();
+  await gh.server.maintainKeys();
+  assert.equal(await kidOf(), scheduled.kid, 'the new key signs');
+  const retired = (await jwks()).keys.find((k) => k.kid === oldKid);
+  assert.deepEqual(retired?.key_ops, ['verify'], 'the old key stays published, for verification only');
+  assert.equal((await jwks()).keys.filter((k) => k.alg === 'ES256' && k.key_ops === undefined).length, 1, 'one signing key per algorithm');
+
+  // Once nothing it signed can still be valid, the retired key goes.
+  await gh.db.updateTable('signing_keys').set({ retired_at: Date.now() - 2 * 86_400_000 }).where('kid', '=', oldKid).execute();
+  await gh.server.maintainKeys();
+  assert.equal((await jwks()).keys.find((k) => k.kid === oldKid), undefined);
+  assert.equal((await signingKeys.listSigningKeys(gh.db)).find((k) => k.kid === oldKid), undefined);
 });

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as client from 'openid-client';
-import { users } from '@gatehouse/server';
+import { audit, users } from '@gatehouse/server';
 import * as hashing from '../src/passwords/hash.ts';
 import { createBrowser, formAction, formValue, loginThroughForm, type Browser } from '@gatehouse/e2e/support/browser';
 import { ITEMS_API, seedDemo, startInProcess, tokenRequest, type Env } from '@gatehouse/e2e/support/gatehouse';
@@ -215,4 +215,32 @@ test('an oversized login form is refused with 413', async (t) => {
   const { action, csrf } = await openLoginPage(browser, issuer);
   const response = await browser.post(action, { csrf, username: 'johndoe', password: 'x'.repeat(5000) });
   assert.equal(response.status, 413);
+});
+
+test('every login, success and failure, on the page and the password grant, is in the audit log without the password', async (t) => {
+  const { issuer, seed, db } = await setup(t);
+  await submitLogin(createBrowser(), issuer, 'johndoe', 'correct horse');
+  await submitLogin(createBrowser(), issuer, 'johndoe', 'a wrong password');
+  await submitLogin(createBrowser(), issuer, 'nobody', 'a wrong password');
+  await tokenRequest(issuer, { grant_type: 'password', username: 'johndoe', password: 'correct horse' }, seed.passwordClient);
+  await tokenRequest(issuer, { grant_type: 'password', username: 'alice', password: 'alice password' }, seed.passwordClient);
+  const { items } = await audit.listAuditEvents(db, { limit: 50 });
+  const john = (await users.findUser(db, 'johndoe'))!.id;
+  const summary = items
+    .map((e) => `${e.type} ${e.outcome} ${e.actor.kind}${e.actor.id === john ? ':john' : ''} ${String(e.details.username)} ${String(e.details.result)}`)
+    .sort();
+  assert.deepEqual(summary, [
+    'login failure anonymous johndoe invalid',
+    'login failure anonymous nobody invalid',
+    'login success user:john johndoe ok',
+    'login.password_grant failure user johndoe disabled'.replace('user johndoe', 'anonymous alice'),
+    'login.password_grant success user:john johndoe ok',
+  ].sort());
+  for (const event of items) {
+    assert.equal(event.ip, '127.0.0.1');
+    assert.ok(event.at);
+  }
+  const everything = JSON.stringify(items);
+  for (const secret of ['correct horse', 'a wrong password', 'alice password']) assert.ok(!everything.includes(secret), 'no password in the audit log');
+  assert.equal(items.find((e) => e.type === 'login.password_grant')?.details.client_id, 'cli');
 });

@@ -193,16 +193,16 @@ test('createAuthenticator upgrades an imported bcrypt hash to argon2id at a succ
   const { calls, passwords } = countingPasswords();
   const authenticator = createAuthenticator({ db, throttle: throttle(), passwords });
 
-  assert.deepEqual(await authenticator.authenticate('legacy', 'wrong password', '192.0.2.1'), { kind: 'invalid' });
+  assert.deepEqual(await authenticator.authenticate('legacy', 'wrong password', '192.0.2.1', { kind: 'login_page' }), { kind: 'invalid' });
   assert.equal((await findLoginRecord(db, 'legacy'))?.passwordHash, BCRYPT_SECRET_CHEAP, 'a failed login changes nothing');
 
-  assert.deepEqual(await authenticator.authenticate('LEGACY', 'secret', '192.0.2.1'), { kind: 'ok', userId: legacy!.id, username: 'legacy' });
+  assert.deepEqual(await authenticator.authenticate('LEGACY', 'secret', '192.0.2.1', { kind: 'login_page' }), { kind: 'ok', userId: legacy!.id, username: 'legacy' });
   const upgraded = (await findLoginRecord(db, 'legacy'))!.passwordHash!;
   assert.match(upgraded, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
   assert.equal(await verifyPassword(upgraded, 'secret'), true);
   assert.equal(calls.hashPassword, 1);
 
-  assert.equal((await authenticator.authenticate('legacy', 'secret', '192.0.2.1')).kind, 'ok', 'the new hash works');
+  assert.equal((await authenticator.authenticate('legacy', 'secret', '192.0.2.1', { kind: 'login_page' })).kind, 'ok', 'the new hash works');
   assert.equal((await findLoginRecord(db, 'legacy'))!.passwordHash, upgraded, 'a current hash is not redone');
   assert.equal(calls.hashPassword, 1);
 });
@@ -213,9 +213,9 @@ test('createAuthenticator: unknown users cost a dummy verification and get the s
   const { calls, passwords } = countingPasswords();
   const authenticator = createAuthenticator({ db, throttle: throttle({ maxPerAccount: 100, maxPerIp: 100 }), passwords });
 
-  const wrong = await authenticator.authenticate('johndoe', 'wrong horse', '192.0.2.1');
-  const unknown = await authenticator.authenticate('nobody', 'wrong horse', '192.0.2.1');
-  const noPassword = await authenticator.authenticate('nopassword', 'anything at all', '192.0.2.1');
+  const wrong = await authenticator.authenticate('johndoe', 'wrong horse', '192.0.2.1', { kind: 'login_page' });
+  const unknown = await authenticator.authenticate('nobody', 'wrong horse', '192.0.2.1', { kind: 'login_page' });
+  const noPassword = await authenticator.authenticate('nopassword', 'anything at all', '192.0.2.1', { kind: 'login_page' });
   assert.deepEqual([wrong, unknown, noPassword], [{ kind: 'invalid' }, { kind: 'invalid' }, { kind: 'invalid' }]);
   assert.deepEqual(calls, { hashPassword: 0, verifyPassword: 1, verifyDummy: 2 }, 'every path verifies one hash');
 });
@@ -224,8 +224,8 @@ test('createAuthenticator reports "disabled" only to someone who knows the passw
   const db = await database(t);
   await importUsers(db, [{ username: 'alice', passwordHash: await hashPassword('alice password'), disabled: true }]);
   const authenticator = createAuthenticator({ db, throttle: throttle() });
-  assert.deepEqual(await authenticator.authenticate('alice', 'not her password', '192.0.2.1'), { kind: 'invalid' });
-  assert.deepEqual(await authenticator.authenticate('alice', 'alice password', '192.0.2.1'), { kind: 'disabled' });
+  assert.deepEqual(await authenticator.authenticate('alice', 'not her password', '192.0.2.1', { kind: 'login_page' }), { kind: 'invalid' });
+  assert.deepEqual(await authenticator.authenticate('alice', 'alice password', '192.0.2.1', { kind: 'login_page' }), { kind: 'disabled' });
 });
 
 test('createAuthenticator: past the limit, no password is checked, right or wrong', async (t) => {
@@ -233,9 +233,9 @@ test('createAuthenticator: past the limit, no password is checked, right or wron
   await importUsers(db, [{ username: 'johndoe', passwordHash: await hashPassword('correct horse') }]);
   const { calls, passwords } = countingPasswords();
   const authenticator = createAuthenticator({ db, throttle: throttle({ maxPerAccount: 2 }), passwords });
-  for (let i = 0; i < 2; i++) assert.equal((await authenticator.authenticate('johndoe', `guess ${i}`, '192.0.2.1')).kind, 'invalid');
+  for (let i = 0; i < 2; i++) assert.equal((await authenticator.authenticate('johndoe', `guess ${i}`, '192.0.2.1', { kind: 'login_page' })).kind, 'invalid');
   const before = { ...calls };
-  const outcome = await authenticator.authenticate('johndoe', 'correct horse', '198.51.100.1');
+  const outcome = await authenticator.authenticate('johndoe', 'correct horse', '198.51.100.1', { kind: 'login_page' });
   assert.equal(outcome.kind, 'throttled');
   assert.ok(outcome.kind === 'throttled' && outcome.retryAfter > 0 && outcome.retryAfter <= 60, 'within the 60 s window');
   assert.deepEqual(calls, before, 'no verification while throttled');
@@ -247,7 +247,7 @@ test('createAuthenticator: a failed upgrade does not fail the login', async (t) 
   const errors: unknown[] = [];
   const { passwords } = countingPasswords({ hashPassword: async () => Promise.reject(new Error('out of memory')) });
   const authenticator = createAuthenticator({ db, throttle: throttle(), passwords, onRehashError: (error) => errors.push(error) });
-  assert.equal((await authenticator.authenticate('legacy', 'secret', '192.0.2.1')).kind, 'ok');
+  assert.equal((await authenticator.authenticate('legacy', 'secret', '192.0.2.1', { kind: 'login_page' })).kind, 'ok');
   assert.equal(errors.length, 1);
   assert.equal((await findLoginRecord(db, 'legacy'))?.passwordHash, BCRYPT_SECRET_CHEAP, 'the old hash stays until an upgrade works');
 });

@@ -6,7 +6,9 @@ import { ConfigError } from '../config/load.ts';
 import { GatehouseError } from '../errors.ts';
 import { UsageError, type Command } from './command.ts';
 import { createApiCommand, listApisCommand } from './commands/apis.ts';
-import { createClientCommand, deleteClientCommand, listClientsCommand } from './commands/clients.ts';
+import { createApiKeyCommand, listApiKeysCommand, revokeApiKeyCommand } from './commands/api-keys.ts';
+import { createClientCommand, deleteClientCommand, listClientsCommand, revokeClientCommand, rotateClientSecretCommand } from './commands/clients.ts';
+import { listKeysCommand, rotateKeysCommand } from './commands/keys.ts';
 import { createRoleCommand, listRolesCommand } from './commands/roles.ts';
 import { migrateCommand, serveCommand } from './commands/serve.ts';
 import {
@@ -32,7 +34,15 @@ const COMMANDS: Record<string, Command | Record<string, Command>> = {
     'set-password': setPasswordCommand,
     import: importUsersCommand,
   },
-  clients: { create: createClientCommand, list: listClientsCommand, delete: deleteClientCommand },
+  clients: {
+    create: createClientCommand,
+    list: listClientsCommand,
+    delete: deleteClientCommand,
+    revoke: revokeClientCommand,
+    'rotate-secret': rotateClientSecretCommand,
+  },
+  'api-keys': { create: createApiKeyCommand, list: listApiKeysCommand, revoke: revokeApiKeyCommand },
+  keys: { list: listKeysCommand, rotate: rotateKeysCommand },
 };
 
 function isCommand(value: Command | Record<string, Command> | undefined): value is Command {

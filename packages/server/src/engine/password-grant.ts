@@ -38,7 +38,7 @@ export function registerPasswordGrant(provider: Provider, deps: PasswordGrantDep
         throw new errors.InvalidRequest("missing required parameter 'username' or 'password'");
       }
 
-      const outcome = await deps.authenticator.authenticate(username, password, ctx.ip);
+      const outcome = await deps.authenticator.authenticate(username, password, ctx.ip, { kind: 'password_grant', clientId: client.clientId });
       if (outcome.kind === 'throttled') throw new TooManyAttempts(ctx as KoaContextWithOIDC, outcome.retryAfter);
       if (outcome.kind === 'invalid') throw invalidCredentials();
       if (outcome.kind === 'disabled') throw accountDisabled();

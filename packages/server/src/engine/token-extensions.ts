@@ -130,26 +130,33 @@ export function tokenExtensionsMiddleware(
 ) {
   return async (ctx: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> => {
     await next();
-    if (ctx.method !== 'POST' || ctx.status !== 200) return;
+    if (ctx.method !== 'POST') return;
     const isIntrospection = ctx.path === paths.introspection;
     const isRevocation = ctx.path === paths.revocation;
     if (!isIntrospection && !isRevocation) return;
     const token = ctx.oidc?.params?.token;
     const client = ctx.oidc?.client;
     if (typeof token !== 'string' || !client) return;
+    // oidc-provider's answer when it did not know the token: inactive (opaque), or a refusal of
+    // structured tokens, which it raises only after authenticating the client.
+    const body = ctx.body as { active?: boolean; error?: string } | undefined;
+    const unknownToEngine = (ctx.status === 200 && body?.active === false) || (ctx.status === 400 && body?.error === 'unsupported_token_type');
+    if (!unknownToEngine) return;
     try {
       if (isIntrospection) {
-        // Only when oidc-provider did not know the token, and only for clients allowed to ask
-        // (oidc-provider answered inactive for public clients already).
-        if ((ctx.body as Introspection | undefined)?.active !== false || client.clientAuthMethod === 'none') return;
-        const answer = await extensions.introspect(token);
-        if (answer) ctx.body = answer;
+        ctx.status = 200;
+        // RFC 7662 §2.1: only authenticated (confidential) clients learn anything.
+        ctx.body = client.clientAuthMethod === 'none' ? { active: false } : ((await extensions.introspect(token)) ?? { active: false });
       } else {
         const outcome = await extensions.revoke(token, client.clientId);
         if (outcome === 'not_mine') {
           // RFC 7009 §2.1: a token issued to another client is not this client's to revoke.
           ctx.status = 400;
           ctx.body = { error: 'unauthorized_client', error_description: 'the token was not issued to this client' };
+        } else {
+          // Revoked, or not a token we know: RFC 7009 §2.2 answers 200 either way.
+          ctx.status = 200;
+          ctx.body = '';
         }
       }
     } catch (error) {

@@ -91,7 +91,7 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
     const password = field(request.body, 'password');
     if (username === '' || password === '') return rerender(400, INVALID_CREDENTIALS, username);
 
-    const outcome = await authenticator.authenticate(username, password, request.ip);
+    const outcome = await authenticator.authenticate(username, password, request.ip, { kind: 'login_page' });
     switch (outcome.kind) {
       case 'throttled':
         reply.header('retry-after', String(outcome.retryAfter));

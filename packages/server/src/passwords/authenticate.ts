@@ -12,8 +12,19 @@ export type AuthenticationOutcome =
   | { readonly kind: 'disabled' }
   | { readonly kind: 'throttled'; readonly retryAfter: number };
 
+/** Where a password was checked: the login page, or the password grant (with the client). */
+export type AuthenticationChannel = { readonly kind: 'login_page' } | { readonly kind: 'password_grant'; readonly clientId: string };
+
+export interface AuthenticationEvent {
+  readonly channel: AuthenticationChannel;
+  readonly username: string;
+  readonly ip: string;
+  readonly outcome: AuthenticationOutcome['kind'];
+  readonly userId: string | undefined;
+}
+
 export interface Authenticator {
-  authenticate(username: string, password: string, ip: string): Promise<AuthenticationOutcome>;
+  authenticate(username: string, password: string, ip: string, channel: AuthenticationChannel): Promise<AuthenticationOutcome>;
 }
 
 /** The hashing functions used; replaceable so a test can observe which ones run. */
@@ -24,12 +35,13 @@ export interface AuthenticatorDeps {
   readonly throttle: LoginThrottle;
   readonly passwords?: PasswordFunctions;
   readonly onRehashError?: (error: unknown) => void;
+  /** Every check, whatever its outcome, for the audit log (never the password). */
+  readonly onAuthentication?: (event: AuthenticationEvent) => Promise<void>;
 }
 
-export function createAuthenticator({ db, throttle, passwords = hashing, onRehashError }: AuthenticatorDeps): Authenticator {
+export function createAuthenticator({ db, throttle, passwords = hashing, onRehashError, onAuthentication }: AuthenticatorDeps): Authenticator {
   const { hashPassword, needsRehash, verifyDummy, verifyPassword } = passwords;
-  return {
-    async authenticate(username, password, ip) {
+  const check = async (username: string, password: string, ip: string): Promise<AuthenticationOutcome> => {
       const decision = await throttle.check(username, ip);
       if (decision.limited) return { kind: 'throttled', retryAfter: decision.retryAfter };
 
@@ -53,6 +65,18 @@ export function createAuthenticator({ db, throttle, passwords = hashing, onRehas
       // Only someone who knows the password learns that the account is disabled.
       if (record.disabled) return { kind: 'disabled' };
       return { kind: 'ok', userId: record.id, username: record.username };
+  };
+  return {
+    async authenticate(username, password, ip, channel) {
+      const outcome = await check(username, password, ip);
+      await onAuthentication?.({
+        channel,
+        username,
+        ip,
+        outcome: outcome.kind,
+        userId: outcome.kind === 'ok' ? outcome.userId : undefined,
+      });
+      return outcome;
     },
   };
 }

@@ -1,14 +1,8 @@
 // gatehouse apis create | list
 import { createApi, listApis } from '../../storage/apis.ts';
-import { optionalString, page, requireString, UsageError, type Command } from '../command.ts';
+import { optionalString, page, requireString, type Command } from '../command.ts';
+import { parseDuration } from '../durations.ts';
 import { withDb } from '../storage.ts';
-
-function seconds(value: string | undefined, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  const match = /^(\d+)([smhd]?)$/.exec(value);
-  if (!match) throw new UsageError(`--${name} must be a duration such as 900, 15m or 1h`);
-  return Number(match[1]) * ({ '': 1, s: 1, m: 60, h: 3600, d: 86400 } as Record<string, number>)[match[2]!]!;
-}
 
 export const createApiCommand: Command = {
   usage: 'gatehouse apis create --identifier <url> --name <name> --scopes "<s1> <s2>" [--token-ttl <duration>] [--signing-alg ES256|RS256]',
@@ -26,7 +20,7 @@ export const createApiCommand: Command = {
       identifier: requireString(values, 'identifier'),
       name: requireString(values, 'name'),
       scopes: optionalString(values, 'scopes') ?? '',
-      accessTokenTtl: seconds(optionalString(values, 'token-ttl'), 'token-ttl'),
+      accessTokenTtl: parseDuration(optionalString(values, 'token-ttl'), 'token-ttl'),
       signingAlg: optionalString(values, 'signing-alg'),
     };
     const api = await withDb(env, (db) => createApi(db, input));

@@ -1,5 +1,6 @@
 // gatehouse clients create | list | delete
-import { createClient, deleteClient, listClients } from '../../storage/clients.ts';
+import { recordAuditEvent } from '../../storage/audit.ts';
+import { createClient, deleteClient, listClients, revokeClient, rotateClientSecret } from '../../storage/clients.ts';
 import { optionalString, page, requireString, stringList, type Command } from '../command.ts';
 import { withDb } from '../storage.ts';
 
@@ -72,5 +73,39 @@ export const deleteClientCommand: Command = {
     await withDb(env, (db) => deleteClient(db, positionals[0]!));
     out.text(`Deleted client ${positionals[0]}`);
     out.json({ deleted: positionals[0] });
+  },
+};
+
+export const revokeClientCommand: Command = {
+  usage: 'gatehouse clients revoke <client_id>',
+  summary: 'Revoke a client: no more tokens, and introspection refuses the JWTs it holds.',
+  options: {},
+  positionals: { min: 1, max: 1 },
+  async run({ positionals, out, env }) {
+    const client = await withDb(env, async (db) => {
+      const revoked = await revokeClient(db, positionals[0]!);
+      await recordAuditEvent(db, { type: 'client.revoked', actor: { kind: 'cli' }, target: { kind: 'client', id: revoked.clientId } });
+      return revoked;
+    });
+    out.text(`Revoked client ${client.clientId}`);
+    out.json({ client });
+  },
+};
+
+export const rotateClientSecretCommand: Command = {
+  usage: 'gatehouse clients rotate-secret <client_id>',
+  summary: "Replace a confidential client's secret (printed once; the old one stops working).",
+  options: {},
+  positionals: { min: 1, max: 1 },
+  async run({ positionals, out, env }) {
+    const rotated = await withDb(env, async (db) => {
+      const result = await rotateClientSecret(db, positionals[0]!);
+      await recordAuditEvent(db, { type: 'client.secret_rotated', actor: { kind: 'cli' }, target: { kind: 'client', id: result.client.clientId } });
+      return result;
+    });
+    out.text(`New secret for ${rotated.client.clientId}:`);
+    out.text(`client_secret: ${rotated.clientSecret}`);
+    out.text('Store it now: it will not be shown again. The old secret no longer works.');
+    out.json(rotated);
   },
 };

@@ -1,0 +1,106 @@
+// JWT access tokens cannot be recalled, but introspection can say they are no longer good:
+// once their grant is revoked, their user disabled or their client revoked, or once they are
+// revoked themselves (RFC 7009). oidc-provider keeps no JWT; Gatehouse records what is needed.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { decodeJwt } from 'jose';
+import { clients, users } from '@gatehouse/server';
+import { ITEMS_API, seedDemo, startInProcess, tokenRequest } from '@gatehouse/e2e/support/gatehouse';
+
+async function setup(t: test.TestContext) {
+  const gh = await startInProcess(t, { GATEHOUSE_DEFAULT_API: ITEMS_API });
+  const seed = await seedDemo(gh.db);
+  const resourceServer = await clients.createClient(gh.db, { clientId: 'items-api', name: 'Items API', grantTypes: 'client_credentials' });
+  const auth = (c: { clientId: string; clientSecret: string }) => `Basic ${Buffer.from(`${c.clientId}:${c.clientSecret}`).toString('base64')}`;
+  const post = async (path: string, form: Record<string, string>, as = { clientId: 'items-api', clientSecret: resourceServer.clientSecret! }) => {
+    const response = await fetch(`${gh.issuer}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: auth(as) },
+      body: new URLSearchParams(form).toString(),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : undefined };
+  };
+  const userTokens = async () =>
+    (await tokenRequest(gh.issuer, { grant_type: 'password', username: 'johndoe', password: 'correct horse', scope: 'me items' }, seed.passwordClient)).body as {
+      access_token: string;
+      refresh_token: string;
+    };
+  return { ...gh, seed, post, userTokens };
+}
+
+test('a user JWT introspects as active, with what an API needs', async (t) => {
+  const { post, userTokens, issuer } = await setup(t);
+  const { access_token } = await userTokens();
+  const { body } = await post('/introspect', { token: access_token });
+  const claims = decodeJwt(access_token);
+  assert.equal(body.active, true);
+  assert.equal(body.sub, claims.sub);
+  assert.equal(body.client_id, 'cli');
+  assert.equal(body.scope, 'me items');
+  assert.equal(body.aud, ITEMS_API);
+  assert.equal(body.iss, issuer);
+  assert.equal(body.exp, claims.exp);
+  assert.equal(body.token_type, 'Bearer');
+  assert.equal(body.username, 'johndoe');
+});
+
+test('revoking the grant (through its refresh token) makes its JWT inactive', async (t) => {
+  const { post, userTokens, seed } = await setup(t);
+  const { access_token, refresh_token } = await userTokens();
+  const revoked = await post('/revoke', { token: refresh_token, token_type_hint: 'refresh_token' }, seed.passwordClient);
+  assert.equal(revoked.status, 200);
+  assert.deepEqual((await post('/introspect', { token: access_token })).body, { active: false });
+});
+
+test('disabling the user makes their JWTs inactive; enabling them again restores them', async (t) => {
+  const { post, userTokens, db } = await setup(t);
+  const { access_token } = await userTokens();
+  await users.setUserDisabled(db, 'johndoe', true);
+  assert.deepEqual((await post('/introspect', { token: access_token })).body, { active: false });
+  await users.setUserDisabled(db, 'johndoe', false);
+  assert.equal((await post('/introspect', { token: access_token })).body.active, true);
+});
+
+test('revoking the client makes its JWTs inactive, client-credentials tokens included', async (t) => {
+  const { post, userTokens, db, seed, issuer, server } = await setup(t);
+  const { access_token } = await userTokens();
+  const serviceToken = (await tokenRequest(issuer, { grant_type: 'client_credentials' }, seed.service)).body.access_token as string;
+  assert.equal((await post('/introspect', { token: serviceToken })).body.active, true);
+  await clients.revokeClient(db, 'cli');
+  await clients.revokeClient(db, 'service');
+  server.engine.invalidateCaches();
+  assert.deepEqual((await post('/introspect', { token: access_token })).body, { active: false });
+  assert.deepEqual((await post('/introspect', { token: serviceToken })).body, { active: false });
+  // And a revoked client can no longer get tokens.
+  const refused = await tokenRequest(issuer, { grant_type: 'client_credentials' }, seed.service);
+  assert.equal(refused.status, 401);
+});
+
+test('RFC 7009 on a JWT: its own client may revoke it, another client may not', async (t) => {
+  const { post, userTokens, seed } = await setup(t);
+  const { access_token } = await userTokens();
+  const foreign = await post('/revoke', { token: access_token }, seed.service);
+  assert.equal(foreign.status, 400);
+  assert.equal(foreign.body.error, 'unauthorized_client');
+  assert.equal((await post('/introspect', { token: access_token })).body.active, true);
+  const own = await post('/revoke', { token: access_token }, seed.passwordClient);
+  assert.equal(own.status, 200);
+  assert.deepEqual((await post('/introspect', { token: access_token })).body, { active: false });
+});
+
+test('forged or foreign JWTs are inactive, and a storage failure is a 500, never active:false', async (t) => {
+  const { post, userTokens, server } = await setup(t);
+  const { access_token } = await userTokens();
+  const [header, payload] = access_token.split('.');
+  const forged = `${header}.${payload}.${'A'.repeat(86)}`;
+  assert.deepEqual((await post('/introspect', { token: forged })).body, { active: false });
+  const tampered = `${header}.${Buffer.from(JSON.stringify({ ...decodeJwt(access_token), scope: 'admin' })).toString('base64url')}.${access_token.split('.')[2]}`;
+  assert.deepEqual((await post('/introspect', { token: tampered })).body, { active: false });
+  // The database goes away: the client authenticates from cache, the token check cannot run.
+  await server.storage.close();
+  const failed = await post('/introspect', { token: access_token });
+  assert.equal(failed.status, 500);
+  assert.equal(failed.body.error, 'server_error');
+  assert.equal(failed.body.active, undefined);
+});
