@@ -72,6 +72,26 @@ export function cli(env: Env, args: string[], input?: string): CliResult {
   return { code: result.status ?? 1, stdout: result.stdout, stderr: result.stderr, json };
 }
 
+/** The same, without blocking this process (for commands that call servers running in it). */
+export async function cliAsync(env: Env, args: string[]): Promise<CliResult> {
+  const child = spawn(process.execPath, [GATEHOUSE_BIN, ...args], {
+    env: { ...process.env, GATEHOUSE_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk) => (stdout += chunk));
+  child.stderr!.on('data', (chunk) => (stderr += chunk));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  let json: unknown;
+  try {
+    json = JSON.parse(stdout);
+  } catch {
+    json = undefined;
+  }
+  return { code: code ?? 1, stdout, stderr, json };
+}
+
 export interface ServerProcess {
   readonly issuer: string;
   readonly port: number;

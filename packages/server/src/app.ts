@@ -9,6 +9,8 @@ import { GatehouseError } from './errors.ts';
 import { STYLESHEET, STYLESHEET_PATH } from './interactions/html.ts';
 import { CsrfTokens } from './interactions/csrf.ts';
 import { interactionRoutes } from './interactions/routes.ts';
+import { connectBus, type ClusterBus, type ClusterEvent } from './cluster/bus.ts';
+import { RedisThrottleStore } from './cluster/redis-throttle.ts';
 import { loggerOptions } from './logger.ts';
 import { createAuthenticator, type Authenticator, type PasswordFunctions } from './passwords/authenticate.ts';
 import { LoginThrottle, MemoryThrottleStore, type ThrottleStore } from './passwords/throttle.ts';
@@ -17,7 +19,7 @@ import { ensureSecrets } from './storage/keys.ts';
 import { purgeExpired } from './storage/oidc-adapter.ts';
 import { purgeExpiredAccessTokens } from './storage/access-tokens.ts';
 import { recordApiKeyUse } from './storage/api-keys.ts';
-import { activateDueKeys, purgeRetiredKeys } from './storage/keys.ts';
+import { activateDueKeys, listSigningKeys, purgeRetiredKeys } from './storage/keys.ts';
 import { recordAuditEvent } from './storage/audit.ts';
 
 export interface GatehouseServer {
@@ -26,6 +28,10 @@ export interface GatehouseServer {
   readonly engine: Engine;
   /** Activates due key rotations and reloads the keys now (instead of at the next check). */
   maintainKeys(): Promise<void>;
+  /** Change events shared by every instance (Redis pub/sub when configured). */
+  readonly bus: ClusterBus;
+  /** Call after changing clients, APIs, users or keys: every instance drops what it cached. */
+  changed(type: ClusterEvent['type']): Promise<void>;
   readonly authenticator: Authenticator;
   readonly config: Config;
   close(): Promise<void>;
@@ -36,6 +42,8 @@ export interface BuildOptions {
   /** Use an already open storage (its owner closes it). */
   readonly storage?: Storage;
   readonly throttleStore?: ThrottleStore;
+  /** Where change events go; by default Redis when configured, else this process only. */
+  readonly bus?: ClusterBus;
   readonly passwords?: PasswordFunctions;
   readonly logger?: FastifyServerOptions['logger'];
 }
@@ -47,12 +55,23 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
   const { config } = options;
   const storage = options.storage ?? openStorage(config.databaseUrl);
   const ownsStorage = options.storage === undefined;
+  // Connections opened here, closed with the server (or if building it fails).
+  const closers: (() => Promise<void>)[] = [];
   try {
     // Schema first: every instance applies pending migrations at start (concurrency-safe).
     await migrate(storage.db);
 
+    // Shared state across instances: login throttling and change events go through Redis when
+    // it is configured, and stay in this process otherwise.
+    const redisThrottle = !options.throttleStore && config.redisUrl ? await RedisThrottleStore.connect(config.redisUrl, config.redisPrefix) : undefined;
+    const bus = options.bus ?? (await connectBus(config.redisUrl, config.redisPrefix));
+    closers.push(async () => {
+      await redisThrottle?.close();
+      if (!options.bus) await bus.close();
+    });
+
     // Password checks: one throttled, timing-equalized routine for the login page and the password grant.
-    const throttle = new LoginThrottle(options.throttleStore ?? new MemoryThrottleStore(), {
+    const throttle = new LoginThrottle(options.throttleStore ?? redisThrottle ?? new MemoryThrottleStore(), {
       maxPerAccount: config.loginMaxFailuresPerAccount,
       maxPerIp: config.loginMaxFailuresPerIp,
       windowSeconds: config.loginThrottleWindow,
@@ -152,11 +171,36 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
     // Signing keys: activate scheduled rotations when due, drop retired keys nothing valid was
     // signed with, and rebuild the provider when the published set changed (another instance or
     // the CLI may have changed it). Every instance does this; the database settles races.
-    const maintainKeys = async () => {
-      await activateDueKeys(storage.db);
-      await purgeRetiredKeys(storage.db, engine.retentionMs());
-      if (await engine.reloadKeys()) app.log.info({ jwks: engine.publishedJwks().keys.map((k) => k.kid) }, 'signing keys changed');
+    // A scheduled key activates at its time, not at the next periodic check: whenever the keys
+    // are (re)loaded, a one-shot timer is armed for the earliest pending activation.
+    let activationTimer: NodeJS.Timeout | undefined;
+    const armActivation = async () => {
+      const next = (await listSigningKeys(storage.db)).filter((k) => k.state === 'next' && k.activatesAt !== null).map((k) => k.activatesAt!);
+      clearTimeout(activationTimer);
+      if (next.length === 0) return;
+      activationTimer = setTimeout(() => {
+        maintainKeys().catch((error: unknown) => app.log.error({ err: error }, 'signing key activation failed'));
+      }, Math.max(0, Math.min(...next) - Date.now()) + 10);
+      activationTimer.unref();
     };
+    const reloadKeys = async () => {
+      if (await engine.reloadKeys()) app.log.info({ jwks: engine.publishedJwks().keys.map((k) => k.kid) }, 'signing keys changed');
+      await armActivation();
+    };
+    const maintainKeys = async () => {
+      const activated = await activateDueKeys(storage.db);
+      const purged = await purgeRetiredKeys(storage.db, engine.retentionMs());
+      await reloadKeys();
+      // Tell the others at once rather than at their next check.
+      if (activated || purged) await bus.publish({ type: 'keys' });
+    };
+    bus.subscribe((event) => {
+      if (event.type === 'keys') {
+        reloadKeys().catch((error: unknown) => app.log.error({ err: error }, 'reloading signing keys failed'));
+      } else {
+        engine.invalidateCaches();
+      }
+    });
     const keyTimer = setInterval(() => {
       maintainKeys().catch((error: unknown) => app.log.error({ err: error }, 'signing key maintenance failed'));
     }, config.keyCheckInterval * 1000);
@@ -173,9 +217,11 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
     }, API_KEY_USE_FLUSH_MS);
     useTimer.unref();
 
+    await armActivation();
     app.addHook('onClose', async () => {
       clearInterval(purge);
       clearInterval(keyTimer);
+      clearTimeout(activationTimer);
       clearInterval(useTimer);
       await flushApiKeyUses().catch(() => {});
     });
@@ -187,12 +233,19 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
       authenticator,
       config,
       maintainKeys,
+      bus,
+      async changed(type) {
+        engine.invalidateCaches();
+        await bus.publish({ type });
+      },
       async close() {
         await app.close();
+        for (const close of closers) await close();
         if (ownsStorage) await storage.close();
       },
     };
   } catch (error) {
+    for (const close of closers) await close().catch(() => {});
     if (ownsStorage) await storage.close();
     throw error;
   }

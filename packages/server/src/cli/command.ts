@@ -26,7 +26,8 @@ export interface Command {
   readonly options: OptionSpec;
   /** How many positional arguments it takes. */
   readonly positionals?: { readonly min: number; readonly max: number };
-  run(context: CommandContext): Promise<void>;
+  /** Resolves to the exit code when it is not 0 (a check that found problems, say). */
+  run(context: CommandContext): Promise<void | number>;
 }
 
 /** Wrong arguments: print the usage and exit 2. */

@@ -8,6 +8,7 @@ import { UsageError, type Command } from './command.ts';
 import { createApiCommand, listApisCommand } from './commands/apis.ts';
 import { createApiKeyCommand, listApiKeysCommand, revokeApiKeyCommand } from './commands/api-keys.ts';
 import { createClientCommand, deleteClientCommand, listClientsCommand, revokeClientCommand, rotateClientSecretCommand } from './commands/clients.ts';
+import { doctorCommand } from './commands/doctor.ts';
 import { listKeysCommand, rotateKeysCommand } from './commands/keys.ts';
 import { createRoleCommand, listRolesCommand } from './commands/roles.ts';
 import { migrateCommand, serveCommand } from './commands/serve.ts';
@@ -24,6 +25,7 @@ import { createOutput } from './output.ts';
 const COMMANDS: Record<string, Command | Record<string, Command>> = {
   serve: serveCommand,
   migrate: migrateCommand,
+  doctor: doctorCommand,
   apis: { create: createApiCommand, list: listApisCommand },
   roles: { create: createRoleCommand, list: listRolesCommand },
   users: {
@@ -113,9 +115,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     if (parsed.positionals.length < min || parsed.positionals.length > max) {
       throw new UsageError(parsed.positionals.length < min ? 'missing argument' : `unexpected argument "${parsed.positionals[max]}"`);
     }
-    await command.run({ values: parsed.values, positionals: parsed.positionals, out, env: io.env, stdin: io.stdin });
+    const code = await command.run({ values: parsed.values, positionals: parsed.positionals, out, env: io.env, stdin: io.stdin });
     out.flush();
-    return 0;
+    return code ?? 0;
   } catch (error) {
     if (error instanceof UsageError) {
       io.stderr(`gatehouse: ${error.message}\n\nUsage: ${command.usage}\n`);

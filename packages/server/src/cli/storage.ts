@@ -1,4 +1,5 @@
 // Opens the storage named by GATEHOUSE_DATABASE_URL for one command, migrated, and closes it.
+import { connectBus, type ClusterEvent } from '../cluster/bus.ts';
 import { loadConfig } from '../config/load.ts';
 import { migrate, openStorage, type Db } from '../storage/database.ts';
 
@@ -10,5 +11,25 @@ export async function withDb<T>(env: Readonly<Record<string, string | undefined>
     return await run(storage.db);
   } finally {
     await storage.close();
+  }
+}
+
+/**
+ * Tells running instances that something changed, when they share a Redis (otherwise their cache
+ * TTL and key-check interval bound how long they take to notice). A Redis that cannot be reached
+ * is reported, not fatal: the change itself is already stored.
+ */
+export async function announce(env: Readonly<Record<string, string | undefined>>, type: ClusterEvent['type'], warn: (text: string) => void): Promise<void> {
+  const { config } = loadConfig(env);
+  if (!config.redisUrl) return;
+  try {
+    const bus = await connectBus(config.redisUrl, config.redisPrefix);
+    try {
+      await bus.publish({ type });
+    } finally {
+      await bus.close();
+    }
+  } catch (error) {
+    warn(`running instances were not told (Redis: ${(error as Error).message}); they will notice within GATEHOUSE_CACHE_TTL / GATEHOUSE_KEY_CHECK_INTERVAL`);
   }
 }

@@ -66,6 +66,12 @@ export const settings = {
       'Optional `redis://` URL. When set, login throttling is shared by every instance and cache invalidations (revoked keys, disabled users, rotated signing keys) travel between instances.',
     secret: true,
   }),
+  redisPrefix: setting({
+    env: 'GATEHOUSE_REDIS_PREFIX',
+    type: text({ test: /^[A-Za-z0-9:_-]{1,64}$/, accepts: 'letters, digits, colons, underscores or dashes (1-64)' }),
+    default: 'gatehouse',
+    description: 'Prefix of every Redis key and channel Gatehouse uses, so several deployments can share one Redis.',
+  }),
   logLevel: setting({
     env: 'GATEHOUSE_LOG_LEVEL',
     type: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),

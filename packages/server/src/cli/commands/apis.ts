@@ -2,7 +2,7 @@
 import { createApi, listApis } from '../../storage/apis.ts';
 import { optionalString, page, requireString, type Command } from '../command.ts';
 import { parseDuration } from '../durations.ts';
-import { withDb } from '../storage.ts';
+import { announce, withDb } from '../storage.ts';
 
 export const createApiCommand: Command = {
   usage: 'gatehouse apis create --identifier <url> --name <name> --scopes "<s1> <s2>" [--token-ttl <duration>] [--signing-alg ES256|RS256]',
@@ -24,6 +24,7 @@ export const createApiCommand: Command = {
       signingAlg: optionalString(values, 'signing-alg'),
     };
     const api = await withDb(env, (db) => createApi(db, input));
+    await announce(env, 'apis', (text) => out.text(`warning: ${text}`));
     out.text(`Created API ${api.identifier} (${api.name}) with scopes: ${api.scopes.map((s) => s.name).join(' ') || '(none)'}`);
     out.json({ api });
   },

@@ -4,7 +4,7 @@ import { listSigningKeys, scheduleKeyRotation, SIGNING_ALGS, type SigningAlg } f
 import { loadConfig } from '../../config/load.ts';
 import { parseDuration } from '../durations.ts';
 import { optionalString, UsageError, type Command } from '../command.ts';
-import { withDb } from '../storage.ts';
+import { announce, withDb } from '../storage.ts';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -38,6 +38,7 @@ export const rotateKeysCommand: Command = {
       }
       return keys;
     });
+    await announce(env, 'keys', (text) => out.text(`warning: ${text}`));
     for (const key of scheduled) out.text(`Scheduled ${key.alg} key ${key.kid}: published now, signing from ${iso(activatesAt)}`);
     out.text('Running servers pick it up within GATEHOUSE_KEY_CHECK_INTERVAL.');
     out.json({ scheduled: scheduled.map((k) => ({ kid: k.kid, alg: k.alg, activatesAt: iso(k.activatesAt) })) });

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { GatehouseError } from '../../errors.ts';
 import { createUser, importUsers, listUsers, setUserDisabled, setUserPassword, type NewUser, type User } from '../../storage/users.ts';
 import { optionalString, page, requireString, stringList, UsageError, type Command, type CommandContext } from '../command.ts';
-import { withDb } from '../storage.ts';
+import { announce, withDb } from '../storage.ts';
 
 const show = (u: User) => ({ username: u.username, email: u.email, roles: u.roles, disabled: u.disabled ? 'yes' : 'no', id: u.id });
 
@@ -56,6 +56,7 @@ function toggle(disabled: boolean): Command {
     positionals: { min: 1, max: 1 },
     async run({ positionals, out, env }) {
       const user = await withDb(env, (db) => setUserDisabled(db, positionals[0]!, disabled));
+      await announce(env, 'users', (text) => out.text(`warning: ${text}`));
       out.text(`${disabled ? 'Disabled' : 'Enabled'} user ${user.username}`);
       out.json({ user });
     },
