@@ -15,7 +15,8 @@ import { verifyPassword } from '../src/passwords/hash.ts';
 import { openStorage } from '../src/storage/database.ts';
 import { findLoginRecord } from '../src/storage/users.ts';
 import { listAuditEvents } from '../src/storage/audit.ts';
-import { ensureSigningKeys } from '../src/storage/keys.ts';
+import { ensureSecrets, ensureSigningKeys } from '../src/storage/keys.ts';
+import { migrate } from '../src/storage/database.ts';
 
 const BCRYPT_SECRET = '$2b$12$EixZaYVK1fsbw1ZfbX3OXePaWxn96p36WQoeG6Lruj3vjPGga31lW';
 
@@ -98,7 +99,7 @@ function assertRefused(run: Run, pattern: RegExp, label: string): void {
 
 // Every command the overview lists; the first test fails if one is added without a test here.
 const COMMANDS = [
-  'serve', 'migrate', 'apis create', 'apis list', 'roles create', 'roles list', 'users create', 'users list',
+  'serve', 'migrate', 'doctor', 'apis create', 'apis list', 'roles create', 'roles list', 'users create', 'users list',
   'users disable', 'users enable', 'users set-password', 'users import', 'clients create', 'clients list', 'clients delete',
   'clients revoke', 'clients rotate-secret', 'api-keys create', 'api-keys list', 'api-keys revoke', 'keys list', 'keys rotate',
 ];
@@ -416,4 +417,27 @@ test('keys list and rotate: a scheduled key is published first (state next), nev
   assert.doesNotMatch(JSON.stringify(await json(env, ['keys', 'list'])), /"d"|private/);
   assertRefused(await gatehouse(env, ['keys', 'rotate', '--alg', 'ES256']), /already scheduled/, 'one rotation at a time');
   assertUsageError(await gatehouse(env, ['keys', 'rotate', '--alg', 'HS256']), /--alg must be one of/, 'bad alg');
+});
+
+test('doctor: a problem per line with what to do, exit 1; a healthy database passes its checks', async (t) => {
+  const { env } = environment(t);
+  const fresh = await gatehouse({ ...env, GATEHOUSE_PUBLIC_URL: 'http://127.0.0.1:9' }, ['doctor']);
+  assert.equal(fresh.code, 1);
+  assert.match(fresh.stdout, /✗ migrations: pending: 001-initial/);
+  assert.match(fresh.stdout, /→ run `gatehouse migrate`/);
+  assert.match(fresh.stdout, /✗ public URL: http:\/\/127\.0\.0\.1:9 does not answer from here/);
+  const storage = openStorage(env.GATEHOUSE_DATABASE_URL!);
+  await migrate(storage.db);
+  await ensureSigningKeys(storage.db);
+  await ensureSecrets(storage.db, 'cookie');
+  await storage.close();
+  const report = (await gatehouse({ ...env, GATEHOUSE_PUBLIC_URL: 'http://127.0.0.1:9' }, ['doctor', '--json'])).json;
+  const status = Object.fromEntries(report.checks.map((c: { name: string; status: string }) => [c.name, c.status]));
+  assert.deepEqual(
+    { database: status.database, migrations: status.migrations, keys: status['signing keys'], cookies: status['cookie secrets'], redis: status.redis, url: status['public URL'] },
+    { database: 'ok', migrations: 'ok', keys: 'ok', cookies: 'ok', redis: 'ok', url: 'fail' },
+  );
+  assert.equal(report.ok, false);
+  const badRedis = await gatehouse({ ...env, GATEHOUSE_REDIS_URL: 'redis://127.0.0.1:1', GATEHOUSE_PUBLIC_URL: 'http://127.0.0.1:9' }, ['doctor']);
+  assert.match(badRedis.stdout, /✗ redis: cannot reach redis:\/\/127\.0\.0\.1:1/);
 });

@@ -6,6 +6,7 @@
 import { errors, type KoaContextWithOIDC, type Provider } from 'oidc-provider';
 import type { Authenticator } from '../passwords/authenticate.ts';
 import type { Db } from '../storage/database.ts';
+import { atomically } from '../storage/scope.ts';
 import { grantedScopes } from '../storage/users.ts';
 import { setResourceScopes } from './grants.ts';
 import type { createResourceIndicators } from './resources.ts';
@@ -53,37 +54,40 @@ export function registerPasswordGrant(provider: Provider, deps: PasswordGrantDep
       const available = resourceServer?.scopes ?? new Set<string>();
       const decision = decideUserScopes(requested.length > 0 ? requested : available, available, await grantedScopes(deps.db, outcome.userId));
 
-      const grant = new provider.Grant({ accountId: outcome.userId, clientId: client.clientId });
-      if (resource) setResourceScopes(grant, resource, decision.granted, decision.rejected);
-      const grantId = await grant.save();
+      // The grant, its access-token record and its refresh token: all or nothing.
+      await atomically(deps.db, async () => {
+        const grant = new provider.Grant({ accountId: outcome.userId, clientId: client.clientId });
+        if (resource) setResourceScopes(grant, resource, decision.granted, decision.rejected);
+        const grantId = await grant.save();
 
-      const at = new provider.AccessToken({ accountId: outcome.userId, client, grantId, gty: 'password' });
-      if (resourceServer) at.resourceServer = resourceServer;
-      at.scope = decision.granted.join(' ');
-      ctx.oidc.entity('AccessToken', at);
-      const accessToken = await at.save();
+        const at = new provider.AccessToken({ accountId: outcome.userId, client, grantId, gty: 'password' });
+        if (resourceServer) at.resourceServer = resourceServer;
+        at.scope = decision.granted.join(' ');
+        ctx.oidc.entity('AccessToken', at);
+        const accessToken = await at.save();
 
-      let refreshToken: string | undefined;
-      if (client.grantTypeAllowed('refresh_token')) {
-        const rt = new provider.RefreshToken({
-          accountId: outcome.userId,
-          client,
-          grantId,
-          gty: 'password',
-          scope: decision.granted.join(' '),
-          ...(resource ? { resource } : {}),
-          rotations: 0,
-        });
-        refreshToken = await rt.save();
-      }
+        let refreshToken: string | undefined;
+        if (client.grantTypeAllowed('refresh_token')) {
+          const rt = new provider.RefreshToken({
+            accountId: outcome.userId,
+            client,
+            grantId,
+            gty: 'password',
+            scope: decision.granted.join(' '),
+            ...(resource ? { resource } : {}),
+            rotations: 0,
+          });
+          refreshToken = await rt.save();
+        }
 
-      ctx.body = {
-        access_token: accessToken,
-        token_type: 'Bearer',
-        expires_in: at.expiration,
-        scope: at.scope,
-        ...(refreshToken ? { refresh_token: refreshToken } : {}),
-      };
+        ctx.body = {
+          access_token: accessToken,
+          token_type: 'Bearer',
+          expires_in: at.expiration,
+          scope: at.scope,
+          ...(refreshToken ? { refresh_token: refreshToken } : {}),
+        };
+      });
     },
     PASSWORD_GRANT_PARAMETERS,
     'resource',

@@ -14,6 +14,7 @@ import { handler as refreshTokenHandler, parameters as refreshTokenParameters } 
 import { sha256 } from '../secrets.ts';
 import type { Db } from '../storage/database.ts';
 import { AlreadyConsumedError } from '../storage/oidc-adapter.ts';
+import { atomically } from '../storage/scope.ts';
 import { reconcileGrantWithRoles } from './grants.ts';
 
 export interface RefreshRotationOptions {
@@ -118,7 +119,33 @@ export function registerRefreshRotation(provider: Provider, options: RefreshRota
       }
 
       try {
-        await original(ctx as unknown as KoaContextWithOIDC);
+        // One transaction: consuming the token, saving its successor and keeping the answer for
+        // the reuse window commit together or not at all (an instance killed in between leaves
+        // the old token usable, so the client's retry works).
+        let refusal: unknown;
+        await atomically(db, async () => {
+          try {
+            await original(ctx as unknown as KoaContextWithOIDC);
+          } catch (error) {
+            // A refusal is a decision, and what it did must stay: reuse detection revokes the
+            // grant before refusing. Only unexpected errors (and a lost race) roll back.
+            if (error instanceof errors.OIDCProviderError) {
+              refusal = error;
+              return;
+            }
+            throw error;
+          }
+          const body = ctx.body as Record<string, unknown> | undefined;
+          if (graceSeconds > 0 && body && typeof body.refresh_token === 'string' && body.refresh_token !== token) {
+            const response = seal(token, clientId, { issuedAt: Date.now(), body });
+            await db
+              .insertInto('refresh_reuses')
+              .values({ token_hash: sha256(token), client_id: clientId, response, expires_at: Date.now() + graceSeconds * 1000 })
+              .onConflict((oc) => oc.column('token_hash').doNothing())
+              .execute();
+          }
+        });
+        if (refusal) throw refusal;
       } catch (error) {
         if (!(error instanceof AlreadyConsumedError)) throw error;
         // Another request rotated this token between our read and our consume.
@@ -133,15 +160,6 @@ export function registerRefreshRotation(provider: Provider, options: RefreshRota
         throw new errors.InvalidGrant('refresh token already used');
       }
 
-      const body = ctx.body as Record<string, unknown> | undefined;
-      if (graceSeconds > 0 && body && typeof body.refresh_token === 'string' && body.refresh_token !== token) {
-        const response = seal(token, clientId, { issuedAt: Date.now(), body });
-        await db
-          .insertInto('refresh_reuses')
-          .values({ token_hash: sha256(token), client_id: clientId, response, expires_at: Date.now() + graceSeconds * 1000 })
-          .onConflict((oc) => oc.column('token_hash').doNothing())
-          .execute();
-      }
     },
     [...refreshTokenParameters, 'resource'],
     'resource',

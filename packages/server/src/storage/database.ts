@@ -6,6 +6,7 @@ import { Migrator, type MigrationResultSet } from 'kysely/migration';
 import pg from 'pg';
 import { parseDatabaseUrl } from '../config/urls.ts';
 import { migrationProvider } from './migrations/index.ts';
+import { scoped } from './scope.ts';
 import { NodeSqliteDatabase, NodeSqliteDialect } from './sqlite-driver.ts';
 import type { Database } from './tables.ts';
 
@@ -29,9 +30,11 @@ export function openStorage(databaseUrl: string): Storage {
   if (location.kind === 'sqlite') {
     const path = location.path === ':memory:' ? ':memory:' : resolve(location.path);
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    const db = new Kysely<Database>({
-      dialect: new NodeSqliteDialect({ database: async () => new NodeSqliteDatabase(path) }),
-    });
+    const db = scoped(
+      new Kysely<Database>({
+        dialect: new NodeSqliteDialect({ database: async () => new NodeSqliteDatabase(path) }),
+      }),
+    );
     if (path !== ':memory:') sqliteFiles.set(db, path);
     return { db, dialect: 'sqlite', close: () => db.destroy() };
   }
@@ -44,7 +47,7 @@ export function openStorage(databaseUrl: string): Storage {
         oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
     },
   });
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = scoped(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }));
   return { db, dialect: 'postgres', close: () => db.destroy() };
 }
 
