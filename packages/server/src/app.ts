@@ -9,6 +9,7 @@ import { GatehouseError } from './errors.ts';
 import { STYLESHEET, STYLESHEET_PATH } from './interactions/html.ts';
 import { CsrfTokens } from './interactions/csrf.ts';
 import { interactionRoutes } from './interactions/routes.ts';
+import { adminApi } from './admin/index.ts';
 import { connectBus, type ClusterBus, type ClusterEvent } from './cluster/bus.ts';
 import { RedisThrottleStore } from './cluster/redis-throttle.ts';
 import { loggerOptions } from './logger.ts';
@@ -121,6 +122,7 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
       authenticator,
       onServerError: (error) => app.log.error({ err: error }, 'protocol endpoint failed'),
       onApiKeyUse: (id) => apiKeyUses.set(id, Date.now()),
+      onProtocolError: (event) => app.log.debug(event, 'protocol request refused'),
     });
 
     // Our own routes answer with the error registry's JSON; nothing unexpected leaks.
@@ -146,6 +148,21 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
       csrf: new CsrfTokens(await ensureSecrets(storage.db, 'csrf')),
       bodyLimit: config.bodyLimit,
     });
+
+    // ── Admin API (src/admin/): REST under /admin/api, OpenAPI at /admin/api/openapi.json, Swagger
+    // UI at /admin/docs, protected by @gatehouse/sdk. maintainKeys is declared below; it is only
+    // called by requests, after the server is built.
+    await app.register(adminApi, {
+      app,
+      config,
+      db: storage.db,
+      changed: async (type) => {
+        engine.invalidateCaches();
+        await bus.publish({ type });
+      },
+      maintainKeys: () => maintainKeys(),
+    });
+    // ── end of the admin API ──
 
     app.get(STYLESHEET_PATH, async (_request, reply) =>
       reply.header('content-type', 'text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(STYLESHEET),

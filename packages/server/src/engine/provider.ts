@@ -72,6 +72,8 @@ export interface EngineDeps {
   readonly onServerError?: (error: unknown) => void;
   /** Told when an API key was used (last-used times are written in batches). */
   readonly onApiKeyUse?: (id: string) => void;
+  /** Told why a protocol request was refused (for debug logs; never a secret). */
+  readonly onProtocolError?: (event: { endpoint: string; error: string | undefined; detail: string | undefined }) => void;
 }
 
 const PUBLIC_MEMBERS = ['kty', 'crv', 'x', 'y', 'n', 'e', 'kid', 'alg', 'use'] as const;
@@ -96,7 +98,7 @@ function providerKeys(keys: readonly SigningKey[]): JWK[] {
 
 const fingerprint = (keys: readonly SigningKey[]) => keys.map((k) => `${k.kid}:${k.state}`).sort().join(',');
 
-export async function createEngine({ db, config, authenticator, onServerError, onApiKeyUse }: EngineDeps): Promise<Engine> {
+export async function createEngine({ db, config, authenticator, onServerError, onApiKeyUse, onProtocolError }: EngineDeps): Promise<Engine> {
   const [initialKeys, cookieKeys] = await Promise.all([ensureSigningKeys(db), ensureSecrets(db, 'cookie')]);
   const revokeGrant = async (grantId: string): Promise<void> => {
     await db.deleteFrom('oidc_payloads').where('grant_id', '=', grantId).execute();
@@ -106,6 +108,7 @@ export async function createEngine({ db, config, authenticator, onServerError, o
   const usernames = new TtlCache<string | undefined>(config.cacheTtl * 1000);
 
   const adapter = createOidcAdapter(db, {
+    refreshReuseGraceMs: config.refreshTokenReuseGrace * 1000,
     async findClient(clientId) {
       const metadata = await clientMetadata.get(clientId, async () => {
         const client = await findStoredClient(db, clientId);
@@ -256,6 +259,10 @@ export async function createEngine({ db, config, authenticator, onServerError, o
     // Introspection and revocation of JWT access tokens and API keys (token-extensions.ts).
     provider.use(tokenExtensionsMiddleware(extensions, ROUTES, (error) => onServerError?.(error)));
     provider.on('server_error', (_ctx: KoaContextWithOIDC, error: unknown) => onServerError?.(error));
+    // Why a token request was refused (oidc-provider keeps the detail out of the response).
+    provider.on('grant.error', (_ctx: KoaContextWithOIDC, error: { error?: string; error_detail?: string }) =>
+      onProtocolError?.({ endpoint: 'token', error: error.error, detail: error.error_detail }),
+    );
     return provider;
 
 }

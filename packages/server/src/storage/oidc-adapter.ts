@@ -24,6 +24,12 @@ export interface AdapterOptions {
   findClient(clientId: string): Promise<AdapterPayload | undefined>;
   /** Called when consume() loses a race, before the error is thrown (e.g. to revoke the grant). */
   onConsumeRace?(error: AlreadyConsumedError): Promise<void>;
+  /**
+   * For this long after a refresh token is consumed, it reads as not consumed: a second use in
+   * the reuse window then goes through the atomic consume, whose loser gets the first use's
+   * answer (engine/refresh-rotation.ts), instead of being taken for a stolen token.
+   */
+  readonly refreshReuseGraceMs?: number;
 }
 
 const epoch = (ms: number | null): number | undefined => (ms === null ? undefined : Math.floor(ms / 1000));
@@ -109,7 +115,9 @@ export function createOidcAdapter(db: Db, options: AdapterOptions): new (model: 
         .executeTakeFirst();
       if (!row) return undefined;
       const payload = JSON.parse(row.payload) as AdapterPayload;
-      const consumed = epoch(row.consumed_at);
+      const inReuseWindow =
+        this.model === 'RefreshToken' && row.consumed_at !== null && Date.now() - row.consumed_at <= (options.refreshReuseGraceMs ?? 0);
+      const consumed = inReuseWindow ? undefined : epoch(row.consumed_at);
       return {
         ...payload,
         ...(id === undefined ? {} : { jti: id }),
