@@ -177,3 +177,19 @@ test('third-party clients get a consent page listing what will be shared; denyin
   const tokens = await client.authorizationCodeGrant(await discoverClient(issuer, 'partner'), allowed.callback, { pkceCodeVerifier: verifier, expectedState: 'xyz' });
   assert.equal(decodeJwt(tokens.access_token).scope, 'items');
 });
+
+test('OpenID requests: a first-party client gets a refresh token without offline_access (no consent page); a third-party one needs it', async (t) => {
+  const { issuer, db } = await setup(t);
+  const verifier = client.randomPKCECodeVerifier();
+  const tokensFor = async (clientId: string, scope: string) => {
+    const pkce = { code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' };
+    const { callback } = await loginThroughForm(createBrowser(), authorizeUrl(issuer, { client_id: clientId, scope, ...pkce }), JOHN, REDIRECT);
+    return (await tokenRequest(issuer, { grant_type: 'authorization_code', client_id: clientId, code: callback.searchParams.get('code')!, redirect_uri: REDIRECT, code_verifier: verifier })).body;
+  };
+  const firstParty = await tokensFor('web', 'openid items');
+  assert.ok(firstParty.refresh_token, 'first-party, no offline_access: a refresh token');
+  assert.ok(firstParty.id_token);
+  await clients.createClient(db, { clientId: 'partner', name: 'Partner', public: true, firstParty: false, grantTypes: 'authorization_code refresh_token', redirectUris: [REDIRECT], scopes: 'items' });
+  const thirdParty = await tokensFor('partner', 'openid items');
+  assert.equal(thirdParty.refresh_token, undefined, 'third-party without offline_access: none');
+});

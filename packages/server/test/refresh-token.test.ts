@@ -3,7 +3,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodeJwt } from 'jose';
-import { users } from '@gatehouse/server';
+import * as client from 'openid-client';
+import { apis, clients, users } from '@gatehouse/server';
+import { createBrowser, loginThroughForm } from '@gatehouse/e2e/support/browser';
+import { sha256 } from '../src/secrets.ts';
 import { ITEMS_API, seedDemo, startInProcess, tokenRequest, type DemoSeed } from '@gatehouse/e2e/support/gatehouse';
 
 async function setup(t: test.TestContext, graceSeconds: string) {
@@ -106,4 +109,45 @@ test('a refresh token only works for the client it was issued to', async (t) => 
   const web = await tokenRequest(issuer, { grant_type: 'refresh_token', client_id: 'web', refresh_token });
   assert.equal(web.status, 400);
   assert.equal(web.body.error, 'invalid_grant');
+});
+
+test("an API's own access-token lifetime wins over the server default", async (t) => {
+  const { issuer, seed, db } = await setup(t, '5');
+  await apis.createApi(db, { identifier: 'https://short.example', name: 'Short-lived', scopes: 'items', accessTokenTtl: 60 });
+  const cc = await tokenRequest(issuer, { grant_type: 'client_credentials', resource: ITEMS_API }, seed.service);
+  const claims = decodeJwt(cc.body.access_token);
+  assert.equal(claims.exp! - claims.iat!, 900, 'the server default');
+  await clients.createClient(db, { clientId: 'short-svc', name: 'S', grantTypes: 'client_credentials', scopes: 'items' }).then(async ({ clientSecret }) => {
+    const short = await tokenRequest(issuer, { grant_type: 'client_credentials', resource: 'https://short.example' }, { clientId: 'short-svc', clientSecret: clientSecret! });
+    const shortClaims = decodeJwt(short.body.access_token);
+    assert.equal(shortClaims.exp! - shortClaims.iat!, 60);
+    assert.equal(short.body.expires_in, 60);
+  });
+  const user = await tokenRequest(issuer, { grant_type: 'password', username: 'johndoe', password: 'correct horse', resource: 'https://short.example' }, seed.passwordClient);
+  assert.equal(user.body.expires_in, 60, 'user tokens too');
+});
+
+test('a public browser client refreshes without extending its refresh token expiry', async (t) => {
+  const { issuer, db, seed } = await setup(t, '5');
+  const browserTokens = async () => {
+    const verifier = client.randomPKCECodeVerifier();
+    const url = new URL(`${issuer}/authorize`);
+    for (const [k, v] of Object.entries({ client_id: 'web', response_type: 'code', redirect_uri: seed.webRedirectUri, scope: 'items', code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' })) url.searchParams.set(k, v);
+    const { callback } = await loginThroughForm(createBrowser(), url, { username: 'johndoe', password: 'correct horse' }, seed.webRedirectUri);
+    return (await tokenRequest(issuer, { grant_type: 'authorization_code', client_id: 'web', code: callback.searchParams.get('code')!, redirect_uri: seed.webRedirectUri, code_verifier: verifier })).body;
+  };
+  const first = await browserTokens();
+  const expiry = async (token: string) => {
+    const row = await db.selectFrom('oidc_payloads').select('payload').where('model', '=', 'RefreshToken').where('id', '=', sha256(token)).executeTakeFirstOrThrow();
+    return (JSON.parse(row.payload) as { exp: number }).exp;
+  };
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  const second = (await tokenRequest(issuer, { grant_type: 'refresh_token', client_id: 'web', refresh_token: first.refresh_token })).body;
+  assert.ok(second.refresh_token);
+  assert.equal(await expiry(second.refresh_token), await expiry(first.refresh_token), 'same absolute expiry');
+  // A confidential client's rotated token gets a fresh lifetime.
+  const cli1 = (await tokenRequest(issuer, { grant_type: 'password', username: 'johndoe', password: 'correct horse' }, seed.passwordClient)).body;
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  const cli2 = (await tokenRequest(issuer, { grant_type: 'refresh_token', refresh_token: cli1.refresh_token }, seed.passwordClient)).body;
+  assert.ok((await expiry(cli2.refresh_token)) > (await expiry(cli1.refresh_token)));
 });

@@ -181,7 +181,16 @@ export async function createEngine({ db, config, authenticator, onServerError, o
           // RFC 7662 §2.1: only authenticated (confidential) clients may introspect.
           allowedPolicy: async (ctx) => ctx.oidc.client?.clientAuthMethod !== 'none',
         },
-        revocation: { enabled: true },
+        revocation: {
+          enabled: true,
+          // RFC 7009 §2.1: a client revokes only its own tokens; another confidential client is
+          // told so, a public one learns nothing.
+          allowedPolicy: async (_ctx, client, token) => {
+            if (token.clientId === client.clientId) return true;
+            if (client.clientAuthMethod === 'none') return false;
+            throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+          },
+        },
         clientCredentials: { enabled: true },
         userinfo: { enabled: true },
         rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
@@ -212,16 +221,31 @@ export async function createEngine({ db, config, authenticator, onServerError, o
       },
       // Plain OAuth 2.0 requests get a refresh token when the client may use one; OpenID Connect
       // requests follow the offline_access scope.
+      // A client allowed the refresh_token grant gets refresh tokens: for plain OAuth 2.0 requests,
+      // for OpenID Connect requests with offline_access, and for first-party clients always (their
+      // grant needs no consent page, so offline_access — which OpenID Connect only honours with
+      // prompt=consent — is not needed either; such tokens still end with the login session).
       issueRefreshToken: async (_ctx, client, code) =>
-        client.grantTypeAllowed('refresh_token') && (code.scopes.has('offline_access') || !code.scopes.has('openid')),
+        client.grantTypeAllowed('refresh_token') &&
+        (code.scopes.has('offline_access') || !code.scopes.has('openid') || client.first_party === true),
       rotateRefreshToken: true,
       ttl: {
-        AccessToken: config.accessTokenTtl,
-        ClientCredentials: config.accessTokenTtl,
+        // An API's own lifetime wins over the server default (a number here would override it).
+        AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.accessTokenTtl,
+        ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.accessTokenTtl,
         AuthorizationCode: config.authorizationCodeTtl,
         IdToken: config.idTokenTtl,
         Interaction: config.interactionTtl,
-        RefreshToken: config.refreshTokenTtl,
+        // A public browser client's rotated refresh token keeps its predecessor's expiry: rotation
+        // does not extend the session a stolen token could ride (RFC 9700 §4.14.2; as oidc-provider's
+        // default). Everyone else gets a fresh lifetime at each rotation.
+        RefreshToken: (ctx, token, client) => {
+          const rotated = ctx?.oidc?.entities?.RotatedRefreshToken as { remainingTTL: number } | undefined;
+          if (rotated && client.applicationType === 'web' && client.clientAuthMethod === 'none' && !token.isSenderConstrained()) {
+            return rotated.remainingTTL;
+          }
+          return config.refreshTokenTtl;
+        },
         Session: config.sessionTtl,
         Grant: config.grantTtl,
       },
