@@ -12,3 +12,4 @@ export * as clients from './storage/clients.ts';
 export * as apiKeys from './storage/api-keys.ts';
 export * as audit from './storage/audit.ts';
 export * as signingKeys from './storage/keys.ts';
+export { ADMIN_SCOPES, adminApiIdentifier } from './admin/scopes.ts';

@@ -93,3 +93,85 @@ export async function listApis(db: Db, page: PageRequest = {}): Promise<Page<Api
   const rows = await db.selectFrom('apis').selectAll().orderBy('identifier').limit(limit).offset(offset).execute();
   return { items: await withScopes(db, rows), total: Number(total), limit, offset };
 }
+
+export async function findApiById(db: Db, id: string): Promise<Api | undefined> {
+  const row = await db.selectFrom('apis').selectAll().where('id', '=', id).executeTakeFirst();
+  return row ? (await withScopes(db, [row]))[0] : undefined;
+}
+
+export async function requireApiById(db: Db, id: string): Promise<Api> {
+  const api = await findApiById(db, id);
+  if (!api) throw new GatehouseError('not_found', `no API "${id}"`, { field: 'id' });
+  return api;
+}
+
+export interface ApiChanges {
+  readonly name?: string | undefined;
+  /** Replaces the API's scopes. */
+  readonly scopes?: NewApi['scopes'] | undefined;
+  /** null: back to the server default. */
+  readonly accessTokenTtl?: number | null | undefined;
+  readonly signingAlg?: string | null | undefined;
+}
+
+/**
+ * Changes an API; new scopes replace the old ones in one transaction. The identifier (the token
+ * audience) never changes: tokens already issued name it.
+ */
+export async function updateApi(db: Db, id: string, changes: ApiChanges): Promise<Api> {
+  const api = await requireApiById(db, id);
+  const name = changes.name === undefined ? undefined : validate.displayName(changes.name);
+  const scopes = changes.scopes === undefined ? undefined : parseScopes(changes.scopes);
+  const ttl = changes.accessTokenTtl;
+  const accessTokenTtl = ttl === undefined || ttl === null ? ttl : validate.ttl(ttl, 'access_token_ttl', 30, 86400);
+  const alg = changes.signingAlg;
+  const signingAlg = alg === undefined || alg === null ? alg : validate.oneOf(alg, API_SIGNING_ALGS, 'signing_alg');
+  await db.transaction().execute(async (trx) => {
+    const set: { name?: string; access_token_ttl?: number | null; signing_alg?: string | null } = {};
+    if (name !== undefined) set.name = name;
+    if (accessTokenTtl !== undefined) set.access_token_ttl = accessTokenTtl;
+    if (signingAlg !== undefined) set.signing_alg = signingAlg;
+    if (Object.keys(set).length > 0) await trx.updateTable('apis').set(set).where('id', '=', api.id).execute();
+    if (scopes !== undefined) {
+      await trx.deleteFrom('api_scopes').where('api_id', '=', api.id).execute();
+      if (scopes.length > 0) await trx.insertInto('api_scopes').values(scopes.map((s) => ({ api_id: api.id, ...s }))).execute();
+    }
+  });
+  return (await findApiById(db, api.id))!;
+}
+
+/** Deletes an API and the API keys for it (cascade); tokens already issued for it stay valid until they expire. */
+export async function deleteApi(db: Db, id: string): Promise<Api> {
+  const api = await requireApiById(db, id);
+  await db.deleteFrom('apis').where('id', '=', api.id).execute();
+  return api;
+}
+
+/**
+ * Makes an API the server itself relies on exist with exactly these name and scopes (the admin
+ * API). Safe when several instances start at once: the unique identifier lets one insert win.
+ */
+export async function ensureApi(db: Db, input: NewApi): Promise<Api> {
+  const existing = await findApi(db, input.identifier);
+  if (!existing) {
+    try {
+      return await createApi(db, input);
+    } catch (error) {
+      if (!(error instanceof GatehouseError && error.code === 'conflict')) throw error;
+    }
+  }
+  const api = (await findApi(db, input.identifier))!;
+  const wanted = parseScopes(input.scopes);
+  const same =
+    api.name === input.name &&
+    api.scopes.length === wanted.length &&
+    wanted.every((w) => api.scopes.some((s) => s.name === w.name && s.description === w.description));
+  if (same) return api;
+  try {
+    return await updateApi(db, api.id, { name: input.name, scopes: input.scopes });
+  } catch (error) {
+    // Another instance starting at the same moment wrote the same scopes first.
+    if (isUniqueViolation(error)) return (await findApi(db, input.identifier))!;
+    throw error;
+  }
+}

@@ -1,7 +1,7 @@
 // Clients: the applications that ask for tokens. Confidential clients get a secret that is
 // shown once and stored only as a hash.
 import { GatehouseError, isUniqueViolation } from '../errors.ts';
-import { hashSecret, newSecret, randomId } from '../secrets.ts';
+import { hashSecret, newSecret, randomId, verifySecret } from '../secrets.ts';
 import type { Db } from './database.ts';
 import { iso, jsonArray, now, pageBounds, type Page, type PageRequest } from './rows.ts';
 import type { ClientsTable } from './tables.ts';
@@ -84,6 +84,22 @@ function grantTypes(value: NewClient['grantTypes']): GrantType[] {
   return [...new Set(list.map((g) => validate.oneOf(g, GRANT_TYPES, 'grant_types')))];
 }
 
+/** The rules that tie a client's grants to its type and redirect URIs (creation and every change). */
+function checkGrants(isPublic: boolean, grants: readonly GrantType[], redirectUris: readonly string[]): void {
+  if (isPublic && grants.includes('client_credentials')) {
+    throw new GatehouseError('invalid_request', 'a public client cannot use client_credentials: it has no secret to authenticate with', { field: 'grant_types' });
+  }
+  if (grants.includes('authorization_code') && redirectUris.length === 0) {
+    throw new GatehouseError('invalid_request', 'authorization_code needs at least one redirect URI', { field: 'redirect_uris' });
+  }
+  if (!grants.includes('authorization_code') && redirectUris.length > 0) {
+    throw new GatehouseError('invalid_request', 'redirect URIs are only used by the authorization_code grant', { field: 'redirect_uris' });
+  }
+  if (grants.includes('refresh_token') && !grants.includes('authorization_code') && !grants.includes('password')) {
+    throw new GatehouseError('invalid_request', 'refresh_token needs authorization_code or password: nothing else issues refresh tokens', { field: 'grant_types' });
+  }
+}
+
 export async function createClient(db: Db, input: NewClient): Promise<CreatedClient> {
   const clientId = input.clientId === undefined ? randomId(16) : input.clientId;
   if (!CLIENT_ID.test(clientId)) {
@@ -97,18 +113,7 @@ export async function createClient(db: Db, input: NewClient): Promise<CreatedCli
   const scopes = validate.scopes(input.scopes ?? []);
   const corsOrigins = [...new Set((input.corsOrigins ?? []).map((o) => validate.origin(o, 'cors_origins')))];
 
-  if (isPublic && grants.includes('client_credentials')) {
-    throw new GatehouseError('invalid_request', 'a public client cannot use client_credentials: it has no secret to authenticate with', { field: 'grant_types' });
-  }
-  if (grants.includes('authorization_code') && redirectUris.length === 0) {
-    throw new GatehouseError('invalid_request', 'authorization_code needs at least one redirect URI', { field: 'redirect_uris' });
-  }
-  if (!grants.includes('authorization_code') && redirectUris.length > 0) {
-    throw new GatehouseError('invalid_request', 'redirect URIs are only used by the authorization_code grant', { field: 'redirect_uris' });
-  }
-  if (grants.includes('refresh_token') && !grants.includes('authorization_code') && !grants.includes('password')) {
-    throw new GatehouseError('invalid_request', 'refresh_token needs authorization_code or password: nothing else issues refresh tokens', { field: 'grant_types' });
-  }
+  checkGrants(isPublic, grants, redirectUris);
   let authMethod: Client['tokenEndpointAuthMethod'] = 'none';
   if (!isPublic) {
     authMethod = input.tokenEndpointAuthMethod === undefined ? 'client_secret_basic' : validate.oneOf(input.tokenEndpointAuthMethod, AUTH_METHODS, 'token_endpoint_auth_method');
@@ -206,4 +211,110 @@ export async function revokeClient(db: Db, clientId: string): Promise<Client> {
     await trx.deleteFrom('oidc_payloads').where('client_id', '=', clientId).execute();
   });
   return { ...publicView(client), revokedAt: client.revokedAt ?? iso(at) };
+}
+
+/** What may change on a client. Its id, type and authentication method never do. */
+export interface ClientChanges {
+  readonly name?: string | undefined;
+  readonly redirectUris?: readonly string[] | undefined;
+  readonly postLogoutRedirectUris?: readonly string[] | undefined;
+  readonly grantTypes?: string | readonly string[] | undefined;
+  readonly scopes?: string | readonly string[] | undefined;
+  readonly corsOrigins?: readonly string[] | undefined;
+  readonly firstParty?: boolean | undefined;
+}
+
+/**
+ * Changes a client, checked as a whole with the rules of creation (the grants against the type and
+ * the redirect URIs). The engine caches client definitions: tell it (GatehouseServer.changed).
+ */
+export async function updateClient(db: Db, clientId: string, changes: ClientChanges): Promise<Client> {
+  const client = await requireStoredClient(db, clientId);
+  const name = changes.name === undefined ? client.name : validate.displayName(changes.name);
+  const grants = changes.grantTypes === undefined ? [...client.grantTypes] : grantTypes(changes.grantTypes);
+  const redirectUris =
+    changes.redirectUris === undefined ? [...client.redirectUris] : [...new Set(changes.redirectUris.map((u) => validate.redirectUri(u, 'redirect_uris')))];
+  const postLogoutRedirectUris =
+    changes.postLogoutRedirectUris === undefined
+      ? [...client.postLogoutRedirectUris]
+      : [...new Set(changes.postLogoutRedirectUris.map((u) => validate.redirectUri(u, 'post_logout_redirect_uris')))];
+  const scopes = changes.scopes === undefined ? [...client.scopes] : validate.scopes(changes.scopes);
+  const corsOrigins = changes.corsOrigins === undefined ? [...client.corsOrigins] : [...new Set(changes.corsOrigins.map((o) => validate.origin(o, 'cors_origins')))];
+  const firstParty = changes.firstParty ?? client.firstParty;
+  checkGrants(client.type === 'public', grants, redirectUris);
+  await db
+    .updateTable('clients')
+    .set({
+      name,
+      grant_types: JSON.stringify(grants),
+      redirect_uris: JSON.stringify(redirectUris),
+      post_logout_redirect_uris: JSON.stringify(postLogoutRedirectUris),
+      scopes: JSON.stringify(scopes),
+      cors_origins: JSON.stringify(corsOrigins),
+      first_party: firstParty ? 1 : 0,
+      updated_at: now(),
+    })
+    .where('id', '=', client.clientId)
+    .execute();
+  return publicView((await findStoredClient(db, client.clientId))!);
+}
+
+/**
+ * Makes a confidential client the server itself uses exist, authenticated by `secret`, with the
+ * given grants and no API scopes, and not revoked (the admin API's introspection client). A hash
+ * that does not match the secret (rotated by hand, say) is put back. Safe from several instances.
+ */
+export async function ensureInternalClient(
+  db: Db,
+  input: { readonly clientId: string; readonly name: string; readonly secret: string; readonly grantTypes: readonly GrantType[] },
+): Promise<Client> {
+  const existing = await findStoredClient(db, input.clientId);
+  const at = now();
+  if (!existing) {
+    try {
+      await db
+        .insertInto('clients')
+        .values({
+          id: input.clientId,
+          name: input.name,
+          type: 'confidential',
+          secret_hash: hashSecret(input.secret),
+          token_endpoint_auth_method: 'client_secret_basic',
+          redirect_uris: '[]',
+          post_logout_redirect_uris: '[]',
+          grant_types: JSON.stringify(input.grantTypes),
+          scopes: '[]',
+          cors_origins: '[]',
+          first_party: 1,
+          created_at: at,
+          updated_at: at,
+          revoked_at: null,
+        })
+        .execute();
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
+    }
+  } else if (
+    existing.type !== 'confidential' ||
+    existing.revokedAt !== null ||
+    existing.secretHash === null ||
+    !verifySecret(input.secret, existing.secretHash) ||
+    existing.scopes.length > 0
+  ) {
+    await db
+      .updateTable('clients')
+      .set({
+        type: 'confidential',
+        secret_hash: hashSecret(input.secret),
+        token_endpoint_auth_method: 'client_secret_basic',
+        grant_types: JSON.stringify(input.grantTypes),
+        redirect_uris: '[]',
+        scopes: '[]',
+        revoked_at: null,
+        updated_at: at,
+      })
+      .where('id', '=', input.clientId)
+      .execute();
+  }
+  return publicView((await findStoredClient(db, input.clientId))!);
 }

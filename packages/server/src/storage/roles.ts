@@ -57,3 +57,69 @@ export async function listRoles(db: Db, page: PageRequest = {}): Promise<Page<Ro
     offset,
   };
 }
+
+async function scopesOf(db: Db, roleIds: readonly string[]): Promise<Map<string, string[]>> {
+  const map = new Map<string, string[]>();
+  if (roleIds.length === 0) return map;
+  const rows = await db.selectFrom('role_scopes').selectAll().where('role_id', 'in', roleIds).orderBy('scope').execute();
+  for (const row of rows) map.set(row.role_id, [...(map.get(row.role_id) ?? []), row.scope]);
+  return map;
+}
+
+/** A role by id or, failing that, by name. */
+export async function findRole(db: Db, idOrName: string): Promise<Role | undefined> {
+  const row =
+    (await db.selectFrom('roles').selectAll().where('id', '=', idOrName).executeTakeFirst()) ??
+    (await db.selectFrom('roles').selectAll().where('name', '=', idOrName).executeTakeFirst());
+  if (!row) return undefined;
+  const scopes = (await scopesOf(db, [row.id])).get(row.id) ?? [];
+  return { id: row.id, name: row.name, description: row.description, scopes, createdAt: iso(row.created_at)! };
+}
+
+export async function requireRole(db: Db, idOrName: string): Promise<Role> {
+  const role = await findRole(db, idOrName);
+  if (!role) throw new GatehouseError('not_found', `no role "${idOrName}"`, { field: 'role' });
+  return role;
+}
+
+/** Roles by name; names that match no role are left out (callers report them). */
+export async function rolesByName(db: Db, names: readonly string[]): Promise<Role[]> {
+  if (names.length === 0) return [];
+  const rows = await db.selectFrom('roles').selectAll().where('name', 'in', names).orderBy('name').execute();
+  const scopes = await scopesOf(db, rows.map((r) => r.id));
+  return rows.map((r) => ({ id: r.id, name: r.name, description: r.description, scopes: scopes.get(r.id) ?? [], createdAt: iso(r.created_at)! }));
+}
+
+export interface RoleChanges {
+  /** null removes the description. */
+  readonly description?: string | null | undefined;
+  /** Replaces the role's scopes. */
+  readonly scopes?: string | readonly string[] | undefined;
+}
+
+/** Changes a role; new scopes replace the old ones in one transaction (users see both or neither). */
+export async function updateRole(db: Db, idOrName: string, changes: RoleChanges): Promise<Role> {
+  const role = await requireRole(db, idOrName);
+  const scopes = changes.scopes === undefined ? undefined : validate.scopes(changes.scopes);
+  const description =
+    changes.description === undefined ? undefined : changes.description === null ? null : validate.displayName(changes.description, 'description');
+  await db.transaction().execute(async (trx) => {
+    if (description !== undefined) await trx.updateTable('roles').set({ description }).where('id', '=', role.id).execute();
+    if (scopes !== undefined) {
+      await trx.deleteFrom('role_scopes').where('role_id', '=', role.id).execute();
+      if (scopes.length > 0) await trx.insertInto('role_scopes').values(scopes.map((scope) => ({ role_id: role.id, scope }))).execute();
+    }
+  });
+  return {
+    ...role,
+    ...(description !== undefined ? { description } : {}),
+    ...(scopes !== undefined ? { scopes: [...scopes].sort() } : {}),
+  };
+}
+
+/** Deletes a role; its users lose the scopes it granted (role_scopes and user_roles cascade). */
+export async function deleteRole(db: Db, idOrName: string): Promise<Role> {
+  const role = await requireRole(db, idOrName);
+  await db.deleteFrom('roles').where('id', '=', role.id).execute();
+  return role;
+}

@@ -182,7 +182,15 @@ export async function findLoginRecord(db: Db, username: string): Promise<LoginRe
 export interface UserFilter extends PageRequest {
   /** Matches username or email (case-insensitive substring). */
   readonly query?: string | undefined;
+  /** Case-insensitive substring of the username. */
+  readonly username?: string | undefined;
+  /** Case-insensitive substring of the email. */
+  readonly email?: string | undefined;
   readonly disabled?: boolean | undefined;
+}
+
+function containing(text: string): string {
+  return `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
 export async function listUsers(db: Db, filter: UserFilter = {}): Promise<Page<User>> {
@@ -194,6 +202,8 @@ export async function listUsers(db: Db, filter: UserFilter = {}): Promise<Page<U
       eb.or([sql<boolean>`lower(username) like ${pattern} escape '\\'`, sql<boolean>`lower(email) like ${pattern} escape '\\'`]),
     );
   }
+  if (filter.username) query = query.where(sql<boolean>`lower(username) like ${containing(filter.username)} escape '\\'`);
+  if (filter.email) query = query.where(sql<boolean>`lower(email) like ${containing(filter.email)} escape '\\'`);
   if (filter.disabled !== undefined) query = query.where('disabled', '=', filter.disabled ? 1 : 0);
   const { total } = await query.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow();
   const rows = await query.selectAll().orderBy('username').limit(limit).offset(offset).execute();
@@ -233,4 +243,39 @@ export async function grantedScopes(db: Db, userId: string): Promise<Set<string>
 /** The claims an account exposes through ID tokens and userinfo. */
 export async function accountRecord(db: Db, userId: string): Promise<UserRow | undefined> {
   return db.selectFrom('users').selectAll().where('id', '=', userId).executeTakeFirst();
+}
+
+export interface UserChanges {
+  /** null removes the email. */
+  readonly email?: string | null | undefined;
+  readonly emailVerified?: boolean | undefined;
+  /** Replaces the user's roles (names). */
+  readonly roles?: readonly string[] | undefined;
+}
+
+/** Changes a user's email, verification flag or roles: all of them, or none (one transaction). */
+export async function updateUser(db: Db, usernameOrId: string, changes: UserChanges): Promise<User> {
+  const user = await requireUser(db, usernameOrId);
+  const email = changes.email === undefined || changes.email === null ? changes.email : validate.email(changes.email);
+  const roles = changes.roles === undefined ? undefined : [...new Set(changes.roles)];
+  try {
+    await db.transaction().execute(async (trx) => {
+      const set: { email?: string | null; email_verified?: number; updated_at: number } = { updated_at: now() };
+      if (email !== undefined) set.email = email;
+      // A new address is not verified, whatever the old one was, unless the caller says so.
+      if (changes.emailVerified !== undefined) set.email_verified = changes.emailVerified ? 1 : 0;
+      else if (email !== undefined && email !== user.email) set.email_verified = 0;
+      await trx.updateTable('users').set(set).where('id', '=', user.id).execute();
+      if (roles === undefined) return;
+      const found = roles.length ? await trx.selectFrom('roles').select(['id', 'name']).where('name', 'in', roles).execute() : [];
+      const missing = roles.filter((role) => !found.some((r) => r.name === role));
+      if (missing.length > 0) throw new GatehouseError('invalid_request', `unknown role: ${missing.join(', ')}`, { field: 'roles' });
+      await trx.deleteFrom('user_roles').where('user_id', '=', user.id).execute();
+      if (found.length > 0) await trx.insertInto('user_roles').values(found.map((r) => ({ user_id: user.id, role_id: r.id }))).execute();
+    });
+  } catch (error) {
+    if (isUniqueViolation(error)) throw new GatehouseError('conflict', 'another user has this email address', { field: 'email', cause: error });
+    throw error;
+  }
+  return (await findUser(db, user.id))!;
 }

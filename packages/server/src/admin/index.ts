@@ -1,0 +1,174 @@
+/**
+ * The admin REST API: `/admin/api/*` (users, roles, APIs, clients, API keys, signing keys, the
+ * audit log), its OpenAPI document at `/admin/api/openapi.json`, and Swagger UI at `/admin/docs`.
+ * An encapsulated plugin: its validation, error handling, hooks and OpenAPI document concern its
+ * own routes only, never the protocol endpoints or the login pages.
+ *
+ * How a request goes through, in order:
+ *   1. @gatehouse/sdk authenticates it (bearer JWT for the admin API, or an API key in
+ *      `X-API-Key`, introspected) and checks the route's scope: 401 / 403 insufficient_scope.
+ *   2. A JWT whose user was disabled or whose client was revoked since it was issued: 401.
+ *   3. The TypeBox schemas validate path, query and body: 400 invalid_request naming the field.
+ *   4. The handler finds the object named by `:id` first: 404 not_found.
+ *   5. The object-level rules below: 403 forbidden. Then the action.
+ *   6. The audit log records it (every change, success or failure, and every 401/403).
+ *
+ * Object-level rules (policy.ts), beyond the route's scope — each is tested in admin-policy.test.ts:
+ *   1. No privilege escalation. Nothing created or changed here carries an admin scope the
+ *      caller's credential does not hold: a role's scopes, a client's allowed scopes, the roles
+ *      given to a user, an API key's scopes. (Admin scopes are matched by name wherever they
+ *      appear, since role and client scopes are not tied to one API. Other APIs' scopes are not
+ *      privileges over Gatehouse, and an admin credential never carries them, being for the admin
+ *      API: handing them out is exactly what the write scopes are for.)
+ *   2. No acting on the more privileged. Changing, disabling, enabling or setting the password of
+ *      a user; changing, revoking, deleting or rotating the secret of a client; changing or
+ *      deleting a role; revoking an API key; creating an API key for an owner (other than the
+ *      caller itself): only when every admin scope the object holds is one the caller holds too.
+ *      Otherwise the caller could take over a more powerful account (set its password, take its
+ *      secret, mint a key as it). A user's held scopes are what their roles grant, so even a
+ *      narrowed token of that same user cannot set their password.
+ *   3. Objects Gatehouse manages are read-only here: the admin API itself (deleting it or changing
+ *      its scopes would break this API) and its introspection client.
+ *   4. Nobody locks themself out: a user cannot disable themself, a client cannot revoke or
+ *      delete itself (an API key counts as its owner).
+ *   5. API keys are bounded. An API key creates no API key that out-scopes it (every scope its
+ *      own) or outlives it (an expiry no later than its own), and cannot mint credentials that
+ *      never expire: no client creation, no secret rotation, no password (the `kinds` option of
+ *      those routes, or a check in the handler when the password is optional).
+ *   6. Every `:id` must exist (404) before anything else is looked at.
+ */
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import { securitySchemes } from '@gatehouse/sdk';
+import { gatehouse } from '@gatehouse/sdk/fastify';
+import type { ClusterEvent } from '../cluster/bus.ts';
+import type { Config } from '../config/schema.ts';
+import type { Db } from '../storage/database.ts';
+import { auditHook } from './audit.ts';
+import { setUpAdmin } from './bootstrap.ts';
+import { liveCredentialsHook } from './live-credentials.ts';
+import { apiKeyRoutes } from './routes/api-keys.ts';
+import { apiRoutes } from './routes/apis.ts';
+import { auditRoutes } from './routes/audit-events.ts';
+import { clientRoutes } from './routes/clients.ts';
+import type { AdminContext } from './routes/common.ts';
+import { roleRoutes } from './routes/roles.ts';
+import { signingKeyRoutes } from './routes/signing-keys.ts';
+import { userRoutes } from './routes/users.ts';
+import { ADMIN_SCOPES, adminApiIdentifier } from './scopes.ts';
+import { toAdminError, validatorCompiler } from './validation.ts';
+
+export { ADMIN_SCOPES, ADMIN_INTROSPECTION_CLIENT_ID, adminApiIdentifier } from './scopes.ts';
+
+export const ADMIN_PREFIX = '/admin/api';
+export const ADMIN_DOCS_PATH = '/admin/docs';
+
+export interface AdminApiOptions {
+  /** The root app: the SDK reaches discovery, JWKS and introspection through its `inject`. */
+  readonly app: FastifyInstance;
+  readonly config: Config;
+  readonly db: Db;
+  /** Tells every instance that clients, APIs, users or keys changed (GatehouseServer.changed). */
+  readonly changed: (type: ClusterEvent['type']) => Promise<void>;
+  /** GatehouseServer.maintainKeys: activates due rotations and reloads the published keys now. */
+  readonly maintainKeys: () => Promise<void>;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** An admin route reachable without credentials (the OpenAPI document). */
+    publicAdminRoute?: boolean;
+  }
+}
+
+export const adminApi: FastifyPluginAsync<AdminApiOptions> = async (admin, options) => {
+  const { db, config } = options;
+  // The admin API as an API in Gatehouse, its introspection client, the SDK's authenticator.
+  const { api, authenticator } = await setUpAdmin(options.app, db, config);
+
+  // Misuse fails at boot: an admin route without an `auth` option would be open to anyone.
+  admin.addHook('onRoute', (route) => {
+    if (route.url.startsWith(ADMIN_PREFIX) && route.auth === undefined && route.config?.publicAdminRoute !== true) {
+      throw new TypeError(`${String(route.method)} ${route.url}: every admin route declares an auth option`);
+    }
+  });
+
+  // Validation from the TypeBox schemas; every failure as the error registry's JSON.
+  admin.setValidatorCompiler(validatorCompiler);
+  admin.setErrorHandler((error, request, reply) => {
+    const failure = toAdminError(error);
+    if (failure.code === 'server_error') request.log.error({ err: error }, 'admin API request failed');
+    return reply.status(failure.status).send(failure.toJSON());
+  });
+
+  // Authentication and scopes: @gatehouse/sdk, as any API protected by Gatehouse. Registered
+  // before @fastify/swagger, so each route's `security` is set by the time the document is built.
+  await admin.register(gatehouse, { authenticator, scopes: ADMIN_SCOPES });
+
+  // The OpenAPI document of the admin routes only (this context's routes).
+  await admin.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Gatehouse admin API',
+        version: '1.0.0',
+        description: [
+          'Manage users, roles, APIs, clients, API keys, signing keys and read the audit log.',
+          '',
+          `Authenticate with an access token for the API \`${adminApiIdentifier(config.publicUrl)}\` (e.g. client credentials with`,
+          `\`resource=${adminApiIdentifier(config.publicUrl)}\` and the admin scopes you need), or an API key for it in \`X-API-Key\`.`,
+          'Each operation lists the scope it requires.',
+        ].join('\n'),
+      },
+      servers: [{ url: config.publicUrl }],
+      tags: [
+        { name: 'users', description: 'Accounts (password hashes are never returned).' },
+        { name: 'roles', description: 'Roles and the scopes they grant.' },
+        { name: 'apis', description: 'APIs (resource servers) and their scopes.' },
+        { name: 'clients', description: 'Applications that ask for tokens.' },
+        { name: 'api-keys', description: 'API keys of users and clients.' },
+        { name: 'signing-keys', description: 'Token signing keys and their rotation.' },
+        { name: 'audit', description: 'The audit log.' },
+        { name: 'me', description: 'The caller.' },
+      ],
+      components: { securitySchemes: securitySchemes(authenticator.description) },
+    },
+  } as Parameters<typeof swagger>[1]);
+
+  // After the SDK's check: refuse JWTs of since-disabled users and since-revoked clients.
+  admin.addHook('preValidation', liveCredentialsHook(db));
+  // Every change and every refusal, in the audit log before the response leaves.
+  admin.addHook('onSend', auditHook(db, authenticator));
+
+  const context: AdminContext = { db, config, adminApi: api, changed: options.changed, maintainKeys: options.maintainKeys };
+  await admin.register(
+    async (routes) => {
+      // Responses carry secrets shown once and personal data: never stored by a cache.
+      routes.addHook('onSend', async (_request, reply, payload) => {
+        reply.header('cache-control', 'no-store');
+        return payload;
+      });
+      await userRoutes(routes, context);
+      await roleRoutes(routes, context);
+      await apiRoutes(routes, context);
+      await clientRoutes(routes, context);
+      await apiKeyRoutes(routes, context);
+      await signingKeyRoutes(routes, context);
+      await auditRoutes(routes, context);
+      routes.get('/openapi.json', { schema: { hide: true }, config: { publicAdminRoute: true } }, async () => admin.swagger());
+    },
+    { prefix: ADMIN_PREFIX },
+  );
+
+  // Swagger UI: paste an access token or an API key in "Authorize".
+  const https = config.publicUrl.startsWith('https:');
+  await admin.register(swaggerUi, {
+    routePrefix: ADMIN_DOCS_PATH,
+    uiConfig: { validatorUrl: null, persistAuthorization: false, displayOperationId: true },
+    staticCSP: true,
+    // The UI is never framed; and an http public URL (development) must not be upgraded to https.
+    transformStaticCSP: (header: string) =>
+      header.replace("frame-ancestors 'self'", "frame-ancestors 'none'").replace(https ? /$^/ : / ?upgrade-insecure-requests;/, ''),
+  } as Parameters<typeof swaggerUi>[1]);
+};

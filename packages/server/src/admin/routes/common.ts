@@ -1,0 +1,43 @@
+// What every admin route file shares: the context it is given and its documented error answers.
+import Type, { type TSchema } from 'typebox';
+import type { ClusterEvent } from '../../cluster/bus.ts';
+import type { Config } from '../../config/schema.ts';
+import type { Api } from '../../storage/apis.ts';
+import type { Db } from '../../storage/database.ts';
+import { AuthErrorBody, ErrorBody } from '../schemas.ts';
+
+export interface AdminContext {
+  readonly db: Db;
+  readonly config: Config;
+  /** The admin API's own row (managed: read-only through the admin API). */
+  readonly adminApi: Api;
+  /** Tells this instance and the others that clients, APIs, users or keys changed. */
+  readonly changed: (type: ClusterEvent['type']) => Promise<void>;
+  /** Activates due key rotations and reloads the published keys now. */
+  readonly maintainKeys: () => Promise<void>;
+}
+
+const DESCRIPTIONS = {
+  400: 'Invalid request: `invalid_request`, with `field` naming the input that is wrong.',
+  404: 'No such object: `not_found`.',
+  409: 'Conflict: `conflict` (it already exists, or its state does not allow this).',
+} as const;
+
+/**
+ * Response schemas: the success ones given, plus 401/403 (every admin route requires a
+ * credential and a scope, and may refuse on an object-level rule) and the listed error codes.
+ */
+export function responses(success: Record<number, TSchema>, ...errors: (keyof typeof DESCRIPTIONS)[]): Record<number, TSchema> {
+  const all: Record<number, TSchema> = {
+    ...success,
+    401: Type.Object(AuthErrorBody.properties, { description: 'No credential (`WWW-Authenticate` says which are accepted), or an invalid one: `invalid_token`.' }),
+    403: Type.Object(AuthErrorBody.properties, {
+      description: 'The credential lacks the scope (`insufficient_scope`) or kind the route requires, or an object-level rule refuses: `forbidden`.',
+    }),
+  };
+  for (const code of errors) all[code] = Type.Object(ErrorBody.properties, { description: DESCRIPTIONS[code] });
+  return all;
+}
+
+/** 204 No Content. */
+export const NoContent = (description: string) => Type.Null({ description });

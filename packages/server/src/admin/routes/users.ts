@@ -1,0 +1,166 @@
+// /admin/api/users: create, list (filters), read, change email and roles, disable/enable, set password.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Static } from 'typebox';
+import { GatehouseError } from '../../errors.ts';
+import { rolesByName } from '../../storage/roles.ts';
+import { createUser, grantedScopes, listUsers, requireUser, setUserDisabled, setUserPassword, updateUser, type User } from '../../storage/users.ts';
+import { noteAudit } from '../audit.ts';
+import { assertGrantable, assertManageable, assertNotSelf } from '../policy.ts';
+import * as S from '../schemas.ts';
+import { pageView, userView } from '../views.ts';
+import { responses, type AdminContext } from './common.ts';
+
+const tags = ['users'];
+
+export async function userRoutes(app: FastifyInstance, { db, changed }: AdminContext): Promise<void> {
+  /** The user named by `:id` (404 first), whom the caller must be allowed to manage. */
+  async function manageableUser(request: FastifyRequest, id: string): Promise<User> {
+    const user = await requireUser(db, id);
+    assertManageable(request.auth!, await grantedScopes(db, user.id), `user ${user.username}`);
+    return user;
+  }
+
+  /** Roles handed to a user carry no admin scope the caller lacks (unknown roles: 400 from the repository). */
+  async function assertRolesGrantable(request: FastifyRequest, names: readonly string[]): Promise<void> {
+    const roles = await rolesByName(db, names);
+    assertGrantable(request.auth!, roles.flatMap((role) => role.scopes), 'roles');
+  }
+
+  app.get<{ Querystring: Static<typeof S.UserQuery> }>(
+    '/users',
+    {
+      auth: { scopes: ['admin:users:read'] },
+      config: { audit: { type: 'users.listed' } },
+      schema: {
+        tags,
+        operationId: 'listUsers',
+        summary: 'List users',
+        description: 'Filter by `q` (username or email), `username`, `email` (case-insensitive substrings) and `disabled`.',
+        querystring: S.UserQuery,
+        response: responses({ 200: S.Page(S.User, 'A page of users.') }, 400),
+      },
+    },
+    async (request) => {
+      const { q, username, email, disabled, limit, offset } = request.query;
+      return pageView(await listUsers(db, { query: q, username, email, disabled, limit, offset }), userView);
+    },
+  );
+
+  app.post<{ Body: Static<typeof S.NewUser> }>(
+    '/users',
+    {
+      auth: { scopes: ['admin:users:write'] },
+      config: { audit: { type: 'user.created', target: 'user' } },
+      schema: {
+        tags,
+        operationId: 'createUser',
+        summary: 'Create a user',
+        description: 'The password, if given, is hashed with argon2id. Roles must exist, and carry no admin scope the caller lacks.',
+        body: S.NewUser,
+        response: responses({ 201: S.User }, 400, 409),
+      },
+    },
+    async (request, reply) => {
+      const body = request.body;
+      noteAudit(request, { details: { username: body.username, roles: body.roles ?? [] } });
+      // A password never expires: an API key (which may) cannot set one (see index.ts, rule 5).
+      if (body.password !== undefined && request.auth!.kind === 'api_key') {
+        throw new GatehouseError('forbidden', 'an API key cannot set a password', { field: 'password' });
+      }
+      if (body.roles) await assertRolesGrantable(request, body.roles);
+      const user = await createUser(db, {
+        username: body.username,
+        email: body.email,
+        emailVerified: body.email_verified,
+        password: body.password,
+        roles: body.roles,
+        disabled: body.disabled,
+      });
+      noteAudit(request, { target: { kind: 'user', id: user.id } });
+      return reply.code(201).send(userView(user));
+    },
+  );
+
+  app.get<{ Params: S.IdParams }>(
+    '/users/:id',
+    {
+      auth: { scopes: ['admin:users:read'] },
+      config: { audit: { type: 'user.viewed', target: 'user' } },
+      schema: { tags, operationId: 'getUser', summary: 'Read a user (by id or username)', params: S.IdParams, response: responses({ 200: S.User }, 404) },
+    },
+    async (request) => userView(await requireUser(db, request.params.id)),
+  );
+
+  app.patch<{ Params: S.IdParams; Body: Static<typeof S.UserChanges> }>(
+    '/users/:id',
+    {
+      auth: { scopes: ['admin:users:write'] },
+      config: { audit: { type: 'user.updated', target: 'user' } },
+      schema: {
+        tags,
+        operationId: 'updateUser',
+        summary: 'Change a user\'s email or roles',
+        description: 'A new email is unverified unless `email_verified` says otherwise. `roles` replaces the user\'s roles.',
+        params: S.IdParams,
+        body: S.UserChanges,
+        response: responses({ 200: S.User }, 400, 404, 409),
+      },
+    },
+    async (request) => {
+      const user = await manageableUser(request, request.params.id);
+      noteAudit(request, { target: { kind: 'user', id: user.id }, details: { changed: Object.keys(request.body), ...(request.body.roles ? { roles: request.body.roles } : {}) } });
+      if (request.body.roles) await assertRolesGrantable(request, request.body.roles);
+      const updated = await updateUser(db, user.id, { email: request.body.email, emailVerified: request.body.email_verified, roles: request.body.roles });
+      if (request.body.roles) await changed('users');
+      return userView(updated);
+    },
+  );
+
+  for (const [action, disabled] of [['disable', true], ['enable', false]] as const) {
+    app.post<{ Params: S.IdParams }>(
+      `/users/:id/${action}`,
+      {
+        auth: { scopes: ['admin:users:write'] },
+        config: { audit: { type: disabled ? 'user.disabled' : 'user.enabled', target: 'user' } },
+        schema: {
+          tags,
+          operationId: disabled ? 'disableUser' : 'enableUser',
+          summary: disabled ? 'Disable a user (no login, no new tokens; issued ones stop at introspection)' : 'Enable a user',
+          params: S.IdParams,
+          response: responses({ 200: S.User }, 404),
+        },
+      },
+      async (request) => {
+        const user = await manageableUser(request, request.params.id);
+        noteAudit(request, { target: { kind: 'user', id: user.id } });
+        if (disabled) assertNotSelf(request.auth!, { kind: 'user', id: user.id }, 'disable');
+        const result = await setUserDisabled(db, user.id, disabled);
+        await changed('users');
+        return userView(result);
+      },
+    );
+  }
+
+  app.put<{ Params: S.IdParams; Body: Static<typeof S.NewPassword> }>(
+    '/users/:id/password',
+    {
+      // A password never expires: API keys (which may) cannot set one (index.ts, rule 5).
+      auth: { scopes: ['admin:users:write'], kinds: ['user', 'client'] },
+      config: { audit: { type: 'user.password_set', target: 'user' } },
+      schema: {
+        tags,
+        operationId: 'setUserPassword',
+        summary: 'Set a user\'s password',
+        description: 'Not for API keys. Refused for a user holding admin scopes the caller lacks (it would let the caller log in as them).',
+        params: S.IdParams,
+        body: S.NewPassword,
+        response: responses({ 200: S.User }, 400, 404),
+      },
+    },
+    async (request) => {
+      const user = await manageableUser(request, request.params.id);
+      noteAudit(request, { target: { kind: 'user', id: user.id } });
+      return userView(await setUserPassword(db, user.id, request.body.password));
+    },
+  );
+}

@@ -1,0 +1,390 @@
+// The admin API's schemas (TypeBox): one definition validates requests (validation.ts), types the
+// handlers (Static) and documents the API (@fastify/swagger). Response schemas also decide what
+// leaves the server: the serializer writes only the properties listed here, so a password hash, a
+// secret hash or a private key can never reach a response, whatever a repository returns.
+import Type, { type Static, type TSchema } from 'typebox';
+import { API_SIGNING_ALGS } from '../storage/apis.ts';
+import { GRANT_TYPES } from '../storage/clients.ts';
+import { SIGNING_ALGS } from '../storage/keys.ts';
+
+export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+
+/** A string enum with its type spelled out (OpenAPI 3.0 tools show `type: string`, not a bare enum). */
+const Enum = <const T extends readonly string[]>(values: T, options: { description?: string } = {}) =>
+  Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
+
+const Timestamp = (description: string) => Type.String({ format: 'date-time', description });
+
+// RFC 6749 §3.3 scope-token; the repositories check it again (validate.ts).
+const Scope = Type.String({ pattern: '^[\\x21\\x23-\\x5B\\x5D-\\x7E]{1,128}$', description: 'A scope (RFC 6749 §3.3 scope token).' });
+const Scopes = Type.Array(Scope, { maxItems: 200, uniqueItems: true });
+
+// ── common ──────────────────────────────────────────────────────────────────────────────────────
+
+export const ErrorBody = Type.Object(
+  {
+    error: Type.String({ description: 'A stable code from the error registry (docs/errors.md).' }),
+    message: Type.String(),
+    field: Type.Optional(Type.String({ description: 'The input field that is wrong, when there is one.' })),
+  },
+  { description: 'An error.' },
+);
+
+/** What @gatehouse/sdk answers for 401 and 403 (RFC 6750 §3), and the admin API's own 403. */
+export const AuthErrorBody = Type.Object(
+  {
+    error: Type.Optional(Type.String({ description: '`invalid_token`, `insufficient_scope`, or `forbidden` (an object-level rule).' })),
+    error_description: Type.Optional(Type.String()),
+    scope: Type.Optional(Type.String({ description: 'The scopes the route requires (insufficient_scope).' })),
+    message: Type.Optional(Type.String()),
+    field: Type.Optional(Type.String()),
+  },
+  { description: 'Authentication or authorization refused.' },
+);
+
+export const Paging = {
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, description: 'Most items to return (default 50).' })),
+  offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000_000, description: 'Items to skip (default 0).' })),
+};
+
+export const PageQuery = Type.Object({ ...Paging }, { additionalProperties: false });
+
+export const Page = <T extends TSchema>(item: T, description: string) =>
+  Type.Object(
+    {
+      items: Type.Array(item),
+      total: Type.Integer({ description: 'How many items match, across all pages.' }),
+      limit: Type.Integer(),
+      offset: Type.Integer(),
+    },
+    { description },
+  );
+
+export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 254, description: 'The object\'s id.' }) });
+export type IdParams = Static<typeof IdParams>;
+
+// ── users ───────────────────────────────────────────────────────────────────────────────────────
+
+export const User = Type.Object(
+  {
+    id: Type.String(),
+    username: Type.String(),
+    email: Nullable(Type.String()),
+    email_verified: Type.Boolean(),
+    disabled: Type.Boolean(),
+    roles: Type.Array(Type.String()),
+    created_at: Timestamp('When the user was created.'),
+    updated_at: Timestamp('When the user last changed.'),
+  },
+  { description: 'A user. Password hashes are never returned.' },
+);
+
+export const UserQuery = Type.Object(
+  {
+    ...Paging,
+    q: Type.Optional(Type.String({ maxLength: 254, description: 'Substring of the username or the email (case-insensitive).' })),
+    username: Type.Optional(Type.String({ maxLength: 254, description: 'Substring of the username (case-insensitive).' })),
+    email: Type.Optional(Type.String({ maxLength: 254, description: 'Substring of the email (case-insensitive).' })),
+    disabled: Type.Optional(Type.Boolean({ description: 'Only disabled (true) or enabled (false) users.' })),
+  },
+  { additionalProperties: false },
+);
+
+export const NewUser = Type.Object(
+  {
+    username: Type.String({ minLength: 1, maxLength: 64 }),
+    email: Type.Optional(Type.String({ maxLength: 254 })),
+    email_verified: Type.Optional(Type.Boolean()),
+    password: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'Hashed with argon2id; never stored or logged as given.' })),
+    roles: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { maxItems: 100, uniqueItems: true })),
+    disabled: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+
+export const UserChanges = Type.Object(
+  {
+    email: Type.Optional(Nullable(Type.String({ maxLength: 254 }))),
+    email_verified: Type.Optional(Type.Boolean()),
+    roles: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { maxItems: 100, uniqueItems: true, description: 'Replaces the user\'s roles.' })),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+
+export const NewPassword = Type.Object(
+  { password: Type.String({ minLength: 1, maxLength: 1024 }) },
+  { additionalProperties: false },
+);
+
+// ── roles ───────────────────────────────────────────────────────────────────────────────────────
+
+export const Role = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    description: Nullable(Type.String()),
+    scopes: Type.Array(Type.String()),
+    created_at: Timestamp('When the role was created.'),
+  },
+  { description: 'A role: the scopes it grants to its users.' },
+);
+
+export const NewRole = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 100 }),
+    description: Type.Optional(Type.String({ maxLength: 200 })),
+    scopes: Scopes,
+  },
+  { additionalProperties: false },
+);
+
+export const RoleChanges = Type.Object(
+  {
+    description: Type.Optional(Nullable(Type.String({ maxLength: 200 }))),
+    scopes: Type.Optional(Type.Array(Scope, { maxItems: 200, uniqueItems: true, description: 'Replaces the role\'s scopes.' })),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+
+// ── APIs ────────────────────────────────────────────────────────────────────────────────────────
+
+const ApiScope = Type.Object({ name: Scope, description: Type.Optional(Nullable(Type.String({ maxLength: 200 }))) }, { additionalProperties: false });
+const SigningAlg = Enum(API_SIGNING_ALGS, { description: 'The algorithm access tokens for this API are signed with.' });
+
+export const Api = Type.Object(
+  {
+    id: Type.String(),
+    identifier: Type.String({ description: 'The API\'s identifier: the audience (`aud`) of its tokens.' }),
+    name: Type.String(),
+    scopes: Type.Array(Type.Object({ name: Type.String(), description: Nullable(Type.String()) })),
+    access_token_ttl: Nullable(Type.Integer({ description: 'Seconds; null means the server default.' })),
+    signing_alg: Nullable(Type.String({ description: 'null means the server default (ES256).' })),
+    managed: Type.Boolean({ description: 'Managed by Gatehouse itself (the admin API): read-only here.' }),
+    created_at: Timestamp('When the API was created.'),
+  },
+  { description: 'An API (an OAuth resource server).' },
+);
+
+export const ApiQuery = Type.Object(
+  { ...Paging, identifier: Type.Optional(Type.String({ maxLength: 2000, description: 'Only the API with this exact identifier.' })) },
+  { additionalProperties: false },
+);
+
+export const NewApi = Type.Object(
+  {
+    identifier: Type.String({ minLength: 1, maxLength: 2000, description: 'An absolute URL, without fragment (RFC 8707).' }),
+    name: Type.String({ minLength: 1, maxLength: 200 }),
+    scopes: Type.Array(ApiScope, { maxItems: 200 }),
+    access_token_ttl: Type.Optional(Type.Integer({ minimum: 30, maximum: 86400 })),
+    signing_alg: Type.Optional(SigningAlg),
+  },
+  { additionalProperties: false },
+);
+
+export const ApiChanges = Type.Object(
+  {
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    scopes: Type.Optional(Type.Array(ApiScope, { maxItems: 200, description: 'Replaces the API\'s scopes.' })),
+    access_token_ttl: Type.Optional(Nullable(Type.Integer({ minimum: 30, maximum: 86400 }))),
+    signing_alg: Type.Optional(Nullable(SigningAlg)),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+
+// ── clients ─────────────────────────────────────────────────────────────────────────────────────
+
+const GrantType = Enum(GRANT_TYPES);
+const Urls = Type.Array(Type.String({ minLength: 1, maxLength: 2000 }), { maxItems: 50, uniqueItems: true });
+
+export const Client = Type.Object(
+  {
+    client_id: Type.String(),
+    name: Type.String(),
+    type: Enum(['public', 'confidential']),
+    token_endpoint_auth_method: Type.String(),
+    redirect_uris: Type.Array(Type.String()),
+    post_logout_redirect_uris: Type.Array(Type.String()),
+    grant_types: Type.Array(Type.String()),
+    scopes: Type.Array(Type.String(), { description: 'The API scopes this client may ask for.' }),
+    cors_origins: Type.Array(Type.String()),
+    first_party: Type.Boolean(),
+    managed: Type.Boolean({ description: 'Managed by Gatehouse itself (the admin API\'s introspection client): read-only here.' }),
+    created_at: Timestamp('When the client was created.'),
+    revoked_at: Nullable(Timestamp('When the client was revoked.')),
+  },
+  { description: 'A client. Secrets are never returned, except once at creation and rotation.' },
+);
+
+export const NewClient = Type.Object(
+  {
+    client_id: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._~-]{1,64}$', description: 'Generated when not given.' })),
+    name: Type.String({ minLength: 1, maxLength: 200 }),
+    public: Type.Optional(Type.Boolean({ description: 'A public client (browser, native app) has no secret.' })),
+    token_endpoint_auth_method: Type.Optional(Enum(['client_secret_basic', 'client_secret_post', 'none'])),
+    grant_types: Type.Array(GrantType, { minItems: 1, uniqueItems: true }),
+    redirect_uris: Type.Optional(Urls),
+    post_logout_redirect_uris: Type.Optional(Urls),
+    scopes: Type.Optional(Scopes),
+    cors_origins: Type.Optional(Urls),
+    first_party: Type.Optional(Type.Boolean({ description: 'First-party clients skip the consent page (default true).' })),
+  },
+  { additionalProperties: false },
+);
+
+export const ClientChanges = Type.Object(
+  {
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    grant_types: Type.Optional(Type.Array(GrantType, { minItems: 1, uniqueItems: true })),
+    redirect_uris: Type.Optional(Urls),
+    post_logout_redirect_uris: Type.Optional(Urls),
+    scopes: Type.Optional(Scopes),
+    cors_origins: Type.Optional(Urls),
+    first_party: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false, minProperties: 1, description: 'What may change; the id, type and authentication method never do.' },
+);
+
+export const ClientWithSecret = Type.Object(
+  {
+    client: Client,
+    client_secret: Type.Optional(Type.String({ description: 'Shown now and never again (confidential clients only).' })),
+  },
+  { description: 'The client, and its secret shown once.' },
+);
+
+// ── API keys ────────────────────────────────────────────────────────────────────────────────────
+
+const OwnerKind = Enum(['user', 'client']);
+
+export const ApiKey = Type.Object(
+  {
+    id: Type.String({ description: 'The public part of the key (it appears in the key itself).' }),
+    name: Type.String(),
+    owner: Type.Object({ kind: Type.String(), id: Type.String() }),
+    api: Type.String({ description: 'The identifier of the API the key is for.' }),
+    scopes: Type.Array(Type.String()),
+    created_at: Timestamp('When the key was created.'),
+    expires_at: Nullable(Timestamp('When the key expires; null: never.')),
+    last_used_at: Nullable(Timestamp('When the key was last used (recorded every 30 seconds or so).')),
+    revoked_at: Nullable(Timestamp('When the key was revoked.')),
+  },
+  { description: 'An API key. The key itself is never returned, except once at creation.' },
+);
+
+export const ApiKeyQuery = Type.Object(
+  {
+    ...Paging,
+    owner_kind: Type.Optional(OwnerKind),
+    owner_id: Type.Optional(Type.String({ minLength: 1, maxLength: 254, description: 'With owner_kind: only this owner\'s keys.' })),
+    api: Type.Optional(Type.String({ maxLength: 2000, description: 'Only keys for the API with this identifier.' })),
+    include_revoked: Type.Optional(Type.Boolean({ description: 'Include revoked keys (default false).' })),
+  },
+  { additionalProperties: false },
+);
+
+export const NewApiKey = Type.Object(
+  {
+    owner: Type.Object(
+      { kind: OwnerKind, id: Type.String({ minLength: 1, maxLength: 254, description: 'A user id or username, or a client id.' }) },
+      { additionalProperties: false },
+    ),
+    api: Type.String({ minLength: 1, maxLength: 2000, description: 'The identifier of the API the key is for.' }),
+    scopes: Scopes,
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    expires_in: Type.Optional(Type.Integer({ minimum: 60, maximum: 5 * 365 * 86400, description: 'Seconds from now; none means the key does not expire.' })),
+  },
+  { additionalProperties: false },
+);
+
+export const ApiKeyWithKey = Type.Object(
+  { api_key: ApiKey, key: Type.String({ description: 'The key: shown now and never again.' }) },
+  { description: 'The API key, and the key itself shown once.' },
+);
+
+// ── signing keys ────────────────────────────────────────────────────────────────────────────────
+
+// Only these members are ever written: public key material and its labels, never `d`, `p`, `q`…
+const PublicJwk = Type.Object(
+  {
+    kty: Type.String(),
+    kid: Type.String(),
+    alg: Type.String(),
+    use: Type.Optional(Type.String()),
+    crv: Type.Optional(Type.String()),
+    x: Type.Optional(Type.String()),
+    y: Type.Optional(Type.String()),
+    n: Type.Optional(Type.String()),
+    e: Type.Optional(Type.String()),
+  },
+  { description: 'The public key (JWK).' },
+);
+
+export const SigningKey = Type.Object(
+  {
+    kid: Type.String(),
+    alg: Type.String(),
+    state: Enum(['next', 'active', 'retired'], {
+      description: '`next`: published, signs from activates_at; `active`: signs; `retired`: published until what it signed has expired.',
+    }),
+    created_at: Timestamp('When the key was generated.'),
+    activates_at: Nullable(Timestamp('When a `next` key becomes active.')),
+    activated_at: Nullable(Timestamp('When the key became active.')),
+    retired_at: Nullable(Timestamp('When the key was retired.')),
+    public_jwk: PublicJwk,
+  },
+  { description: 'A signing key, public parts only.' },
+);
+
+
+
+export const NewRotation = Type.Object(
+  {
+    alg: Enum(SIGNING_ALGS),
+    activate_in: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 7 * 86400, description: 'Seconds the new key is published before it signs (default GATEHOUSE_KEY_ROTATION_DELAY).' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+// ── audit ───────────────────────────────────────────────────────────────────────────────────────
+
+export const AuditEvent = Type.Object(
+  {
+    id: Type.String(),
+    at: Timestamp('When it happened.'),
+    type: Type.String({ description: 'What happened, e.g. `user.created`, `client.secret_rotated`, `login`.' }),
+    outcome: Enum(['success', 'failure']),
+    actor: Type.Object({ kind: Type.String({ description: '`user`, `client`, `api_key`, `cli`, `system` or `anonymous`.' }), id: Nullable(Type.String()) }),
+    target: Nullable(Type.Object({ kind: Type.String(), id: Type.String() })),
+    ip: Nullable(Type.String()),
+    details: Type.Object({}, { additionalProperties: true, description: 'Short values about the event; never a secret.' }),
+  },
+  { description: 'An audit event.' },
+);
+
+export const AuditQuery = Type.Object(
+  {
+    ...Paging,
+    actor_id: Type.Optional(Type.String({ maxLength: 254 })),
+    type: Type.Optional(Type.String({ maxLength: 100 })),
+    outcome: Type.Optional(Enum(['success', 'failure'])),
+    since: Type.Optional(Type.String({ format: 'date-time', description: 'Only events at or after this time.' })),
+    until: Type.Optional(Type.String({ format: 'date-time', description: 'Only events at or before this time.' })),
+  },
+  { additionalProperties: false },
+);
+
+// ── whoami ──────────────────────────────────────────────────────────────────────────────────────
+
+export const Me = Type.Object(
+  {
+    kind: Enum(['user', 'client', 'api_key']),
+    subject: Type.String({ description: 'The user id, the client id, or the API key\'s owner.' }),
+    client_id: Nullable(Type.String()),
+    api_key_id: Nullable(Type.String()),
+    scopes: Type.Array(Type.String()),
+    expires_at: Nullable(Timestamp('When the credential expires.')),
+  },
+  { description: 'Who is calling, and with which admin scopes.' },
+);
