@@ -8,6 +8,8 @@ export const DEMO = {
   apiUrl: 'http://localhost:8001',
   docsClientId: 'docs',
   serviceClientId: 'items-service',
+  webAppUrl: 'http://localhost:8002',
+  webAppClientId: 'web-app',
 } as const;
 
 // johndoe's bcrypt hash from FastAPI's "OAuth2 with scopes" tutorial (password "secret"),
@@ -57,4 +59,24 @@ export async function ensureDemoData(db: Db): Promise<DemoCredentials | undefine
     scopes: 'accounts:read',
   });
   return { serviceClientId: DEMO.serviceClientId, serviceClientSecret: service.clientSecret! };
+}
+
+/**
+ * The notes web app's confidential client (examples/web-app: authorization code + refresh tokens,
+ * RP-initiated logout back to its home page). Created when missing; when it exists but its secret
+ * was not kept (`knownSecret` undefined), the secret is re-issued. Returns the secret to use.
+ */
+export async function ensureWebAppClient(db: Db, knownSecret: string | undefined): Promise<string> {
+  if (await clients.findClient(db, DEMO.webAppClientId)) {
+    return knownSecret ?? (await clients.rotateClientSecret(db, DEMO.webAppClientId)).clientSecret;
+  }
+  const created = await clients.createClient(db, {
+    clientId: DEMO.webAppClientId,
+    name: 'Notes (example web app)',
+    grantTypes: 'authorization_code refresh_token',
+    redirectUris: [`${DEMO.webAppUrl}/auth/callback`],
+    postLogoutRedirectUris: [`${DEMO.webAppUrl}/`],
+    scopes: 'me items',
+  });
+  return created.clientSecret!;
 }

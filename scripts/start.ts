@@ -1,11 +1,13 @@
 // `npm start`: the Gatehouse server on http://localhost:8000 with the scenarios' demo data (on
-// embedded SQLite in ./data/), and the example items API with Swagger UI on http://localhost:8001.
+// embedded SQLite in ./data/), the example items API with Swagger UI on http://localhost:8001, and
+// the example web app (sign-in with Gatehouse) on http://localhost:8002.
 // Each service runs as its own process, as in production.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, migrate, openStorage } from '@gatehouse/server';
-import { DEMO, ensureDemoData } from './demo-data.ts';
+import { DEMO, ensureDemoData, ensureWebAppClient } from './demo-data.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const env = {
@@ -19,16 +21,29 @@ const { config } = loadConfig(env);
 const storage = openStorage(config.databaseUrl);
 await migrate(storage.db);
 const created = await ensureDemoData(storage.db);
+mkdirSync(`${root}data`, { recursive: true });
+// The web app's client secret and cookie secret, kept in data/ (not in git) across restarts, for
+// the database they were made for.
+const webAppFile = `${root}data/demo-web-app.json`;
+const savedWebApp = existsSync(webAppFile)
+  ? (JSON.parse(readFileSync(webAppFile, 'utf8')) as { databaseUrl?: string; clientSecret?: string; cookieSecret?: string })
+  : {};
+const webApp = {
+  databaseUrl: config.databaseUrl,
+  clientId: DEMO.webAppClientId,
+  clientSecret: await ensureWebAppClient(storage.db, savedWebApp.databaseUrl === config.databaseUrl ? savedWebApp.clientSecret : undefined),
+  cookieSecret: savedWebApp.cookieSecret ?? randomBytes(32).toString('base64url'),
+};
+writeFileSync(webAppFile, `${JSON.stringify(webApp, null, 2)}\n`, { mode: 0o600 });
 await storage.close();
 
-mkdirSync(`${root}data`, { recursive: true });
 if (created) {
   // Shown once, like any client secret; kept in data/ (not in git) for the README's curl session.
   writeFileSync(`${root}data/demo-service-client.json`, `${JSON.stringify(created, null, 2)}\n`, { mode: 0o600 });
 }
 
-function run(name: string, args: string[]): ChildProcess {
-  const child = spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+function run(name: string, args: string[], extraEnv: Record<string, string> = {}): ChildProcess {
+  const child = spawn(process.execPath, args, { cwd: root, env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
   const prefix = (chunk: Buffer) => chunk.toString().split('\n').filter(Boolean).map((line) => `[${name}] ${line}\n`).join('');
   child.stdout!.on('data', (chunk: Buffer) => process.stdout.write(prefix(chunk)));
   child.stderr!.on('data', (chunk: Buffer) => process.stderr.write(prefix(chunk)));
@@ -45,6 +60,16 @@ const children = [run('gatehouse', ['packages/server/bin/gatehouse.js', 'serve']
 let stopping = false;
 // The API reads the server's discovery document at boot (examples/items-api/src/main.ts waits for it).
 children.push(run('items-api', ['examples/items-api/src/main.ts']));
+children.push(
+  run('web-app', ['examples/web-app/src/main.ts'], {
+    WEB_APP_ISSUER: DEMO.serverUrl,
+    WEB_APP_PUBLIC_URL: DEMO.webAppUrl,
+    WEB_APP_API: DEMO.apiUrl,
+    WEB_APP_CLIENT_ID: webApp.clientId,
+    WEB_APP_CLIENT_SECRET: webApp.clientSecret,
+    WEB_APP_SECRET: webApp.cookieSecret,
+  }),
+);
 function stop(): void {
   stopping = true;
   for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
@@ -56,6 +81,7 @@ process.stdout.write(`
 Gatehouse is starting:
   server     ${DEMO.serverUrl}   (discovery: ${DEMO.serverUrl}/.well-known/openid-configuration)
   items API  ${DEMO.apiUrl}   (Swagger UI: ${DEMO.apiUrl}/docs, click Authorize)
+  web app    ${DEMO.webAppUrl}   (server-rendered, signs in with Gatehouse)
   data       ./data/gatehouse.db (SQLite)
   logins     johndoe / secret    (alice / secret2 is disabled)
   service    client_id ${DEMO.serviceClientId}, secret in data/demo-service-client.json

@@ -137,7 +137,7 @@ function bearerToken(request: AuthRequest): string | undefined {
 }
 
 /** RFC 6265 §5.4 Cookie header: `name=value; name2=value2`; values may be DQUOTE-wrapped. */
-function parseCookies(header: string | undefined): Map<string, string[]> {
+export function parseCookies(header: string | undefined): Map<string, string[]> {
   const cookies = new Map<string, string[]>();
   if (header === undefined) return cookies;
   for (const pair of header.split(';')) {

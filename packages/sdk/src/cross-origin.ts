@@ -21,20 +21,30 @@ import { readHeader, schemeOf, type AuthRequest, type Credential } from './crede
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+/** RFC 9110 §9.2.1: GET, HEAD and OPTIONS are safe; anything else may change state. */
+export function isSafeMethod(method: string): boolean {
+  return SAFE_METHODS.has(method.toUpperCase());
+}
+
 export function checkCrossOrigin(request: AuthRequest, credential: Credential, trustedOrigins: ReadonlySet<string>): void {
-  if (credential.location !== 'cookie') return;
-  if (SAFE_METHODS.has(request.method.toUpperCase())) return;
+  if (credential.location !== 'cookie' || isSafeMethod(request.method)) return;
+  if (!isSameOriginRequest(request, requestOrigin(request), trustedOrigins)) throw refused(credential);
+}
+
+/**
+ * Steps 1–5 above for one request. `ownOrigin` is the origin the application is served from: the
+ * request's own for an API, the configured public URL for a web app (right behind a proxy).
+ * Shared by the API authenticator and the web-app sign-in helper, so both apply one rule.
+ */
+export function isSameOriginRequest(request: AuthRequest, ownOrigin: string | undefined, trustedOrigins: ReadonlySet<string>): boolean {
+  if (isSafeMethod(request.method)) return true;
 
   const origin = readHeader(request.headers, 'origin');
-  if (origin !== undefined && trustedOrigins.has(origin)) return;
+  if (origin !== undefined && trustedOrigins.has(origin)) return true;
 
   const site = readHeader(request.headers, 'sec-fetch-site');
-  if (site !== undefined) {
-    if (site === 'same-origin') return;
-    throw refused(credential);
-  }
-  if (origin !== undefined && origin !== 'null' && origin === requestOrigin(request)) return;
-  throw refused(credential);
+  if (site !== undefined) return site === 'same-origin';
+  return origin !== undefined && origin !== 'null' && origin === ownOrigin;
 }
 
 function requestOrigin(request: AuthRequest): string | undefined {

@@ -5,9 +5,10 @@ import express from 'express';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
 import { AuthError, createAuthenticator, type AuthErrorCode, type AuthOutcome, type Principal } from '@gatehouse/sdk';
-import { gatehouse as expressGatehouse } from '@gatehouse/sdk/express';
-import { gatehouse as fastifyGatehouse } from '@gatehouse/sdk/fastify';
-import { gatehouse as honoGatehouse } from '@gatehouse/sdk/hono';
+import { gatehouse as expressGatehouse, gatehouseWebApp as expressWebApp } from '@gatehouse/sdk/express';
+import { gatehouse as fastifyGatehouse, gatehouseWebApp as fastifyWebApp } from '@gatehouse/sdk/fastify';
+import { gatehouse as honoGatehouse, gatehouseWebApp as honoWebApp } from '@gatehouse/sdk/hono';
+import { createWebApp, type WebAppErrorCode, type WebSession } from '@gatehouse/sdk/webapp';
 
 // 1. Custom claims by declaration merging.
 declare module '@gatehouse/sdk' {
@@ -99,4 +100,50 @@ hono.get('/feed', gate.requireAuth({ optional: true }), (c) => {
   return c.json({ subject: c.get('auth')?.subject ?? null, required });
 });
 
-void [tenant, roles, wrongTenant, unknownClaim, subject, scopes, kind, notACode];
+// 7. The web-app flow: the same Principal, plus the session (with its access token).
+// @ts-expect-error clientId, clientSecret, publicUrl and secret are required
+createWebApp({ authenticator });
+const webApp = createWebApp({ authenticator, clientId: 'web', clientSecret: 's', publicUrl: 'https://app.example.test', secret: 'x'.repeat(32) });
+void app.register(fastifyWebApp, { webApp });
+app.get('/profile', { session: { scopes: ['items'] } }, async (request) => {
+  const who: Principal | undefined = request.auth;
+  const session: WebSession | undefined = request.webSession;
+  return { subject: who?.subject, token: session?.accessToken, expires: session?.expiresAt.getTime() };
+});
+// @ts-expect-error a web session always comes from the session cookie: no sources
+app.get('/bad3', { session: { sources: ['cookie'] } }, async () => ({}));
+const web = expressWebApp(webApp);
+expressApp.use(web.routes);
+expressApp.get('/profile', web.requireSession(), (req, res) => {
+  const session: WebSession | undefined = req.webSession;
+  res.send(session?.principal.subject);
+});
+const honoWeb = honoWebApp(webApp);
+hono.get('/profile', honoWeb.requireSession(), (c) => c.text(c.get('webSession').accessToken + c.get('auth').subject));
+hono.get('/home', honoWeb.requireSession({ optional: true }), (c) => {
+  // @ts-expect-error optional routes may have no session
+  const required: WebSession = c.get('webSession');
+  return c.json({ signedIn: required !== undefined });
+});
+function webStatus(code: WebAppErrorCode): number {
+  switch (code) {
+    case 'login_required':
+      return 401;
+    case 'cross_site_request':
+    case 'insufficient_scope':
+      return 403;
+    case 'invalid_callback':
+    case 'login_failed':
+      return 400;
+    case 'method_not_allowed':
+      return 405;
+    case 'temporarily_unavailable':
+      return 503;
+    default: {
+      const unreachable: never = code;
+      return unreachable;
+    }
+  }
+}
+
+void [tenant, roles, wrongTenant, unknownClaim, subject, scopes, kind, notACode, webStatus];

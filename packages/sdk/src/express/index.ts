@@ -13,6 +13,9 @@ import type { Authenticator } from '../authenticator.ts';
 import type { Principal } from '../principal.ts';
 import type { AuthRequirement } from '../requirement.ts';
 
+export { gatehouseWebApp } from './webapp.ts';
+export type { GatehouseWebAppExpress } from './webapp.ts';
+
 declare global {
   namespace Express {
     interface Request {

@@ -17,6 +17,8 @@ import type { AuthRequirement, ResolvedRequirement } from '../requirement.ts';
 
 export { gatehouseDocs, docsRedirectUrl } from './docs.ts';
 export type { GatehouseDocsOptions } from './docs.ts';
+export { gatehouseWebApp } from './webapp.ts';
+export type { GatehouseWebAppFastifyOptions } from './webapp.ts';
 
 export interface GatehouseFastifyOptions {
   readonly authenticator: Authenticator;

@@ -12,6 +12,9 @@ import type { Authenticator } from '../authenticator.ts';
 import type { Principal } from '../principal.ts';
 import type { AuthRequirement } from '../requirement.ts';
 
+export { gatehouseWebApp } from './webapp.ts';
+export type { GatehouseWebAppHono, SessionEnv, OptionalSessionEnv } from './webapp.ts';
+
 /** Env of a route behind `requireAuth()`. */
 export interface AuthEnv {
   Variables: { auth: Principal };

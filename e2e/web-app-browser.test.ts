@@ -1,0 +1,170 @@
+// The web-app flow in a real browser (issue #6, Debian chromium via playwright-core): the example
+// notes app (examples/web-app) sends a visitor of a protected page to the Gatehouse login page,
+// gets them back signed in, refreshes the access token before it expires, refuses a cross-site
+// form post, and signs out of both the app and Gatehouse. Screenshots of every page, at desktop
+// and phone width, go to test-results/web-app/.
+//
+// The app is served as http://localhost:<port> and Gatehouse as http://127.0.0.1:<port>: two
+// different sites, as in production, so the SameSite=Lax cookie has to survive the cross-site
+// redirect back from Gatehouse.
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { apis, clients, roles, users } from '@gatehouse/server';
+import { buildItemsApi } from '@gatehouse/example-items-api/app';
+import { buildNotesApp } from '@gatehouse/example-web-app/app';
+import { launchChromium } from './support/chromium.ts';
+import { REPO_ROOT, startInProcess } from './support/gatehouse.ts';
+import { startTinyServer } from './support/http-server.ts';
+import { freePort } from './support/ports.ts';
+
+const SCREENSHOTS = `${REPO_ROOT}test-results/web-app`;
+const VIEWPORTS = { desktop: { width: 1280, height: 800 }, phone: { width: 390, height: 844 } } as const;
+// Access tokens live 30 s (Gatehouse's minimum); the app refreshes them 27 s before expiry, so a
+// refresh is due 3 s after each one is issued and the test does not wait for the full lifetime.
+const TOKEN_TTL = 30;
+const REFRESH_SKEW = 27;
+
+test('notes web app: protected page → Gatehouse login → signed in → refresh → form post → sign out', async (t) => {
+  const gh = await startInProcess(t, { GATEHOUSE_ACCESS_TOKEN_TTL: String(TOKEN_TTL) });
+  const apiUrl = `http://127.0.0.1:${await freePort()}`;
+  await apis.createApi(gh.db, { identifier: apiUrl, name: 'Items API', scopes: 'me items', accessTokenTtl: TOKEN_TTL });
+  await roles.createRole(gh.db, { name: 'user', scopes: 'me items' });
+  await users.createUser(gh.db, { username: 'johndoe', password: 'correct horse', roles: ['user'] });
+
+  const api = await buildItemsApi({ issuer: gh.issuer, publicUrl: apiUrl, docsClientId: 'docs' });
+  await api.listen({ port: Number(new URL(apiUrl).port), host: '127.0.0.1' });
+  t.after(() => api.close());
+
+  const appPort = await freePort();
+  const appUrl = `http://localhost:${appPort}`;
+  const { clientSecret } = await clients.createClient(gh.db, {
+    clientId: 'notes',
+    name: 'Notes',
+    grantTypes: 'authorization_code refresh_token',
+    redirectUris: [`${appUrl}/auth/callback`],
+    postLogoutRedirectUris: [`${appUrl}/`],
+    scopes: 'me items',
+  });
+  const faults: Error[] = [];
+  const app = await buildNotesApp({
+    issuer: gh.issuer,
+    publicUrl: appUrl,
+    api: apiUrl,
+    clientId: 'notes',
+    clientSecret: clientSecret!,
+    secret: 'browser test secret, long enough: 0123456789abcdef',
+    refreshSkew: REFRESH_SKEW,
+    onError: (error) => faults.push(error),
+  });
+  await app.listen({ port: appPort, host: '127.0.0.1' });
+  t.after(() => app.close());
+
+  const browser = await launchChromium(t);
+  const context = await browser.newContext({ viewport: VIEWPORTS.desktop });
+  const page = await context.newPage();
+  const violations: string[] = [];
+  page.on('console', (message) => {
+    if (/Content Security Policy|Refused to/i.test(message.text())) violations.push(message.text());
+  });
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  const shoot = async (name: string, on: Page = page) => {
+    for (const [label, size] of Object.entries(VIEWPORTS)) {
+      await on.setViewportSize(size);
+      await on.screenshot({ path: `${SCREENSHOTS}/${name}-${label}.png`, fullPage: true });
+    }
+    await on.setViewportSize(VIEWPORTS.desktop);
+  };
+  const sessionCookie = async () => (await context.cookies(appUrl)).find((cookie) => cookie.name === 'gatehouse_session');
+
+  // 1. The home page, signed out.
+  await page.goto(appUrl);
+  assert.equal(await page.title(), 'Home · Notes');
+  await shoot('01-home-signed-out');
+
+  // 2. The protected page sends the browser to the Gatehouse login page.
+  await page.getByRole('link', { name: 'Sign in to see your notes' }).click();
+  await page.waitForURL(`${gh.issuer}/interaction/**`);
+  assert.equal(await page.title(), 'Sign in · Gatehouse');
+  assert.match((await page.textContent('body')) ?? '', /Notes/, 'the login page names the app');
+  await shoot('02-gatehouse-login');
+  await page.getByLabel('Username').fill('johndoe');
+  await page.getByLabel('Password').fill('correct horse');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+
+  // 3. The consent page (offline_access asks for it, OpenID Connect Core §11), then back.
+  await page.waitForURL((url) => url.href.startsWith(appUrl) || /\/interaction\//.test(url.pathname));
+  if (!page.url().startsWith(appUrl)) {
+    await page.getByRole('button', { name: 'Allow' }).waitFor();
+    await shoot('03-gatehouse-consent');
+    await page.getByRole('button', { name: 'Allow' }).click();
+  }
+
+  // 4. Back on the protected page, signed in; the items come from the items API with the session's token.
+  await page.waitForURL(`${appUrl}/notes`);
+  assert.equal(await page.textContent('#username'), 'johndoe');
+  assert.equal(await page.textContent('#items'), 'Foo');
+  const cookie = await sessionCookie();
+  assert.ok(cookie, 'the session cookie is set');
+  assert.deepEqual([cookie.httpOnly, cookie.sameSite, cookie.secure, cookie.path], [true, 'Lax', false, '/']);
+  assert.equal((await context.cookies(appUrl)).find((c) => c.name === 'gatehouse_session_login'), undefined, 'the sign-in cookie was consumed');
+  assert.equal(await page.evaluate(() => document.cookie), '', 'no script can read the session');
+  await shoot('04-signed-in');
+
+  // 5. The refresh: once the access token is due, the next page view refreshes it. The new one
+  //    expires later, and the items API accepts it.
+  const firstExpiry = Date.parse((await page.getAttribute('#token-expires', 'datetime'))!);
+  const due = firstExpiry - REFRESH_SKEW * 1000 + 1000;
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, due - Date.now())));
+  await page.reload();
+  const secondExpiry = Date.parse((await page.getAttribute('#token-expires', 'datetime'))!);
+  assert.ok(secondExpiry > firstExpiry, `refreshed: ${new Date(secondExpiry).toISOString()} > ${new Date(firstExpiry).toISOString()}`);
+  assert.equal(await page.textContent('#username'), 'johndoe');
+  assert.equal(await page.textContent('#items'), 'Foo', 'the API accepts the refreshed token');
+  assert.notEqual((await sessionCookie())!.value, cookie.value, 'the refreshed session (and rotated refresh token) was saved');
+  await shoot('05-after-refresh');
+
+  // 6. A form POST from the app's own page (CSRF check: Sec-Fetch-Site same-origin).
+  await page.getByLabel('New note').fill('Buy milk & <eggs>');
+  await page.getByRole('button', { name: 'Add note' }).click();
+  await page.waitForSelector('#notes li');
+  assert.equal(await page.textContent('#notes li'), 'Buy milk & <eggs>', 'escaped, shown as typed');
+  await shoot('06-note-added');
+
+  // 7. The same form posted by another site is refused.
+  const attacker = await startTinyServer(t, () => ({
+    type: 'text/html',
+    body: `<form id="f" method="post" action="${appUrl}/notes"><input name="note" value="pwned"></form><script>document.getElementById('f').submit()</script>`,
+  }));
+  const evil = await context.newPage();
+  const refused = evil.waitForResponse((response) => response.url() === `${appUrl}/notes` && response.request().method() === 'POST');
+  await evil.goto(attacker.origin);
+  assert.equal((await refused).status(), 403);
+  await evil.waitForLoadState();
+  assert.match((await evil.textContent('h1')) ?? '', /another site/);
+  await shoot('07-cross-site-post-refused', evil);
+  await evil.close();
+  await page.reload();
+  assert.deepEqual(await page.locator('#notes li').allTextContents(), ['Buy milk & <eggs>'], 'nothing was added');
+
+  // 8. Sign out: the app ends its session, Gatehouse asks to confirm, then sends the browser home.
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.waitForURL(`${gh.issuer}/logout**`);
+  await page.getByRole('button', { name: 'Yes, sign me out' }).waitFor();
+  assert.match((await page.textContent('h1')) ?? '', /Sign out\?/);
+  await shoot('08-gatehouse-sign-out');
+  await page.getByRole('button', { name: 'Yes, sign me out' }).click();
+  await page.waitForURL(`${appUrl}/`);
+  assert.equal(await sessionCookie(), undefined, 'the session cookie is gone');
+  assert.ok(await page.getByRole('link', { name: 'Sign in to see your notes' }).isVisible());
+  await shoot('09-signed-out');
+
+  // 9. Gatehouse's session ended too: the protected page asks for the password again.
+  await page.goto(`${appUrl}/notes`);
+  await page.waitForURL(`${gh.issuer}/interaction/**`);
+  await page.getByLabel('Password').waitFor();
+
+  assert.deepEqual(violations, [], 'no CSP violation');
+  assert.deepEqual(faults.map((error) => error.message), [], 'nothing went wrong on the app\'s side');
+});
