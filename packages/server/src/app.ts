@@ -125,6 +125,13 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
       onProtocolError: (event) => app.log.debug(event, 'protocol request refused'),
     });
 
+    // After a change to clients, APIs, users or keys: this instance drops what it cached at once,
+    // and every instance hears it (through Redis when configured).
+    const changed = async (type: ClusterEvent['type']): Promise<void> => {
+      engine.invalidateCaches();
+      await bus.publish({ type });
+    };
+
     // Our own routes answer with the error registry's JSON; nothing unexpected leaks.
     app.setErrorHandler((error, request, reply) => {
       if (error instanceof GatehouseError) return reply.status(error.status).send(error.toJSON());
@@ -156,10 +163,7 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
       app,
       config,
       db: storage.db,
-      changed: async (type) => {
-        engine.invalidateCaches();
-        await bus.publish({ type });
-      },
+      changed,
       maintainKeys: () => maintainKeys(),
     });
     // ── end of the admin API ──
@@ -251,10 +255,7 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
       config,
       maintainKeys,
       bus,
-      async changed(type) {
-        engine.invalidateCaches();
-        await bus.publish({ type });
-      },
+      changed,
       async close() {
         await app.close();
         for (const close of closers) await close();

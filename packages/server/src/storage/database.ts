@@ -47,6 +47,9 @@ export function openStorage(databaseUrl: string): Storage {
         oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
     },
   });
+  // An idle connection the server closes (a restart, a failover, an operator) is an error event
+  // on the pool; unhandled, it would crash the process. The pool replaces it on next use.
+  pool.on('error', () => {});
   const db = scoped(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }));
   return { db, dialect: 'postgres', close: () => db.destroy() };
 }
