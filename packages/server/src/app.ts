@@ -6,15 +6,20 @@ import { createInteractionApi } from './engine/interactions.ts';
 import { mountProvider } from './engine/mount.ts';
 import { createEngine, type Engine } from './engine/provider.ts';
 import { GatehouseError } from './errors.ts';
-import { STYLESHEET, STYLESHEET_PATH } from './interactions/html.ts';
-import { CsrfTokens } from './interactions/csrf.ts';
+import { Layout, STYLESHEET_PATH } from './interactions/html.ts';
+import { CsrfTokens, SignedValues } from './interactions/csrf.ts';
+import { Pages } from './interactions/pages.ts';
 import { interactionRoutes } from './interactions/routes.ts';
+import { createMailer, type Mailer } from './mail/mailer.ts';
+import { SecretBox } from './passwords/totp.ts';
+import { purgeExpiredAccountTokens } from './storage/account-tokens.ts';
+import type { AuditEventInput } from './storage/audit.ts';
 import { adminApi } from './admin/index.ts';
 import { connectBus, type ClusterBus, type ClusterEvent } from './cluster/bus.ts';
 import { RedisThrottleStore } from './cluster/redis-throttle.ts';
 import { loggerOptions } from './logger.ts';
 import { createAuthenticator, type Authenticator, type PasswordFunctions } from './passwords/authenticate.ts';
-import { LoginThrottle, MemoryThrottleStore, type ThrottleStore } from './passwords/throttle.ts';
+import { LoginThrottle, MemoryThrottleStore, RateLimiter, type ThrottleStore } from './passwords/throttle.ts';
 import { migrate, openStorage, type Storage } from './storage/database.ts';
 import { ensureSecrets } from './storage/keys.ts';
 import { purgeExpired } from './storage/oidc-adapter.ts';
@@ -47,6 +52,8 @@ export interface BuildOptions {
   readonly bus?: ClusterBus;
   readonly passwords?: PasswordFunctions;
   readonly logger?: FastifyServerOptions['logger'];
+  /** Where email goes; by default SMTP when configured, else the log. */
+  readonly mailer?: Mailer;
 }
 
 const PURGE_EVERY_MS = 10 * 60 * 1000;
@@ -72,7 +79,8 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
     });
 
     // Password checks: one throttled, timing-equalized routine for the login page and the password grant.
-    const throttle = new LoginThrottle(options.throttleStore ?? redisThrottle ?? new MemoryThrottleStore(), {
+    const throttleStore = options.throttleStore ?? redisThrottle ?? new MemoryThrottleStore();
+    const throttle = new LoginThrottle(throttleStore, {
       maxPerAccount: config.loginMaxFailuresPerAccount,
       maxPerIp: config.loginMaxFailuresPerIp,
       windowSeconds: config.loginThrottleWindow,
@@ -112,6 +120,18 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
       },
     });
 
+    // Pages: one branded layout for the login, account and error pages.
+    const layout = new Layout({ name: config.brandName, logoUrl: config.brandLogoUrl, color: config.brandColor });
+    const mailer = options.mailer ?? createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, log: app.log });
+    closers.push(() => mailer.close());
+    const audit = async (event: AuditEventInput): Promise<void> => {
+      try {
+        await recordAuditEvent(storage.db, event);
+      } catch (error) {
+        app.log.error({ err: error }, 'could not write to the audit log');
+      }
+    };
+
     // API keys' last-used times, written in batches: never a database write per request.
     const apiKeyUses = new Map<string, number>();
 
@@ -120,6 +140,7 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
       db: storage.db,
       config,
       authenticator,
+      layout,
       onServerError: (error) => app.log.error({ err: error }, 'protocol endpoint failed'),
       onApiKeyUse: (id) => apiKeyUses.set(id, Date.now()),
       onProtocolError: (event) => app.log.debug(event, 'protocol request refused'),
@@ -148,12 +169,28 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
     // Protocol endpoints: authorize, token, introspection, revocation, userinfo, JWKS, discovery, logout.
     mountProvider(app, engine);
 
-    // Login and consent pages.
+    // Login, consent and second-factor pages; registration, verification, password reset; the
+    // account pages.
+    const csrfSecrets = await ensureSecrets(storage.db, 'csrf');
     await app.register(interactionRoutes, {
       interactions: createInteractionApi(() => engine.provider, storage.db),
+      currentProvider: () => engine.provider,
       authenticator,
-      csrf: new CsrfTokens(await ensureSecrets(storage.db, 'csrf')),
+      csrf: new CsrfTokens(csrfSecrets),
+      signed: new SignedValues(csrfSecrets),
+      secretBox: new SecretBox(await ensureSecrets(storage.db, 'totp')),
       bodyLimit: config.bodyLimit,
+      db: storage.db,
+      layout,
+      pages: new Pages(layout),
+      mailer,
+      throttle,
+      limiter: new RateLimiter(throttleStore),
+      audit,
+      publicUrl: config.publicUrl,
+      registration: config.registration,
+      emailVerificationTtl: config.emailVerificationTtl,
+      passwordResetTtl: config.passwordResetTtl,
     });
 
     // ── Admin API (src/admin/): REST under /admin/api, OpenAPI at /admin/api/openapi.json, Swagger
@@ -169,7 +206,7 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
     // ── end of the admin API ──
 
     app.get(STYLESHEET_PATH, async (_request, reply) =>
-      reply.header('content-type', 'text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(STYLESHEET),
+      reply.header('content-type', 'text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(layout.stylesheet),
     );
     app.get('/healthz', async () => {
       await storage.db.selectFrom('gatehouse_migrations' as never).select((eb) => eb.fn.countAll().as('n')).executeTakeFirst();
@@ -183,7 +220,7 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
 
     // Expired codes, sessions, reuse records and token records only take space: sweep them.
     const purge = setInterval(() => {
-      Promise.all([purgeExpired(storage.db), purgeExpiredAccessTokens(storage.db)]).catch((error: unknown) =>
+      Promise.all([purgeExpired(storage.db), purgeExpiredAccessTokens(storage.db), purgeExpiredAccountTokens(storage.db)]).catch((error: unknown) =>
         app.log.warn({ err: error }, 'purging expired records failed'),
       );
     }, PURGE_EVERY_MS);

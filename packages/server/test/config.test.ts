@@ -42,9 +42,10 @@ test('with nothing set, every setting has its documented default, and dev-only d
   );
   assert.equal(config.trustProxy, false, 'forwarded headers are not trusted unless asked');
   assert.ok(Object.isFrozen(config));
-  assert.equal(warnings.length, 1);
+  assert.equal(warnings.length, 2);
   assert.match(warnings[0]!, /^GATEHOUSE_PUBLIC_URL is not set/);
-  assert.deepEqual(loadConfig({ GATEHOUSE_PUBLIC_URL: 'https://auth.example.com' }).warnings, []);
+  assert.match(warnings[1]!, /^GATEHOUSE_SMTP_URL is not set: email is written to the log/);
+  assert.deepEqual(loadConfig({ GATEHOUSE_PUBLIC_URL: 'https://auth.example.com', GATEHOUSE_SMTP_URL: 'smtp://mail.example.com:587' }).warnings, []);
 });
 
 test('each bad value fails at load, naming the variable and what it accepts', () => {
@@ -98,9 +99,10 @@ test('secret settings never echo what was given, passwords least of all', () => 
   const bad = {
     GATEHOUSE_DATABASE_URL: `mysql://admin:${password}@db.internal:3306/gatehouse`,
     GATEHOUSE_REDIS_URL: `http://default:${password}@cache.internal:6379`,
+    GATEHOUSE_SMTP_URL: `imap://admin:${password}@cache.internal:993`,
   };
   const problems = problemsOf(bad);
-  assert.equal(problems.length, 2);
+  assert.equal(problems.length, 3);
   for (const problem of problems) {
     assert.ok(!problem.includes(password), problem);
     assert.ok(!problem.includes('admin') && !problem.includes('db.internal') && !problem.includes('cache.internal'), problem);
@@ -114,6 +116,24 @@ test('secret settings never echo what was given, passwords least of all', () => 
   assert.ok(!JSON.stringify(warnings).includes(password));
   assert.ok(!settings.databaseUrl.type.show(url).includes(password));
   assert.ok(!settings.redisUrl.type.show(config.redisUrl).includes(password));
+  assert.ok(!settings.smtpUrl.type.show(`smtps://mailer:${password}@mail.example.com`).includes(password));
+});
+
+test('branding: a name, a #rrggbb colour and an https (or same-server) logo; anything else is refused', () => {
+  const { config } = loadConfig({ GATEHOUSE_BRAND_NAME: 'Acme ID', GATEHOUSE_BRAND_COLOR: '#0a7d4f', GATEHOUSE_BRAND_LOGO_URL: 'https://cdn.acme.test/logo.svg' });
+  assert.deepEqual([config.brandName, config.brandColor, config.brandLogoUrl], ['Acme ID', '#0a7d4f', 'https://cdn.acme.test/logo.svg']);
+  assert.equal(loadConfig({ GATEHOUSE_BRAND_LOGO_URL: '/static/logo.png' }).config.brandLogoUrl, '/static/logo.png');
+  for (const [name, value] of [
+    ['GATEHOUSE_BRAND_COLOR', 'red; } body { display: none'],
+    ['GATEHOUSE_BRAND_COLOR', '#abc'],
+    ['GATEHOUSE_BRAND_LOGO_URL', 'http://cdn.acme.test/logo.svg'],
+    ['GATEHOUSE_BRAND_LOGO_URL', 'javascript:alert(1)'],
+    ['GATEHOUSE_BRAND_LOGO_URL', '//evil.test/logo.svg'],
+    ['GATEHOUSE_BRAND_NAME', '<script>'],
+    ['GATEHOUSE_SMTP_URL', 'mail.example.com:25'],
+  ] as const) {
+    assert.deepEqual(problemsOf({ [name]: value }).map((p) => p.split(':')[0]), [name], `${name}=${value}`);
+  }
 });
 
 test('durations are seconds, or a number with s, m, h or d', () => {
@@ -164,6 +184,7 @@ test('the JSON config file works; the environment wins over it, and explicit ove
     GATEHOUSE_TRUST_PROXY: true,
     accessTokenTtl: '1h', // the schema's key works too
     GATEHOUSE_PUBLIC_URL: 'https://auth.example.com',
+    GATEHOUSE_SMTP_URL: 'smtps://mailer:hunter2@mail.example.com',
   });
   const fromFile = loadConfig({ GATEHOUSE_CONFIG_FILE: path });
   assert.deepEqual(
@@ -191,7 +212,7 @@ test('the config file: unknown keys are errors, and so is anything but a JSON ob
   assert.deepEqual(problems, ['GATEHOUSE_PROT', 'colour', 'constructor'].map((name) => `GATEHOUSE_CONFIG_FILE: unknown setting "${name}"`));
 
   // Unknown GATEHOUSE_* environment variables are only warned about: the environment is shared.
-  const { warnings } = loadConfig({ GATEHOUSE_PUBLIC_URL: 'https://a.example.com', GATEHOUSE_PROT: '1', OTHER: 'x' });
+  const { warnings } = loadConfig({ GATEHOUSE_PUBLIC_URL: 'https://a.example.com', GATEHOUSE_SMTP_URL: 'smtp://localhost:25', GATEHOUSE_PROT: '1', OTHER: 'x' });
   assert.deepEqual(warnings, ['GATEHOUSE_PROT is not a Gatehouse server setting and is ignored (see docs/configuration.md)']);
 
   for (const content of ['[1, 2]', '"text"', 'null', '{"GATEHOUSE_PORT": 80', 'PORT=80']) {

@@ -249,7 +249,7 @@ function storageContract(name: string, databases: Databases): void {
       assert.equal(await count(db, 'users'), 3);
 
       // Bypassing the repository changes nothing: the unique indexes are on lower(username/email).
-      const row = { password_hash: null, disabled: 0, email_verified: 0, created_at: Date.now(), updated_at: Date.now() };
+      const row = { password_hash: null, disabled: 0, email_verified: 0, created_at: Date.now(), updated_at: Date.now(), self_registered: 0 };
       for (const clash of [{ username: 'aLiCe', email: null }, { username: 'dave', email: 'ALICE@EXAMPLE.COM' }]) {
         await assert.rejects(
           db.insertInto('users').values({ id: crypto.randomUUID(), ...row, ...clash }).execute(),

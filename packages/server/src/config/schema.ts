@@ -12,7 +12,7 @@ import {
   text,
   type SettingType,
 } from './types.ts';
-import { databaseUrl, redisUrl } from './urls.ts';
+import { databaseUrl, logoUrl, redisUrl, smtpUrl } from './urls.ts';
 
 export interface Setting<T> {
   readonly env: `GATEHOUSE_${string}`;
@@ -185,6 +185,58 @@ export const settings = {
     type: integer(1024, 10 * 1024 * 1024),
     default: 65536,
     description: 'Largest request body accepted by the login pages and the admin API, in bytes (the protocol endpoints have their own limit of 56 KiB).',
+  }),
+  registration: setting({
+    env: 'GATEHOUSE_REGISTRATION',
+    type: boolean(),
+    default: true,
+    description:
+      'Whether people may create their own account from the login page. Self-registered users must verify their email address before they can sign in, and get no roles.',
+  }),
+  smtpUrl: setting({
+    env: 'GATEHOUSE_SMTP_URL',
+    type: optional(smtpUrl()),
+    default: undefined,
+    description:
+      'Where email (verification, password reset) is sent: `smtp://user:password@host:587` (STARTTLS when the server offers it) or `smtps://…:465`. Unset, messages are written to the log instead, links included: for development only.',
+    devOnlyDefault: 'email is written to the log instead of being sent; set GATEHOUSE_SMTP_URL',
+    secret: true,
+  }),
+  mailFrom: setting({
+    env: 'GATEHOUSE_MAIL_FROM',
+    type: text({ test: /^[^\r\n]{3,254}$/, accepts: 'an address such as `Gatehouse <no-reply@example.com>`' }),
+    default: 'Gatehouse <no-reply@localhost>',
+    description: 'The `From` of every email the server sends.',
+  }),
+  emailVerificationTtl: setting({
+    env: 'GATEHOUSE_EMAIL_VERIFICATION_TTL',
+    type: duration(300, 30 * 86400),
+    default: 86400,
+    description: 'How long an email verification link stays valid. Each link works once.',
+  }),
+  passwordResetTtl: setting({
+    env: 'GATEHOUSE_PASSWORD_RESET_TTL',
+    type: duration(300, 86400),
+    default: 3600,
+    description: 'How long a password reset link stays valid. Each link works once, and using one invalidates the others.',
+  }),
+  brandName: setting({
+    env: 'GATEHOUSE_BRAND_NAME',
+    type: text({ test: /^[^<>\r\n]{1,60}$/, accepts: 'a name of 1 to 60 characters' }),
+    default: 'Gatehouse',
+    description: 'The product name shown on every page and in every email.',
+  }),
+  brandLogoUrl: setting({
+    env: 'GATEHOUSE_BRAND_LOGO_URL',
+    type: optional(logoUrl()),
+    default: undefined,
+    description: 'An https URL (or a path on this server) of a logo shown above the name on every page; the pages\' Content-Security-Policy allows its origin.',
+  }),
+  brandColor: setting({
+    env: 'GATEHOUSE_BRAND_COLOR',
+    type: text({ test: /^#[0-9a-fA-F]{6}$/, accepts: 'a colour as #rrggbb' }),
+    default: '#2f5bd3',
+    description: 'The accent colour of the pages (buttons, links, focus rings). Pick one with enough contrast against white text.',
   }),
 } as const;
 

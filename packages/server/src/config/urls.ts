@@ -51,3 +51,32 @@ export function redisUrl(): SettingType<string> {
     show: redact,
   };
 }
+
+export function smtpUrl(): SettingType<string> {
+  return {
+    accepts: 'smtp://… or smtps://…',
+    parse(raw) {
+      const value = String(raw).trim();
+      if (!/^smtps?:\/\//.test(value) || !URL.canParse(value)) throw new Error(`got "${redact(value)}"`);
+      return value;
+    },
+    show: redact,
+  };
+}
+
+/** A logo: an https URL (http on loopback, for development) or a path on this server. */
+export function logoUrl(): SettingType<string> {
+  return {
+    accepts: 'an https:// URL or a path starting with /',
+    parse(raw) {
+      const value = String(raw).trim();
+      if (/^\/(?!\/)[^\s"'<>\\]*$/.test(value)) return value;
+      if (!URL.canParse(value)) throw new Error(`got "${value}"`);
+      const url = new URL(value);
+      const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+      if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) throw new Error(`got "${value}"`);
+      return url.href;
+    },
+    show: String,
+  };
+}

@@ -40,7 +40,8 @@ export class InteractionExpired extends Error {
 export interface InteractionApi {
   load(req: IncomingMessage, res: ServerResponse, uid: string): Promise<InteractionView>;
   consentView(req: IncomingMessage, res: ServerResponse, uid: string): Promise<ConsentView>;
-  finishLogin(req: IncomingMessage, res: ServerResponse, uid: string, accountId: string): Promise<string>;
+  /** `amr` (RFC 8176): `pwd`, plus `otp` when a second factor was checked. */
+  finishLogin(req: IncomingMessage, res: ServerResponse, uid: string, accountId: string, amr?: readonly string[]): Promise<string>;
   finishConsent(req: IncomingMessage, res: ServerResponse, uid: string): Promise<string>;
   abort(req: IncomingMessage, res: ServerResponse, uid: string): Promise<string>;
 }
@@ -102,9 +103,9 @@ export function createInteractionApi(currentProvider: () => Provider, db: Db): I
       };
     },
 
-    async finishLogin(req, res, uid, accountId) {
+    async finishLogin(req, res, uid, accountId, amr = ['pwd']) {
       await details(req, res, uid);
-      return currentProvider().interactionResult(req, res, { login: { accountId, amr: ['pwd'] } }, { mergeWithLastSubmission: false });
+      return currentProvider().interactionResult(req, res, { login: { accountId, amr: [...amr] } }, { mergeWithLastSubmission: false });
     },
 
     async finishConsent(req, res, uid) {
@@ -134,4 +135,18 @@ export function createInteractionApi(currentProvider: () => Provider, db: Db): I
       );
     },
   };
+}
+
+export interface LoginSession {
+  /** The session's id (its `jti`): what the account pages' CSRF tokens are bound to. */
+  readonly id: string;
+  readonly accountId: string;
+}
+
+/** The browser's login session at this server (oidc-provider's session cookie), if signed in. */
+export async function readLoginSession(provider: Provider, req: IncomingMessage, res: ServerResponse): Promise<LoginSession | undefined> {
+  const ctx = (provider as unknown as { createContext(req: IncomingMessage, res: ServerResponse): Parameters<typeof provider.Session.get>[0] }).createContext(req, res);
+  const session = await provider.Session.get(ctx);
+  if (!session.accountId || !session.jti) return undefined;
+  return { id: session.jti, accountId: session.accountId };
 }

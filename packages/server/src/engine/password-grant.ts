@@ -11,7 +11,7 @@ import { grantedScopes } from '../storage/users.ts';
 import { setResourceScopes } from './grants.ts';
 import type { createResourceIndicators } from './resources.ts';
 import { decideUserScopes, splitScope } from './scope-policy.ts';
-import { TooManyAttempts, accountDisabled, invalidCredentials } from './token-errors.ts';
+import { TooManyAttempts, accountDisabled, emailNotVerified, invalidCredentials, secondFactorRequired } from './token-errors.ts';
 
 export const PASSWORD_GRANT_PARAMETERS = ['username', 'password', 'scope', 'resource'] as const;
 
@@ -43,6 +43,8 @@ export function registerPasswordGrant(provider: Provider, deps: PasswordGrantDep
       if (outcome.kind === 'throttled') throw new TooManyAttempts(ctx as KoaContextWithOIDC, outcome.retryAfter);
       if (outcome.kind === 'invalid') throw invalidCredentials();
       if (outcome.kind === 'disabled') throw accountDisabled();
+      if (outcome.kind === 'unverified') throw emailNotVerified();
+      if (outcome.kind === 'second_factor') throw secondFactorRequired();
 
       const resource = singleResource(params.resource) ?? (await deps.resources.defaultResource());
       const resourceServer = resource

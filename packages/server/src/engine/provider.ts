@@ -21,7 +21,9 @@ import { registerPasswordGrant } from './password-grant.ts';
 import { registerRefreshRotation } from './refresh-rotation.ts';
 import { createResourceIndicators } from './resources.ts';
 import { createTokenExtensions, tokenExtensionsMiddleware } from './token-extensions.ts';
-import { logoutSource, postLogoutSuccessSource, renderError } from './views.ts';
+import { createViews } from './views.ts';
+import type { Layout } from '../interactions/html.ts';
+import { accountClientMetadata, ACCOUNT_CLIENT_ID } from './account-client.ts';
 
 /** Where each protocol endpoint lives, relative to the issuer. */
 export const ROUTES = {
@@ -33,7 +35,8 @@ export const ROUTES = {
   revocation: '/revoke',
   end_session: '/logout',
   pushed_authorization_request: '/par',
-  registration: '/register',
+  // Dynamic registration is off; its path is kept clear of the self-service /register page.
+  registration: '/connect/register',
   code_verification: '/device',
   device_authorization: '/device/auth',
   backchannel_authentication: '/backchannel',
@@ -69,6 +72,8 @@ export interface EngineDeps {
   readonly db: Db;
   readonly config: Config;
   readonly authenticator: Authenticator;
+  /** The branded layout of the pages oidc-provider renders (errors, logout). */
+  readonly layout: Layout;
   readonly onServerError?: (error: unknown) => void;
   /** Told when an API key was used (last-used times are written in batches). */
   readonly onApiKeyUse?: (id: string) => void;
@@ -98,7 +103,8 @@ function providerKeys(keys: readonly SigningKey[]): JWK[] {
 
 const fingerprint = (keys: readonly SigningKey[]) => keys.map((k) => `${k.kid}:${k.state}`).sort().join(',');
 
-export async function createEngine({ db, config, authenticator, onServerError, onApiKeyUse, onProtocolError }: EngineDeps): Promise<Engine> {
+export async function createEngine({ db, config, authenticator, layout, onServerError, onApiKeyUse, onProtocolError }: EngineDeps): Promise<Engine> {
+  const { renderError, logoutSource, postLogoutSuccessSource } = createViews(layout);
   const [initialKeys, cookieKeys] = await Promise.all([ensureSigningKeys(db), ensureSecrets(db, 'cookie')]);
   const revokeGrant = async (grantId: string): Promise<void> => {
     await db.deleteFrom('oidc_payloads').where('grant_id', '=', grantId).execute();
@@ -110,6 +116,8 @@ export async function createEngine({ db, config, authenticator, onServerError, o
   const adapter = createOidcAdapter(db, {
     refreshReuseGraceMs: config.refreshTokenReuseGrace * 1000,
     async findClient(clientId) {
+      // The server's own account pages sign in through it like any app (engine/account-client.ts).
+      if (clientId === ACCOUNT_CLIENT_ID) return accountClientMetadata(config.publicUrl, layout.brand.name);
       const metadata = await clientMetadata.get(clientId, async () => {
         const client = await findStoredClient(db, clientId);
         // A revoked client is an unknown client: no authentication, no tokens.
@@ -146,8 +154,10 @@ export async function createEngine({ db, config, authenticator, onServerError, o
         profile: ['preferred_username', 'updated_at'],
         email: ['email', 'email_verified'],
       },
-      // Authorization code only: no implicit or hybrid flows (RFC 9700 §2.1.2).
-      responseTypes: ['code'],
+      // Authorization code only: no implicit or hybrid flows (RFC 9700 §2.1.2). `none` (no token
+      // at all, just a login session) is for the server's own account pages; registered clients
+      // only ever get response_types ['code'].
+      responseTypes: ['code', 'none'],
       pkce: {
         // S256 only (oidc-provider 9 refuses `plain`); required for public clients.
         required: (_ctx, client) => client.tokenEndpointAuthMethod === 'none',

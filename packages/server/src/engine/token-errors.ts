@@ -19,3 +19,12 @@ export function invalidCredentials(): errors.OIDCProviderError {
 export function accountDisabled(): errors.OIDCProviderError {
   return new errors.CustomOIDCProviderError('invalid_grant', 'this account is disabled');
 }
+
+export function emailNotVerified(): errors.OIDCProviderError {
+  return new errors.CustomOIDCProviderError('invalid_grant', 'this account\'s email address is not verified yet');
+}
+
+export function secondFactorRequired(): errors.OIDCProviderError {
+  // The password grant cannot carry a second factor: such users sign in through the browser.
+  return new errors.CustomOIDCProviderError('invalid_grant', 'this account uses two-factor authentication; sign in with the authorization code flow');
+}

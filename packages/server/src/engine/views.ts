@@ -1,19 +1,21 @@
 // Pages oidc-provider renders (errors, logout confirmation), in Gatehouse's layout and with
 // the same strict security headers as the login pages.
 import type { KoaContextWithOIDC } from 'oidc-provider';
-import { Html, html, originOf, page, pageHeaders } from '../interactions/html.ts';
+import { Html, html, originOf, type Layout } from '../interactions/html.ts';
 
+export function createViews(layout: Layout) {
 function send(ctx: KoaContextWithOIDC, body: string, formTargets: readonly string[] = []): void {
-  for (const [name, value] of Object.entries(pageHeaders(formTargets))) ctx.set(name, value);
+  for (const [name, value] of Object.entries(layout.headers(formTargets))) ctx.set(name, value);
   ctx.type = 'html';
   ctx.body = body;
 }
+const page = (options: Parameters<Layout['page']>[0]) => layout.page(options);
 
 /**
  * Errors shown in the browser. A bad client or redirect_uri ends here: an error page, never a
  * redirect to an unverified URI (RFC 6749 §4.1.2.1). Descriptions of server errors are not shown.
  */
-export async function renderError(ctx: KoaContextWithOIDC, out: { error: string; error_description?: string }): Promise<void> {
+async function renderError(ctx: KoaContextWithOIDC, out: { error: string; error_description?: string }): Promise<void> {
   const description = out.error === 'server_error' ? 'Something went wrong on our side. Please try again.' : out.error_description;
   send(
     ctx,
@@ -27,7 +29,7 @@ export async function renderError(ctx: KoaContextWithOIDC, out: { error: string;
 }
 
 /** RP-initiated logout: a confirmation form (oidc-provider supplies the form with its xsrf token). */
-export async function logoutSource(ctx: KoaContextWithOIDC, form: string): Promise<void> {
+async function logoutSource(ctx: KoaContextWithOIDC, form: string): Promise<void> {
   const redirect = originOf(ctx.oidc.params?.post_logout_redirect_uri);
   send(
     ctx,
@@ -43,6 +45,9 @@ ${new Html(form)}
   );
 }
 
-export async function postLogoutSuccessSource(ctx: KoaContextWithOIDC): Promise<void> {
+async function postLogoutSuccessSource(ctx: KoaContextWithOIDC): Promise<void> {
   send(ctx, page({ title: 'Signed out', body: html`<h1>You are signed out</h1><p>You can close this window.</p>` }));
+}
+
+return { renderError, logoutSource, postLogoutSuccessSource };
 }

@@ -26,3 +26,42 @@ export class CsrfTokens {
     });
   }
 }
+
+/**
+ * Short-lived values the server hands to the browser and must get back unchanged: "this user
+ * passed the password step of this interaction, a second factor is next". HMAC-signed with an
+ * expiry, bound to a purpose (which includes the interaction id).
+ */
+export class SignedValues {
+  readonly #secrets: readonly string[];
+  constructor(secrets: readonly string[]) {
+    this.#secrets = secrets;
+  }
+
+  #mac(secret: string, purpose: string, body: string): Buffer {
+    return createHmac('sha256', secret).update(`${purpose}\n${body}`).digest();
+  }
+
+  sign(purpose: string, value: string, ttlSeconds: number): string {
+    const body = Buffer.from(JSON.stringify({ v: value, e: Date.now() + ttlSeconds * 1000 })).toString('base64url');
+    return `${body}.${this.#mac(this.#secrets[0]!, purpose, body).toString('base64url')}`;
+  }
+
+  verify(purpose: string, token: unknown): string | undefined {
+    if (typeof token !== 'string' || token.length > 500) return undefined;
+    const [body, mac] = token.split('.');
+    if (!body || !mac) return undefined;
+    const given = Buffer.from(mac, 'base64url');
+    const valid = this.#secrets.some((secret) => {
+      const expected = this.#mac(secret, purpose, body);
+      return given.length === expected.length && timingSafeEqual(given, expected);
+    });
+    if (!valid) return undefined;
+    try {
+      const { v, e } = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as { v: unknown; e: unknown };
+      return typeof v === 'string' && typeof e === 'number' && e > Date.now() ? v : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+}

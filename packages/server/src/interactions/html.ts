@@ -31,57 +31,80 @@ export function html(strings: TemplateStringsArray, ...values: unknown[]): Html 
   return new Html(out);
 }
 
-export interface PageOptions {
-  readonly title: string;
-  readonly body: Html;
-  readonly productName?: string;
+/** What an operator can brand: the product name, a logo and the accent colour. */
+export interface Brand {
+  readonly name: string;
+  readonly logoUrl?: string | undefined;
+  readonly color: string;
 }
+
+export const DEFAULT_BRAND: Brand = { name: 'Gatehouse', color: '#2f5bd3' };
 
 export const STYLESHEET_PATH = '/assets/gatehouse.css';
 
-export function page({ title, body, productName = 'Gatehouse' }: PageOptions): string {
-  return html`<!doctype html>
+export interface PageOptions {
+  readonly title: string;
+  readonly body: Html;
+}
+
+/** The layout every page shares, branded, with the headers that go with it. */
+export class Layout {
+  readonly brand: Brand;
+  readonly stylesheet: string;
+  readonly #imageSources: string;
+
+  constructor(brand: Brand = DEFAULT_BRAND) {
+    this.brand = brand;
+    this.stylesheet = stylesheet(brand.color);
+    const logoOrigin = brand.logoUrl !== undefined && /^https?:/.test(brand.logoUrl) ? new URL(brand.logoUrl).origin : undefined;
+    this.#imageSources = ["'self'", 'data:', ...(logoOrigin ? [logoOrigin] : [])].join(' ');
+  }
+
+  page({ title, body }: PageOptions): string {
+    const { name, logoUrl } = this.brand;
+    return html`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
-<title>${title} · ${productName}</title>
+<title>${title} · ${name}</title>
 <link rel="stylesheet" href="${STYLESHEET_PATH}">
 </head>
 <body>
 <main class="card">
-<p class="brand">${productName}</p>
+<p class="brand">${logoUrl ? html`<img class="logo" src="${logoUrl}" alt="" height="32">` : ''}<span>${name}</span></p>
 ${body}
 </main>
 </body>
 </html>
 `.value;
-}
+  }
 
-/**
- * Headers for every HTML page: no framing, no referrer, no inline code, forms post only to
- * this server (and to the origins a redirect after the post may reach, which browsers check too).
- */
-export function pageHeaders(formTargets: readonly string[] = []): Record<string, string> {
-  const formAction = ["'self'", ...new Set(formTargets)].join(' ');
-  return {
-    'content-type': 'text/html; charset=utf-8',
-    'cache-control': 'no-store',
-    'content-security-policy': [
-      "default-src 'none'",
-      "style-src 'self'",
-      "img-src 'self' data:",
-      `form-action ${formAction}`,
-      "frame-ancestors 'none'",
-      "base-uri 'none'",
-    ].join('; '),
-    'referrer-policy': 'no-referrer',
-    'x-content-type-options': 'nosniff',
-    'x-frame-options': 'DENY',
-    // No Cross-Origin-Opener-Policy: apps open this page in a popup (Swagger UI does) and their
-    // redirect page needs `window.opener` to hand the code back; `same-origin` would sever it.
-  };
+  /**
+   * Headers for every HTML page: no framing, no referrer, no inline code, forms post only to
+   * this server (and to the origins a redirect after the post may reach, which browsers check too).
+   */
+  headers(formTargets: readonly string[] = []): Record<string, string> {
+    const formAction = ["'self'", ...new Set(formTargets)].join(' ');
+    return {
+      'content-type': 'text/html; charset=utf-8',
+      'cache-control': 'no-store',
+      'content-security-policy': [
+        "default-src 'none'",
+        "style-src 'self'",
+        `img-src ${this.#imageSources}`,
+        `form-action ${formAction}`,
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+      ].join('; '),
+      'referrer-policy': 'no-referrer',
+      'x-content-type-options': 'nosniff',
+      'x-frame-options': 'DENY',
+      // No Cross-Origin-Opener-Policy: apps open this page in a popup (Swagger UI does) and their
+      // redirect page needs `window.opener` to hand the code back; `same-origin` would sever it.
+    };
+  }
 }
 
 /** The origin of a URL, when it has one worth allowing as a form target. */
@@ -93,21 +116,41 @@ export function originOf(uri: unknown): string | undefined {
   return /^[a-z][a-z0-9+.-]*:$/.test(protocol) ? protocol : undefined;
 }
 
-export const STYLESHEET = `
-:root { color-scheme: light dark; --accent: #2f5bd3; --bg: #f4f5f7; --card: #fff; --text: #1c1e21; --muted: #5b6270; --error: #b3261e; --border: #d5d9e0; }
-@media (prefers-color-scheme: dark) { :root { --bg: #15171a; --card: #1f2226; --text: #eceef1; --muted: #a3aab5; --border: #3a3f46; --error: #ff8a80; --accent: #8fb0ff; } }
+function stylesheet(accent: string): string {
+  return `
+:root { color-scheme: light dark; --accent: ${accent}; --bg: #f4f5f7; --card: #fff; --text: #1c1e21; --muted: #5b6270; --error: #b3261e; --border: #d5d9e0; --link: var(--accent); }
+@media (prefers-color-scheme: dark) { :root { --bg: #15171a; --card: #1f2226; --text: #eceef1; --muted: #a3aab5; --border: #3a3f46; --error: #ff8a80; --link: color-mix(in srgb, var(--accent), white 55%); } }
 * { box-sizing: border-box; }
 body { margin: 0; min-height: 100vh; display: flex; align-items: center; justify-content: center; background: var(--bg); color: var(--text); font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; padding: 1rem; }
 .card { width: 100%; max-width: 26rem; background: var(--card); border: 1px solid var(--border); border-radius: 12px; padding: 2rem; }
-.brand { margin: 0 0 1rem; font-weight: 700; color: var(--accent); letter-spacing: .02em; }
+.brand { margin: 0 0 1rem; font-weight: 700; color: var(--link); letter-spacing: .02em; }
 h1 { font-size: 1.4rem; margin: 0 0 .5rem; }
 p { margin: .25rem 0 1rem; color: var(--muted); }
 label { display: block; font-weight: 600; margin: 1rem 0 .25rem; }
 input[type=text], input[type=password], input[type=email] { width: 100%; padding: .65rem .75rem; font: inherit; color: inherit; background: transparent; border: 1px solid var(--border); border-radius: 8px; }
-input:focus-visible, button:focus-visible, a:focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
+input:focus-visible, button:focus-visible, a:focus-visible { outline: 3px solid var(--link); outline-offset: 2px; }
 button { width: 100%; margin-top: 1.5rem; padding: .7rem; font: inherit; font-weight: 600; border: 0; border-radius: 8px; background: var(--accent); color: #fff; cursor: pointer; }
 button.secondary { background: transparent; color: var(--text); border: 1px solid var(--border); margin-top: .75rem; }
 .error { color: var(--error); font-weight: 600; margin: 1rem 0 0; }
 ul.scopes { padding-left: 1.2rem; }
 .client { font-weight: 600; color: var(--text); }
+.brand { display: flex; align-items: center; gap: .5rem; }
+.brand img { max-height: 32px; width: auto; }
+a { color: var(--link); }
+.links { display: flex; flex-wrap: wrap; justify-content: space-between; gap: .5rem; margin: 1rem 0 0; }
+.notice { border-left: 4px solid var(--accent); padding: .5rem .75rem; color: var(--text); background: var(--bg); border-radius: 4px; }
+.hint { font-size: .9rem; margin: .25rem 0 0; }
+.field-error { color: var(--error); font-size: .9rem; font-weight: 600; margin: .25rem 0 0; }
+input[aria-invalid=true] { border-color: var(--error); }
+input[inputmode=numeric] { letter-spacing: .3em; font-variant-numeric: tabular-nums; }
+.qr { display: flex; justify-content: center; margin: 1rem 0; }
+.qr svg { width: 200px; height: 200px; background: #fff; padding: 8px; border-radius: 8px; }
+code.secret { display: block; word-break: break-all; padding: .5rem; background: var(--bg); border-radius: 6px; font-size: .95rem; }
+ol.codes { columns: 2; font-family: ui-monospace, monospace; padding-left: 1.5rem; }
+dl.account { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; margin: 1rem 0; }
+dl.account dt { font-weight: 600; }
+dl.account dd { margin: 0; color: var(--muted); word-break: break-word; }
+nav.account { display: flex; flex-direction: column; gap: .5rem; margin: 1rem 0 0; }
+@media (max-width: 30rem) { body { padding: 0; align-items: stretch; } .card { border-radius: 0; border: 0; padding: 1.25rem; } }
 `;
+}

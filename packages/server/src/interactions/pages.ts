@@ -1,6 +1,52 @@
-// The login, consent and error pages. Accessible: every input has a label, errors are announced
-// (role=alert) and tied to the form, and the pages work without JavaScript.
-import { html, page } from './html.ts';
+// Every page the server renders for people: login, consent, the second factor, registration,
+// email verification, password reset and the account pages. Accessible: every input has a label,
+// hints and errors are tied to their field (aria-describedby, aria-invalid), a form's error is
+// announced (role=alert), and the pages work without JavaScript, on a phone as on a desktop.
+import { Html, html, type Layout } from './html.ts';
+
+export interface FieldSpec {
+  readonly name: string;
+  readonly label: string;
+  readonly type?: 'text' | 'password' | 'email';
+  readonly autocomplete: string;
+  readonly value?: string | undefined;
+  readonly error?: string | undefined;
+  readonly hint?: string | undefined;
+  readonly maxlength?: number;
+  readonly autofocus?: boolean;
+  readonly numeric?: boolean;
+}
+
+/** A labelled input with its hint and error tied to it. */
+function field(f: FieldSpec): Html {
+  const describedBy = [f.hint ? `${f.name}-hint` : '', f.error ? `${f.name}-error` : ''].filter(Boolean).join(' ');
+  const plainText = f.type === undefined || f.type === 'text';
+  return html`<label for="${f.name}">${f.label}</label>
+<input id="${f.name}" name="${f.name}" type="${f.type ?? 'text'}" autocomplete="${f.autocomplete}" required maxlength="${f.maxlength ?? 254}"${plainText ? html` autocapitalize="none" spellcheck="false"` : ''}${f.numeric ? html` inputmode="numeric"` : ''}${f.value !== undefined && f.type !== 'password' ? html` value="${f.value}"` : ''}${describedBy ? html` aria-describedby="${describedBy}"` : ''}${f.error ? html` aria-invalid="true"` : ''}${f.autofocus ? html` autofocus` : ''}>
+${f.hint ? html`<p id="${f.name}-hint" class="hint">${f.hint}</p>` : ''}
+${f.error ? html`<p id="${f.name}-error" class="field-error">${f.error}</p>` : ''}`;
+}
+
+/** Fields, autofocusing the first one with an error (or the first one). */
+function fields(specs: readonly FieldSpec[]): Html[] {
+  const focus = specs.findIndex((s) => s.error) >= 0 ? specs.findIndex((s) => s.error) : 0;
+  return specs.map((s, i) => field({ ...s, autofocus: i === focus }));
+}
+
+function formError(error: string | undefined): Html | string {
+  return error ? html`<p id="form-error" class="error" role="alert">${error}</p>` : '';
+}
+
+/** When fields have errors, one announcement for the form (the details are on each field). */
+function fieldErrorSummary(errors: Readonly<Record<string, string | undefined>>): Html | string {
+  const count = Object.values(errors).filter(Boolean).length;
+  if (count === 0) return '';
+  return html`<p class="error" role="alert">${count === 1 ? 'Please correct the field marked below.' : `Please correct the ${count} fields marked below.`}</p>`;
+}
+
+const hidden = (name: string, value: string) => html`<input type="hidden" name="${name}" value="${value}">`;
+
+export const PASSWORD_HINT = 'At least 8 characters. A few unrelated words make a strong password.';
 
 export interface LoginPageInput {
   readonly action: string;
@@ -9,27 +55,9 @@ export interface LoginPageInput {
   readonly clientName: string;
   readonly username?: string | undefined;
   readonly error?: string | undefined;
-}
-
-export function loginPage({ action, abortAction, csrf, clientName, username, error }: LoginPageInput): string {
-  return page({
-    title: 'Sign in',
-    body: html`<h1>Sign in</h1>
-<p>to continue to <span class="client">${clientName}</span></p>
-<form method="post" action="${action}" novalidate${error ? html` aria-describedby="login-error"` : ''}>
-<input type="hidden" name="csrf" value="${csrf}">
-<label for="username">Username</label>
-<input id="username" name="username" type="text" autocomplete="username" autocapitalize="none" spellcheck="false" required maxlength="254" value="${username ?? ''}"${error ? html` aria-invalid="true"` : ''}${username ? '' : html` autofocus`}>
-<label for="password">Password</label>
-<input id="password" name="password" type="password" autocomplete="current-password" required maxlength="1024"${error ? html` aria-invalid="true"` : ''}${username ? html` autofocus` : ''}>
-${error ? html`<p id="login-error" class="error" role="alert">${error}</p>` : ''}
-<button type="submit">Sign in</button>
-</form>
-<form method="post" action="${abortAction}">
-<input type="hidden" name="csrf" value="${csrf}">
-<button class="secondary" type="submit">Cancel</button>
-</form>`,
-  });
+  readonly notice?: string | undefined;
+  readonly forgotPasswordUrl?: string | undefined;
+  readonly registerUrl?: string | undefined;
 }
 
 export interface ConsentPageInput {
@@ -48,10 +76,90 @@ const OIDC_SCOPE_TEXT: Record<string, string> = {
   offline_access: 'Stay signed in when you are away',
 };
 
-export function consentPage({ action, abortAction, csrf, clientName, apis, oidcScopes }: ConsentPageInput): string {
-  return page({
-    title: 'Allow access',
-    body: html`<h1>Allow access?</h1>
+export interface FormPage {
+  readonly action: string;
+  readonly csrf?: string | undefined;
+}
+
+export interface AccountView {
+  readonly username: string;
+  readonly email: string | null;
+  readonly emailVerified: boolean;
+  readonly twoFactor: boolean;
+  readonly recoveryCodesLeft: number;
+}
+
+export class Pages {
+  readonly #layout: Layout;
+  constructor(layout: Layout) {
+    this.#layout = layout;
+  }
+
+  get brandName(): string {
+    return this.#layout.brand.name;
+  }
+
+  login({ action, abortAction, csrf, clientName, username, error, notice, forgotPasswordUrl, registerUrl }: LoginPageInput): string {
+    return this.#layout.page({
+      title: 'Sign in',
+      body: html`<h1>Sign in</h1>
+<p>to continue to <span class="client">${clientName}</span></p>
+${notice ? html`<p class="notice" role="status">${notice}</p>` : ''}
+<form method="post" action="${action}" novalidate${error ? html` aria-describedby="login-error"` : ''}>
+<input type="hidden" name="csrf" value="${csrf}">
+<label for="username">Username</label>
+<input id="username" name="username" type="text" autocomplete="username" autocapitalize="none" spellcheck="false" required maxlength="254" value="${username ?? ''}"${error ? html` aria-invalid="true" aria-describedby="login-error"` : ''}${username ? '' : html` autofocus`}>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required maxlength="1024"${error ? html` aria-invalid="true" aria-describedby="login-error"` : ''}${username ? html` autofocus` : ''}>
+${error ? html`<p id="login-error" class="error" role="alert">${error}</p>` : ''}
+<button type="submit">Sign in</button>
+</form>
+${forgotPasswordUrl || registerUrl
+  ? html`<p class="links">${forgotPasswordUrl ? html`<a href="${forgotPasswordUrl}">Forgot your password?</a>` : ''}${registerUrl ? html`<a href="${registerUrl}">Create an account</a>` : ''}</p>`
+  : ''}
+<form method="post" action="${abortAction}">
+<input type="hidden" name="csrf" value="${csrf}">
+<button class="secondary" type="submit">Cancel</button>
+</form>`,
+    });
+  }
+
+  secondFactor({ action, abortAction, csrf, pending, error }: { action: string; abortAction: string; csrf: string; pending: string; error?: string | undefined }): string {
+    return this.#layout.page({
+      title: 'Two-factor authentication',
+      body: html`<h1>Two-factor authentication</h1>
+<p>Open your authenticator app and enter the code it shows for this account.</p>
+<form method="post" action="${action}" novalidate>
+${hidden('csrf', csrf)}
+${hidden('pending', pending)}
+${field({ name: 'code', label: 'Authentication code', autocomplete: 'one-time-code', maxlength: 24, numeric: true, autofocus: true, error, hint: 'The 6-digit code, or one of your recovery codes if you lost your device.' })}
+<button type="submit">Verify</button>
+</form>
+<form method="post" action="${abortAction}">
+${hidden('csrf', csrf)}
+<button class="secondary" type="submit">Cancel</button>
+</form>`,
+    });
+  }
+
+  unverified({ action, csrf, pending, sent }: { action: string; csrf: string; pending: string; sent: boolean }): string {
+    return this.#layout.page({
+      title: 'Verify your email',
+      body: html`<h1>Verify your email address</h1>
+<p>Before you can sign in, open the link we sent to your email address when you created the account.</p>
+${sent ? html`<p class="notice" role="status">We sent a new link. It may take a minute to arrive; check your spam folder too.</p>` : ''}
+<form method="post" action="${action}">
+${hidden('csrf', csrf)}
+${hidden('pending', pending)}
+<button type="submit">Send the link again</button>
+</form>`,
+    });
+  }
+
+  consent({ action, abortAction, csrf, clientName, apis, oidcScopes }: ConsentPageInput): string {
+    return this.#layout.page({
+      title: 'Allow access',
+      body: html`<h1>Allow access?</h1>
 <p><span class="client">${clientName}</span> asks to:</p>
 <ul class="scopes">
 ${oidcScopes.map((s) => html`<li>${OIDC_SCOPE_TEXT[s] ?? s}</li>`)}
@@ -68,9 +176,162 @@ ${apis.some((api) => api.refused.length > 0)
 <input type="hidden" name="csrf" value="${csrf}">
 <button class="secondary" type="submit">Deny</button>
 </form>`,
-  });
-}
+    });
+  }
 
-export function messagePage(title: string, message: string): string {
-  return page({ title, body: html`<h1>${title}</h1><p>${message}</p>` });
+  message(title: string, message: string, link?: { href: string; text: string }): string {
+    return this.#layout.page({
+      title,
+      body: html`<h1>${title}</h1><p>${message}</p>${link ? html`<p><a href="${link.href}">${link.text}</a></p>` : ''}`,
+    });
+  }
+
+  register({ action, csrf, values, errors, error, signInUrl }: FormPage & { values: { username?: string; email?: string }; errors: Record<string, string | undefined>; error?: string | undefined; signInUrl?: string | undefined }): string {
+    return this.#layout.page({
+      title: 'Create an account',
+      body: html`<h1>Create an account</h1>
+<p>You will get an email to confirm your address.</p>
+<form method="post" action="${action}" novalidate>
+${csrf ? hidden('csrf', csrf) : ''}
+${fieldErrorSummary(errors)}${formError(error)}
+${fields([
+  { name: 'username', label: 'Username', autocomplete: 'username', value: values.username, error: errors.username, hint: 'Letters, digits, dots, dashes, underscores or @.', maxlength: 64 },
+  { name: 'email', label: 'Email address', type: 'email', autocomplete: 'email', value: values.email, error: errors.email },
+  { name: 'password', label: 'Password', type: 'password', autocomplete: 'new-password', error: errors.password, hint: PASSWORD_HINT, maxlength: 1024 },
+])}
+<button type="submit">Create account</button>
+</form>
+${signInUrl ? html`<p class="links"><a href="${signInUrl}">I already have an account</a></p>` : ''}`,
+    });
+  }
+
+  verifyEmail({ action, token }: { action: string; token: string }): string {
+    return this.#layout.page({
+      title: 'Verify your email',
+      body: html`<h1>Verify your email address</h1>
+<p>Confirm that this address is yours.</p>
+<form method="post" action="${action}">
+${hidden('token', token)}
+<button type="submit" autofocus>Verify my email address</button>
+</form>`,
+    });
+  }
+
+  forgotPassword({ action, csrf, email, errors, signInUrl }: FormPage & { email?: string | undefined; errors: Record<string, string | undefined>; signInUrl?: string | undefined }): string {
+    return this.#layout.page({
+      title: 'Reset your password',
+      body: html`<h1>Reset your password</h1>
+<p>Enter the email address of your account and we will send you a link to choose a new password.</p>
+<form method="post" action="${action}" novalidate>
+${csrf ? hidden('csrf', csrf) : ''}
+${fieldErrorSummary(errors)}
+${fields([{ name: 'email', label: 'Email address', type: 'email', autocomplete: 'email', value: email, error: errors.email }])}
+<button type="submit">Send the link</button>
+</form>
+${signInUrl ? html`<p class="links"><a href="${signInUrl}">Back to sign in</a></p>` : ''}`,
+    });
+  }
+
+  resetPassword({ action, token, username, errors }: { action: string; token: string; username: string; errors: Record<string, string | undefined> }): string {
+    return this.#layout.page({
+      title: 'Choose a new password',
+      body: html`<h1>Choose a new password</h1>
+<p>for <span class="client">${username}</span>. You will be signed out everywhere else.</p>
+<form method="post" action="${action}" novalidate>
+${hidden('token', token)}
+<input type="text" name="username" value="${username}" autocomplete="username" hidden>
+${fieldErrorSummary(errors)}
+${fields([
+  { name: 'password', label: 'New password', type: 'password', autocomplete: 'new-password', error: errors.password, hint: PASSWORD_HINT, maxlength: 1024 },
+  { name: 'confirm', label: 'Repeat the new password', type: 'password', autocomplete: 'new-password', error: errors.confirm, maxlength: 1024 },
+])}
+<button type="submit">Change password</button>
+</form>`,
+    });
+  }
+
+  account({ view, notice, signOutUrl, links }: { view: AccountView; notice?: string | undefined; signOutUrl: string; links: { password: string; twoFactor: string } }): string {
+    return this.#layout.page({
+      title: 'Your account',
+      body: html`<h1>Your account</h1>
+${notice ? html`<p class="notice" role="status">${notice}</p>` : ''}
+<dl class="account">
+<dt>Username</dt><dd>${view.username}</dd>
+<dt>Email</dt><dd>${view.email ?? 'none'}${view.email ? (view.emailVerified ? ' (verified)' : ' (not verified)') : ''}</dd>
+<dt>Two-factor</dt><dd>${view.twoFactor ? `On, ${view.recoveryCodesLeft} recovery code(s) left` : 'Off'}</dd>
+</dl>
+<nav class="account" aria-label="Account settings">
+<a href="${links.password}">Change your password</a>
+<a href="${links.twoFactor}">${view.twoFactor ? 'Manage two-factor authentication' : 'Set up two-factor authentication'}</a>
+<a href="${signOutUrl}">Sign out</a>
+</nav>`,
+    });
+  }
+
+  changePassword({ action, csrf, username, errors, backUrl }: Required<FormPage> & { username: string; errors: Record<string, string | undefined>; backUrl: string }): string {
+    return this.#layout.page({
+      title: 'Change your password',
+      body: html`<h1>Change your password</h1>
+<form method="post" action="${action}" novalidate>
+${hidden('csrf', csrf)}
+<input type="text" name="username" value="${username}" autocomplete="username" hidden>
+${fieldErrorSummary(errors)}
+${fields([
+  { name: 'current', label: 'Current password', type: 'password', autocomplete: 'current-password', error: errors.current, maxlength: 1024 },
+  { name: 'password', label: 'New password', type: 'password', autocomplete: 'new-password', error: errors.password, hint: PASSWORD_HINT, maxlength: 1024 },
+  { name: 'confirm', label: 'Repeat the new password', type: 'password', autocomplete: 'new-password', error: errors.confirm, maxlength: 1024 },
+])}
+<button type="submit">Change password</button>
+</form>
+<p class="links"><a href="${backUrl}">Back to your account</a></p>`,
+    });
+  }
+
+  enrolTwoFactor({ action, csrf, qrSvg, secret, error, backUrl }: Required<FormPage> & { qrSvg: string; secret: string; error?: string | undefined; backUrl: string }): string {
+    return this.#layout.page({
+      title: 'Set up two-factor authentication',
+      body: html`<h1>Set up two-factor authentication</h1>
+<p>Scan this QR code with an authenticator app (such as a password manager or an authenticator on your phone).</p>
+<div class="qr" role="img" aria-label="QR code of the secret below">${new Html(qrSvg)}</div>
+<p>Or enter this key in the app by hand:</p>
+<code class="secret" id="totp-secret">${secret.match(/.{1,4}/g)!.join(' ')}</code>
+<form method="post" action="${action}" novalidate>
+${hidden('csrf', csrf)}
+${field({ name: 'code', label: 'Code from the app', autocomplete: 'one-time-code', maxlength: 8, numeric: true, autofocus: true, error, hint: 'Enter the 6-digit code the app shows, to confirm it is set up.' })}
+<button type="submit">Turn on two-factor authentication</button>
+</form>
+<p class="links"><a href="${backUrl}">Cancel</a></p>`,
+    });
+  }
+
+  recoveryCodes({ codes, backUrl }: { codes: readonly string[]; backUrl: string }): string {
+    return this.#layout.page({
+      title: 'Your recovery codes',
+      body: html`<h1>Save your recovery codes</h1>
+<p class="notice" role="status">Two-factor authentication is on.</p>
+<p>If you lose your device, each of these codes lets you sign in once. Keep them somewhere safe: they are shown only now.</p>
+<ol class="codes" id="recovery-codes">${codes.map((c) => html`<li><code>${c}</code></li>`)}</ol>
+<p class="links"><a href="${backUrl}">I have saved them: back to your account</a></p>`,
+    });
+  }
+
+  manageTwoFactor({ action, regenerateAction, csrf, username, recoveryCodesLeft, error, backUrl }: Required<FormPage> & { regenerateAction: string; username: string; recoveryCodesLeft: number; error?: string | undefined; backUrl: string }): string {
+    return this.#layout.page({
+      title: 'Two-factor authentication',
+      body: html`<h1>Two-factor authentication is on</h1>
+<p>${recoveryCodesLeft} recovery code(s) left.</p>
+<form method="post" action="${regenerateAction}">
+${hidden('csrf', csrf)}
+<button class="secondary" type="submit">Make new recovery codes</button>
+</form>
+<h2>Turn it off</h2>
+<form method="post" action="${action}" novalidate>
+${hidden('csrf', csrf)}
+<input type="text" name="username" value="${username}" autocomplete="username" hidden>
+${field({ name: 'current', label: 'Your password', type: 'password', autocomplete: 'current-password', maxlength: 1024, error, hint: 'To turn two-factor authentication off, confirm your password.' })}
+<button type="submit">Turn off two-factor authentication</button>
+</form>
+<p class="links"><a href="${backUrl}">Back to your account</a></p>`,
+    });
+  }
 }

@@ -5,16 +5,23 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { InteractionExpired, type InteractionApi } from '../engine/interactions.ts';
 import { INTERACTION_PATH } from '../engine/provider.ts';
 import type { Authenticator } from '../passwords/authenticate.ts';
-import type { CsrfTokens } from './csrf.ts';
-import { originOf, pageHeaders } from './html.ts';
-import { consentPage, loginPage, messagePage } from './pages.ts';
+import { totpStep } from '../passwords/totp.ts';
+import { acceptTotpStep, consumeRecoveryCode, twoFactorState } from '../storage/two-factor.ts';
+import { accountSummary } from '../storage/users.ts';
+import type { SignedValues } from './csrf.ts';
+import { originOf } from './html.ts';
+import { accountRoutes, type AccountOptions } from './account.ts';
+import { SELF_SERVICE_PATHS, selfServiceRoutes, sendVerification } from './self-service.ts';
 
-export interface InteractionRoutesOptions {
+export interface InteractionRoutesOptions extends AccountOptions {
   readonly interactions: InteractionApi;
   readonly authenticator: Authenticator;
-  readonly csrf: CsrfTokens;
+  readonly signed: SignedValues;
   readonly bodyLimit: number;
 }
+
+/** How long the second-factor page may take after the password step. */
+const PENDING_TTL = 300;
 
 type UidParams = { Params: { uid: string } };
 type FormBody = { Body: Record<string, string | string[] | undefined> };
@@ -26,26 +33,40 @@ function field(body: FormBody['Body'] | undefined, name: string): string {
   return typeof value === 'string' ? value : '';
 }
 
-function sendPage(reply: FastifyReply, status: number, body: string, formTargets: (string | undefined)[] = []): FastifyReply {
-  return reply
-    .status(status)
-    .headers(pageHeaders(formTargets.filter((t): t is string => t !== undefined)))
-    .send(body);
-}
-
-function expired(reply: FastifyReply): FastifyReply {
-  return sendPage(reply, 400, messagePage('Sign-in expired', 'This sign-in page is no longer valid. Go back to the application and start again.'));
-}
-
 export async function interactionRoutes(app: FastifyInstance, options: InteractionRoutesOptions): Promise<void> {
-  const { interactions, authenticator, csrf } = options;
+  const { interactions, authenticator, csrf, signed, layout, pages, db, throttle, audit, secretBox } = options;
   await app.register(formbody, { bodyLimit: options.bodyLimit });
+
+  const sendPage = (reply: FastifyReply, status: number, body: string, formTargets: (string | undefined)[] = []): FastifyReply =>
+    reply
+      .status(status)
+      .headers(layout.headers(formTargets.filter((t): t is string => t !== undefined)))
+      .send(body);
+  const messagePage = (title: string, message: string) => pages.message(title, message);
+  const expired = (reply: FastifyReply): FastifyReply =>
+    sendPage(reply, 400, messagePage('Sign-in expired', 'This sign-in page is no longer valid. Go back to the application and start again.'));
 
   const actions = (uid: string) => ({
     login: `${INTERACTION_PATH}/${uid}/login`,
+    secondFactor: `${INTERACTION_PATH}/${uid}/second-factor`,
+    resend: `${INTERACTION_PATH}/${uid}/resend-verification`,
     consent: `${INTERACTION_PATH}/${uid}/consent`,
     abort: `${INTERACTION_PATH}/${uid}/abort`,
   });
+  const loginPage = (uid: string, clientName: string, extra: { username?: string; error?: string; notice?: string } = {}) =>
+    pages.login({
+      action: actions(uid).login,
+      abortAction: actions(uid).abort,
+      csrf: csrf.issue(uid, 'interaction'),
+      clientName,
+      forgotPasswordUrl: `${SELF_SERVICE_PATHS.forgotPassword}?interaction=${uid}`,
+      registerUrl: options.registration ? `${SELF_SERVICE_PATHS.register}?interaction=${uid}` : undefined,
+      ...extra,
+    });
+  const secondFactorPage = (uid: string, pending: string, error?: string) =>
+    pages.secondFactor({ action: actions(uid).secondFactor, abortAction: actions(uid).abort, csrf: csrf.issue(uid, 'interaction'), pending, error });
+  const formExpired = (reply: FastifyReply) =>
+    sendPage(reply, 403, messagePage('Form expired', 'This form could not be verified. Go back to the application and start again.'));
 
   app.setErrorHandler((error, request, reply) => {
     if (error instanceof InteractionExpired) return expired(reply);
@@ -61,14 +82,14 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
     const view = await interactions.load(request.raw, reply.raw, uid);
     const targets = [originOf(view.redirectUri)];
     if (view.prompt === 'login') {
-      return sendPage(reply, 200, loginPage({ action: actions(uid).login, abortAction: actions(uid).abort, csrf: csrf.issue(uid, 'interaction'), clientName: view.clientName }), targets);
+      return sendPage(reply, 200, loginPage(uid, view.clientName), targets);
     }
     if (view.prompt === 'consent') {
       const consent = await interactions.consentView(request.raw, reply.raw, uid);
       return sendPage(
         reply,
         200,
-        consentPage({ action: actions(uid).consent, abortAction: actions(uid).abort, csrf: csrf.issue(uid, 'interaction'), clientName: view.clientName, ...consent }),
+        pages.consent({ action: actions(uid).consent, abortAction: actions(uid).abort, csrf: csrf.issue(uid, 'interaction'), clientName: view.clientName, ...consent }),
         targets,
       );
     }
@@ -79,12 +100,9 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
     const { uid } = request.params;
     const view = await interactions.load(request.raw, reply.raw, uid);
     const targets = [originOf(view.redirectUri)];
-    const rerender = (status: number, error: string, username: string) =>
-      sendPage(reply, status, loginPage({ action: actions(uid).login, abortAction: actions(uid).abort, csrf: csrf.issue(uid, 'interaction'), clientName: view.clientName, username, error }), targets);
+    const rerender = (status: number, error: string, username: string) => sendPage(reply, status, loginPage(uid, view.clientName, { username, error }), targets);
 
-    if (!csrf.verify(uid, 'interaction', field(request.body, 'csrf'))) {
-      return sendPage(reply, 403, messagePage('Form expired', 'This form could not be verified. Go back to the application and start again.'));
-    }
+    if (!csrf.verify(uid, 'interaction', field(request.body, 'csrf'))) return formExpired(reply);
     if (view.prompt !== 'login') return expired(reply);
 
     const username = field(request.body, 'username').trim();
@@ -100,6 +118,11 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
         return rerender(401, INVALID_CREDENTIALS, username);
       case 'disabled':
         return rerender(403, 'This account is disabled.', username);
+      case 'unverified':
+        // Only after the right password: the account's state is not shown to anyone else.
+        return sendPage(reply, 403, pages.unverified({ action: actions(uid).resend, csrf: csrf.issue(uid, 'interaction'), pending: signed.sign(`unverified:${uid}`, outcome.userId, PENDING_TTL), sent: false }), targets);
+      case 'second_factor':
+        return sendPage(reply, 200, secondFactorPage(uid, signed.sign(`second-factor:${uid}`, outcome.userId, PENDING_TTL)), targets);
       case 'ok': {
         // 303: the browser follows with a GET, never re-posting the password (RFC 9110 §15.4.4).
         const returnTo = await interactions.finishLogin(request.raw, reply.raw, uid, outcome.userId);
@@ -108,11 +131,74 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
     }
   });
 
+  // The second step for accounts with two-factor authentication: a TOTP code or a recovery code.
+  // Wrong codes count against the same throttle as wrong passwords (per account and per address),
+  // which bounds guessing a 6-digit code far below what it would take.
+  app.post<UidParams & FormBody>(`${INTERACTION_PATH}/:uid/second-factor`, async (request, reply) => {
+    const { uid } = request.params;
+    const view = await interactions.load(request.raw, reply.raw, uid);
+    const targets = [originOf(view.redirectUri)];
+    if (!csrf.verify(uid, 'interaction', field(request.body, 'csrf'))) return formExpired(reply);
+    if (view.prompt !== 'login') return expired(reply);
+    const pending = field(request.body, 'pending');
+    const userId = signed.verify(`second-factor:${uid}`, pending);
+    const user = userId === undefined ? undefined : await accountSummary(db, userId);
+    if (!user || user.disabled || !user.twoFactor) return sendPage(reply, 400, loginPage(uid, view.clientName, { error: 'Your sign-in took too long. Please sign in again.' }), targets);
+
+    const decision = await throttle.check(user.username, request.ip);
+    if (decision.limited) {
+      reply.header('retry-after', String(decision.retryAfter));
+      return sendPage(reply, 429, secondFactorPage(uid, pending, `Too many failed attempts. Try again in ${Math.ceil(decision.retryAfter / 60)} minute(s).`), targets);
+    }
+    const code = field(request.body, 'code').trim();
+    let method: 'totp' | 'recovery_code' | undefined;
+    if (/^\d[\d ]*$/.test(code)) {
+      const state = await twoFactorState(db, user.id);
+      const secret = state?.sealedSecret ? secretBox.open(state.sealedSecret) : undefined;
+      const step = secret === undefined ? undefined : totpStep(secret, code);
+      // A code works once: its time step must be later than the last one accepted.
+      if (step !== undefined && (await acceptTotpStep(db, user.id, step))) method = 'totp';
+    } else if (await consumeRecoveryCode(db, user.id, code)) {
+      method = 'recovery_code';
+    }
+    await audit({
+      type: 'login.second_factor',
+      outcome: method ? 'success' : 'failure',
+      actor: { kind: 'user', id: user.id },
+      target: { kind: 'user', id: user.id },
+      ip: request.ip,
+      details: { method: method ?? (/^\d/.test(code) ? 'totp' : 'recovery_code') },
+    });
+    if (!method) {
+      await throttle.failed(user.username, request.ip);
+      return sendPage(reply, 401, secondFactorPage(uid, pending, 'This code is not right. Enter the current code from your app.'), targets);
+    }
+    await throttle.succeeded(user.username, request.ip);
+    const returnTo = await interactions.finishLogin(request.raw, reply.raw, uid, user.id, ['pwd', 'otp']);
+    return reply.redirect(returnTo, 303);
+  });
+
+  // A self-registered user who has not verified their email yet can ask for a new link.
+  app.post<UidParams & FormBody>(`${INTERACTION_PATH}/:uid/resend-verification`, async (request, reply) => {
+    const { uid } = request.params;
+    const view = await interactions.load(request.raw, reply.raw, uid);
+    if (!csrf.verify(uid, 'interaction', field(request.body, 'csrf'))) return formExpired(reply);
+    const pending = field(request.body, 'pending');
+    const userId = signed.verify(`unverified:${uid}`, pending);
+    const user = userId === undefined ? undefined : await accountSummary(db, userId);
+    if (!user || user.emailVerified || !user.email) return sendPage(reply, 400, loginPage(uid, view.clientName, { error: 'Please sign in again.' }));
+    const limit = await options.limiter.take([{ key: `verify:user:${user.id}`, max: 5 }], 3600);
+    if (limit.limited) {
+      reply.header('retry-after', String(limit.retryAfter));
+      return sendPage(reply, 429, messagePage('Too many requests', `Please wait ${Math.ceil(limit.retryAfter / 60)} minute(s) and try again.`));
+    }
+    await sendVerification(options, { id: user.id, username: user.username, email: user.email }, `${INTERACTION_PATH}/${uid}`);
+    return sendPage(reply, 200, pages.unverified({ action: actions(uid).resend, csrf: csrf.issue(uid, 'interaction'), pending, sent: true }));
+  });
+
   app.post<UidParams & FormBody>(`${INTERACTION_PATH}/:uid/consent`, async (request, reply) => {
     const { uid } = request.params;
-    if (!csrf.verify(uid, 'interaction', field(request.body, 'csrf'))) {
-      return sendPage(reply, 403, messagePage('Form expired', 'This form could not be verified. Go back to the application and start again.'));
-    }
+    if (!csrf.verify(uid, 'interaction', field(request.body, 'csrf'))) return formExpired(reply);
     const view = await interactions.load(request.raw, reply.raw, uid);
     if (view.prompt !== 'consent') return expired(reply);
     return reply.redirect(await interactions.finishConsent(request.raw, reply.raw, uid), 303);
@@ -120,9 +206,12 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
 
   app.post<UidParams & FormBody>(`${INTERACTION_PATH}/:uid/abort`, async (request: FastifyRequest<UidParams & FormBody>, reply) => {
     const { uid } = request.params;
-    if (!csrf.verify(uid, 'interaction', field(request.body, 'csrf'))) {
-      return sendPage(reply, 403, messagePage('Form expired', 'This form could not be verified. Go back to the application and start again.'));
-    }
+    if (!csrf.verify(uid, 'interaction', field(request.body, 'csrf'))) return formExpired(reply);
     return reply.redirect(await interactions.abort(request.raw, reply.raw, uid), 303);
   });
+
+  // Registration, email verification, password reset, and the account pages: same form parsing,
+  // same HTML error pages.
+  await selfServiceRoutes(app, options);
+  await accountRoutes(app, options);
 }

@@ -8,6 +8,10 @@ import type { LoginThrottle } from './throttle.ts';
 
 export type AuthenticationOutcome =
   | { readonly kind: 'ok'; readonly userId: string; readonly username: string }
+  /** The password is right, and the account has two-factor authentication: a code must follow. */
+  | { readonly kind: 'second_factor'; readonly userId: string; readonly username: string }
+  /** The password is right, but the self-registered account's email is not verified yet. */
+  | { readonly kind: 'unverified'; readonly userId: string; readonly email: string | null }
   | { readonly kind: 'invalid' }
   | { readonly kind: 'disabled' }
   | { readonly kind: 'throttled'; readonly retryAfter: number };
@@ -64,6 +68,8 @@ export function createAuthenticator({ db, throttle, passwords = hashing, onRehas
       }
       // Only someone who knows the password learns that the account is disabled.
       if (record.disabled) return { kind: 'disabled' };
+      if (record.unverified) return { kind: 'unverified', userId: record.id, email: record.email };
+      if (record.twoFactor) return { kind: 'second_factor', userId: record.id, username: record.username };
       return { kind: 'ok', userId: record.id, username: record.username };
   };
   return {
@@ -74,7 +80,7 @@ export function createAuthenticator({ db, throttle, passwords = hashing, onRehas
         username,
         ip,
         outcome: outcome.kind,
-        userId: outcome.kind === 'ok' ? outcome.userId : undefined,
+        userId: 'userId' in outcome ? outcome.userId : undefined,
       });
       return outcome;
     },

@@ -83,3 +83,27 @@ export class LoginThrottle {
     await this.#store.reset(this.#keys(username, ip)[0]);
   }
 }
+
+/**
+ * A fixed budget of actions per key in a sliding window (registrations per address, reset mails
+ * per email…), on the same store as login throttling, so it is shared through Redis too.
+ */
+export class RateLimiter {
+  readonly #store: ThrottleStore;
+  constructor(store: ThrottleStore) {
+    this.#store = store;
+  }
+
+  /** Counts one action for every key; refused (with seconds to wait) when any key is over its limit. */
+  async take(keys: readonly { key: string; max: number }[], windowSeconds: number): Promise<ThrottleDecision> {
+    const windowMs = windowSeconds * 1000;
+    const counts = await this.#store.count(keys.map((k) => `limit:${k.key}`), windowMs);
+    const over = counts.filter((c, i) => c.count >= keys[i]!.max);
+    if (over.length > 0) {
+      const until = Math.max(...over.map((o) => o.oldestAt + windowMs));
+      return { limited: true, retryAfter: Math.max(1, Math.ceil((until - Date.now()) / 1000)) };
+    }
+    await this.#store.hit(keys.map((k) => `limit:${k.key}`), windowMs);
+    return { limited: false };
+  }
+}

@@ -12,6 +12,29 @@ export interface UsersTable {
   email_verified: number;
   created_at: number;
   updated_at: number;
+  self_registered: number;
+  totp_secret: string | null;
+  totp_pending_secret: string | null;
+  totp_enabled_at: number | null;
+  totp_last_step: number | null;
+}
+
+export interface AccountTokensTable {
+  id: string;
+  purpose: 'verify_email' | 'reset_password';
+  user_id: string;
+  email: string;
+  return_to: string | null;
+  created_at: number;
+  expires_at: number;
+  consumed_at: number | null;
+}
+
+export interface RecoveryCodesTable {
+  user_id: string;
+  code_hash: string;
+  created_at: number;
+  used_at: number | null;
 }
 
 export interface RolesTable {
@@ -159,6 +182,8 @@ export interface Database {
   api_keys: ApiKeysTable;
   audit_events: AuditEventsTable;
   access_tokens: AccessTokensTable;
+  account_tokens: AccountTokensTable;
+  recovery_codes: RecoveryCodesTable;
 }
 
 export type { Generated };

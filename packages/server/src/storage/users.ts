@@ -28,6 +28,8 @@ export interface NewUser {
   readonly roles?: readonly string[] | undefined;
   readonly disabled?: boolean | undefined;
   readonly emailVerified?: boolean | undefined;
+  /** Created from the registration page: the email must be verified before the first login. */
+  readonly selfRegistered?: boolean | undefined;
 }
 
 /** What the login and password-grant paths need, and nothing more. */
@@ -36,6 +38,11 @@ export interface LoginRecord {
   readonly username: string;
   readonly passwordHash: string | null;
   readonly disabled: boolean;
+  /** Self-registered and the email address not verified yet: no login until it is. */
+  readonly unverified: boolean;
+  readonly email: string | null;
+  /** TOTP two-factor authentication is on: a password alone is not enough. */
+  readonly twoFactor: boolean;
 }
 
 type UserRow = Database['users'];
@@ -99,6 +106,11 @@ async function prepareUser(input: NewUser, field = ''): Promise<{ row: UserRow; 
       email_verified: input.emailVerified ? 1 : 0,
       created_at: at,
       updated_at: at,
+      self_registered: input.selfRegistered ? 1 : 0,
+      totp_secret: null,
+      totp_pending_secret: null,
+      totp_enabled_at: null,
+      totp_last_step: null,
     },
     roles: [...new Set(input.roles ?? [])],
   };
@@ -173,10 +185,20 @@ export async function findLoginRecord(db: Db, username: string): Promise<LoginRe
   if (username.length === 0 || username.length > 254) return undefined;
   const row = await db
     .selectFrom('users')
-    .select(['id', 'username', 'password_hash', 'disabled'])
+    .select(['id', 'username', 'email', 'password_hash', 'disabled', 'self_registered', 'email_verified', 'totp_enabled_at'])
     .where(byLogin(username))
     .executeTakeFirst();
-  return row && { id: row.id, username: row.username, passwordHash: row.password_hash, disabled: row.disabled === 1 };
+  return (
+    row && {
+      id: row.id,
+      username: row.username,
+      email: row.email,
+      passwordHash: row.password_hash,
+      disabled: row.disabled === 1,
+      unverified: row.self_registered === 1 && row.email_verified === 0,
+      twoFactor: row.totp_enabled_at !== null,
+    }
+  );
 }
 
 export interface UserFilter extends PageRequest {
@@ -278,4 +300,51 @@ export async function updateUser(db: Db, usernameOrId: string, changes: UserChan
     throw error;
   }
   return (await findUser(db, user.id))!;
+}
+
+/** The account an email address belongs to, if any (for verification and reset mails). */
+export async function findUserByEmail(db: Db, email: string): Promise<{ id: string; username: string; email: string; emailVerified: boolean; disabled: boolean } | undefined> {
+  if (email.length === 0 || email.length > 254) return undefined;
+  const row = await db
+    .selectFrom('users')
+    .select(['id', 'username', 'email', 'email_verified', 'disabled'])
+    .where(sql<boolean>`lower(email) = lower(${email})`)
+    .executeTakeFirst();
+  return row && row.email !== null ? { id: row.id, username: row.username, email: row.email, emailVerified: row.email_verified === 1, disabled: row.disabled === 1 } : undefined;
+}
+
+/** Marks the address verified, if it is still the user's address (it may have changed since the link was sent). */
+export async function markEmailVerified(db: Db, userId: string, email: string): Promise<boolean> {
+  const result = await db
+    .updateTable('users')
+    .set({ email_verified: 1, updated_at: now() })
+    .where('id', '=', userId)
+    .where(sql<boolean>`lower(email) = lower(${email})`)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/**
+ * Ends everything a user is signed in with: login sessions, grants, refresh tokens, codes, and
+ * (through introspection) the JWT access tokens already issued. After a password reset, say.
+ */
+export async function revokeUserSessions(db: Db, userId: string): Promise<void> {
+  await db.deleteFrom('oidc_payloads').where('account_id', '=', userId).execute();
+  await db.updateTable('access_tokens').set({ revoked_at: now() }).where('account_id', '=', userId).where('revoked_at', 'is', null).execute();
+}
+
+/** What the account pages show. */
+export async function accountSummary(db: Db, userId: string): Promise<{ id: string; username: string; email: string | null; emailVerified: boolean; disabled: boolean; passwordHash: string | null; twoFactor: boolean } | undefined> {
+  const row = await db.selectFrom('users').selectAll().where('id', '=', userId).executeTakeFirst();
+  return (
+    row && {
+      id: row.id,
+      username: row.username,
+      email: row.email,
+      emailVerified: row.email_verified === 1,
+      disabled: row.disabled === 1,
+      passwordHash: row.password_hash,
+      twoFactor: row.totp_enabled_at !== null,
+    }
+  );
 }

@@ -2,10 +2,12 @@
 import type { Migration, MigrationProvider } from 'kysely/migration';
 import * as initial from './001-initial.ts';
 import * as apiKeysAuditRevocation from './002-api-keys-audit-revocation.ts';
+import * as selfService from './003-self-service.ts';
 
 const migrations: Record<string, Migration> = {
   '001-initial': initial,
   '002-api-keys-audit-revocation': apiKeysAuditRevocation,
+  '003-self-service': selfService,
 };
 
 export const migrationProvider: MigrationProvider = {
