@@ -14,6 +14,8 @@ import { runCli } from '../src/cli/main.ts';
 import { verifyPassword } from '../src/passwords/hash.ts';
 import { openStorage } from '../src/storage/database.ts';
 import { findLoginRecord } from '../src/storage/users.ts';
+import { enableTwoFactor } from '../src/storage/two-factor.ts';
+import { newRecoveryCodes } from '../src/passwords/totp.ts';
 import { listAuditEvents } from '../src/storage/audit.ts';
 import { ensureSecrets, ensureSigningKeys } from '../src/storage/keys.ts';
 import { migrate } from '../src/storage/database.ts';
@@ -100,7 +102,7 @@ function assertRefused(run: Run, pattern: RegExp, label: string): void {
 // Every command the overview lists; the first test fails if one is added without a test here.
 const COMMANDS = [
   'serve', 'migrate', 'doctor', 'apis create', 'apis list', 'roles create', 'roles list', 'users create', 'users list',
-  'users disable', 'users enable', 'users set-password', 'users import', 'clients create', 'clients list', 'clients delete',
+  'users disable', 'users enable', 'users set-password', 'users reset-two-factor', 'users import', 'clients create', 'clients list', 'clients delete',
   'clients revoke', 'clients rotate-secret', 'api-keys create', 'api-keys list', 'api-keys revoke', 'keys list', 'keys rotate',
 ];
 
@@ -199,6 +201,18 @@ test('users create (password by option or on stdin), list, disable, enable, set-
   const record = await loginRecord(env, 'johndoe');
   assert.equal(await verifyPassword(record!.passwordHash!, 'staple from stdin'), true);
   assert.equal(await verifyPassword(record!.passwordHash!, 'battery staple'), false);
+
+  // An operator turns two-factor off for a user who lost their device (they can enrol again).
+  const storage = openStorage(env.GATEHOUSE_DATABASE_URL!);
+  try {
+    await enableTwoFactor(storage.db, record!.id, 'v1.sealed.secret', 1, newRecoveryCodes());
+  } finally {
+    await storage.close();
+  }
+  assert.equal((await loginRecord(env, 'johndoe'))?.twoFactor, true);
+  assert.equal(await human(env, ['users', 'reset-two-factor', 'johndoe']), 'Turned off two-factor authentication for johndoe\n');
+  assert.equal((await loginRecord(env, 'johndoe'))?.twoFactor, false);
+  assertRefused(await gatehouse(env, ['users', 'reset-two-factor', 'nobody']), /no user "nobody"/, 'unknown user');
 
   assertUsageError(await gatehouse(env, ['users', 'set-password', 'johndoe']), /pipe the password on standard input/, 'no password and a terminal');
   assertUsageError(await gatehouse(env, ['users', 'list', '--disabled', '--enabled']), /not both/, 'contradictory filters');

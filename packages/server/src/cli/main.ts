@@ -18,6 +18,7 @@ import {
   enableUserCommand,
   importUsersCommand,
   listUsersCommand,
+  resetTwoFactorCommand,
   setPasswordCommand,
 } from './commands/users.ts';
 import { createOutput } from './output.ts';
@@ -34,6 +35,7 @@ const COMMANDS: Record<string, Command | Record<string, Command>> = {
     disable: disableUserCommand,
     enable: enableUserCommand,
     'set-password': setPasswordCommand,
+    'reset-two-factor': resetTwoFactorCommand,
     import: importUsersCommand,
   },
   clients: {
@@ -53,10 +55,12 @@ function isCommand(value: Command | Record<string, Command> | undefined): value 
 
 function overview(): string {
   const lines = ['Usage: gatehouse <command> [options]   (--json prints one JSON object; --help shows a command\'s options)', ''];
-  for (const [name, entry] of Object.entries(COMMANDS)) {
-    if (isCommand(entry)) lines.push(`  ${name.padEnd(22)} ${entry.summary}`);
-    else for (const [sub, command] of Object.entries(entry)) lines.push(`  ${`${name} ${sub}`.padEnd(22)} ${command.summary}`);
-  }
+  const rows = Object.entries(COMMANDS).flatMap(([name, entry]) =>
+    isCommand(entry) ? [[name, entry.summary] as const] : Object.entries(entry).map(([sub, command]) => [`${name} ${sub}`, command.summary] as const),
+  );
+  // The longest command name sets the column, so there are always two spaces before a summary.
+  const width = Math.max(...rows.map(([name]) => name.length)) + 2;
+  for (const [name, summary] of rows) lines.push(`  ${name.padEnd(width)}${summary}`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -1,7 +1,9 @@
-// gatehouse users create | list | disable | enable | set-password | import
+// gatehouse users create | list | disable | enable | set-password | reset-two-factor | import
 import { readFile } from 'node:fs/promises';
 import { GatehouseError } from '../../errors.ts';
-import { createUser, importUsers, listUsers, setUserDisabled, setUserPassword, type NewUser, type User } from '../../storage/users.ts';
+import { recordAuditEvent } from '../../storage/audit.ts';
+import { disableTwoFactor } from '../../storage/two-factor.ts';
+import { createUser, importUsers, listUsers, requireUser, setUserDisabled, setUserPassword, type NewUser, type User } from '../../storage/users.ts';
 import { optionalString, page, requireString, stringList, UsageError, type Command, type CommandContext } from '../command.ts';
 import { announce, withDb } from '../storage.ts';
 
@@ -75,6 +77,23 @@ export const setPasswordCommand: Command = {
     const user = await withDb(context.env, (db) => setUserPassword(db, context.positionals[0]!, password));
     context.out.text(`Set the password of ${user.username}`);
     context.out.json({ user });
+  },
+};
+
+export const resetTwoFactorCommand: Command = {
+  usage: 'gatehouse users reset-two-factor <username>',
+  summary: 'Turn off two-factor authentication for a user who lost their device and recovery codes (they can enrol again).',
+  options: {},
+  positionals: { min: 1, max: 1 },
+  async run({ positionals, out, env }) {
+    const user = await withDb(env, async (db) => {
+      const found = await requireUser(db, positionals[0]!);
+      await disableTwoFactor(db, found.id);
+      await recordAuditEvent(db, { type: 'user.two_factor_reset', actor: { kind: 'cli' }, target: { kind: 'user', id: found.id } });
+      return found;
+    });
+    out.text(`Turned off two-factor authentication for ${user.username}`);
+    out.json({ user });
   },
 };
 
