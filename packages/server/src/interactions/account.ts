@@ -10,6 +10,7 @@ import { ACCOUNT_CALLBACK_PATH, ACCOUNT_CLIENT_ID, ACCOUNT_PATH } from '../engin
 import { readLoginSession, type LoginSession } from '../engine/interactions.ts';
 import { ROUTES } from '../engine/provider.ts';
 import { passwordChangedMail, twoFactorChangedMail } from '../mail/messages.ts';
+import { sha256 } from '../secrets.ts';
 import { hashPassword, passwordProblem, verifyPassword } from '../passwords/hash.ts';
 import { newRecoveryCodes, newTotpSecret, SecretBox, totpStep, totpUri } from '../passwords/totp.ts';
 import { atomically } from '../storage/scope.ts';
@@ -141,7 +142,8 @@ export async function accountRoutes(app: FastifyInstance, options: AccountOption
       await db
         .deleteFrom('oidc_payloads')
         .where('account_id', '=', user.id)
-        .where((eb) => eb.not(eb.and([eb('model', '=', 'Session'), eb('id', '=', session.id)])))
+        // Payload ids are stored as their SHA-256 (storage/oidc-adapter.ts).
+        .where((eb) => eb.not(eb.and([eb('model', '=', 'Session'), eb('id', '=', sha256(session.id))])))
         .execute();
       await db.updateTable('access_tokens').set({ revoked_at: Date.now() }).where('account_id', '=', user.id).where('revoked_at', 'is', null).execute();
     });
