@@ -10,12 +10,11 @@ import { ACCOUNT_CALLBACK_PATH, ACCOUNT_CLIENT_ID, ACCOUNT_PATH } from '../engin
 import { readLoginSession, type LoginSession } from '../engine/interactions.ts';
 import { ROUTES } from '../engine/provider.ts';
 import { passwordChangedMail, twoFactorChangedMail } from '../mail/messages.ts';
-import { sha256 } from '../secrets.ts';
 import { hashPassword, passwordProblem, verifyPassword } from '../passwords/hash.ts';
 import { newRecoveryCodes, newTotpSecret, SecretBox, totpStep, totpUri } from '../passwords/totp.ts';
 import { atomically } from '../storage/scope.ts';
 import { disableTwoFactor, enableTwoFactor, replaceRecoveryCodes, setPendingSecret, twoFactorState } from '../storage/two-factor.ts';
-import { accountSummary, updatePasswordHash } from '../storage/users.ts';
+import { accountSummary, revokeUserSessions, updatePasswordHash } from '../storage/users.ts';
 import type { CsrfTokens } from './csrf.ts';
 import { formField, sendPage, type SelfServiceOptions } from './self-service.ts';
 
@@ -139,13 +138,7 @@ export async function accountRoutes(app: FastifyInstance, options: AccountOption
     await atomically(db, async () => {
       await updatePasswordHash(db, user.id, hash);
       // Every other session, grant and refresh token ends; this browser stays signed in.
-      await db
-        .deleteFrom('oidc_payloads')
-        .where('account_id', '=', user.id)
-        // Payload ids are stored as their SHA-256 (storage/oidc-adapter.ts).
-        .where((eb) => eb.not(eb.and([eb('model', '=', 'Session'), eb('id', '=', sha256(session.id))])))
-        .execute();
-      await db.updateTable('access_tokens').set({ revoked_at: Date.now() }).where('account_id', '=', user.id).where('revoked_at', 'is', null).execute();
+      await revokeUserSessions(db, user.id, { keepSession: session.id });
     });
     if (user.email) mailer.send(passwordChangedMail(brand, user.email, user.username));
     await audit({ type: 'account.password_changed', actor: { kind: 'user', id: user.id }, target: { kind: 'user', id: user.id }, ip: request.ip });

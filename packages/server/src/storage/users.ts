@@ -2,6 +2,7 @@
 import { sql, type Transaction } from 'kysely';
 import { GatehouseError, isUniqueViolation } from '../errors.ts';
 import { hashKind, hashPassword, passwordProblem } from '../passwords/hash.ts';
+import { sha256 } from '../secrets.ts';
 import type { Db } from './database.ts';
 import { iso, now, pageBounds, type Page, type PageRequest } from './rows.ts';
 import type { Database } from './tables.ts';
@@ -328,8 +329,13 @@ export async function markEmailVerified(db: Db, userId: string, email: string): 
  * Ends everything a user is signed in with: login sessions, grants, refresh tokens, codes, and
  * (through introspection) the JWT access tokens already issued. After a password reset, say.
  */
-export async function revokeUserSessions(db: Db, userId: string): Promise<void> {
-  await db.deleteFrom('oidc_payloads').where('account_id', '=', userId).execute();
+export async function revokeUserSessions(db: Db, userId: string, options: { keepSession?: string } = {}): Promise<void> {
+  let payloads = db.deleteFrom('oidc_payloads').where('account_id', '=', userId);
+  // A session to keep (the browser changing its own password), by id: payload ids are stored as
+  // their SHA-256 (storage/oidc-adapter.ts).
+  const keep = options.keepSession;
+  if (keep !== undefined) payloads = payloads.where((eb) => eb.not(eb.and([eb('model', '=', 'Session'), eb('id', '=', sha256(keep))])));
+  await payloads.execute();
   await db.updateTable('access_tokens').set({ revoked_at: now() }).where('account_id', '=', userId).where('revoked_at', 'is', null).execute();
 }
 
