@@ -6,6 +6,7 @@ import { assertWellFormed, extractCredential, schemeOf, type AuthRequest, type C
 import { checkCrossOrigin } from './cross-origin.ts';
 import { Discovery, type IssuerMetadata } from './discovery.ts';
 import { AuthError, toErrorResponse, type ChallengeOptions, type ErrorResponse } from './errors.ts';
+import { FailureThrottle } from './failure-throttle.ts';
 import { Introspector, type IntrospectionResult } from './introspect.ts';
 import { RemoteKeys, StaticKeys, type KeyStore } from './jwks.ts';
 import { LruCache } from './lru.ts';
@@ -27,7 +28,20 @@ export interface AuthenticatorDescription {
   readonly locations: ResolvedOptions['locations'];
   readonly enabledSources: ReadonlySet<SourceName>;
   readonly defaultSources: ReadonlySet<SourceName>;
+  /** Opaque tokens and API keys are checked by introspection. */
+  readonly introspection: boolean;
+  /** Failed introspections are throttled per client address (429 with Retry-After). */
+  readonly failureLimit: boolean;
+  /** A request may need the issuer (discovery, JWKS or introspection), so a 503 is possible. */
+  readonly usesIssuer: boolean;
 }
+
+/**
+ * Where the client's address is read from, only when the failure limit needs it: adapters may
+ * compute it lazily (Fastify's `request.ip` parses forwarding headers under `trustProxy`), and a
+ * cache hit never reads it.
+ */
+type ClientAddress = Pick<AuthRequest, 'clientIp'>;
 
 export interface Authenticator {
   /** Checks a request against a route's requirement; never throws for request or token problems. */
@@ -42,7 +56,7 @@ export interface Authenticator {
    * Verifies one credential outside HTTP (a WebSocket message, a job). `apiKey: true` treats it
    * as an API key. Throws `AuthError`.
    */
-  verify(credential: string, options?: { apiKey?: boolean }): Promise<Principal>;
+  verify(credential: string, options?: { apiKey?: boolean; clientIp?: string }): Promise<Principal>;
   /** Validates a requirement once, at route declaration; throws a TypeError naming the problem. */
   requirement(input?: AuthRequirement, label?: string): ResolvedRequirement;
   /** The issuer's discovery document (fetched once). Rejects when it cannot be read or names another issuer. */
@@ -59,6 +73,9 @@ class GatehouseAuthenticator implements Authenticator {
   readonly #discovery: Discovery;
   readonly #verifyToken: (token: string) => Promise<VerifiedJwt>;
   readonly #introspector: Introspector | undefined;
+  /** Set when verified JWTs are also introspected (`introspection.checkJwts`). */
+  readonly #jwtIntrospector: Introspector | undefined;
+  readonly #throttle: FailureThrottle | undefined;
   /** Verified JWTs by token: a reused token is verified once, and never served past its exp. */
   readonly #verified: LruCache<Principal>;
   readonly #tokenPrincipals = new WeakMap<IntrospectionResult, Principal>();
@@ -112,6 +129,12 @@ class GatehouseAuthenticator implements Authenticator {
             negativeCacheSize: introspection.negativeCacheSize,
             now: options.now,
           });
+    this.#jwtIntrospector = introspection?.checkJwts === true ? this.#introspector : undefined;
+    const limit = introspection?.failureLimit;
+    this.#throttle =
+      limit === undefined
+        ? undefined
+        : new FailureThrottle({ max: limit.max, windowMs: limit.window * 1000, addresses: limit.addresses, now: options.now });
     this.#verified = new LruCache(options.tokenCacheSize);
     this.description = Object.freeze({
       issuer: options.issuer,
@@ -120,6 +143,9 @@ class GatehouseAuthenticator implements Authenticator {
       locations: options.locations,
       enabledSources: options.enabledSources,
       defaultSources: options.defaultSources,
+      introspection: introspection !== undefined,
+      failureLimit: this.#throttle !== undefined,
+      usesIssuer: options.jwks === undefined || introspection !== undefined,
     });
     this.#defaultRequirement = this.requirement({});
   }
@@ -156,7 +182,7 @@ class GatehouseAuthenticator implements Authenticator {
       // 2. cross-origin: a cookie credential on an unsafe method must come from a trusted origin.
       checkCrossOrigin(request, credential, this.#options.trustedOrigins);
       // 3a. resolve from cache, with no I/O and no promise: the hot path of a busy API.
-      const cached = this.#cachedPrincipal(credential);
+      const cached = this.#cachedPrincipal(credential, request);
       if (cached !== undefined) {
         // 4. authorize: principal kind, then scopes (403 insufficient_scope).
         authorize(cached, route);
@@ -165,13 +191,14 @@ class GatehouseAuthenticator implements Authenticator {
     } catch (error) {
       return this.#failure(error, route);
     }
-    return this.#authenticateUncached(credential, route);
+    return this.#authenticateUncached(credential, route, request);
   }
 
-  async #authenticateUncached(credential: Credential, route: ResolvedRequirement): Promise<AuthOutcome> {
+  async #authenticateUncached(credential: Credential, route: ResolvedRequirement, client: ClientAddress): Promise<AuthOutcome> {
     try {
-      // 3b. resolve: a JWT is verified locally, anything else is introspected.
-      const principal = await this.#resolve(credential);
+      // 3b. resolve: a JWT is verified locally (then, with checkJwts, introspected); anything else
+      // is introspected unless its address is over the failure limit (429).
+      const principal = await this.#resolve(credential, client);
       // 4. authorize: principal kind, then scopes (403 insufficient_scope).
       authorize(principal, route);
       return { ok: true, principal };
@@ -186,18 +213,33 @@ class GatehouseAuthenticator implements Authenticator {
     return { ok: false, error: authError, response: authError.response };
   }
 
-  /** The principal for a credential already verified or introspected, if it is still cached. */
-  #cachedPrincipal(credential: Credential): Principal | undefined {
-    if (this.#isJwt(credential)) return this.#verified.get(credential.value, this.#options.now());
+  /**
+   * The principal for a credential already verified or introspected, if it is still cached; throws
+   * when a cached answer refuses it. No I/O.
+   */
+  #cachedPrincipal(credential: Credential, client: ClientAddress): Principal | undefined {
+    if (this.#isJwt(credential)) {
+      const principal = this.#verified.get(credential.value, this.#options.now());
+      if (principal === undefined || this.#jwtIntrospector === undefined) return principal;
+      // checkJwts: a verified JWT also needs a cached answer from the issuer that it is still active.
+      const answer = this.#jwtIntrospector.cached(credential.value);
+      if (answer !== undefined && !answer.active) throw revokedJwt();
+      return answer === undefined ? undefined : principal;
+    }
     const result = this.#introspector?.cached(credential.value);
-    return result === undefined ? undefined : this.#principalFromIntrospection(result, credential);
+    if (result === undefined) return undefined;
+    // An address over the limit gets 429 for a known-bad credential too: the answer does not
+    // depend on what it sends.
+    if (!result.active) this.#throttle?.check(client.clientIp, schemeOf(credential.source));
+    return this.#principalFromIntrospection(result, credential);
   }
 
-  async verify(credential: string, options: { apiKey?: boolean } = {}): Promise<Principal> {
+  async verify(credential: string, options: { apiKey?: boolean; clientIp?: string } = {}): Promise<Principal> {
     if (typeof credential !== 'string' || credential === '') throw new AuthError('missing_credentials', 'Authentication is required');
     if (credential.length > this.#options.maxTokenLength) throw new AuthError('invalid_token', 'The credential is too large');
     try {
-      return await this.#resolve({ value: credential, source: options.apiKey === true ? 'apiKey' : 'bearer', location: 'header' });
+      const source = options.apiKey === true ? 'apiKey' : 'bearer';
+      return await this.#resolve({ value: credential, source, location: 'header' }, options);
     } catch (error) {
       throw this.#toAuthError(error);
     }
@@ -209,10 +251,17 @@ class GatehouseAuthenticator implements Authenticator {
     return credential.source !== 'apiKey' && credential.value.includes('.');
   }
 
-  async #resolve(credential: Credential): Promise<Principal> {
+  async #resolve(credential: Credential, client: ClientAddress): Promise<Principal> {
     assertWellFormed(credential);
-    if (this.#isJwt(credential)) return this.#verifyJwt(credential.value);
-    return this.#introspect(credential);
+    if (!this.#isJwt(credential)) return this.#introspect(credential, client);
+    // The signature first: only a token the issuer signed is ever introspected.
+    const principal = await this.#verifyJwt(credential.value);
+    if (this.#jwtIntrospector !== undefined) {
+      // checkJwts: RFC 7662 says whether it was revoked since (grant, user or client).
+      const answer = await this.#jwtIntrospector.introspect(credential.value, 'access_token');
+      if (!answer.active) throw revokedJwt();
+    }
+    return principal;
   }
 
   async #verifyJwt(token: string): Promise<Principal> {
@@ -226,13 +275,24 @@ class GatehouseAuthenticator implements Authenticator {
     return principal;
   }
 
-  async #introspect(credential: Credential): Promise<Principal> {
+  async #introspect(credential: Credential, client: ClientAddress): Promise<Principal> {
     if (this.#introspector === undefined) {
       // Without introspection only JWTs can be checked; anything else cannot be valid here.
       throw new AuthError('invalid_token', 'The access token is malformed', { scheme: schemeOf(credential.source) });
     }
     const isApiKey = credential.source === 'apiKey';
-    const result = await this.#introspector.introspect(credential.value, isApiKey ? undefined : 'access_token');
+    // Failure limit: an address with too many inactive answers gets 429 before another call;
+    // this call counts as failed unless it answers active.
+    const attempt = this.#throttle?.reserve(client.clientIp, schemeOf(credential.source));
+    let result: IntrospectionResult;
+    try {
+      result = await this.#introspector.introspect(credential.value, isApiKey ? undefined : 'access_token');
+    } catch (error) {
+      // The issuer could not answer (503): not the client's failure.
+      this.#throttle?.release(attempt);
+      throw error;
+    }
+    if (result.active) this.#throttle?.release(attempt);
     return this.#principalFromIntrospection(result, credential);
   }
 
@@ -297,4 +357,9 @@ class GatehouseAuthenticator implements Authenticator {
       apiKey: route.sources.has('apiKey') ? this.#options.locations.apiKey : undefined,
     };
   }
+}
+
+/** RFC 7662 §2.2: the issuer says a JWT that verified locally is no longer active (revoked). */
+function revokedJwt(): AuthError {
+  return new AuthError('invalid_token', 'The access token is not valid', { scheme: 'Bearer' });
 }

@@ -32,6 +32,12 @@ export interface AuthRequest {
   /** Absolute URL (adapters build it) or path with query. */
   readonly url: string;
   readonly headers: Headers | Readonly<Record<string, string | readonly string[] | undefined>>;
+  /**
+   * The client's address as the framework sees it (behind a proxy, as its proxy settings say).
+   * Only used to throttle failed introspections (`introspection.failureLimit`); without it a
+   * request is never throttled.
+   */
+  readonly clientIp?: string | undefined;
 }
 
 export interface Credential {

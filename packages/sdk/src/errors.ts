@@ -22,6 +22,9 @@ export const AUTH_ERRORS = {
   invalid_token: { status: 401, wireError: 'invalid_token' },
   // RFC 6750 §3.1: the credential is valid but lacks what the route requires.
   insufficient_scope: { status: 403, wireError: 'insufficient_scope' },
+  // Too many failed API keys or opaque tokens from one client address: refused before any
+  // introspection, with Retry-After (RFC 6585 §4). Name as Gatehouse's own error registry.
+  too_many_requests: { status: 429, wireError: 'too_many_requests' },
   // The issuer (JWKS, discovery, introspection) could not be reached: the credential may well be
   // fine, so this is not a 401. Name from RFC 6749 §4.1.2.1, status from RFC 9110 §15.6.4.
   temporarily_unavailable: { status: 503, wireError: 'temporarily_unavailable' },
@@ -38,6 +41,8 @@ export interface AuthErrorOptions {
   requiredScopes?: readonly string[];
   /** The scheme of the credential that failed, when one was presented. */
   scheme?: ChallengeScheme;
+  /** For `too_many_requests`: seconds until the client may try again (sent as `Retry-After`). */
+  retryAfter?: number;
   /** Internal cause (never sent to the client). */
   cause?: unknown;
 }
@@ -50,6 +55,8 @@ export class AuthError extends Error {
   readonly description: string;
   readonly requiredScopes: readonly string[] | undefined;
   readonly scheme: ChallengeScheme | undefined;
+  /** Seconds until the client may try again (`too_many_requests`); undefined otherwise. */
+  readonly retryAfter: number | undefined;
   /**
    * The exact HTTP answer for this error on the route that produced it. Set on every error
    * returned by `Authenticator.authenticate()`; undefined on errors thrown by `verify()`.
@@ -63,6 +70,7 @@ export class AuthError extends Error {
     this.description = description;
     this.requiredScopes = options.requiredScopes;
     this.scheme = options.scheme;
+    this.retryAfter = options.retryAfter;
     this.response = undefined;
   }
 
@@ -99,16 +107,19 @@ const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
  *   Bearer realm="api", error="invalid_token", error_description="…"        (RFC 6750 §3)
  *   ApiKey realm="api", header="X-API-Key", error="…", error_description="…" (Gatehouse)
  * The error attributes go on the challenge of the scheme that was presented; with no credential
- * there are none at all. A 503 carries no challenge: nothing is wrong with the credential.
+ * there are none at all. A 503 or 429 carries no challenge: nothing was found wrong with the
+ * credential (the issuer could not be asked, or was not asked). A 429 says when to come back.
  */
 export function toErrorResponse(error: AuthError, options: ChallengeOptions): ErrorResponse {
   const entry = AUTH_ERRORS[error.code];
   const headers: Record<string, string> = { 'content-type': JSON_CONTENT_TYPE };
 
-  if (error.code !== 'temporarily_unavailable') {
+  if (error.code !== 'temporarily_unavailable' && error.code !== 'too_many_requests') {
     const challenge = buildChallenges(error, options);
     if (challenge !== '') headers['www-authenticate'] = challenge;
   }
+  // RFC 9110 §10.2.3: delay-seconds.
+  if (error.retryAfter !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(error.retryAfter)));
 
   const body: Record<string, string> = {};
   if (entry.wireError !== undefined) body.error = entry.wireError;

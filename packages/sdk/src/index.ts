@@ -5,7 +5,7 @@
  */
 export { createAuthenticator } from './authenticator.ts';
 export type { Authenticator, AuthenticatorDescription, AuthOutcome } from './authenticator.ts';
-export type { AuthenticatorOptions, CredentialOptions, IntrospectionOptions } from './options.ts';
+export type { AuthenticatorOptions, CredentialOptions, FailureLimitOptions, IntrospectionOptions } from './options.ts';
 export { DEFAULTS } from './options.ts';
 
 export type { AuthRequest, SourceName } from './credentials.ts';
@@ -24,5 +24,5 @@ export type { JwsAlgorithm } from './algorithms.ts';
 export { SUPPORTED_ALGORITHMS } from './algorithms.ts';
 export type { FetchLike } from './upstream.ts';
 
-export { SECURITY_SCHEMES, oauthFlows, securitySchemes, securityRequirements } from './openapi.ts';
-export type { OAuthDocsOptions, OAuthFlowName, SecurityScheme, SecurityRequirementObject } from './openapi.ts';
+export { SECURITY_SCHEMES, AUTH_ERROR_SCHEMA_ID, authErrorSchema, errorResponses, oauthFlows, securitySchemes, securityRequirements } from './openapi.ts';
+export type { ErrorResponseDoc, OAuthDocsOptions, OAuthFlowName, SecurityScheme, SecurityRequirementObject } from './openapi.ts';

@@ -1,11 +1,13 @@
 /**
  * OpenAPI description of what the authenticator enforces: `components.securitySchemes` for every
- * enabled credential source, and for each route a `security` list whose alternatives are exactly
- * the credentials the route accepts, with the scopes it requires. Framework-free; the Fastify
- * adapter feeds it to @fastify/swagger.
+ * enabled credential source, for each route a `security` list whose alternatives are exactly
+ * the credentials the route accepts, with the scopes it requires, and the error answers it may
+ * give (401, 403, 429, 503) with their body schema. Framework-free; the Fastify adapter feeds it
+ * to @fastify/swagger.
  */
 import type { AuthenticatorDescription } from './authenticator.ts';
 import type { IssuerMetadata } from './discovery.ts';
+import { PRINCIPAL_KINDS } from './principal.ts';
 import type { ResolvedRequirement } from './requirement.ts';
 
 /** Names of the security schemes in `components.securitySchemes`. */
@@ -102,4 +104,65 @@ export function securityRequirements(description: AuthenticatorDescription, requ
   }
   if (requirement.optional) alternatives.push({});
   return alternatives;
+}
+
+/** Name of the error body schema in `components.schemas` (the Fastify adapter's shared schema `$id`). */
+export const AUTH_ERROR_SCHEMA_ID = 'GatehouseAuthError';
+
+/**
+ * JSON Schema of the body of every error the SDK answers: RFC 6750 §3's attributes as JSON.
+ * Other members are allowed, so a framework that serializes with it keeps what a route's own
+ * error of the same status carries.
+ */
+export function authErrorSchema(): Record<string, unknown> {
+  return {
+    type: 'object',
+    description: 'Authentication refused (RFC 6750 §3). `error` is absent when no credential was sent (RFC 6750 §3.1).',
+    properties: {
+      error: {
+        type: 'string',
+        description: '`invalid_request`, `invalid_token`, `insufficient_scope`, `too_many_requests` or `temporarily_unavailable`.',
+      },
+      error_description: { type: 'string', description: 'What went wrong, for developers. Never contains the credential.' },
+      scope: { type: 'string', description: 'With `insufficient_scope`: the scopes the route requires, space-delimited.' },
+    },
+    additionalProperties: true,
+  };
+}
+
+export interface ErrorResponseDoc {
+  readonly description: string;
+  readonly headers?: Readonly<Record<string, { readonly type: string; readonly description: string }>>;
+}
+
+const CHALLENGE_HEADER = {
+  'WWW-Authenticate': { type: 'string', description: 'The accepted schemes, and the error when a credential was refused (RFC 6750 §3).' },
+} as const;
+
+/**
+ * The error answers the SDK may give on a route, by status: 401 always; 403 when the route requires
+ * scopes or principal kinds; 429 when failed introspections are throttled; 503 when a request may
+ * need the issuer. Each has the `authErrorSchema()` body.
+ */
+export function errorResponses(description: AuthenticatorDescription, requirement: ResolvedRequirement): Record<string, ErrorResponseDoc> {
+  const responses: Record<string, ErrorResponseDoc> = {
+    401: {
+      description: 'No credential, or an invalid, expired or revoked one (`invalid_token`).',
+      headers: CHALLENGE_HEADER,
+    },
+  };
+  const restricted = requirement.scopes.length > 0 || requirement.anyScopes.length > 0 || requirement.kinds.size < PRINCIPAL_KINDS.length;
+  if (restricted) {
+    responses[403] = { description: 'The credential lacks a scope or kind this route requires (`insufficient_scope`).', headers: CHALLENGE_HEADER };
+  }
+  if (description.failureLimit) {
+    responses[429] = {
+      description: 'Too many invalid API keys or tokens from this address (`too_many_requests`).',
+      headers: { 'Retry-After': { type: 'integer', description: 'Seconds to wait before trying again.' } },
+    };
+  }
+  if (description.usesIssuer) {
+    responses[503] = { description: 'The authorization server could not be reached (`temporarily_unavailable`); the credential may be fine.' };
+  }
+  return responses;
 }

@@ -22,6 +22,30 @@ export interface IntrospectionOptions {
   readonly cacheSize?: number;
   /** Most inactive answers kept. Default 1000. */
   readonly negativeCacheSize?: number;
+  /**
+   * Also introspect JWT access tokens that verified locally, so one whose grant, user or client was
+   * revoked at the issuer is refused within `cacheTtl` (never later than its `exp`) instead of working
+   * until it expires. Costs one introspection per token per `cacheTtl`; the issuer must introspect
+   * its own JWTs (Gatehouse does). Default false: JWTs are checked locally only.
+   */
+  readonly checkJwts?: boolean;
+  /**
+   * Throttle of failed introspections per client address: once `max` API keys or opaque tokens from
+   * one address were answered inactive within `window` seconds, that address's API keys and opaque
+   * tokens get 429 with `Retry-After`, without introspection, until the window ends (IPv6 counted
+   * per /64; at most `addresses` addresses tracked). Adapters give the address (see each adapter for
+   * proxies). `false` turns it off. Default `{ max: 20, window: 60, addresses: 10000 }`.
+   */
+  readonly failureLimit?: false | FailureLimitOptions;
+}
+
+export interface FailureLimitOptions {
+  /** Failed introspections allowed per address and window. Default 20. */
+  readonly max?: number;
+  /** Seconds a window lasts, from the address's first failure. Default 60. */
+  readonly window?: number;
+  /** Most addresses tracked (least recently seen forgotten first). Default 10000. */
+  readonly addresses?: number;
 }
 
 export interface CredentialOptions {
@@ -92,6 +116,10 @@ export const DEFAULTS = {
   introspectionNegativeCacheTtl: 5,
   introspectionCacheSize: 1000,
   introspectionNegativeCacheSize: 1000,
+  introspectionCheckJwts: false,
+  failureLimitMax: 20,
+  failureLimitWindow: 60,
+  failureLimitAddresses: 10_000,
   apiKeyHeader: 'X-API-Key',
   queryParameter: 'access_token',
 } as const;
@@ -102,7 +130,7 @@ export interface ResolvedOptions {
   readonly algorithms: readonly JwsAlgorithm[];
   readonly jwks: JsonWebKeySet | undefined;
   readonly jwksUri: string | undefined;
-  readonly introspection: Required<Omit<IntrospectionOptions, 'endpoint'>> & { readonly endpoint: string | undefined } | undefined;
+  readonly introspection: ResolvedIntrospection | undefined;
   readonly locations: CredentialLocations;
   readonly enabledSources: ReadonlySet<SourceName>;
   readonly defaultSources: ReadonlySet<SourceName>;
@@ -117,6 +145,11 @@ export interface ResolvedOptions {
   readonly maxTokenLength: number;
   readonly onError: (error: Error) => void;
   readonly now: () => number;
+}
+
+export interface ResolvedIntrospection extends Required<Omit<IntrospectionOptions, 'endpoint' | 'failureLimit'>> {
+  readonly endpoint: string | undefined;
+  readonly failureLimit: Required<FailureLimitOptions> | undefined;
 }
 
 export function resolveOptions(options: AuthenticatorOptions): ResolvedOptions {
@@ -236,7 +269,25 @@ function resolveIntrospection(value: IntrospectionOptions | undefined): Resolved
     negativeCacheTtl: seconds(value.negativeCacheTtl, DEFAULTS.introspectionNegativeCacheTtl, 'introspection.negativeCacheTtl'),
     cacheSize: count(value.cacheSize, DEFAULTS.introspectionCacheSize, 'introspection.cacheSize'),
     negativeCacheSize: count(value.negativeCacheSize, DEFAULTS.introspectionNegativeCacheSize, 'introspection.negativeCacheSize'),
+    checkJwts: flag(value.checkJwts, DEFAULTS.introspectionCheckJwts, 'introspection.checkJwts'),
+    failureLimit: resolveFailureLimit(value.failureLimit),
   };
+}
+
+function resolveFailureLimit(value: IntrospectionOptions['failureLimit']): ResolvedIntrospection['failureLimit'] {
+  if (value === false) return undefined;
+  if (value !== undefined && (typeof value !== 'object' || value === null)) {
+    throw new TypeError('introspection.failureLimit: expected false or { max?, window?, addresses? }');
+  }
+  const limit = value ?? {};
+  const max = count(limit.max, DEFAULTS.failureLimitMax, 'introspection.failureLimit.max');
+  const window = seconds(limit.window, DEFAULTS.failureLimitWindow, 'introspection.failureLimit.window');
+  const addresses = count(limit.addresses, DEFAULTS.failureLimitAddresses, 'introspection.failureLimit.addresses');
+  // 0 would refuse every address at once, or never remember one: say `false` to turn it off.
+  if (max === 0) throw new TypeError('introspection.failureLimit.max: expected an integer ≥ 1 (false turns the limit off)');
+  if (window === 0) throw new TypeError('introspection.failureLimit.window: expected a number of seconds > 0 (false turns the limit off)');
+  if (addresses === 0) throw new TypeError('introspection.failureLimit.addresses: expected an integer ≥ 1 (false turns the limit off)');
+  return { max, window, addresses };
 }
 
 // RFC 9110 §5.1 field-name token; RFC 6265 §4.1.1 cookie-name token.
@@ -315,6 +366,12 @@ function seconds(value: unknown, fallback: number, label: string, max = Number.P
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > max) {
     throw new TypeError(`${label}: expected a number of seconds${Number.isFinite(max) ? ` between 0 and ${max}` : ' ≥ 0'}`);
   }
+  return value;
+}
+
+function flag(value: unknown, fallback: boolean, label: string): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new TypeError(`${label}: expected a boolean`);
   return value;
 }
 

@@ -42,6 +42,7 @@ describe('RFC 6750 responses', () => {
       invalid_request: [400, 'invalid_request'],
       invalid_token: [401, 'invalid_token'],
       insufficient_scope: [403, 'insufficient_scope'],
+      too_many_requests: [429, 'too_many_requests'],
       temporarily_unavailable: [503, 'temporarily_unavailable'],
     };
     assert.deepEqual(Object.keys(AUTH_ERRORS).sort(), Object.keys(expected).sort());
@@ -50,8 +51,8 @@ describe('RFC 6750 responses', () => {
       assert.equal(response.status, status, code);
       assert.equal(JSON.parse(response.body).error, wire, code);
       const challenge = response.headers['www-authenticate'];
-      if (code === 'temporarily_unavailable') {
-        assert.equal(challenge, undefined, '503 is not an authentication failure');
+      if (code === 'temporarily_unavailable' || code === 'too_many_requests') {
+        assert.equal(challenge, undefined, `${status}: the credential was not judged`);
       } else if (code === 'missing_credentials') {
         assert.equal(challenge, 'Bearer realm="api"');
       } else {
@@ -60,6 +61,11 @@ describe('RFC 6750 responses', () => {
         assert.equal(bearerChallenge?.params.error_description, 'why');
       }
     }
+    // Retry-After in whole seconds (RFC 9110 §10.2.3), never 0.
+    const throttled = toErrorResponse(new AuthError('too_many_requests', 'slow down', { retryAfter: 41.2 }), bearerOnly);
+    assert.deepEqual([throttled.status, throttled.headers['retry-after']], [429, '42']);
+    assert.equal(toErrorResponse(new AuthError('too_many_requests', 'x', { retryAfter: 0.001 }), bearerOnly).headers['retry-after'], '1');
+    assert.equal(toErrorResponse(new AuthError('invalid_token', 'x'), bearerOnly).headers['retry-after'], undefined);
     const scoped = toErrorResponse(new AuthError('insufficient_scope', 'need more', { requiredScopes: ['me', 'items'] }), bearerOnly);
     assert.equal(scoped.headers['www-authenticate'], 'Bearer realm="api", error="insufficient_scope", error_description="need more", scope="me items"');
   });

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { createAuthenticator, type Authenticator } from '@gatehouse/sdk';
+import { AUTH_ERROR_SCHEMA_ID, authErrorSchema, createAuthenticator, errorResponses, type Authenticator } from '@gatehouse/sdk';
 import { docsRedirectUrl, gatehouse, gatehouseDocs } from '@gatehouse/sdk/fastify';
 import { assertInsufficientScope, assertMissingCredentials, createTestIssuer, type TestIssuer } from '@gatehouse/sdk/testing';
 import { bearer } from './helpers.ts';
@@ -36,6 +36,11 @@ async function itemsApi(options: { docs?: boolean } = {}): Promise<FastifyInstan
   app.get('/accounts/:username', { auth: { scopes: ['accounts:read'], sources: ['bearer', 'apiKey'] } }, async (request) => ({ by: request.auth?.kind }));
   app.get('/feed', { auth: { optional: true } }, async (request) => ({ personalised: request.auth !== undefined }));
   app.post('/items', { auth: { anyScopes: ['items', 'admin'] } }, async () => ({ created: true }));
+  // Routes that document some refusals themselves, and one that sends its own 403.
+  const ownError = { type: 'object', properties: { message: { type: 'string' } }, description: 'Our own' };
+  app.get('/own-401', { auth: { scopes: ['me'] }, schema: { response: { 200: { type: 'object' }, 401: ownError } } }, async () => ({}));
+  app.get('/own-4xx', { auth: { scopes: ['me'] }, schema: { response: { '4XX': ownError } } }, async () => ({}));
+  app.get('/objects/:id', { auth: {} }, async (_request, reply) => reply.code(403).send({ error: 'forbidden', message: 'Not yours', field: 'id' }));
   await app.ready();
   return app;
 }
@@ -149,6 +154,50 @@ describe('OpenAPI and Swagger UI', () => {
       assert.deepEqual(security('/feed'), [{ gatehouse: [] }, {}], 'optional: anonymous allowed');
       assert.deepEqual(security('/items', 'post'), [{ gatehouse: ['items'] }, { gatehouse: ['admin'] }], 'any-of: one alternative per scope');
       assert.equal(issuer.requests.discovery >= 1, true, 'discovery was read to build the docs');
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('each protected route documents how the SDK refuses, with one shared RFC 6750 error schema', async () => {
+    const app = await itemsApi({ docs: true });
+    try {
+      const document = (await app.inject({ url: '/docs/json' })).json();
+      const responses = (path: string, method = 'get') => document.paths[path][method].responses as Record<string, any>;
+      const ref = { $ref: `#/components/schemas/${AUTH_ERROR_SCHEMA_ID}` };
+      assert.deepEqual(document.components.schemas[AUTH_ERROR_SCHEMA_ID].properties, authErrorSchema().properties);
+
+      assert.deepEqual(Object.keys(responses('/')), ['200'], 'an unprotected route is untouched');
+      const items = responses('/users/me/items/');
+      assert.deepEqual(Object.keys(items).sort(), ['200', '401', '403', '429', '503']);
+      assert.equal(items['200'].description, 'Default Response', 'the default success response stays');
+      for (const status of ['401', '403', '429', '503']) assert.deepEqual(items[status].content['application/json'].schema, ref, status);
+      assert.ok(items['401'].headers['WWW-Authenticate'] && items['403'].headers['WWW-Authenticate']);
+      assert.deepEqual(items['429'].headers['Retry-After'].schema, { type: 'integer' });
+      assert.deepEqual(Object.keys(responses('/feed')).sort(), ['200', '401', '429', '503'], 'no scope, no 403');
+      assert.ok(responses('/users/me')['403'], 'a kind restriction is a 403 too');
+      assert.ok(responses('/items', 'post')['403'], 'any-of scopes');
+
+      // What a route documents itself stays its own.
+      const own401 = responses('/own-401');
+      assert.equal(own401['401'].description, 'Our own');
+      assert.deepEqual(Object.keys(own401).sort(), ['200', '401', '403', '429', '503']);
+      assert.deepEqual(Object.keys(responses('/own-4xx')).sort(), ['4XX', '503'], '4XX covers 401, 403 and 429');
+
+      // Without introspection nothing is throttled; with static keys the issuer is never needed.
+      const offline = createAuthenticator({ issuer: issuer.issuer, audience: issuer.audience, algorithms: ['ES256'], jwks: issuer.jwks() });
+      assert.deepEqual(Object.keys(errorResponses(offline.description, offline.requirement({ scopes: ['me'] }))).sort(), ['401', '403']);
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('the error schema is only documentation: a route\'s own error body keeps every member', async () => {
+    const app = await itemsApi();
+    try {
+      const response = await app.inject({ url: '/objects/1', headers: bearer(await issuer.mintAccessToken()) });
+      assert.equal(response.statusCode, 403);
+      assert.deepEqual(response.json(), { error: 'forbidden', message: 'Not yours', field: 'id' });
     } finally {
       await app.close();
     }

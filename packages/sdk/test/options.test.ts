@@ -25,6 +25,12 @@ test('required options and bad values throw a TypeError naming the option', () =
     [{ jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'x', y: 'y', d: 'd' }] } }, /^jwks\.keys\[0\]: contains private key material/],
     [{ jwks: { keys: [] }, jwksUri: 'https://id.example.test/jwks' }, /^jwks, jwksUri/],
     [{ introspection: { clientId: 'api' } }, /^introspection\.clientSecret/],
+    [{ introspection: { clientId: 'a', clientSecret: 'b', checkJwts: 'yes' } }, /^introspection\.checkJwts: expected a boolean/],
+    [{ introspection: { clientId: 'a', clientSecret: 'b', failureLimit: true } }, /^introspection\.failureLimit: expected false or/],
+    [{ introspection: { clientId: 'a', clientSecret: 'b', failureLimit: { max: 0 } } }, /^introspection\.failureLimit\.max: .*false turns the limit off/],
+    [{ introspection: { clientId: 'a', clientSecret: 'b', failureLimit: { max: 2.5 } } }, /^introspection\.failureLimit\.max/],
+    [{ introspection: { clientId: 'a', clientSecret: 'b', failureLimit: { window: 0 } } }, /^introspection\.failureLimit\.window/],
+    [{ introspection: { clientId: 'a', clientSecret: 'b', failureLimit: { addresses: -1 } } }, /^introspection\.failureLimit\.addresses/],
     [{ credentials: { apiKey: true } }, /^credentials\.apiKey: API keys are checked by introspection/],
     [{ credentials: { bearer: false } }, /^credentials: every credential source is disabled/],
     [{ credentials: { cookie: 'bad name' } }, /^credentials\.cookie/],
@@ -51,6 +57,11 @@ test('documented defaults; http is accepted for loopback issuers or with allowHt
   assert.equal(DEFAULTS.introspectionCacheTtl, 30);
   assert.equal(DEFAULTS.introspectionNegativeCacheTtl, 5);
   assert.equal(DEFAULTS.maxTokenLength, 8192);
+  // JWTs are checked locally only unless asked; failed introspections are throttled unless told not to.
+  assert.equal(DEFAULTS.introspectionCheckJwts, false);
+  assert.deepEqual([DEFAULTS.failureLimitMax, DEFAULTS.failureLimitWindow, DEFAULTS.failureLimitAddresses], [20, 60, 10_000]);
+  const introspecting = createAuthenticator({ ...base, introspection: { clientId: 'a', clientSecret: 'b' } }).description;
+  assert.deepEqual([introspecting.introspection, introspecting.failureLimit, introspecting.usesIssuer], [true, true, true]);
   assert.doesNotThrow(() => createAuthenticator({ ...base, issuer: 'http://127.0.0.1:3000' }));
   assert.doesNotThrow(() => createAuthenticator({ ...base, issuer: 'http://localhost:3000' }));
   assert.doesNotThrow(() => createAuthenticator({ ...base, issuer: 'http://gatehouse:3000', allowHttpIssuer: true }));

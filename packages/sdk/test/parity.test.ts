@@ -1,35 +1,46 @@
-// Every adapter sends the same bytes: the same requests go to Fastify (inject), Express (a real
-// socket) and Hono (app.request), and status, WWW-Authenticate, content type and body must match.
+// Every adapter sends the same bytes: the same requests go to Fastify (inject), Express and Hono
+// (@hono/node-server), both on real sockets, and status, WWW-Authenticate, Retry-After, content
+// type and body must match. Each adapter gives the core the client's address (the failure limit).
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
+import { createAdaptorServer } from '@hono/node-server';
 import express from 'express';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify from 'fastify';
 import { Hono } from 'hono';
-import { createAuthenticator, type AuthRequirement } from '@gatehouse/sdk';
+import { createAuthenticator, type Authenticator, type AuthRequirement } from '@gatehouse/sdk';
 import { gatehouse as expressGatehouse } from '@gatehouse/sdk/express';
 import { gatehouse as fastifyGatehouse } from '@gatehouse/sdk/fastify';
 import { gatehouse as honoGatehouse } from '@gatehouse/sdk/hono';
 import { createTestIssuer, snapshot, type TestIssuer } from '@gatehouse/sdk/testing';
 
 let issuer: TestIssuer;
-let fastifyApp: FastifyInstance;
-let expressServer: Server;
-let expressUrl: string;
-let honoApp: Hono;
+let apps: Adapters;
 
 const ITEMS: AuthRequirement = { scopes: ['items'], sources: ['bearer', 'query', 'apiKey'] };
 const FEED: AuthRequirement = { optional: true };
 
-before(async () => {
-  issuer = await createTestIssuer();
-  // One authenticator shared by the three apps, as one API would.
-  const authenticator = createAuthenticator(
-    issuer.authenticatorOptions({ credentials: { query: true, apiKey: true }, defaultSources: ['bearer'], timeout: 1 }),
-  );
+interface Wire {
+  status: number;
+  wwwAuthenticate: string | undefined;
+  retryAfter: string | undefined;
+  contentType: string | undefined;
+  body: string;
+}
 
-  fastifyApp = Fastify();
+type Call = (path: string, headers: Record<string, string>) => Promise<Wire>;
+
+interface Adapters {
+  readonly fastify: Call;
+  readonly express: Call;
+  readonly hono: Call;
+  close(): Promise<void>;
+}
+
+/** The same two routes on the three frameworks, protected by one authenticator (as one API would be). */
+async function serveEverywhere(authenticator: Authenticator): Promise<Adapters> {
+  const fastifyApp = Fastify();
   await fastifyApp.register(fastifyGatehouse, { authenticator });
   fastifyApp.get('/items', { auth: ITEMS }, async (request) => ({ subject: request.auth?.subject, kind: request.auth?.kind }));
   fastifyApp.get('/feed', { auth: FEED }, async (request) => ({ subject: request.auth?.subject ?? null }));
@@ -39,55 +50,80 @@ before(async () => {
   const app = express();
   app.get('/items', requireAuth(ITEMS), (req, res) => void res.json({ subject: req.auth?.subject, kind: req.auth?.kind }));
   app.get('/feed', requireAuth(FEED), (req, res) => void res.json({ subject: req.auth?.subject ?? null }));
-  expressServer = await new Promise<Server>((resolve) => {
-    const server = app.listen(0, '127.0.0.1', () => resolve(server));
-  });
-  expressUrl = `http://127.0.0.1:${(expressServer.address() as AddressInfo).port}`;
+  const expressServer = await listen(app.listen(0, '127.0.0.1'));
 
   const hono = honoGatehouse(authenticator);
-  honoApp = new Hono();
+  const honoApp = new Hono();
   honoApp.get('/items', hono.requireAuth(ITEMS), (c) => c.json({ subject: c.get('auth')?.subject, kind: c.get('auth')?.kind }));
   honoApp.get('/feed', hono.requireAuth({ optional: true }), (c) => c.json({ subject: c.get('auth')?.subject ?? null }));
-});
+  const honoServer = await listen(createAdaptorServer({ fetch: honoApp.fetch }).listen(0, '127.0.0.1') as Server);
 
-after(async () => {
-  await fastifyApp.close();
-  expressServer.closeAllConnections();
-  await new Promise((resolve) => expressServer.close(resolve));
-  await issuer.close();
-});
-
-interface Wire {
-  status: number;
-  wwwAuthenticate: string | undefined;
-  contentType: string | undefined;
-  body: string;
+  const overSocket = (server: Server): Call => {
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return async (path, headers) => {
+      const response = await snapshot(await fetch(`${base}${path}`, { headers }));
+      return wire(response.status, response.headers, response.body);
+    };
+  };
+  return {
+    fastify: async (path, headers) => {
+      const response = await fastifyApp.inject({ method: 'GET', url: path, headers });
+      const header = (name: string) => (response.headers[name] === undefined ? undefined : String(response.headers[name]));
+      return {
+        status: response.statusCode,
+        wwwAuthenticate: header('www-authenticate'),
+        retryAfter: header('retry-after'),
+        contentType: header('content-type'),
+        body: response.body,
+      };
+    },
+    express: overSocket(expressServer),
+    hono: overSocket(honoServer),
+    async close() {
+      await fastifyApp.close();
+      for (const server of [expressServer, honoServer]) {
+        server.closeAllConnections();
+        await new Promise((resolve) => server.close(resolve));
+      }
+    },
+  };
 }
 
-async function viaFastify(path: string, headers: Record<string, string>): Promise<Wire> {
-  const response = await fastifyApp.inject({ method: 'GET', url: path, headers });
-  const header = (name: string) => (response.headers[name] === undefined ? undefined : String(response.headers[name]));
-  return { status: response.statusCode, wwwAuthenticate: header('www-authenticate'), contentType: header('content-type'), body: response.body };
-}
-
-async function viaExpress(path: string, headers: Record<string, string>): Promise<Wire> {
-  const response = await snapshot(await fetch(`${expressUrl}${path}`, { headers }));
-  return wire(response.status, response.headers, response.body);
-}
-
-async function viaHono(path: string, headers: Record<string, string>): Promise<Wire> {
-  const response = await snapshot(await honoApp.request(`https://api.example.test${path}`, { headers }));
-  return wire(response.status, response.headers, response.body);
+async function listen(server: Server): Promise<Server> {
+  if (!server.listening) await new Promise((resolve) => server.once('listening', resolve));
+  return server;
 }
 
 function wire(status: number, headers: Headers, body: string): Wire {
   return {
     status,
     wwwAuthenticate: headers.get('www-authenticate') ?? undefined,
+    retryAfter: headers.get('retry-after') ?? undefined,
     contentType: headers.get('content-type') ?? undefined,
     body,
   };
 }
+
+/** Fastify's, Express' and Hono's answers, asserted identical (a 200's content type is each framework's own). */
+async function sameEverywhere(adapters: Adapters, name: string, path: string, headers: Record<string, string>): Promise<Wire> {
+  const answers = [await adapters.fastify(path, headers), await adapters.express(path, headers), await adapters.hono(path, headers)];
+  const [fastifyWire, expressWire, honoWire] = answers.map((answer) => (answer.status < 400 ? { ...answer, contentType: undefined } : answer)) as [Wire, Wire, Wire];
+  assert.deepEqual(expressWire, fastifyWire, `${name}: Express differs from Fastify`);
+  assert.deepEqual(honoWire, fastifyWire, `${name}: Hono differs from Fastify`);
+  return fastifyWire;
+}
+
+before(async () => {
+  issuer = await createTestIssuer();
+  apps = await serveEverywhere(
+    createAuthenticator(issuer.authenticatorOptions({ credentials: { query: true, apiKey: true }, defaultSources: ['bearer'], timeout: 1 })),
+  );
+});
+
+after(async () => {
+  await apps.close();
+  await issuer.close();
+});
 
 test('Fastify, Express and Hono answer every case with identical status, challenge and body', async () => {
   const token = (options = {}) => issuer.mintAccessToken({ scopes: ['items'], ...options });
@@ -124,16 +160,45 @@ test('Fastify, Express and Hono answer every case with identical status, challen
     const { path, headers, expect, setup, teardown } = await build();
     setup?.();
     try {
-      const answers = [await viaFastify(path, headers), await viaExpress(path, headers), await viaHono(path, headers)];
-      // A 200 comes from the handler, whose content type is each framework's own choice.
-      const [fastifyWire, expressWire, honoWire] = answers.map((answer) => (answer.status < 400 ? { ...answer, contentType: undefined } : answer)) as [Wire, Wire, Wire];
+      const fastifyWire = await sameEverywhere(apps, name, path, headers);
       assert.equal(fastifyWire.status, expect, `${name}: ${fastifyWire.body}`);
-      assert.deepEqual(expressWire, fastifyWire, `${name}: Express differs from Fastify`);
-      assert.deepEqual(honoWire, fastifyWire, `${name}: Hono differs from Fastify`);
       if (expect >= 400) assert.equal(fastifyWire.contentType, 'application/json; charset=utf-8', name);
       if (expect === 401 || expect === 403 || expect === 400) assert.ok(fastifyWire.wwwAuthenticate?.startsWith('Bearer realm='), name);
     } finally {
       teardown?.();
     }
+  }
+});
+
+test('past the failure limit, every adapter answers 429 with the same Retry-After, challenge and body, without introspection', async () => {
+  const start = Date.now();
+  const throttled = await serveEverywhere(
+    createAuthenticator(
+      issuer.authenticatorOptions({
+        credentials: { query: true, apiKey: true },
+        defaultSources: ['bearer'],
+        introspection: { ...issuer.introspectionClient, failureLimit: { max: 2, window: 60 } },
+        // A clock that stands still: Retry-After cannot differ by a second between adapters.
+        now: () => start,
+      }),
+    ),
+  );
+  try {
+    const unknownKey = () => `unknown${crypto.randomUUID().replaceAll('-', '')}`;
+    // Two unknown keys from 127.0.0.1 use up the address's attempts.
+    for (const adapter of [throttled.fastify, throttled.hono]) assert.equal((await adapter('/items', { 'x-api-key': unknownKey() })).status, 401);
+    const before = issuer.requests.introspection;
+    const answer = await sameEverywhere(throttled, 'throttled API key', '/items', { 'x-api-key': unknownKey() });
+    assert.equal(answer.status, 429);
+    assert.equal(answer.retryAfter, '60');
+    assert.equal(answer.wwwAuthenticate, undefined);
+    assert.equal(answer.contentType, 'application/json; charset=utf-8');
+    assert.equal(JSON.parse(answer.body).error, 'too_many_requests');
+    assert.equal(issuer.requests.introspection, before, 'no adapter let a request reach introspection');
+    // Each adapter gave the address: the same opaque token is refused the same way by all three.
+    assert.equal((await sameEverywhere(throttled, 'throttled opaque token', '/items', { authorization: `Bearer ${issuer.createOpaqueToken()}` })).status, 429);
+    assert.equal(issuer.requests.introspection, before);
+  } finally {
+    await throttled.close();
   }
 });

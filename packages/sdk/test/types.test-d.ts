@@ -41,6 +41,8 @@ function statusFor(code: AuthErrorCode): number {
       return 400;
     case 'insufficient_scope':
       return 403;
+    case 'too_many_requests':
+      return 429;
     case 'temporarily_unavailable':
       return 503;
     default: {

@@ -78,12 +78,18 @@ test('the admin OpenAPI document validates against the OpenAPI 3.0 schema and do
       for (const scope of scopes) assert.ok(scope in ADMIN_SCOPES, `${label}: ${scope} is an admin scope`);
       if (operation.operationId !== 'whoAmI') assert.equal(scopes.length, 1, `${label}: one scope, read or write`);
       for (const status of ['401', '403']) assert.ok(operation.responses[status], `${label}: documents ${status}`);
+      // Added by the SDK: too many bad API keys from one address, Gatehouse's introspection failing.
+      for (const status of ['429', '503']) {
+        assert.deepEqual(operation.responses[status]?.content['application/json'].schema, { $ref: '#/components/schemas/GatehouseAuthError' }, `${label}: ${status}`);
+      }
+      assert.ok(operation.responses['429'].headers['Retry-After'], `${label}: 429 says when to retry`);
       if (path.includes('{id}')) assert.ok(operation.responses['404'], `${label}: documents 404`);
       if (operation.requestBody) assert.ok(operation.responses['400'], `${label}: documents 400`);
     }
   }
   assert.deepEqual(Object.keys(doc.components.securitySchemes).sort(), ['apiKeyHeader', 'gatehouse']);
   assert.deepEqual(doc.components.securitySchemes.apiKeyHeader, { type: 'apiKey', in: 'header', name: 'X-API-Key' });
+  assert.deepEqual(Object.keys(doc.components.schemas.GatehouseAuthError.properties).sort(), ['error', 'error_description', 'scope']);
 
   // No response schema has a place for a secret, so none can be serialized (STYLE 14).
   const names = new Set<string>();

@@ -27,7 +27,8 @@ test('discovery advertises no symmetric and no "none" algorithms', async (t) => 
       for (const alg of value as string[]) assert.doesNotMatch(alg, /^(HS\d+|none)$/i, `${name} lists ${alg}`);
     }
   }
-  assert.deepEqual(metadata.response_types_supported, ['code']);
+  // The code flow only; `none` (a login session, no code or token) is the built-in account client's.
+  assert.deepEqual(metadata.response_types_supported, ['code', 'none']);
   assert.ok(!metadata.grant_types_supported.includes('implicit'));
 });
 

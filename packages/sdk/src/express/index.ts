@@ -7,9 +7,13 @@
  * Failures are answered directly with the core's status, headers and body (the same bytes as
  * every other adapter). With `{ errors: 'next' }` the `AuthError` goes to `next(err)` instead; it
  * carries `status`, `headers` and `response` for your error handler.
+ *
+ * The client address used to throttle failed introspections is `req.ip`: behind a proxy, set
+ * Express' `trust proxy` so that it is the client's, not the proxy's.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Authenticator } from '../authenticator.ts';
+import type { AuthRequest } from '../credentials.ts';
 import type { Principal } from '../principal.ts';
 import type { AuthRequirement } from '../requirement.ts';
 
@@ -47,8 +51,7 @@ export function gatehouse(authenticator: Authenticator, options: GatehouseExpres
       // Misuse fails when the route is declared, not on the first request.
       const requirement = authenticator.requirement(input, 'requireAuth');
       return function gatehouseRequireAuth(req: Request, res: Response, next: NextFunction): void {
-        const url = `${req.protocol}://${req.get('host') ?? 'localhost'}${req.originalUrl}`;
-        authenticator.authenticate({ method: req.method, url, headers: req.headers }, requirement).then(
+        authenticator.authenticate(new ExpressAuthRequest(req), requirement).then(
           (outcome) => {
             if (outcome.ok) {
               req.auth = outcome.principal;
@@ -64,4 +67,22 @@ export function gatehouse(authenticator: Authenticator, options: GatehouseExpres
       };
     },
   };
+}
+
+/** The request as the core sees it; the address is read only if the failure limit needs it. */
+class ExpressAuthRequest implements AuthRequest {
+  readonly #req: Request;
+  readonly method: string;
+  readonly url: string;
+  readonly headers: Request['headers'];
+  constructor(req: Request) {
+    this.#req = req;
+    this.method = req.method;
+    this.url = `${req.protocol}://${req.get('host') ?? 'localhost'}${req.originalUrl}`;
+    this.headers = req.headers;
+  }
+  /** Express' `req.ip`: the socket's address, or the client's per the `trust proxy` setting. */
+  get clientIp(): string | undefined {
+    return this.#req.ip;
+  }
 }

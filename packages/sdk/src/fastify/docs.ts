@@ -10,7 +10,7 @@
  */
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
-import { oauthFlows, securitySchemes, type OAuthFlowName } from '../openapi.ts';
+import { AUTH_ERROR_SCHEMA_ID, oauthFlows, securitySchemes, type OAuthFlowName } from '../openapi.ts';
 
 export interface GatehouseDocsOptions {
   /** The API's public base URL as browsers see it, e.g. `https://api.example.com` (behind a proxy, the proxy's). */
@@ -54,6 +54,12 @@ const plugin: FastifyPluginAsync<GatehouseDocsOptions> = async (fastify, options
 
   const { default: swagger } = await import('@fastify/swagger');
   await fastify.register(swagger, {
+    // The error schema of the 401/403/429/503 answers appears under its own name in
+    // components.schemas (other shared schemas keep @fastify/swagger's `def-N`).
+    refResolver: {
+      buildLocalReference: (json: { $id?: unknown }, _base: unknown, _fragment: unknown, index: number) =>
+        json.$id === AUTH_ERROR_SCHEMA_ID ? AUTH_ERROR_SCHEMA_ID : `def-${index}`,
+    },
     ...options.swagger,
     openapi: {
       ...openapi,

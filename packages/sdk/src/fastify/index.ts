@@ -11,7 +11,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneF
 import fastifyPlugin from 'fastify-plugin';
 import type { Authenticator, AuthOutcome } from '../authenticator.ts';
 import type { AuthRequest } from '../credentials.ts';
-import { securityRequirements } from '../openapi.ts';
+import { AUTH_ERROR_SCHEMA_ID, authErrorSchema, errorResponses, securityRequirements, type ErrorResponseDoc } from '../openapi.ts';
 import type { Principal } from '../principal.ts';
 import type { AuthRequirement, ResolvedRequirement } from '../requirement.ts';
 
@@ -59,6 +59,8 @@ const plugin: FastifyPluginAsync<GatehouseFastifyOptions> = async (fastify, opti
 
   fastify.decorate('gatehouse', Object.freeze({ authenticator, scopes: options.scopes }));
   fastify.decorateRequest('auth', undefined);
+  // The error body, shared by every protected route's 401/403/429/503 (components.schemas).
+  if (fastify.getSchema(AUTH_ERROR_SCHEMA_ID) === undefined) fastify.addSchema({ $id: AUTH_ERROR_SCHEMA_ID, ...authErrorSchema() });
 
   fastify.addHook('onRoute', (route) => {
     const input = route.auth;
@@ -74,10 +76,31 @@ const plugin: FastifyPluginAsync<GatehouseFastifyOptions> = async (fastify, opti
     // Runs first among the route's own hooks, before the body is parsed.
     const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest];
     route.onRequest = [authenticationHook(authenticator, requirement), ...existing] as onRequestHookHandler[];
-    // The docs say exactly what the route enforces (@fastify/swagger reads schema.security).
-    route.schema = { ...route.schema, security: securityRequirements(authenticator.description, requirement) };
+    // The docs say exactly what the route enforces (@fastify/swagger reads schema.security) and
+    // how it may refuse (schema.response), leaving alone the statuses the route documents itself.
+    route.schema = {
+      ...route.schema,
+      security: securityRequirements(authenticator.description, requirement),
+      response: withErrorResponses(route.schema?.response, errorResponses(authenticator.description, requirement)),
+    };
   });
 };
+
+/**
+ * The route's response schemas plus the SDK's error answers, each a `$ref` to the shared error
+ * schema, except where the route declares that status (or its class, `4xx`/`5xx`) itself. A route
+ * without response schemas keeps its default success response in the docs.
+ */
+function withErrorResponses(declared: unknown, errors: Record<string, ErrorResponseDoc>): Record<string, unknown> {
+  const existing = (typeof declared === 'object' && declared !== null ? declared : undefined) as Record<string, unknown> | undefined;
+  const responses: Record<string, unknown> = existing === undefined ? { 200: { description: 'Default Response' } } : { ...existing };
+  const names = new Set(Object.keys(responses).map((name) => name.toLowerCase()));
+  for (const [status, doc] of Object.entries(errors)) {
+    if (names.has(status) || names.has(`${status[0]}xx`)) continue;
+    responses[status] = { ...doc, $ref: `${AUTH_ERROR_SCHEMA_ID}#` };
+  }
+  return responses;
+}
 
 /**
  * The request as the core sees it. Only query credentials and cross-origin checks read the URL,
@@ -96,6 +119,10 @@ class FastifyAuthRequest implements AuthRequest {
   }
   get url(): string {
     return `${this.#request.protocol}://${this.#request.host}${this.#request.url}`;
+  }
+  /** Fastify's `request.ip`: the socket's address, or the client's per the `trustProxy` option. */
+  get clientIp(): string | undefined {
+    return this.#request.ip;
   }
 }
 

@@ -5,10 +5,16 @@
  * app.get('/items', requireAuth({ scopes: ['items'] }), (c) => c.json({ user: c.get('auth').subject }));
  * ```
  * On a required route `c.get('auth')` is a `Principal`; with `optional: true` it may be undefined.
+ *
+ * Hono has no portable client address, and the SDK needs one to throttle failed introspections.
+ * On Node (@hono/node-server) it is read from the socket; elsewhere, or behind a proxy, give
+ * `clientIp`, e.g. `(c) => getConnInfo(c).remote.address` (`hono/bun`, `hono/deno`, …) or the
+ * address your own proxy puts in a header. Without an address, requests are not throttled.
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Authenticator } from '../authenticator.ts';
+import type { AuthRequest } from '../credentials.ts';
 import type { Principal } from '../principal.ts';
 import type { AuthRequirement } from '../requirement.ts';
 
@@ -25,6 +31,26 @@ export interface OptionalAuthEnv {
   Variables: { auth: Principal | undefined };
 }
 
+export interface GatehouseHonoOptions {
+  /**
+   * The client's address, for the failure limit of introspection. Default: the socket's address
+   * on @hono/node-server (as its `getConnInfo`), otherwise none. Behind a proxy, read the header your
+   * proxy sets (only the entry it appended: earlier ones come from the client).
+   */
+  readonly clientIp?: (c: Context) => string | undefined;
+}
+
+/** @hono/node-server's bindings (`c.env`, or `c.env.server` under some setups), as its `getConnInfo` reads them. */
+interface NodeBindings {
+  readonly incoming?: { readonly socket?: { readonly remoteAddress?: string } };
+  readonly server?: NodeBindings;
+}
+
+function nodeSocketAddress(c: Context): string | undefined {
+  const env = c.env as NodeBindings | undefined;
+  return (env?.server ?? env)?.incoming?.socket?.remoteAddress;
+}
+
 export interface GatehouseHono {
   requireAuth(requirement: AuthRequirement & { readonly optional: true }): MiddlewareHandler<OptionalAuthEnv>;
   requireAuth(requirement?: AuthRequirement & { readonly optional?: false }): MiddlewareHandler<AuthEnv>;
@@ -32,15 +58,19 @@ export interface GatehouseHono {
   requireAuth(requirement: AuthRequirement): MiddlewareHandler<OptionalAuthEnv>;
 }
 
-export function gatehouse(authenticator: Authenticator): GatehouseHono {
+export function gatehouse(authenticator: Authenticator, options: GatehouseHonoOptions = {}): GatehouseHono {
   if (typeof authenticator?.authenticate !== 'function') {
     throw new TypeError('gatehouse: expected an authenticator (createAuthenticator(...))');
   }
+  if (options.clientIp !== undefined && typeof options.clientIp !== 'function') {
+    throw new TypeError('gatehouse options.clientIp: expected a function (c) => string | undefined');
+  }
+  const clientIp = options.clientIp ?? nodeSocketAddress;
   function requireAuth(input: AuthRequirement = {}): MiddlewareHandler<OptionalAuthEnv> {
     // Misuse fails when the route is declared, not on the first request.
     const requirement = authenticator.requirement(input, 'requireAuth');
     return async function gatehouseRequireAuth(c: Context<OptionalAuthEnv>, next) {
-      const outcome = await authenticator.authenticate(c.req.raw, requirement);
+      const outcome = await authenticator.authenticate(new HonoAuthRequest(c, clientIp), requirement);
       if (!outcome.ok) {
         const { status, headers, body } = outcome.response;
         return c.body(body, status as ContentfulStatusCode, headers);
@@ -51,4 +81,23 @@ export function gatehouse(authenticator: Authenticator): GatehouseHono {
     };
   }
   return { requireAuth: requireAuth as GatehouseHono['requireAuth'] };
+}
+
+/** The request as the core sees it; the address is read only if the failure limit needs it. */
+class HonoAuthRequest implements AuthRequest {
+  readonly #c: Context;
+  readonly #clientIp: (c: Context) => string | undefined;
+  readonly method: string;
+  readonly url: string;
+  readonly headers: Headers;
+  constructor(c: Context, clientIp: (c: Context) => string | undefined) {
+    this.#c = c;
+    this.#clientIp = clientIp;
+    this.method = c.req.raw.method;
+    this.url = c.req.raw.url;
+    this.headers = c.req.raw.headers;
+  }
+  get clientIp(): string | undefined {
+    return this.#clientIp(this.#c);
+  }
 }

@@ -1,7 +1,9 @@
 /**
  * A local issuer for tests: ephemeral keys, a discovery document, a JWKS and an RFC 7662
  * introspection endpoint on a real HTTP server (127.0.0.1, random port), so an API's tests need no
- * running Gatehouse server. For tests only: keys live in memory and every client is trusted.
+ * running Gatehouse server. Introspection knows the opaque tokens and API keys it created and the
+ * access tokens it minted (for `introspection.checkJwts`), until they expire or are revoked.
+ * For tests only: keys live in memory and every client is trusted.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -97,7 +99,7 @@ export interface TestIssuer {
   createOpaqueToken(options?: CredentialOptions): string;
   /** An API key (introspection answers `token_type: "api_key"`). */
   createApiKey(options?: CredentialOptions): string;
-  /** Makes an opaque token or API key inactive. */
+  /** Makes an opaque token, API key or minted access token inactive at introspection. */
   revoke(credential: string): void;
   /** New signing key (new kid); the previous key stays published unless `keepPrevious: false`. */
   rotateKeys(options?: { keepPrevious?: boolean }): Promise<string>;
@@ -245,9 +247,13 @@ export async function createTestIssuer(options: TestIssuerOptions = {}): Promise
     return { ...claims, ...mint.claims };
   }
 
-  async function mint(mintOptions: MintOptions = {}, key: SigningKey = currentKey()): Promise<string> {
+  async function mint(mintOptions: MintOptions = {}, key: SigningKey = currentKey(), known = false): Promise<string> {
     const header = { alg: algorithm, typ: 'at+jwt', kid: key.kid, ...mintOptions.header };
-    return signJws(header, claimsFor(mintOptions), key.privateKey);
+    const claims = claimsFor(mintOptions);
+    const token = await signJws(header, claims, key.privateKey);
+    // A good access token: introspection answers active for it, as Gatehouse does for its JWTs.
+    if (known) credentials.set(token, { claims: { ...claims, token_type: 'Bearer' } });
+    return token;
   }
 
   function store(prefix: string, credential: CredentialOptions, tokenType: string): string {
@@ -283,10 +289,10 @@ export async function createTestIssuer(options: TestIssuerOptions = {}): Promise
       introspection: { clientId: introspectionClient.clientId, clientSecret: introspectionClient.clientSecret },
       ...overrides,
     }),
-    mintAccessToken: (mintOptions) => mint(mintOptions),
+    mintAccessToken: (mintOptions) => mint(mintOptions, currentKey(), true),
     mintClientToken: (mintOptions = {}) => {
       const clientId = mintOptions.clientId ?? 'test-client';
-      return mint({ ...mintOptions, clientId, sub: clientId, claims: { gty: 'client_credentials', ...mintOptions.claims } });
+      return mint({ ...mintOptions, clientId, sub: clientId, claims: { gty: 'client_credentials', ...mintOptions.claims } }, currentKey(), true);
     },
     async mintBadToken(kind, mintOptions = {}) {
       switch (kind) {

@@ -3,7 +3,7 @@
 // - the admin API itself, an API in Gatehouse's own `apis` table (identifier
 //   `${publicUrl}/admin/api`, its scopes with their descriptions), so clients, roles and API keys
 //   are given admin access exactly as they are given access to any other API;
-// - a confidential client it introspects API keys with (RFC 7662 §2.1 wants the caller
+// - a confidential client it introspects API keys and JWTs with (RFC 7662 §2.1 wants the caller
 //   authenticated). Its secret lives in `server_secrets` (purpose `admin-introspection`), like the
 //   cookie and CSRF keys: every instance reads the same one, so starting a second instance never
 //   breaks the first. If its hash in `clients` no longer matches (rotated by hand, say), the next
@@ -57,9 +57,17 @@ export async function setUpAdmin(app: FastifyInstance, db: Db, config: Config): 
     introspection: {
       clientId: ADMIN_INTROSPECTION_CLIENT_ID,
       clientSecret: secret!,
-      // A revoked admin API key stops working as fast as any cached definition changes.
-      cacheTtl: config.cacheTtl,
+      // JWTs are introspected too: one whose user was disabled, or whose client or grant was
+      // revoked, since it was issued must not keep admin access until it expires.
+      checkJwts: true,
+      // And not for a moment longer either: every admin request asks (in process, through
+      // app.inject), so a disabled admin, a revoked client or a revoked API key is refused at once.
+      // The admin API is not on any hot path; this is one introspection per request.
+      cacheTtl: 0,
+      // A refusal may be reused for a moment: it grants nothing.
       negativeCacheTtl: Math.min(config.cacheTtl, 5),
+      // Guessed API keys and tokens: the SDK's default failure limit per client address
+      // (request.ip: behind a proxy, set GATEHOUSE_TRUST_PROXY).
     },
     onError: (error) => app.log.warn({ err: error }, 'admin API: the authorization server could not be reached'),
   });

@@ -6,12 +6,14 @@
  *
  * How a request goes through, in order:
  *   1. @gatehouse/sdk authenticates it (bearer JWT for the admin API, or an API key in
- *      `X-API-Key`, introspected) and checks the route's scope: 401 / 403 insufficient_scope.
- *   2. A JWT whose user was disabled or whose client was revoked since it was issued: 401.
- *   3. The TypeBox schemas validate path, query and body: 400 invalid_request naming the field.
- *   4. The handler finds the object named by `:id` first: 404 not_found.
- *   5. The object-level rules below: 403 forbidden. Then the action.
- *   6. The audit log records it (every change, success or failure, and every 401/403).
+ *      `X-API-Key`) and checks the route's scope: 401 / 403 insufficient_scope. Both kinds are
+ *      introspected on every request (bootstrap.ts), so a JWT whose user was disabled or whose
+ *      client or grant was revoked since it was issued is a 401 at once; too many bad API keys
+ *      from one address are a 429 before any lookup.
+ *   2. The TypeBox schemas validate path, query and body: 400 invalid_request naming the field.
+ *   3. The handler finds the object named by `:id` first: 404 not_found.
+ *   4. The object-level rules below: 403 forbidden. Then the action.
+ *   5. The audit log records it (every change, success or failure, and every 401/403).
  *
  * Object-level rules (policy.ts), beyond the route's scope — each is tested in admin-policy.test.ts:
  *   1. No privilege escalation. Nothing created or changed here carries an admin scope the
@@ -40,14 +42,13 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
-import { securitySchemes } from '@gatehouse/sdk';
+import { AUTH_ERROR_SCHEMA_ID, securitySchemes } from '@gatehouse/sdk';
 import { gatehouse } from '@gatehouse/sdk/fastify';
 import type { ClusterEvent } from '../cluster/bus.ts';
 import type { Config } from '../config/schema.ts';
 import type { Db } from '../storage/database.ts';
 import { auditHook } from './audit.ts';
 import { setUpAdmin } from './bootstrap.ts';
-import { liveCredentialsHook } from './live-credentials.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
 import { apiRoutes } from './routes/apis.ts';
 import { auditRoutes } from './routes/audit-events.ts';
@@ -108,6 +109,11 @@ export const adminApi: FastifyPluginAsync<AdminApiOptions> = async (admin, optio
 
   // The OpenAPI document of the admin routes only (this context's routes).
   await admin.register(swagger, {
+    // The SDK's shared error schema (429, 503) by its name in components.schemas, not `def-0`.
+    refResolver: {
+      buildLocalReference: (json: { $id?: unknown }, _base: unknown, _fragment: unknown, index: number) =>
+        json.$id === AUTH_ERROR_SCHEMA_ID ? AUTH_ERROR_SCHEMA_ID : `def-${index}`,
+    },
     openapi: {
       openapi: '3.0.3',
       info: {
@@ -136,8 +142,6 @@ export const adminApi: FastifyPluginAsync<AdminApiOptions> = async (admin, optio
     },
   } as Parameters<typeof swagger>[1]);
 
-  // After the SDK's check: refuse JWTs of since-disabled users and since-revoked clients.
-  admin.addHook('preValidation', liveCredentialsHook(db));
   // Every change and every refusal, in the audit log before the response leaves.
   admin.addHook('onSend', auditHook(db, authenticator));
 
