@@ -82,6 +82,7 @@ Gatehouse is starting:
   server     ${DEMO.serverUrl}   (discovery: ${DEMO.serverUrl}/.well-known/openid-configuration)
   items API  ${DEMO.apiUrl}   (Swagger UI: ${DEMO.apiUrl}/docs, click Authorize)
   web app    ${DEMO.webAppUrl}   (server-rendered, signs in with Gatehouse)
+  account    ${DEMO.serverUrl}/account   (password, two-factor; sign-up at ${DEMO.serverUrl}/register, emails go to this log)
   data       ./data/gatehouse.db (SQLite)
   logins     johndoe / secret    (alice / secret2 is disabled)
   service    client_id ${DEMO.serviceClientId}, secret in data/demo-service-client.json
