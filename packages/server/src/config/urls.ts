@@ -40,29 +40,22 @@ export function databaseUrl(): SettingType<string> {
   };
 }
 
-export function redisUrl(): SettingType<string> {
+/** A connection URL with one of the given schemes; shown (and refused) without its password. */
+function connectionUrl(schemes: RegExp, accepts: string): SettingType<string> {
   return {
-    accepts: 'redis://… or rediss://…',
+    accepts,
     parse(raw) {
       const value = String(raw).trim();
-      if (!/^rediss?:\/\//.test(value) || !URL.canParse(value)) throw new Error(`got "${redact(value)}"`);
+      if (!schemes.test(value) || !URL.canParse(value)) throw new Error(`got "${redact(value)}"`);
       return value;
     },
     show: redact,
   };
 }
 
-export function smtpUrl(): SettingType<string> {
-  return {
-    accepts: 'smtp://… or smtps://…',
-    parse(raw) {
-      const value = String(raw).trim();
-      if (!/^smtps?:\/\//.test(value) || !URL.canParse(value)) throw new Error(`got "${redact(value)}"`);
-      return value;
-    },
-    show: redact,
-  };
-}
+export const redisUrl = (): SettingType<string> => connectionUrl(/^rediss?:\/\//, 'redis://… or rediss://…');
+
+export const smtpUrl = (): SettingType<string> => connectionUrl(/^smtps?:\/\//, 'smtp://… or smtps://…');
 
 /** A logo: an https URL (http on loopback, for development) or a path on this server. */
 export function logoUrl(): SettingType<string> {
