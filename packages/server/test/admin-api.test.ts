@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { tokenRequest } from '@gatehouse/e2e/support/gatehouse';
 import { ALL_ADMIN_SCOPES, adminUser, assertNoLeaks, startAdmin, type AdminServer } from './admin-support.ts';
+import { newRecoveryCodes } from '../src/passwords/totp.ts';
+import { enableTwoFactor, twoFactorState } from '../src/storage/two-factor.ts';
 
 async function superClient(server: AdminServer) {
   const client = await server.machine('ops', ALL_ADMIN_SCOPES);
@@ -18,7 +20,7 @@ test('users: create, list with filters and pages, read, change, disable and enab
   assert.equal((await call('POST', '/admin/api/roles', { name: 'reader', scopes: ['items:read'] })).status, 201);
   const alice = await call('POST', '/admin/api/users', { username: 'alice', email: 'alice@example.com', password: 'alice password 1', roles: ['reader'] });
   assert.equal(alice.status, 201);
-  assert.deepEqual(Object.keys(alice.body).sort(), ['created_at', 'disabled', 'email', 'email_verified', 'id', 'roles', 'updated_at', 'username']);
+  assert.deepEqual(Object.keys(alice.body).sort(), ['created_at', 'disabled', 'email', 'email_verified', 'id', 'roles', 'self_registered', 'two_factor', 'updated_at', 'username']);
   assert.deepEqual(alice.body.roles, ['reader']);
   for (const username of ['bob', 'carol']) {
     assert.equal((await call('POST', '/admin/api/users', { username, email: `${username}@corp.example` })).status, 201);
@@ -58,6 +60,17 @@ test('users: create, list with filters and pages, read, change, disable and enab
   assert.equal((await login('alice password 2')).status, 200);
   const weak = await call('PUT', '/admin/api/users/alice/password', { password: 'short' });
   assert.deepEqual([weak.status, weak.body.field], [400, 'password']);
+
+  // Two-factor: shown on the user; an operator turns it off for a user who lost their device.
+  const shown = (await call('GET', '/admin/api/users/alice')).body;
+  assert.deepEqual([shown.two_factor, shown.self_registered], [false, false]);
+  await enableTwoFactor(server.db, shown.id, 'v1.sealed.secret', 1, newRecoveryCodes());
+  assert.equal((await call('GET', '/admin/api/users/alice')).body.two_factor, true);
+  assert.equal((await login('alice password 2')).status, 400, 'the password grant refuses two-factor users');
+  const reset = await call('DELETE', '/admin/api/users/alice/two-factor');
+  assert.deepEqual([reset.status, reset.body.two_factor], [200, false]);
+  assert.equal((await twoFactorState(server.db, shown.id))?.recoveryCodesLeft, 0, 'the recovery codes are gone too');
+  assert.equal((await login('alice password 2')).status, 200);
 
   assertNoLeaks(server);
   assert.ok(!server.seen.some((text) => text.includes('alice password')), 'a password never comes back');

@@ -72,6 +72,8 @@ export const User = Type.Object(
     email: Nullable(Type.String()),
     email_verified: Type.Boolean(),
     disabled: Type.Boolean(),
+    self_registered: Type.Boolean({ description: 'Created from the registration page.' }),
+    two_factor: Type.Boolean({ description: 'TOTP two-factor authentication is on.' }),
     roles: Type.Array(Type.String()),
     created_at: Timestamp('When the user was created.'),
     updated_at: Timestamp('When the user last changed.'),

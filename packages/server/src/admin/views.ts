@@ -24,6 +24,8 @@ export function userView(user: User): Static<typeof S.User> {
     email: user.email,
     email_verified: user.emailVerified,
     disabled: user.disabled,
+    self_registered: user.selfRegistered,
+    two_factor: user.twoFactor,
     roles: [...user.roles],
     created_at: user.createdAt,
     updated_at: user.updatedAt,

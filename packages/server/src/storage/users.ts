@@ -14,6 +14,10 @@ export interface User {
   readonly email: string | null;
   readonly disabled: boolean;
   readonly emailVerified: boolean;
+  /** Created from the registration page. */
+  readonly selfRegistered: boolean;
+  /** TOTP two-factor authentication is on. */
+  readonly twoFactor: boolean;
   readonly roles: readonly string[];
   readonly createdAt: string;
   readonly updatedAt: string;
@@ -71,6 +75,8 @@ function toUser(row: UserRow, roles: readonly string[]): User {
     email: row.email,
     disabled: row.disabled === 1,
     emailVerified: row.email_verified === 1,
+    selfRegistered: row.self_registered === 1,
+    twoFactor: row.totp_enabled_at !== null,
     roles,
     createdAt: iso(row.created_at)!,
     updatedAt: iso(row.updated_at)!,

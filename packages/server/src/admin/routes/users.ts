@@ -3,7 +3,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Static } from 'typebox';
 import { GatehouseError } from '../../errors.ts';
 import { rolesByName } from '../../storage/roles.ts';
-import { createUser, grantedScopes, listUsers, requireUser, setUserDisabled, setUserPassword, updateUser, type User } from '../../storage/users.ts';
+import { disableTwoFactor } from '../../storage/two-factor.ts';
+import { createUser, findUser, grantedScopes, listUsers, requireUser, setUserDisabled, setUserPassword, updateUser, type User } from '../../storage/users.ts';
 import { noteAudit } from '../audit.ts';
 import { assertGrantable, assertManageable, assertNotSelf } from '../policy.ts';
 import * as S from '../schemas.ts';
@@ -161,6 +162,30 @@ export async function userRoutes(app: FastifyInstance, { db, changed }: AdminCon
       const user = await manageableUser(request, request.params.id);
       noteAudit(request, { target: { kind: 'user', id: user.id } });
       return userView(await setUserPassword(db, user.id, request.body.password));
+    },
+  );
+
+  app.delete<{ Params: S.IdParams }>(
+    '/users/:id/two-factor',
+    {
+      // Like setting a password, it weakens how the account signs in: not for API keys.
+      auth: { scopes: ['admin:users:write'], kinds: ['user', 'client'] },
+      config: { audit: { type: 'user.two_factor_reset', target: 'user' } },
+      schema: {
+        tags,
+        operationId: 'resetUserTwoFactor',
+        summary: 'Turn off a user\'s two-factor authentication',
+        description:
+          'For a user who lost their authenticator and their recovery codes; they can enrol again from their account page. Not for API keys; refused for a user holding admin scopes the caller lacks.',
+        params: S.IdParams,
+        response: responses({ 200: S.User }, 404),
+      },
+    },
+    async (request) => {
+      const user = await manageableUser(request, request.params.id);
+      noteAudit(request, { target: { kind: 'user', id: user.id } });
+      await disableTwoFactor(db, user.id);
+      return userView((await findUser(db, user.id))!);
     },
   );
 }
