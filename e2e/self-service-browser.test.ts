@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { users } from '@gatehouse/server';
+import { apis, users } from '@gatehouse/server';
 import { totpCode } from '../packages/server/src/passwords/totp.ts';
 import { launchChromium } from './support/chromium.ts';
 import { REPO_ROOT, startInProcess, type InProcessServer } from './support/gatehouse.ts';
@@ -61,7 +61,9 @@ async function signIn(page: Page, username: string, password: string): Promise<v
 }
 
 test('registration → verification link from the mailbox → sign in', async (t) => {
-  const { gh, mailbox, browser } = await setup(t);
+  // As `npm start` runs it: with a default API (the account client must not get its scopes).
+  const { gh, mailbox, browser } = await setup(t, { GATEHOUSE_DEFAULT_API: 'http://localhost:8001' });
+  await apis.createApi(gh.db, { identifier: 'http://localhost:8001', name: 'Items API', scopes: 'me items' });
   const violations: string[] = [];
   const page = await newPage(browser, violations);
 
