@@ -4,11 +4,13 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { LOAD_CORE } from './support.ts';
 import { sdkBenchmark } from './sdk.ts';
+import { storageBenchmark } from './storage.ts';
 import { tokenEndpointBenchmark } from './token-endpoint.ts';
 
 const BENCHMARKS: Record<string, () => Promise<{ markdown: string; results: Record<string, number> }>> = {
   'token-endpoint': tokenEndpointBenchmark,
   sdk: sdkBenchmark,
+  storage: storageBenchmark,
 };
 
 if (!process.env.GATEHOUSE_BENCH_PINNED) {

@@ -24,6 +24,8 @@ export function pinned(core: number, args: string[], env: Record<string, string 
 
 export interface BenchServer {
   readonly url: string;
+  /** The server process (taskset execs it, so this is node's own pid: its CPU time is in /proc). */
+  readonly pid: number;
   stop(): Promise<void>;
 }
 
@@ -50,6 +52,7 @@ export async function startPinnedServer(env: Record<string, string>): Promise<Be
   }
   return {
     url,
+    pid: child.pid!,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
