@@ -11,7 +11,7 @@ import { accountSummary } from '../storage/users.ts';
 import type { SignedValues } from './csrf.ts';
 import { originOf } from './html.ts';
 import { accountRoutes, type AccountOptions } from './account.ts';
-import { SELF_SERVICE_PATHS, selfServiceRoutes, sendVerification } from './self-service.ts';
+import { formField, SELF_SERVICE_PATHS, selfServiceRoutes, sendPage as sendLayoutPage, sendVerification } from './self-service.ts';
 
 export interface InteractionRoutesOptions extends AccountOptions {
   readonly interactions: InteractionApi;
@@ -28,20 +28,13 @@ type FormBody = { Body: Record<string, string | string[] | undefined> };
 
 const INVALID_CREDENTIALS = 'Invalid username or password.';
 
-function field(body: FormBody['Body'] | undefined, name: string): string {
-  const value = body?.[name];
-  return typeof value === 'string' ? value : '';
-}
 
 export async function interactionRoutes(app: FastifyInstance, options: InteractionRoutesOptions): Promise<void> {
   const { interactions, authenticator, csrf, signed, layout, pages, db, throttle, audit, secretBox } = options;
   await app.register(formbody, { bodyLimit: options.bodyLimit });
 
   const sendPage = (reply: FastifyReply, status: number, body: string, formTargets: (string | undefined)[] = []): FastifyReply =>
-    reply
-      .status(status)
-      .headers(layout.headers(formTargets.filter((t): t is string => t !== undefined)))
-      .send(body);
+    sendLayoutPage(reply, layout, status, body, formTargets);
   const messagePage = (title: string, message: string) => pages.message(title, message);
   const expired = (reply: FastifyReply): FastifyReply =>
     sendPage(reply, 400, messagePage('Sign-in expired', 'This sign-in page is no longer valid. Go back to the application and start again.'));
@@ -102,11 +95,11 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
     const targets = [originOf(view.redirectUri)];
     const rerender = (status: number, error: string, username: string) => sendPage(reply, status, loginPage(uid, view.clientName, { username, error }), targets);
 
-    if (!csrf.verify(uid, 'interaction', field(request.body, 'csrf'))) return formExpired(reply);
+    if (!csrf.verify(uid, 'interaction', formField(request.body, 'csrf'))) return formExpired(reply);
     if (view.prompt !== 'login') return expired(reply);
 
-    const username = field(request.body, 'username').trim();
-    const password = field(request.body, 'password');
+    const username = formField(request.body, 'username').trim();
+    const password = formField(request.body, 'password');
     if (username === '' || password === '') return rerender(400, INVALID_CREDENTIALS, username);
 
     const outcome = await authenticator.authenticate(username, password, request.ip, { kind: 'login_page' });
@@ -138,9 +131,9 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
     const { uid } = request.params;
     const view = await interactions.load(request.raw, reply.raw, uid);
     const targets = [originOf(view.redirectUri)];
-    if (!csrf.verify(uid, 'interaction', field(request.body, 'csrf'))) return formExpired(reply);
+    if (!csrf.verify(uid, 'interaction', formField(request.body, 'csrf'))) return formExpired(reply);
     if (view.prompt !== 'login') return expired(reply);
-    const pending = field(request.body, 'pending');
+    const pending = formField(request.body, 'pending');
     const userId = signed.verify(`second-factor:${uid}`, pending);
     const user = userId === undefined ? undefined : await accountSummary(db, userId);
     if (!user || user.disabled || !user.twoFactor) return sendPage(reply, 400, loginPage(uid, view.clientName, { error: 'Your sign-in took too long. Please sign in again.' }), targets);
@@ -150,7 +143,7 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
       reply.header('retry-after', String(decision.retryAfter));
       return sendPage(reply, 429, secondFactorPage(uid, pending, `Too many failed attempts. Try again in ${Math.ceil(decision.retryAfter / 60)} minute(s).`), targets);
     }
-    const code = field(request.body, 'code').trim();
+    const code = formField(request.body, 'code').trim();
     let method: 'totp' | 'recovery_code' | undefined;
     if (/^\d[\d ]*$/.test(code)) {
       const state = await twoFactorState(db, user.id);
@@ -182,8 +175,8 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
   app.post<UidParams & FormBody>(`${INTERACTION_PATH}/:uid/resend-verification`, async (request, reply) => {
     const { uid } = request.params;
     const view = await interactions.load(request.raw, reply.raw, uid);
-    if (!csrf.verify(uid, 'interaction', field(request.body, 'csrf'))) return formExpired(reply);
-    const pending = field(request.body, 'pending');
+    if (!csrf.verify(uid, 'interaction', formField(request.body, 'csrf'))) return formExpired(reply);
+    const pending = formField(request.body, 'pending');
     const userId = signed.verify(`unverified:${uid}`, pending);
     const user = userId === undefined ? undefined : await accountSummary(db, userId);
     if (!user || user.emailVerified || !user.email) return sendPage(reply, 400, loginPage(uid, view.clientName, { error: 'Please sign in again.' }));
@@ -198,7 +191,7 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
 
   app.post<UidParams & FormBody>(`${INTERACTION_PATH}/:uid/consent`, async (request, reply) => {
     const { uid } = request.params;
-    if (!csrf.verify(uid, 'interaction', field(request.body, 'csrf'))) return formExpired(reply);
+    if (!csrf.verify(uid, 'interaction', formField(request.body, 'csrf'))) return formExpired(reply);
     const view = await interactions.load(request.raw, reply.raw, uid);
     if (view.prompt !== 'consent') return expired(reply);
     return reply.redirect(await interactions.finishConsent(request.raw, reply.raw, uid), 303);
@@ -206,7 +199,7 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
 
   app.post<UidParams & FormBody>(`${INTERACTION_PATH}/:uid/abort`, async (request: FastifyRequest<UidParams & FormBody>, reply) => {
     const { uid } = request.params;
-    if (!csrf.verify(uid, 'interaction', field(request.body, 'csrf'))) return formExpired(reply);
+    if (!csrf.verify(uid, 'interaction', formField(request.body, 'csrf'))) return formExpired(reply);
     return reply.redirect(await interactions.abort(request.raw, reply.raw, uid), 303);
   });
 

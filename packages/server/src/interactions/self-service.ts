@@ -83,8 +83,12 @@ function problem(check: () => unknown, message: string): string | undefined {
 const BAD_USERNAME = 'Use 1 to 64 letters, digits or . _ @ + - characters, starting with a letter or digit.';
 const BAD_EMAIL = 'Enter an email address, like name@example.com.';
 
-export function sendPage(reply: FastifyReply, layout: Layout, status: number, body: string): FastifyReply {
-  return reply.status(status).headers(layout.headers()).send(body);
+/** An HTML page with the layout's headers; `formTargets` are origins a form's redirect may reach. */
+export function sendPage(reply: FastifyReply, layout: Layout, status: number, body: string, formTargets: readonly (string | undefined)[] = []): FastifyReply {
+  return reply
+    .status(status)
+    .headers(layout.headers(formTargets.filter((t): t is string => t !== undefined)))
+    .send(body);
 }
 
 /** Issues a verification link for the user's current address and mails it (in the background). */
