@@ -5,7 +5,7 @@
 // API key >= 0.8. Each measure is the median of interleaved rounds.
 import { once } from 'node:events';
 import { createTestIssuer } from '@gatehouse/sdk/testing';
-import { freePort } from '@gatehouse/e2e/support/ports';
+import { freePort } from '@gatehouse/test-support/ports';
 import { SERVER_CORE, compare, fixed, pinned, table, type LoadResult } from './support.ts';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);

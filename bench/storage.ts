@@ -25,9 +25,9 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { buildServer, loadConfig, migrate, openStorage, type BuildOptions, type GatehouseServer } from '@gatehouse/server';
-import { ITEMS_API, seedDemo, type DemoSeed } from '@gatehouse/e2e/support/gatehouse';
-import { freePort } from '@gatehouse/e2e/support/ports';
-import { POSTGRES_ADMIN_URL, tempPostgres } from '@gatehouse/e2e/support/postgres';
+import { ITEMS_API, seedDemo, type DemoSeed } from '@gatehouse/test-support/gatehouse';
+import { freePort } from '@gatehouse/test-support/ports';
+import { POSTGRES_ADMIN_URL, tempPostgres } from '@gatehouse/test-support/postgres';
 import { LOAD_CORE, SERVER_CORE, fixed, loadGenerator, median, startPinnedServer, table, type BenchServer } from './support.ts';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);

@@ -9,8 +9,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { GATEHOUSE_BIN } from '@gatehouse/e2e/support/gatehouse';
-import { freePort } from '@gatehouse/e2e/support/ports';
+import { GATEHOUSE_BIN } from '@gatehouse/test-support/gatehouse';
+import { freePort } from '@gatehouse/test-support/ports';
 
 export const LOAD_CORE = 0;
 // os.cpus() counts the machine's cores; availableParallelism() would count only those this

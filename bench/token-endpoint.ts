@@ -8,8 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { migrate, openStorage } from '@gatehouse/server';
-import { ITEMS_API, seedDemo } from '@gatehouse/e2e/support/gatehouse';
-import { freePort } from '@gatehouse/e2e/support/ports';
+import { ITEMS_API, seedDemo } from '@gatehouse/test-support/gatehouse';
+import { freePort } from '@gatehouse/test-support/ports';
 import { SERVER_CORE, compare, fixed, median, pinned, startPinnedServer, table } from './support.ts';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);

@@ -10,8 +10,8 @@ import Fastify from 'fastify';
 import { decodeProtectedHeader } from 'jose';
 import { createAuthenticator } from '@gatehouse/sdk';
 import { gatehouse } from '@gatehouse/sdk/fastify';
-import { tempDir } from './support/files.ts';
-import { cli, startProcess, tokenRequest } from './support/gatehouse.ts';
+import { tempDir } from '@gatehouse/test-support/files';
+import { cli, startProcess, tokenRequest } from '@gatehouse/test-support/gatehouse';
 
 const API = 'https://items.example';
 

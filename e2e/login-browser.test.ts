@@ -4,10 +4,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as client from 'openid-client';
-import { launchChromium } from './support/chromium.ts';
-import { clients } from '@gatehouse/server';
-import { ITEMS_API, seedDemo, startInProcess } from './support/gatehouse.ts';
-import { startTinyServer } from './support/http-server.ts';
+import { launchChromium } from '@gatehouse/test-support/chromium';
+import * as clients from '@gatehouse/server/internal/storage/clients';
+import { ITEMS_API, seedDemo, startInProcess } from '@gatehouse/test-support/gatehouse';
+import { startTinyServer } from '@gatehouse/test-support/http-server';
 
 test('a browser signs in on the login page and lands on the client with a code', async (t) => {
   const gh = await startInProcess(t, { GATEHOUSE_DEFAULT_API: ITEMS_API });

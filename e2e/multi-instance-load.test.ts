@@ -8,8 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { openStorage } from '@gatehouse/server';
 import { sha256 } from '../packages/server/src/secrets.ts';
-import { cli, startProcess, type ServerProcess } from './support/gatehouse.ts';
-import { tempPostgres } from './support/postgres.ts';
+import { cli, startProcess, type ServerProcess } from '@gatehouse/test-support/gatehouse';
+import { tempPostgres } from '@gatehouse/test-support/postgres';
 
 const API = 'https://items.example';
 const RUN_MS = Number(process.env.GATEHOUSE_LOAD_TEST_MS ?? 62_000);

@@ -6,11 +6,11 @@ import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import * as client from 'openid-client';
 import { decodeProtectedHeader } from 'jose';
-import { startBalancer } from './support/balancer.ts';
-import { createBrowser, formAction, formValue } from './support/browser.ts';
-import { cli, cliAsync, startProcess, tokenRequest } from './support/gatehouse.ts';
-import { freePort } from './support/ports.ts';
-import { tempPostgres } from './support/postgres.ts';
+import { startBalancer } from '@gatehouse/test-support/balancer';
+import { createBrowser, formAction, formValue } from '@gatehouse/test-support/browser';
+import { cli, cliAsync, startProcess, tokenRequest } from '@gatehouse/test-support/gatehouse';
+import { freePort } from '@gatehouse/test-support/ports';
+import { tempPostgres } from '@gatehouse/test-support/postgres';
 
 const API = 'https://items.example';
 const REDIRECT = 'http://127.0.0.1:8999/callback';

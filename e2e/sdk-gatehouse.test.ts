@@ -4,9 +4,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as client from 'openid-client';
 import { createAuthenticator, type Authenticator } from '@gatehouse/sdk';
-import { apis, clients } from '@gatehouse/server';
-import { createBrowser, loginThroughForm } from './support/browser.ts';
-import { ITEMS_API, seedDemo, startInProcess, tokenRequest } from './support/gatehouse.ts';
+import * as apis from '@gatehouse/server/internal/storage/apis';
+import * as clients from '@gatehouse/server/internal/storage/clients';
+import { createBrowser, loginThroughForm } from '@gatehouse/test-support/browser';
+import { ITEMS_API, seedDemo, startInProcess, tokenRequest } from '@gatehouse/test-support/gatehouse';
 
 const bearer = (token: string) => ({ method: 'GET', url: 'http://api.test/items', headers: { authorization: `Bearer ${token}` } });
 

@@ -9,11 +9,12 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { apis, users } from '@gatehouse/server';
+import * as apis from '@gatehouse/server/internal/storage/apis';
+import * as users from '@gatehouse/server/internal/storage/users';
 import { totpCode } from '../packages/server/src/passwords/totp.ts';
-import { launchChromium } from './support/chromium.ts';
-import { REPO_ROOT, startInProcess, type InProcessServer } from './support/gatehouse.ts';
-import { linkIn, startMailbox, type TestMailbox } from './support/smtp.ts';
+import { launchChromium } from '@gatehouse/test-support/chromium';
+import { REPO_ROOT, startInProcess, type InProcessServer } from '@gatehouse/test-support/gatehouse';
+import { linkIn, startMailbox, type TestMailbox } from '@gatehouse/test-support/smtp';
 
 const SCREENSHOTS = `${REPO_ROOT}test-results/self-service`;
 const VIEWPORTS = { desktop: { width: 1280, height: 800 }, phone: { width: 390, height: 844 } } as const;

@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import * as client from 'openid-client';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { createBrowser, loginThroughForm } from './support/browser.ts';
-import { tempDir } from './support/files.ts';
-import { cli, startProcess } from './support/gatehouse.ts';
+import { createBrowser, loginThroughForm } from '@gatehouse/test-support/browser';
+import { tempDir } from '@gatehouse/test-support/files';
+import { cli, startProcess } from '@gatehouse/test-support/gatehouse';
 
 const API = 'https://items.example.com';
 const REDIRECT = 'http://127.0.0.1:8999/callback';

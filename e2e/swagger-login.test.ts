@@ -4,11 +4,14 @@
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { test } from 'node:test';
-import { apis, clients, roles, users } from '@gatehouse/server';
+import * as apis from '@gatehouse/server/internal/storage/apis';
+import * as clients from '@gatehouse/server/internal/storage/clients';
+import * as roles from '@gatehouse/server/internal/storage/roles';
+import * as users from '@gatehouse/server/internal/storage/users';
 import { buildItemsApi } from '@gatehouse/example-items-api/app';
-import { launchChromium } from './support/chromium.ts';
-import { startInProcess, REPO_ROOT } from './support/gatehouse.ts';
-import { freePort } from './support/ports.ts';
+import { launchChromium } from '@gatehouse/test-support/chromium';
+import { startInProcess, REPO_ROOT } from '@gatehouse/test-support/gatehouse';
+import { freePort } from '@gatehouse/test-support/ports';
 
 test('Swagger UI: Authorize with PKCE on the Gatehouse login page, then 200 within scope and 403 outside it', async (t) => {
   const apiPort = await freePort();

@@ -1,7 +1,12 @@
 // The scenarios' demo data (shared/SCENARIOS.md), created on first start: the FastAPI tutorial's
 // users (their bcrypt hashes imported as-is and upgraded to argon2id at first login), the items
 // API and its scopes, a role, a public `docs` client for Swagger UI and a confidential service client.
-import { apis, clients, hashPassword, roles, users, type Db } from '@gatehouse/server';
+import type { Db } from '@gatehouse/server';
+import * as apis from '@gatehouse/server/internal/storage/apis';
+import * as clients from '@gatehouse/server/internal/storage/clients';
+import { hashPassword } from '@gatehouse/server/internal/passwords/hash';
+import * as roles from '@gatehouse/server/internal/storage/roles';
+import * as users from '@gatehouse/server/internal/storage/users';
 
 export const DEMO = {
   serverUrl: 'http://localhost:8000',

@@ -3,8 +3,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createTestIssuer, assertInsufficientScope, assertInvalidToken, assertMissingCredentials } from '@gatehouse/sdk/testing';
-import { apis, clients, roles, users } from '@gatehouse/server';
-import { startInProcess, tokenRequest } from '@gatehouse/e2e/support/gatehouse';
+import * as apis from '@gatehouse/server/internal/storage/apis';
+import * as clients from '@gatehouse/server/internal/storage/clients';
+import * as roles from '@gatehouse/server/internal/storage/roles';
+import * as users from '@gatehouse/server/internal/storage/users';
+import { startInProcess, tokenRequest } from '@gatehouse/test-support/gatehouse';
 import { buildItemsApi } from '../src/app.ts';
 
 test('with the SDK test issuer: 401 without a token, 403 without the scope, 200 with it', async (t) => {

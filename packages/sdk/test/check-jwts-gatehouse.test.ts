@@ -7,8 +7,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createAuthenticator, type Authenticator, type AuthOutcome } from '@gatehouse/sdk';
-import { clients, users } from '@gatehouse/server';
-import { ITEMS_API, seedDemo, startInProcess, tokenRequest } from '@gatehouse/e2e/support/gatehouse';
+import * as clients from '@gatehouse/server/internal/storage/clients';
+import * as users from '@gatehouse/server/internal/storage/users';
+import { ITEMS_API, seedDemo, startInProcess, tokenRequest } from '@gatehouse/test-support/gatehouse';
 import { bearer, countingFetch, manualClock, request } from './helpers.ts';
 
 const CACHE_TTL = 1;

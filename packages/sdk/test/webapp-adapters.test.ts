@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import express from 'express';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
-import { createBrowser, loginThroughForm } from '@gatehouse/e2e/support/browser';
+import { createBrowser, loginThroughForm } from '@gatehouse/test-support/browser';
 import { gatehouseWebApp as expressWebApp } from '@gatehouse/sdk/express';
 import { gatehouseWebApp as fastifyWebApp } from '@gatehouse/sdk/fastify';
 import { gatehouseWebApp as honoWebApp } from '@gatehouse/sdk/hono';

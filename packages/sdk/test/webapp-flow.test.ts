@@ -3,7 +3,7 @@
 // cookies that must not open (tampered, another secret, sent twice).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { createBrowser, loginThroughForm } from '@gatehouse/e2e/support/browser';
+import { createBrowser, loginThroughForm } from '@gatehouse/test-support/browser';
 import { API, buildTestApp, cookieSet, SECRET, setCookies, signIn, startGatehouse, suiteScope, USER, type Gatehouse, type TestApp } from './webapp-support.ts';
 
 let gh: Gatehouse;

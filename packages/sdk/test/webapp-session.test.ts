@@ -3,7 +3,7 @@
 // logout (local, refresh token revoked, RP-initiated at Gatehouse), and CSRF on unsafe methods.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { createBrowser, formValue, loginThroughForm } from '@gatehouse/e2e/support/browser';
+import { createBrowser, formValue, loginThroughForm } from '@gatehouse/test-support/browser';
 import { buildTestApp, clock, cookieSet, setCookies, signIn, startGatehouse, suiteScope, USER, type Gatehouse } from './webapp-support.ts';
 
 let gh: Gatehouse;

@@ -7,9 +7,12 @@
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify';
-import { apis, clients, roles, users } from '@gatehouse/server';
-import { startInProcess, type Env, type InProcessServer } from '@gatehouse/e2e/support/gatehouse';
-import { createBrowser, loginThroughForm, type Browser } from '@gatehouse/e2e/support/browser';
+import * as apis from '@gatehouse/server/internal/storage/apis';
+import * as clients from '@gatehouse/server/internal/storage/clients';
+import * as roles from '@gatehouse/server/internal/storage/roles';
+import * as users from '@gatehouse/server/internal/storage/users';
+import { startInProcess, type Env, type InProcessServer } from '@gatehouse/test-support/gatehouse';
+import { createBrowser, loginThroughForm, type Browser } from '@gatehouse/test-support/browser';
 import { createAuthenticator, type Authenticator } from '@gatehouse/sdk';
 import { gatehouseWebApp } from '@gatehouse/sdk/fastify';
 import { createWebApp, type WebApp, type WebAppOptions } from '@gatehouse/sdk/webapp';

@@ -2,7 +2,7 @@
 // admin role (password grant) and API keys, against a real in-process server.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { tokenRequest } from '@gatehouse/e2e/support/gatehouse';
+import { tokenRequest } from '@gatehouse/test-support/gatehouse';
 import { ALL_ADMIN_SCOPES, adminUser, assertNoLeaks, startAdmin, type AdminServer } from './admin-support.ts';
 import { newRecoveryCodes } from '../src/passwords/totp.ts';
 import { enableTwoFactor, twoFactorState } from '../src/storage/two-factor.ts';

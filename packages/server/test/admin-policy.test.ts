@@ -2,7 +2,8 @@
 // legitimate but limited admin credential would try it.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { roles, users } from '@gatehouse/server';
+import * as roles from '../src/storage/roles.ts';
+import * as users from '../src/storage/users.ts';
 import { ALL_ADMIN_SCOPES, adminUser, startAdmin, type Answer } from './admin-support.ts';
 
 // Manages users, roles, clients and API keys; no signing keys, no APIs, no audit log.

@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { tempDir } from '@gatehouse/e2e/support/files';
-import { tempPostgres } from '@gatehouse/e2e/support/postgres';
+import { tempDir } from '@gatehouse/test-support/files';
+import { tempPostgres } from '@gatehouse/test-support/postgres';
 import { GatehouseError, type ErrorCode } from '../src/errors.ts';
 import { verifySecret } from '../src/secrets.ts';
 import { createApiKey, listApiKeys } from '../src/storage/api-keys.ts';

@@ -4,8 +4,10 @@
 // no secret hash ever left the server.
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
-import { clients, roles, users } from '@gatehouse/server';
-import { startInProcess, tokenRequest, type Env, type InProcessServer } from '@gatehouse/e2e/support/gatehouse';
+import * as clients from '../src/storage/clients.ts';
+import * as roles from '../src/storage/roles.ts';
+import * as users from '../src/storage/users.ts';
+import { startInProcess, tokenRequest, type Env, type InProcessServer } from '@gatehouse/test-support/gatehouse';
 import { ADMIN_SCOPES } from '../src/admin/scopes.ts';
 
 export const ALL_ADMIN_SCOPES = Object.keys(ADMIN_SCOPES);

@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { crc32 } from 'node:zlib';
-import { apiKeys } from '@gatehouse/server';
-import { ITEMS_API, seedDemo, startInProcess } from '@gatehouse/e2e/support/gatehouse';
+import * as apiKeys from '../src/storage/api-keys.ts';
+import { ITEMS_API, seedDemo, startInProcess } from '@gatehouse/test-support/gatehouse';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 

@@ -2,8 +2,11 @@
 // introspection's answers for every state a key can be in.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { apiKeys, clients, openStorage, users } from '@gatehouse/server';
-import { ITEMS_API, seedDemo, startInProcess } from '@gatehouse/e2e/support/gatehouse';
+import { openStorage } from '../src/storage/database.ts';
+import * as apiKeys from '../src/storage/api-keys.ts';
+import * as clients from '../src/storage/clients.ts';
+import * as users from '../src/storage/users.ts';
+import { ITEMS_API, seedDemo, startInProcess } from '@gatehouse/test-support/gatehouse';
 
 async function setup(t: test.TestContext) {
   const gh = await startInProcess(t, { GATEHOUSE_DEFAULT_API: ITEMS_API });

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as client from 'openid-client';
 import { decodeJwt } from 'jose';
-import { clients } from '@gatehouse/server';
-import { createBrowser, loginThroughForm } from '@gatehouse/e2e/support/browser';
-import { ITEMS_API, discoverClient, seedDemo, startInProcess, tokenRequest } from '@gatehouse/e2e/support/gatehouse';
+import * as clients from '../src/storage/clients.ts';
+import { createBrowser, loginThroughForm } from '@gatehouse/test-support/browser';
+import { ITEMS_API, discoverClient, seedDemo, startInProcess, tokenRequest } from '@gatehouse/test-support/gatehouse';
 
 const REDIRECT = 'http://127.0.0.1:8999/callback';
 const JOHN = { username: 'johndoe', password: 'correct horse' };

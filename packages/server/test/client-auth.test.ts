@@ -2,8 +2,8 @@
 // cases, including what happens when storage fails.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { clients } from '@gatehouse/server';
-import { ITEMS_API, seedDemo, startInProcess, tokenRequest } from '@gatehouse/e2e/support/gatehouse';
+import * as clients from '../src/storage/clients.ts';
+import { ITEMS_API, seedDemo, startInProcess, tokenRequest } from '@gatehouse/test-support/gatehouse';
 
 async function setup(t: test.TestContext) {
   const gh = await startInProcess(t, { GATEHOUSE_DEFAULT_API: ITEMS_API });

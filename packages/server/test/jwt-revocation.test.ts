@@ -4,8 +4,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodeJwt } from 'jose';
-import { clients, users } from '@gatehouse/server';
-import { ITEMS_API, seedDemo, startInProcess, tokenRequest } from '@gatehouse/e2e/support/gatehouse';
+import * as clients from '../src/storage/clients.ts';
+import * as users from '../src/storage/users.ts';
+import { ITEMS_API, seedDemo, startInProcess, tokenRequest } from '@gatehouse/test-support/gatehouse';
 
 async function setup(t: test.TestContext) {
   const gh = await startInProcess(t, { GATEHOUSE_DEFAULT_API: ITEMS_API });

@@ -2,8 +2,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
-import { apis, clients, signingKeys } from '@gatehouse/server';
-import { ITEMS_API, seedDemo, startInProcess, tokenRequest } from '@gatehouse/e2e/support/gatehouse';
+import * as apis from '../src/storage/apis.ts';
+import * as clients from '../src/storage/clients.ts';
+import * as signingKeys from '../src/storage/keys.ts';
+import { ITEMS_API, seedDemo, startInProcess, tokenRequest } from '@gatehouse/test-support/gatehouse';
 
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'];
 

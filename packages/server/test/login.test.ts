@@ -3,10 +3,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as client from 'openid-client';
-import { audit, users } from '@gatehouse/server';
+import * as audit from '../src/storage/audit.ts';
+import * as users from '../src/storage/users.ts';
 import * as hashing from '../src/passwords/hash.ts';
-import { createBrowser, formAction, formValue, loginThroughForm, type Browser } from '@gatehouse/e2e/support/browser';
-import { ITEMS_API, seedDemo, startInProcess, tokenRequest, type Env } from '@gatehouse/e2e/support/gatehouse';
+import { createBrowser, formAction, formValue, loginThroughForm, type Browser } from '@gatehouse/test-support/browser';
+import { ITEMS_API, seedDemo, startInProcess, tokenRequest, type Env } from '@gatehouse/test-support/gatehouse';
 
 const REDIRECT = 'http://127.0.0.1:8999/callback';
 // The hash FastAPI's OAuth2-scopes tutorial (seed 002) stores for johndoe's password "secret".

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { hash as argon2Hash, parseOptions } from '@node-rs/argon2';
 import bcrypt from 'bcryptjs';
-import { tempDir } from '@gatehouse/e2e/support/files';
+import { tempDir } from '@gatehouse/test-support/files';
 import { createAuthenticator, type PasswordFunctions } from '../src/passwords/authenticate.ts';
 import * as hashing from '../src/passwords/hash.ts';
 import { LoginThrottle, MemoryThrottleStore, type ThrottleLimits } from '../src/passwords/throttle.ts';

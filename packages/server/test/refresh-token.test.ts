@@ -4,10 +4,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodeJwt } from 'jose';
 import * as client from 'openid-client';
-import { apis, clients, users } from '@gatehouse/server';
-import { createBrowser, loginThroughForm } from '@gatehouse/e2e/support/browser';
+import * as apis from '../src/storage/apis.ts';
+import * as clients from '../src/storage/clients.ts';
+import * as users from '../src/storage/users.ts';
+import { createBrowser, loginThroughForm } from '@gatehouse/test-support/browser';
 import { sha256 } from '../src/secrets.ts';
-import { ITEMS_API, seedDemo, startInProcess, tokenRequest, type DemoSeed } from '@gatehouse/e2e/support/gatehouse';
+import { ITEMS_API, seedDemo, startInProcess, tokenRequest, type DemoSeed } from '@gatehouse/test-support/gatehouse';
 
 async function setup(t: test.TestContext, graceSeconds: string) {
   const gh = await startInProcess(t, { GATEHOUSE_DEFAULT_API: ITEMS_API, GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE: graceSeconds });

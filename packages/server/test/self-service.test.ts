@@ -7,10 +7,11 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
-import { users, type BuildOptions } from '@gatehouse/server';
-import { createBrowser, formAction, formValue, type Browser } from '@gatehouse/e2e/support/browser';
-import { ITEMS_API, seedDemo, startInProcess, tokenRequest, type DemoSeed, type Env, type InProcessServer } from '@gatehouse/e2e/support/gatehouse';
-import { linkIn, startMailbox, type ReceivedMail, type TestMailbox } from '@gatehouse/e2e/support/smtp';
+import type { BuildOptions } from '../src/app.ts';
+import * as users from '../src/storage/users.ts';
+import { createBrowser, formAction, formValue, type Browser } from '@gatehouse/test-support/browser';
+import { ITEMS_API, seedDemo, startInProcess, tokenRequest, type DemoSeed, type Env, type InProcessServer } from '@gatehouse/test-support/gatehouse';
+import { linkIn, startMailbox, type ReceivedMail, type TestMailbox } from '@gatehouse/test-support/smtp';
 import { loggerOptions } from '../src/logger.ts';
 import { totpCode } from '../src/passwords/totp.ts';
 import { sha256 } from '../src/secrets.ts';

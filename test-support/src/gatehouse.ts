@@ -6,7 +6,10 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { buildServer, loadConfig, type BuildOptions, type Db, type GatehouseServer } from '@gatehouse/server';
-import { apis, clients, roles, users } from '@gatehouse/server';
+import * as apis from '@gatehouse/server/internal/storage/apis';
+import * as clients from '@gatehouse/server/internal/storage/clients';
+import * as roles from '@gatehouse/server/internal/storage/roles';
+import * as users from '@gatehouse/server/internal/storage/users';
 import { tempDir } from './files.ts';
 import { freePort } from './ports.ts';
 
