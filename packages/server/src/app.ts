@@ -109,7 +109,8 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
             target: event.userId ? { kind: 'user', id: event.userId } : undefined,
             ip: event.ip,
             details: {
-              username: event.username.slice(0, 254),
+              // Only a username that exists (what was typed may be a pasted password).
+              ...(event.username !== undefined ? { username: event.username } : {}),
               result: event.outcome,
               ...(event.channel.kind === 'password_grant' ? { client_id: event.channel.clientId } : {}),
             },

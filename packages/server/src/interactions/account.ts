@@ -72,12 +72,21 @@ export async function accountRoutes(app: FastifyInstance, options: AccountOption
     return false;
   }
 
-  /** A password check on the account pages counts against the same throttle as the login page. */
+  /**
+   * A password check on the account pages counts against the same throttle as the login page:
+   * counted before the check, released when it is right.
+   */
   async function passwordOk(user: { username: string; passwordHash: string | null }, password: string, ip: string): Promise<boolean | { retryAfter: number }> {
-    const decision = await throttle.check(user.username, ip);
-    if (decision.limited) return { retryAfter: decision.retryAfter };
-    const ok = user.passwordHash !== null && password !== '' && (await verifyPassword(user.passwordHash, password));
-    if (!ok) await throttle.failed(user.username, ip);
+    const attempt = await throttle.attempt('password', user.username, ip);
+    if (attempt.limited) return { retryAfter: attempt.retryAfter };
+    let ok: boolean;
+    try {
+      ok = user.passwordHash !== null && password !== '' && (await verifyPassword(user.passwordHash, password));
+    } catch (error) {
+      await attempt.release().catch(() => {});
+      throw error;
+    }
+    if (ok) await attempt.release();
     return ok;
   }
 

@@ -125,8 +125,8 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
   });
 
   // The second step for accounts with two-factor authentication: a TOTP code or a recovery code.
-  // Wrong codes count against the same throttle as wrong passwords (per account and per address),
-  // which bounds guessing a 6-digit code far below what it would take.
+  // Wrong codes count per account on a counter of their own, which only a right second factor
+  // clears, and per address with wrong passwords: knowing the password buys no more guesses.
   app.post<UidParams & FormBody>(`${INTERACTION_PATH}/:uid/second-factor`, async (request, reply) => {
     const { uid } = request.params;
     const view = await interactions.load(request.raw, reply.raw, uid);
@@ -138,21 +138,28 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
     const user = userId === undefined ? undefined : await accountSummary(db, userId);
     if (!user || user.disabled || !user.twoFactor) return sendPage(reply, 400, loginPage(uid, view.clientName, { error: 'Your sign-in took too long. Please sign in again.' }), targets);
 
-    const decision = await throttle.check(user.username, request.ip);
-    if (decision.limited) {
-      reply.header('retry-after', String(decision.retryAfter));
-      return sendPage(reply, 429, secondFactorPage(uid, pending, `Too many failed attempts. Try again in ${Math.ceil(decision.retryAfter / 60)} minute(s).`), targets);
+    // Counted before the code is looked at, on the second factor's own per-account counter
+    // (a right password does not clear it) and the address's.
+    const attempt = await throttle.attempt('second_factor', user.id, request.ip);
+    if (attempt.limited) {
+      reply.header('retry-after', String(attempt.retryAfter));
+      return sendPage(reply, 429, secondFactorPage(uid, pending, `Too many failed attempts. Try again in ${Math.ceil(attempt.retryAfter / 60)} minute(s).`), targets);
     }
     const code = formField(request.body, 'code').trim();
     let method: 'totp' | 'recovery_code' | undefined;
-    if (/^\d[\d ]*$/.test(code)) {
-      const state = await twoFactorState(db, user.id);
-      const secret = state?.sealedSecret ? secretBox.open(state.sealedSecret) : undefined;
-      const step = secret === undefined ? undefined : totpStep(secret, code);
-      // A code works once: its time step must be later than the last one accepted.
-      if (step !== undefined && (await acceptTotpStep(db, user.id, step))) method = 'totp';
-    } else if (await consumeRecoveryCode(db, user.id, code)) {
-      method = 'recovery_code';
+    try {
+      if (/^\d[\d ]*$/.test(code)) {
+        const state = await twoFactorState(db, user.id);
+        const secret = state?.sealedSecret ? secretBox.open(state.sealedSecret) : undefined;
+        const step = secret === undefined ? undefined : totpStep(secret, code);
+        // A code works once: its time step must be later than the last one accepted.
+        if (step !== undefined && (await acceptTotpStep(db, user.id, step))) method = 'totp';
+      } else if (await consumeRecoveryCode(db, user.id, code)) {
+        method = 'recovery_code';
+      }
+    } catch (error) {
+      await attempt.release().catch(() => {});
+      throw error;
     }
     await audit({
       type: 'login.second_factor',
@@ -162,11 +169,9 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
       ip: request.ip,
       details: { method: method ?? (/^\d/.test(code) ? 'totp' : 'recovery_code') },
     });
-    if (!method) {
-      await throttle.failed(user.username, request.ip);
-      return sendPage(reply, 401, secondFactorPage(uid, pending, 'This code is not right. Enter the current code from your app.'), targets);
-    }
-    await throttle.succeeded(user.username, request.ip);
+    // A wrong code (or recovery code) stays counted.
+    if (!method) return sendPage(reply, 401, secondFactorPage(uid, pending, 'This code is not right. Enter the current code from your app.'), targets);
+    await attempt.succeeded();
     const returnTo = await interactions.finishLogin(request.raw, reply.raw, uid, user.id, ['pwd', 'otp']);
     return reply.redirect(returnTo, 303);
   });

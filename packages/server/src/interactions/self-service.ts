@@ -10,7 +10,7 @@ import { GatehouseError } from '../errors.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import { alreadyRegisteredMail, passwordChangedMail, passwordResetMail, verificationMail } from '../mail/messages.ts';
 import { hashPassword, passwordProblem } from '../passwords/hash.ts';
-import type { LoginThrottle, RateLimiter } from '../passwords/throttle.ts';
+import { addressKey, type LoginThrottle, type RateLimiter } from '../passwords/throttle.ts';
 import { consumeAccountToken, invalidateAccountTokens, issueAccountToken, peekAccountToken } from '../storage/account-tokens.ts';
 import type { AuditEventInput } from '../storage/audit.ts';
 import type { Db } from '../storage/database.ts';
@@ -141,7 +141,7 @@ export async function selfServiceRoutes(app: FastifyInstance, options: SelfServi
     };
     if (Object.values(errors).some(Boolean)) return registerPage(request, reply, 400, { username, email }, errors);
 
-    const limit = await limiter.take([{ key: `register:ip:${request.ip}`, max: LIMITS.registrationsPerIp }], HOUR);
+    const limit = await limiter.take([{ key: `register:ip:${addressKey(request.ip)}`, max: LIMITS.registrationsPerIp }], HOUR);
     if (limit.limited) return tooMany(reply, limit.retryAfter);
 
     // A username is public (it is how people sign in), so a taken one is said; an email is not.
@@ -208,7 +208,7 @@ export async function selfServiceRoutes(app: FastifyInstance, options: SelfServi
     if (error) return forgotPage(request, reply, 400, email, { email: error });
     const limit = await limiter.take(
       [
-        { key: `reset:ip:${request.ip}`, max: LIMITS.resetMailsPerIp },
+        { key: `reset:ip:${addressKey(request.ip)}`, max: LIMITS.resetMailsPerIp },
         { key: `reset:email:${email.toLowerCase()}`, max: LIMITS.resetMailsPerEmail },
       ],
       HOUR,
@@ -262,7 +262,7 @@ export async function selfServiceRoutes(app: FastifyInstance, options: SelfServi
     if (!link) return invalidLink(reply);
     const user = await findUser(db, link.userId);
     if (user) {
-      await options.throttle.succeeded(user.username, request.ip);
+      await options.throttle.clearPasswordFailures(user.username);
       mailer.send(passwordChangedMail(brand, link.email, user.username));
     }
     await audit({ type: 'account.password_reset', actor: { kind: 'user', id: link.userId }, target: { kind: 'user', id: link.userId }, ip: request.ip });
