@@ -3,6 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { JSONWebKeySet, JWK } from 'jose';
 import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import { clientAddress, trustFunction } from '../config/proxy.ts';
 import type { Config } from '../config/schema.ts';
 import type { Authenticator } from '../passwords/authenticate.ts';
 import { verifySecret } from '../secrets.ts';
@@ -112,6 +113,7 @@ export async function createEngine({ db, config, authenticator, layout, onServer
   const resourceIndicators = createResourceIndicators(db, config);
   const clientMetadata = new TtlCache<ReturnType<typeof toClientMetadata> | undefined>(config.cacheTtl * 1000);
   const usernames = new TtlCache<string | undefined>(config.cacheTtl * 1000);
+  const trust = trustFunction(config.trustProxy);
 
   const adapter = createOidcAdapter(db, {
     refreshReuseGraceMs: config.refreshTokenReuseGrace * 1000,
@@ -265,7 +267,9 @@ export async function createEngine({ db, config, authenticator, layout, onServer
     };
 
     const provider = new Provider(config.publicUrl, configuration);
-    provider.proxy = config.trustProxy;
+    // Koa's `proxy` would take the left-most X-Forwarded-For entry, which the client writes:
+    // off. The client's address is set below by the same rule as Fastify's request.ip.
+    provider.proxy = false;
 
     // Client secrets are stored as SHA-256 hashes: hash what the client sent, compare in constant time.
     provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, actual: string) {
@@ -282,6 +286,8 @@ export async function createEngine({ db, config, authenticator, layout, onServer
       // URL, never from the Host header: behind a proxy, or when reached as 127.0.0.1, the
       // endpoints and redirect targets stay the ones clients registered against.
       const { originalUrl } = ctx.request;
+      // The password grant throttles by ctx.ip: the same address the pages and the audit log see.
+      if (trust !== false) ctx.request.ip = clientAddress(ctx.req, trust);
       Object.defineProperty(ctx.request, 'href', { value: new URL(originalUrl, publicUrl.origin).href, configurable: true });
       // Cookies are Secure whenever the public URL is https, even behind a proxy that does not
       // say so (a Secure cookie over what Node sees as plain HTTP is refused by Koa otherwise).
