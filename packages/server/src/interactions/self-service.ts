@@ -69,6 +69,11 @@ function withInteraction(path: string, uid: string | undefined): string {
   return uid ? `${path}?interaction=${encodeURIComponent(uid)}` : path;
 }
 
+/** Email addresses are compared as the database's unique index does: whatever their case. */
+function sameAddress(current: string | null | undefined, sentTo: string): boolean {
+  return typeof current === 'string' && current.toLowerCase() === sentTo.toLowerCase();
+}
+
 /** `message` when `check` refuses the value (validate.ts throws GatehouseError). */
 function problem(check: () => unknown, message: string): string | undefined {
   try {
@@ -229,7 +234,7 @@ export async function selfServiceRoutes(app: FastifyInstance, options: SelfServi
   const resetForm = async (reply: FastifyReply, status: number, token: string, errors: Record<string, string | undefined>) => {
     const link = await peekAccountToken(db, 'reset_password', token);
     const user = link && (await findUser(db, link.userId));
-    if (!link || !user) return invalidLink(reply);
+    if (!link || !user || !sameAddress(user.email, link.email)) return invalidLink(reply);
     return page(reply, status, pages.resetPassword({ action: SELF_SERVICE_PATHS.resetPassword, token, username: user.username, errors }));
   };
 
@@ -252,6 +257,9 @@ export async function selfServiceRoutes(app: FastifyInstance, options: SelfServi
     const link = await atomically(db, async () => {
       const used = await consumeAccountToken(db, 'reset_password', token);
       if (!used) return undefined;
+      // The link is bound to the address it was sent to: if the account's email changed since,
+      // whoever reads the old mailbox no longer speaks for the account (the link is used up).
+      if (!sameAddress((await findUser(db, used.userId))?.email, used.email)) return undefined;
       await updatePasswordHash(db, used.userId, hash);
       await invalidateAccountTokens(db, used.userId, 'reset_password');
       // Opening the link proved the mailbox is theirs.
