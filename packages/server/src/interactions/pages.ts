@@ -2,6 +2,7 @@
 // email verification, password reset and the account pages. Accessible: every input has a label,
 // hints and errors are tied to their field (aria-describedby, aria-invalid), a form's error is
 // announced (role=alert), and the pages work without JavaScript, on a phone as on a desktop.
+import { MIN_PASSWORD_LENGTH } from '../passwords/hash.ts';
 import { Html, html, type Layout } from './html.ts';
 
 export interface FieldSpec {
@@ -22,7 +23,7 @@ function field(f: FieldSpec): Html {
   const describedBy = [f.hint ? `${f.name}-hint` : '', f.error ? `${f.name}-error` : ''].filter(Boolean).join(' ');
   const plainText = f.type === undefined || f.type === 'text';
   return html`<label for="${f.name}">${f.label}</label>
-<input id="${f.name}" name="${f.name}" type="${f.type ?? 'text'}" autocomplete="${f.autocomplete}" required maxlength="${f.maxlength ?? 254}"${plainText ? html` autocapitalize="none" spellcheck="false"` : ''}${f.numeric ? html` inputmode="numeric"` : ''}${f.value !== undefined && f.type !== 'password' ? html` value="${f.value}"` : ''}${describedBy ? html` aria-describedby="${describedBy}"` : ''}${f.error ? html` aria-invalid="true"` : ''}${f.autofocus ? html` autofocus` : ''}>
+<input id="${f.name}" name="${f.name}" type="${f.type ?? 'text'}" autocomplete="${f.autocomplete}" required${f.autocomplete === 'new-password' ? html` minlength="${String(MIN_PASSWORD_LENGTH)}"` : ''} maxlength="${f.maxlength ?? 254}"${plainText ? html` autocapitalize="none" spellcheck="false"` : ''}${f.numeric ? html` inputmode="numeric"` : ''}${f.value !== undefined && f.type !== 'password' ? html` value="${f.value}"` : ''}${describedBy ? html` aria-describedby="${describedBy}"` : ''}${f.error ? html` aria-invalid="true"` : ''}${f.autofocus ? html` autofocus` : ''}>
 ${f.hint ? html`<p id="${f.name}-hint" class="hint">${f.hint}</p>` : ''}
 ${f.error ? html`<p id="${f.name}-error" class="field-error">${f.error}</p>` : ''}`;
 }
@@ -46,7 +47,7 @@ function fieldErrorSummary(errors: Readonly<Record<string, string | undefined>>)
 
 const hidden = (name: string, value: string) => html`<input type="hidden" name="${name}" value="${value}">`;
 
-export const PASSWORD_HINT = 'At least 8 characters. A few unrelated words make a strong password.';
+export const PASSWORD_HINT = `At least ${MIN_PASSWORD_LENGTH} characters, and not one of the common passwords attackers try first. A few unrelated words make a strong password.`;
 
 export interface LoginPageInput {
   readonly action: string;
