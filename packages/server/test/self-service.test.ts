@@ -161,7 +161,7 @@ async function enableTwoFactor(browser: Browser, issuer: string): Promise<{ secr
   assert.equal(enrol.status, 200);
   const secret = /id="totp-secret">([^<]+)</.exec(enrol.html)![1]!.replace(/\s/g, '');
   assert.match(secret, /^[A-Z2-7]{32}$/);
-  const enabled = await answer(browser.post(`${issuer}/account/two-factor/enable`, { csrf: formValue(enrol.html, 'csrf'), code: totpCode(secret) }));
+  const enabled = await answer(browser.post(`${issuer}/account/two-factor/enable`, { csrf: formValue(enrol.html, 'csrf'), code: totpCode(secret), current: JOHN.password }));
   assert.equal(enabled.status, 200);
   const recoveryCodes = [...enabled.html.matchAll(/<li><code>([^<]+)<\/code><\/li>/g)].map((m) => m[1]!);
   assert.equal(recoveryCodes.length, 10);

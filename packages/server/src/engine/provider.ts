@@ -102,6 +102,19 @@ function providerKeys(keys: readonly SigningKey[]): JWK[] {
     .map((key) => (key.state === 'active' ? key.privateJwk : { ...key.privateJwk, key_ops: ['verify'] }));
 }
 
+/**
+ * Under an https issuer, cookie name prefixes make browsers enforce what the cookies need
+ * (RFC 6265bis §4.1.3): `__Host-` for the session (Secure, Path=/, no Domain: no subdomain can
+ * set or shadow it); `__Secure-` for the interaction cookies, whose paths are the interaction's
+ * (`/interaction/<uid>`, `/authorize/<uid>`), which `__Host-` forbids. Over http (development)
+ * browsers refuse both prefixes, so the names stay oidc-provider's.
+ */
+export function cookieNames(publicUrl: string): { session: string; interaction: string; resume: string } {
+  return publicUrl.startsWith('https:')
+    ? { session: '__Host-session', interaction: '__Secure-interaction', resume: '__Secure-interaction_resume' }
+    : { session: '_session', interaction: '_interaction', resume: '_interaction_resume' };
+}
+
 const fingerprint = (keys: readonly SigningKey[]) => keys.map((k) => `${k.kid}:${k.state}`).sort().join(',');
 
 export async function createEngine({ db, config, authenticator, layout, onServerError, onApiKeyUse, onProtocolError }: EngineDeps): Promise<Engine> {
@@ -147,6 +160,7 @@ export async function createEngine({ db, config, authenticator, layout, onServer
       cookies: {
         // Must be given here: oidc-provider reads them once, at construction.
         keys: cookieKeys,
+        names: cookieNames(config.publicUrl),
         long: { signed: true, httpOnly: true, sameSite: 'lax' },
         short: { signed: true, httpOnly: true, sameSite: 'lax' },
       },
@@ -291,7 +305,13 @@ export async function createEngine({ db, config, authenticator, layout, onServer
       Object.defineProperty(ctx.request, 'href', { value: new URL(originalUrl, publicUrl.origin).href, configurable: true });
       // Cookies are Secure whenever the public URL is https, even behind a proxy that does not
       // say so (a Secure cookie over what Node sees as plain HTTP is refused by Koa otherwise).
-      if (publicUrl.protocol === 'https:') ctx.cookies.secure = true;
+      // oidc-provider sets its session cookie through a context of its own, Secure when
+      // ctx.secure is: the request is https as far as it is concerned (a __Host- cookie without
+      // Secure would be dropped by the browser).
+      if (publicUrl.protocol === 'https:') {
+        ctx.cookies.secure = true;
+        Object.defineProperty(ctx.request, 'protocol', { value: 'https', configurable: true });
+      }
       await next();
       ctx.set('X-Content-Type-Options', 'nosniff');
       ctx.set('Referrer-Policy', 'no-referrer');

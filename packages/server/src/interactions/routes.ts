@@ -8,7 +8,7 @@ import type { Authenticator } from '../passwords/authenticate.ts';
 import { totpStep } from '../passwords/totp.ts';
 import { acceptTotpStep, consumeRecoveryCode, twoFactorState } from '../storage/two-factor.ts';
 import { accountSummary } from '../storage/users.ts';
-import type { SignedValues } from './csrf.ts';
+import { crossSiteFormProblem, type SignedValues } from './csrf.ts';
 import { originOf } from './html.ts';
 import { accountRoutes, type AccountOptions } from './account.ts';
 import { formField, SELF_SERVICE_PATHS, selfServiceRoutes, sendPage as sendLayoutPage, sendVerification } from './self-service.ts';
@@ -60,6 +60,18 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
     pages.secondFactor({ action: actions(uid).secondFactor, abortAction: actions(uid).abort, csrf: csrf.issue(uid, 'interaction'), pending, error });
   const formExpired = (reply: FastifyReply) =>
     sendPage(reply, 403, messagePage('Form expired', 'This form could not be verified. Go back to the application and start again.'));
+
+  // Every form of these pages (login, second factor, consent, registration, reset, the account
+  // pages) is refused when the browser says it was posted from another site, before the body is
+  // even read: defence in depth beside the CSRF tokens.
+  const publicOrigin = new URL(options.publicUrl).origin;
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.method !== 'POST') return;
+    const problem = crossSiteFormProblem(request.headers, publicOrigin);
+    if (problem === undefined) return;
+    request.log.info({ problem }, 'cross-site form post refused');
+    return sendPage(reply, 403, messagePage('Form refused', 'This form was sent from another site. Go back to the application and start again.'));
+  });
 
   app.setErrorHandler((error, request, reply) => {
     if (error instanceof InteractionExpired) return expired(reply);
