@@ -147,13 +147,13 @@ export const settings = {
     type: integer(1, 1000),
     default: 5,
     description:
-      'Failed password checks allowed for one username within the throttle window, on every path that checks a password (login page and password grant). Past it, attempts are refused with 429 and `Retry-After`.',
+      'Failed password checks allowed for one username within the throttle window, on every path that checks a password (login page, password grant, account pages); and, on a counter of their own that a right password does not clear, failed second factors (TOTP or recovery codes) for one account. Each attempt is counted before it is checked, so parallel guesses get no more. Past it, attempts are refused with 429 and `Retry-After`.',
   }),
   loginMaxFailuresPerIp: setting({
     env: 'GATEHOUSE_LOGIN_MAX_FAILURES_PER_IP',
     type: integer(1, 100000),
     default: 30,
-    description: 'Failed password checks allowed from one IP address within the throttle window, whatever the username.',
+    description: 'Failed password checks and second factors allowed from one client address within the throttle window, whatever the account. IPv6 addresses count per /64. Behind a proxy, see `GATEHOUSE_TRUST_PROXY`.',
   }),
   loginThrottleWindow: setting({
     env: 'GATEHOUSE_LOGIN_THROTTLE_WINDOW',
