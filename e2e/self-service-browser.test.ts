@@ -205,11 +205,14 @@ test('two-factor: enrol with the QR page → sign in with a code → a wrong cod
   const secret = ((await page.textContent('#totp-secret')) ?? '').replace(/\s/g, '');
   assert.match(secret, /^[A-Z2-7]{32}$/);
 
+  // Turning it on asks for the password again (a session alone is not enough).
   await page.getByLabel('Code from the app').fill('000000');
+  await page.getByLabel('Your password').fill('correct horse');
   await page.getByRole('button', { name: 'Turn on two-factor authentication' }).click();
   await page.waitForSelector('#code-error');
   await shoot(page, '16-two-factor-enrol-error');
   await page.getByLabel('Code from the app').fill(totpCode(secret));
+  await page.getByLabel('Your password').fill('correct horse');
   await page.getByRole('button', { name: 'Turn on two-factor authentication' }).click();
   await page.getByRole('heading', { name: 'Save your recovery codes' }).waitFor();
   const codes = await page.locator('#recovery-codes code').allTextContents();

@@ -1,6 +1,7 @@
 // Builds the Gatehouse server: storage, keys, the protocol engine and its routes, the login
 // pages. Returns a Fastify app that is not listening yet (tests use `inject` or `listen`).
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { trustFunction } from './config/proxy.ts';
 import type { Config } from './config/schema.ts';
 import { createInteractionApi } from './engine/interactions.ts';
 import { mountProvider } from './engine/mount.ts';
@@ -88,7 +89,8 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
 
     const app = Fastify({
       logger: options.logger ?? loggerOptions(config),
-      trustProxy: config.trustProxy,
+      // The client's address: the right-most X-Forwarded-For entry not written by a trusted proxy.
+      trustProxy: trustFunction(config.trustProxy),
       bodyLimit: config.bodyLimit,
       // Generated request ids: a client-supplied one would let callers forge log lines.
       genReqId: () => crypto.randomUUID(),
@@ -109,7 +111,8 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
             target: event.userId ? { kind: 'user', id: event.userId } : undefined,
             ip: event.ip,
             details: {
-              username: event.username.slice(0, 254),
+              // Only a username that exists (what was typed may be a pasted password).
+              ...(event.username !== undefined ? { username: event.username } : {}),
               result: event.outcome,
               ...(event.channel.kind === 'password_grant' ? { client_id: event.channel.clientId } : {}),
             },

@@ -59,7 +59,8 @@ test('each bad value fails at load, naming the variable and what it accepts', ()
     ['GATEHOUSE_DATABASE_URL', 'sqlite:', /sqlite:<path> or postgres:\/\/…/],
     ['GATEHOUSE_REDIS_URL', 'memcached://cache', /redis:\/\/… or rediss:\/\/…/],
     ['GATEHOUSE_LOG_LEVEL', 'verbose', /one of fatal, error, warn, info, debug, trace, silent/],
-    ['GATEHOUSE_TRUST_PROXY', 'maybe', /true or false/],
+    ['GATEHOUSE_TRUST_PROXY', 'maybe', /false; the number of proxies in front of the server \(1 to 10\); or a comma-separated list of proxy addresses/],
+    ['GATEHOUSE_REGISTRATION', 'maybe', /true or false/],
     ['GATEHOUSE_DEFAULT_API', 'items api', /an absolute URL/],
     ['GATEHOUSE_ACCESS_TOKEN_TTL', '10', /a duration \(seconds, or a number with s, m, h or d\) from 30s to 1d/],
     ['GATEHOUSE_ACCESS_TOKEN_TTL', '2d', /from 30s to 1d/],
@@ -152,8 +153,8 @@ test('durations are seconds, or a number with s, m, h or d', () => {
 });
 
 test('booleans, integers and choices take their usual spellings only', () => {
-  for (const yes of ['true', 'TRUE', '1', 'yes', 'on']) assert.equal(loadConfig({ GATEHOUSE_TRUST_PROXY: yes }).config.trustProxy, true, yes);
-  for (const no of ['false', '0', 'no', 'off']) assert.equal(loadConfig({ GATEHOUSE_TRUST_PROXY: no }).config.trustProxy, false, no);
+  for (const yes of ['true', 'TRUE', '1', 'yes', 'on']) assert.equal(loadConfig({ GATEHOUSE_REGISTRATION: yes }).config.registration, true, yes);
+  for (const no of ['false', '0', 'no', 'off']) assert.equal(loadConfig({ GATEHOUSE_REGISTRATION: no }).config.registration, false, no);
   assert.equal(loadConfig({ GATEHOUSE_PORT: '0' }).config.port, 0, 'port 0 picks a free port');
   assert.equal(loadConfig({ GATEHOUSE_LOG_LEVEL: 'silent' }).config.logLevel, 'silent');
   assert.equal(loadConfig({ GATEHOUSE_PORT: '' }).config.port, 8000, 'an empty variable counts as unset');
@@ -181,7 +182,7 @@ test('the JSON config file works; the environment wins over it, and explicit ove
   const path = writeConfigFile(dir, {
     GATEHOUSE_PORT: 9000,
     GATEHOUSE_LOG_LEVEL: 'debug',
-    GATEHOUSE_TRUST_PROXY: true,
+    GATEHOUSE_TRUST_PROXY: ['10.0.0.0/8', 'loopback'],
     accessTokenTtl: '1h', // the schema's key works too
     GATEHOUSE_PUBLIC_URL: 'https://auth.example.com',
     GATEHOUSE_SMTP_URL: 'smtps://mailer:hunter2@mail.example.com',
@@ -189,7 +190,7 @@ test('the JSON config file works; the environment wins over it, and explicit ove
   const fromFile = loadConfig({ GATEHOUSE_CONFIG_FILE: path });
   assert.deepEqual(
     [fromFile.config.port, fromFile.config.logLevel, fromFile.config.trustProxy, fromFile.config.accessTokenTtl, fromFile.config.publicUrl],
-    [9000, 'debug', true, 3600, 'https://auth.example.com'],
+    [9000, 'debug', { addresses: ['10.0.0.0/8', 'loopback'] }, 3600, 'https://auth.example.com'],
   );
   assert.deepEqual(fromFile.warnings, [], 'GATEHOUSE_CONFIG_FILE itself is a known variable');
 

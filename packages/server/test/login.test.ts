@@ -218,11 +218,15 @@ test('an oversized login form is refused with 413', async (t) => {
   assert.equal(response.status, 413);
 });
 
-test('every login, success and failure, on the page and the password grant, is in the audit log without the password', async (t) => {
+test('every login, success and failure, on the page and the password grant, is in the audit log without the password, naming only usernames that exist', async (t) => {
   const { issuer, seed, db } = await setup(t);
   await submitLogin(createBrowser(), issuer, 'johndoe', 'correct horse');
   await submitLogin(createBrowser(), issuer, 'johndoe', 'a wrong password');
   await submitLogin(createBrowser(), issuer, 'nobody', 'a wrong password');
+  // A password pasted into the username field (issue #10, item 8): no account has that name, so
+  // the event names none.
+  await submitLogin(createBrowser(), issuer, 'Tr0ub4dor&3 pasted', 'a wrong password');
+  await tokenRequest(issuer, { grant_type: 'password', username: 'Tr0ub4dor&3 pasted', password: 'a wrong password' }, seed.passwordClient);
   await tokenRequest(issuer, { grant_type: 'password', username: 'johndoe', password: 'correct horse' }, seed.passwordClient);
   await tokenRequest(issuer, { grant_type: 'password', username: 'alice', password: 'alice password' }, seed.passwordClient);
   const { items } = await audit.listAuditEvents(db, { limit: 50 });
@@ -232,8 +236,10 @@ test('every login, success and failure, on the page and the password grant, is i
     .sort();
   assert.deepEqual(summary, [
     'login failure anonymous johndoe invalid',
-    'login failure anonymous nobody invalid',
+    'login failure anonymous undefined invalid',
+    'login failure anonymous undefined invalid',
     'login success user:john johndoe ok',
+    'login.password_grant failure anonymous undefined invalid',
     'login.password_grant failure user johndoe disabled'.replace('user johndoe', 'anonymous alice'),
     'login.password_grant success user:john johndoe ok',
   ].sort());
@@ -242,6 +248,6 @@ test('every login, success and failure, on the page and the password grant, is i
     assert.ok(event.at);
   }
   const everything = JSON.stringify(items);
-  for (const secret of ['correct horse', 'a wrong password', 'alice password']) assert.ok(!everything.includes(secret), 'no password in the audit log');
+  for (const secret of ['correct horse', 'a wrong password', 'alice password', 'Tr0ub4dor', 'nobody']) assert.ok(!everything.includes(secret), 'no password in the audit log');
   assert.equal(items.find((e) => e.type === 'login.password_grant')?.details.client_id, 'cli');
 });

@@ -8,7 +8,9 @@ import bcrypt from 'bcryptjs';
 import { tempDir } from '@gatehouse/test-support/files';
 import { createAuthenticator, type PasswordFunctions } from '../src/passwords/authenticate.ts';
 import * as hashing from '../src/passwords/hash.ts';
-import { LoginThrottle, MemoryThrottleStore, type ThrottleLimits } from '../src/passwords/throttle.ts';
+import { randomUUID } from 'node:crypto';
+import { RedisThrottleStore } from '../src/cluster/redis-throttle.ts';
+import { addressKey, LoginThrottle, MemoryThrottleStore, RateLimiter, type Factor, type ThrottleLimits, type ThrottleStore } from '../src/passwords/throttle.ts';
 import { migrate, openStorage, type Db } from '../src/storage/database.ts';
 import { findLoginRecord, importUsers } from '../src/storage/users.ts';
 
@@ -106,64 +108,130 @@ test('over-long passwords are refused at once, without hashing', async () => {
 
   assert.match(passwordProblem(long)!, /at most 1024/);
   assert.match(passwordProblem('seven77')!, /at least 8/);
-  assert.equal(passwordProblem('eight888'), undefined);
+  assert.equal(passwordProblem('eight-8x'), undefined);
   assert.equal(passwordProblem('a'.repeat(MAX_PASSWORD_LENGTH)), undefined);
 });
 
 // ── Throttling ───────────────────────────────────────────────────────────────────────────────
 
-function throttle(limits: Partial<ThrottleLimits> = {}): LoginThrottle {
-  return new LoginThrottle(new MemoryThrottleStore(), { maxPerAccount: 3, maxPerIp: 5, windowSeconds: 60, ...limits });
+function throttle(limits: Partial<ThrottleLimits> = {}, store: ThrottleStore = new MemoryThrottleStore()): LoginThrottle {
+  return new LoginThrottle(store, { maxPerAccount: 3, maxPerIp: 5, windowSeconds: 60, ...limits });
 }
 
-async function fail(throttler: LoginThrottle, username: string, ip: string, times: number): Promise<void> {
-  for (let i = 0; i < times; i++) await throttler.failed(username, ip);
+/** Failed attempts: counted, never released. */
+async function fail(throttler: LoginThrottle, username: string, ip: string, times: number, factor: Factor = 'password'): Promise<void> {
+  for (let i = 0; i < times; i++) assert.equal((await throttler.attempt(factor, username, ip)).limited, false, `attempt ${i + 1} is allowed`);
 }
 
-test('LoginThrottle limits failures per account, whatever the address (and the username\'s case)', async () => {
-  const throttler = throttle();
-  await fail(throttler, 'alice', '192.0.2.1', 2);
-  assert.deepEqual(await throttler.check('alice', '192.0.2.1'), { limited: false }, 'under the limit');
-  await fail(throttler, 'Alice', '192.0.2.2', 1);
-  for (const [username, ip] of [['alice', '192.0.2.1'], ['ALICE', '198.51.100.7']] as const) {
-    const decision = await throttler.check(username, ip);
-    assert.equal(decision.limited, true, `${username} from ${ip}`);
-    assert.ok(decision.limited && decision.retryAfter > 0 && decision.retryAfter <= 60, 'retryAfter is within the window');
-    assert.ok(decision.limited && Number.isInteger(decision.retryAfter));
-  }
-  assert.deepEqual(await throttler.check('bob', '192.0.2.1'), { limited: false }, 'other accounts from that address are fine');
-});
+/** Whether the next attempt would be refused, without counting one (a right attempt, released). */
+async function limited(throttler: LoginThrottle, username: string, ip: string, factor: Factor = 'password'): Promise<false | number> {
+  const attempt = await throttler.attempt(factor, username, ip);
+  if (attempt.limited) return attempt.retryAfter;
+  await attempt.release();
+  return false;
+}
 
-test('LoginThrottle limits failures per IP address, whatever the usernames', async () => {
-  const throttler = throttle();
-  for (const username of ['u1', 'u2', 'u3', 'u4', 'u5']) await throttler.failed(username, '203.0.113.9');
-  const decision = await throttler.check('someone-new', '203.0.113.9');
-  assert.equal(decision.limited, true);
-  assert.ok(decision.limited && decision.retryAfter > 0 && decision.retryAfter <= 60);
-  assert.deepEqual(await throttler.check('someone-new', '203.0.113.10'), { limited: false }, 'another address is fine');
-  assert.deepEqual(await throttler.check('u1', '203.0.113.10'), { limited: false }, 'one failure per account stays under its limit');
-});
+/** Each throttle test runs on both stores: in memory, and in Redis under a prefix of its own. */
+const stores: [string, (t: TestContext) => Promise<ThrottleStore>][] = [
+  ['memory', async () => new MemoryThrottleStore()],
+  [
+    'redis',
+    async (t) => {
+      const store = await RedisThrottleStore.connect('redis://127.0.0.1:6379', `test-${randomUUID()}`);
+      t.after(() => store.close());
+      return store;
+    },
+  ],
+];
 
-test('a success clears the account\'s failures, not the address\'s', async () => {
-  const throttler = throttle({ maxPerAccount: 3, maxPerIp: 4 });
-  await fail(throttler, 'alice', '192.0.2.1', 2);
-  await throttler.succeeded('ALICE', '192.0.2.1');
-  await fail(throttler, 'alice', '192.0.2.1', 2);
-  assert.deepEqual(await throttler.check('alice', '198.51.100.1'), { limited: false }, 'the account count restarted at the success');
-  assert.equal((await throttler.check('zed', '192.0.2.1')).limited, true, 'the address still counts all four failures');
-});
+for (const [kind, open] of stores) {
+  test(`[${kind}] LoginThrottle limits failures per account, whatever the address (and the username's case)`, async (t) => {
+    const throttler = throttle({}, await open(t));
+    await fail(throttler, 'alice', '192.0.2.1', 2);
+    assert.equal(await limited(throttler, 'alice', '192.0.2.1'), false, 'under the limit');
+    await fail(throttler, 'Alice', '192.0.2.2', 1);
+    for (const [username, ip] of [['alice', '192.0.2.1'], ['ALICE', '198.51.100.7']] as const) {
+      const retryAfter = await limited(throttler, username, ip);
+      assert.ok(retryAfter !== false && retryAfter > 0 && retryAfter <= 60 && Number.isInteger(retryAfter), `${username} from ${ip}: ${retryAfter}`);
+    }
+    assert.equal(await limited(throttler, 'bob', '192.0.2.1'), false, 'other accounts from that address are fine');
+  });
+
+  test(`[${kind}] LoginThrottle limits failures per address, whatever the usernames; IPv6 per /64`, async (t) => {
+    const throttler = throttle({}, await open(t));
+    for (const username of ['u1', 'u2', 'u3', 'u4', 'u5']) await fail(throttler, username, '203.0.113.9', 1);
+    assert.ok(await limited(throttler, 'someone-new', '203.0.113.9'));
+    assert.ok(await limited(throttler, 'someone-new', '::ffff:203.0.113.9'), 'an IPv4-mapped address is the IPv4 address');
+    assert.equal(await limited(throttler, 'someone-new', '203.0.113.10'), false, 'another address is fine');
+    assert.equal(await limited(throttler, 'u1', '203.0.113.10'), false, 'one failure per account stays under its limit');
+
+    for (const [i, host] of ['2001:db8::1', '2001:db8:0:0:ffff::2', '2001:0DB8::3', '2001:db8::4%eth0', '2001:db8:0:0:1:2:3:4'].entries()) await fail(throttler, `v6-${i}`, host, 1);
+    assert.ok(await limited(throttler, 'v6-new', '2001:db8::abcd'), 'the fifth host of the /64 filled it');
+    assert.equal(await limited(throttler, 'v6-new', '2001:db8:0:1::1'), false, 'the next /64 is another client');
+  });
+
+  test(`[${kind}] a right factor clears its own account count only, and not the address's`, async (t) => {
+    const throttler = throttle({ maxPerAccount: 3, maxPerIp: 7 }, await open(t));
+    await fail(throttler, 'alice', '192.0.2.1', 2);
+    await fail(throttler, 'user-id-1', '192.0.2.1', 3, 'second_factor');
+    const right = await throttler.attempt('password', 'ALICE', '192.0.2.1');
+    assert.equal(right.limited, false);
+    if (!right.limited) await right.succeeded();
+    await fail(throttler, 'alice', '192.0.2.1', 2);
+    assert.equal(await limited(throttler, 'alice', '198.51.100.1'), false, 'the password count restarted at the right password');
+    assert.ok(await limited(throttler, 'user-id-1', '198.51.100.1', 'second_factor'), 'the second factor count did not');
+    assert.ok(await limited(throttler, 'zed', '192.0.2.1'), 'the address holds its 7 failures (the right password was released): full');
+  });
+
+  test(`[${kind}] attempts are reserved atomically: 40 at once, 3 allowed; RateLimiter too`, async (t) => {
+    const store = await open(t);
+    const throttler = throttle({ maxPerAccount: 3, maxPerIp: 100 }, store);
+    const attempts = await Promise.all(Array.from({ length: 40 }, () => throttler.attempt('password', 'alice', '192.0.2.1')));
+    assert.equal(attempts.filter((a) => !a.limited).length, 3);
+    const limiter = new RateLimiter(store);
+    const taken = await Promise.all(Array.from({ length: 40 }, () => limiter.take([{ key: 'mails:alice', max: 4 }, { key: 'mails:ip', max: 100 }], 60)));
+    assert.equal(taken.filter((d) => !d.limited).length, 4);
+    // A refused action counted nothing: the address key has 4 entries, not 40.
+    assert.equal((await limiter.take([{ key: 'mails:ip', max: 5 }], 60)).limited, false);
+    assert.equal((await limiter.take([{ key: 'mails:ip', max: 5 }], 60)).limited, true);
+  });
+
+  test(`[${kind}] a released attempt frees its place; clearing password failures leaves the second factor's`, async (t) => {
+    const throttler = throttle({ maxPerAccount: 2, maxPerIp: 100 }, await open(t));
+    const first = await throttler.attempt('password', 'alice', '192.0.2.1');
+    await fail(throttler, 'alice', '192.0.2.1', 1);
+    assert.ok(await limited(throttler, 'alice', '192.0.2.1'));
+    if (!first.limited) await first.release();
+    assert.equal(await limited(throttler, 'alice', '192.0.2.1'), false);
+    await fail(throttler, 'id-a', '192.0.2.1', 2, 'second_factor');
+    await fail(throttler, 'alice', '192.0.2.1', 1);
+    await throttler.clearPasswordFailures('Alice');
+    assert.equal(await limited(throttler, 'alice', '192.0.2.1'), false);
+    assert.ok(await limited(throttler, 'id-a', '192.0.2.1', 'second_factor'));
+  });
+}
 
 test('failures leave the window as it slides; retryAfter says when the oldest one goes', async (t: TestContext) => {
   t.mock.timers.enable({ apis: ['Date'], now: 1_700_000_000_000 });
   const throttler = throttle({ maxPerAccount: 2, windowSeconds: 60 });
-  await throttler.failed('alice', '192.0.2.1');
+  await fail(throttler, 'alice', '192.0.2.1', 1);
   t.mock.timers.tick(20_000);
-  await throttler.failed('alice', '192.0.2.1');
-  assert.deepEqual(await throttler.check('alice', '192.0.2.1'), { limited: true, retryAfter: 40 });
+  await fail(throttler, 'alice', '192.0.2.1', 1);
+  assert.equal(await limited(throttler, 'alice', '192.0.2.1'), 40);
   t.mock.timers.tick(39_000);
-  assert.deepEqual(await throttler.check('alice', '192.0.2.1'), { limited: true, retryAfter: 1 });
+  assert.equal(await limited(throttler, 'alice', '192.0.2.1'), 1);
   t.mock.timers.tick(1_001);
-  assert.deepEqual(await throttler.check('alice', '192.0.2.1'), { limited: false }, 'the first failure left the window');
+  assert.equal(await limited(throttler, 'alice', '192.0.2.1'), false, 'the first failure left the window');
+});
+
+test('addressKey: IPv4 as is, IPv4-mapped as IPv4, IPv6 by /64 whatever its spelling', () => {
+  assert.equal(addressKey('192.0.2.1'), '192.0.2.1');
+  assert.equal(addressKey('::ffff:192.0.2.1'), '192.0.2.1');
+  assert.equal(addressKey('2001:DB8:0:0:1::1'), '2001:db8::/64');
+  assert.equal(addressKey('2001:0db8:0000:0000:ffff:ffff:ffff:ffff'), '2001:db8::/64');
+  assert.equal(addressKey('fe80::1%eth0'), 'fe80::/64');
+  assert.equal(addressKey('2001:db8:1:2:3:4:5:6'), '2001:db8:1:2::/64');
+  assert.notEqual(addressKey('2001:db8:1:2::1'), addressKey('2001:db8:1:3::1'));
 });
 
 // ── The authenticator ────────────────────────────────────────────────────────────────────────

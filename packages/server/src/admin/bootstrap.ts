@@ -67,7 +67,8 @@ export async function setUpAdmin(app: FastifyInstance, db: Db, config: Config): 
       // A refusal may be reused for a moment: it grants nothing.
       negativeCacheTtl: Math.min(config.cacheTtl, 5),
       // Guessed API keys and tokens: the SDK's default failure limit per client address
-      // (request.ip: behind a proxy, set GATEHOUSE_TRUST_PROXY).
+      // (request.ip: behind a proxy, GATEHOUSE_TRUST_PROXY says which X-Forwarded-For entry is the client;
+      // IPv6 addresses count per /64).
     },
     onError: (error) => app.log.warn({ err: error }, 'admin API: the authorization server could not be reached'),
   });

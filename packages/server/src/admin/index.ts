@@ -36,7 +36,9 @@
  *   5. API keys are bounded. An API key creates no API key that out-scopes it (every scope its
  *      own) or outlives it (an expiry no later than its own), and cannot mint credentials that
  *      never expire: no client creation, no secret rotation, no password (the `kinds` option of
- *      those routes, or a check in the handler when the password is optional).
+ *      those routes, or a check in the handler when the password is optional); nor the way to a
+ *      password: no email address and no `email_verified` on a user (the forgot-password page
+ *      mails a reset link to whatever address the account has).
  *   6. Every `:id` must exist (404) before anything else is looked at.
  */
 import swagger from '@fastify/swagger';

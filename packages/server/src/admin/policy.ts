@@ -83,3 +83,12 @@ export function assertWithinApiKey(principal: Principal, scopes: readonly string
     });
   }
 }
+
+/**
+ * Not for API keys: what lets someone into an account for good. An API key may expire; a password
+ * never does, and an email address it chose (verified or not: the forgot-password page mails any
+ * account's address) would let its holder set one long after the key is gone.
+ */
+export function assertNotApiKey(principal: Principal, what: string, field: string): void {
+  if (principal.kind === 'api_key') throw new GatehouseError('forbidden', `an API key cannot ${what}`, { field });
+}

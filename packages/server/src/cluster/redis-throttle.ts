@@ -1,15 +1,46 @@
 // Login throttling shared by every instance: the same sliding-window log as MemoryThrottleStore,
-// kept in Redis sorted sets (one per key, scored by time, expiring with the window).
-import { randomUUID } from 'node:crypto';
+// kept in Redis sorted sets (one per key, scored by time, members the attempts' ids, expiring
+// with the window). `take` is one Lua script, which Redis runs atomically: two instances
+// reserving the last attempt of a key at the same moment cannot both get it.
 import { Redis } from 'ioredis';
-import type { ThrottleStore } from '../passwords/throttle.ts';
+import type { KeyLimit, TakeResult, ThrottleStore } from '../passwords/throttle.ts';
+
+// KEYS: the sorted sets. ARGV: now (ms), window (ms), the attempt's id, then each key's max.
+// Answers 0 when the attempt was added to every key, else the milliseconds until each full key
+// has room (the latest of them). Scores are the caller's clock, as in the memory store.
+const TAKE = `
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local id = ARGV[3]
+local wait = 0
+for i, key in ipairs(KEYS) do
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  local max = tonumber(ARGV[3 + i])
+  local count = redis.call('ZCARD', key)
+  if count >= max then
+    local entry = redis.call('ZRANGE', key, count - max, count - max, 'WITHSCORES')
+    local free = tonumber(entry[2]) + window - now
+    if free > wait then wait = free end
+  end
+end
+if wait > 0 then return wait end
+for _, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now, id)
+  redis.call('PEXPIRE', key, window)
+end
+return 0
+`;
+
+type TakeCommand = (numberOfKeys: number, ...args: (string | number)[]) => Promise<number>;
 
 export class RedisThrottleStore implements ThrottleStore {
-  readonly #redis: Redis;
+  readonly #redis: Redis & { gatehouseThrottleTake: TakeCommand };
   readonly #prefix: string;
 
   private constructor(redis: Redis, prefix: string) {
-    this.#redis = redis;
+    // ioredis sends the script by its SHA-1 (EVALSHA), and the text only when Redis lacks it.
+    redis.defineCommand('gatehouseThrottleTake', { lua: TAKE });
+    this.#redis = redis as Redis & { gatehouseThrottleTake: TakeCommand };
     this.#prefix = `${prefix}:throttle:`;
   }
 
@@ -23,35 +54,25 @@ export class RedisThrottleStore implements ThrottleStore {
     return new RedisThrottleStore(redis, prefix);
   }
 
-  async hit(keys: readonly string[], windowMs: number): Promise<void> {
-    const now = Date.now();
-    const multi = this.#redis.multi();
-    for (const key of keys) {
-      const name = `${this.#prefix}${key}`;
-      multi.zremrangebyscore(name, 0, now - windowMs);
-      multi.zadd(name, now, `${now}:${randomUUID()}`);
-      multi.pexpire(name, windowMs);
-    }
-    await multi.exec();
+  async take(limits: readonly KeyLimit[], windowMs: number, id: string): Promise<TakeResult> {
+    const wait = await this.#redis.gatehouseThrottleTake(
+      limits.length,
+      ...limits.map(({ key }) => `${this.#prefix}${key}`),
+      Date.now(),
+      windowMs,
+      id,
+      ...limits.map(({ max }) => max),
+    );
+    const retryAfterMs = Number(wait);
+    return retryAfterMs > 0 ? { taken: false, retryAfterMs } : { taken: true };
   }
 
-  async count(keys: readonly string[], windowMs: number): Promise<{ count: number; oldestAt: number }[]> {
-    const now = Date.now();
+  async release(keys: readonly string[], id: string): Promise<void> {
     const multi = this.#redis.multi();
-    for (const key of keys) {
-      const name = `${this.#prefix}${key}`;
-      multi.zremrangebyscore(name, 0, now - windowMs);
-      multi.zcard(name);
-      multi.zrange(name, '0', '0', 'WITHSCORES');
-    }
+    for (const key of keys) multi.zrem(`${this.#prefix}${key}`, id);
     const results = (await multi.exec()) ?? [];
-    return keys.map((_, index) => {
-      const [countError, count] = results[index * 3 + 1] ?? [];
-      const [rangeError, oldest] = results[index * 3 + 2] ?? [];
-      if (countError || rangeError) throw countError ?? rangeError;
-      const oldestScore = Array.isArray(oldest) && oldest.length === 2 ? Number(oldest[1]) : now;
-      return { count: Number(count ?? 0), oldestAt: oldestScore };
-    });
+    const failed = results.find(([error]) => error);
+    if (failed) throw failed[0];
   }
 
   async reset(key: string): Promise<void> {

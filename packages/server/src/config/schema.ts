@@ -12,6 +12,7 @@ import {
   text,
   type SettingType,
 } from './types.ts';
+import { trustProxySetting, type TrustProxy } from './proxy.ts';
 import { databaseUrl, logoUrl, redisUrl, smtpUrl } from './urls.ts';
 
 export interface Setting<T> {
@@ -80,10 +81,10 @@ export const settings = {
   }),
   trustProxy: setting({
     env: 'GATEHOUSE_TRUST_PROXY',
-    type: boolean(),
-    default: false,
+    type: trustProxySetting(),
+    default: false as TrustProxy,
     description:
-      'Trust `X-Forwarded-For` / `X-Forwarded-Proto` from a reverse proxy in front of the server. Only enable it behind a proxy that sets them, or clients can choose the IP address that login throttling sees.',
+      'Which reverse proxies may say who the client is (`X-Forwarded-For`, `X-Forwarded-Proto`, `X-Forwarded-Host`). `false`: none, the client is the connection\'s peer. A number N: the N nearest hops are proxies (each appends the address it saw), so the client is the N-th entry from the right of `X-Forwarded-For`. A list of addresses and CIDR ranges (`10.0.0.0/8, loopback`): the client is the right-most entry that is not one of them. Never the left-most entry, which the client writes itself. The address found is what login throttling, the registration and reset limits, the admin API\'s failure limit and the audit log see. `true` is refused. Settings per proxy (nginx, AWS ALB, Traefik, Cloudflare): docs/security.md.',
   }),
   defaultApi: setting({
     env: 'GATEHOUSE_DEFAULT_API',
@@ -146,13 +147,13 @@ export const settings = {
     type: integer(1, 1000),
     default: 5,
     description:
-      'Failed password checks allowed for one username within the throttle window, on every path that checks a password (login page and password grant). Past it, attempts are refused with 429 and `Retry-After`.',
+      'Failed password checks allowed for one username within the throttle window, on every path that checks a password (login page, password grant, account pages); and, on a counter of their own that a right password does not clear, failed second factors (TOTP or recovery codes) for one account. Each attempt is counted before it is checked, so parallel guesses get no more. Past it, attempts are refused with 429 and `Retry-After`.',
   }),
   loginMaxFailuresPerIp: setting({
     env: 'GATEHOUSE_LOGIN_MAX_FAILURES_PER_IP',
     type: integer(1, 100000),
     default: 30,
-    description: 'Failed password checks allowed from one IP address within the throttle window, whatever the username.',
+    description: 'Failed password checks and second factors allowed from one client address within the throttle window, whatever the account. IPv6 addresses count per /64. Behind a proxy, see `GATEHOUSE_TRUST_PROXY`.',
   }),
   loginThrottleWindow: setting({
     env: 'GATEHOUSE_LOGIN_THROTTLE_WINDOW',

@@ -3,6 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { JSONWebKeySet, JWK } from 'jose';
 import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import { clientAddress, trustFunction } from '../config/proxy.ts';
 import type { Config } from '../config/schema.ts';
 import type { Authenticator } from '../passwords/authenticate.ts';
 import { verifySecret } from '../secrets.ts';
@@ -101,6 +102,19 @@ function providerKeys(keys: readonly SigningKey[]): JWK[] {
     .map((key) => (key.state === 'active' ? key.privateJwk : { ...key.privateJwk, key_ops: ['verify'] }));
 }
 
+/**
+ * Under an https issuer, cookie name prefixes make browsers enforce what the cookies need
+ * (RFC 6265bis §4.1.3): `__Host-` for the session (Secure, Path=/, no Domain: no subdomain can
+ * set or shadow it); `__Secure-` for the interaction cookies, whose paths are the interaction's
+ * (`/interaction/<uid>`, `/authorize/<uid>`), which `__Host-` forbids. Over http (development)
+ * browsers refuse both prefixes, so the names stay oidc-provider's.
+ */
+export function cookieNames(publicUrl: string): { session: string; interaction: string; resume: string } {
+  return publicUrl.startsWith('https:')
+    ? { session: '__Host-session', interaction: '__Secure-interaction', resume: '__Secure-interaction_resume' }
+    : { session: '_session', interaction: '_interaction', resume: '_interaction_resume' };
+}
+
 const fingerprint = (keys: readonly SigningKey[]) => keys.map((k) => `${k.kid}:${k.state}`).sort().join(',');
 
 export async function createEngine({ db, config, authenticator, layout, onServerError, onApiKeyUse, onProtocolError }: EngineDeps): Promise<Engine> {
@@ -112,6 +126,7 @@ export async function createEngine({ db, config, authenticator, layout, onServer
   const resourceIndicators = createResourceIndicators(db, config);
   const clientMetadata = new TtlCache<ReturnType<typeof toClientMetadata> | undefined>(config.cacheTtl * 1000);
   const usernames = new TtlCache<string | undefined>(config.cacheTtl * 1000);
+  const trust = trustFunction(config.trustProxy);
 
   const adapter = createOidcAdapter(db, {
     refreshReuseGraceMs: config.refreshTokenReuseGrace * 1000,
@@ -145,6 +160,7 @@ export async function createEngine({ db, config, authenticator, layout, onServer
       cookies: {
         // Must be given here: oidc-provider reads them once, at construction.
         keys: cookieKeys,
+        names: cookieNames(config.publicUrl),
         long: { signed: true, httpOnly: true, sameSite: 'lax' },
         short: { signed: true, httpOnly: true, sameSite: 'lax' },
       },
@@ -265,7 +281,9 @@ export async function createEngine({ db, config, authenticator, layout, onServer
     };
 
     const provider = new Provider(config.publicUrl, configuration);
-    provider.proxy = config.trustProxy;
+    // Koa's `proxy` would take the left-most X-Forwarded-For entry, which the client writes:
+    // off. The client's address is set below by the same rule as Fastify's request.ip.
+    provider.proxy = false;
 
     // Client secrets are stored as SHA-256 hashes: hash what the client sent, compare in constant time.
     provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, actual: string) {
@@ -282,10 +300,18 @@ export async function createEngine({ db, config, authenticator, layout, onServer
       // URL, never from the Host header: behind a proxy, or when reached as 127.0.0.1, the
       // endpoints and redirect targets stay the ones clients registered against.
       const { originalUrl } = ctx.request;
+      // The password grant throttles by ctx.ip: the same address the pages and the audit log see.
+      if (trust !== false) ctx.request.ip = clientAddress(ctx.req, trust);
       Object.defineProperty(ctx.request, 'href', { value: new URL(originalUrl, publicUrl.origin).href, configurable: true });
       // Cookies are Secure whenever the public URL is https, even behind a proxy that does not
       // say so (a Secure cookie over what Node sees as plain HTTP is refused by Koa otherwise).
-      if (publicUrl.protocol === 'https:') ctx.cookies.secure = true;
+      // oidc-provider sets its session cookie through a context of its own, Secure when
+      // ctx.secure is: the request is https as far as it is concerned (a __Host- cookie without
+      // Secure would be dropped by the browser).
+      if (publicUrl.protocol === 'https:') {
+        ctx.cookies.secure = true;
+        Object.defineProperty(ctx.request, 'protocol', { value: 'https', configurable: true });
+      }
       await next();
       ctx.set('X-Content-Type-Options', 'nosniff');
       ctx.set('Referrer-Policy', 'no-referrer');

@@ -72,12 +72,23 @@ export async function accountRoutes(app: FastifyInstance, options: AccountOption
     return false;
   }
 
-  /** A password check on the account pages counts against the same throttle as the login page. */
+  /**
+   * A password check on the account pages counts against the same throttle as the login page:
+   * counted before the check, released when it is right.
+   */
   async function passwordOk(user: { username: string; passwordHash: string | null }, password: string, ip: string): Promise<boolean | { retryAfter: number }> {
-    const decision = await throttle.check(user.username, ip);
-    if (decision.limited) return { retryAfter: decision.retryAfter };
-    const ok = user.passwordHash !== null && password !== '' && (await verifyPassword(user.passwordHash, password));
-    if (!ok) await throttle.failed(user.username, ip);
+    // Nothing typed: no check, no failure counted.
+    if (password === '') return false;
+    const attempt = await throttle.attempt('password', user.username, ip);
+    if (attempt.limited) return { retryAfter: attempt.retryAfter };
+    let ok: boolean;
+    try {
+      ok = user.passwordHash !== null && (await verifyPassword(user.passwordHash, password));
+    } catch (error) {
+      await attempt.release().catch(() => {});
+      throw error;
+    }
+    if (ok) await attempt.release();
     return ok;
   }
 
@@ -146,7 +157,7 @@ export async function accountRoutes(app: FastifyInstance, options: AccountOption
   });
 
   // ── Two-factor authentication ───────────────────────────────────────────────────────────────
-  async function enrolPage(reply: FastifyReply, status: number, session: LoginSession, user: { id: string; username: string }, error?: string) {
+  async function enrolPage(reply: FastifyReply, status: number, session: LoginSession, user: { id: string; username: string }, error?: { code?: string; current?: string }) {
     const state = await twoFactorState(db, user.id);
     // One pending secret until it is confirmed: reloading the page shows the same QR code.
     let secret = state?.sealedPendingSecret ? secretBox.open(state.sealedPendingSecret) : undefined;
@@ -155,10 +166,10 @@ export async function accountRoutes(app: FastifyInstance, options: AccountOption
       await setPendingSecret(db, user.id, secretBox.seal(secret));
     }
     const qrSvg = await QRCode.toString(totpUri(secret, layout.brand.name, user.username), { type: 'svg', errorCorrectionLevel: 'M', margin: 1 });
-    return page(reply, status, pages.enrolTwoFactor({ action: ACCOUNT_PATHS.enableTwoFactor, csrf: token(session), qrSvg, secret, error, backUrl: ACCOUNT_PATH }));
+    return page(reply, status, pages.enrolTwoFactor({ action: ACCOUNT_PATHS.enableTwoFactor, csrf: token(session), qrSvg, secret, username: user.username, error, backUrl: ACCOUNT_PATH }));
   }
 
-  async function managePage(reply: FastifyReply, status: number, session: LoginSession, user: { id: string; username: string }, error?: string) {
+  async function managePage(reply: FastifyReply, status: number, session: LoginSession, user: { id: string; username: string }, error?: string, regenerateError?: string) {
     const state = await twoFactorState(db, user.id);
     return page(
       reply,
@@ -170,6 +181,7 @@ export async function accountRoutes(app: FastifyInstance, options: AccountOption
         username: user.username,
         recoveryCodesLeft: state?.recoveryCodesLeft ?? 0,
         error,
+        regenerateError,
         backUrl: ACCOUNT_PATH,
       }),
     );
@@ -189,9 +201,17 @@ export async function accountRoutes(app: FastifyInstance, options: AccountOption
     if (user.twoFactor) return reply.redirect(ACCOUNT_PATHS.twoFactor, 303);
     const state = await twoFactorState(db, user.id);
     const secret = state?.sealedPendingSecret ? secretBox.open(state.sealedPendingSecret) : undefined;
-    if (secret === undefined) return enrolPage(reply, 400, session, user, 'The setup expired. Scan this new QR code.');
+    if (secret === undefined) return enrolPage(reply, 400, session, user, { code: 'The setup expired. Scan this new QR code.' });
+    // Recent authentication (OWASP ASVS 5 §7.5.1): a session cookie alone (a borrowed laptop, a
+    // stolen cookie) must not decide how the account signs in from now on.
+    const check = await passwordOk(user, formField(request.body, 'current'), request.ip);
+    if (typeof check === 'object') {
+      reply.header('retry-after', String(check.retryAfter));
+      return enrolPage(reply, 429, session, user, { current: `Too many failed attempts. Try again in ${Math.ceil(check.retryAfter / 60)} minute(s).` });
+    }
+    if (!check) return enrolPage(reply, 400, session, user, { current: 'This is not your password.' });
     const step = totpStep(secret, formField(request.body, 'code'));
-    if (step === undefined) return enrolPage(reply, 400, session, user, 'This code is not right. Check the time on your device and enter the current code.');
+    if (step === undefined) return enrolPage(reply, 400, session, user, { code: 'This code is not right. Check the time on your device and enter the current code.' });
 
     const codes = newRecoveryCodes();
     await enableTwoFactor(db, user.id, secretBox.seal(secret), step, codes);
@@ -203,8 +223,15 @@ export async function accountRoutes(app: FastifyInstance, options: AccountOption
   app.post<Form>(ACCOUNT_PATHS.recoveryCodes, async (request, reply) => {
     const current = await signedIn(request, reply);
     if (!current || !formOk(current.session, request, reply)) return reply;
-    const { user } = current;
+    const { session, user } = current;
     if (!user.twoFactor) return reply.redirect(ACCOUNT_PATHS.twoFactor, 303);
+    // New codes are a way in: only for someone who knows the password now, not a session alone.
+    const check = await passwordOk(user, formField(request.body, 'regenerate-current'), request.ip);
+    if (typeof check === 'object') {
+      reply.header('retry-after', String(check.retryAfter));
+      return managePage(reply, 429, session, user, undefined, `Too many failed attempts. Try again in ${Math.ceil(check.retryAfter / 60)} minute(s).`);
+    }
+    if (!check) return managePage(reply, 400, session, user, undefined, 'This is not your password.');
     const codes = newRecoveryCodes();
     await replaceRecoveryCodes(db, user.id, codes);
     await audit({ type: 'account.recovery_codes_replaced', actor: { kind: 'user', id: user.id }, target: { kind: 'user', id: user.id }, ip: request.ip });

@@ -65,3 +65,23 @@ export class SignedValues {
     }
   }
 }
+
+/**
+ * Defence in depth beside the CSRF tokens, for every form the pages post (OWASP ASVS 5 §3.5.3,
+ * Fetch Metadata): why a POST must be refused as coming from another site, or undefined.
+ *
+ * - `Sec-Fetch-Site` (sent by current browsers whatever the referrer policy): only `same-origin`
+ *   (our own pages) and `none` (typed or bookmarked) are accepted; `same-site` (a sibling
+ *   subdomain) and `cross-site` are not.
+ * - `Origin`: when it names an origin, it must be the public URL's. `Origin: null` is accepted:
+ *   browsers send it for a form posted from a page served with `Referrer-Policy: no-referrer`,
+ *   as ours are (Fetch §3.1, "serializing a request origin"); Sec-Fetch-Site still applies.
+ * - Neither header (a non-browser client, an old browser): the CSRF token decides alone.
+ */
+export function crossSiteFormProblem(headers: Readonly<Record<string, string | string[] | undefined>>, publicOrigin: string): string | undefined {
+  const site = headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') return `Sec-Fetch-Site: ${String(site)}`;
+  const origin = headers['origin'];
+  if (origin !== undefined && origin !== 'null' && origin !== publicOrigin) return 'a foreign Origin';
+  return undefined;
+}

@@ -2,6 +2,7 @@
 // email verification, password reset and the account pages. Accessible: every input has a label,
 // hints and errors are tied to their field (aria-describedby, aria-invalid), a form's error is
 // announced (role=alert), and the pages work without JavaScript, on a phone as on a desktop.
+import { MIN_PASSWORD_LENGTH } from '../passwords/hash.ts';
 import { Html, html, type Layout } from './html.ts';
 
 export interface FieldSpec {
@@ -22,7 +23,7 @@ function field(f: FieldSpec): Html {
   const describedBy = [f.hint ? `${f.name}-hint` : '', f.error ? `${f.name}-error` : ''].filter(Boolean).join(' ');
   const plainText = f.type === undefined || f.type === 'text';
   return html`<label for="${f.name}">${f.label}</label>
-<input id="${f.name}" name="${f.name}" type="${f.type ?? 'text'}" autocomplete="${f.autocomplete}" required maxlength="${f.maxlength ?? 254}"${plainText ? html` autocapitalize="none" spellcheck="false"` : ''}${f.numeric ? html` inputmode="numeric"` : ''}${f.value !== undefined && f.type !== 'password' ? html` value="${f.value}"` : ''}${describedBy ? html` aria-describedby="${describedBy}"` : ''}${f.error ? html` aria-invalid="true"` : ''}${f.autofocus ? html` autofocus` : ''}>
+<input id="${f.name}" name="${f.name}" type="${f.type ?? 'text'}" autocomplete="${f.autocomplete}" required${f.autocomplete === 'new-password' ? html` minlength="${String(MIN_PASSWORD_LENGTH)}"` : ''} maxlength="${f.maxlength ?? 254}"${plainText ? html` autocapitalize="none" spellcheck="false"` : ''}${f.numeric ? html` inputmode="numeric"` : ''}${f.value !== undefined && f.type !== 'password' ? html` value="${f.value}"` : ''}${describedBy ? html` aria-describedby="${describedBy}"` : ''}${f.error ? html` aria-invalid="true"` : ''}${f.autofocus ? html` autofocus` : ''}>
 ${f.hint ? html`<p id="${f.name}-hint" class="hint">${f.hint}</p>` : ''}
 ${f.error ? html`<p id="${f.name}-error" class="field-error">${f.error}</p>` : ''}`;
 }
@@ -46,7 +47,7 @@ function fieldErrorSummary(errors: Readonly<Record<string, string | undefined>>)
 
 const hidden = (name: string, value: string) => html`<input type="hidden" name="${name}" value="${value}">`;
 
-export const PASSWORD_HINT = 'At least 8 characters. A few unrelated words make a strong password.';
+export const PASSWORD_HINT = `At least ${MIN_PASSWORD_LENGTH} characters, and not one of the common passwords attackers try first. A few unrelated words make a strong password.`;
 
 export interface LoginPageInput {
   readonly action: string;
@@ -287,7 +288,7 @@ ${fields([
     });
   }
 
-  enrolTwoFactor({ action, csrf, qrSvg, secret, error, backUrl }: Required<FormPage> & { qrSvg: string; secret: string; error?: string | undefined; backUrl: string }): string {
+  enrolTwoFactor({ action, csrf, qrSvg, secret, username, error, backUrl }: Required<FormPage> & { qrSvg: string; secret: string; username: string; error?: { code?: string | undefined; current?: string | undefined } | undefined; backUrl: string }): string {
     return this.#layout.page({
       title: 'Set up two-factor authentication',
       body: html`<h1>Set up two-factor authentication</h1>
@@ -297,7 +298,11 @@ ${fields([
 <code class="secret" id="totp-secret">${secret.match(/.{1,4}/g)!.join(' ')}</code>
 <form method="post" action="${action}" novalidate>
 ${hidden('csrf', csrf)}
-${field({ name: 'code', label: 'Code from the app', autocomplete: 'one-time-code', maxlength: 8, numeric: true, autofocus: true, error, hint: 'Enter the 6-digit code the app shows, to confirm it is set up.' })}
+<input type="text" name="username" value="${username}" autocomplete="username" hidden>
+${fields([
+  { name: 'code', label: 'Code from the app', autocomplete: 'one-time-code', maxlength: 8, numeric: true, error: error?.code, hint: 'Enter the 6-digit code the app shows, to confirm it is set up.' },
+  { name: 'current', label: 'Your password', type: 'password', autocomplete: 'current-password', maxlength: 1024, error: error?.current, hint: 'Confirm it is you: whoever turns this on decides how the account signs in.' },
+])}
 <button type="submit">Turn on two-factor authentication</button>
 </form>
 <p class="links"><a href="${backUrl}">Cancel</a></p>`,
@@ -315,13 +320,16 @@ ${field({ name: 'code', label: 'Code from the app', autocomplete: 'one-time-code
     });
   }
 
-  manageTwoFactor({ action, regenerateAction, csrf, username, recoveryCodesLeft, error, backUrl }: Required<FormPage> & { regenerateAction: string; username: string; recoveryCodesLeft: number; error?: string | undefined; backUrl: string }): string {
+  manageTwoFactor({ action, regenerateAction, csrf, username, recoveryCodesLeft, error, regenerateError, backUrl }: Required<FormPage> & { regenerateAction: string; username: string; recoveryCodesLeft: number; error?: string | undefined; regenerateError?: string | undefined; backUrl: string }): string {
     return this.#layout.page({
       title: 'Two-factor authentication',
       body: html`<h1>Two-factor authentication is on</h1>
 <p>${recoveryCodesLeft} recovery code(s) left.</p>
-<form method="post" action="${regenerateAction}">
+<h2>New recovery codes</h2>
+<form method="post" action="${regenerateAction}" novalidate>
 ${hidden('csrf', csrf)}
+<input type="text" name="username" value="${username}" autocomplete="username" hidden>
+${field({ name: 'regenerate-current', label: 'Your password', type: 'password', autocomplete: 'current-password', maxlength: 1024, error: regenerateError, hint: 'The codes you have now stop working. Confirm your password to see new ones.' })}
 <button class="secondary" type="submit">Make new recovery codes</button>
 </form>
 <h2>Turn it off</h2>

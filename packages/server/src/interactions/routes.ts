@@ -8,7 +8,7 @@ import type { Authenticator } from '../passwords/authenticate.ts';
 import { totpStep } from '../passwords/totp.ts';
 import { acceptTotpStep, consumeRecoveryCode, twoFactorState } from '../storage/two-factor.ts';
 import { accountSummary } from '../storage/users.ts';
-import type { SignedValues } from './csrf.ts';
+import { crossSiteFormProblem, type SignedValues } from './csrf.ts';
 import { originOf } from './html.ts';
 import { accountRoutes, type AccountOptions } from './account.ts';
 import { formField, SELF_SERVICE_PATHS, selfServiceRoutes, sendPage as sendLayoutPage, sendVerification } from './self-service.ts';
@@ -60,6 +60,18 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
     pages.secondFactor({ action: actions(uid).secondFactor, abortAction: actions(uid).abort, csrf: csrf.issue(uid, 'interaction'), pending, error });
   const formExpired = (reply: FastifyReply) =>
     sendPage(reply, 403, messagePage('Form expired', 'This form could not be verified. Go back to the application and start again.'));
+
+  // Every form of these pages (login, second factor, consent, registration, reset, the account
+  // pages) is refused when the browser says it was posted from another site, before the body is
+  // even read: defence in depth beside the CSRF tokens.
+  const publicOrigin = new URL(options.publicUrl).origin;
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.method !== 'POST') return;
+    const problem = crossSiteFormProblem(request.headers, publicOrigin);
+    if (problem === undefined) return;
+    request.log.info({ problem }, 'cross-site form post refused');
+    return sendPage(reply, 403, messagePage('Form refused', 'This form was sent from another site. Go back to the application and start again.'));
+  });
 
   app.setErrorHandler((error, request, reply) => {
     if (error instanceof InteractionExpired) return expired(reply);
@@ -125,8 +137,8 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
   });
 
   // The second step for accounts with two-factor authentication: a TOTP code or a recovery code.
-  // Wrong codes count against the same throttle as wrong passwords (per account and per address),
-  // which bounds guessing a 6-digit code far below what it would take.
+  // Wrong codes count per account on a counter of their own, which only a right second factor
+  // clears, and per address with wrong passwords: knowing the password buys no more guesses.
   app.post<UidParams & FormBody>(`${INTERACTION_PATH}/:uid/second-factor`, async (request, reply) => {
     const { uid } = request.params;
     const view = await interactions.load(request.raw, reply.raw, uid);
@@ -138,21 +150,28 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
     const user = userId === undefined ? undefined : await accountSummary(db, userId);
     if (!user || user.disabled || !user.twoFactor) return sendPage(reply, 400, loginPage(uid, view.clientName, { error: 'Your sign-in took too long. Please sign in again.' }), targets);
 
-    const decision = await throttle.check(user.username, request.ip);
-    if (decision.limited) {
-      reply.header('retry-after', String(decision.retryAfter));
-      return sendPage(reply, 429, secondFactorPage(uid, pending, `Too many failed attempts. Try again in ${Math.ceil(decision.retryAfter / 60)} minute(s).`), targets);
+    // Counted before the code is looked at, on the second factor's own per-account counter
+    // (a right password does not clear it) and the address's.
+    const attempt = await throttle.attempt('second_factor', user.id, request.ip);
+    if (attempt.limited) {
+      reply.header('retry-after', String(attempt.retryAfter));
+      return sendPage(reply, 429, secondFactorPage(uid, pending, `Too many failed attempts. Try again in ${Math.ceil(attempt.retryAfter / 60)} minute(s).`), targets);
     }
     const code = formField(request.body, 'code').trim();
     let method: 'totp' | 'recovery_code' | undefined;
-    if (/^\d[\d ]*$/.test(code)) {
-      const state = await twoFactorState(db, user.id);
-      const secret = state?.sealedSecret ? secretBox.open(state.sealedSecret) : undefined;
-      const step = secret === undefined ? undefined : totpStep(secret, code);
-      // A code works once: its time step must be later than the last one accepted.
-      if (step !== undefined && (await acceptTotpStep(db, user.id, step))) method = 'totp';
-    } else if (await consumeRecoveryCode(db, user.id, code)) {
-      method = 'recovery_code';
+    try {
+      if (/^\d[\d ]*$/.test(code)) {
+        const state = await twoFactorState(db, user.id);
+        const secret = state?.sealedSecret ? secretBox.open(state.sealedSecret) : undefined;
+        const step = secret === undefined ? undefined : totpStep(secret, code);
+        // A code works once: its time step must be later than the last one accepted.
+        if (step !== undefined && (await acceptTotpStep(db, user.id, step))) method = 'totp';
+      } else if (await consumeRecoveryCode(db, user.id, code)) {
+        method = 'recovery_code';
+      }
+    } catch (error) {
+      await attempt.release().catch(() => {});
+      throw error;
     }
     await audit({
       type: 'login.second_factor',
@@ -162,11 +181,9 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
       ip: request.ip,
       details: { method: method ?? (/^\d/.test(code) ? 'totp' : 'recovery_code') },
     });
-    if (!method) {
-      await throttle.failed(user.username, request.ip);
-      return sendPage(reply, 401, secondFactorPage(uid, pending, 'This code is not right. Enter the current code from your app.'), targets);
-    }
-    await throttle.succeeded(user.username, request.ip);
+    // A wrong code (or recovery code) stays counted.
+    if (!method) return sendPage(reply, 401, secondFactorPage(uid, pending, 'This code is not right. Enter the current code from your app.'), targets);
+    await attempt.succeeded();
     const returnTo = await interactions.finishLogin(request.raw, reply.raw, uid, user.id, ['pwd', 'otp']);
     return reply.redirect(returnTo, 303);
   });

@@ -10,7 +10,7 @@ import { GatehouseError } from '../errors.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import { alreadyRegisteredMail, passwordChangedMail, passwordResetMail, verificationMail } from '../mail/messages.ts';
 import { hashPassword, passwordProblem } from '../passwords/hash.ts';
-import type { LoginThrottle, RateLimiter } from '../passwords/throttle.ts';
+import { addressKey, type LoginThrottle, type RateLimiter } from '../passwords/throttle.ts';
 import { consumeAccountToken, invalidateAccountTokens, issueAccountToken, peekAccountToken } from '../storage/account-tokens.ts';
 import type { AuditEventInput } from '../storage/audit.ts';
 import type { Db } from '../storage/database.ts';
@@ -67,6 +67,11 @@ function interactionReturn(value: string): string | undefined {
 
 function withInteraction(path: string, uid: string | undefined): string {
   return uid ? `${path}?interaction=${encodeURIComponent(uid)}` : path;
+}
+
+/** Email addresses are compared as the database's unique index does: whatever their case. */
+function sameAddress(current: string | null | undefined, sentTo: string): boolean {
+  return typeof current === 'string' && current.toLowerCase() === sentTo.toLowerCase();
 }
 
 /** `message` when `check` refuses the value (validate.ts throws GatehouseError). */
@@ -141,7 +146,7 @@ export async function selfServiceRoutes(app: FastifyInstance, options: SelfServi
     };
     if (Object.values(errors).some(Boolean)) return registerPage(request, reply, 400, { username, email }, errors);
 
-    const limit = await limiter.take([{ key: `register:ip:${request.ip}`, max: LIMITS.registrationsPerIp }], HOUR);
+    const limit = await limiter.take([{ key: `register:ip:${addressKey(request.ip)}`, max: LIMITS.registrationsPerIp }], HOUR);
     if (limit.limited) return tooMany(reply, limit.retryAfter);
 
     // A username is public (it is how people sign in), so a taken one is said; an email is not.
@@ -208,7 +213,7 @@ export async function selfServiceRoutes(app: FastifyInstance, options: SelfServi
     if (error) return forgotPage(request, reply, 400, email, { email: error });
     const limit = await limiter.take(
       [
-        { key: `reset:ip:${request.ip}`, max: LIMITS.resetMailsPerIp },
+        { key: `reset:ip:${addressKey(request.ip)}`, max: LIMITS.resetMailsPerIp },
         { key: `reset:email:${email.toLowerCase()}`, max: LIMITS.resetMailsPerEmail },
       ],
       HOUR,
@@ -229,7 +234,7 @@ export async function selfServiceRoutes(app: FastifyInstance, options: SelfServi
   const resetForm = async (reply: FastifyReply, status: number, token: string, errors: Record<string, string | undefined>) => {
     const link = await peekAccountToken(db, 'reset_password', token);
     const user = link && (await findUser(db, link.userId));
-    if (!link || !user) return invalidLink(reply);
+    if (!link || !user || !sameAddress(user.email, link.email)) return invalidLink(reply);
     return page(reply, status, pages.resetPassword({ action: SELF_SERVICE_PATHS.resetPassword, token, username: user.username, errors }));
   };
 
@@ -252,6 +257,9 @@ export async function selfServiceRoutes(app: FastifyInstance, options: SelfServi
     const link = await atomically(db, async () => {
       const used = await consumeAccountToken(db, 'reset_password', token);
       if (!used) return undefined;
+      // The link is bound to the address it was sent to: if the account's email changed since,
+      // whoever reads the old mailbox no longer speaks for the account (the link is used up).
+      if (!sameAddress((await findUser(db, used.userId))?.email, used.email)) return undefined;
       await updatePasswordHash(db, used.userId, hash);
       await invalidateAccountTokens(db, used.userId, 'reset_password');
       // Opening the link proved the mailbox is theirs.
@@ -262,7 +270,7 @@ export async function selfServiceRoutes(app: FastifyInstance, options: SelfServi
     if (!link) return invalidLink(reply);
     const user = await findUser(db, link.userId);
     if (user) {
-      await options.throttle.succeeded(user.username, request.ip);
+      await options.throttle.clearPasswordFailures(user.username);
       mailer.send(passwordChangedMail(brand, link.email, user.username));
     }
     await audit({ type: 'account.password_reset', actor: { kind: 'user', id: link.userId }, target: { kind: 'user', id: link.userId }, ip: request.ip });

@@ -21,7 +21,11 @@ export type AuthenticationChannel = { readonly kind: 'login_page' } | { readonly
 
 export interface AuthenticationEvent {
   readonly channel: AuthenticationChannel;
-  readonly username: string;
+  /**
+   * The account's username, when one matched what was typed; never the typed text otherwise
+   * (people paste passwords into the username field, and audit events keep no secret).
+   */
+  readonly username: string | undefined;
   readonly ip: string;
   readonly outcome: AuthenticationOutcome['kind'];
   readonly userId: string | undefined;
@@ -45,39 +49,47 @@ export interface AuthenticatorDeps {
 
 export function createAuthenticator({ db, throttle, passwords = hashing, onRehashError, onAuthentication }: AuthenticatorDeps): Authenticator {
   const { hashPassword, needsRehash, verifyDummy, verifyPassword } = passwords;
-  const check = async (username: string, password: string, ip: string): Promise<AuthenticationOutcome> => {
-      const decision = await throttle.check(username, ip);
-      if (decision.limited) return { kind: 'throttled', retryAfter: decision.retryAfter };
+  const check = async (username: string, password: string, ip: string): Promise<{ outcome: AuthenticationOutcome; known?: string }> => {
+    // The attempt is counted before the password is checked (atomically, so a parallel burst
+    // gets no more checks than the limit), and released only once it turned out right.
+    const attempt = await throttle.attempt('password', username, ip);
+    if (attempt.limited) return { outcome: { kind: 'throttled', retryAfter: attempt.retryAfter } };
 
-      const record = await findLoginRecord(db, username);
-      const ok = record?.passwordHash ? await verifyPassword(record.passwordHash, password) : await verifyDummy(password);
-      if (!record || !ok) {
-        await throttle.failed(username, ip);
-        return { kind: 'invalid' };
-      }
-      await throttle.succeeded(username, ip);
+    let record: Awaited<ReturnType<typeof findLoginRecord>>;
+    let ok: boolean;
+    try {
+      record = await findLoginRecord(db, username);
+      ok = record?.passwordHash ? await verifyPassword(record.passwordHash, password) : await verifyDummy(password);
+    } catch (error) {
+      // No check was made: not a failure of the account's (storage is down, say).
+      await attempt.release().catch(() => {});
+      throw error;
+    }
+    if (!record || !ok) return { outcome: { kind: 'invalid' }, ...(record ? { known: record.username } : {}) };
+    await attempt.succeeded();
 
-      // Imported bcrypt hashes (and argon2id hashes with weaker parameters) become argon2id now,
-      // while the plain password is at hand. A failure here must not fail the login.
-      if (needsRehash(record.passwordHash!)) {
-        try {
-          await updatePasswordHash(db, record.id, await hashPassword(password));
-        } catch (error) {
-          onRehashError?.(error);
-        }
+    // Imported bcrypt hashes (and argon2id hashes with weaker parameters) become argon2id now,
+    // while the plain password is at hand. A failure here must not fail the login.
+    if (needsRehash(record.passwordHash!)) {
+      try {
+        await updatePasswordHash(db, record.id, await hashPassword(password));
+      } catch (error) {
+        onRehashError?.(error);
       }
-      // Only someone who knows the password learns that the account is disabled.
-      if (record.disabled) return { kind: 'disabled' };
-      if (record.unverified) return { kind: 'unverified', userId: record.id, email: record.email };
-      if (record.twoFactor) return { kind: 'second_factor', userId: record.id, username: record.username };
-      return { kind: 'ok', userId: record.id, username: record.username };
+    }
+    const known = record.username;
+    // Only someone who knows the password learns that the account is disabled.
+    if (record.disabled) return { outcome: { kind: 'disabled' }, known };
+    if (record.unverified) return { outcome: { kind: 'unverified', userId: record.id, email: record.email }, known };
+    if (record.twoFactor) return { outcome: { kind: 'second_factor', userId: record.id, username: record.username }, known };
+    return { outcome: { kind: 'ok', userId: record.id, username: record.username }, known };
   };
   return {
     async authenticate(username, password, ip, channel) {
-      const outcome = await check(username, password, ip);
+      const { outcome, known } = await check(username, password, ip);
       await onAuthentication?.({
         channel,
-        username,
+        username: known,
         ip,
         outcome: outcome.kind,
         userId: 'userId' in outcome ? outcome.userId : undefined,

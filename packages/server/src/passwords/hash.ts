@@ -2,6 +2,7 @@
 // weaker argon2id hashes still verify and are upgraded at the next successful login.
 import { hash as argon2Hash, verify as argon2Verify, parseOptions, type Algorithm } from '@node-rs/argon2';
 import bcrypt from 'bcryptjs';
+import { COMMON_PASSWORD_COUNT, isCommonPassword } from './common.ts';
 
 // OWASP Password Storage Cheat Sheet: argon2id, m=19 MiB, t=2, p=1.
 const ARGON2ID = 2 as Algorithm; // @node-rs/argon2's `const enum Algorithm.Argon2id`
@@ -69,9 +70,17 @@ export async function verifyDummy(password: string): Promise<false> {
   return false;
 }
 
-/** Checks a new password against the policy (NIST SP 800-63B: length, not composition rules). */
+/**
+ * Checks a new password against the policy, for every way one is set (registration, reset,
+ * change, the CLI, the admin API): NIST SP 800-63B §3.1.1.2 and OWASP ASVS 5 §6.2 — a length
+ * (counted in Unicode code points, so four emoji are four characters, not eight), and not one of
+ * the common or breached passwords; no composition rules.
+ */
 export function passwordProblem(password: string): string | undefined {
-  if (password.length < MIN_PASSWORD_LENGTH) return `must be at least ${MIN_PASSWORD_LENGTH} characters`;
+  if ([...password].length < MIN_PASSWORD_LENGTH) return `must be at least ${MIN_PASSWORD_LENGTH} characters`;
   if (password.length > MAX_PASSWORD_LENGTH) return `must be at most ${MAX_PASSWORD_LENGTH} characters`;
+  if (isCommonPassword(password)) {
+    return `is one of the ${COMMON_PASSWORD_COUNT.toLocaleString('en')} most common passwords, which attackers try first: choose another`;
+  }
   return undefined;
 }

@@ -3,7 +3,9 @@ import { sql, type Transaction } from 'kysely';
 import { GatehouseError, isUniqueViolation } from '../errors.ts';
 import { hashKind, hashPassword, passwordProblem } from '../passwords/hash.ts';
 import { sha256 } from '../secrets.ts';
+import { invalidateAccountTokens } from './account-tokens.ts';
 import type { Db } from './database.ts';
+import { atomically } from './scope.ts';
 import { iso, now, pageBounds, type Page, type PageRequest } from './rows.ts';
 import type { Database } from './tables.ts';
 import * as validate from './validate.ts';
@@ -246,11 +248,22 @@ export async function setUserDisabled(db: Db, usernameOrId: string, disabled: bo
   return { ...user, disabled };
 }
 
+/**
+ * Sets a user's password (an administrator: the CLI or the admin API). Like every password
+ * change, it ends what was issued under the old one, in the same transaction: sessions, grants,
+ * refresh tokens, access tokens (through introspection), and unused reset links.
+ */
 export async function setUserPassword(db: Db, usernameOrId: string, password: string): Promise<User> {
   const problem = passwordProblem(password);
   if (problem) throw new GatehouseError('invalid_request', `password ${problem}`, { field: 'password' });
   const user = await requireUser(db, usernameOrId);
-  await updatePasswordHash(db, user.id, await hashPassword(password));
+  // Hash before the transaction: argon2id must not hold the write lock.
+  const hash = await hashPassword(password);
+  await atomically(db, async () => {
+    await updatePasswordHash(db, user.id, hash);
+    await invalidateAccountTokens(db, user.id, 'reset_password');
+    await revokeUserSessions(db, user.id);
+  });
   return user;
 }
 
@@ -295,6 +308,17 @@ export async function updateUser(db: Db, usernameOrId: string, changes: UserChan
       if (changes.emailVerified !== undefined) set.email_verified = changes.emailVerified ? 1 : 0;
       else if (email !== undefined && email !== user.email) set.email_verified = 0;
       await trx.updateTable('users').set(set).where('id', '=', user.id).execute();
+      // Reset links went to the old address: they stop working with it (verification links
+      // already check the address they were sent to when used).
+      if (email !== undefined && email?.toLowerCase() !== user.email?.toLowerCase()) {
+        await trx
+          .updateTable('account_tokens')
+          .set({ consumed_at: now() })
+          .where('user_id', '=', user.id)
+          .where('purpose', '=', 'reset_password')
+          .where('consumed_at', 'is', null)
+          .execute();
+      }
       if (roles === undefined) return;
       const found = roles.length ? await trx.selectFrom('roles').select(['id', 'name']).where('name', 'in', roles).execute() : [];
       const missing = roles.filter((role) => !found.some((r) => r.name === role));

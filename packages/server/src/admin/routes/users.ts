@@ -1,12 +1,11 @@
 // /admin/api/users: create, list (filters), read, change email and roles, disable/enable, set password.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Static } from 'typebox';
-import { GatehouseError } from '../../errors.ts';
 import { rolesByName } from '../../storage/roles.ts';
 import { disableTwoFactor } from '../../storage/two-factor.ts';
 import { createUser, findUser, grantedScopes, listUsers, requireUser, setUserDisabled, setUserPassword, updateUser, type User } from '../../storage/users.ts';
 import { noteAudit } from '../audit.ts';
-import { assertGrantable, assertManageable, assertNotSelf } from '../policy.ts';
+import { assertGrantable, assertManageable, assertNotApiKey, assertNotSelf } from '../policy.ts';
 import * as S from '../schemas.ts';
 import { pageView, userView } from '../views.ts';
 import { responses, type AdminContext } from './common.ts';
@@ -56,7 +55,7 @@ export async function userRoutes(app: FastifyInstance, { db, changed }: AdminCon
         tags,
         operationId: 'createUser',
         summary: 'Create a user',
-        description: 'The password, if given, is hashed with argon2id. Roles must exist, and carry no admin scope the caller lacks.',
+        description: 'The password, if given, is hashed with argon2id (and refused if it is one of the most common passwords). Roles must exist, and carry no admin scope the caller lacks. An API key may not give a password, an email address or `email_verified`.',
         body: S.NewUser,
         response: responses({ 201: S.User }, 400, 409),
       },
@@ -64,10 +63,11 @@ export async function userRoutes(app: FastifyInstance, { db, changed }: AdminCon
     async (request, reply) => {
       const body = request.body;
       noteAudit(request, { details: { username: body.username, roles: body.roles ?? [] } });
-      // A password never expires: an API key (which may) cannot set one (see index.ts, rule 5).
-      if (body.password !== undefined && request.auth!.kind === 'api_key') {
-        throw new GatehouseError('forbidden', 'an API key cannot set a password', { field: 'password' });
-      }
+      // A password never expires, and an email address leads to one through the forgot-password
+      // page: an API key (which may expire) sets neither (see index.ts, rule 5).
+      if (body.password !== undefined) assertNotApiKey(request.auth!, 'set a password', 'password');
+      if (body.email !== undefined) assertNotApiKey(request.auth!, 'set an email address', 'email');
+      if (body.email_verified !== undefined) assertNotApiKey(request.auth!, 'mark an email address verified', 'email_verified');
       if (body.roles) await assertRolesGrantable(request, body.roles);
       const user = await createUser(db, {
         username: body.username,
@@ -101,7 +101,7 @@ export async function userRoutes(app: FastifyInstance, { db, changed }: AdminCon
         tags,
         operationId: 'updateUser',
         summary: 'Change a user\'s email or roles',
-        description: 'A new email is unverified unless `email_verified` says otherwise. `roles` replaces the user\'s roles.',
+        description: 'A new email is unverified unless `email_verified` says otherwise, and reset links sent to the old one stop working. `roles` replaces the user\'s roles. An API key may change roles only: an email address leads to a password through the forgot-password page.',
         params: S.IdParams,
         body: S.UserChanges,
         response: responses({ 200: S.User }, 400, 404, 409),
@@ -110,6 +110,9 @@ export async function userRoutes(app: FastifyInstance, { db, changed }: AdminCon
     async (request) => {
       const user = await manageableUser(request, request.params.id);
       noteAudit(request, { target: { kind: 'user', id: user.id }, details: { changed: Object.keys(request.body), ...(request.body.roles ? { roles: request.body.roles } : {}) } });
+      // The way to a password (the forgot-password page mails the account's address): not for API keys.
+      if (request.body.email !== undefined) assertNotApiKey(request.auth!, 'change an email address', 'email');
+      if (request.body.email_verified !== undefined) assertNotApiKey(request.auth!, 'mark an email address verified', 'email_verified');
       if (request.body.roles) await assertRolesGrantable(request, request.body.roles);
       const updated = await updateUser(db, user.id, { email: request.body.email, emailVerified: request.body.email_verified, roles: request.body.roles });
       if (request.body.roles) await changed('users');
@@ -152,7 +155,7 @@ export async function userRoutes(app: FastifyInstance, { db, changed }: AdminCon
         tags,
         operationId: 'setUserPassword',
         summary: 'Set a user\'s password',
-        description: 'Not for API keys. Refused for a user holding admin scopes the caller lacks (it would let the caller log in as them).',
+        description: 'Not for API keys. Refused for a user holding admin scopes the caller lacks (it would let the caller log in as them). Refused if the password is one of the most common ones. Ends every session, grant, refresh token and access token of the user, and their unused reset links.',
         params: S.IdParams,
         body: S.NewPassword,
         response: responses({ 200: S.User }, 400, 404),

@@ -69,7 +69,7 @@ export const enableUserCommand = toggle(false);
 
 export const setPasswordCommand: Command = {
   usage: 'gatehouse users set-password <username> [--password <p>]   (or pipe the password on stdin)',
-  summary: "Set a user's password.",
+  summary: "Set a user's password (refused if common); ends the user's sessions, refresh and access tokens.",
   options: { password: { type: 'string' } },
   positionals: { min: 1, max: 1 },
   async run(context) {
