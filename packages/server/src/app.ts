@@ -6,7 +6,7 @@ import { createInteractionApi } from './engine/interactions.ts';
 import { mountProvider } from './engine/mount.ts';
 import { createEngine, type Engine } from './engine/provider.ts';
 import { GatehouseError } from './errors.ts';
-import { Layout, STYLESHEET_PATH } from './interactions/html.ts';
+import { Layout, STYLESHEET_PATH } from './html/layout.ts';
 import { CsrfTokens, SignedValues } from './interactions/csrf.ts';
 import { Pages } from './interactions/pages.ts';
 import { interactionRoutes } from './interactions/routes.ts';

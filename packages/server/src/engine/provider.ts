@@ -22,7 +22,7 @@ import { registerRefreshRotation } from './refresh-rotation.ts';
 import { createResourceIndicators } from './resources.ts';
 import { createTokenExtensions, tokenExtensionsMiddleware } from './token-extensions.ts';
 import { createViews } from './views.ts';
-import type { Layout } from '../interactions/html.ts';
+import type { Layout } from '../html/layout.ts';
 import { accountClientMetadata, ACCOUNT_CLIENT_ID } from './account-client.ts';
 
 /** Where each protocol endpoint lives, relative to the issuer. */

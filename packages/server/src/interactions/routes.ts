@@ -9,7 +9,7 @@ import { totpStep } from '../passwords/totp.ts';
 import { acceptTotpStep, consumeRecoveryCode, twoFactorState } from '../storage/two-factor.ts';
 import { accountSummary } from '../storage/users.ts';
 import type { SignedValues } from './csrf.ts';
-import { originOf } from './html.ts';
+import { originOf } from '../html/layout.ts';
 import { accountRoutes, type AccountOptions } from './account.ts';
 import { formField, SELF_SERVICE_PATHS, selfServiceRoutes, sendPage as sendLayoutPage, sendVerification } from './self-service.ts';
 

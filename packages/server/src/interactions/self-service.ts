@@ -19,7 +19,7 @@ import { createUser, findUser, findUserByEmail, markEmailVerified, revokeUserSes
 import * as validate from '../storage/validate.ts';
 import { INTERACTION_PATH } from '../engine/provider.ts';
 import { ACCOUNT_PATH } from '../engine/account-client.ts';
-import type { Layout } from './html.ts';
+import type { Layout } from '../html/layout.ts';
 import type { Pages } from './pages.ts';
 
 export const SELF_SERVICE_PATHS = {
