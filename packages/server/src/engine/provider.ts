@@ -21,7 +21,7 @@ import { registerPasswordGrant } from './password-grant.ts';
 import { registerRefreshRotation } from './refresh-rotation.ts';
 import { createResourceIndicators } from './resources.ts';
 import { createTokenExtensions, tokenExtensionsMiddleware } from './token-extensions.ts';
-import { createViews } from './views.ts';
+import { createProviderPages } from './provider-pages.ts';
 import type { Layout } from '../html/layout.ts';
 import { accountClientMetadata, ACCOUNT_CLIENT_ID } from './account-client.ts';
 
@@ -104,7 +104,7 @@ function providerKeys(keys: readonly SigningKey[]): JWK[] {
 const fingerprint = (keys: readonly SigningKey[]) => keys.map((k) => `${k.kid}:${k.state}`).sort().join(',');
 
 export async function createEngine({ db, config, authenticator, layout, onServerError, onApiKeyUse, onProtocolError }: EngineDeps): Promise<Engine> {
-  const { renderError, logoutSource, postLogoutSuccessSource } = createViews(layout);
+  const { renderError, logoutSource, postLogoutSuccessSource } = createProviderPages(layout);
   const [initialKeys, cookieKeys] = await Promise.all([ensureSigningKeys(db), ensureSecrets(db, 'cookie')]);
   const revokeGrant = async (grantId: string): Promise<void> => {
     await db.deleteFrom('oidc_payloads').where('grant_id', '=', grantId).execute();

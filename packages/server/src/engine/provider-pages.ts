@@ -4,7 +4,7 @@ import type { KoaContextWithOIDC } from 'oidc-provider';
 import { Html, html } from '../html/escape.ts';
 import { originOf, type Layout } from '../html/layout.ts';
 
-export function createViews(layout: Layout) {
+export function createProviderPages(layout: Layout) {
 function send(ctx: KoaContextWithOIDC, body: string, formTargets: readonly string[] = []): void {
   for (const [name, value] of Object.entries(layout.headers(formTargets))) ctx.set(name, value);
   ctx.type = 'html';

@@ -20,7 +20,7 @@ import * as validate from '../storage/validate.ts';
 import { INTERACTION_PATH } from '../engine/provider.ts';
 import { ACCOUNT_PATH } from '../engine/account-client.ts';
 import type { Layout } from '../html/layout.ts';
-import type { Pages } from './pages.ts';
+import type { Pages } from './templates.ts';
 
 export const SELF_SERVICE_PATHS = {
   register: '/register',
