@@ -18,7 +18,7 @@ import { adminApi } from './admin/index.ts';
 import { connectBus, type ClusterBus, type ClusterEvent } from './cluster/bus.ts';
 import { RedisThrottleStore } from './cluster/redis-throttle.ts';
 import { loggerOptions } from './logger.ts';
-import { createAuthenticator, type Authenticator, type PasswordFunctions } from './passwords/authenticate.ts';
+import { createPasswordLogin, type PasswordLogin, type PasswordFunctions } from './passwords/password-login.ts';
 import { LoginThrottle, MemoryThrottleStore, RateLimiter, type ThrottleStore } from './passwords/throttle.ts';
 import { migrate, openStorage, type Storage } from './storage/database.ts';
 import { ensureSecrets } from './storage/keys.ts';
@@ -38,7 +38,7 @@ export interface GatehouseServer {
   readonly bus: ClusterBus;
   /** Call after changing clients, APIs, users or keys: every instance drops what it cached. */
   changed(type: ClusterEvent['type']): Promise<void>;
-  readonly authenticator: Authenticator;
+  readonly passwordLogin: PasswordLogin;
   readonly config: Config;
   close(): Promise<void>;
 }
@@ -93,7 +93,7 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
       // Generated request ids: a client-supplied one would let callers forge log lines.
       genReqId: () => crypto.randomUUID(),
     });
-    const authenticator = createAuthenticator({
+    const passwordLogin = createPasswordLogin({
       db: storage.db,
       throttle,
       ...(options.passwords ? { passwords: options.passwords } : {}),
@@ -139,7 +139,7 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
     const engine = await createEngine({
       db: storage.db,
       config,
-      authenticator,
+      passwordLogin,
       layout,
       onServerError: (error) => app.log.error({ err: error }, 'protocol endpoint failed'),
       onApiKeyUse: (id) => apiKeyUses.set(id, Date.now()),
@@ -175,7 +175,7 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
     await app.register(interactionRoutes, {
       interactions: createInteractionApi(() => engine.provider, storage.db),
       currentProvider: () => engine.provider,
-      authenticator,
+      passwordLogin,
       csrf: new CsrfTokens(csrfSecrets),
       signed: new SignedValues(csrfSecrets),
       secretBox: new SecretBox(await ensureSecrets(storage.db, 'totp')),
@@ -288,7 +288,7 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
       app,
       storage,
       engine,
-      authenticator,
+      passwordLogin,
       config,
       maintainKeys,
       bus,

@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { JSONWebKeySet, JWK } from 'jose';
 import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config/schema.ts';
-import type { Authenticator } from '../passwords/authenticate.ts';
+import type { PasswordLogin } from '../passwords/password-login.ts';
 import { verifySecret } from '../secrets.ts';
 import { TtlCache } from '../storage/cache.ts';
 import { findStoredClient } from '../storage/clients.ts';
@@ -71,7 +71,7 @@ export interface Engine {
 export interface EngineDeps {
   readonly db: Db;
   readonly config: Config;
-  readonly authenticator: Authenticator;
+  readonly passwordLogin: PasswordLogin;
   /** The branded layout of the pages oidc-provider renders (errors, logout). */
   readonly layout: Layout;
   readonly onServerError?: (error: unknown) => void;
@@ -103,7 +103,7 @@ function providerKeys(keys: readonly SigningKey[]): JWK[] {
 
 const fingerprint = (keys: readonly SigningKey[]) => keys.map((k) => `${k.kid}:${k.state}`).sort().join(',');
 
-export async function createEngine({ db, config, authenticator, layout, onServerError, onApiKeyUse, onProtocolError }: EngineDeps): Promise<Engine> {
+export async function createEngine({ db, config, passwordLogin, layout, onServerError, onApiKeyUse, onProtocolError }: EngineDeps): Promise<Engine> {
   const { renderError, logoutSource, postLogoutSuccessSource } = createProviderPages(layout);
   const [initialKeys, cookieKeys] = await Promise.all([ensureSigningKeys(db), ensureSecrets(db, 'cookie')]);
   const revokeGrant = async (grantId: string): Promise<void> => {
@@ -274,7 +274,7 @@ export async function createEngine({ db, config, authenticator, layout, onServer
 
     registerClientCredentials(provider, resourceIndicators);
     registerRefreshRotation(provider, { db, graceSeconds: config.refreshTokenReuseGrace, revokeGrant });
-    registerPasswordGrant(provider, { db, authenticator, resources: resourceIndicators });
+    registerPasswordGrant(provider, { db, passwordLogin, resources: resourceIndicators });
 
     const publicUrl = new URL(config.publicUrl);
     provider.use(async (ctx, next) => {

@@ -4,7 +4,7 @@ import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { InteractionExpired, type InteractionApi } from '../engine/interactions.ts';
 import { INTERACTION_PATH } from '../engine/provider.ts';
-import type { Authenticator } from '../passwords/authenticate.ts';
+import type { PasswordLogin } from '../passwords/password-login.ts';
 import { totpStep } from '../passwords/totp.ts';
 import { acceptTotpStep, consumeRecoveryCode, twoFactorState } from '../storage/two-factor.ts';
 import { accountSummary } from '../storage/users.ts';
@@ -15,7 +15,7 @@ import { formField, SELF_SERVICE_PATHS, selfServiceRoutes, sendPage as sendLayou
 
 export interface InteractionRoutesOptions extends AccountOptions {
   readonly interactions: InteractionApi;
-  readonly authenticator: Authenticator;
+  readonly passwordLogin: PasswordLogin;
   readonly signed: SignedValues;
   readonly bodyLimit: number;
 }
@@ -30,7 +30,7 @@ const INVALID_CREDENTIALS = 'Invalid username or password.';
 
 
 export async function interactionRoutes(app: FastifyInstance, options: InteractionRoutesOptions): Promise<void> {
-  const { interactions, authenticator, csrf, signed, layout, pages, db, throttle, audit, secretBox } = options;
+  const { interactions, passwordLogin, csrf, signed, layout, pages, db, throttle, audit, secretBox } = options;
   await app.register(formbody, { bodyLimit: options.bodyLimit });
 
   const sendPage = (reply: FastifyReply, status: number, body: string, formTargets: (string | undefined)[] = []): FastifyReply =>
@@ -102,7 +102,7 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
     const password = formField(request.body, 'password');
     if (username === '' || password === '') return rerender(400, INVALID_CREDENTIALS, username);
 
-    const outcome = await authenticator.authenticate(username, password, request.ip, { kind: 'login_page' });
+    const outcome = await passwordLogin.authenticate(username, password, request.ip, { kind: 'login_page' });
     switch (outcome.kind) {
       case 'throttled':
         reply.header('retry-after', String(outcome.retryAfter));

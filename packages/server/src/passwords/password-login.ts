@@ -6,7 +6,7 @@ import { findLoginRecord, updatePasswordHash } from '../storage/users.ts';
 import * as hashing from './hash.ts';
 import type { LoginThrottle } from './throttle.ts';
 
-export type AuthenticationOutcome =
+export type PasswordLoginOutcome =
   | { readonly kind: 'ok'; readonly userId: string; readonly username: string }
   /** The password is right, and the account has two-factor authentication: a code must follow. */
   | { readonly kind: 'second_factor'; readonly userId: string; readonly username: string }
@@ -17,35 +17,35 @@ export type AuthenticationOutcome =
   | { readonly kind: 'throttled'; readonly retryAfter: number };
 
 /** Where a password was checked: the login page, or the password grant (with the client). */
-export type AuthenticationChannel = { readonly kind: 'login_page' } | { readonly kind: 'password_grant'; readonly clientId: string };
+export type PasswordLoginChannel = { readonly kind: 'login_page' } | { readonly kind: 'password_grant'; readonly clientId: string };
 
-export interface AuthenticationEvent {
-  readonly channel: AuthenticationChannel;
+export interface PasswordLoginEvent {
+  readonly channel: PasswordLoginChannel;
   readonly username: string;
   readonly ip: string;
-  readonly outcome: AuthenticationOutcome['kind'];
+  readonly outcome: PasswordLoginOutcome['kind'];
   readonly userId: string | undefined;
 }
 
-export interface Authenticator {
-  authenticate(username: string, password: string, ip: string, channel: AuthenticationChannel): Promise<AuthenticationOutcome>;
+export interface PasswordLogin {
+  authenticate(username: string, password: string, ip: string, channel: PasswordLoginChannel): Promise<PasswordLoginOutcome>;
 }
 
 /** The hashing functions used; replaceable so a test can observe which ones run. */
 export type PasswordFunctions = Pick<typeof hashing, 'hashPassword' | 'needsRehash' | 'verifyDummy' | 'verifyPassword'>;
 
-export interface AuthenticatorDeps {
+export interface PasswordLoginDeps {
   readonly db: Db;
   readonly throttle: LoginThrottle;
   readonly passwords?: PasswordFunctions;
   readonly onRehashError?: (error: unknown) => void;
   /** Every check, whatever its outcome, for the audit log (never the password). */
-  readonly onAuthentication?: (event: AuthenticationEvent) => Promise<void>;
+  readonly onAuthentication?: (event: PasswordLoginEvent) => Promise<void>;
 }
 
-export function createAuthenticator({ db, throttle, passwords = hashing, onRehashError, onAuthentication }: AuthenticatorDeps): Authenticator {
+export function createPasswordLogin({ db, throttle, passwords = hashing, onRehashError, onAuthentication }: PasswordLoginDeps): PasswordLogin {
   const { hashPassword, needsRehash, verifyDummy, verifyPassword } = passwords;
-  const check = async (username: string, password: string, ip: string): Promise<AuthenticationOutcome> => {
+  const check = async (username: string, password: string, ip: string): Promise<PasswordLoginOutcome> => {
       const decision = await throttle.check(username, ip);
       if (decision.limited) return { kind: 'throttled', retryAfter: decision.retryAfter };
 
