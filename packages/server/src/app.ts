@@ -174,7 +174,6 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
     const csrfSecrets = await ensureSecrets(storage.db, 'csrf');
     await app.register(interactionRoutes, {
       interactions: createInteractionApi(() => engine.provider, storage.db),
-      currentProvider: () => engine.provider,
       passwordLogin,
       csrf: new CsrfTokens(csrfSecrets),
       signed: new SignedValues(csrfSecrets),

@@ -2,7 +2,7 @@
 // handles the form and answers 303 to where the protocol continues.
 import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { InteractionExpired, type InteractionApi } from '../engine/interactions.ts';
+import { InteractionExpired } from '../engine/interactions.ts';
 import { INTERACTION_PATH } from '../engine/provider.ts';
 import type { PasswordLogin } from '../passwords/password-login.ts';
 import { totpStep } from '../passwords/totp.ts';
@@ -14,7 +14,6 @@ import { accountRoutes, type AccountOptions } from './account.ts';
 import { formField, SELF_SERVICE_PATHS, selfServiceRoutes, sendPage as sendLayoutPage, sendVerification } from './self-service.ts';
 
 export interface InteractionRoutesOptions extends AccountOptions {
-  readonly interactions: InteractionApi;
   readonly passwordLogin: PasswordLogin;
   readonly signed: SignedValues;
   readonly bodyLimit: number;
