@@ -14,6 +14,7 @@ import type { Page } from 'playwright-core';
 import * as apis from '@gatehouse/server/internal/storage/apis';
 import * as clients from '@gatehouse/server/internal/storage/clients';
 import * as roles from '@gatehouse/server/internal/storage/roles';
+import { withPasswordHash } from '@gatehouse/server/internal/passwords/user-passwords';
 import * as users from '@gatehouse/server/internal/storage/users';
 import { buildItemsApi } from '@gatehouse/example-items-api/app';
 import { buildNotesApp } from '@gatehouse/example-web-app/app';
@@ -34,7 +35,7 @@ test('notes web app: protected page → Gatehouse login → signed in → refres
   const apiUrl = `http://127.0.0.1:${await freePort()}`;
   await apis.createApi(gh.db, { identifier: apiUrl, name: 'Items API', scopes: 'me items', accessTokenTtl: TOKEN_TTL });
   await roles.createRole(gh.db, { name: 'user', scopes: 'me items' });
-  await users.createUser(gh.db, { username: 'johndoe', password: 'correct horse', roles: ['user'] });
+  await users.createUser(gh.db, await withPasswordHash({ username: 'johndoe', password: 'correct horse', roles: ['user'] }));
 
   const api = await buildItemsApi({ issuer: gh.issuer, publicUrl: apiUrl, docsClientId: 'docs' });
   await api.listen({ port: Number(new URL(apiUrl).port), host: '127.0.0.1' });

@@ -10,6 +10,7 @@ import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fast
 import * as apis from '@gatehouse/server/internal/storage/apis';
 import * as clients from '@gatehouse/server/internal/storage/clients';
 import * as roles from '@gatehouse/server/internal/storage/roles';
+import { withPasswordHash } from '@gatehouse/server/internal/passwords/user-passwords';
 import * as users from '@gatehouse/server/internal/storage/users';
 import { startInProcess, type Env, type InProcessServer } from '@gatehouse/test-support/gatehouse';
 import { createBrowser, loginThroughForm, type Browser } from '@gatehouse/test-support/browser';
@@ -35,7 +36,7 @@ export async function startGatehouse(t: Pick<TestContext, 'after'>, env: Env = {
   const gh = await startInProcess(t, env);
   await apis.createApi(gh.db, { identifier: API, name: 'Notes API', scopes: 'notes admin' });
   await roles.createRole(gh.db, { name: 'writer', scopes: 'notes' });
-  await users.createUser(gh.db, { username: USER.username, password: USER.password, roles: ['writer'] });
+  await users.createUser(gh.db, await withPasswordHash({ username: USER.username, password: USER.password, roles: ['writer'] }));
   return {
     ...gh,
     async client(publicUrl) {

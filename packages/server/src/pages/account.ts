@@ -11,7 +11,7 @@ import type { InteractionApi, LoginSession } from '../engine/interactions.ts';
 import { ROUTES } from '../engine/provider.ts';
 import { passwordChangedMail, twoFactorChangedMail } from '../mail/messages.ts';
 import { hashPassword, passwordProblem, verifyPassword } from '../passwords/hash.ts';
-import { newRecoveryCodes, newTotpSecret, SecretBox, totpStep, totpUri } from '../passwords/totp.ts';
+import { newRecoveryCodes, newTotpSecret, recoveryCodeHashes, SecretBox, totpStep, totpUri } from '../passwords/totp.ts';
 import { atomically } from '../storage/scope.ts';
 import { disableTwoFactor, enableTwoFactor, replaceRecoveryCodes, setPendingSecret, twoFactorState } from '../storage/two-factor.ts';
 import { accountSummary, revokeUserSessions, updatePasswordHash } from '../storage/users.ts';
@@ -194,7 +194,7 @@ export async function accountRoutes(app: FastifyInstance, options: AccountOption
     if (step === undefined) return enrolPage(reply, 400, session, user, 'This code is not right. Check the time on your device and enter the current code.');
 
     const codes = newRecoveryCodes();
-    await enableTwoFactor(db, user.id, secretBox.seal(secret), step, codes);
+    await enableTwoFactor(db, user.id, secretBox.seal(secret), step, recoveryCodeHashes(codes));
     if (user.email) mailer.send(twoFactorChangedMail(brand, user.email, user.username, true));
     await audit({ type: 'account.two_factor_enabled', actor: { kind: 'user', id: user.id }, target: { kind: 'user', id: user.id }, ip: request.ip });
     return page(reply, 200, pages.recoveryCodes({ codes, backUrl: ACCOUNT_PATH }));
@@ -206,7 +206,7 @@ export async function accountRoutes(app: FastifyInstance, options: AccountOption
     const { user } = current;
     if (!user.twoFactor) return reply.redirect(ACCOUNT_PATHS.twoFactor, 303);
     const codes = newRecoveryCodes();
-    await replaceRecoveryCodes(db, user.id, codes);
+    await replaceRecoveryCodes(db, user.id, recoveryCodeHashes(codes));
     await audit({ type: 'account.recovery_codes_replaced', actor: { kind: 'user', id: user.id }, target: { kind: 'user', id: user.id }, ip: request.ip });
     return page(reply, 200, pages.recoveryCodes({ codes, backUrl: ACCOUNT_PATH }));
   });

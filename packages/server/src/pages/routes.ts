@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { InteractionExpired } from '../engine/interactions.ts';
 import { INTERACTION_PATH } from '../engine/provider.ts';
 import type { PasswordLogin } from '../passwords/password-login.ts';
-import { totpStep } from '../passwords/totp.ts';
+import { recoveryCodeHash, totpStep } from '../passwords/totp.ts';
 import { acceptTotpStep, consumeRecoveryCode, twoFactorState } from '../storage/two-factor.ts';
 import { accountSummary } from '../storage/users.ts';
 import type { SignedValues } from './csrf.ts';
@@ -150,8 +150,9 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
       const step = secret === undefined ? undefined : totpStep(secret, code);
       // A code works once: its time step must be later than the last one accepted.
       if (step !== undefined && (await acceptTotpStep(db, user.id, step))) method = 'totp';
-    } else if (await consumeRecoveryCode(db, user.id, code)) {
-      method = 'recovery_code';
+    } else {
+      const codeHash = recoveryCodeHash(code);
+      if (codeHash !== undefined && (await consumeRecoveryCode(db, user.id, codeHash))) method = 'recovery_code';
     }
     await audit({
       type: 'login.second_factor',

@@ -11,6 +11,7 @@ import type { Mailer } from '../mail/mailer.ts';
 import { alreadyRegisteredMail, passwordChangedMail, passwordResetMail, verificationMail } from '../mail/messages.ts';
 import { hashPassword, passwordProblem } from '../passwords/hash.ts';
 import type { LoginThrottle, RateLimiter } from '../passwords/throttle.ts';
+import { withPasswordHash } from '../passwords/user-passwords.ts';
 import { consumeAccountToken, invalidateAccountTokens, issueAccountToken, peekAccountToken } from '../storage/account-tokens.ts';
 import type { AuditEventInput } from '../storage/audit.ts';
 import type { Db } from '../storage/database.ts';
@@ -159,7 +160,7 @@ export async function selfServiceRoutes(app: FastifyInstance, options: SelfServi
     } else {
       let user;
       try {
-        user = await createUser(db, { username, email, password, selfRegistered: true });
+        user = await createUser(db, await withPasswordHash({ username, email, password, selfRegistered: true }));
       } catch (error) {
         // Lost a race for the username (the email race lands here too, and is told nothing).
         if (error instanceof GatehouseError && error.code === 'conflict') {
