@@ -22,7 +22,7 @@ import { createPasswordLogin, type PasswordLogin, type PasswordFunctions } from 
 import { LoginThrottle, MemoryThrottleStore, RateLimiter, type ThrottleStore } from './passwords/throttle.ts';
 import { migrate, openStorage, type Storage } from './storage/database.ts';
 import { ensureSecrets } from './storage/keys.ts';
-import { purgeExpired } from './storage/oidc-adapter.ts';
+import { purgeExpired } from './engine/oidc-adapter.ts';
 import { purgeExpiredAccessTokens } from './storage/access-tokens.ts';
 import { recordApiKeyUse } from './storage/api-keys.ts';
 import { activateDueKeys, listSigningKeys, purgeRetiredKeys } from './storage/keys.ts';

@@ -18,7 +18,7 @@ import { createApi, findApi, listApis } from '../src/storage/apis.ts';
 import { createClient, deleteClient, findClient, findStoredClient, listClients } from '../src/storage/clients.ts';
 import { migrate, openStorage, type Db, type Storage } from '../src/storage/database.ts';
 import { ensureSecrets, ensureSigningKeys, SIGNING_ALGS } from '../src/storage/keys.ts';
-import { AlreadyConsumedError, createOidcAdapter, purgeExpired, type AdapterOptions } from '../src/storage/oidc-adapter.ts';
+import { AlreadyConsumedError, createOidcAdapter, purgeExpired, type AdapterOptions } from '../src/engine/oidc-adapter.ts';
 import { createRole, listRoles } from '../src/storage/roles.ts';
 import {
   createUser,

@@ -12,7 +12,7 @@ import type { Db } from '../storage/database.ts';
 import { recordAccessToken } from '../storage/access-tokens.ts';
 import { ensureSecrets, ensureSigningKeys, listSigningKeys, type SigningKey } from '../storage/keys.ts';
 import { accountRecord } from '../storage/users.ts';
-import { createOidcAdapter, type AlreadyConsumedError } from '../storage/oidc-adapter.ts';
+import { createOidcAdapter, type AlreadyConsumedError } from './oidc-adapter.ts';
 import { createFindAccount } from './accounts.ts';
 import { registerClientCredentials } from './client-credentials.ts';
 import { toClientMetadata } from './client-metadata.ts';

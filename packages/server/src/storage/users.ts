@@ -318,7 +318,7 @@ export async function markEmailVerified(db: Db, userId: string, email: string): 
 export async function revokeUserSessions(db: Db, userId: string, options: { keepSession?: string } = {}): Promise<void> {
   let payloads = db.deleteFrom('oidc_payloads').where('account_id', '=', userId);
   // A session to keep (the browser changing its own password), by id: payload ids are stored as
-  // their SHA-256 (storage/oidc-adapter.ts).
+  // their SHA-256 (engine/oidc-adapter.ts).
   const keep = options.keepSession;
   if (keep !== undefined) payloads = payloads.where((eb) => eb.not(eb.and([eb('model', '=', 'Session'), eb('id', '=', sha256(keep))])));
   await payloads.execute();
