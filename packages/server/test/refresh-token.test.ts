@@ -10,6 +10,7 @@ import * as users from '../src/storage/users.ts';
 import { createBrowser, loginThroughForm } from '@gatehouse/test-support/browser';
 import { sha256 } from '../src/secrets.ts';
 import { ITEMS_API, seedDemo, startInProcess, tokenRequest, type DemoSeed } from '@gatehouse/test-support/gatehouse';
+import { secondPassed, waitFor } from '@gatehouse/test-support/wait';
 
 async function setup(t: test.TestContext, graceSeconds: string) {
   const gh = await startInProcess(t, { GATEHOUSE_DEFAULT_API: ITEMS_API, GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE: graceSeconds });
@@ -73,8 +74,14 @@ test('after the grace window a reuse revokes the whole grant', async (t) => {
   const { refresh_token } = await passwordTokens(issuer, seed);
   const first = await refresh(issuer, seed, refresh_token);
   assert.equal(first.status, 200);
-  await new Promise((resolve) => setTimeout(resolve, 1200));
-  const reuse = await refresh(issuer, seed, refresh_token);
+  // Inside the window a reuse gets the first answer again; once the window has passed it is refused.
+  const reuse = await waitFor(
+    async () => {
+      const response = await refresh(issuer, seed, refresh_token);
+      return response.status === 200 ? undefined : response;
+    },
+    { interval: 100, message: 'a reuse refused after the window' },
+  );
   assert.equal(reuse.status, 400);
   assert.equal(reuse.body.error, 'invalid_grant');
   const successor = await refresh(issuer, seed, first.body.refresh_token);
@@ -139,17 +146,19 @@ test('a public browser client refreshes without extending its refresh token expi
     return (await tokenRequest(issuer, { grant_type: 'authorization_code', client_id: 'web', code: callback.searchParams.get('code')!, redirect_uri: seed.webRedirectUri, code_verifier: verifier })).body;
   };
   const first = await browserTokens();
-  const expiry = async (token: string) => {
+  const stored = async (token: string) => {
     const row = await db.selectFrom('oidc_payloads').select('payload').where('model', '=', 'RefreshToken').where('id', '=', sha256(token)).executeTakeFirstOrThrow();
-    return (JSON.parse(row.payload) as { exp: number }).exp;
+    return JSON.parse(row.payload) as { iat: number; exp: number };
   };
-  await new Promise((resolve) => setTimeout(resolve, 1100));
+  const expiry = async (token: string) => (await stored(token)).exp;
+  // A rotation in a later second than the first token's: a fresh lifetime would show.
+  await secondPassed((await stored(first.refresh_token)).iat);
   const second = (await tokenRequest(issuer, { grant_type: 'refresh_token', client_id: 'web', refresh_token: first.refresh_token })).body;
   assert.ok(second.refresh_token);
   assert.equal(await expiry(second.refresh_token), await expiry(first.refresh_token), 'same absolute expiry');
   // A confidential client's rotated token gets a fresh lifetime.
   const cli1 = (await tokenRequest(issuer, { grant_type: 'password', username: 'johndoe', password: 'correct horse' }, seed.passwordClient)).body;
-  await new Promise((resolve) => setTimeout(resolve, 1100));
+  await secondPassed((await stored(cli1.refresh_token)).iat);
   const cli2 = (await tokenRequest(issuer, { grant_type: 'refresh_token', refresh_token: cli1.refresh_token }, seed.passwordClient)).body;
   assert.ok((await expiry(cli2.refresh_token)) > (await expiry(cli1.refresh_token)));
 });
