@@ -173,8 +173,22 @@ export function suiteScope(after: (fn: () => Promise<void>) => void): Pick<TestC
   return { after: (fn: () => unknown) => void cleanups.push(fn) } as Pick<TestContext, 'after'>;
 }
 
-/** A settable clock (milliseconds) for the web app's refresh decisions. */
-export function clock(): { now: () => number; advance: (seconds: number) => void; reset: () => void } {
+/**
+ * A settable clock (milliseconds) for the web app's refresh decisions. A frozen clock stands
+ * still at the moment of its last `reset()` (plus what was advanced): what it computes from the
+ * time (cookie Max-Age, expiries) is then the same in every run, whatever second boundaries the
+ * real clock crosses meanwhile.
+ */
+export function clock(options: { frozen?: boolean } = {}): { now: () => number; advance: (seconds: number) => void; reset: () => void } {
   let offset = 0;
-  return { now: () => Date.now() + offset, advance: (seconds) => void (offset += seconds * 1000), reset: () => void (offset = 0) };
+  let frozenAt = Date.now();
+  const base = () => (options.frozen ? frozenAt : Date.now());
+  return {
+    now: () => base() + offset,
+    advance: (seconds) => void (offset += seconds * 1000),
+    reset: () => {
+      offset = 0;
+      frozenAt = Date.now();
+    },
+  };
 }
