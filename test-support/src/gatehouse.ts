@@ -131,7 +131,9 @@ export async function startProcess(t: Pick<TestContext, 'after'>, env: Env, port
   };
   t.after(() => stop('SIGKILL'));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 30_000);
+    // A deadline, not a wait: generous, because a start on a loaded 2-core machine (a full test run
+    // beside other CPU-heavy work) took longer than 30 s.
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 90_000);
     const check = () => {
       if (output.includes('Gatehouse is listening')) {
         clearTimeout(timer);
