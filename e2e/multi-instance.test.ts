@@ -11,6 +11,7 @@ import { createBrowser, formAction, formValue } from '@gatehouse/test-support/br
 import { cli, cliAsync, startProcess, tokenRequest } from '@gatehouse/test-support/gatehouse';
 import { freePort } from '@gatehouse/test-support/ports';
 import { tempPostgres } from '@gatehouse/test-support/postgres';
+import { waitFor } from '@gatehouse/test-support/wait';
 
 const API = 'https://items.example';
 const REDIRECT = 'http://127.0.0.1:8999/callback';
@@ -78,8 +79,14 @@ test('two instances on PostgreSQL + Redis behave as one server', async (t) => {
     assert.equal(onB.status, 200);
     const onA = await tokenRequest(a.issuer, { grant_type: 'refresh_token', refresh_token: onB.body.refresh_token }, cliAuth);
     assert.equal(onA.status, 200);
-    await new Promise((resolve) => setTimeout(resolve, 1200)); // past the reuse grace window
-    const reuse = await tokenRequest(b.issuer, { grant_type: 'refresh_token', refresh_token: first.body.refresh_token }, cliAuth);
+    // Inside the reuse grace window (1 s here) a reuse gets the first answer again; after it, B refuses it.
+    const reuse = await waitFor(
+      async () => {
+        const response = await tokenRequest(b.issuer, { grant_type: 'refresh_token', refresh_token: first.body.refresh_token }, cliAuth);
+        return response.status === 200 ? undefined : response;
+      },
+      { interval: 100, message: 'a reuse refused after the window' },
+    );
     assert.equal(reuse.body.error, 'invalid_grant');
     const revoked = await tokenRequest(a.issuer, { grant_type: 'refresh_token', refresh_token: onA.body.refresh_token }, cliAuth);
     assert.equal(revoked.body.error, 'invalid_grant', 'the reuse on B revoked the grant for A too');
@@ -94,9 +101,12 @@ test('two instances on PostgreSQL + Redis behave as one server', async (t) => {
     const newKid = rotation.scheduled[0].kid;
     // Told through Redis: both publish it before it signs (their periodic check is an hour away).
     for (const instance of [a, b]) {
-      await waitFor(async () => ((await (await fetch(`${instance.issuer}/jwks`)).json()) as { keys: { kid: string }[] }).keys.some((k) => k.kid === newKid));
+      await waitFor(async () => ((await (await fetch(`${instance.issuer}/jwks`)).json()) as { keys: { kid: string }[] }).keys.some((k) => k.kid === newKid), {
+        interval: 100,
+        message: `the new key published by ${instance.issuer}`,
+      });
     }
-    await waitFor(async () => (await kid(a)) === newKid && (await kid(b)) === newKid);
+    await waitFor(async () => (await kid(a)) === newKid && (await kid(b)) === newKid, { interval: 100, message: 'both signing with the new key' });
   });
 
   await t.test('failed logins are counted across both instances', async () => {
@@ -118,12 +128,3 @@ test('two instances on PostgreSQL + Redis behave as one server', async (t) => {
     assert.ok(balancer.served.length > 0, 'the public URL (the balancer) was reached');
   });
 });
-
-async function waitFor(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  assert.fail('condition not met in time');
-}

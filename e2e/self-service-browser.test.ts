@@ -10,6 +10,7 @@ import { mkdirSync } from 'node:fs';
 import { test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import * as apis from '@gatehouse/server/internal/storage/apis';
+import { withPasswordHash } from '@gatehouse/server/internal/passwords/user-passwords';
 import * as users from '@gatehouse/server/internal/storage/users';
 import { totpCode } from '../packages/server/src/passwords/totp.ts';
 import { launchChromium } from '@gatehouse/test-support/chromium';
@@ -138,7 +139,7 @@ test('registration → verification link from the mailbox → sign in', async (t
 
 test('forgot password → reset link from the mailbox → sign in with the new password', async (t) => {
   const { gh, mailbox, browser } = await setup(t);
-  await users.createUser(gh.db, { username: 'johndoe', email: 'johndoe@example.com', password: 'correct horse' });
+  await users.createUser(gh.db, await withPasswordHash({ username: 'johndoe', email: 'johndoe@example.com', password: 'correct horse' }));
   const violations: string[] = [];
   const page = await newPage(browser, violations);
 
@@ -189,7 +190,7 @@ test('forgot password → reset link from the mailbox → sign in with the new p
 
 test('two-factor: enrol with the QR page → sign in with a code → a wrong code is refused', async (t) => {
   const { gh, browser } = await setup(t);
-  await users.createUser(gh.db, { username: 'johndoe', email: 'johndoe@example.com', password: 'correct horse' });
+  await users.createUser(gh.db, await withPasswordHash({ username: 'johndoe', email: 'johndoe@example.com', password: 'correct horse' }));
   const violations: string[] = [];
   const page = await newPage(browser, violations);
 

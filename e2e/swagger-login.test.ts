@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import * as apis from '@gatehouse/server/internal/storage/apis';
 import * as clients from '@gatehouse/server/internal/storage/clients';
 import * as roles from '@gatehouse/server/internal/storage/roles';
+import { withPasswordHash } from '@gatehouse/server/internal/passwords/user-passwords';
 import * as users from '@gatehouse/server/internal/storage/users';
 import { buildItemsApi } from '@gatehouse/example-items-api/app';
 import { launchChromium } from '@gatehouse/test-support/chromium';
@@ -19,7 +20,7 @@ test('Swagger UI: Authorize with PKCE on the Gatehouse login page, then 200 with
   const gh = await startInProcess(t);
   await apis.createApi(gh.db, { identifier: apiUrl, name: 'Items API', scopes: 'me items accounts:read' });
   await roles.createRole(gh.db, { name: 'user', scopes: 'me items' });
-  await users.createUser(gh.db, { username: 'johndoe', password: 'correct horse', roles: ['user'] });
+  await users.createUser(gh.db, await withPasswordHash({ username: 'johndoe', password: 'correct horse', roles: ['user'] }));
   await clients.createClient(gh.db, {
     clientId: 'docs',
     name: 'Items API docs',

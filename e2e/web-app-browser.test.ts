@@ -14,6 +14,7 @@ import type { Page } from 'playwright-core';
 import * as apis from '@gatehouse/server/internal/storage/apis';
 import * as clients from '@gatehouse/server/internal/storage/clients';
 import * as roles from '@gatehouse/server/internal/storage/roles';
+import { withPasswordHash } from '@gatehouse/server/internal/passwords/user-passwords';
 import * as users from '@gatehouse/server/internal/storage/users';
 import { buildItemsApi } from '@gatehouse/example-items-api/app';
 import { buildNotesApp } from '@gatehouse/example-web-app/app';
@@ -21,6 +22,7 @@ import { launchChromium } from '@gatehouse/test-support/chromium';
 import { REPO_ROOT, startInProcess } from '@gatehouse/test-support/gatehouse';
 import { startTinyServer } from '@gatehouse/test-support/http-server';
 import { freePort } from '@gatehouse/test-support/ports';
+import { waitFor } from '@gatehouse/test-support/wait';
 
 const SCREENSHOTS = `${REPO_ROOT}test-results/web-app`;
 const VIEWPORTS = { desktop: { width: 1280, height: 800 }, phone: { width: 390, height: 844 } } as const;
@@ -34,7 +36,7 @@ test('notes web app: protected page → Gatehouse login → signed in → refres
   const apiUrl = `http://127.0.0.1:${await freePort()}`;
   await apis.createApi(gh.db, { identifier: apiUrl, name: 'Items API', scopes: 'me items', accessTokenTtl: TOKEN_TTL });
   await roles.createRole(gh.db, { name: 'user', scopes: 'me items' });
-  await users.createUser(gh.db, { username: 'johndoe', password: 'correct horse', roles: ['user'] });
+  await users.createUser(gh.db, await withPasswordHash({ username: 'johndoe', password: 'correct horse', roles: ['user'] }));
 
   const api = await buildItemsApi({ issuer: gh.issuer, publicUrl: apiUrl, docsClientId: 'docs' });
   await api.listen({ port: Number(new URL(apiUrl).port), host: '127.0.0.1' });
@@ -117,12 +119,19 @@ test('notes web app: protected page → Gatehouse login → signed in → refres
 
   // 5. The refresh: once the access token is due, the next page view refreshes it. The new one
   //    expires later, and the items API accepts it.
-  const firstExpiry = Date.parse((await page.getAttribute('#token-expires', 'datetime'))!);
-  const due = firstExpiry - REFRESH_SKEW * 1000 + 1000;
-  await new Promise((resolve) => setTimeout(resolve, Math.max(0, due - Date.now())));
-  await page.reload();
-  const secondExpiry = Date.parse((await page.getAttribute('#token-expires', 'datetime'))!);
-  assert.ok(secondExpiry > firstExpiry, `refreshed: ${new Date(secondExpiry).toISOString()} > ${new Date(firstExpiry).toISOString()}`);
+  const expiryShown = async () => Date.parse((await page.getAttribute('#token-expires', 'datetime'))!);
+  const firstExpiry = await expiryShown();
+  // Page views before the token is due (REFRESH_SKEW seconds before it expires) keep it; the
+  // first one after refreshes it.
+  const secondExpiry = await waitFor(
+    async () => {
+      await page.reload();
+      const shown = await expiryShown();
+      return shown > firstExpiry ? shown : undefined;
+    },
+    { timeout: TOKEN_TTL * 1000, interval: 500, message: 'a page view that refreshed the token' },
+  );
+  assert.ok(secondExpiry > firstExpiry);
   assert.equal(await page.textContent('#username'), 'johndoe');
   assert.equal(await page.textContent('#items'), 'Foo', 'the API accepts the refreshed token');
   assert.notEqual((await sessionCookie())!.value, cookie.value, 'the refreshed session (and rotated refresh token) was saved');

@@ -5,6 +5,7 @@ import type { Db } from '@gatehouse/server';
 import * as apis from '@gatehouse/server/internal/storage/apis';
 import * as clients from '@gatehouse/server/internal/storage/clients';
 import { hashPassword } from '@gatehouse/server/internal/passwords/hash';
+import { withPasswordHashes } from '@gatehouse/server/internal/passwords/user-passwords';
 import * as roles from '@gatehouse/server/internal/storage/roles';
 import * as users from '@gatehouse/server/internal/storage/users';
 
@@ -41,11 +42,14 @@ export async function ensureDemoData(db: Db): Promise<DemoCredentials | undefine
   });
   await roles.createRole(db, { name: 'user', scopes: 'me items', description: 'Regular users: their profile and items.' });
   await roles.createRole(db, { name: 'support', scopes: 'me items accounts:read', description: 'Support staff: any account.' });
-  await users.importUsers(db, [
-    { username: 'johndoe', email: 'johndoe@example.com', passwordHash: JOHNDOE_BCRYPT, roles: ['user'], emailVerified: true },
-    // The first tutorial's alice / "secret2", disabled ("Inactive user").
-    { username: 'alice', email: 'alice@example.com', passwordHash: await hashPassword('secret2'), roles: ['user'], disabled: true },
-  ]);
+  await users.importUsers(
+    db,
+    await withPasswordHashes([
+      { username: 'johndoe', email: 'johndoe@example.com', passwordHash: JOHNDOE_BCRYPT, roles: ['user'], emailVerified: true },
+      // The first tutorial's alice / "secret2" (shorter than the policy allows now), disabled ("Inactive user").
+      { username: 'alice', email: 'alice@example.com', passwordHash: await hashPassword('secret2'), roles: ['user'], disabled: true },
+    ]),
+  );
   await clients.createClient(db, {
     clientId: DEMO.docsClientId,
     name: 'Items API docs (Swagger UI)',

@@ -7,6 +7,7 @@ const DEFAULT_GLOBS = [
   'packages/*/test/**/*.test.ts',
   'examples/*/test/**/*.test.ts',
   'e2e/**/*.test.ts',
+  'scripts/**/*.test.ts',
 ];
 
 const files = process.argv.slice(2);

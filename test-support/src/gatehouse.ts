@@ -9,6 +9,7 @@ import { buildServer, loadConfig, type BuildOptions, type Db, type GatehouseServ
 import * as apis from '@gatehouse/server/internal/storage/apis';
 import * as clients from '@gatehouse/server/internal/storage/clients';
 import * as roles from '@gatehouse/server/internal/storage/roles';
+import { withPasswordHash } from '@gatehouse/server/internal/passwords/user-passwords';
 import * as users from '@gatehouse/server/internal/storage/users';
 import { tempDir } from './files.ts';
 import { freePort } from './ports.ts';
@@ -130,7 +131,9 @@ export async function startProcess(t: Pick<TestContext, 'after'>, env: Env, port
   };
   t.after(() => stop('SIGKILL'));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 30_000);
+    // A deadline, not a wait: generous, because a start on a loaded 2-core machine (a full test run
+    // beside other CPU-heavy work) took longer than 30 s.
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 90_000);
     const check = () => {
       if (output.includes('Gatehouse is listening')) {
         clearTimeout(timer);
@@ -170,8 +173,8 @@ export async function seedDemo(db: Db): Promise<DemoSeed> {
     ],
   });
   await roles.createRole(db, { name: 'user', scopes: 'me items' });
-  await users.createUser(db, { username: 'johndoe', email: 'johndoe@example.com', password: 'correct horse', roles: ['user'] });
-  await users.createUser(db, { username: 'alice', email: 'alice@example.com', password: 'alice password', roles: ['user'], disabled: true });
+  await users.createUser(db, await withPasswordHash({ username: 'johndoe', email: 'johndoe@example.com', password: 'correct horse', roles: ['user'] }));
+  await users.createUser(db, await withPasswordHash({ username: 'alice', email: 'alice@example.com', password: 'alice password', roles: ['user'], disabled: true }));
   const webRedirectUri = 'http://127.0.0.1:8999/callback';
   await clients.createClient(db, {
     clientId: 'web',

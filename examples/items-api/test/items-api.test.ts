@@ -6,6 +6,7 @@ import { createTestIssuer, assertInsufficientScope, assertInvalidToken, assertMi
 import * as apis from '@gatehouse/server/internal/storage/apis';
 import * as clients from '@gatehouse/server/internal/storage/clients';
 import * as roles from '@gatehouse/server/internal/storage/roles';
+import { withPasswordHash } from '@gatehouse/server/internal/passwords/user-passwords';
 import * as users from '@gatehouse/server/internal/storage/users';
 import { startInProcess, tokenRequest } from '@gatehouse/test-support/gatehouse';
 import { buildItemsApi } from '../src/app.ts';
@@ -46,7 +47,7 @@ test('with a running Gatehouse: real tokens from the password and client-credent
   const apiUrl = 'http://127.0.0.1:18765';
   await apis.createApi(gh.db, { identifier: apiUrl, name: 'Items API', scopes: 'me items accounts:read' });
   await roles.createRole(gh.db, { name: 'user', scopes: 'me items' });
-  await users.createUser(gh.db, { username: 'johndoe', password: 'correct horse', roles: ['user'] });
+  await users.createUser(gh.db, await withPasswordHash({ username: 'johndoe', password: 'correct horse', roles: ['user'] }));
   const cli = await clients.createClient(gh.db, { clientId: 'cli', name: 'CLI', grantTypes: 'password', scopes: 'me items accounts:read' });
   const service = await clients.createClient(gh.db, { clientId: 'svc', name: 'Service', grantTypes: 'client_credentials', scopes: 'accounts:read' });
   await clients.createClient(gh.db, { clientId: 'docs', name: 'Docs', public: true, grantTypes: 'authorization_code', redirectUris: [`${apiUrl}/docs/static/oauth2-redirect.html`] });

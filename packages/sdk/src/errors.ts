@@ -8,27 +8,48 @@
  */
 
 /**
- * code → HTTP status and the `error` attribute sent on the wire.
+ * code → HTTP status, the `error` attribute sent on the wire, and when it is answered (the text of
+ * docs/errors.md, generated from here by `npm run docs`).
  * Every description is a fixed string written in this package, so all of them may be shown to
  * clients; nothing taken from the request or the token (least of all the token) is ever echoed.
  */
 export const AUTH_ERRORS = {
   // RFC 6750 §3.1: when the request lacks any authentication information the resource server
   // SHOULD NOT include an error code, so this one has no wire error.
-  missing_credentials: { status: 401, wireError: undefined },
+  missing_credentials: { status: 401, wireError: undefined, when: 'No credential at all: the challenge names the accepted schemes, with no error code.' },
   // RFC 6750 §3.1: malformed request, or more than one method used to send a credential.
-  invalid_request: { status: 400, wireError: 'invalid_request' },
+  invalid_request: {
+    status: 400,
+    wireError: 'invalid_request',
+    when: 'A malformed request: a malformed Authorization header, a credential sent twice or by more than one method, or a cookie credential sent by a cross-site request.',
+  },
   // RFC 6750 §3.1: expired, revoked, malformed, or otherwise invalid credential.
-  invalid_token: { status: 401, wireError: 'invalid_token' },
+  invalid_token: {
+    status: 401,
+    wireError: 'invalid_token',
+    when: 'The credential is expired, revoked, malformed, too large, for another audience or issuer, or signed with an unknown key.',
+  },
   // RFC 6750 §3.1: the credential is valid but lacks what the route requires.
-  insufficient_scope: { status: 403, wireError: 'insufficient_scope' },
+  insufficient_scope: {
+    status: 403,
+    wireError: 'insufficient_scope',
+    when: 'A valid credential without a scope (or of a kind) the route requires; the required scopes are in `scope`.',
+  },
   // Too many failed API keys or opaque tokens from one client address: refused before any
   // introspection, with Retry-After (RFC 6585 §4). Name as Gatehouse's own error registry.
-  too_many_requests: { status: 429, wireError: 'too_many_requests' },
+  too_many_requests: {
+    status: 429,
+    wireError: 'too_many_requests',
+    when: 'Too many invalid API keys or opaque tokens from one address: refused before any lookup, with `Retry-After`.',
+  },
   // The issuer (JWKS, discovery, introspection) could not be reached: the credential may well be
   // fine, so this is not a 401. Name from RFC 6749 §4.1.2.1, status from RFC 9110 §15.6.4.
-  temporarily_unavailable: { status: 503, wireError: 'temporarily_unavailable' },
-} as const satisfies Record<string, { status: number; wireError: string | undefined }>;
+  temporarily_unavailable: {
+    status: 503,
+    wireError: 'temporarily_unavailable',
+    when: 'Gatehouse (its keys, discovery or introspection) could not be reached: the credential was not judged.',
+  },
+} as const satisfies Record<string, { status: number; wireError: string | undefined; when: string }>;
 
 /** The stable error codes; `switch (error.code)` narrows over exactly these. */
 export type AuthErrorCode = keyof typeof AUTH_ERRORS;

@@ -32,7 +32,10 @@ type Send = (method: string, path: string, headers?: Record<string, string>) => 
 
 let gh: Gatehouse;
 let webApp: WebApp;
-const time = clock();
+// Frozen during each run: every adapter's cookies then carry the same Max-Age (a real clock
+// crossing a second boundary between the callback and the refresh of one run, and not of
+// another, changed the refreshed session's Max-Age by one).
+const time = clock({ frozen: true });
 const adapters: Record<'fastify' | 'express' | 'hono', Send> = {} as never;
 const hooks = suiteScope(after);
 
@@ -173,6 +176,10 @@ async function scenario(send: Send): Promise<unknown[]> {
   assert.equal(refreshed.status, 200);
   assert.notEqual(JSON.parse(refreshed.body).tokenTail, JSON.parse(profile.body).tokenTail);
   record('refreshed page', refreshed);
+  // The session keeps its absolute end: 14 days from the sign-in, less the time since.
+  const maxAge = (wire: Wire) => Number(/; Max-Age=(\d+);/.exec(wire.cookies.find((c) => c.startsWith('gatehouse_session=')) ?? '')?.[1]);
+  assert.equal(maxAge(back), 14 * 86400);
+  assert.equal(maxAge(refreshed), 14 * 86400 - (900 - 60 + 5));
   const renewed = value(refreshed, 'gatehouse_session')!;
   time.reset();
 

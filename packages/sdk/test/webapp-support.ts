@@ -10,6 +10,7 @@ import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fast
 import * as apis from '@gatehouse/server/internal/storage/apis';
 import * as clients from '@gatehouse/server/internal/storage/clients';
 import * as roles from '@gatehouse/server/internal/storage/roles';
+import { withPasswordHash } from '@gatehouse/server/internal/passwords/user-passwords';
 import * as users from '@gatehouse/server/internal/storage/users';
 import { startInProcess, type Env, type InProcessServer } from '@gatehouse/test-support/gatehouse';
 import { createBrowser, loginThroughForm, type Browser } from '@gatehouse/test-support/browser';
@@ -35,7 +36,7 @@ export async function startGatehouse(t: Pick<TestContext, 'after'>, env: Env = {
   const gh = await startInProcess(t, env);
   await apis.createApi(gh.db, { identifier: API, name: 'Notes API', scopes: 'notes admin' });
   await roles.createRole(gh.db, { name: 'writer', scopes: 'notes' });
-  await users.createUser(gh.db, { username: USER.username, password: USER.password, roles: ['writer'] });
+  await users.createUser(gh.db, await withPasswordHash({ username: USER.username, password: USER.password, roles: ['writer'] }));
   return {
     ...gh,
     async client(publicUrl) {
@@ -172,8 +173,22 @@ export function suiteScope(after: (fn: () => Promise<void>) => void): Pick<TestC
   return { after: (fn: () => unknown) => void cleanups.push(fn) } as Pick<TestContext, 'after'>;
 }
 
-/** A settable clock (milliseconds) for the web app's refresh decisions. */
-export function clock(): { now: () => number; advance: (seconds: number) => void; reset: () => void } {
+/**
+ * A settable clock (milliseconds) for the web app's refresh decisions. A frozen clock stands
+ * still at the moment of its last `reset()` (plus what was advanced): what it computes from the
+ * time (cookie Max-Age, expiries) is then the same in every run, whatever second boundaries the
+ * real clock crosses meanwhile.
+ */
+export function clock(options: { frozen?: boolean } = {}): { now: () => number; advance: (seconds: number) => void; reset: () => void } {
   let offset = 0;
-  return { now: () => Date.now() + offset, advance: (seconds) => void (offset += seconds * 1000), reset: () => void (offset = 0) };
+  let frozenAt = Date.now();
+  const base = () => (options.frozen ? frozenAt : Date.now());
+  return {
+    now: () => base() + offset,
+    advance: (seconds) => void (offset += seconds * 1000),
+    reset: () => {
+      offset = 0;
+      frozenAt = Date.now();
+    },
+  };
 }

@@ -7,10 +7,10 @@ import { createInteractionApi } from './engine/interactions.ts';
 import { mountProvider } from './engine/mount.ts';
 import { createEngine, type Engine } from './engine/provider.ts';
 import { GatehouseError } from './errors.ts';
-import { Layout, STYLESHEET_PATH } from './interactions/html.ts';
-import { CsrfTokens, SignedValues } from './interactions/csrf.ts';
-import { Pages } from './interactions/pages.ts';
-import { interactionRoutes } from './interactions/routes.ts';
+import { Layout, STYLESHEET_PATH } from './html/layout.ts';
+import { CsrfTokens, SignedValues } from './pages/csrf.ts';
+import { Pages } from './pages/templates.ts';
+import { interactionRoutes } from './pages/routes.ts';
 import { createMailer, type Mailer } from './mail/mailer.ts';
 import { SecretBox } from './passwords/totp.ts';
 import { purgeExpiredAccountTokens } from './storage/account-tokens.ts';
@@ -19,11 +19,11 @@ import { adminApi } from './admin/index.ts';
 import { connectBus, type ClusterBus, type ClusterEvent } from './cluster/bus.ts';
 import { RedisThrottleStore } from './cluster/redis-throttle.ts';
 import { loggerOptions } from './logger.ts';
-import { createAuthenticator, type Authenticator, type PasswordFunctions } from './passwords/authenticate.ts';
+import { createPasswordLogin, type PasswordLogin, type PasswordFunctions } from './passwords/password-login.ts';
 import { LoginThrottle, MemoryThrottleStore, RateLimiter, type ThrottleStore } from './passwords/throttle.ts';
 import { migrate, openStorage, type Storage } from './storage/database.ts';
 import { ensureSecrets } from './storage/keys.ts';
-import { purgeExpired } from './storage/oidc-adapter.ts';
+import { purgeExpired } from './engine/oidc-adapter.ts';
 import { purgeExpiredAccessTokens } from './storage/access-tokens.ts';
 import { recordApiKeyUse } from './storage/api-keys.ts';
 import { activateDueKeys, listSigningKeys, purgeRetiredKeys } from './storage/keys.ts';
@@ -39,7 +39,7 @@ export interface GatehouseServer {
   readonly bus: ClusterBus;
   /** Call after changing clients, APIs, users or keys: every instance drops what it cached. */
   changed(type: ClusterEvent['type']): Promise<void>;
-  readonly authenticator: Authenticator;
+  readonly passwordLogin: PasswordLogin;
   readonly config: Config;
   close(): Promise<void>;
 }
@@ -95,7 +95,7 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
       // Generated request ids: a client-supplied one would let callers forge log lines.
       genReqId: () => crypto.randomUUID(),
     });
-    const authenticator = createAuthenticator({
+    const passwordLogin = createPasswordLogin({
       db: storage.db,
       throttle,
       ...(options.passwords ? { passwords: options.passwords } : {}),
@@ -142,7 +142,7 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
     const engine = await createEngine({
       db: storage.db,
       config,
-      authenticator,
+      passwordLogin,
       layout,
       onServerError: (error) => app.log.error({ err: error }, 'protocol endpoint failed'),
       onApiKeyUse: (id) => apiKeyUses.set(id, Date.now()),
@@ -177,8 +177,7 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
     const csrfSecrets = await ensureSecrets(storage.db, 'csrf');
     await app.register(interactionRoutes, {
       interactions: createInteractionApi(() => engine.provider, storage.db),
-      currentProvider: () => engine.provider,
-      authenticator,
+      passwordLogin,
       csrf: new CsrfTokens(csrfSecrets),
       signed: new SignedValues(csrfSecrets),
       secretBox: new SecretBox(await ensureSecrets(storage.db, 'totp')),
@@ -291,7 +290,7 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
       app,
       storage,
       engine,
-      authenticator,
+      passwordLogin,
       config,
       maintainKeys,
       bus,

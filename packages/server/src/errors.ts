@@ -1,6 +1,7 @@
 // The server's error vocabulary outside the OAuth protocol endpoints (those speak RFC 6749
 // through oidc-provider). One registry: code, HTTP status, and whether the message may be
-// shown to the caller. Anything not raised on purpose becomes `server_error`.
+// shown to the caller. Anything not raised on purpose becomes `server_error`. docs/errors.md is
+// generated from it (`npm run docs`).
 
 export const ERRORS = {
   invalid_request: { status: 400, expose: true, title: 'The request is invalid.' },

@@ -10,6 +10,7 @@ import { cli, seedDemo, tokenRequest, type DemoSeed } from '@gatehouse/test-supp
 import { tempPostgres } from '@gatehouse/test-support/postgres';
 import { linkIn, startMailbox, type TestMailbox } from '@gatehouse/test-support/smtp';
 import * as users from '../src/storage/users.ts';
+import { withPasswordHash } from '../src/passwords/user-passwords.ts';
 import { startAdmin, type AdminServer } from './admin-support.ts';
 import { answer, client } from './interaction-support.ts';
 
@@ -31,7 +32,7 @@ async function setup(t: test.TestContext, database: (typeof DATABASES)[number]):
   const databaseUrl = database === 'postgres' ? await tempPostgres(t) : undefined;
   const server = await startAdmin(t, { GATEHOUSE_SMTP_URL: mailbox.url, ...(databaseUrl ? { GATEHOUSE_DATABASE_URL: databaseUrl } : {}) });
   const seed = await seedDemo(server.db);
-  await users.createUser(server.db, { username: BOB.username, email: BOB.email, emailVerified: true, password: BOB.password, roles: ['user'] });
+  await users.createUser(server.db, await withPasswordHash({ username: BOB.username, email: BOB.email, emailVerified: true, password: BOB.password, roles: ['user'] }));
   const scopes = ['admin:users:read', 'admin:users:write', 'admin:api-keys:write'];
   const ops = await server.clientToken(await server.machine('ops', scopes), scopes);
   return { server, seed, mailbox, ops };

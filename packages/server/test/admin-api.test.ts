@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { tokenRequest } from '@gatehouse/test-support/gatehouse';
 import { ALL_ADMIN_SCOPES, adminUser, assertNoLeaks, startAdmin, type AdminServer } from './admin-support.ts';
-import { newRecoveryCodes } from '../src/passwords/totp.ts';
+import { newRecoveryCodes, recoveryCodeHashes } from '../src/passwords/totp.ts';
 import { enableTwoFactor, twoFactorState } from '../src/storage/two-factor.ts';
 
 async function superClient(server: AdminServer) {
@@ -64,7 +64,7 @@ test('users: create, list with filters and pages, read, change, disable and enab
   // Two-factor: shown on the user; an operator turns it off for a user who lost their device.
   const shown = (await call('GET', '/admin/api/users/alice')).body;
   assert.deepEqual([shown.two_factor, shown.self_registered], [false, false]);
-  await enableTwoFactor(server.db, shown.id, 'v1.sealed.secret', 1, newRecoveryCodes());
+  await enableTwoFactor(server.db, shown.id, 'v1.sealed.secret', 1, recoveryCodeHashes(newRecoveryCodes()));
   assert.equal((await call('GET', '/admin/api/users/alice')).body.two_factor, true);
   assert.equal((await login('alice password 2')).status, 400, 'the password grant refuses two-factor users');
   const reset = await call('DELETE', '/admin/api/users/alice/two-factor');

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import * as clients from '../src/storage/clients.ts';
 import * as roles from '../src/storage/roles.ts';
+import { withPasswordHash } from '../src/passwords/user-passwords.ts';
 import * as users from '../src/storage/users.ts';
 import { startInProcess, tokenRequest, type Env, type InProcessServer } from '@gatehouse/test-support/gatehouse';
 import { ADMIN_SCOPES } from '../src/admin/scopes.ts';
@@ -82,7 +83,7 @@ export async function adminUser(
   options: { username: string; password: string; role: string; scopes: readonly string[]; clientId?: string },
 ): Promise<{ id: string; token: string }> {
   await roles.createRole(server.db, { name: options.role, scopes: [...options.scopes] });
-  const user = await users.createUser(server.db, { username: options.username, password: options.password, roles: [options.role] });
+  const user = await users.createUser(server.db, await withPasswordHash({ username: options.username, password: options.password, roles: [options.role] }));
   const clientId = options.clientId ?? `${options.username}-console`;
   const client = await clients.createClient(server.db, { clientId, name: clientId, grantTypes: 'password', scopes: ALL_ADMIN_SCOPES });
   const answer = await tokenRequest(

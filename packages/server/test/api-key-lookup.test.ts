@@ -3,10 +3,13 @@
 // introspection endpoint (RFC 7662 §2.2: exactly {"active": false}). The secret is compared as
 // SHA-256 digests with timingSafeEqual, against a dummy digest of the same length when the id is
 // unknown, so both paths do one lookup and one full-length comparison; a key whose checksum is
-// wrong costs no lookup at all (the checksum is public, it hides nothing).
+// wrong costs no lookup at all (the checksum is public, it hides nothing). The second test counts
+// that work (lookups and comparisons), never the time it takes.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { crc32 } from 'node:zlib';
+import type { KyselyPlugin } from 'kysely';
+import { verifySecret } from '../src/secrets.ts';
 import * as apiKeys from '../src/storage/api-keys.ts';
 import { ITEMS_API, seedDemo, startInProcess } from '@gatehouse/test-support/gatehouse';
 
@@ -65,4 +68,42 @@ test('unknown id, known id with a wrong secret, and malformed keys get the same 
   }
   assert.deepEqual([...answers], ['200 {"active":false}']);
   assert.equal(JSON.parse((await introspect(key)).body).active, true);
+});
+
+test('an unknown key id costs the work of a wrong secret: one lookup and one full-length digest comparison', async (t) => {
+  const gh = await startInProcess(t, { GATEHOUSE_DEFAULT_API: ITEMS_API });
+  await seedDemo(gh.db);
+  const { apiKey, key } = await apiKeys.createApiKey(gh.db, { owner: { kind: 'user', id: 'johndoe' }, api: ITEMS_API, scopes: 'items' });
+
+  // The work done, counted (never timed): lookups of api_keys through a Kysely plugin, secret
+  // comparisons through the injectable comparison, each described by the digest it was given.
+  let lookups = 0;
+  const counting: KyselyPlugin = {
+    transformQuery: (args) => {
+      if (JSON.stringify(args.node).includes('"name":"api_keys"')) lookups += 1;
+      return args.node;
+    },
+    transformResult: async (args) => args.result,
+  };
+  const db = gh.db.withPlugin(counting);
+  const work = async (presented: string) => {
+    lookups = 0;
+    const comparisons: string[] = [];
+    const compare = (secret: string, stored: string) => {
+      const digest = stored.startsWith('sha256:') ? Buffer.from(stored.slice('sha256:'.length), 'base64url') : Buffer.alloc(0);
+      comparisons.push(`${digest.length}-byte SHA-256 digest`);
+      return verifySecret(secret, stored);
+    };
+    const found = await apiKeys.verifyApiKey(db, presented, { verifySecret: compare });
+    return { lookups, comparisons, found: found !== undefined };
+  };
+
+  const wrongSecret = withChecksum(`gatehouse_ak_${apiKey.id}_${'s'.repeat(32)}`);
+  const unknownId = withChecksum(`gatehouse_ak_${'Z'.repeat(16)}_${'s'.repeat(32)}`);
+  const sameWork = { lookups: 1, comparisons: ['32-byte SHA-256 digest'], found: false };
+  assert.deepEqual(await work(wrongSecret), sameWork, 'a known id with a wrong secret');
+  assert.deepEqual(await work(unknownId), sameWork, 'an unknown id: the same work');
+  assert.deepEqual(await work(key), { ...sameWork, found: true }, 'the real key');
+  // A key whose checksum fails costs nothing at all.
+  assert.deepEqual(await work(`${key.slice(0, -1)}${key.endsWith('a') ? 'b' : 'a'}`), { lookups: 0, comparisons: [], found: false });
 });

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { openStorage } from '../src/storage/database.ts';
 import * as apiKeys from '../src/storage/api-keys.ts';
 import * as clients from '../src/storage/clients.ts';
+import { withPasswordHash } from '../src/passwords/user-passwords.ts';
 import * as users from '../src/storage/users.ts';
 import { ITEMS_API, seedDemo, startInProcess } from '@gatehouse/test-support/gatehouse';
 
@@ -82,7 +83,7 @@ test('revoked, expired, unknown, mistyped keys and keys of disabled owners are e
   await apiKeys.revokeApiKey(db, revoked.apiKey.id);
   const expiring = await apiKeys.createApiKey(db, { owner: { kind: 'user', id: 'johndoe' }, api: ITEMS_API, scopes: 'items', expiresIn: 60 });
   await db.updateTable('api_keys').set({ expires_at: Date.now() - 1000 }).where('id', '=', expiring.apiKey.id).execute();
-  const owner = await users.createUser(db, { username: 'leaving', password: 'correct horse', roles: ['user'] });
+  const owner = await users.createUser(db, await withPasswordHash({ username: 'leaving', password: 'correct horse', roles: ['user'] }));
   const ownerKey = await apiKeys.createApiKey(db, { owner: { kind: 'user', id: owner.id }, api: ITEMS_API, scopes: 'items' });
   assert.equal((await introspect(ownerKey.key)).body.active, true);
   await users.setUserDisabled(db, owner.id, true);

@@ -15,7 +15,7 @@ import { verifyPassword } from '../src/passwords/hash.ts';
 import { openStorage } from '../src/storage/database.ts';
 import { findLoginRecord } from '../src/storage/users.ts';
 import { enableTwoFactor } from '../src/storage/two-factor.ts';
-import { newRecoveryCodes } from '../src/passwords/totp.ts';
+import { newRecoveryCodes, recoveryCodeHashes } from '../src/passwords/totp.ts';
 import { listAuditEvents } from '../src/storage/audit.ts';
 import { ensureSecrets, ensureSigningKeys } from '../src/storage/keys.ts';
 import { migrate } from '../src/storage/database.ts';
@@ -205,7 +205,7 @@ test('users create (password by option or on stdin), list, disable, enable, set-
   // An operator turns two-factor off for a user who lost their device (they can enrol again).
   const storage = openStorage(env.GATEHOUSE_DATABASE_URL!);
   try {
-    await enableTwoFactor(storage.db, record!.id, 'v1.sealed.secret', 1, newRecoveryCodes());
+    await enableTwoFactor(storage.db, record!.id, 'v1.sealed.secret', 1, recoveryCodeHashes(newRecoveryCodes()));
   } finally {
     await storage.close();
   }

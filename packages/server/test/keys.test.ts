@@ -1,7 +1,7 @@
 // Signing keys: generated at first start, kept in storage, published without private parts.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
+import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import * as apis from '../src/storage/apis.ts';
 import * as clients from '../src/storage/clients.ts';
 import * as signingKeys from '../src/storage/keys.ts';
@@ -88,5 +88,40 @@ test('rotation lifecycle: published before signing, then active, retired while t
   await gh.db.updateTable('signing_keys').set({ retired_at: Date.now() - 2 * 86_400_000 }).where('kid', '=', oldKid).execute();
   await gh.server.maintainKeys();
   assert.equal((await jwks()).keys.find((k) => k.kid === oldKid), undefined);
+  assert.equal((await signingKeys.listSigningKeys(gh.db)).find((k) => k.kid === oldKid), undefined);
+});
+
+test("a retired key stays published as long as an API's own (longer) access-token lifetime, not the server default", async (t) => {
+  const gh = await startInProcess(t);
+  const seed = await seedDemo(gh.db);
+  const DAY = 86_400;
+  // Server defaults: access tokens 15 minutes, ID tokens an hour. This API's tokens live a day.
+  await apis.createApi(gh.db, { identifier: 'https://long.example', name: 'Long-lived', scopes: 'read', accessTokenTtl: DAY });
+  const { clientSecret } = await clients.createClient(gh.db, { clientId: 'long-svc', name: 'Long', grantTypes: 'client_credentials', scopes: 'read' });
+  const token = (await tokenRequest(gh.issuer, { grant_type: 'client_credentials', resource: 'https://long.example' }, { clientId: 'long-svc', clientSecret: clientSecret! })).body.access_token as string;
+  const { exp, iat } = decodeJwt(token);
+  assert.equal(exp! - iat!, DAY);
+  const oldKid = decodeProtectedHeader(token).kid!;
+
+  // Rotate now: the key that signed the token is retired.
+  const next = await signingKeys.scheduleKeyRotation(gh.db, 'ES256', Date.now() - 1);
+  await gh.server.maintainKeys();
+  assert.equal((await signingKeys.listSigningKeys(gh.db)).find((k) => k.kid === oldKid)?.state, 'retired');
+  assert.equal((await signingKeys.listSigningKeys(gh.db)).find((k) => k.kid === next.kid)?.state, 'active');
+  const retiredAgo = async (seconds: number) => {
+    await gh.db.updateTable('signing_keys').set({ retired_at: Date.now() - seconds * 1000 }).where('kid', '=', oldKid).execute();
+    await gh.server.maintainKeys();
+    return (await (await fetch(`${gh.issuer}/jwks`)).json()) as JSONWebKeySet;
+  };
+
+  // Retired two hours ago: past every server default, but the API's token is still valid for
+  // hours, and must still verify.
+  const stillPublished = await retiredAgo(2 * 3600);
+  assert.ok(stillPublished.keys.some((k) => k.kid === oldKid), 'still published');
+  await jwtVerify(token, createLocalJWKSet(stillPublished), { issuer: gh.issuer, audience: 'https://long.example' });
+
+  // Retired longer ago than the longest lifetime: gone, from the JWKS and from storage.
+  const gone = await retiredAgo(DAY + 60);
+  assert.equal(gone.keys.find((k) => k.kid === oldKid), undefined);
   assert.equal((await signingKeys.listSigningKeys(gh.db)).find((k) => k.kid === oldKid), undefined);
 });

@@ -6,7 +6,7 @@ import { test, type TestContext } from 'node:test';
 import { hash as argon2Hash, parseOptions } from '@node-rs/argon2';
 import bcrypt from 'bcryptjs';
 import { tempDir } from '@gatehouse/test-support/files';
-import { createAuthenticator, type PasswordFunctions } from '../src/passwords/authenticate.ts';
+import { createPasswordLogin, type PasswordFunctions } from '../src/passwords/password-login.ts';
 import * as hashing from '../src/passwords/hash.ts';
 import { randomUUID } from 'node:crypto';
 import { RedisThrottleStore } from '../src/cluster/redis-throttle.ts';
@@ -234,7 +234,7 @@ test('addressKey: IPv4 as is, IPv4-mapped as IPv4, IPv6 by /64 whatever its spel
   assert.notEqual(addressKey('2001:db8:1:2::1'), addressKey('2001:db8:1:3::1'));
 });
 
-// ── The authenticator ────────────────────────────────────────────────────────────────────────
+// ── The passwordLogin ────────────────────────────────────────────────────────────────────────
 
 async function database(t: TestContext): Promise<Db> {
   const storage = openStorage(`sqlite:${join(tempDir(t), 'gatehouse.db')}`);
@@ -255,67 +255,67 @@ function countingPasswords(overrides: Partial<PasswordFunctions> = {}) {
   return { calls, passwords };
 }
 
-test('createAuthenticator upgrades an imported bcrypt hash to argon2id at a successful login', async (t) => {
+test('createPasswordLogin upgrades an imported bcrypt hash to argon2id at a successful login', async (t) => {
   const db = await database(t);
   const [legacy] = await importUsers(db, [{ username: 'legacy', passwordHash: BCRYPT_SECRET_CHEAP }]);
   const { calls, passwords } = countingPasswords();
-  const authenticator = createAuthenticator({ db, throttle: throttle(), passwords });
+  const passwordLogin = createPasswordLogin({ db, throttle: throttle(), passwords });
 
-  assert.deepEqual(await authenticator.authenticate('legacy', 'wrong password', '192.0.2.1', { kind: 'login_page' }), { kind: 'invalid' });
+  assert.deepEqual(await passwordLogin.authenticate('legacy', 'wrong password', '192.0.2.1', { kind: 'login_page' }), { kind: 'invalid' });
   assert.equal((await findLoginRecord(db, 'legacy'))?.passwordHash, BCRYPT_SECRET_CHEAP, 'a failed login changes nothing');
 
-  assert.deepEqual(await authenticator.authenticate('LEGACY', 'secret', '192.0.2.1', { kind: 'login_page' }), { kind: 'ok', userId: legacy!.id, username: 'legacy' });
+  assert.deepEqual(await passwordLogin.authenticate('LEGACY', 'secret', '192.0.2.1', { kind: 'login_page' }), { kind: 'ok', userId: legacy!.id, username: 'legacy' });
   const upgraded = (await findLoginRecord(db, 'legacy'))!.passwordHash!;
   assert.match(upgraded, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
   assert.equal(await verifyPassword(upgraded, 'secret'), true);
   assert.equal(calls.hashPassword, 1);
 
-  assert.equal((await authenticator.authenticate('legacy', 'secret', '192.0.2.1', { kind: 'login_page' })).kind, 'ok', 'the new hash works');
+  assert.equal((await passwordLogin.authenticate('legacy', 'secret', '192.0.2.1', { kind: 'login_page' })).kind, 'ok', 'the new hash works');
   assert.equal((await findLoginRecord(db, 'legacy'))!.passwordHash, upgraded, 'a current hash is not redone');
   assert.equal(calls.hashPassword, 1);
 });
 
-test('createAuthenticator: unknown users cost a dummy verification and get the same answer as a wrong password', async (t) => {
+test('createPasswordLogin: unknown users cost a dummy verification and get the same answer as a wrong password', async (t) => {
   const db = await database(t);
   await importUsers(db, [{ username: 'johndoe', passwordHash: await hashPassword('correct horse') }, { username: 'nopassword' }]);
   const { calls, passwords } = countingPasswords();
-  const authenticator = createAuthenticator({ db, throttle: throttle({ maxPerAccount: 100, maxPerIp: 100 }), passwords });
+  const passwordLogin = createPasswordLogin({ db, throttle: throttle({ maxPerAccount: 100, maxPerIp: 100 }), passwords });
 
-  const wrong = await authenticator.authenticate('johndoe', 'wrong horse', '192.0.2.1', { kind: 'login_page' });
-  const unknown = await authenticator.authenticate('nobody', 'wrong horse', '192.0.2.1', { kind: 'login_page' });
-  const noPassword = await authenticator.authenticate('nopassword', 'anything at all', '192.0.2.1', { kind: 'login_page' });
+  const wrong = await passwordLogin.authenticate('johndoe', 'wrong horse', '192.0.2.1', { kind: 'login_page' });
+  const unknown = await passwordLogin.authenticate('nobody', 'wrong horse', '192.0.2.1', { kind: 'login_page' });
+  const noPassword = await passwordLogin.authenticate('nopassword', 'anything at all', '192.0.2.1', { kind: 'login_page' });
   assert.deepEqual([wrong, unknown, noPassword], [{ kind: 'invalid' }, { kind: 'invalid' }, { kind: 'invalid' }]);
   assert.deepEqual(calls, { hashPassword: 0, verifyPassword: 1, verifyDummy: 2 }, 'every path verifies one hash');
 });
 
-test('createAuthenticator reports "disabled" only to someone who knows the password', async (t) => {
+test('createPasswordLogin reports "disabled" only to someone who knows the password', async (t) => {
   const db = await database(t);
   await importUsers(db, [{ username: 'alice', passwordHash: await hashPassword('alice password'), disabled: true }]);
-  const authenticator = createAuthenticator({ db, throttle: throttle() });
-  assert.deepEqual(await authenticator.authenticate('alice', 'not her password', '192.0.2.1', { kind: 'login_page' }), { kind: 'invalid' });
-  assert.deepEqual(await authenticator.authenticate('alice', 'alice password', '192.0.2.1', { kind: 'login_page' }), { kind: 'disabled' });
+  const passwordLogin = createPasswordLogin({ db, throttle: throttle() });
+  assert.deepEqual(await passwordLogin.authenticate('alice', 'not her password', '192.0.2.1', { kind: 'login_page' }), { kind: 'invalid' });
+  assert.deepEqual(await passwordLogin.authenticate('alice', 'alice password', '192.0.2.1', { kind: 'login_page' }), { kind: 'disabled' });
 });
 
-test('createAuthenticator: past the limit, no password is checked, right or wrong', async (t) => {
+test('createPasswordLogin: past the limit, no password is checked, right or wrong', async (t) => {
   const db = await database(t);
   await importUsers(db, [{ username: 'johndoe', passwordHash: await hashPassword('correct horse') }]);
   const { calls, passwords } = countingPasswords();
-  const authenticator = createAuthenticator({ db, throttle: throttle({ maxPerAccount: 2 }), passwords });
-  for (let i = 0; i < 2; i++) assert.equal((await authenticator.authenticate('johndoe', `guess ${i}`, '192.0.2.1', { kind: 'login_page' })).kind, 'invalid');
+  const passwordLogin = createPasswordLogin({ db, throttle: throttle({ maxPerAccount: 2 }), passwords });
+  for (let i = 0; i < 2; i++) assert.equal((await passwordLogin.authenticate('johndoe', `guess ${i}`, '192.0.2.1', { kind: 'login_page' })).kind, 'invalid');
   const before = { ...calls };
-  const outcome = await authenticator.authenticate('johndoe', 'correct horse', '198.51.100.1', { kind: 'login_page' });
+  const outcome = await passwordLogin.authenticate('johndoe', 'correct horse', '198.51.100.1', { kind: 'login_page' });
   assert.equal(outcome.kind, 'throttled');
   assert.ok(outcome.kind === 'throttled' && outcome.retryAfter > 0 && outcome.retryAfter <= 60, 'within the 60 s window');
   assert.deepEqual(calls, before, 'no verification while throttled');
 });
 
-test('createAuthenticator: a failed upgrade does not fail the login', async (t) => {
+test('createPasswordLogin: a failed upgrade does not fail the login', async (t) => {
   const db = await database(t);
   await importUsers(db, [{ username: 'legacy', passwordHash: BCRYPT_SECRET_CHEAP }]);
   const errors: unknown[] = [];
   const { passwords } = countingPasswords({ hashPassword: async () => Promise.reject(new Error('out of memory')) });
-  const authenticator = createAuthenticator({ db, throttle: throttle(), passwords, onRehashError: (error) => errors.push(error) });
-  assert.equal((await authenticator.authenticate('legacy', 'secret', '192.0.2.1', { kind: 'login_page' })).kind, 'ok');
+  const passwordLogin = createPasswordLogin({ db, throttle: throttle(), passwords, onRehashError: (error) => errors.push(error) });
+  assert.equal((await passwordLogin.authenticate('legacy', 'secret', '192.0.2.1', { kind: 'login_page' })).kind, 'ok');
   assert.equal(errors.length, 1);
   assert.equal((await findLoginRecord(db, 'legacy'))?.passwordHash, BCRYPT_SECRET_CHEAP, 'the old hash stays until an upgrade works');
 });

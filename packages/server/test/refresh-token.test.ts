@@ -10,9 +10,12 @@ import * as users from '../src/storage/users.ts';
 import { createBrowser, loginThroughForm } from '@gatehouse/test-support/browser';
 import { sha256 } from '../src/secrets.ts';
 import { ITEMS_API, seedDemo, startInProcess, tokenRequest, type DemoSeed } from '@gatehouse/test-support/gatehouse';
+import { tempPostgres } from '@gatehouse/test-support/postgres';
+import { secondPassed, waitFor } from '@gatehouse/test-support/wait';
+import pg from 'pg';
 
-async function setup(t: test.TestContext, graceSeconds: string) {
-  const gh = await startInProcess(t, { GATEHOUSE_DEFAULT_API: ITEMS_API, GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE: graceSeconds });
+async function setup(t: test.TestContext, graceSeconds: string, env: Record<string, string> = {}) {
+  const gh = await startInProcess(t, { GATEHOUSE_DEFAULT_API: ITEMS_API, GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE: graceSeconds, ...env });
   const seed = await seedDemo(gh.db);
   return { ...gh, seed };
 }
@@ -68,13 +71,75 @@ test('without a grace window, concurrent refreshes give one success, never a 5xx
   }
 });
 
+test('the request that loses a refresh race revokes the grant, successor included (PostgreSQL: both read the token before either consumes it)', async (t) => {
+  const databaseUrl = await tempPostgres(t);
+  const { issuer, seed } = await setup(t, '0', { GATEHOUSE_DATABASE_URL: databaseUrl });
+  const { refresh_token } = await passwordTokens(issuer, seed);
+
+  // Hold the token's row lock from outside: both refreshes read the token (as not consumed), and
+  // both then wait at the atomic consume. Released, one consumes it; the other's conditional
+  // UPDATE finds it consumed: it lost the race, which only the loser can see.
+  const [holder, observer] = [new pg.Client({ connectionString: databaseUrl }), new pg.Client({ connectionString: databaseUrl })];
+  for (const client of [holder, observer]) {
+    client.on('error', () => {});
+    await client.connect();
+    t.after(() => client.end());
+  }
+  await holder.query('BEGIN');
+  await holder.query("SELECT 1 FROM oidc_payloads WHERE model = 'RefreshToken' AND id = $1 FOR UPDATE", [sha256(refresh_token)]);
+  const racing = [refresh(issuer, seed, refresh_token), refresh(issuer, seed, refresh_token)];
+  await waitFor(
+    async () => {
+      const { rows } = await observer.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'");
+      return rows[0].n >= 2;
+    },
+    { message: 'both refreshes waiting at the consume' },
+  );
+  await holder.query('ROLLBACK');
+  const results = await Promise.all(racing);
+
+  assert.deepEqual(results.map((r) => r.status).sort(), [200, 400]);
+  const winner = results.find((r) => r.status === 200)!;
+  const loser = results.find((r) => r.status === 400)!;
+  assert.equal(loser.body.error, 'invalid_grant');
+  // A reuse was detected (RFC 9700 §4.14.2), by the loser: the winner's successor went with the grant.
+  const successor = await refresh(issuer, seed, winner.body.refresh_token);
+  assert.equal(successor.status, 400, 'the grant was revoked');
+  assert.equal(successor.body.error, 'invalid_grant');
+});
+
+test('a rotated refresh token is reported as consumed: introspection says inactive (no grace window)', async (t) => {
+  const { issuer, seed } = await setup(t, '0');
+  const { refresh_token } = await passwordTokens(issuer, seed);
+  const rotated = await refresh(issuer, seed, refresh_token);
+  assert.equal(rotated.status, 200);
+  const introspect = async (token: string) => {
+    const { clientId, clientSecret } = seed.passwordClient;
+    const response = await fetch(`${issuer}/introspect`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}` },
+      body: new URLSearchParams({ token, token_type_hint: 'refresh_token' }).toString(),
+    });
+    assert.equal(response.status, 200);
+    return (await response.json()) as Record<string, unknown>;
+  };
+  assert.deepEqual(await introspect(refresh_token), { active: false }, 'the rotated token');
+  assert.equal((await introspect(rotated.body.refresh_token)).active, true, 'its successor');
+});
+
 test('after the grace window a reuse revokes the whole grant', async (t) => {
   const { issuer, seed } = await setup(t, '1');
   const { refresh_token } = await passwordTokens(issuer, seed);
   const first = await refresh(issuer, seed, refresh_token);
   assert.equal(first.status, 200);
-  await new Promise((resolve) => setTimeout(resolve, 1200));
-  const reuse = await refresh(issuer, seed, refresh_token);
+  // Inside the window a reuse gets the first answer again; once the window has passed it is refused.
+  const reuse = await waitFor(
+    async () => {
+      const response = await refresh(issuer, seed, refresh_token);
+      return response.status === 200 ? undefined : response;
+    },
+    { interval: 100, message: 'a reuse refused after the window' },
+  );
   assert.equal(reuse.status, 400);
   assert.equal(reuse.body.error, 'invalid_grant');
   const successor = await refresh(issuer, seed, first.body.refresh_token);
@@ -139,17 +204,19 @@ test('a public browser client refreshes without extending its refresh token expi
     return (await tokenRequest(issuer, { grant_type: 'authorization_code', client_id: 'web', code: callback.searchParams.get('code')!, redirect_uri: seed.webRedirectUri, code_verifier: verifier })).body;
   };
   const first = await browserTokens();
-  const expiry = async (token: string) => {
+  const stored = async (token: string) => {
     const row = await db.selectFrom('oidc_payloads').select('payload').where('model', '=', 'RefreshToken').where('id', '=', sha256(token)).executeTakeFirstOrThrow();
-    return (JSON.parse(row.payload) as { exp: number }).exp;
+    return JSON.parse(row.payload) as { iat: number; exp: number };
   };
-  await new Promise((resolve) => setTimeout(resolve, 1100));
+  const expiry = async (token: string) => (await stored(token)).exp;
+  // A rotation in a later second than the first token's: a fresh lifetime would show.
+  await secondPassed((await stored(first.refresh_token)).iat);
   const second = (await tokenRequest(issuer, { grant_type: 'refresh_token', client_id: 'web', refresh_token: first.refresh_token })).body;
   assert.ok(second.refresh_token);
   assert.equal(await expiry(second.refresh_token), await expiry(first.refresh_token), 'same absolute expiry');
   // A confidential client's rotated token gets a fresh lifetime.
   const cli1 = (await tokenRequest(issuer, { grant_type: 'password', username: 'johndoe', password: 'correct horse' }, seed.passwordClient)).body;
-  await new Promise((resolve) => setTimeout(resolve, 1100));
+  await secondPassed((await stored(cli1.refresh_token)).iat);
   const cli2 = (await tokenRequest(issuer, { grant_type: 'refresh_token', refresh_token: cli1.refresh_token }, seed.passwordClient)).body;
   assert.ok((await expiry(cli2.refresh_token)) > (await expiry(cli1.refresh_token)));
 });

@@ -18,7 +18,7 @@ import { createApi, findApi, listApis } from '../src/storage/apis.ts';
 import { createClient, deleteClient, findClient, findStoredClient, listClients } from '../src/storage/clients.ts';
 import { migrate, openStorage, type Db, type Storage } from '../src/storage/database.ts';
 import { ensureSecrets, ensureSigningKeys, SIGNING_ALGS } from '../src/storage/keys.ts';
-import { AlreadyConsumedError, createOidcAdapter, purgeExpired, type AdapterOptions } from '../src/storage/oidc-adapter.ts';
+import { AlreadyConsumedError, createOidcAdapter, purgeExpired, type AdapterOptions } from '../src/engine/oidc-adapter.ts';
 import { createRole, listRoles } from '../src/storage/roles.ts';
 import {
   createUser,
@@ -28,9 +28,9 @@ import {
   importUsers,
   listUsers,
   setUserDisabled,
-  setUserPassword,
   type NewUser,
 } from '../src/storage/users.ts';
+import { setUserPassword, withPasswordHash, withPasswordHashes } from '../src/passwords/user-passwords.ts';
 import { migrationProvider } from '../src/storage/migrations/index.ts';
 
 // The seed data's bcrypt hash of "secret" (cost 12).
@@ -217,10 +217,10 @@ function storageContract(name: string, databases: Databases): void {
     });
 
     // ── Users ────────────────────────────────────────────────────────────────────────────────
-    test('createUser stores an argon2id hash of the password and never the password', async (t) => {
+    test('a password is stored as its argon2id hash, made above storage; storage keeps the hash it is given', async (t) => {
       const { db } = await fixture(t, databases);
       const password = 'correct horse battery staple';
-      const user = await createUser(db, { username: 'johndoe', email: 'john@example.com', password });
+      const user = await createUser(db, await withPasswordHash({ username: 'johndoe', email: 'john@example.com', password }));
       assert.equal(user.username, 'johndoe');
       assert.equal(user.disabled, false);
       assert.ok(!('passwordHash' in user) && !JSON.stringify(user).includes('$argon2'), 'the user object carries no hash');
@@ -231,9 +231,19 @@ function storageContract(name: string, databases: Databases): void {
       assert.equal(await verifyPassword(row.password_hash!, password), true);
       assert.equal(await verifyPassword(row.password_hash!, 'wrong password'), false);
 
-      await rejectsWith(createUser(db, { username: 'short', password: 'seven77' }), 'invalid_request', 'password');
-      await rejectsWith(createUser(db, { username: 'bad name', password }), 'invalid_request', 'username');
-      await rejectsWith(createUser(db, { username: 'mail', email: 'not-an-email', password }), 'invalid_request', 'email');
+      // Storage never hashes: what it is given is what it stores.
+      const given = await aHash();
+      const stored = await createUser(db, { username: 'given', passwordHash: given });
+      assert.equal((await findLoginRecord(db, stored.username))?.passwordHash, given);
+
+      // Problems in the order storage reports them: username, email, then the password.
+      await rejectsWith(withPasswordHash({ username: 'short', password: 'seven77' }), 'invalid_request', 'password');
+      await rejectsWith(withPasswordHash({ username: 'bad name', password }), 'invalid_request', 'username');
+      await rejectsWith(withPasswordHash({ username: 'bad name', password: 'seven77' }), 'invalid_request', 'username');
+      await rejectsWith(withPasswordHash({ username: 'mail', email: 'not-an-email', password }), 'invalid_request', 'email');
+      await rejectsWith(withPasswordHash({ username: 'both', password, passwordHash: given }), 'invalid_request', 'password');
+      await rejectsWith(createUser(db, { username: 'bad name', passwordHash: given }), 'invalid_request', 'username');
+      await rejectsWith(createUser(db, { username: 'mail', email: 'not-an-email', passwordHash: given }), 'invalid_request', 'email');
     });
 
     test('usernames and emails are unique whatever their case, and the database itself enforces it', async (t) => {
@@ -310,7 +320,7 @@ function storageContract(name: string, databases: Databases): void {
 
     test('users can be disabled, enabled, and given a new password', async (t) => {
       const { db } = await fixture(t, databases);
-      const user = await createUser(db, { username: 'john', password: 'first password' });
+      const user = await createUser(db, await withPasswordHash({ username: 'john', password: 'first password' }));
       const disabled = await setUserDisabled(db, 'JOHN', true);
       assert.equal(disabled.disabled, true);
       assert.equal((await findUser(db, user.id))?.disabled, true);
@@ -357,7 +367,7 @@ function storageContract(name: string, databases: Databases): void {
       assert.equal(await verifyPassword(argon2, 'imported password'), true);
     });
 
-    test('importUsers refuses hash formats it cannot verify, naming the record\'s field', async (t) => {
+    test('an import refuses hash formats it cannot verify, naming the record\'s field', async (t) => {
       const { db } = await fixture(t, databases);
       const refused = [
         'secret', // a plain password in the hash field
@@ -369,7 +379,7 @@ function storageContract(name: string, databases: Databases): void {
       ];
       for (const passwordHash of refused) {
         const error = await rejectsWith(
-          importUsers(db, [{ username: 'fine', passwordHash: BCRYPT_SECRET }, { username: 'bad', passwordHash }]),
+          withPasswordHashes([{ username: 'fine', passwordHash: BCRYPT_SECRET }, { username: 'bad', passwordHash }]).then((users) => importUsers(db, users)),
           'invalid_request',
           'users[1].password_hash',
         );

@@ -8,29 +8,52 @@
  */
 
 /**
- * code → HTTP status and the text shown to the visitor. Every description is fixed text written
- * here: nothing from the request, a token or Gatehouse's answer is ever echoed.
+ * code → HTTP status, the text shown to the visitor, and when it is answered (the text of
+ * docs/errors.md, generated from here by `npm run docs`). Every description is fixed text
+ * written here: nothing from the request, a token or Gatehouse's answer is ever echoed.
  */
 export const WEBAPP_ERRORS = {
-  // A protected route without a session, on a request a redirect cannot help: an unsafe method,
-  // or a script's request (Sec-Fetch-Mode other than navigate). RFC 9110 §15.5.2.
-  login_required: { status: 401, description: 'You need to sign in to do this.' },
-  // An unsafe method that does not provably come from the app's own origin (CSRF).
-  cross_site_request: { status: 403, description: 'This request came from another site and was refused.' },
-  // The signed-in user lacks a kind or scope the route requires.
-  insufficient_scope: { status: 403, description: 'Your account does not have access to this page.' },
-  // The callback does not belong to a sign-in started in this browser: no or expired sign-in
-  // cookie, `state` missing or different (RFC 6749 §10.12), `iss` missing or different (RFC 9207).
-  invalid_callback: { status: 400, description: 'This sign-in link is not valid here, or it has expired. Please sign in again.' },
-  // Gatehouse refused the sign-in (error response, RFC 6749 §4.1.2.1), or its answer failed a check:
-  // the code was already used (invalid_grant), the ID token's nonce or claims, the access token.
-  login_failed: { status: 400, description: 'The sign-in could not be completed. Please try again.' },
-  // Logout changes state: POST only (RFC 9110 §15.5.6).
-  method_not_allowed: { status: 405, description: 'This address only accepts form submissions.' },
-  // Gatehouse could not be reached (network, timeout, 5xx): the session may well be fine, so it is
-  // kept, and the visitor is told to retry (RFC 9110 §15.6.4).
-  temporarily_unavailable: { status: 503, description: 'The sign-in service is unavailable. Please try again in a moment.' },
-} as const satisfies Record<string, { status: number; description: string }>;
+  // RFC 9110 §15.5.2.
+  login_required: {
+    status: 401,
+    description: 'You need to sign in to do this.',
+    when: "A protected route without a session, on a request a redirect cannot help: an unsafe method, or a script's request (`Sec-Fetch-Mode` other than `navigate`).",
+  },
+  cross_site_request: {
+    status: 403,
+    description: 'This request came from another site and was refused.',
+    when: "An unsafe method that does not provably come from the app's own origin (CSRF).",
+  },
+  insufficient_scope: {
+    status: 403,
+    description: 'Your account does not have access to this page.',
+    when: 'The signed-in user lacks a kind or scope the route requires.',
+  },
+  // RFC 6749 §10.12 (state), RFC 9207 (iss).
+  invalid_callback: {
+    status: 400,
+    description: 'This sign-in link is not valid here, or it has expired. Please sign in again.',
+    when: 'The callback does not belong to a sign-in started in this browser: no or an expired sign-in cookie, `state` or `iss` missing or different.',
+  },
+  // RFC 6749 §4.1.2.1.
+  login_failed: {
+    status: 400,
+    description: 'The sign-in could not be completed. Please try again.',
+    when: "Gatehouse refused the sign-in, or its answer failed a check: the code was already used (`invalid_grant`), the ID token's nonce or claims, the access token.",
+  },
+  // RFC 9110 §15.5.6.
+  method_not_allowed: {
+    status: 405,
+    description: 'This address only accepts form submissions.',
+    when: 'Logout changes state: `POST` only (the answer carries `Allow: POST`).',
+  },
+  // RFC 9110 §15.6.4.
+  temporarily_unavailable: {
+    status: 503,
+    description: 'The sign-in service is unavailable. Please try again in a moment.',
+    when: 'Gatehouse could not be reached (network, timeout, 5xx): the session may well be fine, so it is kept.',
+  },
+} as const satisfies Record<string, { status: number; description: string; when: string }>;
 
 /** The stable error codes; `switch (error.code)` narrows over exactly these. */
 export type WebAppErrorCode = keyof typeof WEBAPP_ERRORS;

@@ -1,6 +1,6 @@
 // Grants: what a user allowed a client. First-party clients need no consent page: their grant
 // is computed from the user's roles at every authorization. Third-party clients get a consent
-// page (interactions/consent.ts) that records the same decision after the user agrees.
+// page (pages/routes.ts, through engine/interactions.ts) that records the same decision after the user agrees.
 import type { Grant, KoaContextWithOIDC, Provider } from 'oidc-provider';
 import type { Db } from '../storage/database.ts';
 import { grantedScopes } from '../storage/users.ts';

@@ -1,6 +1,6 @@
-// What the login and consent pages need from the protocol engine, without importing
-// oidc-provider outside this folder: load an interaction, finish it with a login, a consent or
-// an error, and get back the URL to send the browser to.
+// What the pages need from the protocol engine, without importing oidc-provider outside this
+// folder: load an interaction, finish it with a login, a consent or an error, and get back the
+// URL to send the browser to; and, for the account pages, the browser's login session.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import Provider, { errors, type Interaction } from 'oidc-provider';
 import type { Db } from '../storage/database.ts';
@@ -44,6 +44,8 @@ export interface InteractionApi {
   finishLogin(req: IncomingMessage, res: ServerResponse, uid: string, accountId: string, amr?: readonly string[]): Promise<string>;
   finishConsent(req: IncomingMessage, res: ServerResponse, uid: string): Promise<string>;
   abort(req: IncomingMessage, res: ServerResponse, uid: string): Promise<string>;
+  /** The browser's login session at this server (oidc-provider's session cookie), if signed in. */
+  loginSession(req: IncomingMessage, res: ServerResponse): Promise<LoginSession | undefined>;
 }
 
 export function createInteractionApi(currentProvider: () => Provider, db: Db): InteractionApi {
@@ -134,6 +136,8 @@ export function createInteractionApi(currentProvider: () => Provider, db: Db): I
         { mergeWithLastSubmission: false },
       );
     },
+
+    loginSession: (req, res) => readLoginSession(currentProvider(), req, res),
   };
 }
 
@@ -143,8 +147,7 @@ export interface LoginSession {
   readonly accountId: string;
 }
 
-/** The browser's login session at this server (oidc-provider's session cookie), if signed in. */
-export async function readLoginSession(provider: Provider, req: IncomingMessage, res: ServerResponse): Promise<LoginSession | undefined> {
+async function readLoginSession(provider: Provider, req: IncomingMessage, res: ServerResponse): Promise<LoginSession | undefined> {
   const ctx = (provider as unknown as { createContext(req: IncomingMessage, res: ServerResponse): Parameters<typeof provider.Session.get>[0] }).createContext(req, res);
   const session = await provider.Session.get(ctx);
   if (!session.accountId || !session.jti) return undefined;

@@ -1,10 +1,10 @@
 // The resource owner password grant (RFC 6749 §4.3), for clients configured for it only (the
 // token endpoint checks the client's grant_types). It shares the login page's throttling and
-// timing (passwords/authenticate.ts) and the same scope policy as every other user token.
+// timing (passwords/password-login.ts) and the same scope policy as every other user token.
 // OAuth 2.0 Security BCP (RFC 9700 §2.4) says not to use it; it is here for the FastAPI
 // tutorial's flow and local development, off unless a client is given it.
 import { errors, type KoaContextWithOIDC, type Provider } from 'oidc-provider';
-import type { Authenticator } from '../passwords/authenticate.ts';
+import type { PasswordLogin } from '../passwords/password-login.ts';
 import type { Db } from '../storage/database.ts';
 import { atomically } from '../storage/scope.ts';
 import { grantedScopes } from '../storage/users.ts';
@@ -17,7 +17,7 @@ export const PASSWORD_GRANT_PARAMETERS = ['username', 'password', 'scope', 'reso
 
 export interface PasswordGrantDeps {
   readonly db: Db;
-  readonly authenticator: Authenticator;
+  readonly passwordLogin: PasswordLogin;
   readonly resources: ReturnType<typeof createResourceIndicators>;
 }
 
@@ -39,7 +39,7 @@ export function registerPasswordGrant(provider: Provider, deps: PasswordGrantDep
         throw new errors.InvalidRequest("missing required parameter 'username' or 'password'");
       }
 
-      const outcome = await deps.authenticator.authenticate(username, password, ctx.ip, { kind: 'password_grant', clientId: client.clientId });
+      const outcome = await deps.passwordLogin.authenticate(username, password, ctx.ip, { kind: 'password_grant', clientId: client.clientId });
       if (outcome.kind === 'throttled') throw new TooManyAttempts(ctx as KoaContextWithOIDC, outcome.retryAfter);
       if (outcome.kind === 'invalid') throw invalidCredentials();
       if (outcome.kind === 'disabled') throw accountDisabled();

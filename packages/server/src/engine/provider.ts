@@ -5,7 +5,7 @@ import type { JSONWebKeySet, JWK } from 'jose';
 import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { clientAddress, trustFunction } from '../config/proxy.ts';
 import type { Config } from '../config/schema.ts';
-import type { Authenticator } from '../passwords/authenticate.ts';
+import type { PasswordLogin } from '../passwords/password-login.ts';
 import { verifySecret } from '../secrets.ts';
 import { TtlCache } from '../storage/cache.ts';
 import { findStoredClient } from '../storage/clients.ts';
@@ -13,7 +13,7 @@ import type { Db } from '../storage/database.ts';
 import { recordAccessToken } from '../storage/access-tokens.ts';
 import { ensureSecrets, ensureSigningKeys, listSigningKeys, type SigningKey } from '../storage/keys.ts';
 import { accountRecord } from '../storage/users.ts';
-import { createOidcAdapter, type AlreadyConsumedError } from '../storage/oidc-adapter.ts';
+import { createOidcAdapter, type AlreadyConsumedError } from './oidc-adapter.ts';
 import { createFindAccount } from './accounts.ts';
 import { registerClientCredentials } from './client-credentials.ts';
 import { toClientMetadata } from './client-metadata.ts';
@@ -22,8 +22,8 @@ import { registerPasswordGrant } from './password-grant.ts';
 import { registerRefreshRotation } from './refresh-rotation.ts';
 import { createResourceIndicators } from './resources.ts';
 import { createTokenExtensions, tokenExtensionsMiddleware } from './token-extensions.ts';
-import { createViews } from './views.ts';
-import type { Layout } from '../interactions/html.ts';
+import { createProviderPages } from './provider-pages.ts';
+import type { Layout } from '../html/layout.ts';
 import { accountClientMetadata, ACCOUNT_CLIENT_ID } from './account-client.ts';
 
 /** Where each protocol endpoint lives, relative to the issuer. */
@@ -72,7 +72,7 @@ export interface Engine {
 export interface EngineDeps {
   readonly db: Db;
   readonly config: Config;
-  readonly authenticator: Authenticator;
+  readonly passwordLogin: PasswordLogin;
   /** The branded layout of the pages oidc-provider renders (errors, logout). */
   readonly layout: Layout;
   readonly onServerError?: (error: unknown) => void;
@@ -117,8 +117,8 @@ export function cookieNames(publicUrl: string): { session: string; interaction: 
 
 const fingerprint = (keys: readonly SigningKey[]) => keys.map((k) => `${k.kid}:${k.state}`).sort().join(',');
 
-export async function createEngine({ db, config, authenticator, layout, onServerError, onApiKeyUse, onProtocolError }: EngineDeps): Promise<Engine> {
-  const { renderError, logoutSource, postLogoutSuccessSource } = createViews(layout);
+export async function createEngine({ db, config, passwordLogin, layout, onServerError, onApiKeyUse, onProtocolError }: EngineDeps): Promise<Engine> {
+  const { renderError, logoutSource, postLogoutSuccessSource } = createProviderPages(layout);
   const [initialKeys, cookieKeys] = await Promise.all([ensureSigningKeys(db), ensureSecrets(db, 'cookie')]);
   const revokeGrant = async (grantId: string): Promise<void> => {
     await db.deleteFrom('oidc_payloads').where('grant_id', '=', grantId).execute();
@@ -292,7 +292,7 @@ export async function createEngine({ db, config, authenticator, layout, onServer
 
     registerClientCredentials(provider, resourceIndicators);
     registerRefreshRotation(provider, { db, graceSeconds: config.refreshTokenReuseGrace, revokeGrant });
-    registerPasswordGrant(provider, { db, authenticator, resources: resourceIndicators });
+    registerPasswordGrant(provider, { db, passwordLogin, resources: resourceIndicators });
 
     const publicUrl = new URL(config.publicUrl);
     provider.use(async (ctx, next) => {

@@ -13,7 +13,7 @@ import * as grantHelpers from 'oidc-provider/lib/helpers/grants.js';
 import { handler as refreshTokenHandler, parameters as refreshTokenParameters } from 'oidc-provider/lib/actions/grants/refresh_token.js';
 import { sha256 } from '../secrets.ts';
 import type { Db } from '../storage/database.ts';
-import { AlreadyConsumedError } from '../storage/oidc-adapter.ts';
+import { AlreadyConsumedError } from './oidc-adapter.ts';
 import { atomically } from '../storage/scope.ts';
 import { reconcileGrantWithRoles } from './grants.ts';
 

@@ -1,6 +1,6 @@
 // The emails the server sends: plain text first (what most security mail should be), with an
 // HTML version built from escaped values.
-import { html } from '../interactions/html.ts';
+import { html } from '../html/escape.ts';
 import type { MailMessage } from './mailer.ts';
 
 export interface Brand {

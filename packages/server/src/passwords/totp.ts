@@ -95,3 +95,18 @@ export function normalizeRecoveryCode(input: string): string | undefined {
 export function hashRecoveryCode(normalized: string): string {
   return createHash('sha256').update(normalized).digest('base64url');
 }
+
+/** What storage looks a recovery code up by: the hash of the code as typed, or undefined if it cannot be one. */
+export function recoveryCodeHash(input: string): string | undefined {
+  const normalized = normalizeRecoveryCode(input);
+  return normalized === undefined ? undefined : hashRecoveryCode(normalized);
+}
+
+/** What storage keeps of new recovery codes (from `newRecoveryCodes()`): their hashes. */
+export function recoveryCodeHashes(codes: readonly string[]): string[] {
+  return codes.map((code) => {
+    const hash = recoveryCodeHash(code);
+    if (hash === undefined) throw new TypeError('recoveryCodeHashes: not a recovery code');
+    return hash;
+  });
+}

@@ -195,12 +195,19 @@ export interface VerifiedApiKey {
  * secret, revoked, expired, owner disabled or revoked. The secret comparison is constant-time,
  * and a key with a bad checksum costs no database lookup.
  */
-export async function verifyApiKey(db: Db, presented: string, at = now()): Promise<VerifiedApiKey | undefined> {
+export interface VerifyApiKeyOptions {
+  /** The time to check expiry against (epoch milliseconds); now by default. */
+  readonly at?: number;
+  /** The secret comparison (replaceable so a test can count the work done). */
+  readonly verifySecret?: (secret: string, stored: string) => boolean;
+}
+
+export async function verifyApiKey(db: Db, presented: string, { at = now(), verifySecret: compare = verifySecret }: VerifyApiKeyOptions = {}): Promise<VerifiedApiKey | undefined> {
   const id = parseApiKey(presented);
   if (id === undefined) return undefined;
   const row = await selectKeys(db).where('api_keys.id', '=', id).executeTakeFirst();
   // Compare against a fixed hash when the id is unknown, so both paths do the same work.
-  const matches = verifySecret(presented, row?.secret_hash ?? 'sha256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA');
+  const matches = compare(presented, row?.secret_hash ?? 'sha256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA');
   if (!row || !matches) return undefined;
   if (row.revoked_at !== null || (row.expires_at !== null && row.expires_at <= at)) return undefined;
   const owner = { kind: row.owner_kind, id: (row.owner_kind === 'user' ? row.user_id : row.client_id)! };

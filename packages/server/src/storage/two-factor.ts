@@ -1,7 +1,7 @@
-// TOTP enrolment and use, and recovery codes. The secret arrives here already encrypted
-// (passwords/totp.ts). Accepting a code is a conditional UPDATE on the last accepted time step,
-// so one code cannot be used twice, even by two requests at once.
-import { hashRecoveryCode, normalizeRecoveryCode } from '../passwords/totp.ts';
+// TOTP enrolment and use, and recovery codes. The secret arrives here already encrypted and the
+// recovery codes already hashed (passwords/totp.ts): storage keeps what it is given. Accepting a
+// code is a conditional UPDATE on the last accepted time step, so one code cannot be used twice,
+// even by two requests at once.
 import type { Db } from './database.ts';
 import { now } from './rows.ts';
 import { atomically } from './scope.ts';
@@ -40,7 +40,7 @@ export async function setPendingSecret(db: Db, userId: string, sealed: string): 
 }
 
 /** The pending secret becomes the secret; recovery codes are replaced. All or nothing. */
-export async function enableTwoFactor(db: Db, userId: string, sealed: string, step: number, recoveryCodes: readonly string[]): Promise<void> {
+export async function enableTwoFactor(db: Db, userId: string, sealed: string, step: number, recoveryCodeHashes: readonly string[]): Promise<void> {
   await atomically(db, async () => {
     const at = now();
     await db
@@ -48,7 +48,7 @@ export async function enableTwoFactor(db: Db, userId: string, sealed: string, st
       .set({ totp_secret: sealed, totp_pending_secret: null, totp_enabled_at: at, totp_last_step: step, updated_at: at })
       .where('id', '=', userId)
       .execute();
-    await replaceRecoveryCodes(db, userId, recoveryCodes);
+    await replaceRecoveryCodes(db, userId, recoveryCodeHashes);
   });
 }
 
@@ -63,13 +63,14 @@ export async function disableTwoFactor(db: Db, userId: string): Promise<void> {
   });
 }
 
-export async function replaceRecoveryCodes(db: Db, userId: string, codes: readonly string[]): Promise<void> {
+/** Replaces the user's recovery codes by these (their hashes: `recoveryCodeHashes()`). */
+export async function replaceRecoveryCodes(db: Db, userId: string, codeHashes: readonly string[]): Promise<void> {
   await atomically(db, async () => {
     await db.deleteFrom('recovery_codes').where('user_id', '=', userId).execute();
     const at = now();
     await db
       .insertInto('recovery_codes')
-      .values(codes.map((code) => ({ user_id: userId, code_hash: hashRecoveryCode(normalizeRecoveryCode(code)!), created_at: at, used_at: null })))
+      .values(codeHashes.map((codeHash) => ({ user_id: userId, code_hash: codeHash, created_at: at, used_at: null })))
       .execute();
   });
 }
@@ -85,15 +86,13 @@ export async function acceptTotpStep(db: Db, userId: string, step: number): Prom
   return Number(result.numUpdatedRows) === 1;
 }
 
-/** Uses a recovery code: once. */
-export async function consumeRecoveryCode(db: Db, userId: string, input: string): Promise<boolean> {
-  const normalized = normalizeRecoveryCode(input);
-  if (normalized === undefined) return false;
+/** Uses a recovery code (by its hash: `recoveryCodeHash()`): once. */
+export async function consumeRecoveryCode(db: Db, userId: string, codeHash: string): Promise<boolean> {
   const result = await db
     .updateTable('recovery_codes')
     .set({ used_at: now() })
     .where('user_id', '=', userId)
-    .where('code_hash', '=', hashRecoveryCode(normalized))
+    .where('code_hash', '=', codeHash)
     .where('used_at', 'is', null)
     .executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;

@@ -1,7 +1,8 @@
-// Users: accounts with argon2id password hashes (bcrypt accepted on import) and roles.
+// Users: accounts with password hashes and roles. Storage keeps the hash it is given and never
+// hashes: passwords/user-passwords.ts turns a password into one (argon2id) or checks an imported
+// one (argon2id or bcrypt) before it gets here.
 import { sql, type Transaction } from 'kysely';
 import { GatehouseError, isUniqueViolation } from '../errors.ts';
-import { hashKind, hashPassword, passwordProblem } from '../passwords/hash.ts';
 import { sha256 } from '../secrets.ts';
 import { invalidateAccountTokens } from './account-tokens.ts';
 import type { Db } from './database.ts';
@@ -28,10 +29,8 @@ export interface User {
 export interface NewUser {
   readonly username: string;
   readonly email?: string | undefined;
-  /** A plain password (hashed with argon2id here) … */
-  readonly password?: string | undefined;
-  /** … or an existing argon2id / bcrypt hash (import). */
-  readonly passwordHash?: string | undefined;
+  /** The password hash, stored as given (passwords/user-passwords.ts makes or checks it). */
+  readonly passwordHash?: string | null | undefined;
   readonly roles?: readonly string[] | undefined;
   readonly disabled?: boolean | undefined;
   readonly emailVerified?: boolean | undefined;
@@ -85,32 +84,22 @@ function toUser(row: UserRow, roles: readonly string[]): User {
   };
 }
 
-async function prepareUser(input: NewUser, field = ''): Promise<{ row: UserRow; roles: string[] }> {
+/** Checks a new user's username and email, naming the field in the GatehouseError. */
+export function checkNewUser(input: Pick<NewUser, 'username' | 'email'>, field = ''): { username: string; email: string | null } {
   const username = validate.username(input.username, `${field}username`);
   const email = input.email === undefined || input.email === null ? null : validate.email(input.email, `${field}email`);
-  let passwordHash: string | null = null;
-  if (input.password !== undefined && input.passwordHash !== undefined) {
-    throw new GatehouseError('invalid_request', 'give either a password or a password hash, not both', { field: `${field}password` });
-  }
-  if (input.password !== undefined) {
-    const problem = passwordProblem(input.password);
-    if (problem) throw new GatehouseError('invalid_request', `password ${problem}`, { field: `${field}password` });
-    passwordHash = await hashPassword(input.password);
-  } else if (input.passwordHash !== undefined) {
-    if (!hashKind(input.passwordHash)) {
-      throw new GatehouseError('invalid_request', 'password_hash must be an argon2id ($argon2id$…) or bcrypt ($2a$/$2b$/$2y$…) hash', {
-        field: `${field}password_hash`,
-      });
-    }
-    passwordHash = input.passwordHash;
-  }
+  return { username, email };
+}
+
+function prepareUser(input: NewUser, field = ''): { row: UserRow; roles: string[] } {
+  const { username, email } = checkNewUser(input, field);
   const at = now();
   return {
     row: {
       id: crypto.randomUUID(),
       username,
       email,
-      password_hash: passwordHash,
+      password_hash: input.passwordHash ?? null,
       disabled: input.disabled ? 1 : 0,
       email_verified: input.emailVerified ? 1 : 0,
       created_at: at,
@@ -150,8 +139,7 @@ async function insertUser(trx: Transaction<Database>, row: UserRow, roles: reado
 }
 
 export async function createUser(db: Db, input: NewUser): Promise<User> {
-  // Hash before the transaction: argon2 takes tens of milliseconds and must not hold the write lock.
-  const { row, roles } = await prepareUser(input);
+  const { row, roles } = prepareUser(input);
   await db.transaction().execute((trx) => insertUser(trx, row, roles));
   return toUser(row, [...roles].sort());
 }
@@ -160,7 +148,7 @@ export async function createUser(db: Db, input: NewUser): Promise<User> {
 export async function importUsers(db: Db, inputs: readonly NewUser[]): Promise<User[]> {
   const prepared: { row: UserRow; roles: string[] }[] = [];
   for (const [index, input] of inputs.entries()) {
-    prepared.push(await prepareUser(input, `users[${index}].`));
+    prepared.push(prepareUser(input, `users[${index}].`));
   }
   await db.transaction().execute(async (trx) => {
     for (const [index, { row, roles }] of prepared.entries()) {
@@ -246,25 +234,6 @@ export async function setUserDisabled(db: Db, usernameOrId: string, disabled: bo
   const user = await requireUser(db, usernameOrId);
   await db.updateTable('users').set({ disabled: disabled ? 1 : 0, updated_at: now() }).where('id', '=', user.id).execute();
   return { ...user, disabled };
-}
-
-/**
- * Sets a user's password (an administrator: the CLI or the admin API). Like every password
- * change, it ends what was issued under the old one, in the same transaction: sessions, grants,
- * refresh tokens, access tokens (through introspection), and unused reset links.
- */
-export async function setUserPassword(db: Db, usernameOrId: string, password: string): Promise<User> {
-  const problem = passwordProblem(password);
-  if (problem) throw new GatehouseError('invalid_request', `password ${problem}`, { field: 'password' });
-  const user = await requireUser(db, usernameOrId);
-  // Hash before the transaction: argon2id must not hold the write lock.
-  const hash = await hashPassword(password);
-  await atomically(db, async () => {
-    await updatePasswordHash(db, user.id, hash);
-    await invalidateAccountTokens(db, user.id, 'reset_password');
-    await revokeUserSessions(db, user.id);
-  });
-  return user;
 }
 
 export async function updatePasswordHash(db: Db, userId: string, passwordHash: string): Promise<void> {
@@ -362,7 +331,7 @@ export async function markEmailVerified(db: Db, userId: string, email: string): 
 export async function revokeUserSessions(db: Db, userId: string, options: { keepSession?: string } = {}): Promise<void> {
   let payloads = db.deleteFrom('oidc_payloads').where('account_id', '=', userId);
   // A session to keep (the browser changing its own password), by id: payload ids are stored as
-  // their SHA-256 (storage/oidc-adapter.ts).
+  // their SHA-256 (engine/oidc-adapter.ts).
   const keep = options.keepSession;
   if (keep !== undefined) payloads = payloads.where((eb) => eb.not(eb.and([eb('model', '=', 'Session'), eb('id', '=', sha256(keep))])));
   await payloads.execute();

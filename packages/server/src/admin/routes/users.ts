@@ -3,7 +3,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Static } from 'typebox';
 import { rolesByName } from '../../storage/roles.ts';
 import { disableTwoFactor } from '../../storage/two-factor.ts';
-import { createUser, findUser, grantedScopes, listUsers, requireUser, setUserDisabled, setUserPassword, updateUser, type User } from '../../storage/users.ts';
+import { setUserPassword, withPasswordHash } from '../../passwords/user-passwords.ts';
+import { createUser, findUser, grantedScopes, listUsers, requireUser, setUserDisabled, updateUser, type User } from '../../storage/users.ts';
 import { noteAudit } from '../audit.ts';
 import { assertGrantable, assertManageable, assertNotApiKey, assertNotSelf } from '../policy.ts';
 import * as S from '../schemas.ts';
@@ -69,14 +70,17 @@ export async function userRoutes(app: FastifyInstance, { db, changed }: AdminCon
       if (body.email !== undefined) assertNotApiKey(request.auth!, 'set an email address', 'email');
       if (body.email_verified !== undefined) assertNotApiKey(request.auth!, 'mark an email address verified', 'email_verified');
       if (body.roles) await assertRolesGrantable(request, body.roles);
-      const user = await createUser(db, {
-        username: body.username,
-        email: body.email,
-        emailVerified: body.email_verified,
-        password: body.password,
-        roles: body.roles,
-        disabled: body.disabled,
-      });
+      const user = await createUser(
+        db,
+        await withPasswordHash({
+          username: body.username,
+          email: body.email,
+          emailVerified: body.email_verified,
+          password: body.password,
+          roles: body.roles,
+          disabled: body.disabled,
+        }),
+      );
       noteAudit(request, { target: { kind: 'user', id: user.id } });
       return reply.code(201).send(userView(user));
     },

@@ -3,7 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { GatehouseError } from '../../errors.ts';
 import { recordAuditEvent } from '../../storage/audit.ts';
 import { disableTwoFactor } from '../../storage/two-factor.ts';
-import { createUser, importUsers, listUsers, requireUser, setUserDisabled, setUserPassword, type NewUser, type User } from '../../storage/users.ts';
+import { setUserPassword, withPasswordHash, withPasswordHashes, type NewUserWithPassword } from '../../passwords/user-passwords.ts';
+import { createUser, importUsers, listUsers, requireUser, setUserDisabled, type User } from '../../storage/users.ts';
 import { optionalString, page, requireString, stringList, UsageError, type Command, type CommandContext } from '../command.ts';
 import { announce, withDb } from '../storage.ts';
 
@@ -30,7 +31,7 @@ export const createUserCommand: Command = {
     const { values, out, env } = context;
     const username = requireString(values, 'username');
     const password = await passwordFrom(context);
-    const user = await withDb(env, (db) => createUser(db, { username, email: optionalString(values, 'email'), password, roles: stringList(values, 'roles') }));
+    const user = await withDb(env, async (db) => createUser(db, await withPasswordHash({ username, email: optionalString(values, 'email'), password, roles: stringList(values, 'roles') })));
     out.text(`Created user ${user.username} (${user.id})${user.roles.length ? ` with roles ${user.roles.join(', ')}` : ''}`);
     out.json({ user });
   },
@@ -122,7 +123,7 @@ export const importUsersCommand: Command = {
     if (!Array.isArray(list)) {
       throw new GatehouseError('invalid_request', 'the file must hold a JSON array of users, or { "users": [...] }');
     }
-    const users: NewUser[] = list.map((r: ImportRecord, i) => {
+    const users: NewUserWithPassword[] = list.map((r: ImportRecord, i) => {
       if (r === null || typeof r !== 'object') throw new GatehouseError('invalid_request', `users[${i}] must be an object`, { field: `users[${i}]` });
       return {
         username: r.username as string,
@@ -133,7 +134,7 @@ export const importUsersCommand: Command = {
         emailVerified: r.email_verified === true,
       };
     });
-    const created = await withDb(env, (db) => importUsers(db, users));
+    const created = await withDb(env, async (db) => importUsers(db, await withPasswordHashes(users)));
     out.text(`Imported ${created.length} user(s): ${created.map((u) => u.username).join(', ')}`);
     out.json({ imported: created.length, users: created });
   },

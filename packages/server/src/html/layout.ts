@@ -1,35 +1,7 @@
-// Server-rendered HTML: escaping, one layout, and the security headers every page carries.
-// Pages have no inline scripts or styles, so the Content-Security-Policy can be strict.
-
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-
-/** A string that is already safe HTML. */
-export class Html {
-  readonly value: string;
-  constructor(value: string) {
-    this.value = value;
-  }
-  toString(): string {
-    return this.value;
-  }
-}
-
-export function escape(value: unknown): string {
-  return String(value).replace(/[&<>"']/g, (c) => ESCAPES[c]!);
-}
-
-/** Tagged template: interpolated values are escaped unless they are Html (or arrays of Html). */
-export function html(strings: TemplateStringsArray, ...values: unknown[]): Html {
-  let out = strings[0]!;
-  values.forEach((value, i) => {
-    if (value instanceof Html) out += value.value;
-    else if (Array.isArray(value)) out += value.map((v) => (v instanceof Html ? v.value : escape(v))).join('');
-    else if (value === undefined || value === null || value === false) out += '';
-    else out += escape(value);
-    out += strings[i + 1]!;
-  });
-  return new Html(out);
-}
+// The layout every server-rendered page shares (the pages people see, and the pages
+// oidc-provider renders), and the security headers that go with it. Pages have no inline scripts
+// or styles, so the Content-Security-Policy can be strict.
+import { html, type Html } from './escape.ts';
 
 /** What an operator can brand: the product name, a logo and the accent colour. */
 export interface Brand {

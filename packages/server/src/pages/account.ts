@@ -1,17 +1,17 @@
 // The account pages: a signed-in user sees their account, changes their password, and turns
 // TOTP two-factor authentication on (QR code, confirmation code, recovery codes) or off.
 // Signing in is the server's own authorization request (engine/account-client.ts); the pages
-// then read oidc-provider's login session. Forms carry a CSRF token bound to that session.
+// then read the login session through the engine's InteractionApi (engine/interactions.ts).
+// Forms carry a CSRF token bound to that session.
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type Provider from 'oidc-provider';
 import QRCode from 'qrcode';
 import { ACCOUNT_CALLBACK_PATH, ACCOUNT_CLIENT_ID, ACCOUNT_PATH } from '../engine/account-client.ts';
-import { readLoginSession, type LoginSession } from '../engine/interactions.ts';
+import type { InteractionApi, LoginSession } from '../engine/interactions.ts';
 import { ROUTES } from '../engine/provider.ts';
 import { passwordChangedMail, twoFactorChangedMail } from '../mail/messages.ts';
 import { hashPassword, passwordProblem, verifyPassword } from '../passwords/hash.ts';
-import { newRecoveryCodes, newTotpSecret, SecretBox, totpStep, totpUri } from '../passwords/totp.ts';
+import { newRecoveryCodes, newTotpSecret, recoveryCodeHashes, SecretBox, totpStep, totpUri } from '../passwords/totp.ts';
 import { atomically } from '../storage/scope.ts';
 import { disableTwoFactor, enableTwoFactor, replaceRecoveryCodes, setPendingSecret, twoFactorState } from '../storage/two-factor.ts';
 import { accountSummary, revokeUserSessions, updatePasswordHash } from '../storage/users.ts';
@@ -29,7 +29,7 @@ export const ACCOUNT_PATHS = {
 } as const;
 
 export interface AccountOptions extends SelfServiceOptions {
-  readonly currentProvider: () => Provider;
+  readonly interactions: InteractionApi;
   readonly csrf: CsrfTokens;
   readonly secretBox: SecretBox;
 }
@@ -49,7 +49,7 @@ export async function accountRoutes(app: FastifyInstance, options: AccountOption
 
   /** The signed-in user, or undefined after sending the browser to sign in. */
   async function signedIn(request: FastifyRequest, reply: FastifyReply) {
-    const session = await readLoginSession(options.currentProvider(), request.raw, reply.raw);
+    const session = await options.interactions.loginSession(request.raw, reply.raw);
     const user = session && (await accountSummary(db, session.accountId));
     if (session && user && !user.disabled) return { session, user };
     const authorize = new URL(ROUTES.authorization, options.publicUrl);
@@ -214,7 +214,7 @@ export async function accountRoutes(app: FastifyInstance, options: AccountOption
     if (step === undefined) return enrolPage(reply, 400, session, user, { code: 'This code is not right. Check the time on your device and enter the current code.' });
 
     const codes = newRecoveryCodes();
-    await enableTwoFactor(db, user.id, secretBox.seal(secret), step, codes);
+    await enableTwoFactor(db, user.id, secretBox.seal(secret), step, recoveryCodeHashes(codes));
     if (user.email) mailer.send(twoFactorChangedMail(brand, user.email, user.username, true));
     await audit({ type: 'account.two_factor_enabled', actor: { kind: 'user', id: user.id }, target: { kind: 'user', id: user.id }, ip: request.ip });
     return page(reply, 200, pages.recoveryCodes({ codes, backUrl: ACCOUNT_PATH }));
@@ -233,7 +233,7 @@ export async function accountRoutes(app: FastifyInstance, options: AccountOption
     }
     if (!check) return managePage(reply, 400, session, user, undefined, 'This is not your password.');
     const codes = newRecoveryCodes();
-    await replaceRecoveryCodes(db, user.id, codes);
+    await replaceRecoveryCodes(db, user.id, recoveryCodeHashes(codes));
     await audit({ type: 'account.recovery_codes_replaced', actor: { kind: 'user', id: user.id }, target: { kind: 'user', id: user.id }, ip: request.ip });
     return page(reply, 200, pages.recoveryCodes({ codes, backUrl: ACCOUNT_PATH }));
   });

@@ -1,9 +1,10 @@
 // Pages oidc-provider renders (errors, logout confirmation), in Gatehouse's layout and with
 // the same strict security headers as the login pages.
 import type { KoaContextWithOIDC } from 'oidc-provider';
-import { Html, html, originOf, type Layout } from '../interactions/html.ts';
+import { Html, html } from '../html/escape.ts';
+import { originOf, type Layout } from '../html/layout.ts';
 
-export function createViews(layout: Layout) {
+export function createProviderPages(layout: Layout) {
 function send(ctx: KoaContextWithOIDC, body: string, formTargets: readonly string[] = []): void {
   for (const [name, value] of Object.entries(layout.headers(formTargets))) ctx.set(name, value);
   ctx.type = 'html';

@@ -1,11 +1,12 @@
 // The oidc-provider adapter: every session, grant, code, refresh token and interaction lives
-// in the `oidc_payloads` table, so a restart (or another instance) loses nothing.
+// in the `oidc_payloads` table, so a restart (or another instance) loses nothing. It is the
+// engine's (it speaks oidc-provider's models and payloads), on top of storage's database.
 //
 // Identifiers are stored as their SHA-256: the `id` of a code, refresh token or session IS
 // the bearer secret, so a copy of the database alone cannot be replayed.
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { sha256 } from '../secrets.ts';
-import type { Db } from './database.ts';
+import type { Db } from '../storage/database.ts';
 
 /** Thrown by `consume` when another request consumed the same code or token first. */
 export class AlreadyConsumedError extends Error {

@@ -2,20 +2,19 @@
 // handles the form and answers 303 to where the protocol continues.
 import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { InteractionExpired, type InteractionApi } from '../engine/interactions.ts';
+import { InteractionExpired } from '../engine/interactions.ts';
 import { INTERACTION_PATH } from '../engine/provider.ts';
-import type { Authenticator } from '../passwords/authenticate.ts';
-import { totpStep } from '../passwords/totp.ts';
+import type { PasswordLogin } from '../passwords/password-login.ts';
+import { recoveryCodeHash, totpStep } from '../passwords/totp.ts';
 import { acceptTotpStep, consumeRecoveryCode, twoFactorState } from '../storage/two-factor.ts';
 import { accountSummary } from '../storage/users.ts';
 import { crossSiteFormProblem, type SignedValues } from './csrf.ts';
-import { originOf } from './html.ts';
+import { originOf } from '../html/layout.ts';
 import { accountRoutes, type AccountOptions } from './account.ts';
 import { formField, SELF_SERVICE_PATHS, selfServiceRoutes, sendPage as sendLayoutPage, sendVerification } from './self-service.ts';
 
 export interface InteractionRoutesOptions extends AccountOptions {
-  readonly interactions: InteractionApi;
-  readonly authenticator: Authenticator;
+  readonly passwordLogin: PasswordLogin;
   readonly signed: SignedValues;
   readonly bodyLimit: number;
 }
@@ -30,7 +29,7 @@ const INVALID_CREDENTIALS = 'Invalid username or password.';
 
 
 export async function interactionRoutes(app: FastifyInstance, options: InteractionRoutesOptions): Promise<void> {
-  const { interactions, authenticator, csrf, signed, layout, pages, db, throttle, audit, secretBox } = options;
+  const { interactions, passwordLogin, csrf, signed, layout, pages, db, throttle, audit, secretBox } = options;
   await app.register(formbody, { bodyLimit: options.bodyLimit });
 
   const sendPage = (reply: FastifyReply, status: number, body: string, formTargets: (string | undefined)[] = []): FastifyReply =>
@@ -114,7 +113,7 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
     const password = formField(request.body, 'password');
     if (username === '' || password === '') return rerender(400, INVALID_CREDENTIALS, username);
 
-    const outcome = await authenticator.authenticate(username, password, request.ip, { kind: 'login_page' });
+    const outcome = await passwordLogin.authenticate(username, password, request.ip, { kind: 'login_page' });
     switch (outcome.kind) {
       case 'throttled':
         reply.header('retry-after', String(outcome.retryAfter));
@@ -166,8 +165,9 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
         const step = secret === undefined ? undefined : totpStep(secret, code);
         // A code works once: its time step must be later than the last one accepted.
         if (step !== undefined && (await acceptTotpStep(db, user.id, step))) method = 'totp';
-      } else if (await consumeRecoveryCode(db, user.id, code)) {
-        method = 'recovery_code';
+      } else {
+        const codeHash = recoveryCodeHash(code);
+        if (codeHash !== undefined && (await consumeRecoveryCode(db, user.id, codeHash))) method = 'recovery_code';
       }
     } catch (error) {
       await attempt.release().catch(() => {});

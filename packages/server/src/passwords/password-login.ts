@@ -6,7 +6,7 @@ import { findLoginRecord, updatePasswordHash } from '../storage/users.ts';
 import * as hashing from './hash.ts';
 import type { LoginThrottle } from './throttle.ts';
 
-export type AuthenticationOutcome =
+export type PasswordLoginOutcome =
   | { readonly kind: 'ok'; readonly userId: string; readonly username: string }
   /** The password is right, and the account has two-factor authentication: a code must follow. */
   | { readonly kind: 'second_factor'; readonly userId: string; readonly username: string }
@@ -17,39 +17,39 @@ export type AuthenticationOutcome =
   | { readonly kind: 'throttled'; readonly retryAfter: number };
 
 /** Where a password was checked: the login page, or the password grant (with the client). */
-export type AuthenticationChannel = { readonly kind: 'login_page' } | { readonly kind: 'password_grant'; readonly clientId: string };
+export type PasswordLoginChannel = { readonly kind: 'login_page' } | { readonly kind: 'password_grant'; readonly clientId: string };
 
-export interface AuthenticationEvent {
-  readonly channel: AuthenticationChannel;
+export interface PasswordLoginEvent {
+  readonly channel: PasswordLoginChannel;
   /**
    * The account's username, when one matched what was typed; never the typed text otherwise
    * (people paste passwords into the username field, and audit events keep no secret).
    */
   readonly username: string | undefined;
   readonly ip: string;
-  readonly outcome: AuthenticationOutcome['kind'];
+  readonly outcome: PasswordLoginOutcome['kind'];
   readonly userId: string | undefined;
 }
 
-export interface Authenticator {
-  authenticate(username: string, password: string, ip: string, channel: AuthenticationChannel): Promise<AuthenticationOutcome>;
+export interface PasswordLogin {
+  authenticate(username: string, password: string, ip: string, channel: PasswordLoginChannel): Promise<PasswordLoginOutcome>;
 }
 
 /** The hashing functions used; replaceable so a test can observe which ones run. */
 export type PasswordFunctions = Pick<typeof hashing, 'hashPassword' | 'needsRehash' | 'verifyDummy' | 'verifyPassword'>;
 
-export interface AuthenticatorDeps {
+export interface PasswordLoginDeps {
   readonly db: Db;
   readonly throttle: LoginThrottle;
   readonly passwords?: PasswordFunctions;
   readonly onRehashError?: (error: unknown) => void;
   /** Every check, whatever its outcome, for the audit log (never the password). */
-  readonly onAuthentication?: (event: AuthenticationEvent) => Promise<void>;
+  readonly onAuthentication?: (event: PasswordLoginEvent) => Promise<void>;
 }
 
-export function createAuthenticator({ db, throttle, passwords = hashing, onRehashError, onAuthentication }: AuthenticatorDeps): Authenticator {
+export function createPasswordLogin({ db, throttle, passwords = hashing, onRehashError, onAuthentication }: PasswordLoginDeps): PasswordLogin {
   const { hashPassword, needsRehash, verifyDummy, verifyPassword } = passwords;
-  const check = async (username: string, password: string, ip: string): Promise<{ outcome: AuthenticationOutcome; known?: string }> => {
+  const check = async (username: string, password: string, ip: string): Promise<{ outcome: PasswordLoginOutcome; known?: string }> => {
     // The attempt is counted before the password is checked (atomically, so a parallel burst
     // gets no more checks than the limit), and released only once it turned out right.
     const attempt = await throttle.attempt('password', username, ip);

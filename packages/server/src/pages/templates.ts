@@ -3,7 +3,8 @@
 // hints and errors are tied to their field (aria-describedby, aria-invalid), a form's error is
 // announced (role=alert), and the pages work without JavaScript, on a phone as on a desktop.
 import { MIN_PASSWORD_LENGTH } from '../passwords/hash.ts';
-import { Html, html, type Layout } from './html.ts';
+import { Html, html } from '../html/escape.ts';
+import type { Layout } from '../html/layout.ts';
 
 export interface FieldSpec {
   readonly name: string;

@@ -11,6 +11,7 @@ import type { Mailer } from '../mail/mailer.ts';
 import { alreadyRegisteredMail, passwordChangedMail, passwordResetMail, verificationMail } from '../mail/messages.ts';
 import { hashPassword, passwordProblem } from '../passwords/hash.ts';
 import { addressKey, type LoginThrottle, type RateLimiter } from '../passwords/throttle.ts';
+import { withPasswordHash } from '../passwords/user-passwords.ts';
 import { consumeAccountToken, invalidateAccountTokens, issueAccountToken, peekAccountToken } from '../storage/account-tokens.ts';
 import type { AuditEventInput } from '../storage/audit.ts';
 import type { Db } from '../storage/database.ts';
@@ -19,8 +20,8 @@ import { createUser, findUser, findUserByEmail, markEmailVerified, revokeUserSes
 import * as validate from '../storage/validate.ts';
 import { INTERACTION_PATH } from '../engine/provider.ts';
 import { ACCOUNT_PATH } from '../engine/account-client.ts';
-import type { Layout } from './html.ts';
-import type { Pages } from './pages.ts';
+import type { Layout } from '../html/layout.ts';
+import type { Pages } from './templates.ts';
 
 export const SELF_SERVICE_PATHS = {
   register: '/register',
@@ -164,7 +165,7 @@ export async function selfServiceRoutes(app: FastifyInstance, options: SelfServi
     } else {
       let user;
       try {
-        user = await createUser(db, { username, email, password, selfRegistered: true });
+        user = await createUser(db, await withPasswordHash({ username, email, password, selfRegistered: true }));
       } catch (error) {
         // Lost a race for the username (the email race lands here too, and is told nothing).
         if (error instanceof GatehouseError && error.code === 'conflict') {
