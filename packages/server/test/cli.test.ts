@@ -104,7 +104,7 @@ function assertRefused(run: Run, pattern: RegExp, label: string): void {
 const COMMANDS = [
   'serve', 'migrate', 'doctor', 'apis create', 'apis list', 'roles create', 'roles list', 'users create', 'users list',
   'users disable', 'users enable', 'users set-password', 'users reset-two-factor', 'users import', 'clients create', 'clients list', 'clients delete',
-  'clients revoke', 'clients rotate-secret', 'api-keys create', 'api-keys list', 'api-keys revoke', 'keys list', 'keys rotate',
+  'clients revoke', 'clients rotate-secret', 'api-keys create', 'api-keys list', 'api-keys revoke', 'keys list', 'keys rotate', 'secrets reencrypt',
 ];
 
 test('--help lists every command; each command has its own --help; no command at all is a usage error', async (t) => {
