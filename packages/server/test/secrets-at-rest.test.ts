@@ -5,10 +5,14 @@
 // wrote in plaintext, once, however many processes migrate at once; a rotation re-encrypts
 // everything in one transaction. The attack itself, over HTTP: database-copy.test.ts.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { describe, test, type TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { tempDir } from '@gatehouse/test-support/files';
-import { cliAsync } from '@gatehouse/test-support/gatehouse';
+import { runCli } from '../src/cli/main.ts';
 import { tempPostgres } from '@gatehouse/test-support/postgres';
 import { ConfigError } from '../src/config/load.ts';
 import { SecretBox } from '../src/passwords/totp.ts';
@@ -32,6 +36,72 @@ async function rejectsConfig(promise: Promise<unknown>, pattern: RegExp, secrets
   assert.match(caught.message, pattern);
   for (const secret of secrets) assert.ok(!caught.message.includes(secret), 'the message names no secret');
   return caught;
+}
+
+// Processes racing on one database, as instances (or the CLI and a server) starting together do.
+// Each opens the storage with the given keys, says "ready", and on "go" migrates or re-encrypts,
+// printing the result: only the storage modules, so several start quickly on a busy machine.
+const CHILD = `
+import { Keyring, decodeSecretKey } from ${JSON.stringify(new URL('../src/secret-key/keyring.ts', import.meta.url).href)};
+import { migrate, openStorage } from ${JSON.stringify(new URL('../src/storage/database.ts', import.meta.url).href)};
+import { reencryptSecrets } from ${JSON.stringify(new URL('../src/storage/secrets-at-rest.ts', import.meta.url).href)};
+const [url, operation, ...keys] = process.argv.slice(1);
+const [current, ...previous] = keys.map(decodeSecretKey);
+const storage = openStorage(url, { keys: new Keyring(current, previous) });
+await storage.db.selectNoFrom((eb) => eb.lit(1).as('one')).execute();
+process.stdout.write('ready\\n');
+process.stdin.once('data', async () => {
+  try {
+    const result = operation === 'migrate' ? (await migrate(storage.db)).results.map((r) => r.migrationName) : await reencryptSecrets(storage.db);
+    process.stdout.write(JSON.stringify(result) + '\\n');
+  } finally {
+    await storage.close();
+    process.stdin.destroy();
+  }
+});
+`;
+
+async function race(url: string, operation: 'migrate' | 'reencrypt', keys: readonly TestKey[], processes = 2): Promise<any[]> {
+  const children = Array.from({ length: processes }, () =>
+    spawn(process.execPath, ['--input-type=module', '-e', CHILD, url, operation, ...keys.map((k) => k.text)], {
+      cwd: fileURLToPath(new URL('..', import.meta.url)),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    }),
+  );
+  const outputs = children.map(() => ({ stdout: '', stderr: '' }));
+  children.forEach((child, i) => {
+    child.stdout.on('data', (chunk) => (outputs[i]!.stdout += chunk));
+    child.stderr.on('data', (chunk) => (outputs[i]!.stderr += chunk));
+  });
+  const exits = children.map((child) => once(child, 'exit') as Promise<[number | null]>);
+  try {
+    await Promise.all(
+      children.map(
+        (child, i) =>
+          new Promise<void>((resolve, reject) => {
+            child.stdout.on('data', () => outputs[i]!.stdout.includes('ready') && resolve());
+            child.once('exit', () => reject(new Error(`child exited before it was ready:\n${outputs[i]!.stderr}`)));
+          }),
+      ),
+    );
+  } catch (error) {
+    for (const child of children) child.kill();
+    throw error;
+  }
+  for (const child of children) child.stdin.write('go\n');
+  const codes = await Promise.all(exits);
+  return codes.map(([code], i) => {
+    assert.equal(code, 0, outputs[i]!.stderr);
+    return JSON.parse(outputs[i]!.stdout.replace('ready\n', ''));
+  });
+}
+
+/** `gatehouse <args>` in this process. */
+async function gatehouse(env: Record<string, string>, args: string[]): Promise<{ code: number; stderr: string }> {
+  let stderr = '';
+  const stdin = Object.assign(Readable.from([]), { isTTY: true });
+  const code = await runCli(args, { stdout: () => {}, stderr: (text) => void (stderr += text), env, stdin });
+  return { code, stderr };
 }
 
 // ── The envelope ──────────────────────────────────────────────────────────────────────────────
@@ -171,15 +241,14 @@ function contract(name: string, newDatabase: (t: TestContext) => Promise<string>
       await rejectsConfig(migrate(open()), /GATEHOUSE_SECRET_KEY/);
       assert.ok(!(await migrationsApplied()).includes('004-encrypt-secrets'));
       assert.deepEqual(Object.values(await keyIdsOf(open())), Object.values(legacy.plaintext).map(() => 'plaintext'));
-      const production = await cliAsync({ GATEHOUSE_DATABASE_URL: url, GATEHOUSE_SECRET_KEY: '', GATEHOUSE_PUBLIC_URL: 'https://auth.example.com' }, ['migrate']);
+      const production = await gatehouse({ GATEHOUSE_DATABASE_URL: url, GATEHOUSE_PUBLIC_URL: 'https://auth.example.com' }, ['migrate']);
       assert.equal(production.code, 1);
       assert.match(production.stderr, /GATEHOUSE_SECRET_KEY: required in production/);
 
       // Two processes migrate at once, as instances starting together do.
       const key = newKey();
-      const runs = await Promise.all([1, 2].map(() => cliAsync({ GATEHOUSE_DATABASE_URL: url, GATEHOUSE_SECRET_KEY: key.text }, ['migrate', '--json'])));
-      for (const run of runs) assert.equal(run.code, 0, run.stderr);
-      assert.deepEqual(runs.map((r) => r.json.applied.includes('004-encrypt-secrets')).sort(), [false, true], 'applied once');
+      const runs = await race(url, 'migrate', [key]);
+      assert.deepEqual(runs.map((applied: string[]) => applied.includes('004-encrypt-secrets')).sort(), [false, true], 'applied once');
       assert.deepEqual(await migrationsApplied(), Object.keys(await migrationProvider.getMigrations()).sort());
 
       // Every secret encrypted once, under the key, with the same plaintext as before.
@@ -233,17 +302,15 @@ function contract(name: string, newDatabase: (t: TestContext) => Promise<string>
       assert.deepEqual(await reencryptSecrets(rotating), { keyId: current.id, reencrypted: {}, unchanged: 4 }, 'a second run has nothing to do');
     });
 
-    test('two `gatehouse secrets reencrypt` at once re-encrypt each secret exactly once', async (t) => {
+    test('two re-encryptions at once (two processes) re-encrypt each secret exactly once', async (t) => {
       const old = newKey();
       const current = newKey();
       const { url, open, db } = await migrated(t, old);
       await ensureSigningKeys(db);
       for (const purpose of ['cookie', 'csrf', 'totp']) await ensureSecrets(db, purpose);
-      const env = { GATEHOUSE_DATABASE_URL: url, GATEHOUSE_SECRET_KEY: current.text, GATEHOUSE_SECRET_KEY_PREVIOUS: old.text };
-      const runs = await Promise.all([1, 2].map(() => cliAsync(env, ['secrets', 'reencrypt', '--json'])));
-      for (const run of runs) assert.equal(run.code, 0, run.stderr);
-      const moved = runs.map((r) => (r.json.reencrypted[old.id] ?? 0) as number);
-      assert.equal(moved[0]! + moved[1]!, 5, `every secret once: ${JSON.stringify(runs.map((r) => r.json))}`);
+      const runs = await race(url, 'reencrypt', [current, old]);
+      const moved = runs.map((r) => (r.reencrypted[old.id] ?? 0) as number);
+      assert.equal(moved[0]! + moved[1]!, 5, `every secret once: ${JSON.stringify(runs)}`);
       assert.deepEqual(new Set(Object.values(await keyIdsOf(db))), new Set([current.id]));
       await checkSecretsReadable(open(keyring(current)));
     });
