@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { buildServer, loadConfig, migrate, openStorage, type BuildOptions, type GatehouseServer } from '@gatehouse/server';
-import { ITEMS_API, seedDemo, type DemoSeed } from '@gatehouse/test-support/gatehouse';
+import { ITEMS_API, seedDemo, testSecretKey, type DemoSeed } from '@gatehouse/test-support/gatehouse';
 import { freePort } from '@gatehouse/test-support/ports';
 import { POSTGRES_ADMIN_URL, tempPostgres } from '@gatehouse/test-support/postgres';
 import { LOAD_CORE, SERVER_CORE, fixed, loadGenerator, median, startPinnedServer, table, type BenchServer } from './support.ts';
@@ -278,6 +278,7 @@ async function startMinter(setup: Setup): Promise<Minter> {
     GATEHOUSE_PORT: String(port),
     GATEHOUSE_HOST: '127.0.0.1',
     GATEHOUSE_DATABASE_URL: setup.databaseUrl,
+    GATEHOUSE_SECRET_KEY: testSecretKey(setup.databaseUrl),
     GATEHOUSE_DEFAULT_API: ITEMS_API,
     GATEHOUSE_LOG_LEVEL: 'silent',
   });

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { GATEHOUSE_BIN } from '@gatehouse/test-support/gatehouse';
+import { GATEHOUSE_BIN, testSecretKey } from '@gatehouse/test-support/gatehouse';
 import { freePort } from '@gatehouse/test-support/ports';
 
 export const LOAD_CORE = 0;
@@ -37,6 +37,8 @@ export async function startPinnedServer(env: Record<string, string>): Promise<Be
     GATEHOUSE_PORT: String(port),
     GATEHOUSE_HOST: '127.0.0.1',
     GATEHOUSE_LOG_LEVEL: 'warn',
+    // Every process on one database shares its key (as the tests do).
+    GATEHOUSE_SECRET_KEY: testSecretKey(env.GATEHOUSE_DATABASE_URL),
     ...env,
   });
   let output = '';

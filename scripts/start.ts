@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, migrate, openStorage } from '@gatehouse/server';
+import { DEVELOPMENT_KEY_FILE, keyProviderFromConfig } from '@gatehouse/server/internal/secret-key/key-provider';
 import { DEMO, ensureDemoData, ensureWebAppClient } from './demo-data.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
@@ -18,7 +19,11 @@ const env = {
 };
 
 const { config } = loadConfig(env);
-const storage = openStorage(config.databaseUrl);
+// The key that encrypts the secrets in the database: GATEHOUSE_SECRET_KEY if set, else a
+// development key kept in ./data/secret.key (the server started below uses the same one).
+const keys = keyProviderFromConfig(config, { developmentKeyFile: DEVELOPMENT_KEY_FILE });
+for (const warning of keys.warnings) process.stderr.write(`warning: ${warning}\n`);
+const storage = openStorage(config.databaseUrl, { keys: keys.provider });
 await migrate(storage.db);
 const created = await ensureDemoData(storage.db);
 mkdirSync(`${root}data`, { recursive: true });
@@ -83,7 +88,7 @@ Gatehouse is starting:
   items API  ${DEMO.apiUrl}   (Swagger UI: ${DEMO.apiUrl}/docs, click Authorize)
   web app    ${DEMO.webAppUrl}   (server-rendered, signs in with Gatehouse)
   account    ${DEMO.serverUrl}/account   (password, two-factor; sign-up at ${DEMO.serverUrl}/register, emails go to this log)
-  data       ./data/gatehouse.db (SQLite)
+  data       ./data/gatehouse.db (SQLite)${keys.warnings.length > 0 ? `, its secrets encrypted with the development key ./${DEVELOPMENT_KEY_FILE}` : ''}
   logins     johndoe / secret    (alice / secret2 is disabled)
   service    client_id ${DEMO.serviceClientId}, secret in data/demo-service-client.json
 Press Ctrl+C to stop.

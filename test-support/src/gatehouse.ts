@@ -1,6 +1,7 @@
 // Starting Gatehouse for tests: in this process (fast, with direct storage access) or as a
 // separate process through the CLI, exactly as an operator runs it.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -11,6 +12,7 @@ import * as clients from '@gatehouse/server/internal/storage/clients';
 import * as roles from '@gatehouse/server/internal/storage/roles';
 import { withPasswordHash } from '@gatehouse/server/internal/passwords/user-passwords';
 import * as users from '@gatehouse/server/internal/storage/users';
+import { decodeSecretKey, Keyring } from '@gatehouse/server/internal/keyring';
 import { tempDir } from './files.ts';
 import { freePort } from './ports.ts';
 
@@ -18,6 +20,27 @@ export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const GATEHOUSE_BIN = join(REPO_ROOT, 'packages/server/bin/gatehouse.js');
 
 export type Env = Record<string, string | undefined>;
+
+/**
+ * The secret key (GATEHOUSE_SECRET_KEY) of a test database: derived from its URL, which is unique
+ * to the test (a temp file, a random PostgreSQL database), so every process a test starts on one
+ * database (servers, the CLI) shares it without passing it around, and no test writes the
+ * development key file in the working directory.
+ */
+export function testSecretKey(databaseUrl: string | undefined): string {
+  return createHash('sha256').update(`gatehouse test secret key\n${databaseUrl ?? ''}`).digest('base64url');
+}
+
+/** The keyring for `openStorage(url, { keys })` in tests that read or write secrets. */
+export function testKeys(databaseUrl: string): Keyring {
+  return new Keyring(decodeSecretKey(testSecretKey(databaseUrl)));
+}
+
+/** The env with the test database's secret key, unless the test chose a key (or none: ''). */
+function withTestKey(env: Env): Env {
+  if ('GATEHOUSE_SECRET_KEY' in env || 'GATEHOUSE_SECRET_KEY_FILE' in env) return env;
+  return { GATEHOUSE_SECRET_KEY: testSecretKey(env.GATEHOUSE_DATABASE_URL), ...env };
+}
 
 export interface InProcessServer {
   readonly issuer: string;
@@ -32,14 +55,16 @@ export async function startInProcess(t: Pick<TestContext, 'after'>, env: Env = {
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
   const databaseUrl = env.GATEHOUSE_DATABASE_URL ?? `sqlite:${join(tempDir(t), 'gatehouse.db')}`;
-  const { config } = loadConfig({
-    GATEHOUSE_PUBLIC_URL: issuer,
-    GATEHOUSE_PORT: String(port),
-    GATEHOUSE_HOST: '127.0.0.1',
-    GATEHOUSE_LOG_LEVEL: process.env.GATEHOUSE_TEST_LOG_LEVEL ?? 'silent',
-    ...env,
-    GATEHOUSE_DATABASE_URL: databaseUrl,
-  });
+  const { config } = loadConfig(
+    withTestKey({
+      GATEHOUSE_PUBLIC_URL: issuer,
+      GATEHOUSE_PORT: String(port),
+      GATEHOUSE_HOST: '127.0.0.1',
+      GATEHOUSE_LOG_LEVEL: process.env.GATEHOUSE_TEST_LOG_LEVEL ?? 'silent',
+      ...env,
+      GATEHOUSE_DATABASE_URL: databaseUrl,
+    }),
+  );
   const server = await buildServer({ ...options, config });
   await server.app.listen({ port, host: '127.0.0.1' });
   let closed = false;
@@ -63,7 +88,7 @@ export interface CliResult {
 /** Runs the `gatehouse` CLI as a separate process. */
 export function cli(env: Env, args: string[], input?: string): CliResult {
   const result = spawnSync(process.execPath, [GATEHOUSE_BIN, ...args], {
-    env: { ...process.env, GATEHOUSE_LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, GATEHOUSE_LOG_LEVEL: 'warn', ...withTestKey(env) },
     encoding: 'utf8',
     input,
   });
@@ -79,7 +104,7 @@ export function cli(env: Env, args: string[], input?: string): CliResult {
 /** The same, without blocking this process (for commands that call servers running in it). */
 export async function cliAsync(env: Env, args: string[]): Promise<CliResult> {
   const child = spawn(process.execPath, [GATEHOUSE_BIN, ...args], {
-    env: { ...process.env, GATEHOUSE_LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, GATEHOUSE_LOG_LEVEL: 'warn', ...withTestKey(env) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -116,7 +141,7 @@ export async function startProcess(t: Pick<TestContext, 'after'>, env: Env, port
       GATEHOUSE_PORT: String(listenPort),
       GATEHOUSE_HOST: '127.0.0.1',
       GATEHOUSE_LOG_LEVEL: 'info',
-      ...env,
+      ...withTestKey(env),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

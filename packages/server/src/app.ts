@@ -22,6 +22,10 @@ import { loggerOptions } from './logger.ts';
 import { createPasswordLogin, type PasswordLogin, type PasswordFunctions } from './passwords/password-login.ts';
 import { LoginThrottle, MemoryThrottleStore, RateLimiter, type ThrottleStore } from './passwords/throttle.ts';
 import { migrate, openStorage, type Storage } from './storage/database.ts';
+import { keyProviderFromConfig, loadKeyring, type KeyProvider } from './secret-key/key-provider.ts';
+import { Keyring } from './keyring.ts';
+import { hasKeys, useKeys } from './storage/sealing.ts';
+import { checkSecretsReadable } from './storage/secrets-at-rest.ts';
 import { ensureSecrets } from './storage/keys.ts';
 import { purgeExpired } from './engine/oidc-adapter.ts';
 import { purgeExpiredAccessTokens } from './storage/access-tokens.ts';
@@ -55,6 +59,12 @@ export interface BuildOptions {
   readonly logger?: FastifyServerOptions['logger'];
   /** Where email goes; by default SMTP when configured, else the log. */
   readonly mailer?: Mailer;
+  /**
+   * The secret key that encrypts the secrets kept in the database (docs/security.md): by default
+   * GATEHOUSE_SECRET_KEY or GATEHOUSE_SECRET_KEY_FILE, or the keys of the given storage. A KMS
+   * plugs in here as a KeyProvider.
+   */
+  readonly keys?: Keyring | KeyProvider;
 }
 
 const PURGE_EVERY_MS = 10 * 60 * 1000;
@@ -62,13 +72,21 @@ const API_KEY_USE_FLUSH_MS = 30 * 1000;
 
 export async function buildServer(options: BuildOptions): Promise<GatehouseServer> {
   const { config } = options;
+  // The secret key comes from outside the database. Without it (in production), or when it
+  // cannot be had (an unreadable key file), the server stops here, before the database is
+  // touched, with a message naming GATEHOUSE_SECRET_KEY.
+  const source = options.keys ?? (options.storage && hasKeys(options.storage.db) ? undefined : keyProviderFromConfig(config).provider);
+  const keys = source === undefined || source instanceof Keyring ? source : await loadKeyring(source);
   const storage = options.storage ?? openStorage(config.databaseUrl);
   const ownsStorage = options.storage === undefined;
   // Connections opened here, closed with the server (or if building it fails).
   const closers: (() => Promise<void>)[] = [];
   try {
+    if (keys) useKeys(storage.db, keys);
     // Schema first: every instance applies pending migrations at start (concurrency-safe).
     await migrate(storage.db);
+    // With the wrong key, the server stops now, naming the setting, not at the first request.
+    await checkSecretsReadable(storage.db);
 
     // Shared state across instances: login throttling and change events go through Redis when
     // it is configured, and stay in this process otherwise.

@@ -7,5 +7,7 @@ export { buildServer, type BuildOptions, type GatehouseServer } from './app.ts';
 export { loadConfig, ConfigError, type LoadedConfig } from './config/load.ts';
 export { settings, type Config } from './config/schema.ts';
 export { openStorage, migrate, type Storage, type Db } from './storage/database.ts';
+// Where the key that encrypts the secrets in the database comes from (a KMS plugs in here).
+export type { KeyProvider, SecretKeyMaterial } from './secret-key/key-provider.ts';
 export { GatehouseError, type ErrorCode } from './errors.ts';
 export { ADMIN_SCOPES, adminApiIdentifier } from './admin/scopes.ts';

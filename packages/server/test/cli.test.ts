@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import { hash as argon2Hash } from '@node-rs/argon2';
 import { tempDir } from '@gatehouse/test-support/files';
-import { cli } from '@gatehouse/test-support/gatehouse';
+import { cli, testKeys, testSecretKey } from '@gatehouse/test-support/gatehouse';
 import { migrationProvider } from '../src/storage/migrations/index.ts';
 import { runCli } from '../src/cli/main.ts';
 import { verifyPassword } from '../src/passwords/hash.ts';
@@ -68,12 +68,13 @@ async function human(env: Env, args: string[], input?: string): Promise<string> 
 function environment(t: TestContext): { env: Env; dir: string; databaseFile: string } {
   const dir = tempDir(t);
   const databaseFile = join(dir, 'gatehouse.db');
-  return { env: { GATEHOUSE_DATABASE_URL: `sqlite:${databaseFile}` }, dir, databaseFile };
+  const databaseUrl = `sqlite:${databaseFile}`;
+  return { env: { GATEHOUSE_DATABASE_URL: databaseUrl, GATEHOUSE_SECRET_KEY: testSecretKey(databaseUrl) }, dir, databaseFile };
 }
 
 /** Reads the database the CLI wrote, the way the server would. */
 async function loginRecord(env: Env, username: string) {
-  const storage = openStorage(env.GATEHOUSE_DATABASE_URL!);
+  const storage = openStorage(env.GATEHOUSE_DATABASE_URL!, { keys: testKeys(env.GATEHOUSE_DATABASE_URL!) });
   try {
     return await findLoginRecord(storage.db, username);
   } finally {
@@ -103,7 +104,7 @@ function assertRefused(run: Run, pattern: RegExp, label: string): void {
 const COMMANDS = [
   'serve', 'migrate', 'doctor', 'apis create', 'apis list', 'roles create', 'roles list', 'users create', 'users list',
   'users disable', 'users enable', 'users set-password', 'users reset-two-factor', 'users import', 'clients create', 'clients list', 'clients delete',
-  'clients revoke', 'clients rotate-secret', 'api-keys create', 'api-keys list', 'api-keys revoke', 'keys list', 'keys rotate',
+  'clients revoke', 'clients rotate-secret', 'api-keys create', 'api-keys list', 'api-keys revoke', 'keys list', 'keys rotate', 'secrets reencrypt',
 ];
 
 test('--help lists every command; each command has its own --help; no command at all is a usage error', async (t) => {
@@ -203,7 +204,7 @@ test('users create (password by option or on stdin), list, disable, enable, set-
   assert.equal(await verifyPassword(record!.passwordHash!, 'battery staple'), false);
 
   // An operator turns two-factor off for a user who lost their device (they can enrol again).
-  const storage = openStorage(env.GATEHOUSE_DATABASE_URL!);
+  const storage = openStorage(env.GATEHOUSE_DATABASE_URL!, { keys: testKeys(env.GATEHOUSE_DATABASE_URL!) });
   try {
     await enableTwoFactor(storage.db, record!.id, 'v1.sealed.secret', 1, recoveryCodeHashes(newRecoveryCodes()));
   } finally {
@@ -380,7 +381,7 @@ test('clients revoke and rotate-secret: the new secret is printed once; both are
   assert.equal((await json(env, ['clients', 'revoke', 'svc'])).client.clientId, 'svc');
   assert.ok((await json(env, ['clients', 'list'])).items[0].revokedAt);
   assertRefused(await gatehouse(env, ['clients', 'revoke', 'nope']), /no client "nope"/, 'unknown client');
-  const storage = openStorage(env.GATEHOUSE_DATABASE_URL!);
+  const storage = openStorage(env.GATEHOUSE_DATABASE_URL!, { keys: testKeys(env.GATEHOUSE_DATABASE_URL!) });
   t.after(() => storage.close());
   const events = (await listAuditEvents(storage.db, { limit: 10 })).items.map((e) => `${e.type}:${e.actor.kind}:${e.target?.id}`);
   assert.ok(events.includes('client.revoked:cli:svc'));
@@ -418,7 +419,7 @@ test('keys list and rotate: a scheduled key is published first (state next), nev
   const { env } = environment(t);
   await json(env, ['migrate']);
   // The server creates the first keys at start; here the storage helper does the same.
-  const storage = openStorage(env.GATEHOUSE_DATABASE_URL!);
+  const storage = openStorage(env.GATEHOUSE_DATABASE_URL!, { keys: testKeys(env.GATEHOUSE_DATABASE_URL!) });
   await ensureSigningKeys(storage.db);
   await storage.close();
   const before = await json(env, ['keys', 'list']);
@@ -440,7 +441,7 @@ test('doctor: a problem per line with what to do, exit 1; a healthy database pas
   assert.match(fresh.stdout, /✗ migrations: pending: 001-initial/);
   assert.match(fresh.stdout, /→ run `gatehouse migrate`/);
   assert.match(fresh.stdout, /✗ public URL: http:\/\/127\.0\.0\.1:9 does not answer from here/);
-  const storage = openStorage(env.GATEHOUSE_DATABASE_URL!);
+  const storage = openStorage(env.GATEHOUSE_DATABASE_URL!, { keys: testKeys(env.GATEHOUSE_DATABASE_URL!) });
   await migrate(storage.db);
   await ensureSigningKeys(storage.db);
   await ensureSecrets(storage.db, 'cookie');

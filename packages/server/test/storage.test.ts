@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { KyselyPlugin, OperationNode, RootOperationNode } from 'kysely';
 import { hash as argon2Hash } from '@node-rs/argon2';
 import { tempDir } from '@gatehouse/test-support/files';
+import { testKeys } from '@gatehouse/test-support/gatehouse';
 import { dropPostgres, tempPostgres } from '@gatehouse/test-support/postgres';
 import { GatehouseError, isUniqueViolation, type ErrorCode } from '../src/errors.ts';
 import { hashPassword, verifyPassword } from '../src/passwords/hash.ts';
@@ -69,7 +70,8 @@ async function fixture(t: TestContext, databases: Databases, { migrated = true }
   t.after(() => Promise.all(opened.map((s) => s.close())));
   const url = migrated ? await databases.migrated(t) : await databases.empty(t);
   const connect = () => {
-    const storage = openStorage(url);
+    // Every instance of a deployment has the same secret key.
+    const storage = openStorage(url, { keys: testKeys(url) });
     opened.push(storage);
     return storage.db;
   };

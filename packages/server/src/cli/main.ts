@@ -11,6 +11,7 @@ import { createClientCommand, deleteClientCommand, listClientsCommand, revokeCli
 import { doctorCommand } from './commands/doctor.ts';
 import { listKeysCommand, rotateKeysCommand } from './commands/keys.ts';
 import { createRoleCommand, listRolesCommand } from './commands/roles.ts';
+import { reencryptSecretsCommand } from './commands/secrets.ts';
 import { migrateCommand, serveCommand } from './commands/serve.ts';
 import {
   createUserCommand,
@@ -47,6 +48,7 @@ const COMMANDS: Record<string, Command | Record<string, Command>> = {
   },
   'api-keys': { create: createApiKeyCommand, list: listApiKeysCommand, revoke: revokeApiKeyCommand },
   keys: { list: listKeysCommand, rotate: rotateKeysCommand },
+  secrets: { reencrypt: reencryptSecretsCommand },
 };
 
 function isCommand(value: Command | Record<string, Command> | undefined): value is Command {

@@ -1,11 +1,27 @@
 // Opens the storage named by GATEHOUSE_DATABASE_URL for one command, migrated, and closes it.
 import { connectBus, type ClusterEvent } from '../cluster/bus.ts';
-import { loadConfig } from '../config/load.ts';
+import { ConfigError, loadConfig } from '../config/load.ts';
+import type { Config } from '../config/schema.ts';
+import { DEVELOPMENT_KEY_FILE, keyProviderFromConfig, type KeyProvider } from '../secret-key/key-provider.ts';
 import { migrate, openStorage, type Db } from '../storage/database.ts';
+
+/**
+ * The secret key for a CLI command, as `gatehouse serve` would use it (the development key file
+ * outside production). Loaded only by commands that touch secrets: without a key in production,
+ * `users create` still works and `keys list` says which setting is missing.
+ */
+export function cliKeys(config: Config): KeyProvider {
+  try {
+    return keyProviderFromConfig(config, { developmentKeyFile: DEVELOPMENT_KEY_FILE }).provider;
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return { source: 'none', load: () => Promise.reject(error) };
+  }
+}
 
 export async function withDb<T>(env: Readonly<Record<string, string | undefined>>, run: (db: Db) => Promise<T>): Promise<T> {
   const { config } = loadConfig(env);
-  const storage = openStorage(config.databaseUrl);
+  const storage = openStorage(config.databaseUrl, { keys: cliKeys(config) });
   try {
     await migrate(storage.db);
     return await run(storage.db);

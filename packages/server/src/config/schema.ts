@@ -13,6 +13,7 @@ import {
   type SettingType,
 } from './types.ts';
 import { trustProxySetting, type TrustProxy } from './proxy.ts';
+import { secretKey, secretKeyList } from './secret-keys.ts';
 import { databaseUrl, logoUrl, redisUrl, smtpUrl } from './urls.ts';
 
 export interface Setting<T> {
@@ -57,6 +58,29 @@ export const settings = {
     default: 'sqlite:./data/gatehouse.db',
     description:
       'Where everything is stored: `sqlite:<path>` for the embedded database (one file, created if missing), or `postgres://user:password@host:5432/db` for PostgreSQL.',
+    secret: true,
+  }),
+  secretKey: setting({
+    env: 'GATEHOUSE_SECRET_KEY',
+    type: optional(secretKey()),
+    default: undefined,
+    description:
+      'The key that encrypts the secrets kept in the database (private signing keys, cookie, CSRF and TOTP keys, the admin API\'s introspection secret) with AES-256-GCM, so a copy of the database (a backup, a replica, the SQLite file) cannot sign tokens, generate TOTP codes or forge sessions. Keep it outside the database and its backups. Required in production (a public URL other than http on a loopback host); without it, `gatehouse serve` and `npm start` use a development key kept in `./data/secret.key`. See docs/security.md#secrets-at-rest.',
+    secret: true,
+  }),
+  secretKeyFile: setting({
+    env: 'GATEHOUSE_SECRET_KEY_FILE',
+    type: optional(text()),
+    default: undefined,
+    description:
+      'Instead of `GATEHOUSE_SECRET_KEY`: a file holding the key (a mounted secret). Its first line is the current key; further lines are previous keys, still used to decrypt until `gatehouse secrets reencrypt` has re-encrypted everything. Lines starting with `#` are ignored.',
+  }),
+  secretKeyPrevious: setting({
+    env: 'GATEHOUSE_SECRET_KEY_PREVIOUS',
+    type: secretKeyList(),
+    default: [] as readonly string[],
+    description:
+      'Previous secret keys, during a rotation: values encrypted under them are still read; everything new is encrypted under the current key. Remove them once `gatehouse secrets reencrypt` has run and `gatehouse doctor` reports nothing under them.',
     secret: true,
   }),
   redisUrl: setting({

@@ -1,7 +1,8 @@
 // TOTP two-factor authentication (RFC 6238) with the parameters every authenticator app supports:
 // SHA-1, 6 digits, 30-second steps, 160-bit secrets. Secrets are stored encrypted (AES-256-GCM
-// under a server secret), so a copy of the database alone cannot generate codes. Recovery codes
-// are 80 random bits each, stored as SHA-256 hashes.
+// under the `totp` server secret, which is itself stored encrypted under GATEHOUSE_SECRET_KEY, a
+// key kept outside the database: storage/sealing.ts), so a copy of the database alone cannot
+// generate codes. Recovery codes are 80 random bits each, stored as SHA-256 hashes.
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { Secret, TOTP } from 'otpauth';
 

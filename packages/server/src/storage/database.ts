@@ -5,7 +5,10 @@ import { Kysely, PostgresDialect } from 'kysely';
 import { Migrator, type MigrationResultSet } from 'kysely/migration';
 import pg from 'pg';
 import { parseDatabaseUrl } from '../config/urls.ts';
-import { migrationProvider } from './migrations/index.ts';
+import type { KeyProvider } from '../secret-key/key-provider.ts';
+import type { Keyring } from '../keyring.ts';
+import { migrationProviderFor } from './migrations/index.ts';
+import { keyringFor, useKeys } from './sealing.ts';
 import { scoped } from './scope.ts';
 import { NodeSqliteDatabase, NodeSqliteDialect } from './sqlite-driver.ts';
 import type { Database } from './tables.ts';
@@ -25,7 +28,18 @@ const sqliteFiles = new WeakMap<Db, string>();
 /** The migration running in this process on each SQLite file, if any. */
 const sqliteMigrations = new Map<string, Promise<unknown>>();
 
-export function openStorage(databaseUrl: string): Storage {
+export interface StorageOptions {
+  /** The secret key that seals the secrets kept in the database (storage/sealing.ts). */
+  readonly keys?: Keyring | KeyProvider;
+}
+
+export function openStorage(databaseUrl: string, options: StorageOptions = {}): Storage {
+  const storage = openDatabase(databaseUrl);
+  if (options.keys) useKeys(storage.db, options.keys);
+  return storage;
+}
+
+function openDatabase(databaseUrl: string): Storage {
   const location = parseDatabaseUrl(databaseUrl);
   if (location.kind === 'sqlite') {
     const path = location.path === ':memory:' ? ':memory:' : resolve(location.path);
@@ -78,7 +92,8 @@ export async function migrate(db: Db): Promise<MigrationResultSet> {
 async function runMigrations(db: Db): Promise<MigrationResultSet> {
   const migrator = new Migrator({
     db,
-    provider: migrationProvider,
+    // Data migrations that encrypt secrets use the keyring attached to this handle.
+    provider: migrationProviderFor({ keyring: () => keyringFor(db) }),
     migrationTableName: 'gatehouse_migrations',
     migrationLockTableName: 'gatehouse_migrations_lock',
   });

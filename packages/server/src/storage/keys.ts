@@ -1,9 +1,12 @@
-// Signing keys and server secrets (cookie-signing keys). Generated at first start and kept in
-// storage, so every instance signs and verifies with the same keys and a restart changes nothing.
+// Signing keys and server secrets (cookie-signing, CSRF, TOTP and introspection keys). Generated
+// at first start and kept in storage, so every instance signs and verifies with the same keys and
+// a restart changes nothing. Both are stored sealed under the secret key (sealing.ts): callers get
+// plaintext, the database holds ciphertext bound to each row.
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { GatehouseError, isUniqueViolation } from '../errors.ts';
 import { randomId } from '../secrets.ts';
 import type { Db } from './database.ts';
+import { SEALED_CONTEXTS, seal, unseal } from './sealing.ts';
 
 /** ES256 is the default for tokens; RS256 is there for clients and APIs that need it. */
 export const SIGNING_ALGS = ['ES256', 'RS256'] as const;
@@ -31,17 +34,21 @@ export async function generateSigningKey(alg: SigningAlg): Promise<{ kid: string
 
 export async function listSigningKeys(db: Db): Promise<SigningKey[]> {
   const rows = await db.selectFrom('signing_keys').selectAll().orderBy('created_at', 'desc').execute();
-  return rows.map((row) => ({
-    kid: row.kid,
-    alg: row.alg as SigningAlg,
-    state: row.state,
-    privateJwk: JSON.parse(row.private_jwk) as JWK,
-    createdAt: row.created_at,
-    activatesAt: row.activates_at,
-    activatedAt: row.activated_at,
-    retiredAt: row.retired_at,
-  }));
+  return Promise.all(
+    rows.map(async (row) => ({
+      kid: row.kid,
+      alg: row.alg as SigningAlg,
+      state: row.state,
+      privateJwk: JSON.parse(await unseal(db, SEALED_CONTEXTS.signingKey(row.kid), row.private_jwk, `signing key ${row.kid}`)) as JWK,
+      createdAt: row.created_at,
+      activatesAt: row.activates_at,
+      activatedAt: row.activated_at,
+      retiredAt: row.retired_at,
+    })),
+  );
 }
+
+const sealJwk = (db: Db, kid: string, jwk: JWK): Promise<string> => seal(db, SEALED_CONTEXTS.signingKey(kid), JSON.stringify(jwk));
 
 /**
  * Makes sure there is one active key per algorithm. Two instances starting at once may both
@@ -56,7 +63,7 @@ export async function ensureSigningKeys(db: Db): Promise<SigningKey[]> {
     try {
       await db
         .insertInto('signing_keys')
-        .values({ kid, alg, private_jwk: JSON.stringify(jwk), state: 'active', created_at: at, activated_at: at, retired_at: null, activates_at: null })
+        .values({ kid, alg, private_jwk: await sealJwk(db, kid, jwk), state: 'active', created_at: at, activated_at: at, retired_at: null, activates_at: null })
         .execute();
     } catch (error) {
       if (!isUniqueViolation(error)) throw error;
@@ -70,18 +77,20 @@ export async function ensureSigningKeys(db: Db): Promise<SigningKey[]> {
  * Cookie-signing keys rotate by adding a new secret: the newest signs, all of them verify.
  */
 export async function ensureSecrets(db: Db, purpose: string): Promise<string[]> {
-  const read = () => db.selectFrom('server_secrets').select('secret').where('purpose', '=', purpose).orderBy('created_at', 'desc').orderBy('id').execute();
+  const read = () => db.selectFrom('server_secrets').select(['id', 'secret']).where('purpose', '=', purpose).orderBy('created_at', 'desc').orderBy('id').execute();
   let rows = await read();
   if (rows.length === 0) {
+    const id = 'initial';
     try {
       // A fixed id for the first secret: concurrent first starts collide on the primary key.
-      await db.insertInto('server_secrets').values({ purpose, id: 'initial', secret: randomId(32), created_at: Date.now() }).execute();
+      const secret = await seal(db, SEALED_CONTEXTS.serverSecret(purpose, id), randomId(32));
+      await db.insertInto('server_secrets').values({ purpose, id, secret, created_at: Date.now() }).execute();
     } catch (error) {
       if (!isUniqueViolation(error)) throw error;
     }
     rows = await read();
   }
-  return rows.map((r) => r.secret);
+  return Promise.all(rows.map((r) => unseal(db, SEALED_CONTEXTS.serverSecret(purpose, r.id), r.secret, `server secret ${purpose}/${r.id}`)));
 }
 
 /**
@@ -95,7 +104,7 @@ export async function scheduleKeyRotation(db: Db, alg: SigningAlg, activatesAt: 
   const at = Date.now();
   await db
     .insertInto('signing_keys')
-    .values({ kid, alg, private_jwk: JSON.stringify(jwk), state: 'next', created_at: at, activates_at: activatesAt, activated_at: null, retired_at: null })
+    .values({ kid, alg, private_jwk: await sealJwk(db, kid, jwk), state: 'next', created_at: at, activates_at: activatesAt, activated_at: null, retired_at: null })
     .execute();
   return (await listSigningKeys(db)).find((k) => k.kid === kid)!;
 }

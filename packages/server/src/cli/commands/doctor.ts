@@ -6,9 +6,12 @@ import { ConfigError, loadConfig } from '../../config/load.ts';
 import { redact } from '../../config/urls.ts';
 import type { Config } from '../../config/schema.ts';
 import { openStorage, type Db } from '../../storage/database.ts';
-import { listSigningKeys, SIGNING_ALGS } from '../../storage/keys.ts';
+import { SIGNING_ALGS } from '../../storage/keys.ts';
 import { migrationProvider } from '../../storage/migrations/index.ts';
+import { keyringFor } from '../../storage/sealing.ts';
+import { inspectSecrets } from '../../storage/secrets-at-rest.ts';
 import { stringList, type Command } from '../command.ts';
+import { cliKeys } from '../storage.ts';
 
 type Status = 'ok' | 'warn' | 'fail';
 interface Check {
@@ -44,7 +47,8 @@ async function databaseChecks(config: Config, db: Db): Promise<{ checks: Check[]
   );
   if (pending.length > 0) return { checks, activeKids };
 
-  const keys = await listSigningKeys(db);
+  // States only: no private key is decrypted here (secretsCheck does that).
+  const keys = await db.selectFrom('signing_keys').select(['kid', 'alg', 'state']).execute();
   const missing = SIGNING_ALGS.filter((alg) => !keys.some((k) => k.alg === alg && k.state === 'active'));
   for (const key of keys) if (key.state === 'active') activeKids.add(key.kid);
   checks.push(
@@ -59,7 +63,46 @@ async function databaseChecks(config: Config, db: Db): Promise<{ checks: Check[]
       ? { name: 'cookie secrets', status: 'ok', message: `${cookie} cookie-signing key(s) in the database: every instance signs and reads the same cookies` }
       : { name: 'cookie secrets', status: 'fail', message: 'none yet', fix: 'start `gatehouse serve` once: it creates them' },
   );
+  checks.push(await secretsCheck(db));
   return { checks, activeKids };
+}
+
+/**
+ * Secrets at rest: every private signing key and server secret opens with the configured key,
+ * and which are still under a previous key (rotation not finished) or not encrypted at all.
+ */
+async function secretsCheck(db: Db): Promise<Check> {
+  const name = 'secrets at rest';
+  let keyring;
+  try {
+    keyring = await keyringFor(db);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return { name, status: 'fail', message: error.problems.join('; '), fix: 'see docs/security.md#secrets-at-rest' };
+  }
+  const reports = await inspectSecrets(db, keyring);
+  const unreadable = reports.filter((r) => r.problem !== undefined);
+  if (unreadable.length > 0) {
+    return { name, status: 'fail', message: [...new Set(unreadable.map((r) => r.problem!))].join('; '), fix: 'see docs/security.md#secrets-at-rest' };
+  }
+  const previous = reports.filter((r) => r.status === 'previous');
+  if (previous.length > 0) {
+    const keyIds = [...new Set(previous.map((r) => r.keyId!))];
+    return {
+      name,
+      status: 'warn',
+      message: `${previous.length} of ${reports.length} secret(s) still under previous key(s) ${keyIds.join(', ')}; the current key is ${keyring.currentKeyId}`,
+      fix: 'run `gatehouse secrets reencrypt`, then remove the old key from GATEHOUSE_SECRET_KEY_PREVIOUS',
+    };
+  }
+  const unused = keyring.keyIds.filter((id) => id !== keyring.currentKeyId);
+  return {
+    name,
+    status: 'ok',
+    message:
+      `${reports.length} secret(s) (private signing keys, cookie/CSRF/TOTP keys) encrypted under key ${keyring.currentKeyId}` +
+      (unused.length > 0 ? `; previous key(s) ${unused.join(', ')} encrypt nothing any more and can be removed` : ''),
+  };
 }
 
 async function redisCheck(config: Config, instances: number): Promise<Check> {
@@ -113,7 +156,7 @@ async function urlChecks(label: string, base: string, config: Config, activeKids
 
 export const doctorCommand: Command = {
   usage: 'gatehouse doctor [--instance <url> …]   (checks the deployment configured by GATEHOUSE_*; --instance adds each server\'s own address)',
-  summary: 'Check a deployment: database, migrations, keys, cookie secrets, Redis, public URL and instances.',
+  summary: 'Check a deployment: database, migrations, keys, secrets at rest, Redis, public URL and instances.',
   options: { instance: { type: 'string', multiple: true } },
   async run({ values, out, env }) {
     const checks: Check[] = [];
@@ -127,7 +170,7 @@ export const doctorCommand: Command = {
       return report(checks);
     }
     const instances = stringList(values, 'instance');
-    const storage = openStorage(config.databaseUrl);
+    const storage = openStorage(config.databaseUrl, { keys: cliKeys(config) });
     try {
       const { checks: dbChecks, activeKids } = await databaseChecks(config, storage.db);
       checks.push(...dbChecks);

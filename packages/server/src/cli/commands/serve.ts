@@ -1,8 +1,10 @@
 // gatehouse serve | migrate
 import { buildServer } from '../../app.ts';
 import { loadConfig } from '../../config/load.ts';
+import { DEVELOPMENT_KEY_FILE, keyProviderFromConfig } from '../../secret-key/key-provider.ts';
 import { migrate, openStorage } from '../../storage/database.ts';
 import type { Command } from '../command.ts';
+import { cliKeys } from '../storage.ts';
 
 export const serveCommand: Command = {
   usage: 'gatehouse serve [--port <n>] [--host <h>]   (settings: GATEHOUSE_* variables, see docs/configuration.md)',
@@ -14,8 +16,10 @@ export const serveCommand: Command = {
       ...(values.host === undefined ? {} : { host: values.host }),
     };
     const { config, warnings } = loadConfig(env, overrides);
-    const server = await buildServer({ config });
-    for (const warning of warnings) server.app.log.warn(warning);
+    // Refuses to start in production without GATEHOUSE_SECRET_KEY; elsewhere, a development key.
+    const keys = keyProviderFromConfig(config, { developmentKeyFile: DEVELOPMENT_KEY_FILE });
+    const server = await buildServer({ config, keys: keys.provider });
+    for (const warning of [...warnings, ...keys.warnings]) server.app.log.warn(warning);
     const address = await server.app.listen({ port: config.port, host: config.host });
     server.app.log.info({ issuer: config.publicUrl, address }, `Gatehouse is listening on ${address}; issuer ${config.publicUrl}`);
 
@@ -39,7 +43,8 @@ export const migrateCommand: Command = {
   options: {},
   async run({ out, env }) {
     const { config } = loadConfig(env);
-    const storage = openStorage(config.databaseUrl);
+    // Migration 004 encrypts secrets written in plaintext by earlier versions: it needs the key.
+    const storage = openStorage(config.databaseUrl, { keys: cliKeys(config) });
     try {
       const result = await migrate(storage.db);
       const applied = (result.results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);

@@ -1,15 +1,29 @@
 // The ordered list of migrations. Names sort in the order they apply.
 import type { Migration, MigrationProvider } from 'kysely/migration';
+import { ConfigError } from '../../config/load.ts';
+import type { Keyring } from '../../keyring.ts';
 import * as initial from './001-initial.ts';
 import * as apiKeysAuditRevocation from './002-api-keys-audit-revocation.ts';
 import * as selfService from './003-self-service.ts';
+import { encryptSecrets } from './004-encrypt-secrets.ts';
 
-const migrations: Record<string, Migration> = {
-  '001-initial': initial,
-  '002-api-keys-audit-revocation': apiKeysAuditRevocation,
-  '003-self-service': selfService,
-};
+/** What data migrations need from the process running them. */
+export interface MigrationContext {
+  /** The secret key's keyring (004 encrypts secrets written in plaintext by earlier versions). */
+  readonly keyring: () => Promise<Keyring>;
+}
 
-export const migrationProvider: MigrationProvider = {
-  getMigrations: async () => migrations,
-};
+export function migrationProviderFor(context: MigrationContext): MigrationProvider {
+  const migrations: Record<string, Migration> = {
+    '001-initial': initial,
+    '002-api-keys-audit-revocation': apiKeysAuditRevocation,
+    '003-self-service': selfService,
+    '004-encrypt-secrets': encryptSecrets(context.keyring),
+  };
+  return { getMigrations: async () => migrations };
+}
+
+/** The migrations with no keyring: for listing them (doctor, tests); 004 fails if it has rows to encrypt. */
+export const migrationProvider: MigrationProvider = migrationProviderFor({
+  keyring: () => Promise.reject(new ConfigError(['GATEHOUSE_SECRET_KEY: migrating this database encrypts the secrets it holds, and no secret key was given'])),
+});
