@@ -109,7 +109,14 @@ export const settings = {
     type: duration(0, 60),
     default: 5,
     description:
-      'For this long after a refresh token is rotated, presenting it again returns the same successor instead of revoking the grant, so two tabs refreshing at once do not log the user out. `0` turns it off: any reuse of a rotated refresh token revokes the whole grant.',
+      'For this long after a refresh token is rotated, presenting it again returns the same successor instead of revoking the grant, so two tabs refreshing at once do not log the user out — as long as that successor is still the latest token (once it has been used, the old one is reuse). `0` turns it off: any reuse of a rotated refresh token revokes the whole grant (confidential clients still get `GATEHOUSE_REFRESH_TOKEN_RETRY_WINDOW`).',
+  }),
+  refreshTokenRetryWindow: setting({
+    env: 'GATEHOUSE_REFRESH_TOKEN_RETRY_WINDOW',
+    type: duration(0, 3600),
+    default: 300,
+    description:
+      'Confidential clients only: for this long after a refresh token is rotated, and only while its successor has never been used, presenting it again returns that same successor — so a client that lost the answer (an instance died after committing, a response dropped) and retries is not taken for a thief. Public clients get only the reuse grace window: their refresh token alone is the credential. `0` turns it off. See docs/adr/0007-outages.md.',
   }),
   idTokenTtl: setting({
     env: 'GATEHOUSE_ID_TOKEN_TTL',

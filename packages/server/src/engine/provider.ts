@@ -273,7 +273,7 @@ export async function createEngine({ db, config, authenticator, layout, onServer
     } as never;
 
     registerClientCredentials(provider, resourceIndicators);
-    registerRefreshRotation(provider, { db, graceSeconds: config.refreshTokenReuseGrace, revokeGrant });
+    registerRefreshRotation(provider, { db, graceSeconds: config.refreshTokenReuseGrace, retrySeconds: config.refreshTokenRetryWindow, revokeGrant });
     registerPasswordGrant(provider, { db, authenticator, resources: resourceIndicators });
 
     const publicUrl = new URL(config.publicUrl);
