@@ -17,10 +17,12 @@ import type { AuditEventInput } from './storage/audit.ts';
 import { adminApi } from './admin/index.ts';
 import { connectBus, type ClusterBus, type ClusterEvent } from './cluster/bus.ts';
 import { RedisThrottleStore } from './cluster/redis-throttle.ts';
-import { loggerOptions } from './logger.ts';
+import { healthRoutes } from './health.ts';
+import { logFailure, loggerOptions } from './logger.ts';
+import { RETRY_AFTER_SECONDS, unavailableDependency } from './unavailable.ts';
 import { createAuthenticator, type Authenticator, type PasswordFunctions } from './passwords/authenticate.ts';
 import { LoginThrottle, MemoryThrottleStore, RateLimiter, type ThrottleStore } from './passwords/throttle.ts';
-import { migrate, openStorage, type Storage } from './storage/database.ts';
+import { databaseTimeouts, migrate, openStorage, type Storage } from './storage/database.ts';
 import { ensureSecrets } from './storage/keys.ts';
 import { purgeExpired } from './storage/oidc-adapter.ts';
 import { purgeExpiredAccessTokens } from './storage/access-tokens.ts';
@@ -61,7 +63,7 @@ const API_KEY_USE_FLUSH_MS = 30 * 1000;
 
 export async function buildServer(options: BuildOptions): Promise<GatehouseServer> {
   const { config } = options;
-  const storage = options.storage ?? openStorage(config.databaseUrl);
+  const storage = options.storage ?? openStorage(config.databaseUrl, databaseTimeouts(config));
   const ownsStorage = options.storage === undefined;
   // Connections opened here, closed with the server (or if building it fails).
   const closers: (() => Promise<void>)[] = [];
@@ -69,10 +71,19 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
     // Schema first: every instance applies pending migrations at start (concurrency-safe).
     await migrate(storage.db);
 
+    const app = Fastify({
+      logger: options.logger ?? loggerOptions(config),
+      trustProxy: config.trustProxy,
+      bodyLimit: config.bodyLimit,
+      // Generated request ids: a client-supplied one would let callers forge log lines.
+      genReqId: () => crypto.randomUUID(),
+    });
+
     // Shared state across instances: login throttling and change events go through Redis when
-    // it is configured, and stay in this process otherwise.
-    const redisThrottle = !options.throttleStore && config.redisUrl ? await RedisThrottleStore.connect(config.redisUrl, config.redisPrefix) : undefined;
-    const bus = options.bus ?? (await connectBus(config.redisUrl, config.redisPrefix));
+    // it is configured, and stay in this process otherwise. An unreachable Redis does not stop
+    // the start (cluster/redis-connection.ts): it is logged, and retried in the background.
+    const redisThrottle = !options.throttleStore && config.redisUrl ? await RedisThrottleStore.connect(config.redisUrl, config.redisPrefix, app.log) : undefined;
+    const bus = options.bus ?? (await connectBus(config.redisUrl, config.redisPrefix, app.log));
     closers.push(async () => {
       await redisThrottle?.close();
       if (!options.bus) await bus.close();
@@ -86,13 +97,6 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
       windowSeconds: config.loginThrottleWindow,
     });
 
-    const app = Fastify({
-      logger: options.logger ?? loggerOptions(config),
-      trustProxy: config.trustProxy,
-      bodyLimit: config.bodyLimit,
-      // Generated request ids: a client-supplied one would let callers forge log lines.
-      genReqId: () => crypto.randomUUID(),
-    });
     const authenticator = createAuthenticator({
       db: storage.db,
       throttle,
@@ -141,21 +145,38 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
       config,
       authenticator,
       layout,
-      onServerError: (error) => app.log.error({ err: error }, 'protocol endpoint failed'),
+      onServerError: (error) => logFailure(app.log, error, 'protocol endpoint failed'),
       onApiKeyUse: (id) => apiKeyUses.set(id, Date.now()),
       onProtocolError: (event) => app.log.debug(event, 'protocol request refused'),
     });
 
     // After a change to clients, APIs, users or keys: this instance drops what it cached at once,
     // and every instance hears it (through Redis when configured).
+    // The change is stored before this is called, so it never fails: when Redis is away, the
+    // announcement is logged, sent when Redis is back (bus.ts), and meanwhile the other instances
+    // follow within GATEHOUSE_CACHE_TTL and GATEHOUSE_KEY_CHECK_INTERVAL.
+    const announce = async (type: ClusterEvent['type']): Promise<void> => {
+      try {
+        await bus.publish({ type });
+      } catch (error) {
+        app.log.warn(
+          { err: error, event: type },
+          'a change was stored but not announced to the other instances: they follow within GATEHOUSE_CACHE_TTL / GATEHOUSE_KEY_CHECK_INTERVAL',
+        );
+      }
+    };
     const changed = async (type: ClusterEvent['type']): Promise<void> => {
       engine.invalidateCaches();
-      await bus.publish({ type });
+      await announce(type);
     };
 
     // Our own routes answer with the error registry's JSON; nothing unexpected leaks.
     app.setErrorHandler((error, request, reply) => {
       if (error instanceof GatehouseError) return reply.status(error.status).send(error.toJSON());
+      if (unavailableDependency(error)) {
+        request.log.warn({ err: error }, 'request answered 503: a dependency is unavailable');
+        return reply.status(503).header('retry-after', String(RETRY_AFTER_SECONDS)).send(new GatehouseError('service_unavailable').toJSON());
+      }
       const status = (error as { statusCode?: number }).statusCode;
       if (status === 413) return reply.status(413).send(new GatehouseError('payload_too_large').toJSON());
       if (status !== undefined && status >= 400 && status < 500) {
@@ -208,9 +229,16 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
     app.get(STYLESHEET_PATH, async (_request, reply) =>
       reply.header('content-type', 'text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(layout.stylesheet),
     );
-    app.get('/healthz', async () => {
-      await storage.db.selectFrom('gatehouse_migrations' as never).select((eb) => eb.fn.countAll().as('n')).executeTakeFirst();
-      return { status: 'ok' };
+    // /healthz (readiness, for load balancers) and /livez (liveness): health.ts.
+    await app.register(healthRoutes, {
+      checks: {
+        database: async () => {
+          await storage.db.selectFrom('gatehouse_migrations' as never).select((eb) => eb.fn.countAll().as('n')).executeTakeFirst();
+          return true;
+        },
+        ...(redisThrottle ? { redis: () => redisThrottle.answers() } : {}),
+      },
+      required: ['database'],
     });
     app.get('/', async () => ({
       name: 'Gatehouse',
@@ -250,7 +278,7 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
       const purged = await purgeRetiredKeys(storage.db, engine.retentionMs());
       await reloadKeys();
       // Tell the others at once rather than at their next check.
-      if (activated || purged) await bus.publish({ type: 'keys' });
+      if (activated || purged) await announce('keys');
     };
     bus.subscribe((event) => {
       if (event.type === 'keys') {

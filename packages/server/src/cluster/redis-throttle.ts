@@ -1,8 +1,9 @@
 // Login throttling shared by every instance: the same sliding-window log as MemoryThrottleStore,
 // kept in Redis sorted sets (one per key, scored by time, expiring with the window).
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { ThrottleStore } from '../passwords/throttle.ts';
+import { failingAsUnavailable, openRedis, redisAnswers, type RedisLog } from './redis-connection.ts';
 
 export class RedisThrottleStore implements ThrottleStore {
   readonly #redis: Redis;
@@ -14,13 +15,18 @@ export class RedisThrottleStore implements ThrottleStore {
   }
 
   /**
-   * Commands fail fast instead of queueing while Redis is away: the login path then answers 503
-   * (throttling is a security control, so it fails closed, never open).
+   * Commands fail fast instead of queueing while Redis is away, as DependencyUnavailable: the
+   * login path then answers 503 (throttling is a security control, so it fails closed, never
+   * open). The store is returned whether Redis answers yet or not (redis-connection.ts).
    */
-  static async connect(url: string, prefix: string): Promise<RedisThrottleStore> {
-    const redis = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 5000 });
-    await redis.connect();
-    return new RedisThrottleStore(redis, prefix);
+  static async connect(url: string, prefix: string, log: RedisLog): Promise<RedisThrottleStore> {
+    const redis = await openRedis(url, { role: 'login throttling', log });
+    return failingAsUnavailable(new RedisThrottleStore(redis, prefix));
+  }
+
+  /** Whether Redis answers now (for /healthz). */
+  answers(): Promise<boolean> {
+    return redisAnswers(this.#redis);
   }
 
   async hit(keys: readonly string[], windowMs: number): Promise<void> {

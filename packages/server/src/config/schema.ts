@@ -58,6 +58,27 @@ export const settings = {
       'Where everything is stored: `sqlite:<path>` for the embedded database (one file, created if missing), or `postgres://user:password@host:5432/db` for PostgreSQL.',
     secret: true,
   }),
+  databaseConnectTimeout: setting({
+    env: 'GATEHOUSE_DATABASE_CONNECT_TIMEOUT',
+    type: duration(1, 300),
+    default: 3,
+    description:
+      'PostgreSQL: how long a request waits to open a connection, or for a free one in the pool (10 per instance), before it is answered 503 with `Retry-After`. See docs/operations.md.',
+  }),
+  databaseStatementTimeout: setting({
+    env: 'GATEHOUSE_DATABASE_STATEMENT_TIMEOUT',
+    type: duration(0, 3600),
+    default: 5,
+    description:
+      "PostgreSQL: a statement running longer is cancelled by the server (`statement_timeout`, lock waits included) and the request answered 503. `0` turns it off. Raise it for `gatehouse migrate` if a migration needs longer.",
+  }),
+  databaseQueryTimeout: setting({
+    env: 'GATEHOUSE_DATABASE_QUERY_TIMEOUT',
+    type: duration(0, 3600),
+    default: 6,
+    description:
+      'PostgreSQL: how long Gatehouse waits for any answer from the server (a frozen server or a lost network answers nothing) before it drops the connection and answers 503. Keep it longer than the statement timeout, so the server cancels a slow statement first. A transaction left idle this long is ended by PostgreSQL (`idle_in_transaction_session_timeout`). `0` turns it off.',
+  }),
   redisUrl: setting({
     env: 'GATEHOUSE_REDIS_URL',
     type: optional(redisUrl()),

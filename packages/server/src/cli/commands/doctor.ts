@@ -5,7 +5,7 @@ import { Migrator } from 'kysely/migration';
 import { ConfigError, loadConfig } from '../../config/load.ts';
 import { redact } from '../../config/urls.ts';
 import type { Config } from '../../config/schema.ts';
-import { openStorage, type Db } from '../../storage/database.ts';
+import { databaseTimeouts, openStorage, type Db } from '../../storage/database.ts';
 import { listSigningKeys, SIGNING_ALGS } from '../../storage/keys.ts';
 import { migrationProvider } from '../../storage/migrations/index.ts';
 import { stringList, type Command } from '../command.ts';
@@ -127,7 +127,7 @@ export const doctorCommand: Command = {
       return report(checks);
     }
     const instances = stringList(values, 'instance');
-    const storage = openStorage(config.databaseUrl);
+    const storage = openStorage(config.databaseUrl, databaseTimeouts(config));
     try {
       const { checks: dbChecks, activeKids } = await databaseChecks(config, storage.db);
       checks.push(...dbChecks);

@@ -1,7 +1,7 @@
 // gatehouse serve | migrate
 import { buildServer } from '../../app.ts';
 import { loadConfig } from '../../config/load.ts';
-import { migrate, openStorage } from '../../storage/database.ts';
+import { databaseTimeouts, migrate, openStorage } from '../../storage/database.ts';
 import type { Command } from '../command.ts';
 
 export const serveCommand: Command = {
@@ -39,7 +39,7 @@ export const migrateCommand: Command = {
   options: {},
   async run({ out, env }) {
     const { config } = loadConfig(env);
-    const storage = openStorage(config.databaseUrl);
+    const storage = openStorage(config.databaseUrl, databaseTimeouts(config));
     try {
       const result = await migrate(storage.db);
       const applied = (result.results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
