@@ -18,6 +18,7 @@ import { adminApi } from './admin/index.ts';
 import { connectBus, type ClusterBus, type ClusterEvent } from './cluster/bus.ts';
 import { RedisThrottleStore } from './cluster/redis-throttle.ts';
 import { healthRoutes } from './health.ts';
+import { requestLimits, serverTimeouts } from './http/request-limits.ts';
 import { logFailure, loggerOptions } from './logger.ts';
 import { RETRY_AFTER_SECONDS, unavailableDependency } from './unavailable.ts';
 import { createAuthenticator, type Authenticator, type PasswordFunctions } from './passwords/authenticate.ts';
@@ -77,7 +78,11 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
       bodyLimit: config.bodyLimit,
       // Generated request ids: a client-supplied one would let callers forge log lines.
       genReqId: () => crypto.randomUUID(),
+      // Slow clients are cut off: headers and whole requests have deadlines (request-limits.ts).
+      ...serverTimeouts(config),
     });
+    // One Host header, bodies within their route's limit (413 delivered, not a reset).
+    app.addHook('onRequest', requestLimits);
 
     // Shared state across instances: login throttling and change events go through Redis when
     // it is configured, and stay in this process otherwise. An unreachable Redis does not stop

@@ -87,5 +87,8 @@ function crossChecks(config: Config): string[] {
       `${settings.databaseQueryTimeout.env}: must be longer than ${settings.databaseStatementTimeout.env} (${config.databaseStatementTimeout}s), so PostgreSQL cancels a slow statement before Gatehouse gives up on the connection`,
     );
   }
+  if (config.headersTimeout > config.requestTimeout) {
+    problems.push(`${settings.headersTimeout.env}: must be at most ${settings.requestTimeout.env} (${config.requestTimeout}s)`);
+  }
   return problems;
 }

@@ -214,6 +214,19 @@ export const settings = {
     default: 65536,
     description: 'Largest request body accepted by the login pages and the admin API, in bytes (the protocol endpoints have their own limit of 56 KiB).',
   }),
+  requestTimeout: setting({
+    env: 'GATEHOUSE_REQUEST_TIMEOUT',
+    type: duration(1, 3600),
+    default: 30,
+    description:
+      'A request (headers and body) must have arrived within this time; a client sending slower gets 408 and the connection is closed, so one byte a second cannot hold a connection forever.',
+  }),
+  headersTimeout: setting({
+    env: 'GATEHOUSE_HEADERS_TIMEOUT',
+    type: duration(1, 3600),
+    default: 10,
+    description: 'A request\'s headers must have arrived within this time (408 otherwise). At most `GATEHOUSE_REQUEST_TIMEOUT`.',
+  }),
   registration: setting({
     env: 'GATEHOUSE_REGISTRATION',
     type: boolean(),
