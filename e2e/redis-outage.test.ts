@@ -113,6 +113,8 @@ test('serve with Redis unreachable starts degraded: password checks 503, the res
   await waitFor('Redis healthy again', async () => (await healthz(server)).checks.redis === 'ok');
   assert.equal((await passwordGrant(server, seed)).status, 200);
   assert.equal((await loginPage(server, seed)).status, 303);
+  // Each connection comes back on its own backoff (at most 2 s): one line each.
+  await waitFor('every connection back', () => lines(server.output(), /Redis is reachable again/).length >= 3);
   assert.equal(lines(server.output(), /Redis is reachable again/).length, 3);
 
   // Redis dies while running: 503 again, once more one warning each.
@@ -152,4 +154,6 @@ test('every CLI command that announces a change exits while Redis is unreachable
   const doctor = await cliAsync(env, ['doctor'], { timeoutMs: 30_000 });
   assert.equal(doctor.timedOut, false);
   assert.equal(doctor.code, 1, 'doctor reports Redis unreachable');
+  assert.match(doctor.stdout, /redis/);
+  assert.doesNotMatch(doctor.stderr, /Unhandled error event|\[ioredis\]/, 'no ioredis stack trace');
 });

@@ -124,7 +124,7 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
             },
           });
         } catch (error) {
-          app.log.error({ err: error }, 'could not write the login to the audit log');
+          logFailure(app.log, error, 'could not write the login to the audit log');
         }
       },
     });
@@ -137,7 +137,7 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
       try {
         await recordAuditEvent(storage.db, event);
       } catch (error) {
-        app.log.error({ err: error }, 'could not write to the audit log');
+        logFailure(app.log, error, 'could not write to the audit log');
       }
     };
 
@@ -270,7 +270,7 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
       clearTimeout(activationTimer);
       if (next.length === 0) return;
       activationTimer = setTimeout(() => {
-        maintainKeys().catch((error: unknown) => app.log.error({ err: error }, 'signing key activation failed'));
+        maintainKeys().catch((error: unknown) => logFailure(app.log, error, 'signing key activation failed'));
       }, Math.max(0, Math.min(...next) - Date.now()) + 10);
       activationTimer.unref();
     };
@@ -287,13 +287,13 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
     };
     bus.subscribe((event) => {
       if (event.type === 'keys') {
-        reloadKeys().catch((error: unknown) => app.log.error({ err: error }, 'reloading signing keys failed'));
+        reloadKeys().catch((error: unknown) => logFailure(app.log, error, 'reloading signing keys failed'));
       } else {
         engine.invalidateCaches();
       }
     });
     const keyTimer = setInterval(() => {
-      maintainKeys().catch((error: unknown) => app.log.error({ err: error }, 'signing key maintenance failed'));
+      maintainKeys().catch((error: unknown) => logFailure(app.log, error, 'signing key maintenance failed'));
     }, config.keyCheckInterval * 1000);
     keyTimer.unref();
 

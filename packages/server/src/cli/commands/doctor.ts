@@ -69,12 +69,14 @@ async function redisCheck(config: Config, instances: number): Promise<Check> {
       : { name: 'redis', status: 'ok', message: 'not configured (fine for one instance)' };
   }
   const redis = new Redis(config.redisUrl, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 3000, retryStrategy: () => null });
+  // The failure is reported by the check, never as ioredis's unhandled-error stack trace.
+  redis.on('error', () => {});
   try {
     await redis.connect();
     const pong = await redis.ping();
     return { name: 'redis', status: pong === 'PONG' ? 'ok' : 'fail', message: `reachable (${redact(config.redisUrl)}), prefix "${config.redisPrefix}"` };
   } catch (error) {
-    return { name: 'redis', status: 'fail', message: `cannot reach ${redact(config.redisUrl)}: ${(error as Error).message}`, fix: 'check GATEHOUSE_REDIS_URL and that Redis is running; logins fail closed without it' };
+    return { name: 'redis', status: 'fail', message: `cannot reach ${redact(config.redisUrl)}: ${(error as Error).message}`, fix: 'check GATEHOUSE_REDIS_URL and that Redis is running; password checks answer 503 without it' };
   } finally {
     redis.disconnect();
   }
