@@ -80,11 +80,14 @@ test('serve with Redis unreachable starts degraded: password checks 503, the res
   const { databaseUrl, seed } = await seededDatabase(t);
   const port = await freePort();
   const dead = await droppingConnections(t, port);
+  const prefix = `gh-${randomBytes(6).toString('hex')}`;
   const server = await startProcess(t, {
     GATEHOUSE_DATABASE_URL: databaseUrl,
     GATEHOUSE_REDIS_URL: `redis://127.0.0.1:${port}`,
-    GATEHOUSE_REDIS_PREFIX: `gh-${randomBytes(6).toString('hex')}`,
+    GATEHOUSE_REDIS_PREFIX: prefix,
     GATEHOUSE_DEFAULT_API: 'http://localhost:8001',
+    // Only an announcement on the bus can make the server see a client change in time.
+    GATEHOUSE_CACHE_TTL: '300',
   });
 
   // Up, and saying what is missing.
@@ -116,6 +119,13 @@ test('serve with Redis unreachable starts degraded: password checks 503, the res
   // Each connection comes back on its own backoff (at most 2 s): one line each.
   await waitFor('every connection back', () => lines(server.output(), /Redis is reachable again/).length >= 3);
   assert.equal(lines(server.output(), /Redis is reachable again/).length, 3);
+  // The bus works again: a secret rotated from the CLI is announced, and the server heard it
+  // (the client is in its cache, for GATEHOUSE_CACHE_TTL, after this request).
+  assert.equal((await tokenRequest(server.issuer, { grant_type: 'client_credentials' }, seed.service)).status, 200);
+  const rotated = await cliAsync({ GATEHOUSE_DATABASE_URL: databaseUrl, GATEHOUSE_REDIS_URL: redis.url, GATEHOUSE_REDIS_PREFIX: prefix }, ['clients', 'rotate-secret', 'service', '--json'], { timeoutMs: 60_000 });
+  assert.equal(rotated.code, 0, rotated.stderr);
+  assert.doesNotMatch(rotated.stderr, /warning/);
+  await waitFor('the server to hear of the new secret', async () => (await tokenRequest(server.issuer, { grant_type: 'client_credentials' }, { clientId: 'service', clientSecret: rotated.json.clientSecret })).status === 200);
 
   // Redis dies while running: 503 again, once more one warning each.
   await redis.stop();

@@ -156,10 +156,10 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
     });
 
     // After a change to clients, APIs, users or keys: this instance drops what it cached at once,
-    // and every instance hears it (through Redis when configured).
-    // The change is stored before this is called, so it never fails: when Redis is away, the
-    // announcement is logged, sent when Redis is back (bus.ts), and meanwhile the other instances
-    // follow within GATEHOUSE_CACHE_TTL and GATEHOUSE_KEY_CHECK_INTERVAL.
+    // and every instance hears it (through Redis when configured). The change is stored before
+    // this is called, so this never fails: when Redis is away, the announcement is logged and sent
+    // when Redis is back (bus.ts); meanwhile the other instances follow within GATEHOUSE_CACHE_TTL
+    // and GATEHOUSE_KEY_CHECK_INTERVAL.
     const announce = async (type: ClusterEvent['type']): Promise<void> => {
       try {
         await bus.publish({ type });

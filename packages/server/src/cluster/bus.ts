@@ -71,12 +71,20 @@ export class RedisBus implements ClusterBus {
     const channel = `${prefix}:events`;
     let bus: RedisBus | undefined;
     const [publisher, subscriber] = await Promise.all([
-      openRedis(url, { role: 'cluster bus', log, onReconnect: () => { if (bus) bus.#flush(); } }),
-      // SUBSCRIBE waits for Redis; ioredis subscribes again by itself after a reconnection.
-      openRedis(url, { role: 'cluster bus subscriber', log, queueWhileDisconnected: true, onReconnect: () => { if (bus) bus.#resync(); } }),
+      openRedis(url, { role: 'cluster bus', log, onReconnect: () => bus?.flush() }),
+      openRedis(url, { role: 'cluster bus subscriber', log, onReconnect: () => bus?.resync() }),
     ]);
     bus = new RedisBus(publisher, subscriber, channel);
-    subscriber.subscribe(channel).catch((error: unknown) => log.warn({ redis: 'cluster bus subscriber', err: error }, 'could not subscribe to the cluster bus'));
+    // Subscribed whenever the connection is (again) ready, whatever happened before: a SUBSCRIBE
+    // sent while Redis was away failed, and ioredis only renews subscriptions that succeeded.
+    const subscribe = () =>
+      subscriber.subscribe(channel).then(
+        () => undefined,
+        (error: unknown) => log.warn({ redis: 'cluster bus subscriber', err: error }, 'could not subscribe to the cluster bus'),
+      );
+    subscriber.on('ready', () => void subscribe());
+    // Redis up at start: subscribed before the server serves, so no announcement is missed.
+    if (subscriber.status === 'ready') await subscribe();
     return bus;
   }
 
@@ -106,12 +114,12 @@ export class RedisBus implements ClusterBus {
   }
 
   /** Publications that failed while Redis was away, sent now that it is back. */
-  #flush(): void {
+  private flush(): void {
     for (const type of [...this.#pending]) this.publish({ type }).catch(() => {});
   }
 
   /** Back from an outage: whatever was announced meanwhile is unknown, so act on everything. */
-  #resync(): void {
+  private resync(): void {
     for (const type of TYPES) this.#deliver({ type } as ClusterEvent);
   }
 }

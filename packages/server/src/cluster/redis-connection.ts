@@ -18,11 +18,6 @@ export interface RedisConnectionOptions {
   /** What the connection is for, in log lines ("login throttling", "cluster bus"). */
   readonly role: string;
   readonly log: RedisLog;
-  /**
-   * Queue commands while disconnected (the bus subscriber: its SUBSCRIBE must reach Redis
-   * whenever it comes back). Otherwise commands fail at once while Redis is away.
-   */
-  readonly queueWhileDisconnected?: boolean;
   /** Called each time the connection is ready again after being down. */
   readonly onReconnect?: () => void;
 }
@@ -72,9 +67,9 @@ export async function openRedis(url: string, options: RedisConnectionOptions, ex
   const redis = new Redis(url, {
     connectTimeout: REDIS_TIMEOUT_MS,
     commandTimeout: REDIS_TIMEOUT_MS,
-    enableOfflineQueue: options.queueWhileDisconnected === true,
-    // Queued commands wait for the connection (the subscriber); the others fail at once.
-    maxRetriesPerRequest: options.queueWhileDisconnected === true ? null : 0,
+    // While Redis is away, commands fail at once (answered 503) instead of waiting in a queue.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
     // Back off to one attempt every two seconds, forever.
     retryStrategy: (attempt) => Math.min(attempt * 100, 2000),
     ...extra,
