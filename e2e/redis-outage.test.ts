@@ -127,6 +127,14 @@ test('serve with Redis unreachable starts degraded: password checks 503, the res
   assert.doesNotMatch(rotated.stderr, /warning/);
   await waitFor('the server to hear of the new secret', async () => (await tokenRequest(server.issuer, { grant_type: 'client_credentials' }, { clientId: 'service', clientSecret: rotated.json.clientSecret })).status === 200);
 
+  // Redis frozen (connections open, nothing answers): a password check is a 503 after the
+  // command timeout, not a hang; served again once it resumes.
+  redis.freeze();
+  const frozen = await tokenRequest(server.issuer, { grant_type: 'password', username: 'johndoe', password: 'correct horse', scope: 'me' }, seed.passwordClient);
+  assert.equal(frozen.status, 503, JSON.stringify(frozen.body));
+  redis.resume();
+  await waitFor('served after the resume', async () => (await passwordGrant(server, seed)).status === 200);
+
   // Redis dies while running: 503 again, once more one warning each.
   await redis.stop();
   const deadAgain = await droppingConnections(t, port);
