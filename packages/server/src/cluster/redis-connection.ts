@@ -90,7 +90,11 @@ export async function openRedis(url: string, options: RedisConnectionOptions, ex
   };
   redis.on('error', down);
   redis.on('close', () => {
-    if (state === 'up') down(undefined);
+    // Closed by us (quit, disconnect at shutdown: ioredis then ends the connection right after
+    // this event) is not an outage; closed by Redis or the network is.
+    setImmediate(() => {
+      if (state === 'up' && redis.status !== 'end') down(undefined);
+    });
   });
   redis.on('ready', () => {
     const wasDown = state === 'down';
