@@ -101,24 +101,37 @@ export function cli(env: Env, args: string[], input?: string): CliResult {
   return { code: result.status ?? 1, stdout: result.stdout, stderr: result.stderr, json };
 }
 
-/** The same, without blocking this process (for commands that call servers running in it). */
-export async function cliAsync(env: Env, args: string[]): Promise<CliResult> {
+/**
+ * The same, without blocking this process (for commands that call servers running in it). With
+ * `timeoutMs`, a command still running then is killed and reported `timedOut` (a hang is a failure
+ * to report, not a test that never ends).
+ */
+export async function cliAsync(env: Env, args: string[], options: { timeoutMs?: number } = {}): Promise<CliResult & { timedOut: boolean }> {
   const child = spawn(process.execPath, [GATEHOUSE_BIN, ...args], {
     env: { ...process.env, GATEHOUSE_LOG_LEVEL: 'warn', ...withTestKey(env) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
   let stderr = '';
+  let timedOut = false;
   child.stdout!.on('data', (chunk) => (stdout += chunk));
   child.stderr!.on('data', (chunk) => (stderr += chunk));
+  const timer =
+    options.timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          timedOut = true;
+          child.kill('SIGKILL');
+        }, options.timeoutMs);
   const [code] = (await once(child, 'exit')) as [number | null];
+  clearTimeout(timer);
   let json: unknown;
   try {
     json = JSON.parse(stdout);
   } catch {
     json = undefined;
   }
-  return { code: code ?? 1, stdout, stderr, json };
+  return { code: code ?? 1, stdout, stderr, json, timedOut };
 }
 
 export interface ServerProcess {

@@ -142,6 +142,68 @@ test('Gatehouse unreachable: a token that has not expired still serves; an expir
   assert.equal(optional.statusCode, 503, 'an optional page does not silently treat the visitor as signed out');
 });
 
+/**
+ * A fetch whose answers to refresh requests are lost: the request reaches Gatehouse, which
+ * commits the rotation and answers, and the app sees the connection fail (an instance killed
+ * after committing, a proxy dropping the response). `lose` says how many such answers to lose.
+ */
+function losingRefreshAnswers(lose: number) {
+  let lost = 0;
+  const fetchLosing = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+    const response = await fetch(input, init);
+    const isRefresh = String(input).endsWith('/token') && String(init?.body ?? '').includes('grant_type=refresh_token');
+    if (isRefresh && lost < lose) {
+      lost++;
+      await response.arrayBuffer();
+      throw new TypeError('fetch failed');
+    }
+    return response;
+  };
+  return { fetch: fetchLosing, lost: () => lost };
+}
+
+test('lost answer: the refresh is retried at once with the same token, and the visitor never notices', async (t) => {
+  const time = clock();
+  const lossy = losingRefreshAnswers(1);
+  const web = await buildTestApp(t, gh, { now: time.now, fetch: lossy.fetch });
+  const { cookie } = await signIn(web);
+  time.advance(900 + 5); // expired: without a new access token the page cannot be served
+  const page = await web.app.inject({ url: '/profile', headers: { cookie } });
+  assert.equal(lossy.lost(), 1, 'the first answer was lost');
+  assert.equal(page.statusCode, 200, page.body);
+  const saved = `gatehouse_session=${cookieSet(page, 'gatehouse_session')!.value}`;
+  // The session holds the successor the lost answer carried: it refreshes on.
+  const next = await web.app.inject({ url: '/profile', headers: { cookie: saved } });
+  assert.equal(next.statusCode, 200);
+});
+
+test('lost answers past the grace window: the session survives (Gatehouse replays the unused successor to a confidential client)', async (t) => {
+  const time = clock();
+  const graceOnly = await startGatehouse(t, { GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE: '1' });
+  const lossy = losingRefreshAnswers(2);
+  const web = await buildTestApp(t, graceOnly, { now: time.now, fetch: lossy.fetch });
+  const { cookie } = await signIn(web);
+  time.advance(900 + 5);
+  const during = await web.app.inject({ url: '/profile', headers: { cookie } });
+  assert.equal(lossy.lost(), 2, 'the answer and its immediate retry were both lost');
+  assert.equal(during.statusCode, 503, 'Gatehouse could not be heard: try later');
+  assert.deepEqual(setCookies(during), [], 'the session is kept');
+  // Once the grace window of the rotation Gatehouse committed has passed, the old refresh token
+  // is presented again.
+  const rotated = await graceOnly.db
+    .selectFrom('oidc_payloads')
+    .select('consumed_at')
+    .where('model', '=', 'RefreshToken')
+    .where('client_id', '=', web.clientId)
+    .where('consumed_at', 'is not', null)
+    .executeTakeFirstOrThrow();
+  while (Date.now() <= rotated.consumed_at! + 1000 + 50) await new Promise((resolve) => setTimeout(resolve, 50));
+  const later = await web.app.inject({ url: '/profile', headers: { cookie } });
+  assert.equal(later.statusCode, 200, 'not taken for a stolen token');
+  const saved = `gatehouse_session=${cookieSet(later, 'gatehouse_session')!.value}`;
+  assert.equal((await web.app.inject({ url: '/profile', headers: { cookie: saved } })).statusCode, 200);
+});
+
 test('logout: local session cleared, refresh token revoked, then Gatehouse\'s session ended after confirmation', async (t) => {
   const time = clock();
   const web = await buildTestApp(t, gh, { now: time.now });

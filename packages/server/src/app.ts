@@ -18,10 +18,13 @@ import type { AuditEventInput } from './storage/audit.ts';
 import { adminApi } from './admin/index.ts';
 import { connectBus, type ClusterBus, type ClusterEvent } from './cluster/bus.ts';
 import { RedisThrottleStore } from './cluster/redis-throttle.ts';
-import { loggerOptions } from './logger.ts';
+import { healthRoutes } from './health.ts';
+import { requestLimits, serverTimeouts } from './http/request-limits.ts';
+import { logFailure, loggerOptions } from './logger.ts';
+import { RETRY_AFTER_SECONDS, unavailableDependency } from './unavailable.ts';
 import { createPasswordLogin, type PasswordLogin, type PasswordFunctions } from './passwords/password-login.ts';
 import { LoginThrottle, MemoryThrottleStore, RateLimiter, type ThrottleStore } from './passwords/throttle.ts';
-import { migrate, openStorage, type Storage } from './storage/database.ts';
+import { databaseTimeouts, migrate, openStorage, type Storage } from './storage/database.ts';
 import { keyProviderFromConfig, loadKeyring, type KeyProvider } from './secret-key/key-provider.ts';
 import { Keyring } from './keyring.ts';
 import { hasKeys, useKeys } from './storage/sealing.ts';
@@ -77,7 +80,7 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
   // touched, with a message naming GATEHOUSE_SECRET_KEY.
   const source = options.keys ?? (options.storage && hasKeys(options.storage.db) ? undefined : keyProviderFromConfig(config).provider);
   const keys = source === undefined || source instanceof Keyring ? source : await loadKeyring(source);
-  const storage = options.storage ?? openStorage(config.databaseUrl);
+  const storage = options.storage ?? openStorage(config.databaseUrl, { timeouts: databaseTimeouts(config) });
   const ownsStorage = options.storage === undefined;
   // Connections opened here, closed with the server (or if building it fails).
   const closers: (() => Promise<void>)[] = [];
@@ -88,10 +91,24 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
     // With the wrong key, the server stops now, naming the setting, not at the first request.
     await checkSecretsReadable(storage.db);
 
+    const app = Fastify({
+      logger: options.logger ?? loggerOptions(config),
+      // The client's address: the right-most X-Forwarded-For entry not written by a trusted proxy.
+      trustProxy: trustFunction(config.trustProxy),
+      bodyLimit: config.bodyLimit,
+      // Generated request ids: a client-supplied one would let callers forge log lines.
+      genReqId: () => crypto.randomUUID(),
+      // Slow clients are cut off: headers and whole requests have deadlines (request-limits.ts).
+      ...serverTimeouts(config),
+    });
+    // One Host header, bodies within their route's limit (413 delivered, not a reset).
+    app.addHook('onRequest', requestLimits);
+
     // Shared state across instances: login throttling and change events go through Redis when
-    // it is configured, and stay in this process otherwise.
-    const redisThrottle = !options.throttleStore && config.redisUrl ? await RedisThrottleStore.connect(config.redisUrl, config.redisPrefix) : undefined;
-    const bus = options.bus ?? (await connectBus(config.redisUrl, config.redisPrefix));
+    // it is configured, and stay in this process otherwise. An unreachable Redis does not stop
+    // the start (cluster/redis-connection.ts): it is logged, and retried in the background.
+    const redisThrottle = !options.throttleStore && config.redisUrl ? await RedisThrottleStore.connect(config.redisUrl, config.redisPrefix, app.log) : undefined;
+    const bus = options.bus ?? (await connectBus(config.redisUrl, config.redisPrefix, app.log));
     closers.push(async () => {
       await redisThrottle?.close();
       if (!options.bus) await bus.close();
@@ -105,14 +122,6 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
       windowSeconds: config.loginThrottleWindow,
     });
 
-    const app = Fastify({
-      logger: options.logger ?? loggerOptions(config),
-      // The client's address: the right-most X-Forwarded-For entry not written by a trusted proxy.
-      trustProxy: trustFunction(config.trustProxy),
-      bodyLimit: config.bodyLimit,
-      // Generated request ids: a client-supplied one would let callers forge log lines.
-      genReqId: () => crypto.randomUUID(),
-    });
     const passwordLogin = createPasswordLogin({
       db: storage.db,
       throttle,
@@ -136,7 +145,7 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
             },
           });
         } catch (error) {
-          app.log.error({ err: error }, 'could not write the login to the audit log');
+          logFailure(app.log, error, 'could not write the login to the audit log');
         }
       },
     });
@@ -149,7 +158,7 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
       try {
         await recordAuditEvent(storage.db, event);
       } catch (error) {
-        app.log.error({ err: error }, 'could not write to the audit log');
+        logFailure(app.log, error, 'could not write to the audit log');
       }
     };
 
@@ -162,21 +171,38 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
       config,
       passwordLogin,
       layout,
-      onServerError: (error) => app.log.error({ err: error }, 'protocol endpoint failed'),
+      onServerError: (error) => logFailure(app.log, error, 'protocol endpoint failed'),
       onApiKeyUse: (id) => apiKeyUses.set(id, Date.now()),
       onProtocolError: (event) => app.log.debug(event, 'protocol request refused'),
     });
 
     // After a change to clients, APIs, users or keys: this instance drops what it cached at once,
-    // and every instance hears it (through Redis when configured).
+    // and every instance hears it (through Redis when configured). The change is stored before
+    // this is called, so this never fails: when Redis is away, the announcement is logged and sent
+    // when Redis is back (bus.ts); meanwhile the other instances follow within GATEHOUSE_CACHE_TTL
+    // and GATEHOUSE_KEY_CHECK_INTERVAL.
+    const announce = async (type: ClusterEvent['type']): Promise<void> => {
+      try {
+        await bus.publish({ type });
+      } catch (error) {
+        app.log.warn(
+          { err: error, event: type },
+          'a change was stored but not announced to the other instances: they follow within GATEHOUSE_CACHE_TTL / GATEHOUSE_KEY_CHECK_INTERVAL',
+        );
+      }
+    };
     const changed = async (type: ClusterEvent['type']): Promise<void> => {
       engine.invalidateCaches();
-      await bus.publish({ type });
+      await announce(type);
     };
 
     // Our own routes answer with the error registry's JSON; nothing unexpected leaks.
     app.setErrorHandler((error, request, reply) => {
       if (error instanceof GatehouseError) return reply.status(error.status).send(error.toJSON());
+      if (unavailableDependency(error)) {
+        request.log.warn({ err: error }, 'request answered 503: a dependency is unavailable');
+        return reply.status(503).header('retry-after', String(RETRY_AFTER_SECONDS)).send(new GatehouseError('service_unavailable').toJSON());
+      }
       const status = (error as { statusCode?: number }).statusCode;
       if (status === 413) return reply.status(413).send(new GatehouseError('payload_too_large').toJSON());
       if (status !== undefined && status >= 400 && status < 500) {
@@ -228,9 +254,16 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
     app.get(STYLESHEET_PATH, async (_request, reply) =>
       reply.header('content-type', 'text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(layout.stylesheet),
     );
-    app.get('/healthz', async () => {
-      await storage.db.selectFrom('gatehouse_migrations' as never).select((eb) => eb.fn.countAll().as('n')).executeTakeFirst();
-      return { status: 'ok' };
+    // /healthz (readiness, for load balancers) and /livez (liveness): health.ts.
+    await app.register(healthRoutes, {
+      checks: {
+        database: async () => {
+          await storage.db.selectFrom('gatehouse_migrations' as never).select((eb) => eb.fn.countAll().as('n')).executeTakeFirst();
+          return true;
+        },
+        ...(redisThrottle ? { redis: () => redisThrottle.answers() } : {}),
+      },
+      required: ['database'],
     });
     app.get('/', async () => ({
       name: 'Gatehouse',
@@ -257,7 +290,7 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
       clearTimeout(activationTimer);
       if (next.length === 0) return;
       activationTimer = setTimeout(() => {
-        maintainKeys().catch((error: unknown) => app.log.error({ err: error }, 'signing key activation failed'));
+        maintainKeys().catch((error: unknown) => logFailure(app.log, error, 'signing key activation failed'));
       }, Math.max(0, Math.min(...next) - Date.now()) + 10);
       activationTimer.unref();
     };
@@ -270,17 +303,17 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
       const purged = await purgeRetiredKeys(storage.db, engine.retentionMs());
       await reloadKeys();
       // Tell the others at once rather than at their next check.
-      if (activated || purged) await bus.publish({ type: 'keys' });
+      if (activated || purged) await announce('keys');
     };
     bus.subscribe((event) => {
       if (event.type === 'keys') {
-        reloadKeys().catch((error: unknown) => app.log.error({ err: error }, 'reloading signing keys failed'));
+        reloadKeys().catch((error: unknown) => logFailure(app.log, error, 'reloading signing keys failed'));
       } else {
         engine.invalidateCaches();
       }
     });
     const keyTimer = setInterval(() => {
-      maintainKeys().catch((error: unknown) => app.log.error({ err: error }, 'signing key maintenance failed'));
+      maintainKeys().catch((error: unknown) => logFailure(app.log, error, 'signing key maintenance failed'));
     }, config.keyCheckInterval * 1000);
     keyTimer.unref();
 

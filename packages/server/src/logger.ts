@@ -3,6 +3,7 @@
 // and login hints there).
 import type { FastifyServerOptions } from 'fastify';
 import type { Config } from './config/schema.ts';
+import { unavailableDependency } from './unavailable.ts';
 
 export const REDACTED_PATHS = [
   'req.headers.authorization',
@@ -26,4 +27,13 @@ export function loggerOptions(config: Pick<Config, 'logLevel'>): FastifyServerOp
       },
     },
   };
+}
+
+/**
+ * A failure worth a log line: a dependency being down is a warning (it is answered 503, and the
+ * operator's alarm is on the dependency); anything else is an error, a bug to look at.
+ */
+export function logFailure(log: { warn(details: object, message: string): void; error(details: object, message: string): void }, error: unknown, message: string): void {
+  if (unavailableDependency(error)) log.warn({ err: error }, `${message}: a dependency is unavailable`);
+  else log.error({ err: error }, message);
 }

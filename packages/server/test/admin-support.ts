@@ -37,8 +37,8 @@ export interface AdminServer extends InProcessServer {
   clientToken(client: { clientId: string; clientSecret: string }, scopes: readonly string[]): Promise<string>;
 }
 
-export async function startAdmin(t: Pick<TestContext, 'after'>, env: Env = {}): Promise<AdminServer> {
-  const gh = await startInProcess(t, env);
+export async function startAdmin(t: Pick<TestContext, 'after'>, env: Env = {}, options: Parameters<typeof startInProcess>[2] = {}): Promise<AdminServer> {
+  const gh = await startInProcess(t, env, options);
   const adminApi = `${gh.issuer}/admin/api`;
   const seen: string[] = [];
 

@@ -131,13 +131,16 @@ async function limited(throttler: LoginThrottle, username: string, ip: string, f
   return false;
 }
 
+/** Redis state changes are logged by the server; these tests only need the store. */
+const quietRedisLog = { warn() {}, info() {} };
+
 /** Each throttle test runs on both stores: in memory, and in Redis under a prefix of its own. */
 const stores: [string, (t: TestContext) => Promise<ThrottleStore>][] = [
   ['memory', async () => new MemoryThrottleStore()],
   [
     'redis',
     async (t) => {
-      const store = await RedisThrottleStore.connect('redis://127.0.0.1:6379', `test-${randomUUID()}`);
+      const store = await RedisThrottleStore.connect('redis://127.0.0.1:6379', `test-${randomUUID()}`, quietRedisLog);
       t.after(() => store.close());
       return store;
     },

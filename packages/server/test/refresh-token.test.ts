@@ -9,16 +9,35 @@ import * as clients from '../src/storage/clients.ts';
 import * as users from '../src/storage/users.ts';
 import { createBrowser, loginThroughForm } from '@gatehouse/test-support/browser';
 import { sha256 } from '../src/secrets.ts';
-import { ITEMS_API, seedDemo, startInProcess, tokenRequest, type DemoSeed } from '@gatehouse/test-support/gatehouse';
+import { ITEMS_API, seedDemo, startInProcess, tokenRequest, type DemoSeed, type Env } from '@gatehouse/test-support/gatehouse';
 import { tempPostgres } from '@gatehouse/test-support/postgres';
 import { secondPassed, waitFor } from '@gatehouse/test-support/wait';
 import pg from 'pg';
 
-async function setup(t: test.TestContext, graceSeconds: string, env: Record<string, string> = {}) {
+async function setup(t: test.TestContext, graceSeconds: string, env: Env = {}) {
   const gh = await startInProcess(t, { GATEHOUSE_DEFAULT_API: ITEMS_API, GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE: graceSeconds, ...env });
   const seed = await seedDemo(gh.db);
   return { ...gh, seed };
 }
+
+/** Tokens for the public browser client `web` (authorization code + PKCE through the login page). */
+async function browserTokens(issuer: string, seed: DemoSeed): Promise<{ access_token: string; refresh_token: string }> {
+  const verifier = client.randomPKCECodeVerifier();
+  const url = new URL(`${issuer}/authorize`);
+  for (const [k, v] of Object.entries({ client_id: 'web', response_type: 'code', redirect_uri: seed.webRedirectUri, scope: 'items', code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' })) url.searchParams.set(k, v);
+  const { callback } = await loginThroughForm(createBrowser(), url, { username: 'johndoe', password: 'correct horse' }, seed.webRedirectUri);
+  const answer = await tokenRequest(issuer, { grant_type: 'authorization_code', client_id: 'web', code: callback.searchParams.get('code')!, redirect_uri: seed.webRedirectUri, code_verifier: verifier });
+  assert.equal(answer.status, 200, JSON.stringify(answer.body));
+  return answer.body;
+}
+
+/** Waits (no fixed sleep) until a rotated refresh token's grace window has passed. */
+async function afterGrace(db: InProcessDb, token: string, graceSeconds: number): Promise<void> {
+  const row = await db.selectFrom('oidc_payloads').select('consumed_at').where('model', '=', 'RefreshToken').where('id', '=', sha256(token)).executeTakeFirstOrThrow();
+  assert.ok(row.consumed_at !== null, 'the token was rotated');
+  while (Date.now() <= row.consumed_at + graceSeconds * 1000 + 50) await new Promise((resolve) => setTimeout(resolve, 50));
+}
+type InProcessDb = Awaited<ReturnType<typeof startInProcess>>['db'];
 
 async function passwordTokens(issuer: string, seed: DemoSeed, username = 'johndoe', password = 'correct horse') {
   const response = await tokenRequest(issuer, { grant_type: 'password', username, password, scope: 'me items' }, seed.passwordClient);
@@ -55,8 +74,8 @@ test('concurrent refreshes of one token all succeed with one successor (grace wi
   assert.equal(next.status, 200, 'and it is valid');
 });
 
-test('without a grace window, concurrent refreshes give one success, never a 5xx, and no second valid successor', async (t) => {
-  const { issuer, seed } = await setup(t, '0');
+test('without a grace or retry window, concurrent refreshes give one success, never a 5xx, and no second valid successor', async (t) => {
+  const { issuer, seed } = await setup(t, '0', { GATEHOUSE_REFRESH_TOKEN_RETRY_WINDOW: '0' });
   const { refresh_token } = await passwordTokens(issuer, seed);
   const results = await Promise.all(Array.from({ length: 6 }, () => refresh(issuer, seed, refresh_token)));
   const statuses = results.map((r) => r.status);
@@ -73,7 +92,7 @@ test('without a grace window, concurrent refreshes give one success, never a 5xx
 
 test('the request that loses a refresh race revokes the grant, successor included (PostgreSQL: both read the token before either consumes it)', async (t) => {
   const databaseUrl = await tempPostgres(t);
-  const { issuer, seed } = await setup(t, '0', { GATEHOUSE_DATABASE_URL: databaseUrl });
+  const { issuer, seed } = await setup(t, '0', { GATEHOUSE_DATABASE_URL: databaseUrl, GATEHOUSE_REFRESH_TOKEN_RETRY_WINDOW: '0' });
   const { refresh_token } = await passwordTokens(issuer, seed);
 
   // Hold the token's row lock from outside: both refreshes read the token (as not consumed), and
@@ -109,7 +128,7 @@ test('the request that loses a refresh race revokes the grant, successor include
 });
 
 test('a rotated refresh token is reported as consumed: introspection says inactive (no grace window)', async (t) => {
-  const { issuer, seed } = await setup(t, '0');
+  const { issuer, seed } = await setup(t, '0', { GATEHOUSE_REFRESH_TOKEN_RETRY_WINDOW: '0' });
   const { refresh_token } = await passwordTokens(issuer, seed);
   const rotated = await refresh(issuer, seed, refresh_token);
   assert.equal(rotated.status, 200);
@@ -127,23 +146,90 @@ test('a rotated refresh token is reported as consumed: introspection says inacti
   assert.equal((await introspect(rotated.body.refresh_token)).active, true, 'its successor');
 });
 
-test('after the grace window a reuse revokes the whole grant', async (t) => {
-  const { issuer, seed } = await setup(t, '1');
+test('after the grace window (and no retry window) a reuse revokes the whole grant', async (t) => {
+  const { issuer, seed, db } = await setup(t, '1', { GATEHOUSE_REFRESH_TOKEN_RETRY_WINDOW: '0' });
   const { refresh_token } = await passwordTokens(issuer, seed);
   const first = await refresh(issuer, seed, refresh_token);
   assert.equal(first.status, 200);
-  // Inside the window a reuse gets the first answer again; once the window has passed it is refused.
-  const reuse = await waitFor(
-    async () => {
-      const response = await refresh(issuer, seed, refresh_token);
-      return response.status === 200 ? undefined : response;
-    },
-    { interval: 100, message: 'a reuse refused after the window' },
-  );
+  await afterGrace(db, refresh_token, 1);
+  const reuse = await refresh(issuer, seed, refresh_token);
   assert.equal(reuse.status, 400);
   assert.equal(reuse.body.error, 'invalid_grant');
   const successor = await refresh(issuer, seed, first.body.refresh_token);
   assert.equal(successor.status, 400, 'the successor went with the grant');
+});
+
+// Security item 10.19: the grace window replayed the answer for ANY recently rotated token, so a
+// thief holding RT0 could, within its window, get RT1 again after the owner had already moved on
+// to RT2 — and RT2 stayed valid. The window covers only the latest rotation; anything older is
+// reuse, and reuse revokes the grant (RFC 9700 §4.14.2).
+for (const database of ['sqlite', 'postgres'] as const) {
+  test(`grace window, ${database}: a token older than the latest rotation is reuse, even inside its window: the grant is revoked`, async (t) => {
+    const env: Env = database === 'postgres' ? { GATEHOUSE_DATABASE_URL: await tempPostgres(t) } : {};
+    const { issuer, seed } = await setup(t, '30', env);
+    const rt0 = (await passwordTokens(issuer, seed)).refresh_token;
+    const rt1 = (await refresh(issuer, seed, rt0)).body.refresh_token as string;
+    const second = await refresh(issuer, seed, rt1);
+    assert.equal(second.status, 200);
+    const rt2 = second.body.refresh_token as string;
+
+    const replay = await refresh(issuer, seed, rt0);
+    assert.equal(replay.status, 400, `RT0 replayed after RT1 was used: ${JSON.stringify(replay.body)}`);
+    assert.equal(replay.body.error, 'invalid_grant');
+    assert.equal(replay.body.refresh_token, undefined, 'no token handed out');
+    const after = await refresh(issuer, seed, rt2);
+    assert.equal(after.status, 400, 'the grant was revoked: the latest token is dead too');
+    assert.equal(after.body.error, 'invalid_grant');
+  });
+}
+
+test('grace window, public client: a token older than the latest rotation is reuse too', async (t) => {
+  const { issuer, seed } = await setup(t, '30');
+  const web = (token: string) => tokenRequest(issuer, { grant_type: 'refresh_token', client_id: 'web', refresh_token: token });
+  const rt0 = (await browserTokens(issuer, seed)).refresh_token;
+  const rt1 = (await web(rt0)).body.refresh_token as string;
+  const rt2 = (await web(rt1)).body.refresh_token as string;
+  assert.ok(rt2);
+  assert.equal((await web(rt0)).status, 400);
+  assert.equal((await web(rt2)).status, 400, 'the grant was revoked');
+});
+
+// A client that lost the answer to a refresh (the instance died after committing, the network
+// dropped the response) still holds only the old token. It retries with it (docs/adr/0007).
+test('lost answer, confidential client: a retry after the grace window gets the same successor while that successor was never used', async (t) => {
+  const { issuer, seed, db } = await setup(t, '1', { GATEHOUSE_REFRESH_TOKEN_RETRY_WINDOW: '300' });
+  const rt0 = (await passwordTokens(issuer, seed)).refresh_token;
+  const lost = await refresh(issuer, seed, rt0); // the answer the client never saw
+  assert.equal(lost.status, 200);
+  await afterGrace(db, rt0, 1);
+
+  const retry = await refresh(issuer, seed, rt0);
+  assert.equal(retry.status, 200, JSON.stringify(retry.body));
+  assert.equal(retry.body.refresh_token, lost.body.refresh_token, 'the same successor: no second chain');
+  assert.equal(retry.body.access_token, lost.body.access_token);
+  const again = await refresh(issuer, seed, rt0);
+  assert.equal(again.body.refresh_token, lost.body.refresh_token, 'and again, while it is unused');
+
+  // Once the successor is used, the old token is only a reuse: the grant goes.
+  const next = await refresh(issuer, seed, retry.body.refresh_token);
+  assert.equal(next.status, 200);
+  const reuse = await refresh(issuer, seed, rt0);
+  assert.equal(reuse.status, 400);
+  assert.equal(reuse.body.error, 'invalid_grant');
+  assert.equal((await refresh(issuer, seed, next.body.refresh_token)).status, 400, 'the grant was revoked');
+});
+
+test('lost answer, public client: no retry window (its token alone is the credential): after the grace window a reuse revokes the grant', async (t) => {
+  const { issuer, seed, db } = await setup(t, '1', { GATEHOUSE_REFRESH_TOKEN_RETRY_WINDOW: '300' });
+  const web = (token: string) => tokenRequest(issuer, { grant_type: 'refresh_token', client_id: 'web', refresh_token: token });
+  const rt0 = (await browserTokens(issuer, seed)).refresh_token;
+  const lost = await web(rt0);
+  assert.equal(lost.status, 200);
+  await afterGrace(db, rt0, 1);
+  const retry = await web(rt0);
+  assert.equal(retry.status, 400);
+  assert.equal(retry.body.error, 'invalid_grant');
+  assert.equal((await web(lost.body.refresh_token)).status, 400, 'the grant was revoked');
 });
 
 test('a disabled user gets no new tokens from a refresh token', async (t) => {

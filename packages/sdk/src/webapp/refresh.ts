@@ -10,6 +10,14 @@
  * Rotation: Gatehouse issues a new refresh token with every refresh and revokes the grant when a
  * rotated one is used past the grace window (RFC 9700 §4.14.2), so the new one is what the
  * session keeps; the old one is kept only if the answer has none.
+ *
+ * A lost answer (the connection failed or timed out, or a proxy says Gatehouse did not answer)
+ * may hide a rotation Gatehouse committed: the only token the session holds is then the rotated
+ * one. The same request is sent again at once, once: inside the grace window Gatehouse answers it
+ * with the same successor. If that fails too, the session keeps its token, and a later retry still
+ * gets the successor as long as it was never used (Gatehouse's retry window for confidential
+ * clients, GATEHOUSE_REFRESH_TOKEN_RETRY_WINDOW). A refusal or a 503 is not retried: Gatehouse
+ * answered, and committed nothing.
  */
 import * as oauth from 'oauth4webapi';
 import { expiresAt, TokenRefused, userPrincipal, type SessionTokens, type WebAppContext } from './context.ts';
@@ -44,14 +52,21 @@ export class Refresher {
   async #refresh(tokens: SessionTokens & { refreshToken: string }): Promise<RefreshResult> {
     const { options, issuer } = this.#context;
     const as = await issuer.metadata();
-    let answer: oauth.TokenEndpointResponse;
-    try {
+    const attempt = async () => {
       const response = await oauth.refreshTokenGrantRequest(as, issuer.client, issuer.clientAuth, tokens.refreshToken, {
         ...issuer.http(),
         // RFC 8707 §2.2: the API the new access token is for, as in the authorization request.
         additionalParameters: { resource: options.audience },
       });
-      answer = await oauth.processRefreshTokenResponse(as, issuer.client, response);
+      return oauth.processRefreshTokenResponse(as, issuer.client, response);
+    };
+    let answer: oauth.TokenEndpointResponse;
+    try {
+      answer = await attempt().catch((error: unknown) => {
+        if (!answerLost(error)) throw error;
+        this.#context.report(error);
+        return attempt();
+      });
     } catch (error) {
       if (error instanceof oauth.ResponseBodyError && error.error === 'invalid_grant') return { ok: false };
       throw error;
@@ -71,4 +86,20 @@ export class Refresher {
       },
     };
   }
+}
+
+/**
+ * Whether Gatehouse may have processed the request without its answer arriving: the connection
+ * failed (fetch's TypeError) or timed out, or a gateway answered 502/504 for it.
+ */
+function answerLost(error: unknown): boolean {
+  if (error instanceof DOMException) return error.name === 'TimeoutError';
+  if (error instanceof TypeError) return true;
+  const status =
+    error instanceof oauth.ResponseBodyError || error instanceof oauth.WWWAuthenticateChallengeError
+      ? error.status
+      : error instanceof oauth.OperationProcessingError && error.cause instanceof Response
+        ? error.cause.status
+        : undefined;
+  return status === 502 || status === 504;
 }

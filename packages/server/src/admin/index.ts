@@ -102,6 +102,8 @@ export const adminApi: FastifyPluginAsync<AdminApiOptions> = async (admin, optio
   admin.setErrorHandler((error, request, reply) => {
     const failure = toAdminError(error);
     if (failure.code === 'server_error') request.log.error({ err: error }, 'admin API request failed');
+    if (failure.code === 'service_unavailable') request.log.warn({ err: error }, 'admin API request answered 503: a dependency is unavailable');
+    if (failure.retryAfter !== undefined) reply.header('retry-after', String(failure.retryAfter));
     return reply.status(failure.status).send(failure.toJSON());
   });
 

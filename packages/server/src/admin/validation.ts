@@ -9,6 +9,7 @@ import type { FastifyError, FastifySchemaCompiler } from 'fastify';
 import type { TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { GatehouseError } from '../errors.ts';
+import { RETRY_AFTER_SECONDS, unavailableDependency } from '../unavailable.ts';
 
 /** An error as TypeBox (and Ajv) describe it. */
 interface Issue {
@@ -98,6 +99,7 @@ export function validationFailure(error: FastifyError): GatehouseError {
  */
 export function toAdminError(error: unknown): GatehouseError {
   if (error instanceof GatehouseError) return error;
+  if (unavailableDependency(error)) return new GatehouseError('service_unavailable', undefined, { retryAfter: RETRY_AFTER_SECONDS, cause: error });
   const e = error as Partial<FastifyError>;
   if (Array.isArray(e.validation)) return validationFailure(e as FastifyError);
   switch (e.code) {

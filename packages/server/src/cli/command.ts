@@ -10,6 +10,8 @@ export interface Output {
   /** The one JSON object printed with --json. */
   json(value: unknown): void;
   table(rows: Record<string, unknown>[], columns: string[]): void;
+  /** A warning, on standard error (with --json too: the JSON on standard output stays clean). */
+  warn(line: string): void;
 }
 
 export interface CommandContext {

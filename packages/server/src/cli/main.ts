@@ -100,7 +100,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   }
 
   const json = args.includes('--json');
-  const out = createOutput(json, io.stdout);
+  const out = createOutput(json, io.stdout, io.stderr);
   try {
     let parsed;
     try {

@@ -7,7 +7,7 @@ function cell(value: unknown): string {
   return String(value);
 }
 
-export function createOutput(json: boolean, write: (text: string) => void): Output & { flush(): void } {
+export function createOutput(json: boolean, write: (text: string) => void, writeError: (text: string) => void): Output & { flush(): void } {
   let payload: unknown;
   return {
     text(line) {
@@ -26,6 +26,9 @@ export function createOutput(json: boolean, write: (text: string) => void): Outp
       const line = (values: string[]) => `${values.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd()}\n`;
       write(line(columns.map((c) => c.toUpperCase())));
       for (const row of rows) write(line(columns.map((c) => cell(row[c]))));
+    },
+    warn(line) {
+      writeError(`warning: ${line}\n`);
     },
     flush() {
       if (json) write(`${JSON.stringify(payload ?? {}, null, 2)}\n`);

@@ -2,8 +2,9 @@
 // kept in Redis sorted sets (one per key, scored by time, members the attempts' ids, expiring
 // with the window). `take` is one Lua script, which Redis runs atomically: two instances
 // reserving the last attempt of a key at the same moment cannot both get it.
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { KeyLimit, TakeResult, ThrottleStore } from '../passwords/throttle.ts';
+import { failingAsUnavailable, openRedis, redisAnswers, type RedisLog } from './redis-connection.ts';
 
 // KEYS: the sorted sets. ARGV: now (ms), window (ms), the attempt's id, then each key's max.
 // Answers 0 when the attempt was added to every key, else the milliseconds until each full key
@@ -45,13 +46,18 @@ export class RedisThrottleStore implements ThrottleStore {
   }
 
   /**
-   * Commands fail fast instead of queueing while Redis is away: the login path then answers 503
-   * (throttling is a security control, so it fails closed, never open).
+   * Commands fail fast instead of queueing while Redis is away, as DependencyUnavailable: the
+   * login path then answers 503 (throttling is a security control, so it fails closed, never
+   * open). The store is returned whether Redis answers yet or not (redis-connection.ts).
    */
-  static async connect(url: string, prefix: string): Promise<RedisThrottleStore> {
-    const redis = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 5000 });
-    await redis.connect();
-    return new RedisThrottleStore(redis, prefix);
+  static async connect(url: string, prefix: string, log: RedisLog): Promise<RedisThrottleStore> {
+    const redis = await openRedis(url, { role: 'login throttling', log });
+    return failingAsUnavailable(new RedisThrottleStore(redis, prefix));
+  }
+
+  /** Whether Redis answers now (for /healthz). */
+  answers(): Promise<boolean> {
+    return redisAnswers(this.#redis);
   }
 
   async take(limits: readonly KeyLimit[], windowMs: number, id: string): Promise<TakeResult> {

@@ -74,6 +74,21 @@ export function loadConfig(
     if (!known.has(name) && !Object.hasOwn(settings, name)) problems.push(`${CONFIG_FILE_ENV}: unknown setting "${name}"`);
   }
 
+  if (problems.length === 0) problems.push(...crossChecks(values as Config));
   if (problems.length > 0) throw new ConfigError(problems);
   return { config: Object.freeze(values) as Config, warnings };
+}
+
+/** Settings that are each valid but wrong together. */
+function crossChecks(config: Config): string[] {
+  const problems: string[] = [];
+  if (config.databaseQueryTimeout > 0 && config.databaseQueryTimeout <= config.databaseStatementTimeout) {
+    problems.push(
+      `${settings.databaseQueryTimeout.env}: must be longer than ${settings.databaseStatementTimeout.env} (${config.databaseStatementTimeout}s), so PostgreSQL cancels a slow statement before Gatehouse gives up on the connection`,
+    );
+  }
+  if (config.headersTimeout > config.requestTimeout) {
+    problems.push(`${settings.headersTimeout.env}: must be at most ${settings.requestTimeout.env} (${config.requestTimeout}s)`);
+  }
+  return problems;
 }

@@ -83,6 +83,27 @@ export const settings = {
       'Previous secret keys, during a rotation: values encrypted under them are still read; everything new is encrypted under the current key. Remove them once `gatehouse secrets reencrypt` has run and `gatehouse doctor` reports nothing under them.',
     secret: true,
   }),
+  databaseConnectTimeout: setting({
+    env: 'GATEHOUSE_DATABASE_CONNECT_TIMEOUT',
+    type: duration(1, 300),
+    default: 3,
+    description:
+      'PostgreSQL: how long a request waits to open a connection, or for a free one in the pool (10 per instance), before it is answered 503 with `Retry-After`. See docs/operations.md.',
+  }),
+  databaseStatementTimeout: setting({
+    env: 'GATEHOUSE_DATABASE_STATEMENT_TIMEOUT',
+    type: duration(0, 3600),
+    default: 5,
+    description:
+      "PostgreSQL: a statement running longer is cancelled by the server (`statement_timeout`, lock waits included) and the request answered 503. `0` turns it off. Raise it for `gatehouse migrate` if a migration needs longer.",
+  }),
+  databaseQueryTimeout: setting({
+    env: 'GATEHOUSE_DATABASE_QUERY_TIMEOUT',
+    type: duration(0, 3600),
+    default: 6,
+    description:
+      'PostgreSQL: how long Gatehouse waits for any answer from the server (a frozen server or a lost network answers nothing) before it drops the connection and answers 503. Keep it longer than the statement timeout, so the server cancels a slow statement first. A transaction left idle this long is ended by PostgreSQL (`idle_in_transaction_session_timeout`). `0` turns it off.',
+  }),
   redisUrl: setting({
     env: 'GATEHOUSE_REDIS_URL',
     type: optional(redisUrl()),
@@ -134,7 +155,14 @@ export const settings = {
     type: duration(0, 60),
     default: 5,
     description:
-      'For this long after a refresh token is rotated, presenting it again returns the same successor instead of revoking the grant, so two tabs refreshing at once do not log the user out. `0` turns it off: any reuse of a rotated refresh token revokes the whole grant.',
+      'For this long after a refresh token is rotated, presenting it again returns the same successor instead of revoking the grant, so two tabs refreshing at once do not log the user out — as long as that successor is still the latest token (once it has been used, the old one is reuse). `0` turns it off: any reuse of a rotated refresh token revokes the whole grant (confidential clients still get `GATEHOUSE_REFRESH_TOKEN_RETRY_WINDOW`).',
+  }),
+  refreshTokenRetryWindow: setting({
+    env: 'GATEHOUSE_REFRESH_TOKEN_RETRY_WINDOW',
+    type: duration(0, 3600),
+    default: 300,
+    description:
+      'Confidential clients only: for this long after a refresh token is rotated, and only while its successor has never been used, presenting it again returns that same successor — so a client that lost the answer (an instance died after committing, a response dropped) and retries is not taken for a thief. Public clients get only the reuse grace window: their refresh token alone is the credential. `0` turns it off. See docs/adr/0007-outages.md.',
   }),
   idTokenTtl: setting({
     env: 'GATEHOUSE_ID_TOKEN_TTL',
@@ -210,6 +238,19 @@ export const settings = {
     type: integer(1024, 10 * 1024 * 1024),
     default: 65536,
     description: 'Largest request body accepted by the login pages and the admin API, in bytes (the protocol endpoints have their own limit of 56 KiB).',
+  }),
+  requestTimeout: setting({
+    env: 'GATEHOUSE_REQUEST_TIMEOUT',
+    type: duration(1, 3600),
+    default: 30,
+    description:
+      'A request (headers and body) must have arrived within this time; a client sending slower gets 408 and the connection is closed, so one byte a second cannot hold a connection forever.',
+  }),
+  headersTimeout: setting({
+    env: 'GATEHOUSE_HEADERS_TIMEOUT',
+    type: duration(1, 3600),
+    default: 10,
+    description: 'A request\'s headers must have arrived within this time (408 otherwise). At most `GATEHOUSE_REQUEST_TIMEOUT`.',
   }),
   registration: setting({
     env: 'GATEHOUSE_REGISTRATION',

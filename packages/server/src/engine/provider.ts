@@ -22,6 +22,7 @@ import { registerPasswordGrant } from './password-grant.ts';
 import { registerRefreshRotation } from './refresh-rotation.ts';
 import { createResourceIndicators } from './resources.ts';
 import { createTokenExtensions, tokenExtensionsMiddleware } from './token-extensions.ts';
+import { answerUnavailableFromProvider } from './unavailable.ts';
 import { createProviderPages } from './provider-pages.ts';
 import type { Layout } from '../html/layout.ts';
 import { accountClientMetadata, ACCOUNT_CLIENT_ID } from './account-client.ts';
@@ -291,7 +292,7 @@ export async function createEngine({ db, config, passwordLogin, layout, onServer
     } as never;
 
     registerClientCredentials(provider, resourceIndicators);
-    registerRefreshRotation(provider, { db, graceSeconds: config.refreshTokenReuseGrace, revokeGrant });
+    registerRefreshRotation(provider, { db, graceSeconds: config.refreshTokenReuseGrace, retrySeconds: config.refreshTokenRetryWindow, revokeGrant });
     registerPasswordGrant(provider, { db, passwordLogin, resources: resourceIndicators });
 
     const publicUrl = new URL(config.publicUrl);
@@ -319,6 +320,8 @@ export async function createEngine({ db, config, passwordLogin, layout, onServer
     // Introspection and revocation of JWT access tokens and API keys (token-extensions.ts).
     provider.use(tokenExtensionsMiddleware(extensions, ROUTES, (error) => onServerError?.(error)));
     provider.on('server_error', (_ctx: KoaContextWithOIDC, error: unknown) => onServerError?.(error));
+    // A dependency down is a 503 with Retry-After, not a 500 (unavailable.ts).
+    answerUnavailableFromProvider(provider);
     // Why a token request was refused (oidc-provider keeps the detail out of the response).
     provider.on('grant.error', (_ctx: KoaContextWithOIDC, error: { error?: string; error_detail?: string }) =>
       onProtocolError?.({ endpoint: 'token', error: error.error, detail: error.error_detail }),

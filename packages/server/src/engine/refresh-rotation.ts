@@ -3,6 +3,16 @@
 // refreshing at once would log the user out, so for a few seconds after a rotation a second
 // use of the same refresh token gets the response the first use got (same successor).
 //
+// The replay covers only the latest rotation: it is given while the successor it hands out has
+// not been used (as of when the request arrived). RT0 presented after RT1 was itself rotated is
+// reuse, whatever the window says: the grant is revoked (security item 10.19).
+//
+// A confidential client gets a longer window for the same replay (GATEHOUSE_REFRESH_TOKEN_RETRY_WINDOW):
+// a client whose answer was lost (the instance died after committing) retries with the only token
+// it has, maybe after an outage. Until the successor is used, the chain has one live token either
+// way, and without the client's secret the old token is worth nothing to a thief. A public
+// client's token is its only credential, so it keeps the short window (docs/adr/0007-outages.md).
+//
 // That response is stored encrypted under a key derived from the presented refresh token
 // itself: the database alone cannot decrypt it, only a holder of the old token can.
 //
@@ -21,6 +31,8 @@ export interface RefreshRotationOptions {
   readonly db: Db;
   /** Seconds; 0 turns the window off. */
   readonly graceSeconds: number;
+  /** Seconds, confidential clients only: the replay window for a lost answer (0: only the grace window). */
+  readonly retrySeconds: number;
   /** Revokes everything issued under a grant. */
   readonly revokeGrant: (grantId: string) => Promise<void>;
 }
@@ -51,12 +63,22 @@ function open(token: string, clientId: string, sealed: string): Record<string, u
   }
 }
 
+/** What a rotated token's stored answer allows: replay it, or nothing (it is too old, or gone). */
+type Replay = { readonly kind: 'replay'; readonly body: Record<string, unknown> } | { readonly kind: 'superseded' } | undefined;
+
 export function registerRefreshRotation(provider: Provider, options: RefreshRotationOptions): void {
-  const { db, graceSeconds } = options;
+  const { db, graceSeconds, retrySeconds } = options;
   const helpers = Object.fromEntries(Object.entries(grantHelpers).map(([name, helper]) => [name, helper.bind(undefined, provider)]));
   const original = (ctx: KoaContextWithOIDC) => refreshTokenHandler(provider, helpers, ctx);
+  /** How long a rotated token's answer may be replayed to this client. */
+  const windowSeconds = (confidential: boolean) => Math.max(graceSeconds, confidential ? retrySeconds : 0);
 
-  async function storedResponse(token: string, clientId: string): Promise<Record<string, unknown> | undefined> {
+  /**
+   * The stored answer to the first use of `token`, if it is still the one to give: its successor
+   * must not have been used before `arrived` (the latest rotation only). A successor gone from
+   * the database (revoked, purged) is no more replayable than a used one.
+   */
+  async function storedResponse(token: string, clientId: string, arrived: number): Promise<Replay> {
     const row = await db
       .selectFrom('refresh_reuses')
       .select(['client_id', 'response', 'expires_at'])
@@ -65,16 +87,25 @@ export function registerRefreshRotation(provider: Provider, options: RefreshRota
     if (!row || row.client_id !== clientId || row.expires_at <= Date.now()) return undefined;
     const saved = open(token, clientId, row.response);
     if (!saved) return undefined;
-    // The access token is the one issued then: say how long it has left, not how long it had.
     const { issuedAt, body } = saved as { issuedAt: number; body: Record<string, unknown> };
+    if (typeof body.refresh_token === 'string') {
+      const successor = await db
+        .selectFrom('oidc_payloads')
+        .select('consumed_at')
+        .where('model', '=', 'RefreshToken')
+        .where('id', '=', sha256(body.refresh_token))
+        .executeTakeFirst();
+      if (!successor || (successor.consumed_at !== null && successor.consumed_at < arrived)) return { kind: 'superseded' };
+    }
+    // The access token is the one issued then: say how long it has left, not how long it had.
     const elapsed = Math.floor((Date.now() - issuedAt) / 1000);
-    return typeof body.expires_in === 'number' ? { ...body, expires_in: Math.max(body.expires_in - elapsed, 0) } : body;
+    return { kind: 'replay', body: typeof body.expires_in === 'number' ? { ...body, expires_in: Math.max(body.expires_in - elapsed, 0) } : body };
   }
 
-  async function waitForResponse(token: string, clientId: string): Promise<Record<string, unknown> | undefined> {
+  async function waitForResponse(token: string, clientId: string, arrived: number): Promise<Replay> {
     const deadline = Date.now() + RACE_WAIT_MS;
     while (Date.now() < deadline) {
-      const found = await storedResponse(token, clientId);
+      const found = await storedResponse(token, clientId, arrived);
       if (found) return found;
       await new Promise((resolve) => setTimeout(resolve, RACE_POLL_MS));
     }
@@ -91,22 +122,31 @@ export function registerRefreshRotation(provider: Provider, options: RefreshRota
     return row && { consumedAt: row.consumed_at, grantId: row.grant_id };
   }
 
+  /** A rotated token presented again when no replay is due: reuse, and the grant goes (RFC 9700 §4.14.2). */
+  async function reuse(grantId: string | null): Promise<never> {
+    if (grantId) await options.revokeGrant(grantId);
+    throw new errors.InvalidGrant('refresh token already used');
+  }
+
   provider.registerGrantType(
     'refresh_token',
     async (ctx) => {
+      const arrived = Date.now();
       const token = ctx.oidc.params.refresh_token;
       const clientId = ctx.oidc.client.clientId;
       if (typeof token !== 'string' || token === '') throw new errors.InvalidRequest("missing required parameter 'refresh_token'");
+      const window = windowSeconds(ctx.oidc.client.clientAuthMethod !== 'none');
 
       const state = await consumedAt(token);
-      if (graceSeconds > 0 && state?.consumedAt) {
-        // Already rotated: inside the window, answer what the first use got; outside it, let
-        // oidc-provider treat it as reuse and revoke the grant.
-        if (Date.now() - state.consumedAt <= graceSeconds * 1000) {
-          const replay = await waitForResponse(token, clientId);
+      if (window > 0 && state?.consumedAt) {
+        // Already rotated: inside the window, answer what the first use got, if its successor is
+        // still the latest token; outside it, let oidc-provider treat it as reuse and revoke the grant.
+        if (arrived - state.consumedAt <= window * 1000) {
+          const replay = await waitForResponse(token, clientId, arrived);
+          if (replay?.kind === 'superseded') return reuse(state.grantId);
           // Only while the grant lives: a logout or a revocation ends the window too.
           if (replay && state.grantId && (await provider.Grant.find(state.grantId))) {
-            ctx.body = replay;
+            ctx.body = replay.body;
             return;
           }
         }
@@ -120,7 +160,7 @@ export function registerRefreshRotation(provider: Provider, options: RefreshRota
 
       try {
         // One transaction: consuming the token, saving its successor and keeping the answer for
-        // the reuse window commit together or not at all (an instance killed in between leaves
+        // the replay window commit together or not at all (an instance killed in between leaves
         // the old token usable, so the client's retry works).
         let refusal: unknown;
         await atomically(db, async () => {
@@ -136,11 +176,11 @@ export function registerRefreshRotation(provider: Provider, options: RefreshRota
             throw error;
           }
           const body = ctx.body as Record<string, unknown> | undefined;
-          if (graceSeconds > 0 && body && typeof body.refresh_token === 'string' && body.refresh_token !== token) {
+          if (window > 0 && body && typeof body.refresh_token === 'string' && body.refresh_token !== token) {
             const response = seal(token, clientId, { issuedAt: Date.now(), body });
             await db
               .insertInto('refresh_reuses')
-              .values({ token_hash: sha256(token), client_id: clientId, response, expires_at: Date.now() + graceSeconds * 1000 })
+              .values({ token_hash: sha256(token), client_id: clientId, response, expires_at: Date.now() + window * 1000 })
               .onConflict((oc) => oc.column('token_hash').doNothing())
               .execute();
           }
@@ -149,17 +189,15 @@ export function registerRefreshRotation(provider: Provider, options: RefreshRota
       } catch (error) {
         if (!(error instanceof AlreadyConsumedError)) throw error;
         // Another request rotated this token between our read and our consume.
-        if (graceSeconds > 0) {
-          const replay = await waitForResponse(token, clientId);
-          if (replay) {
-            ctx.body = replay;
+        if (window > 0) {
+          const replay = await waitForResponse(token, clientId, arrived);
+          if (replay?.kind === 'replay') {
+            ctx.body = replay.body;
             return;
           }
         }
-        if (error.grantId) await options.revokeGrant(error.grantId);
-        throw new errors.InvalidGrant('refresh token already used');
+        return reuse(error.grantId);
       }
-
     },
     [...refreshTokenParameters, 'resource'],
     'resource',

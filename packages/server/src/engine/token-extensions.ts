@@ -9,6 +9,7 @@ import { looksLikeApiKey, verifyApiKey } from '../storage/api-keys.ts';
 import type { Db } from '../storage/database.ts';
 import { findStoredClient } from '../storage/clients.ts';
 import { accountRecord } from '../storage/users.ts';
+import { answerUnavailable } from './unavailable.ts';
 
 export interface TokenExtensionsOptions {
   readonly db: Db;
@@ -165,6 +166,8 @@ export function tokenExtensionsMiddleware(
       ctx.status = 500;
       ctx.set('Cache-Control', 'no-store');
       ctx.body = { error: 'server_error', error_description: 'oops! something went wrong' };
+      // The database or Redis down: 503 with Retry-After.
+      answerUnavailable(ctx, error);
     }
   };
 }

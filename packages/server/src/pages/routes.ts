@@ -8,6 +8,7 @@ import type { PasswordLogin } from '../passwords/password-login.ts';
 import { recoveryCodeHash, totpStep } from '../passwords/totp.ts';
 import { acceptTotpStep, consumeRecoveryCode, twoFactorState } from '../storage/two-factor.ts';
 import { accountSummary } from '../storage/users.ts';
+import { RETRY_AFTER_SECONDS, unavailableDependency } from '../unavailable.ts';
 import { crossSiteFormProblem, type SignedValues } from './csrf.ts';
 import { originOf } from '../html/layout.ts';
 import { accountRoutes, type AccountOptions } from './account.ts';
@@ -76,6 +77,15 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
     if (error instanceof InteractionExpired) return expired(reply);
     if ((error as { statusCode?: number }).statusCode === 413) {
       return sendPage(reply, 413, messagePage('Request too large', 'The form you sent is too large.'));
+    }
+    if (unavailableDependency(error)) {
+      request.log.warn({ err: error }, 'page answered 503: a dependency is unavailable');
+      reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+      return sendPage(reply, 503, messagePage('Temporarily unavailable', 'Sign-in is unavailable for a moment. Please try again shortly.'));
+    }
+    const status = (error as { statusCode?: number }).statusCode;
+    if (status !== undefined && status >= 400 && status < 500) {
+      return sendPage(reply, status, messagePage('Bad request', 'The request could not be understood. Go back to the application and try again.'));
     }
     request.log.error({ err: error }, 'interaction failed');
     return sendPage(reply, 500, messagePage('Something went wrong', 'Please go back to the application and try again.'));

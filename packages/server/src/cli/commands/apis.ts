@@ -24,7 +24,7 @@ export const createApiCommand: Command = {
       signingAlg: optionalString(values, 'signing-alg'),
     };
     const api = await withDb(env, (db) => createApi(db, input));
-    await announce(env, 'apis', (text) => out.text(`warning: ${text}`));
+    await announce(env, 'apis', (text) => out.warn(text));
     out.text(`Created API ${api.identifier} (${api.name}) with scopes: ${api.scopes.map((s) => s.name).join(' ') || '(none)'}`);
     out.json({ api });
   },

@@ -71,7 +71,7 @@ export const deleteClientCommand: Command = {
   positionals: { min: 1, max: 1 },
   async run({ positionals, out, env }) {
     await withDb(env, (db) => deleteClient(db, positionals[0]!));
-    await announce(env, 'clients', (text) => out.text(`warning: ${text}`));
+    await announce(env, 'clients', (text) => out.warn(text));
     out.text(`Deleted client ${positionals[0]}`);
     out.json({ deleted: positionals[0] });
   },
@@ -88,7 +88,7 @@ export const revokeClientCommand: Command = {
       await recordAuditEvent(db, { type: 'client.revoked', actor: { kind: 'cli' }, target: { kind: 'client', id: revoked.clientId } });
       return revoked;
     });
-    await announce(env, 'clients', (text) => out.text(`warning: ${text}`));
+    await announce(env, 'clients', (text) => out.warn(text));
     out.text(`Revoked client ${client.clientId}`);
     out.json({ client });
   },
@@ -105,7 +105,7 @@ export const rotateClientSecretCommand: Command = {
       await recordAuditEvent(db, { type: 'client.secret_rotated', actor: { kind: 'cli' }, target: { kind: 'client', id: result.client.clientId } });
       return result;
     });
-    await announce(env, 'clients', (text) => out.text(`warning: ${text}`));
+    await announce(env, 'clients', (text) => out.warn(text));
     out.text(`New secret for ${rotated.client.clientId}:`);
     out.text(`client_secret: ${rotated.clientSecret}`);
     out.text('Store it now: it will not be shown again. The old secret no longer works.');

@@ -5,8 +5,8 @@ import { Migrator } from 'kysely/migration';
 import { ConfigError, loadConfig } from '../../config/load.ts';
 import { redact } from '../../config/urls.ts';
 import type { Config } from '../../config/schema.ts';
-import { openStorage, type Db } from '../../storage/database.ts';
-import { SIGNING_ALGS } from '../../storage/keys.ts';
+import { databaseTimeouts, openStorage, type Db } from '../../storage/database.ts';
+import { listSigningKeys, SIGNING_ALGS } from '../../storage/keys.ts';
 import { migrationProvider } from '../../storage/migrations/index.ts';
 import { keyringFor } from '../../storage/sealing.ts';
 import { inspectSecrets } from '../../storage/secrets-at-rest.ts';
@@ -112,12 +112,14 @@ async function redisCheck(config: Config, instances: number): Promise<Check> {
       : { name: 'redis', status: 'ok', message: 'not configured (fine for one instance)' };
   }
   const redis = new Redis(config.redisUrl, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 3000, retryStrategy: () => null });
+  // The failure is reported by the check, never as ioredis's unhandled-error stack trace.
+  redis.on('error', () => {});
   try {
     await redis.connect();
     const pong = await redis.ping();
     return { name: 'redis', status: pong === 'PONG' ? 'ok' : 'fail', message: `reachable (${redact(config.redisUrl)}), prefix "${config.redisPrefix}"` };
   } catch (error) {
-    return { name: 'redis', status: 'fail', message: `cannot reach ${redact(config.redisUrl)}: ${(error as Error).message}`, fix: 'check GATEHOUSE_REDIS_URL and that Redis is running; logins fail closed without it' };
+    return { name: 'redis', status: 'fail', message: `cannot reach ${redact(config.redisUrl)}: ${(error as Error).message}`, fix: 'check GATEHOUSE_REDIS_URL and that Redis is running; password checks answer 503 without it' };
   } finally {
     redis.disconnect();
   }
@@ -170,7 +172,7 @@ export const doctorCommand: Command = {
       return report(checks);
     }
     const instances = stringList(values, 'instance');
-    const storage = openStorage(config.databaseUrl, { keys: cliKeys(config) });
+    const storage = openStorage(config.databaseUrl, { keys: cliKeys(config), timeouts: databaseTimeouts(config) });
     try {
       const { checks: dbChecks, activeKids } = await databaseChecks(config, storage.db);
       checks.push(...dbChecks);

@@ -38,7 +38,7 @@ export const rotateKeysCommand: Command = {
       }
       return keys;
     });
-    await announce(env, 'keys', (text) => out.text(`warning: ${text}`));
+    await announce(env, 'keys', (text) => out.warn(text));
     for (const key of scheduled) out.text(`Scheduled ${key.alg} key ${key.kid}: published now, signing from ${iso(activatesAt)}`);
     out.text('Running servers pick it up within GATEHOUSE_KEY_CHECK_INTERVAL.');
     out.json({ scheduled: scheduled.map((k) => ({ kid: k.kid, alg: k.alg, activatesAt: iso(k.activatesAt) })) });

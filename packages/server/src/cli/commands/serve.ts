@@ -2,7 +2,7 @@
 import { buildServer } from '../../app.ts';
 import { loadConfig } from '../../config/load.ts';
 import { DEVELOPMENT_KEY_FILE, keyProviderFromConfig } from '../../secret-key/key-provider.ts';
-import { migrate, openStorage } from '../../storage/database.ts';
+import { databaseTimeouts, migrate, openStorage } from '../../storage/database.ts';
 import type { Command } from '../command.ts';
 import { cliKeys } from '../storage.ts';
 
@@ -44,7 +44,7 @@ export const migrateCommand: Command = {
   async run({ out, env }) {
     const { config } = loadConfig(env);
     // Migration 004 encrypts secrets written in plaintext by earlier versions: it needs the key.
-    const storage = openStorage(config.databaseUrl, { keys: cliKeys(config) });
+    const storage = openStorage(config.databaseUrl, { keys: cliKeys(config), timeouts: databaseTimeouts(config) });
     try {
       const result = await migrate(storage.db);
       const applied = (result.results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);

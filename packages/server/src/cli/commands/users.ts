@@ -59,7 +59,7 @@ function toggle(disabled: boolean): Command {
     positionals: { min: 1, max: 1 },
     async run({ positionals, out, env }) {
       const user = await withDb(env, (db) => setUserDisabled(db, positionals[0]!, disabled));
-      await announce(env, 'users', (text) => out.text(`warning: ${text}`));
+      await announce(env, 'users', (text) => out.warn(text));
       out.text(`${disabled ? 'Disabled' : 'Enabled'} user ${user.username}`);
       out.json({ user });
     },
