@@ -54,13 +54,19 @@ test('revoking the grant (through its refresh token) makes its JWT inactive', as
   assert.deepEqual((await post('/introspect', { token: access_token })).body, { active: false });
 });
 
-test('disabling the user makes their JWTs inactive; enabling them again restores them', async (t) => {
-  const { post, userTokens, db } = await setup(t);
-  const { access_token } = await userTokens();
+test('disabling the user makes their JWTs inactive; enabling them again does not bring back what was issued before', async (t) => {
+  const { post, userTokens, db, issuer, seed } = await setup(t);
+  const { access_token, refresh_token } = await userTokens();
   await users.setUserDisabled(db, 'johndoe', true);
   assert.deepEqual((await post('/introspect', { token: access_token })).body, { active: false });
+  // SECURITY.md: disabling a user revokes what was issued under the old state.
   await users.setUserDisabled(db, 'johndoe', false);
-  assert.equal((await post('/introspect', { token: access_token })).body.active, true);
+  assert.deepEqual((await post('/introspect', { token: access_token })).body, { active: false });
+  const refreshed = await tokenRequest(issuer, { grant_type: 'refresh_token', refresh_token }, seed.passwordClient);
+  assert.equal(refreshed.status, 400);
+  assert.equal(refreshed.body.error, 'invalid_grant');
+  // The account itself works again.
+  assert.equal((await userTokens()).access_token.split('.').length, 3);
 });
 
 test('revoking the client makes its JWTs inactive, client-credentials tokens included', async (t) => {

@@ -17,6 +17,7 @@ import { createFindAccount } from './accounts.ts';
 import { registerClientCredentials } from './client-credentials.ts';
 import { toClientMetadata } from './client-metadata.ts';
 import { createLoadExistingGrant } from './grants.ts';
+import { createInteractionPolicy } from './interaction-policy.ts';
 import { registerPasswordGrant } from './password-grant.ts';
 import { registerRefreshRotation } from './refresh-rotation.ts';
 import { createResourceIndicators } from './resources.ts';
@@ -208,6 +209,8 @@ export async function createEngine({ db, config, authenticator, layout, onServer
       },
       interactions: {
         url: (_ctx, interaction) => `${INTERACTION_PATH}/${interaction.uid}`,
+        // A session whose user was disabled or deleted asks for a login, never a 500.
+        policy: createInteractionPolicy(),
       },
       loadExistingGrant: createLoadExistingGrant(db),
       // RFC 9068 §2.2.3.1: user access tokens name the user, so an API can show who is calling

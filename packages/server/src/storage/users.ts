@@ -240,9 +240,17 @@ export async function listUsers(db: Db, filter: UserFilter = {}): Promise<Page<U
   return { items: rows.map((r) => toUser(r, roles.get(r.id) ?? [])), total: Number(total), limit, offset };
 }
 
+/**
+ * Disables or enables a user. Disabling also ends everything they are signed in with (sessions,
+ * grants, refresh tokens, codes, and their JWTs through introspection), in the same transaction:
+ * enabling them again later restores the account, not what was issued before.
+ */
 export async function setUserDisabled(db: Db, usernameOrId: string, disabled: boolean): Promise<User> {
   const user = await requireUser(db, usernameOrId);
-  await db.updateTable('users').set({ disabled: disabled ? 1 : 0, updated_at: now() }).where('id', '=', user.id).execute();
+  await db.transaction().execute(async (trx) => {
+    await trx.updateTable('users').set({ disabled: disabled ? 1 : 0, updated_at: now() }).where('id', '=', user.id).execute();
+    if (disabled) await revokeUserSessions(trx, user.id);
+  });
   return { ...user, disabled };
 }
 
