@@ -21,6 +21,7 @@ import { createInteractionPolicy } from './interaction-policy.ts';
 import { registerPasswordGrant } from './password-grant.ts';
 import { registerRefreshRotation } from './refresh-rotation.ts';
 import { createResourceIndicators } from './resources.ts';
+import { protocolAnswersMiddleware } from './protocol-answers.ts';
 import { createTokenExtensions, tokenExtensionsMiddleware } from './token-extensions.ts';
 import { createViews } from './views.ts';
 import type { Layout } from '../interactions/html.ts';
@@ -194,13 +195,9 @@ export async function createEngine({ db, config, authenticator, layout, onServer
         },
         revocation: {
           enabled: true,
-          // RFC 7009 §2.1: a client revokes only its own tokens; another confidential client is
-          // told so, a public one learns nothing.
-          allowedPolicy: async (_ctx, client, token) => {
-            if (token.clientId === client.clientId) return true;
-            if (client.clientAuthMethod === 'none') return false;
-            throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
-          },
+          // RFC 7009 §2.1: a client revokes only its own tokens. Another client's token is left
+          // alone and answered 200 like an unknown one (§2.2): a refusal would confirm it is valid.
+          allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
         },
         clientCredentials: { enabled: true },
         userinfo: { enabled: true },
@@ -295,6 +292,8 @@ export async function createEngine({ db, config, authenticator, layout, onServer
     });
     // Introspection and revocation of JWT access tokens and API keys (token-extensions.ts).
     provider.use(tokenExtensionsMiddleware(extensions, ROUTES, (error) => onServerError?.(error)));
+    // RFC 6749 §5.1/§5.2 where oidc-provider's answers differ (protocol-answers.ts).
+    provider.use(protocolAnswersMiddleware(config.publicUrl, ROUTES));
     provider.on('server_error', (_ctx: KoaContextWithOIDC, error: unknown) => onServerError?.(error));
     // Why a token request was refused (oidc-provider keeps the detail out of the response).
     provider.on('grant.error', (_ctx: KoaContextWithOIDC, error: { error?: string; error_detail?: string }) =>
