@@ -41,8 +41,8 @@ test('a minute of load across two instances, one killed mid-way: no 5xx, nothing
   run('apis', 'create', '--identifier', API, '--name', 'Items', '--scopes', 'items accounts:read');
   run('roles', 'create', '--name', 'user', '--scopes', 'items');
   for (let i = 0; i < USERS; i++) run('users', 'create', '--username', `user${i}`, '--password', `password of user ${i}`, '--roles', 'user');
-  const service = run('clients', 'create', '--name', 'Service', '--grants', 'client_credentials', '--scopes', 'accounts:read');
-  const app = run('clients', 'create', '--name', 'App', '--grants', 'password,refresh_token', '--scopes', 'items');
+  const service = run('clients', 'create', '--api', API, '--name', 'Service', '--grants', 'client_credentials', '--scopes', 'accounts:read');
+  const app = run('clients', 'create', '--api', API, '--name', 'App', '--grants', 'password,refresh_token', '--scopes', 'items');
   const basic = (c: { client: { clientId: string }; clientSecret: string }) => `Basic ${Buffer.from(`${c.client.clientId}:${c.clientSecret}`).toString('base64')}`;
 
   const a = await startProcess(t, env);

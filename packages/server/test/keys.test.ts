@@ -38,7 +38,7 @@ test('tokens are ES256 by default and RS256 for an API that asks for it; both ve
   const { issuer, db } = await startInProcess(t);
   const seed = await seedDemo(db);
   await apis.createApi(db, { identifier: 'https://legacy.example', name: 'Legacy', scopes: 'read', signingAlg: 'RS256' });
-  await clients.createClient(db, { clientId: 'legacy-svc', name: 'Legacy service', grantTypes: 'client_credentials', scopes: 'read accounts:read' }).then(async ({ clientSecret }) => {
+  await clients.createClient(db, { clientId: 'legacy-svc', name: 'Legacy service', grantTypes: 'client_credentials', scopes: 'read accounts:read', apis: ['https://legacy.example'] }).then(async ({ clientSecret }) => {
     const jwks = createLocalJWKSet(await (await fetch(`${issuer}/jwks`)).json());
     const es = await tokenRequest(issuer, { grant_type: 'client_credentials', resource: ITEMS_API }, seed.service);
     assert.equal(decodeProtectedHeader(es.body.access_token).alg, 'ES256');

@@ -197,6 +197,11 @@ export const ApiChanges = Type.Object(
 
 const GrantType = Enum(GRANT_TYPES);
 const Urls = Type.Array(Type.String({ minLength: 1, maxLength: 2000 }), { maxItems: 50, uniqueItems: true });
+const GrantedApis = Type.Array(Type.String({ minLength: 1, maxLength: 2000 }), {
+  maxItems: 100,
+  uniqueItems: true,
+  description: 'Identifiers of the APIs this client may get tokens for (`resource`); it gets none for any other API.',
+});
 
 export const Client = Type.Object(
   {
@@ -207,9 +212,10 @@ export const Client = Type.Object(
     redirect_uris: Type.Array(Type.String()),
     post_logout_redirect_uris: Type.Array(Type.String()),
     grant_types: Type.Array(Type.String()),
-    scopes: Type.Array(Type.String(), { description: 'The API scopes this client may ask for.' }),
+    scopes: Type.Array(Type.String(), { description: 'The API scopes this client may ask for, at the APIs it was granted.' }),
+    apis: Type.Array(Type.String(), { description: 'Identifiers of the APIs this client may get tokens for; it gets none for any other API.' }),
     cors_origins: Type.Array(Type.String()),
-    first_party: Type.Boolean(),
+    first_party: Type.Boolean({ description: 'First-party clients skip the consent page and always get refresh tokens.' }),
     managed: Type.Boolean({ description: 'Managed by Gatehouse itself (the admin API\'s introspection client): read-only here.' }),
     created_at: Timestamp('When the client was created.'),
     revoked_at: Nullable(Timestamp('When the client was revoked.')),
@@ -227,8 +233,14 @@ export const NewClient = Type.Object(
     redirect_uris: Type.Optional(Urls),
     post_logout_redirect_uris: Type.Optional(Urls),
     scopes: Type.Optional(Scopes),
+    apis: Type.Optional(GrantedApis),
     cors_origins: Type.Optional(Urls),
-    first_party: Type.Optional(Type.Boolean({ description: 'First-party clients skip the consent page (default true).' })),
+    first_party: Type.Optional(
+      Type.Boolean({
+        description:
+          'Required with the `authorization_code` grant: `true` for your own application (no consent page, refresh tokens always), `false` for anyone else\'s (the user is asked). Clients without that grant are stored as third-party.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -240,6 +252,7 @@ export const ClientChanges = Type.Object(
     redirect_uris: Type.Optional(Urls),
     post_logout_redirect_uris: Type.Optional(Urls),
     scopes: Type.Optional(Scopes),
+    apis: Type.Optional(GrantedApis),
     cors_origins: Type.Optional(Urls),
     first_party: Type.Optional(Type.Boolean()),
   },

@@ -59,6 +59,7 @@ export function clientView(client: Client, managed: boolean): Static<typeof S.Cl
     post_logout_redirect_uris: [...client.postLogoutRedirectUris],
     grant_types: [...client.grantTypes],
     scopes: [...client.scopes],
+    apis: [...client.apis],
     cors_origins: [...client.corsOrigins],
     first_party: client.firstParty,
     managed,

@@ -2,6 +2,7 @@
 import { buildServer } from '../../app.ts';
 import { loadConfig } from '../../config/load.ts';
 import { migrate, openStorage } from '../../storage/database.ts';
+import { startBanner } from '../banner.ts';
 import type { Command } from '../command.ts';
 
 export const serveCommand: Command = {
@@ -16,6 +17,8 @@ export const serveCommand: Command = {
     const { config, warnings } = loadConfig(env, overrides);
     const server = await buildServer({ config });
     for (const warning of warnings) server.app.log.warn(warning);
+    // What is open beyond the defaults: registration, password-grant clients, development settings.
+    for (const line of await startBanner(config, server.storage.db)) server.app.log[line.level](line.message);
     const address = await server.app.listen({ port: config.port, host: config.host });
     server.app.log.info({ issuer: config.publicUrl, address }, `Gatehouse is listening on ${address}; issuer ${config.publicUrl}`);
 
