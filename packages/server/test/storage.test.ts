@@ -218,6 +218,23 @@ function storageContract(name: string, databases: Databases): void {
     });
 
     // ── Users ────────────────────────────────────────────────────────────────────────────────
+    test('a new user never takes the id of a client (one registered with a UUID before that was refused)', async (t) => {
+      const { db } = await fixture(t, databases);
+      const taken = crypto.randomUUID();
+      // A client from before client ids in the user-id shape were refused, written as it was then.
+      await db.insertInto('clients').values({
+        id: taken, name: 'Legacy', type: 'public', secret_hash: null, token_endpoint_auth_method: 'none', redirect_uris: '[]',
+        post_logout_redirect_uris: '[]', grant_types: '["password"]', scopes: '[]', cors_origins: '[]', first_party: 0,
+        created_at: Date.now(), updated_at: Date.now(), revoked_at: null, application_type: 'web',
+      }).execute();
+      const original = crypto.randomUUID.bind(crypto);
+      const ids = [taken];
+      t.mock.method(crypto, 'randomUUID', () => ids.shift() ?? original());
+      const user = await createUser(db, { username: 'unlucky', passwordHash: await aHash() });
+      assert.notEqual(user.id, taken, 'another id was drawn');
+      assert.equal((await findUser(db, 'unlucky'))?.id, user.id);
+    });
+
     test('createUser stores an argon2id hash of the password and never the password', async (t) => {
       const { db } = await fixture(t, databases);
       const password = 'correct horse battery staple';
@@ -662,13 +679,36 @@ function storageContract(name: string, databases: Databases): void {
         'data:text/html,hi',
         'file:///etc/passwd',
         '/relative/cb',
+        'https://*.example.com/cb', // matched exactly: a wildcard is never useful
+        'https://app.example.com/%2A',
+        'https://user:secret@app.example.com/cb',
+        'https://user@app.example.com/cb',
+        'com.example.app:/oauth2redirect', // app schemes are for native apps
       ]) {
         await rejectsWith(make(uri), 'invalid_request', 'redirect_uris');
         await rejectsWith(make(uri, 'postLogoutRedirectUris'), 'invalid_request', 'post_logout_redirect_uris');
       }
-      const accepted = ['http://localhost:3000/cb', 'http://127.0.0.1/cb', 'http://[::1]:8080/cb', 'https://app.example.com/cb?x=1', 'com.example.app:/oauth2redirect'];
-      const { client } = await createClient(db, { name: 'Native', public: true, firstParty: true, grantTypes: 'authorization_code', redirectUris: accepted });
+      const accepted = ['http://localhost:3000/cb', 'http://127.0.0.1/cb', 'http://[::1]:8080/cb', 'https://app.example.com/cb?x=1'];
+      const { client } = await createClient(db, { name: 'Web', public: true, firstParty: true, grantTypes: 'authorization_code', redirectUris: accepted });
       assert.deepEqual(client.redirectUris, accepted, 'kept exactly as registered (exact matching later)');
+      assert.equal(client.applicationType, 'web');
+    });
+
+    test('native apps (RFC 8252): public, loopback IP literals, reverse-domain app schemes or https; fixed for life', async (t) => {
+      const { db } = await fixture(t, databases);
+      const make = (uri: string, extra: { public?: boolean } = {}) =>
+        createClient(db, { name: 'App', public: true, firstParty: true, applicationType: 'native', grantTypes: 'authorization_code', redirectUris: [uri], ...extra });
+      for (const uri of ['http://localhost:8080/cb', 'http://app.example.com/cb', 'https://127.0.0.1/cb', 'https://[::1]/cb', 'myapp:/cb', 'javascript:alert(1)', 'com.example.app://user:pw@x/cb']) {
+        await rejectsWith(make(uri), 'invalid_request', 'redirect_uris');
+      }
+      await rejectsWith(make('http://127.0.0.1/cb', { public: false }), 'invalid_request', 'application_type');
+      await rejectsWith(createClient(db, { name: 'X', public: true, applicationType: 'tv', grantTypes: 'password' }), 'invalid_request', 'application_type');
+      const accepted = ['http://127.0.0.1/cb', 'http://[::1]:8080/cb', 'com.example.app:/oauth2redirect', 'https://app.example.com/native'];
+      const { client } = await make(accepted[0]!);
+      assert.equal(client.applicationType, 'native');
+      const changed = await updateClient(db, client.clientId, { redirectUris: accepted });
+      assert.deepEqual([changed.redirectUris, changed.applicationType], [accepted, 'native'], 'changes are checked by the native rules');
+      await rejectsWith(updateClient(db, client.clientId, { redirectUris: ['http://localhost/cb'] }), 'invalid_request', 'redirect_uris');
     });
 
     test('CORS origins must be bare origins', async (t) => {
@@ -692,6 +732,12 @@ function storageContract(name: string, databases: Databases): void {
       await rejectsWith(createClient(db, { clientId: 'my-app.v2_~', name: 'Again', grantTypes: 'client_credentials' }), 'conflict', 'client_id');
       for (const clientId of ['', 'has space', 'slash/y', 'x'.repeat(65), 'ümlaut']) {
         await rejectsWith(createClient(db, { clientId, name: 'Bad', grantTypes: 'client_credentials' }), 'invalid_request', 'client_id');
+      }
+      // The shape of user ids is theirs alone: a client's tokens carry its id as `sub`.
+      const user = await createUser(db, { username: 'someone', passwordHash: await aHash() });
+      for (const clientId of [user.id, user.id.toUpperCase(), crypto.randomUUID()]) {
+        const refused = await rejectsWith(createClient(db, { clientId, name: 'Impostor', grantTypes: 'client_credentials' }), 'invalid_request', 'client_id');
+        assert.match(refused.message, /reserved for user ids/);
       }
       const generated = await createClient(db, { name: 'Generated', grantTypes: 'client_credentials' });
       assert.match(generated.client.clientId, /^[A-Za-z0-9_-]{22}$/);

@@ -62,6 +62,7 @@ export function clientView(client: Client, managed: boolean): Static<typeof S.Cl
     apis: [...client.apis],
     cors_origins: [...client.corsOrigins],
     first_party: client.firstParty,
+    application_type: client.applicationType,
     managed,
     created_at: client.createdAt,
     revoked_at: client.revokedAt,

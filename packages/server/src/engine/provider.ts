@@ -211,8 +211,10 @@ export async function createEngine({ db, config, authenticator, layout, onServer
       },
       loadExistingGrant: createLoadExistingGrant(db),
       // RFC 9068 §2.2.3.1: user access tokens name the user, so an API can show who is calling
-      // without another request. Client tokens carry nothing extra.
+      // without another request. Client-credentials tokens say what they are (`gty`, as Auth0 and
+      // @gatehouse/sdk's principal kinds read it): a client's token never passes for a user's.
       extraTokenClaims: async (_ctx, token) => {
+        if (token.kind === 'ClientCredentials') return { gty: 'client_credentials' };
         const accountId = 'accountId' in token ? token.accountId : undefined;
         if (!accountId) return undefined;
         // oidc-provider keeps no JWT: record which grant a user's JWT access token belongs to, so

@@ -74,6 +74,7 @@ export function createTokenExtensions({ db, issuer, jwks, onApiKeyUse }: TokenEx
       iat: claims.iat,
       jti: claims.jti,
       token_type: 'Bearer',
+      ...(claims.gty === 'client_credentials' ? { gty: 'client_credentials' } : {}),
       ...(typeof claims.preferred_username === 'string' ? { username: claims.preferred_username } : {}),
     };
   }

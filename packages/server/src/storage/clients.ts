@@ -57,6 +57,8 @@ export interface NewClient {
   readonly corsOrigins?: readonly string[] | undefined;
   /** Required with the authorization_code grant: whether the consent page is skipped. */
   readonly firstParty?: boolean | undefined;
+  /** `web` (the default) or `native` (a public app on a device: RFC 8252). */
+  readonly applicationType?: string | undefined;
 }
 
 export interface CreatedClient {
@@ -66,6 +68,10 @@ export interface CreatedClient {
 }
 
 const CLIENT_ID = /^[A-Za-z0-9._~-]{1,64}$/;
+// User ids are UUIDs (storage/users.ts). A client whose id looked like one would get client
+// credentials tokens with a user's id as `sub`: that shape is reserved for users, so the two can
+// never collide, whichever is created first.
+const USER_ID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function toStoredClient(row: ClientsTable, apis: readonly string[]): StoredClient {
   return {
@@ -169,11 +175,18 @@ export async function createClient(db: Db, input: NewClient): Promise<CreatedCli
   if (!CLIENT_ID.test(clientId)) {
     throw new GatehouseError('invalid_request', 'client_id must be 1-64 characters: letters, digits and . _ ~ -', { field: 'client_id' });
   }
+  if (USER_ID_SHAPE.test(clientId)) {
+    throw new GatehouseError('invalid_request', 'client_id must not look like a UUID: that shape is reserved for user ids, so that no client token can name a user', { field: 'client_id' });
+  }
   const name = validate.displayName(input.name);
   const isPublic = input.public === true;
+  const applicationType = input.applicationType === undefined ? 'web' : validate.oneOf(input.applicationType, APPLICATION_TYPES, 'application_type');
+  if (applicationType === 'native' && !isPublic) {
+    throw new GatehouseError('invalid_request', 'application_type native is for public clients: an app on a device cannot keep a secret (RFC 8252 §8.5)', { field: 'application_type' });
+  }
   const grants = grantTypes(input.grantTypes);
-  const redirectUris = [...new Set((input.redirectUris ?? []).map((u) => validate.redirectUri(u, 'redirect_uris')))];
-  const postLogoutRedirectUris = [...new Set((input.postLogoutRedirectUris ?? []).map((u) => validate.redirectUri(u, 'post_logout_redirect_uris')))];
+  const redirectUris = [...new Set((input.redirectUris ?? []).map((u) => validate.redirectUri(u, 'redirect_uris', applicationType)))];
+  const postLogoutRedirectUris = [...new Set((input.postLogoutRedirectUris ?? []).map((u) => validate.redirectUri(u, 'post_logout_redirect_uris', applicationType)))];
   const scopes = validate.scopes(input.scopes ?? []);
   const corsOrigins = [...new Set((input.corsOrigins ?? []).map((o) => validate.origin(o, 'cors_origins')))];
 
@@ -203,7 +216,7 @@ export async function createClient(db: Db, input: NewClient): Promise<CreatedCli
     created_at: at,
     updated_at: at,
     revoked_at: null,
-    application_type: 'web',
+    application_type: applicationType,
   };
   let apis: { id: string; identifier: string }[] = [];
   try {
@@ -292,7 +305,7 @@ export async function revokeClient(db: Db, clientId: string): Promise<Client> {
   return { ...publicView(client), revokedAt: client.revokedAt ?? iso(at) };
 }
 
-/** What may change on a client. Its id, type and authentication method never do. */
+/** What may change on a client. Its id, type, application type and authentication method never do. */
 export interface ClientChanges {
   readonly name?: string | undefined;
   readonly redirectUris?: readonly string[] | undefined;
@@ -314,11 +327,13 @@ export async function updateClient(db: Db, clientId: string, changes: ClientChan
   const name = changes.name === undefined ? client.name : validate.displayName(changes.name);
   const grants = changes.grantTypes === undefined ? [...client.grantTypes] : grantTypes(changes.grantTypes);
   const redirectUris =
-    changes.redirectUris === undefined ? [...client.redirectUris] : [...new Set(changes.redirectUris.map((u) => validate.redirectUri(u, 'redirect_uris')))];
+    changes.redirectUris === undefined
+      ? [...client.redirectUris]
+      : [...new Set(changes.redirectUris.map((u) => validate.redirectUri(u, 'redirect_uris', client.applicationType)))];
   const postLogoutRedirectUris =
     changes.postLogoutRedirectUris === undefined
       ? [...client.postLogoutRedirectUris]
-      : [...new Set(changes.postLogoutRedirectUris.map((u) => validate.redirectUri(u, 'post_logout_redirect_uris')))];
+      : [...new Set(changes.postLogoutRedirectUris.map((u) => validate.redirectUri(u, 'post_logout_redirect_uris', client.applicationType)))];
   const scopes = changes.scopes === undefined ? [...client.scopes] : validate.scopes(changes.scopes);
   const corsOrigins = changes.corsOrigins === undefined ? [...client.corsOrigins] : [...new Set(changes.corsOrigins.map((o) => validate.origin(o, 'cors_origins')))];
   const firstParty = changes.firstParty ?? client.firstParty;

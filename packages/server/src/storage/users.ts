@@ -124,6 +124,9 @@ async function prepareUser(input: NewUser, field = ''): Promise<{ row: UserRow; 
 }
 
 async function insertUser(trx: Transaction<Database>, row: UserRow, roles: readonly string[], field = ''): Promise<void> {
+  // A user's id is never a client's id (a client's tokens carry its id as `sub`). New clients
+  // cannot take the UUID shape (storage/clients.ts); one registered before that rule could.
+  while (await trx.selectFrom('clients').select('id').where('id', '=', row.id).executeTakeFirst()) row.id = crypto.randomUUID();
   try {
     await trx.insertInto('users').values(row).execute();
   } catch (error) {

@@ -76,6 +76,7 @@ export async function clientRoutes(app: FastifyInstance, { db, changed }: AdminC
         clientId: body.client_id,
         name: body.name,
         public: body.public,
+        applicationType: body.application_type,
         tokenEndpointAuthMethod: body.token_endpoint_auth_method,
         grantTypes: body.grant_types,
         redirectUris: body.redirect_uris,

@@ -27,9 +27,10 @@ export const createClientCommand: Command = {
     'gatehouse clients create --name <n> --grants <authorization_code,refresh_token,client_credentials,password>',
     '    [--api <api identifier> …] [--scopes "<s1> <s2>"] [--first-party | --third-party]',
     '    [--public] [--id <client_id>] [--redirect-uri <uri> …] [--post-logout-redirect-uri <uri> …]',
-    '    [--cors-origin <origin> …] [--auth-method client_secret_basic|client_secret_post]',
+    '    [--cors-origin <origin> …] [--auth-method client_secret_basic|client_secret_post] [--application-type web|native]',
     '  The client gets tokens only for the APIs given with --api, with the --scopes they define.',
     '  With authorization_code, say --first-party (no consent page) or --third-party (the user is asked).',
+    '  --application-type native: a public app on a device, which may use any port of http://127.0.0.1/… (RFC 8252).',
   ].join('\n'),
   summary: 'Register a client application. Confidential clients get a secret, shown once.',
   options: {
@@ -45,6 +46,7 @@ export const createClientCommand: Command = {
     'first-party': { type: 'boolean' },
     'third-party': { type: 'boolean' },
     'auth-method': { type: 'string' },
+    'application-type': { type: 'string' },
   },
   async run({ values, out, env }) {
     // Arguments are checked before the database is opened: a usage error touches nothing.
@@ -62,6 +64,7 @@ export const createClientCommand: Command = {
       corsOrigins: stringList(values, 'cors-origin'),
       firstParty: party(values, grantTypes.includes('authorization_code')),
       tokenEndpointAuthMethod: optionalString(values, 'auth-method'),
+      applicationType: optionalString(values, 'application-type'),
     };
     const created = await withDb(env, (db) => createClient(db, input));
     out.text(`Created ${created.client.type} client ${created.client.name}`);
