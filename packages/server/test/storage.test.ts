@@ -916,6 +916,32 @@ function storageContract(name: string, databases: Databases): void {
       await assert.rejects(adapter('AuthorizationCode').consume(code), AlreadyConsumedError);
     });
 
+    test('adapter: a consumed code is kept for the retention period (a late replay must still be seen), a refresh token is not', async (t) => {
+      const { db } = await fixture(t, databases);
+      const hour = 3600_000;
+      const adapter = adapterFor(db, { consumedCodeRetentionMs: hour });
+      const expiresAt = async (model: string, id: string) =>
+        (await db.selectFrom('oidc_payloads').select('expires_at').where('model', '=', model).where('id', '=', sha256(id)).executeTakeFirstOrThrow()).expires_at!;
+      const [code, refreshToken] = [randomToken(), randomToken()];
+      await adapter('AuthorizationCode').upsert(code, { clientId: 'web', grantId: 'grant-1' }, 60);
+      await adapter('RefreshToken').upsert(refreshToken, { clientId: 'web', grantId: 'grant-1' }, 60);
+      const before = Date.now();
+      await adapter('AuthorizationCode').consume(code);
+      await adapter('RefreshToken').consume(refreshToken);
+      assert.ok((await expiresAt('AuthorizationCode', code)) >= before + hour, 'kept an hour from its consumption');
+      assert.ok((await expiresAt('RefreshToken', refreshToken)) <= before + 60_000, 'a refresh token keeps its own lifetime');
+      // Saved again (oidc-provider does so after using some tokens): still consumed, still kept.
+      await adapter('AuthorizationCode').upsert(code, { clientId: 'web', grantId: 'grant-1' }, 60);
+      assert.ok((await expiresAt('AuthorizationCode', code)) >= before + hour, 'a later save does not shorten it');
+      assert.equal(typeof (await adapter('AuthorizationCode').find(code))?.consumed, 'number');
+      // Sweeping expired rows an hour minus a minute later leaves it; past the hour, it goes.
+      await purgeExpired(db, before + hour - 60_000);
+      assert.ok(await adapter('AuthorizationCode').find(code));
+      await purgeExpired(db, before + 2 * hour);
+      const left = await db.selectFrom('oidc_payloads').select('model').where('id', '=', sha256(code)).execute();
+      assert.deepEqual(left, []);
+    });
+
     test('adapter: of many concurrent consumes, from several instances, exactly one succeeds', async (t) => {
       const { db, connect } = await fixture(t, databases);
       const adapters = [adapterFor(db), adapterFor(connect()), adapterFor(connect())];

@@ -13,7 +13,9 @@ import { recordAccessToken } from '../storage/access-tokens.ts';
 import { ensureSecrets, ensureSigningKeys, listSigningKeys, type SigningKey } from '../storage/keys.ts';
 import { accountRecord } from '../storage/users.ts';
 import { createOidcAdapter, type AlreadyConsumedError } from '../storage/oidc-adapter.ts';
+import type { AuditEventInput } from '../storage/audit.ts';
 import { createFindAccount } from './accounts.ts';
+import { CODE_REPLAYED, registerAuthorizationCode } from './authorization-code.ts';
 import { registerClientCredentials } from './client-credentials.ts';
 import { toClientMetadata } from './client-metadata.ts';
 import { createLoadExistingGrant } from './grants.ts';
@@ -23,6 +25,7 @@ import { registerRefreshRotation } from './refresh-rotation.ts';
 import { createResourceIndicators } from './resources.ts';
 import { protocolAnswersMiddleware } from './protocol-answers.ts';
 import { createTokenExtensions, tokenExtensionsMiddleware } from './token-extensions.ts';
+import { securityAuditEvent, type SecurityEvent } from './security-events.ts';
 import { createViews } from './views.ts';
 import type { Layout } from '../interactions/html.ts';
 import { accountClientMetadata, ACCOUNT_CLIENT_ID } from './account-client.ts';
@@ -81,6 +84,8 @@ export interface EngineDeps {
   readonly onApiKeyUse?: (id: string) => void;
   /** Told why a protocol request was refused (for debug logs; never a secret). */
   readonly onProtocolError?: (event: { endpoint: string; error: string | undefined; detail: string | undefined }) => void;
+  /** Writes to the audit log (security events: a replayed code, a reused refresh token). */
+  readonly audit?: (event: AuditEventInput) => Promise<void>;
 }
 
 const PUBLIC_MEMBERS = ['kty', 'crv', 'x', 'y', 'n', 'e', 'kid', 'alg', 'use'] as const;
@@ -105,7 +110,7 @@ function providerKeys(keys: readonly SigningKey[]): JWK[] {
 
 const fingerprint = (keys: readonly SigningKey[]) => keys.map((k) => `${k.kid}:${k.state}`).sort().join(',');
 
-export async function createEngine({ db, config, authenticator, layout, onServerError, onApiKeyUse, onProtocolError }: EngineDeps): Promise<Engine> {
+export async function createEngine({ db, config, authenticator, layout, onServerError, onApiKeyUse, onProtocolError, audit }: EngineDeps): Promise<Engine> {
   const { renderError, logoutSource, postLogoutSuccessSource } = createViews(layout);
   const [initialKeys, cookieKeys] = await Promise.all([ensureSigningKeys(db), ensureSecrets(db, 'cookie')]);
   const revokeGrant = async (grantId: string): Promise<void> => {
@@ -115,8 +120,13 @@ export async function createEngine({ db, config, authenticator, layout, onServer
   const clientMetadata = new TtlCache<ReturnType<typeof toClientMetadata> | undefined>(config.cacheTtl * 1000);
   const usernames = new TtlCache<string | undefined>(config.cacheTtl * 1000);
 
+  const onSecurityEvent = async (event: SecurityEvent): Promise<void> => {
+    await audit?.(securityAuditEvent(event));
+  };
   const adapter = createOidcAdapter(db, {
     refreshReuseGraceMs: config.refreshTokenReuseGrace * 1000,
+    // A consumed code is kept as long as its grant may live, so a late replay still revokes it.
+    consumedCodeRetentionMs: Math.max(config.grantTtl, config.authorizationCodeTtl) * 1000,
     async findClient(clientId) {
       // The server's own account pages sign in through it like any app (engine/account-client.ts).
       if (clientId === ACCOUNT_CLIENT_ID) return accountClientMetadata(config.publicUrl, layout.brand.name);
@@ -131,10 +141,11 @@ export async function createEngine({ db, config, authenticator, layout, onServer
     async onConsumeRace(race: AlreadyConsumedError) {
       // Two redemptions of one code at the same moment: exactly one wins (the adapter's atomic
       // update). The loser gets invalid_grant and, as for any replay, what the first one got is
-      // revoked (RFC 6749 §4.1.2). Refresh-token races are settled by refresh-rotation.ts.
+      // revoked (RFC 6749 §4.1.2); authorization-code.ts reports it. Refresh-token races are
+      // settled by refresh-rotation.ts.
       if (race.model === 'AuthorizationCode') {
         if (race.grantId) await revokeGrant(race.grantId);
-        throw new errors.InvalidGrant('authorization code already consumed');
+        throw new errors.InvalidGrant(CODE_REPLAYED);
       }
     },
   });
@@ -274,8 +285,9 @@ export async function createEngine({ db, config, authenticator, layout, onServer
       return Promise.resolve(typeof actual === 'string' && typeof this.clientSecret === 'string' && verifySecret(actual, this.clientSecret));
     } as never;
 
+    registerAuthorizationCode(provider, { db, revokeGrant, onSecurityEvent });
     registerClientCredentials(provider, resourceIndicators);
-    registerRefreshRotation(provider, { db, graceSeconds: config.refreshTokenReuseGrace, revokeGrant });
+    registerRefreshRotation(provider, { db, graceSeconds: config.refreshTokenReuseGrace, revokeGrant, onSecurityEvent });
     registerPasswordGrant(provider, { db, authenticator, resources: resourceIndicators });
 
     const publicUrl = new URL(config.publicUrl);

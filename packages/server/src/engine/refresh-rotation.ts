@@ -16,6 +16,7 @@ import type { Db } from '../storage/database.ts';
 import { AlreadyConsumedError } from '../storage/oidc-adapter.ts';
 import { atomically } from '../storage/scope.ts';
 import { reconcileGrantWithRoles } from './grants.ts';
+import type { SecurityEvent } from './security-events.ts';
 
 export interface RefreshRotationOptions {
   readonly db: Db;
@@ -23,7 +24,12 @@ export interface RefreshRotationOptions {
   readonly graceSeconds: number;
   /** Revokes everything issued under a grant. */
   readonly revokeGrant: (grantId: string) => Promise<void>;
+  /** Told of every reuse of a rotated refresh token (for the audit log). */
+  readonly onSecurityEvent?: (event: SecurityEvent) => Promise<void>;
 }
+
+/** oidc-provider's words for a reuse (lib/actions/grants/refresh_token.js), and ours below. */
+const REFRESH_REUSED = 'refresh token already used';
 
 /** How long a request that lost a race waits for the winner's response. */
 const RACE_WAIT_MS = 3000;
@@ -81,14 +87,14 @@ export function registerRefreshRotation(provider: Provider, options: RefreshRota
     return undefined;
   }
 
-  async function consumedAt(token: string): Promise<{ consumedAt: number | null; grantId: string | null } | undefined> {
+  async function consumedAt(token: string): Promise<{ consumedAt: number | null; grantId: string | null; accountId: string | null } | undefined> {
     const row = await db
       .selectFrom('oidc_payloads')
-      .select(['consumed_at', 'grant_id'])
+      .select(['consumed_at', 'grant_id', 'account_id'])
       .where('model', '=', 'RefreshToken')
       .where('id', '=', sha256(token))
       .executeTakeFirst();
-    return row && { consumedAt: row.consumed_at, grantId: row.grant_id };
+    return row && { consumedAt: row.consumed_at, grantId: row.grant_id, accountId: row.account_id };
   }
 
   provider.registerGrantType(
@@ -99,6 +105,10 @@ export function registerRefreshRotation(provider: Provider, options: RefreshRota
       if (typeof token !== 'string' || token === '') throw new errors.InvalidRequest("missing required parameter 'refresh_token'");
 
       const state = await consumedAt(token);
+      // RFC 9700 §4.14.2: a rotated refresh token presented again was probably stolen; the grant
+      // is revoked (by oidc-provider or below) and the audit log is told which one.
+      const reused = (grantId: string | null) =>
+        options.onSecurityEvent?.({ type: 'refresh_token.reused', grantType: 'refresh_token', clientId, accountId: state?.accountId ?? null, grantId, ip: ctx.ip });
       if (graceSeconds > 0 && state?.consumedAt) {
         // Already rotated: inside the window, answer what the first use got; outside it, let
         // oidc-provider treat it as reuse and revoke the grant.
@@ -145,7 +155,10 @@ export function registerRefreshRotation(provider: Provider, options: RefreshRota
               .execute();
           }
         });
-        if (refusal) throw refusal;
+        if (refusal) {
+          if (refusal instanceof errors.InvalidGrant && refusal.error_detail === REFRESH_REUSED) await reused(state?.grantId ?? null);
+          throw refusal;
+        }
       } catch (error) {
         if (!(error instanceof AlreadyConsumedError)) throw error;
         // Another request rotated this token between our read and our consume.
@@ -157,7 +170,8 @@ export function registerRefreshRotation(provider: Provider, options: RefreshRota
           }
         }
         if (error.grantId) await options.revokeGrant(error.grantId);
-        throw new errors.InvalidGrant('refresh token already used');
+        await reused(error.grantId);
+        throw new errors.InvalidGrant(REFRESH_REUSED);
       }
 
     },
