@@ -8,7 +8,8 @@ import { findAccessToken, revokeAccessToken } from '../storage/access-tokens.ts'
 import { looksLikeApiKey, verifyApiKey } from '../storage/api-keys.ts';
 import type { Db } from '../storage/database.ts';
 import { findStoredClient } from '../storage/clients.ts';
-import { accountRecord } from '../storage/users.ts';
+import { accountRecord, grantedScopes } from '../storage/users.ts';
+import { OIDC_SCOPES, splitScope } from './scope-policy.ts';
 
 export interface TokenExtensionsOptions {
   readonly db: Db;
@@ -49,10 +50,19 @@ export function createTokenExtensions({ db, issuer, jwks, onApiKeyUse }: TokenEx
     if (!client || client.revokedAt) return INACTIVE;
     const record = await findAccessToken(db, claims.jti!);
     if (record?.revoked_at) return INACTIVE;
-    const isUserToken = claims.sub !== undefined && claims.sub !== clientId;
-    if (isUserToken) {
+    // The token is checked against the grant as it is now, not as it was at issuance: a JWT
+    // carrying a scope the client (or, for a user token, the user's roles) no longer has, or for
+    // an API the client is no longer granted, is inactive (issue 10, item 8d; ADR 0004).
+    const scopes = splitScope(claims.scope).filter((scope) => !OIDC_SCOPES.has(scope));
+    const audiences = typeof claims.aud === 'string' ? [claims.aud] : (claims.aud ?? []);
+    if (!audiences.every((aud) => client.apis.includes(aud))) return INACTIVE;
+    if (!scopes.every((scope) => client.scopes.includes(scope))) return INACTIVE;
+    // Client-credentials tokens say so (gty); older ones are told apart by sub = client_id and no
+    // record of a user (user JWTs are recorded at issuance).
+    const isClientToken = claims.gty === 'client_credentials' || (claims.sub === clientId && !record?.account_id);
+    if (!isClientToken) {
       // A user token lives as long as its grant and its user: both are checked now.
-      if (!record?.grant_id) return INACTIVE;
+      if (!record?.grant_id || typeof claims.sub !== 'string') return INACTIVE;
       const grant = await db
         .selectFrom('oidc_payloads')
         .select('expires_at')
@@ -60,8 +70,10 @@ export function createTokenExtensions({ db, issuer, jwks, onApiKeyUse }: TokenEx
         .where('grant_id', '=', record.grant_id)
         .executeTakeFirst();
       if (!grant || (grant.expires_at !== null && grant.expires_at <= Date.now())) return INACTIVE;
-      const user = await accountRecord(db, claims.sub!);
+      const user = await accountRecord(db, claims.sub);
       if (!user || user.disabled === 1) return INACTIVE;
+      const roleScopes = await grantedScopes(db, user.id);
+      if (!scopes.every((scope) => roleScopes.has(scope))) return INACTIVE;
     }
     return {
       active: true,
