@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { decodeJwt } from 'jose';
 import * as client from 'openid-client';
 import * as apis from '../src/storage/apis.ts';
+import * as clients from '../src/storage/clients.ts';
 import { createBrowser, loginThroughForm } from '@gatehouse/test-support/browser';
 import { tempDir } from '@gatehouse/test-support/files';
 import { ITEMS_API, cli, discoverClient, seedDemo, startInProcess, startProcess, tokenRequest, type Env } from '@gatehouse/test-support/gatehouse';
@@ -116,4 +117,31 @@ test('registration is off by default, and the start banner says what is open: re
   assert.match(output, /registration on; password grant on for tutorial; dynamic client registration off; development settings none/);
   const banner = output.indexOf('registration is on');
   assert.ok(banner >= 0 && banner < output.indexOf('Gatehouse is listening'), 'said before the server takes requests');
+});
+
+test('an API with no scopes is granted like any other; the default API only to the clients granted it; taking an API away stops refreshes', async (t) => {
+  const { issuer, seed, db, server } = await setup(t);
+  await apis.createApi(db, { identifier: 'https://status.example', name: 'Status (no scopes)', scopes: [] });
+  const status = { grant_type: 'client_credentials', resource: 'https://status.example' };
+  assert.equal((await tokenRequest(issuer, status, seed.service)).body.error, 'invalid_target', 'not granted: refused');
+  await clients.updateClient(db, seed.service.clientId, { apis: [ITEMS_API, 'https://status.example'] });
+  await server.changed('clients');
+  const granted = await tokenRequest(issuer, status, seed.service);
+  assert.equal(granted.status, 200, JSON.stringify(granted.body));
+  const claims = decodeJwt(granted.body.access_token);
+  assert.deepEqual([claims.aud, claims.scope], ['https://status.example', undefined], 'who is calling, and no scope');
+
+  // GATEHOUSE_DEFAULT_API is the items API: a client not granted it gets no token for it by default.
+  await clients.updateClient(db, seed.service.clientId, { apis: ['https://status.example'] });
+  const user = await tokenRequest(issuer, { grant_type: 'password', ...JOHN }, seed.passwordClient);
+  assert.equal(decodeJwt(user.body.access_token).aud, ITEMS_API, 'granted the default API: a token for it');
+  await clients.updateClient(db, seed.passwordClient.clientId, { apis: [] });
+  await server.changed('clients');
+  const noDefault = await tokenRequest(issuer, { grant_type: 'password', ...JOHN }, seed.passwordClient);
+  assert.equal(noDefault.status, 200, JSON.stringify(noDefault.body));
+  assert.equal(noDefault.body.access_token.split('.').length, 1, 'no JWT for an API: an opaque token for userinfo at most');
+
+  // The refresh token issued for the items API no longer gets tokens for it.
+  const refreshed = await tokenRequest(issuer, { grant_type: 'refresh_token', refresh_token: user.body.refresh_token }, seed.passwordClient);
+  assert.deepEqual([refreshed.status, refreshed.body.error], [400, 'invalid_target']);
 });
