@@ -29,7 +29,7 @@ test('an API under steady traffic sees zero failed verifications through a key r
     return result.json;
   };
   run('apis', 'create', '--identifier', API, '--name', 'Items', '--scopes', 'accounts:read');
-  const service = run('clients', 'create', '--name', 'Service', '--grants', 'client_credentials', '--scopes', 'accounts:read');
+  const service = run('clients', 'create', '--api', API, '--name', 'Service', '--grants', 'client_credentials', '--scopes', 'accounts:read');
   const auth = { clientId: service.client.clientId, clientSecret: service.clientSecret };
   const server = await startProcess(t, env);
 

@@ -15,7 +15,7 @@ test('a browser signs in on the login page and lands on the client with a code',
   // The client: a real page on another origin that receives the redirect.
   const app = await startTinyServer(t, () => ({ body: 'client callback' }));
   const REDIRECT = `${app.origin}/callback`;
-  await clients.createClient(gh.db, { clientId: 'spa', name: 'Web app', public: true, grantTypes: 'authorization_code', redirectUris: [REDIRECT], scopes: 'items' });
+  await clients.createClient(gh.db, { clientId: 'spa', name: 'Web app', public: true, firstParty: true, grantTypes: 'authorization_code', redirectUris: [REDIRECT], scopes: 'items', apis: [ITEMS_API] });
   const browser = await launchChromium(t);
   const page = await browser.newPage();
   const violations: string[] = [];

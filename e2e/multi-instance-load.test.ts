@@ -65,9 +65,10 @@ test('two instances under load through PostgreSQL stopped and frozen, Redis kill
   await roles.createRole(seeding.db, { name: 'user', scopes: 'items' });
   for (let i = 0; i < USERS; i++) await users.createUser(seeding.db, await withPasswordHash({ username: `user${i}`, password: `password of user ${i}`, roles: ['user'] }));
   await users.createUser(seeding.db, await withPasswordHash({ username: 'spare', password: 'password of spare', roles: ['user'] }));
-  const service = await clients.createClient(seeding.db, { clientId: 'service', name: 'Service', grantTypes: 'client_credentials', scopes: 'accounts:read' });
-  const app = await clients.createClient(seeding.db, { clientId: 'app', name: 'App', grantTypes: 'password refresh_token', scopes: 'items' });
-  await clients.createClient(seeding.db, { clientId: 'partner', name: 'Partner', grantTypes: 'client_credentials', scopes: 'accounts:read' });
+  const service = await clients.createClient(seeding.db, { clientId: 'service', name: 'Service', grantTypes: 'client_credentials', scopes: 'accounts:read', apis: [API] });
+  const app = await clients.createClient(seeding.db, { clientId: 'app', name: 'App', grantTypes: 'password refresh_token', scopes: 'items', apis: [API] });
+  await clients.createClient(seeding.db, { clientId: 'partner', name: 'Partner', grantTypes: 'client_credentials', scopes: 'accounts:read', apis: [API] });
+  // Granted instance B's admin API once B has registered it (below).
   const ops = await clients.createClient(seeding.db, { clientId: 'ops', name: 'Ops', grantTypes: 'client_credentials', scopes: 'admin:clients:write' });
   await seeding.close();
   const basic = (c: { client: { clientId: string }; clientSecret?: string }) => `Basic ${Buffer.from(`${c.client.clientId}:${c.clientSecret}`).toString('base64')}`;
@@ -195,6 +196,9 @@ test('two instances under load through PostgreSQL stopped and frozen, Redis kill
   await redis.stop();
   await waitFor('logins answering 503 without Redis', () => count((x) => x.grant === 'password' && x.status === 503, mark) >= 2);
   await waitFor('refreshes without Redis', refreshed(mark));
+  const granting = openStorage(pg.url);
+  await clients.updateClient(granting.db, 'ops', { apis: [`${b.issuer}/admin/api`] });
+  await granting.close();
   const adminToken = await tokenRequest(b.issuer, { grant_type: 'client_credentials', resource: `${b.issuer}/admin/api`, scope: 'admin:clients:write' }, { clientId: 'ops', clientSecret: ops.clientSecret! });
   assert.equal(adminToken.status, 200, JSON.stringify(adminToken.body));
   const rotation = await fetch(`${b.issuer}/admin/api/clients/partner/secret`, { method: 'POST', headers: { authorization: `Bearer ${adminToken.body.access_token}` } });

@@ -39,9 +39,9 @@ test('two instances on PostgreSQL + Redis behave as one server', async (t) => {
   run('apis', 'create', '--identifier', API, '--name', 'Items', '--scopes', 'me items accounts:read');
   run('roles', 'create', '--name', 'user', '--scopes', 'me items');
   run('users', 'create', '--username', 'johndoe', '--password', 'correct horse', '--roles', 'user');
-  const service = run('clients', 'create', '--name', 'Service', '--grants', 'client_credentials', '--scopes', 'accounts:read');
-  const cliClient = run('clients', 'create', '--name', 'CLI', '--grants', 'password,refresh_token', '--scopes', 'me items');
-  run('clients', 'create', '--name', 'Web', '--id', 'web', '--public', '--grants', 'authorization_code', '--redirect-uri', REDIRECT, '--scopes', 'items');
+  const service = run('clients', 'create', '--api', API, '--name', 'Service', '--grants', 'client_credentials', '--scopes', 'accounts:read');
+  const cliClient = run('clients', 'create', '--api', API, '--name', 'CLI', '--grants', 'password,refresh_token', '--scopes', 'me items');
+  run('clients', 'create', '--api', API, '--name', 'Web', '--id', 'web', '--public', '--first-party', '--grants', 'authorization_code', '--redirect-uri', REDIRECT, '--scopes', 'items');
 
   const a = await startProcess(t, env);
   const b = await startProcess(t, env);

@@ -15,6 +15,8 @@ async function setup(t: test.TestContext) {
   const gh = await startInProcess(t, { GATEHOUSE_DEFAULT_API: ITEMS_API });
   const seed = await seedDemo(gh.db);
   await apis.createApi(gh.db, { identifier: 'https://other.example', name: 'Other API', scopes: 'items' });
+  // The password client may get tokens for the other API too: a real token with another audience.
+  await clients.updateClient(gh.db, seed.passwordClient.clientId, { apis: [ITEMS_API, 'https://other.example'] });
   // The API's own confidential client, for introspection (RFC 7662 §2.1: authenticated).
   const introspector = await clients.createClient(gh.db, { clientId: 'items-api', name: 'Items API', grantTypes: 'client_credentials' });
   const authenticator = createAuthenticator({

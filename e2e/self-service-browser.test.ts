@@ -28,7 +28,7 @@ interface Fixture {
 
 async function setup(t: test.TestContext, env: Record<string, string> = {}): Promise<Fixture> {
   const mailbox = await startMailbox(t);
-  const gh = await startInProcess(t, { GATEHOUSE_SMTP_URL: mailbox.url, GATEHOUSE_MAIL_FROM: 'Acme ID <id@acme.test>', GATEHOUSE_BRAND_NAME: 'Acme ID', ...env });
+  const gh = await startInProcess(t, { GATEHOUSE_SMTP_URL: mailbox.url, GATEHOUSE_MAIL_FROM: 'Acme ID <id@acme.test>', GATEHOUSE_BRAND_NAME: 'Acme ID', GATEHOUSE_REGISTRATION: 'true', ...env });
   const browser = await launchChromium(t);
   mkdirSync(SCREENSHOTS, { recursive: true });
   return { gh, mailbox, browser };

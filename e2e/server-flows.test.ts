@@ -31,9 +31,9 @@ test('gatehouse serve: every grant through openid-client, and state that survive
   mustRun('apis', 'create', '--identifier', API, '--name', 'Items', '--scopes', 'me items accounts:read');
   mustRun('roles', 'create', '--name', 'user', '--scopes', 'me items');
   mustRun('users', 'create', '--username', 'johndoe', '--password', 'correct horse', '--roles', 'user');
-  const service = mustRun('clients', 'create', '--name', 'Service', '--grants', 'client_credentials', '--scopes', 'accounts:read items');
-  const cliClient = mustRun('clients', 'create', '--name', 'CLI', '--grants', 'password,refresh_token', '--scopes', 'me items accounts:read');
-  const web = mustRun('clients', 'create', '--name', 'Web', '--public', '--grants', 'authorization_code,refresh_token',
+  const service = mustRun('clients', 'create', '--api', API, '--name', 'Service', '--grants', 'client_credentials', '--scopes', 'accounts:read items');
+  const cliClient = mustRun('clients', 'create', '--api', API, '--name', 'CLI', '--grants', 'password,refresh_token', '--scopes', 'me items accounts:read');
+  const web = mustRun('clients', 'create', '--api', API, '--name', 'Web', '--public', '--first-party', '--grants', 'authorization_code,refresh_token',
     '--redirect-uri', REDIRECT, '--post-logout-redirect-uri', 'http://127.0.0.1:8999/', '--scopes', 'me items accounts:read');
   assert.match(service.clientSecret, /^gatehouse_cs_/);
   assert.equal(web.clientSecret, undefined, 'a public client has no secret');
@@ -130,8 +130,9 @@ test('gatehouse serve: every grant through openid-client, and state that survive
     const inactive = await client.tokenIntrospection(config, 'not-a-token');
     assert.deepEqual(inactive, { active: false });
     const anonymous = await fetch(`${issuer}/introspect`, { method: 'POST', body: new URLSearchParams({ token: webRefresh }) });
-    assert.equal(anonymous.status, 400);
-    assert.equal((await anonymous.json()).error, 'invalid_request');
+    // RFC 6749 §5.2: no client authentication included is invalid_client.
+    assert.equal(anonymous.status, 401);
+    assert.equal((await anonymous.json()).error, 'invalid_client');
   });
 
   await t.test('restart: refresh tokens and login sessions survive', async () => {

@@ -29,6 +29,8 @@ test('Swagger UI: Authorize with PKCE on the Gatehouse login page, then 200 with
     redirectUris: [`${apiUrl}/docs/static/oauth2-redirect.html`],
     corsOrigins: [apiUrl],
     scopes: 'me items accounts:read',
+    apis: [apiUrl],
+    firstParty: true,
   });
 
   const api = await buildItemsApi({ issuer: gh.issuer, publicUrl: apiUrl, docsClientId: 'docs' });

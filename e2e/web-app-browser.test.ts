@@ -51,6 +51,8 @@ test('notes web app: protected page → Gatehouse login → signed in → refres
     redirectUris: [`${appUrl}/auth/callback`],
     postLogoutRedirectUris: [`${appUrl}/`],
     scopes: 'me items',
+    apis: [apiUrl],
+    firstParty: true,
   });
   const faults: Error[] = [];
   const app = await buildNotesApp({

@@ -60,12 +60,16 @@ export async function ensureDemoData(db: Db): Promise<DemoCredentials | undefine
     redirectUris: [`${DEMO.apiUrl}/docs/static/oauth2-redirect.html`],
     corsOrigins: [DEMO.apiUrl],
     scopes: 'me items accounts:read',
+    apis: [DEMO.apiUrl],
+    // The API's own docs page: part of the application, no consent page.
+    firstParty: true,
   });
   const service = await clients.createClient(db, {
     clientId: DEMO.serviceClientId,
     name: 'Items service',
     grantTypes: 'client_credentials',
     scopes: 'accounts:read',
+    apis: [DEMO.apiUrl],
   });
   return { serviceClientId: DEMO.serviceClientId, serviceClientSecret: service.clientSecret! };
 }
@@ -86,6 +90,8 @@ export async function ensureWebAppClient(db: Db, knownSecret: string | undefined
     redirectUris: [`${DEMO.webAppUrl}/auth/callback`],
     postLogoutRedirectUris: [`${DEMO.webAppUrl}/`],
     scopes: 'me items',
+    apis: [DEMO.apiUrl],
+    firstParty: true,
   });
   return created.clientSecret!;
 }

@@ -15,6 +15,8 @@ const env = {
   GATEHOUSE_DATABASE_URL: 'sqlite:./data/gatehouse.db',
   GATEHOUSE_PUBLIC_URL: DEMO.serverUrl,
   GATEHOUSE_DEFAULT_API: DEMO.apiUrl,
+  // The demo lets visitors create an account (off by default): the account pages show it.
+  GATEHOUSE_REGISTRATION: 'true',
   ...process.env,
 };
 
@@ -91,6 +93,10 @@ Gatehouse is starting:
   data       ./data/gatehouse.db (SQLite)${keys.warnings.length > 0 ? `, its secrets encrypted with the development key ./${DEVELOPMENT_KEY_FILE}` : ''}
   logins     johndoe / secret    (alice / secret2 is disabled)
   service    client_id ${DEMO.serviceClientId}, secret in data/demo-service-client.json
+On for the demo, off by default (development only):
+  registration     ${env.GATEHOUSE_REGISTRATION === 'false' ? 'off' : 'on: anyone can create an account'} (GATEHOUSE_REGISTRATION)
+  password grant   the ${DEMO.docsClientId} client (Swagger UI's password flow, RFC 9700 advises against it)
+  settings         http issuer, email written to the log (see the server's warnings)
 Press Ctrl+C to stop.
 
 `);

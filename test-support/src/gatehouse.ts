@@ -197,8 +197,8 @@ export interface DemoSeed {
 
 /**
  * The scenarios' data: an API with `me items accounts:read`, a role granting `me items`,
- * johndoe (with it) and disabled alice, a public PKCE client, a confidential service client and
- * a confidential client allowed the password grant.
+ * johndoe (with it) and disabled alice, a public first-party PKCE client, a confidential service
+ * client and a confidential client allowed the password grant; all three are granted the API.
  */
 export async function seedDemo(db: Db): Promise<DemoSeed> {
   await apis.createApi(db, {
@@ -222,13 +222,16 @@ export async function seedDemo(db: Db): Promise<DemoSeed> {
     redirectUris: [webRedirectUri],
     postLogoutRedirectUris: ['http://127.0.0.1:8999/'],
     scopes: 'me items accounts:read',
+    apis: [ITEMS_API],
+    firstParty: true,
   });
-  const service = await clients.createClient(db, { clientId: 'service', name: 'Service', grantTypes: 'client_credentials', scopes: 'accounts:read' });
+  const service = await clients.createClient(db, { clientId: 'service', name: 'Service', grantTypes: 'client_credentials', scopes: 'accounts:read', apis: [ITEMS_API] });
   const password = await clients.createClient(db, {
     clientId: 'cli',
     name: 'CLI',
     grantTypes: 'password refresh_token',
     scopes: 'me items accounts:read',
+    apis: [ITEMS_API],
   });
   return {
     service: { clientId: 'service', clientSecret: service.clientSecret! },

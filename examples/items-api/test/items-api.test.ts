@@ -48,9 +48,9 @@ test('with a running Gatehouse: real tokens from the password and client-credent
   await apis.createApi(gh.db, { identifier: apiUrl, name: 'Items API', scopes: 'me items accounts:read' });
   await roles.createRole(gh.db, { name: 'user', scopes: 'me items' });
   await users.createUser(gh.db, await withPasswordHash({ username: 'johndoe', password: 'correct horse', roles: ['user'] }));
-  const cli = await clients.createClient(gh.db, { clientId: 'cli', name: 'CLI', grantTypes: 'password', scopes: 'me items accounts:read' });
-  const service = await clients.createClient(gh.db, { clientId: 'svc', name: 'Service', grantTypes: 'client_credentials', scopes: 'accounts:read' });
-  await clients.createClient(gh.db, { clientId: 'docs', name: 'Docs', public: true, grantTypes: 'authorization_code', redirectUris: [`${apiUrl}/docs/static/oauth2-redirect.html`] });
+  const cli = await clients.createClient(gh.db, { clientId: 'cli', name: 'CLI', grantTypes: 'password', scopes: 'me items accounts:read', apis: [apiUrl] });
+  const service = await clients.createClient(gh.db, { clientId: 'svc', name: 'Service', grantTypes: 'client_credentials', scopes: 'accounts:read', apis: [apiUrl] });
+  await clients.createClient(gh.db, { clientId: 'docs', name: 'Docs', public: true, firstParty: true, grantTypes: 'authorization_code', redirectUris: [`${apiUrl}/docs/static/oauth2-redirect.html`], apis: [apiUrl] });
 
   const api = await buildItemsApi({ issuer: gh.issuer, publicUrl: apiUrl, docsClientId: 'docs' });
   t.after(() => api.close());

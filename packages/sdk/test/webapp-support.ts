@@ -48,6 +48,8 @@ export async function startGatehouse(t: Pick<TestContext, 'after'>, env: Env = {
         redirectUris: [`${publicUrl}/auth/callback`],
         postLogoutRedirectUris: [`${publicUrl}/`],
         scopes: 'notes admin',
+        apis: [API],
+        firstParty: true,
       });
       return { clientId, clientSecret: clientSecret! };
     },

@@ -174,6 +174,8 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
       onServerError: (error) => logFailure(app.log, error, 'protocol endpoint failed'),
       onApiKeyUse: (id) => apiKeyUses.set(id, Date.now()),
       onProtocolError: (event) => app.log.debug(event, 'protocol request refused'),
+      // A replayed code or a reused refresh token: a security event, in the audit log.
+      audit,
     });
 
     // After a change to clients, APIs, users or keys: this instance drops what it cached at once,

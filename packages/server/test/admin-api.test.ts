@@ -97,7 +97,7 @@ test('roles and APIs: create, read, change scopes, token TTL and signing algorit
   assert.deepEqual([changed.body.scopes, changed.body.access_token_ttl, changed.body.signing_alg], [[{ name: 'items:read', description: null }], null, null]);
 
   // A token for the API follows the change at once (the engine's cache is told).
-  const svc = await server.machine('items-svc', ['items:read', 'items:write']);
+  const svc = await server.machine('items-svc', ['items:read', 'items:write'], ['https://items.example']);
   const issued = await tokenRequest(server.issuer, { grant_type: 'client_credentials', resource: 'https://items.example', scope: 'items:read items:write' }, svc);
   assert.equal(issued.body.scope, 'items:read');
 
@@ -130,8 +130,11 @@ test('clients: the secret is shown once; rotation shows a new one once and the o
   const tokenFor = (clientSecret: string) =>
     tokenRequest(server.issuer, { grant_type: 'client_credentials', resource: 'https://items.example', scope: 'items:read' }, { clientId: 'worker', clientSecret });
 
-  const created = await call('POST', '/admin/api/clients', { client_id: 'worker', name: 'Worker', grant_types: ['client_credentials'], scopes: ['items:read'] });
+  const unknownApi = await call('POST', '/admin/api/clients', { client_id: 'worker', name: 'Worker', grant_types: ['client_credentials'], apis: ['https://nowhere.example'] });
+  assert.deepEqual([unknownApi.status, unknownApi.body.field], [400, 'apis'], 'an API that does not exist is refused by name');
+  const created = await call('POST', '/admin/api/clients', { client_id: 'worker', name: 'Worker', grant_types: ['client_credentials'], scopes: ['items:read'], apis: ['https://items.example'] });
   assert.equal(created.status, 201);
+  assert.deepEqual(created.body.client.apis, ['https://items.example'], 'the APIs it may get tokens for are shown');
   const first = created.body.client_secret as string;
   assert.match(first, /^gatehouse_cs_/);
   assert.equal(created.headers.get('cache-control'), 'no-store', 'a secret shown once is never cached');
@@ -150,15 +153,25 @@ test('clients: the secret is shown once; rotation shows a new one once and the o
   assert.equal((await tokenFor(second)).status, 200);
   assert.ok(!(await call('GET', '/admin/api/clients/worker')).text.includes(second));
 
-  const spa = await call('POST', '/admin/api/clients', { name: 'SPA', public: true, grant_types: ['authorization_code'], redirect_uris: ['https://app.example/cb'] });
+  const spaInput = { name: 'SPA', public: true, grant_types: ['authorization_code'], redirect_uris: ['https://app.example/cb'] };
+  const undecided = await call('POST', '/admin/api/clients', spaInput);
+  assert.deepEqual([undecided.status, undecided.body.field], [400, 'first_party'], 'first party or not is a decision for a client that signs users in');
+  const spa = await call('POST', '/admin/api/clients', { ...spaInput, first_party: false });
   assert.equal(spa.status, 201);
+  assert.deepEqual([spa.body.client.first_party, spa.body.client.apis], [false, []]);
   assert.equal(spa.body.client_secret, undefined, 'a public client has no secret');
   const noSecret = await call('POST', `/admin/api/clients/${spa.body.client.client_id}/secret`);
   assert.equal(noSecret.status, 400);
   const badGrants = await call('PATCH', `/admin/api/clients/${spa.body.client.client_id}`, { grant_types: ['client_credentials'] });
   assert.deepEqual([badGrants.status, badGrants.body.field], [400, 'grant_types'], 'a change is checked like a new client');
-  const renamed = await call('PATCH', `/admin/api/clients/${spa.body.client.client_id}`, { name: 'Web app', cors_origins: ['https://app.example'] });
-  assert.deepEqual([renamed.body.name, renamed.body.cors_origins], ['Web app', ['https://app.example']]);
+  const renamed = await call('PATCH', `/admin/api/clients/${spa.body.client.client_id}`, { name: 'Web app', cors_origins: ['https://app.example'], apis: ['https://items.example'] });
+  assert.deepEqual([renamed.body.name, renamed.body.cors_origins, renamed.body.apis], ['Web app', ['https://app.example'], ['https://items.example']]);
+  const withdrawn = await call('PATCH', '/admin/api/clients/worker', { apis: [] });
+  assert.deepEqual(withdrawn.body.apis, []);
+  const refused = await tokenFor(second);
+  assert.deepEqual([refused.status, refused.body.error], [400, 'invalid_target'], 'an API taken away gives no more tokens, at once');
+  assert.equal((await call('PATCH', '/admin/api/clients/worker', { apis: ['https://items.example'] })).status, 200);
+  assert.equal((await tokenFor(second)).status, 200);
 
   const revoked = await call('POST', '/admin/api/clients/worker/revoke');
   assert.ok(revoked.body.revoked_at);

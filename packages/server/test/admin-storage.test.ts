@@ -114,7 +114,7 @@ function contract(name: string, databaseUrl: (t: TestContext) => Promise<string>
 
     test('clients: a change is checked as a whole; ensureInternalClient creates, repairs and survives a race', async (t) => {
       const { db, connect } = await open(t);
-      await createClient(db, { clientId: 'spa', name: 'SPA', public: true, grantTypes: 'authorization_code', redirectUris: ['https://app.example/cb'] });
+      await createClient(db, { clientId: 'spa', name: 'SPA', public: true, firstParty: true, grantTypes: 'authorization_code', redirectUris: ['https://app.example/cb'] });
       await rejectsWith(updateClient(db, 'spa', { grantTypes: ['client_credentials'] }), 'invalid_request', 'grant_types');
       await rejectsWith(updateClient(db, 'spa', { redirectUris: [] }), 'invalid_request', 'redirect_uris');
       await rejectsWith(updateClient(db, 'spa', { corsOrigins: ['https://app.example/path'] }), 'invalid_request', 'cors_origins');

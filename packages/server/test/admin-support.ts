@@ -31,8 +31,8 @@ export interface AdminServer extends InProcessServer {
   /** Every response body the tests received, to search for leaks. */
   readonly seen: string[];
   call(method: string, path: string, credential?: Credential, body?: unknown): Promise<Answer>;
-  /** A confidential client with client_credentials, allowed the given admin scopes. */
-  machine(clientId: string, scopes: readonly string[]): Promise<{ clientId: string; clientSecret: string }>;
+  /** A confidential client with client_credentials, allowed the given scopes at the given APIs (the admin API by default). */
+  machine(clientId: string, scopes: readonly string[], apis?: readonly string[]): Promise<{ clientId: string; clientSecret: string }>;
   /** An access token for the admin API (client credentials), with exactly these scopes. */
   clientToken(client: { clientId: string; clientSecret: string }, scopes: readonly string[]): Promise<string>;
 }
@@ -59,8 +59,8 @@ export async function startAdmin(t: Pick<TestContext, 'after'>, env: Env = {}, o
     return { status: response.status, body: parsed, text, headers: response.headers };
   }
 
-  async function machine(clientId: string, scopes: readonly string[]) {
-    const created = await clients.createClient(gh.db, { clientId, name: clientId, grantTypes: 'client_credentials', scopes: [...scopes] });
+  async function machine(clientId: string, scopes: readonly string[], apis: readonly string[] = [adminApi]) {
+    const created = await clients.createClient(gh.db, { clientId, name: clientId, grantTypes: 'client_credentials', scopes: [...scopes], apis: [...apis] });
     return { clientId, clientSecret: created.clientSecret! };
   }
 
@@ -85,7 +85,7 @@ export async function adminUser(
   await roles.createRole(server.db, { name: options.role, scopes: [...options.scopes] });
   const user = await users.createUser(server.db, await withPasswordHash({ username: options.username, password: options.password, roles: [options.role] }));
   const clientId = options.clientId ?? `${options.username}-console`;
-  const client = await clients.createClient(server.db, { clientId, name: clientId, grantTypes: 'password', scopes: ALL_ADMIN_SCOPES });
+  const client = await clients.createClient(server.db, { clientId, name: clientId, grantTypes: 'password', scopes: ALL_ADMIN_SCOPES, apis: [server.adminApi] });
   const answer = await tokenRequest(
     server.issuer,
     { grant_type: 'password', username: options.username, password: options.password, resource: server.adminApi, scope: options.scopes.join(' ') },

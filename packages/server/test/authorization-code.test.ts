@@ -19,6 +19,8 @@ async function setup(t: test.TestContext) {
     grantTypes: 'authorization_code refresh_token',
     redirectUris: [REDIRECT],
     scopes: 'me items',
+    apis: [ITEMS_API],
+    firstParty: true,
   });
   return { ...gh, confidentialSecret: confidential.clientSecret! };
 }
@@ -147,7 +149,7 @@ test('an unknown API in `resource` is refused with invalid_target', async (t) =>
 
 test('third-party clients get a consent page listing what will be shared; denying returns access_denied', async (t) => {
   const { issuer, db } = await setup(t);
-  await clients.createClient(db, { clientId: 'partner', name: 'Partner App', public: true, firstParty: false, grantTypes: 'authorization_code', redirectUris: [REDIRECT], scopes: 'me items accounts:read' });
+  await clients.createClient(db, { clientId: 'partner', name: 'Partner App', public: true, firstParty: false, grantTypes: 'authorization_code', redirectUris: [REDIRECT], scopes: 'me items accounts:read', apis: [ITEMS_API] });
   const browser = createBrowser();
   const verifier = client.randomPKCECodeVerifier();
   const url = authorizeUrl(issuer, { client_id: 'partner', scope: 'openid items accounts:read', code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
@@ -189,7 +191,7 @@ test('OpenID requests: a first-party client gets a refresh token without offline
   const firstParty = await tokensFor('web', 'openid items');
   assert.ok(firstParty.refresh_token, 'first-party, no offline_access: a refresh token');
   assert.ok(firstParty.id_token);
-  await clients.createClient(db, { clientId: 'partner', name: 'Partner', public: true, firstParty: false, grantTypes: 'authorization_code refresh_token', redirectUris: [REDIRECT], scopes: 'items' });
+  await clients.createClient(db, { clientId: 'partner', name: 'Partner', public: true, firstParty: false, grantTypes: 'authorization_code refresh_token', redirectUris: [REDIRECT], scopes: 'items', apis: [ITEMS_API] });
   const thirdParty = await tokensFor('partner', 'openid items');
   assert.equal(thirdParty.refresh_token, undefined, 'third-party without offline_access: none');
 });

@@ -103,7 +103,7 @@ function assertRefused(run: Run, pattern: RegExp, label: string): void {
 // Every command the overview lists; the first test fails if one is added without a test here.
 const COMMANDS = [
   'serve', 'migrate', 'doctor', 'apis create', 'apis list', 'roles create', 'roles list', 'users create', 'users list',
-  'users disable', 'users enable', 'users set-password', 'users reset-two-factor', 'users import', 'clients create', 'clients list', 'clients delete',
+  'users disable', 'users enable', 'users set-password', 'users reset-two-factor', 'users import', 'clients create', 'clients list', 'clients update', 'clients delete',
   'clients revoke', 'clients rotate-secret', 'api-keys create', 'api-keys list', 'api-keys revoke', 'keys list', 'keys rotate', 'secrets reencrypt',
 ];
 
@@ -262,28 +262,38 @@ test('users import: bcrypt and argon2id hashes from a file, all or nothing', asy
 
 test('clients create, list and delete; a secret is printed once, at creation', async (t) => {
   const { env } = environment(t);
-  const created = await human(env, ['clients', 'create', '--name', 'Service', '--id', 'service', '--grants', 'client_credentials', '--scopes', 'accounts:read']);
+  await json(env, ['apis', 'create', '--identifier', 'https://accounts.example.com', '--name', 'Accounts', '--scopes', 'accounts:read']);
+  const created = await human(env, ['clients', 'create', '--name', 'Service', '--id', 'service', '--grants', 'client_credentials', '--scopes', 'accounts:read', '--api', 'https://accounts.example.com']);
   const secret = /^client_secret: (gatehouse_cs_\S+)$/m.exec(created)?.[1];
   assert.ok(secret, created);
-  assert.match(created, /^Created confidential client Service\nclient_id: +service\n/);
+  assert.match(created, /^Created confidential client Service\nclient_id: +service\nAPIs: +https:\/\/accounts\.example\.com\n/);
   assert.match(created, /will not be shown again/);
 
-  const web = await json(env, [
+  const webArgs = [
     'clients', 'create', '--name', 'Web', '--public', '--grants', 'authorization_code', '--grants', 'refresh_token',
     '--redirect-uri', 'http://127.0.0.1:8999/callback', '--redirect-uri', 'https://app.example.com/cb', '--cors-origin', 'https://app.example.com',
-  ]);
+  ];
+  // A client that signs users in: first party or not is said, never assumed.
+  assertUsageError(await gatehouse(env, webArgs), /needs --first-party .* or --third-party/, 'authorization_code without a party');
+  assertUsageError(await gatehouse(env, [...webArgs, '--first-party', '--third-party']), /not both/, 'both parties');
+  const web = await json(env, [...webArgs, '--first-party']);
   assert.equal(web.clientSecret, undefined);
   assert.deepEqual(
-    [web.client.type, web.client.grantTypes, web.client.redirectUris, web.client.corsOrigins],
-    ['public', ['authorization_code', 'refresh_token'], ['http://127.0.0.1:8999/callback', 'https://app.example.com/cb'], ['https://app.example.com']],
+    [web.client.type, web.client.grantTypes, web.client.redirectUris, web.client.corsOrigins, web.client.firstParty, web.client.apis],
+    ['public', ['authorization_code', 'refresh_token'], ['http://127.0.0.1:8999/callback', 'https://app.example.com/cb'], ['https://app.example.com'], true, []],
+  );
+  assertRefused(
+    await gatehouse(env, ['clients', 'create', '--name', 'X', '--grants', 'client_credentials', '--api', 'https://nowhere.example.com']),
+    /apis: no API has the identifier https:\/\/nowhere\.example\.com/,
+    'an unknown API',
   );
   const third = await json(env, ['clients', 'create', '--name', 'Partner', '--grants', 'password,refresh_token', '--third-party', '--auth-method', 'client_secret_post']);
   assert.match(third.clientSecret, /^gatehouse_cs_/);
   assert.deepEqual([third.client.firstParty, third.client.tokenEndpointAuthMethod], [false, 'client_secret_post']);
 
   const table = await human(env, ['clients', 'list']);
-  assert.match(table, /^CLIENT_ID\s+NAME\s+TYPE\s+GRANTS\s+SCOPES\n/);
-  assert.match(table, /service\s+Service\s+confidential\s+client_credentials\s+accounts:read\n/);
+  assert.match(table, /^CLIENT_ID\s+NAME\s+TYPE\s+GRANTS\s+APIS\s+SCOPES\s+FIRST_PARTY\n/);
+  assert.match(table, /service\s+Service\s+confidential\s+client_credentials\s+https:\/\/accounts\.example\.com\s+accounts:read\s+false\n/);
   const listed = await json(env, ['clients', 'list']);
   assert.equal(listed.total, 3);
   for (const output of [table, JSON.stringify(listed)]) {
@@ -297,8 +307,26 @@ test('clients create, list and delete; a secret is printed once, at creation', a
   assertRefused(await gatehouse(env, ['clients', 'delete', 'service']), /no client "service"/, 'deleting twice');
 
   assertRefused(await gatehouse(env, ['clients', 'create', '--name', 'P', '--public', '--grants', 'client_credentials']), /public client cannot use client_credentials/, 'public + client_credentials');
-  assertRefused(await gatehouse(env, ['clients', 'create', '--name', 'W', '--grants', 'authorization_code', '--redirect-uri', 'http://app.example.com/cb']), /redirect_uris must use https/, 'http redirect off loopback');
-  assertRefused(await gatehouse(env, ['clients', 'create', '--name', 'W', '--grants', 'authorization_code']), /needs at least one redirect URI/, 'no redirect URI');
+  assertRefused(await gatehouse(env, ['clients', 'create', '--name', 'W', '--third-party', '--grants', 'authorization_code', '--redirect-uri', 'http://app.example.com/cb']), /redirect_uris must use https/, 'http redirect off loopback');
+  assertRefused(await gatehouse(env, ['clients', 'create', '--name', 'W', '--third-party', '--grants', 'authorization_code']), /needs at least one redirect URI/, 'no redirect URI');
+});
+
+test('clients update: the APIs a client may get tokens for, its scopes, first party or not', async (t) => {
+  const { env } = environment(t);
+  await json(env, ['apis', 'create', '--identifier', 'https://a.example.com', '--name', 'A', '--scopes', 'read']);
+  await json(env, ['apis', 'create', '--identifier', 'https://b.example.com', '--name', 'B', '--scopes', 'write']);
+  await json(env, ['clients', 'create', '--name', 'Svc', '--id', 'svc', '--grants', 'client_credentials', '--scopes', 'read', '--api', 'https://a.example.com']);
+
+  const both = await json(env, ['clients', 'update', 'svc', '--api', 'https://b.example.com', '--api', 'https://a.example.com', '--scopes', 'read write']);
+  assert.deepEqual([both.client.apis, both.client.scopes], [['https://a.example.com', 'https://b.example.com'], ['read', 'write']]);
+  assert.match(await human(env, ['clients', 'update', 'svc', '--third-party']), /^Updated client svc: APIs https:\/\/a\.example\.com https:\/\/b\.example\.com; scopes read write; third-party\n/);
+  assert.deepEqual((await json(env, ['clients', 'update', 'svc', '--no-apis'])).client.apis, []);
+
+  assertRefused(await gatehouse(env, ['clients', 'update', 'svc', '--api', 'https://nowhere.example.com']), /no API has the identifier/, 'an unknown API');
+  assertRefused(await gatehouse(env, ['clients', 'update', 'nobody', '--no-apis']), /no client "nobody"/, 'an unknown client');
+  assertUsageError(await gatehouse(env, ['clients', 'update', 'svc']), /nothing to change/, 'no change');
+  assertUsageError(await gatehouse(env, ['clients', 'update', 'svc', '--api', 'https://a.example.com', '--no-apis']), /not both/, 'both');
+  assert.deepEqual((await json(env, ['clients', 'list'])).items[0].apis, [], 'refused changes changed nothing');
 });
 
 test('bad arguments exit 2 with the usage on stderr, before any database is opened', async (t) => {

@@ -74,10 +74,13 @@ test('the password grant is off unless the client has it', async (t) => {
   const { issuer, seed } = await setup(t);
   const form = { grant_type: 'password', username: 'johndoe', password: 'correct horse' };
   const service = await tokenRequest(issuer, form, seed.service);
+  // RFC 6749 §5.2: "The authenticated client is not authorized to use this authorization grant type."
   assert.equal(service.status, 400);
+  assert.equal(service.body.error, 'unauthorized_client');
   assert.match(service.body.error_description, /not allowed for this client/);
   const web = await tokenRequest(issuer, { ...form, client_id: 'web' });
   assert.equal(web.status, 400);
+  assert.equal(web.body.error, 'unauthorized_client');
   const cli = await tokenRequest(issuer, form, seed.passwordClient);
   assert.equal(cli.status, 200);
 });
@@ -94,8 +97,10 @@ test('introspection: client authentication required; every inactive case is exac
   assert.equal(typeof active.body.sub, 'string');
   assert.equal(active.body.iss, issuer);
 
+  // RFC 6749 §5.2: no client authentication included is invalid_client.
   const anonymous = await introspect(tokens.refresh_token);
-  assert.equal(anonymous.status, 400);
+  assert.equal(anonymous.status, 401);
+  assert.equal(anonymous.body.error, 'invalid_client');
   const publicClient = await post(`${issuer}/introspect`, { token: tokens.refresh_token, client_id: 'web' });
   assert.deepEqual(publicClient.body, { active: false }, 'a public client cannot introspect');
   assert.deepEqual((await introspect('nonsense', serviceAuth)).body, { active: false });
@@ -107,11 +112,17 @@ test('introspection: client authentication required; every inactive case is exac
   assert.deepEqual((await introspect(tokens.refresh_token, serviceAuth)).body, { active: false });
 });
 
-test('revocation: only the client a token was issued to may revoke it; unknown tokens answer 200', async (t) => {
+test('revocation: only the client a token was issued to may revoke it; every other answer is the same 200', async (t) => {
   const { issuer, seed } = await setup(t);
   const tokens = (await tokenRequest(issuer, { grant_type: 'password', username: 'johndoe', password: 'correct horse' }, seed.passwordClient)).body;
   const other = await post(`${issuer}/revoke`, { token: tokens.refresh_token }, basic('service', seed.service.clientSecret));
-  assert.equal(other.status, 400);
+  const nonsense = await post(`${issuer}/revoke`, { token: 'nonsense' }, basic('service', seed.service.clientSecret));
+  // RFC 7009 §2.2: 200 whether or not the token was valid; another client's token is answered
+  // exactly like an unknown one, so the answer does not confirm that a token is live.
+  assert.equal(other.status, 200);
+  assert.equal(other.text, '');
+  assert.equal(other.status, nonsense.status);
+  assert.equal(other.text, nonsense.text);
   const stillWorks = await tokenRequest(issuer, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token }, seed.passwordClient);
   assert.equal(stillWorks.status, 200, 'another client could not revoke it');
   // RFC 7009 §2.2: an invalid token is not an error.
@@ -134,4 +145,36 @@ test('a storage failure is a 5xx: never {"active":false}, never a 200 on revocat
   const token = await tokenRequest(issuer, { grant_type: 'client_credentials' }, seed.service);
   assert.equal(token.status, 500);
   assert.equal(token.body.error, 'server_error');
+});
+
+test('no client authentication at all is invalid_client (RFC 6749 §5.2), with a Basic challenge when HTTP authentication was tried', async (t) => {
+  const { issuer } = await setup(t);
+  for (const path of ['/token', '/introspect', '/revoke']) {
+    const form: Record<string, string> = path === '/token' ? { grant_type: 'client_credentials' } : { token: 'whatever' };
+    const none = await post(`${issuer}${path}`, form);
+    assert.equal(none.status, 401, `${path}: ${none.text}`);
+    assert.equal(none.body.error, 'invalid_client', path);
+    assert.equal(none.headers.get('www-authenticate'), null, `${path}: no HTTP authentication was tried, no challenge`);
+    // An Authorization header with an empty client id: HTTP authentication tried, and failed.
+    const empty = await post(`${issuer}${path}`, form, `Basic ${Buffer.from(':secret').toString('base64')}`);
+    assert.equal(empty.status, 401, `${path}: ${empty.text}`);
+    assert.equal(empty.body.error, 'invalid_client', path);
+    assert.match(empty.headers.get('www-authenticate') ?? '', /^Basic realm="/, `${path}: RFC 6749 §5.2 asks for a challenge`);
+  }
+});
+
+test('every token endpoint answer says Cache-Control: no-store and Pragma: no-cache (RFC 6749 §5.1), errors included', async (t) => {
+  const { issuer, seed } = await setup(t);
+  const answers = {
+    success: await tokenRequest(issuer, { grant_type: 'client_credentials' }, seed.service),
+    invalid_grant: await tokenRequest(issuer, { grant_type: 'refresh_token', refresh_token: 'nonsense' }, seed.passwordClient),
+    invalid_client: await tokenRequest(issuer, { grant_type: 'client_credentials' }, { clientId: 'service', clientSecret: 'wrong' }),
+    unsupported_grant_type: await tokenRequest(issuer, { grant_type: 'implicit' }, seed.service),
+    unauthorized_client: await tokenRequest(issuer, { grant_type: 'password', username: 'johndoe', password: 'x' }, seed.service),
+  };
+  for (const [name, answer] of Object.entries(answers)) {
+    if (name !== 'success') assert.equal(answer.body.error, name);
+    assert.equal(answer.headers.get('cache-control'), 'no-store', name);
+    assert.equal(answer.headers.get('pragma'), 'no-cache', name);
+  }
 });

@@ -59,7 +59,7 @@ test('the admin API refuses a common password on creation and on set-password (4
 
 test('registration, reset and change refuse a common password on the page, saying why', async (t) => {
   const mailbox = await startMailbox(t);
-  const gh = await setup(t, { GATEHOUSE_SMTP_URL: mailbox.url });
+  const gh = await setup(t, { GATEHOUSE_SMTP_URL: mailbox.url, GATEHOUSE_REGISTRATION: 'true' });
 
   const registered = await answer(client().post(`${gh.issuer}/register`, { username: 'jane', email: 'jane@example.com', password: 'Password1' }));
   assert.equal(registered.status, 400);

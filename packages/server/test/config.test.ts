@@ -41,6 +41,7 @@ test('with nothing set, every setting has its documented default, and dev-only d
     ['http://localhost:8000', 8000, 'localhost', 'sqlite:./data/gatehouse.db', undefined, 900, 14 * 86400],
   );
   assert.equal(config.trustProxy, false, 'forwarded headers are not trusted unless asked');
+  assert.equal(config.registration, false, 'nobody can create an account unless the operator opens registration');
   assert.ok(Object.isFrozen(config));
   assert.equal(warnings.length, 2);
   assert.match(warnings[0]!, /^GATEHOUSE_PUBLIC_URL is not set/);

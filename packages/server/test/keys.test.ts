@@ -38,7 +38,7 @@ test('tokens are ES256 by default and RS256 for an API that asks for it; both ve
   const { issuer, db } = await startInProcess(t);
   const seed = await seedDemo(db);
   await apis.createApi(db, { identifier: 'https://legacy.example', name: 'Legacy', scopes: 'read', signingAlg: 'RS256' });
-  await clients.createClient(db, { clientId: 'legacy-svc', name: 'Legacy service', grantTypes: 'client_credentials', scopes: 'read accounts:read' }).then(async ({ clientSecret }) => {
+  await clients.createClient(db, { clientId: 'legacy-svc', name: 'Legacy service', grantTypes: 'client_credentials', scopes: 'read accounts:read', apis: ['https://legacy.example'] }).then(async ({ clientSecret }) => {
     const jwks = createLocalJWKSet(await (await fetch(`${issuer}/jwks`)).json());
     const es = await tokenRequest(issuer, { grant_type: 'client_credentials', resource: ITEMS_API }, seed.service);
     assert.equal(decodeProtectedHeader(es.body.access_token).alg, 'ES256');
@@ -97,7 +97,7 @@ test("a retired key stays published as long as an API's own (longer) access-toke
   const DAY = 86_400;
   // Server defaults: access tokens 15 minutes, ID tokens an hour. This API's tokens live a day.
   await apis.createApi(gh.db, { identifier: 'https://long.example', name: 'Long-lived', scopes: 'read', accessTokenTtl: DAY });
-  const { clientSecret } = await clients.createClient(gh.db, { clientId: 'long-svc', name: 'Long', grantTypes: 'client_credentials', scopes: 'read' });
+  const { clientSecret } = await clients.createClient(gh.db, { clientId: 'long-svc', name: 'Long', grantTypes: 'client_credentials', scopes: 'read', apis: ['https://long.example'] });
   const token = (await tokenRequest(gh.issuer, { grant_type: 'client_credentials', resource: 'https://long.example' }, { clientId: 'long-svc', clientSecret: clientSecret! })).body.access_token as string;
   const { exp, iat } = decodeJwt(token);
   assert.equal(exp! - iat!, DAY);

@@ -153,7 +153,7 @@ for (const store of STORES) {
   });
 
   test(`[${store}] registration and reset-mail limits count an IPv6 /64 as one address, and hold under a parallel burst`, async (t) => {
-    const gh = await setup(t, { ...storeEnv(store), GATEHOUSE_TRUST_PROXY: 'loopback' });
+    const gh = await setup(t, { ...storeEnv(store), GATEHOUSE_TRUST_PROXY: 'loopback', GATEHOUSE_REGISTRATION: 'true' });
     const register = (i: number, host: string) =>
       answer(client({ 'x-forwarded-for': host }).post(`${gh.issuer}/register`, { username: `new${i}`, email: `new${i}@example.com`, password: `a fine passphrase ${i}` }));
     // Ten registrations an hour per address: ten hosts of one /64, at once, then an eleventh.

@@ -42,7 +42,7 @@ test('admin changes committed while Redis is down are answered as the successes 
   await redis.stop();
 
   // Every route that announces a change (each answered as usual, the change stored).
-  const created = await call('POST', '/admin/api/clients', { client_id: 'svc', name: 'Service', grant_types: ['client_credentials'], scopes: ['notes'] });
+  const created = await call('POST', '/admin/api/clients', { client_id: 'svc', name: 'Service', grant_types: ['client_credentials'], scopes: ['notes'], apis: ['https://notes.example'] });
   assert.equal(created.status, 201, created.text);
   const stored = await admin.db.selectFrom('clients').select('id').where('id', '=', 'svc').execute();
   assert.equal(stored.length, 1, 'stored once: no false 500 inviting a retry that duplicates it');

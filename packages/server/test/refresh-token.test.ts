@@ -265,12 +265,14 @@ test('a refresh token only works for the client it was issued to', async (t) => 
 });
 
 test("an API's own access-token lifetime wins over the server default", async (t) => {
-  const { issuer, seed, db } = await setup(t, '5');
+  const { issuer, seed, db, server } = await setup(t, '5');
   await apis.createApi(db, { identifier: 'https://short.example', name: 'Short-lived', scopes: 'items', accessTokenTtl: 60 });
+  await clients.updateClient(db, seed.passwordClient.clientId, { apis: [ITEMS_API, 'https://short.example'] });
+  await server.changed('clients');
   const cc = await tokenRequest(issuer, { grant_type: 'client_credentials', resource: ITEMS_API }, seed.service);
   const claims = decodeJwt(cc.body.access_token);
   assert.equal(claims.exp! - claims.iat!, 900, 'the server default');
-  await clients.createClient(db, { clientId: 'short-svc', name: 'S', grantTypes: 'client_credentials', scopes: 'items' }).then(async ({ clientSecret }) => {
+  await clients.createClient(db, { clientId: 'short-svc', name: 'S', grantTypes: 'client_credentials', scopes: 'items', apis: ['https://short.example'] }).then(async ({ clientSecret }) => {
     const short = await tokenRequest(issuer, { grant_type: 'client_credentials', resource: 'https://short.example' }, { clientId: 'short-svc', clientSecret: clientSecret! });
     const shortClaims = decodeJwt(short.body.access_token);
     assert.equal(shortClaims.exp! - shortClaims.iat!, 60);

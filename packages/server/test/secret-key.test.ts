@@ -133,7 +133,7 @@ test('rotating the secret key: the wrong key stops the server naming the setting
   const logs = (): { logger: { level: string; stream: Writable } } => ({ logger: { level: 'info', stream: new Writable({ write: (chunk, _encoding, done) => (outputs.push(String(chunk)), done()) }) } });
   const withA = { GATEHOUSE_DATABASE_URL: databaseUrl, GATEHOUSE_SECRET_KEY: a.text };
   assert.equal((await gatehouse(withA, ['apis', 'create', '--identifier', 'https://api.example', '--name', 'API', '--scopes', 'read'])).code, 0);
-  const service = JSON.parse((await gatehouse(withA, ['clients', 'create', '--name', 'Service', '--grants', 'client_credentials', '--scopes', 'read', '--json'])).stdout);
+  const service = JSON.parse((await gatehouse(withA, ['clients', 'create', '--api', 'https://api.example', '--name', 'Service', '--grants', 'client_credentials', '--scopes', 'read', '--json'])).stdout);
   const serviceAuth = { clientId: service.client.clientId, clientSecret: service.clientSecret };
   const tokenKid = async (issuer: string) => {
     const response = await tokenRequest(issuer, { grant_type: 'client_credentials', resource: 'https://api.example', scope: 'read' }, serviceAuth);

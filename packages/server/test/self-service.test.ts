@@ -31,7 +31,7 @@ interface Fixture extends InProcessServer {
 /** A server with the demo data (johndoe, the `cli` password-grant client…), mailing to a real SMTP server. */
 async function setup(t: test.TestContext, env: Env = {}, options: Omit<BuildOptions, 'config'> = {}): Promise<Fixture> {
   const mailbox = await startMailbox(t);
-  const gh = await startInProcess(t, { GATEHOUSE_DEFAULT_API: ITEMS_API, GATEHOUSE_SMTP_URL: mailbox.url, ...env }, options);
+  const gh = await startInProcess(t, { GATEHOUSE_DEFAULT_API: ITEMS_API, GATEHOUSE_SMTP_URL: mailbox.url, GATEHOUSE_REGISTRATION: 'true', ...env }, options);
   const seed = await seedDemo(gh.db);
   return { ...gh, seed, mailbox };
 }
@@ -221,8 +221,8 @@ test('registering with an email that has an account looks like a new registratio
   );
 });
 
-test('with GATEHOUSE_REGISTRATION=false, /register answers 404, creates nobody, and the login page does not offer it', async (t) => {
-  const gh = await startInProcess(t, { GATEHOUSE_REGISTRATION: 'false' });
+test('registration is off by default (GATEHOUSE_REGISTRATION=false): /register answers 404, creates nobody, and the login page does not offer it', async (t) => {
+  const gh = await startInProcess(t);
   const before = await userCount(gh);
   const page = await get(`${gh.issuer}/register`);
   assert.equal(page.status, 404);
@@ -540,7 +540,7 @@ test('without GATEHOUSE_SMTP_URL mail is written to the log with its link; no su
   });
   // The production logger options (redaction, request serializer), at debug level, into `stream`.
   const logger = { ...(loggerOptions({ logLevel: 'debug' }) as object), stream } as BuildOptions['logger'];
-  const gh = await startInProcess(t, { GATEHOUSE_DEFAULT_API: ITEMS_API }, { logger });
+  const gh = await startInProcess(t, { GATEHOUSE_DEFAULT_API: ITEMS_API, GATEHOUSE_REGISTRATION: 'true' }, { logger });
   const seed = await seedDemo(gh.db);
 
   assert.equal((await post(`${gh.issuer}/forgot-password`, { email: JOHN.email })).status, 200);

@@ -15,8 +15,9 @@ import { dropPostgres, tempPostgres } from '@gatehouse/test-support/postgres';
 import { GatehouseError, isUniqueViolation, type ErrorCode } from '../src/errors.ts';
 import { hashPassword, verifyPassword } from '../src/passwords/hash.ts';
 import { sha256, verifySecret } from '../src/secrets.ts';
+import { Migrator } from 'kysely/migration';
 import { createApi, findApi, listApis } from '../src/storage/apis.ts';
-import { createClient, deleteClient, findClient, findStoredClient, listClients } from '../src/storage/clients.ts';
+import { createClient, deleteClient, findClient, findStoredClient, listClients, updateClient } from '../src/storage/clients.ts';
 import { migrate, openStorage, type Db, type Storage } from '../src/storage/database.ts';
 import { ensureSecrets, ensureSigningKeys, SIGNING_ALGS } from '../src/storage/keys.ts';
 import { AlreadyConsumedError, createOidcAdapter, purgeExpired, type AdapterOptions } from '../src/engine/oidc-adapter.ts';
@@ -37,7 +38,7 @@ import { migrationProvider } from '../src/storage/migrations/index.ts';
 // The seed data's bcrypt hash of "secret" (cost 12).
 const BCRYPT_SECRET = '$2b$12$EixZaYVK1fsbw1ZfbX3OXePaWxn96p36WQoeG6Lruj3vjPGga31lW';
 const TABLES = [
-  'users', 'roles', 'role_scopes', 'user_roles', 'apis', 'api_scopes', 'clients',
+  'users', 'roles', 'role_scopes', 'user_roles', 'apis', 'api_scopes', 'clients', 'client_apis',
   'signing_keys', 'server_secrets', 'oidc_payloads', 'refresh_reuses',
   'api_keys', 'audit_events', 'access_tokens',
 ] as const;
@@ -219,6 +220,23 @@ function storageContract(name: string, databases: Databases): void {
     });
 
     // ── Users ────────────────────────────────────────────────────────────────────────────────
+    test('a new user never takes the id of a client (one registered with a UUID before that was refused)', async (t) => {
+      const { db } = await fixture(t, databases);
+      const taken = crypto.randomUUID();
+      // A client from before client ids in the user-id shape were refused, written as it was then.
+      await db.insertInto('clients').values({
+        id: taken, name: 'Legacy', type: 'public', secret_hash: null, token_endpoint_auth_method: 'none', redirect_uris: '[]',
+        post_logout_redirect_uris: '[]', grant_types: '["password"]', scopes: '[]', cors_origins: '[]', first_party: 0,
+        created_at: Date.now(), updated_at: Date.now(), revoked_at: null, application_type: 'web',
+      }).execute();
+      const original = crypto.randomUUID.bind(crypto);
+      const ids = [taken];
+      t.mock.method(crypto, 'randomUUID', () => ids.shift() ?? original());
+      const user = await createUser(db, { username: 'unlucky', passwordHash: await aHash() });
+      assert.notEqual(user.id, taken, 'another id was drawn');
+      assert.equal((await findUser(db, 'unlucky'))?.id, user.id);
+    });
+
     test('a password is stored as its argon2id hash, made above storage; storage keeps the hash it is given', async (t) => {
       const { db } = await fixture(t, databases);
       const password = 'correct horse battery staple';
@@ -529,7 +547,7 @@ function storageContract(name: string, databases: Databases): void {
       assert.notEqual(other.clientSecret, clientSecret);
       assert.notEqual(other.client.clientId, client.clientId);
 
-      const web = await createClient(db, { name: 'Web', public: true, grantTypes: ['authorization_code'], redirectUris: ['https://app.example.com/cb'] });
+      const web = await createClient(db, { name: 'Web', public: true, grantTypes: ['authorization_code'], redirectUris: ['https://app.example.com/cb'], firstParty: true });
       assert.equal(web.clientSecret, undefined, 'a public client has no secret');
       assert.deepEqual([web.client.type, web.client.tokenEndpointAuthMethod], ['public', 'none']);
       const webRow = await db.selectFrom('clients').select('secret_hash').where('id', '=', web.client.clientId).executeTakeFirstOrThrow();
@@ -562,13 +580,107 @@ function storageContract(name: string, databases: Databases): void {
       assert.deepEqual(client.grantTypes, ['authorization_code', 'refresh_token']);
       assert.deepEqual([client.tokenEndpointAuthMethod, client.firstParty], ['client_secret_post', false]);
       const cli = await createClient(db, { name: 'CLI', grantTypes: ['password', 'refresh_token'] });
-      assert.equal(cli.client.firstParty, true, 'first-party unless said otherwise');
+      assert.equal(cli.client.firstParty, false, 'without authorization_code (no consent page to skip): third-party');
+    });
+
+    test('first party or not is a decision for a client with authorization_code, never a default', async (t) => {
+      const { db } = await fixture(t, databases);
+      const web = { name: 'Web', public: true, grantTypes: 'authorization_code', redirectUris: ['https://app.example.com/cb'] };
+      const refused = await rejectsWith(createClient(db, web), 'invalid_request', 'first_party');
+      assert.match(refused.message, /first_party is required/);
+      assert.equal(await count(db, 'clients'), 0);
+      assert.equal((await createClient(db, { ...web, firstParty: true })).client.firstParty, true);
+      assert.equal((await createClient(db, { ...web, firstParty: false })).client.firstParty, false);
+    });
+
+    test('client APIs: granted by identifier, unknown ones refused, replaced as a whole, gone with their API', async (t) => {
+      const { db } = await fixture(t, databases);
+      await createApi(db, { identifier: 'https://a.example', name: 'A', scopes: 'read' });
+      await createApi(db, { identifier: 'https://b.example', name: 'B', scopes: [] });
+      const { client } = await createClient(db, { clientId: 'svc', name: 'Svc', grantTypes: 'client_credentials', scopes: 'read', apis: ['https://b.example', 'https://a.example', 'https://a.example'] });
+      assert.deepEqual(client.apis, ['https://a.example', 'https://b.example']);
+      assert.deepEqual((await findStoredClient(db, 'svc'))?.apis, ['https://a.example', 'https://b.example']);
+      assert.deepEqual((await listClients(db)).items.map((c) => c.apis), [['https://a.example', 'https://b.example']]);
+
+      const unknown = await rejectsWith(
+        createClient(db, { clientId: 'other', name: 'Other', grantTypes: 'client_credentials', apis: ['https://a.example', 'https://nope.example'] }),
+        'invalid_request',
+        'apis',
+      );
+      assert.match(unknown.message, /https:\/\/nope\.example/);
+      assert.equal(await findClient(db, 'other'), undefined, 'nothing half-created');
+
+      assert.deepEqual((await updateClient(db, 'svc', { apis: ['https://b.example'] })).apis, ['https://b.example']);
+      await rejectsWith(updateClient(db, 'svc', { apis: ['https://nope.example'] }), 'invalid_request', 'apis');
+      assert.deepEqual((await findClient(db, 'svc'))?.apis, ['https://b.example'], 'a refused change changed nothing');
+      assert.deepEqual((await updateClient(db, 'svc', { name: 'Renamed' })).apis, ['https://b.example'], 'kept when not given');
+      assert.deepEqual((await updateClient(db, 'svc', { apis: [] })).apis, []);
+
+      // An API deleted (and one made again with its identifier) is granted to nobody.
+      await updateClient(db, 'svc', { apis: ['https://a.example'] });
+      await db.deleteFrom('apis').where('identifier', '=', 'https://a.example').execute();
+      assert.deepEqual((await findClient(db, 'svc'))?.apis, []);
+      await createApi(db, { identifier: 'https://a.example', name: 'A again', scopes: 'read' });
+      assert.deepEqual((await findClient(db, 'svc'))?.apis, []);
+      await deleteClient(db, 'svc');
+      assert.equal(await count(db, 'client_apis'), 0, 'a deleted client\'s grants go with it');
+    });
+
+    test('migration 005: existing clients are granted the APIs whose scopes they hold; public clients with app schemes become native', async (t) => {
+      const { db } = await fixture(t, databases, { migrated: false });
+      const migrator = new Migrator({ db, provider: migrationProvider, migrationTableName: 'gatehouse_migrations', migrationLockTableName: 'gatehouse_migrations_lock' });
+      const before = await migrator.migrateTo('003-self-service');
+      assert.equal(before.error, undefined);
+      const at = Date.now();
+      const old = db as unknown as import('kysely').Kysely<any>;
+      await old.insertInto('apis').values([
+        { id: 'api-items', identifier: 'https://items.example', name: 'Items', created_at: at },
+        { id: 'api-billing', identifier: 'https://billing.example', name: 'Billing', created_at: at },
+        { id: 'api-open', identifier: 'https://open.example', name: 'No scopes', created_at: at },
+      ]).execute();
+      await old.insertInto('api_scopes').values([
+        { api_id: 'api-items', name: 'items' },
+        { api_id: 'api-items', name: 'read' },
+        { api_id: 'api-billing', name: 'invoices' },
+        { api_id: 'api-billing', name: 'read' },
+      ]).execute();
+      const client = (id: string, type: 'public' | 'confidential', scopes: string[], redirectUris: string[] = []) => ({
+        id,
+        name: id,
+        type,
+        secret_hash: type === 'public' ? null : 'sha256:x',
+        token_endpoint_auth_method: type === 'public' ? 'none' : 'client_secret_basic',
+        redirect_uris: JSON.stringify(redirectUris),
+        post_logout_redirect_uris: '[]',
+        grant_types: JSON.stringify(redirectUris.length ? ['authorization_code'] : ['client_credentials']),
+        scopes: JSON.stringify(scopes),
+        cors_origins: '[]',
+        first_party: 1,
+        created_at: at,
+        updated_at: at,
+      });
+      await old.insertInto('clients').values([
+        client('spa', 'public', ['items'], ['https://app.example/cb']),
+        client('both', 'confidential', ['read']),
+        client('none', 'confidential', []),
+        client('app', 'public', ['invoices'], ['com.example.app:/cb', 'http://127.0.0.1/cb']),
+      ]).execute();
+
+      const applied = await migrate(db);
+      assert.ok(applied.results?.some((r) => r.migrationName === '005-client-apis' && r.status === 'Success'));
+      const apisOf = async (id: string) => (await findClient(db, id))?.apis;
+      assert.deepEqual(await apisOf('spa'), ['https://items.example']);
+      assert.deepEqual(await apisOf('both'), ['https://billing.example', 'https://items.example'], 'a scope name two APIs define grants both');
+      assert.deepEqual(await apisOf('none'), [], 'no scope, no API (not even one without scopes)');
+      assert.deepEqual(await apisOf('app'), ['https://billing.example']);
+      assert.equal((await findClient(db, 'app'))?.applicationType, 'native');
+      assert.equal((await findClient(db, 'spa'))?.applicationType, 'web');
     });
 
     test('redirect URIs: absolute, no fragment, https unless loopback', async (t) => {
       const { db } = await fixture(t, databases);
       const make = (uri: string, field: 'redirectUris' | 'postLogoutRedirectUris' = 'redirectUris') =>
-        createClient(db, { name: 'Web', public: true, grantTypes: 'authorization_code', redirectUris: ['https://ok.example.com/cb'], [field]: [uri] });
+        createClient(db, { name: 'Web', public: true, firstParty: true, grantTypes: 'authorization_code', redirectUris: ['https://ok.example.com/cb'], [field]: [uri] });
       for (const uri of [
         'http://app.example.com/cb', // plain http off loopback
         'http://localhost.example.com/cb',
@@ -579,13 +691,36 @@ function storageContract(name: string, databases: Databases): void {
         'data:text/html,hi',
         'file:///etc/passwd',
         '/relative/cb',
+        'https://*.example.com/cb', // matched exactly: a wildcard is never useful
+        'https://app.example.com/%2A',
+        'https://user:secret@app.example.com/cb',
+        'https://user@app.example.com/cb',
+        'com.example.app:/oauth2redirect', // app schemes are for native apps
       ]) {
         await rejectsWith(make(uri), 'invalid_request', 'redirect_uris');
         await rejectsWith(make(uri, 'postLogoutRedirectUris'), 'invalid_request', 'post_logout_redirect_uris');
       }
-      const accepted = ['http://localhost:3000/cb', 'http://127.0.0.1/cb', 'http://[::1]:8080/cb', 'https://app.example.com/cb?x=1', 'com.example.app:/oauth2redirect'];
-      const { client } = await createClient(db, { name: 'Native', public: true, grantTypes: 'authorization_code', redirectUris: accepted });
+      const accepted = ['http://localhost:3000/cb', 'http://127.0.0.1/cb', 'http://[::1]:8080/cb', 'https://app.example.com/cb?x=1'];
+      const { client } = await createClient(db, { name: 'Web', public: true, firstParty: true, grantTypes: 'authorization_code', redirectUris: accepted });
       assert.deepEqual(client.redirectUris, accepted, 'kept exactly as registered (exact matching later)');
+      assert.equal(client.applicationType, 'web');
+    });
+
+    test('native apps (RFC 8252): public, loopback IP literals, reverse-domain app schemes or https; fixed for life', async (t) => {
+      const { db } = await fixture(t, databases);
+      const make = (uri: string, extra: { public?: boolean } = {}) =>
+        createClient(db, { name: 'App', public: true, firstParty: true, applicationType: 'native', grantTypes: 'authorization_code', redirectUris: [uri], ...extra });
+      for (const uri of ['http://localhost:8080/cb', 'http://app.example.com/cb', 'https://127.0.0.1/cb', 'https://[::1]/cb', 'myapp:/cb', 'javascript:alert(1)', 'com.example.app://user:pw@x/cb']) {
+        await rejectsWith(make(uri), 'invalid_request', 'redirect_uris');
+      }
+      await rejectsWith(make('http://127.0.0.1/cb', { public: false }), 'invalid_request', 'application_type');
+      await rejectsWith(createClient(db, { name: 'X', public: true, applicationType: 'tv', grantTypes: 'password' }), 'invalid_request', 'application_type');
+      const accepted = ['http://127.0.0.1/cb', 'http://[::1]:8080/cb', 'com.example.app:/oauth2redirect', 'https://app.example.com/native'];
+      const { client } = await make(accepted[0]!);
+      assert.equal(client.applicationType, 'native');
+      const changed = await updateClient(db, client.clientId, { redirectUris: accepted });
+      assert.deepEqual([changed.redirectUris, changed.applicationType], [accepted, 'native'], 'changes are checked by the native rules');
+      await rejectsWith(updateClient(db, client.clientId, { redirectUris: ['http://localhost/cb'] }), 'invalid_request', 'redirect_uris');
     });
 
     test('CORS origins must be bare origins', async (t) => {
@@ -609,6 +744,12 @@ function storageContract(name: string, databases: Databases): void {
       await rejectsWith(createClient(db, { clientId: 'my-app.v2_~', name: 'Again', grantTypes: 'client_credentials' }), 'conflict', 'client_id');
       for (const clientId of ['', 'has space', 'slash/y', 'x'.repeat(65), 'ümlaut']) {
         await rejectsWith(createClient(db, { clientId, name: 'Bad', grantTypes: 'client_credentials' }), 'invalid_request', 'client_id');
+      }
+      // The shape of user ids is theirs alone: a client's tokens carry its id as `sub`.
+      const user = await createUser(db, { username: 'someone', passwordHash: await aHash() });
+      for (const clientId of [user.id, user.id.toUpperCase(), crypto.randomUUID()]) {
+        const refused = await rejectsWith(createClient(db, { clientId, name: 'Impostor', grantTypes: 'client_credentials' }), 'invalid_request', 'client_id');
+        assert.match(refused.message, /reserved for user ids/);
       }
       const generated = await createClient(db, { name: 'Generated', grantTypes: 'client_credentials' });
       assert.match(generated.client.clientId, /^[A-Za-z0-9_-]{22}$/);
@@ -785,6 +926,32 @@ function storageContract(name: string, databases: Databases): void {
       await adapter('AuthorizationCode').upsert(code, { clientId: 'web', grantId: 'grant-7', scope: 'x' }, 60);
       assert.equal(typeof (await adapter('AuthorizationCode').find(code))?.consumed, 'number');
       await assert.rejects(adapter('AuthorizationCode').consume(code), AlreadyConsumedError);
+    });
+
+    test('adapter: a consumed code is kept for the retention period (a late replay must still be seen), a refresh token is not', async (t) => {
+      const { db } = await fixture(t, databases);
+      const hour = 3600_000;
+      const adapter = adapterFor(db, { consumedCodeRetentionMs: hour });
+      const expiresAt = async (model: string, id: string) =>
+        (await db.selectFrom('oidc_payloads').select('expires_at').where('model', '=', model).where('id', '=', sha256(id)).executeTakeFirstOrThrow()).expires_at!;
+      const [code, refreshToken] = [randomToken(), randomToken()];
+      await adapter('AuthorizationCode').upsert(code, { clientId: 'web', grantId: 'grant-1' }, 60);
+      await adapter('RefreshToken').upsert(refreshToken, { clientId: 'web', grantId: 'grant-1' }, 60);
+      const before = Date.now();
+      await adapter('AuthorizationCode').consume(code);
+      await adapter('RefreshToken').consume(refreshToken);
+      assert.ok((await expiresAt('AuthorizationCode', code)) >= before + hour, 'kept an hour from its consumption');
+      assert.ok((await expiresAt('RefreshToken', refreshToken)) <= before + 60_000, 'a refresh token keeps its own lifetime');
+      // Saved again (oidc-provider does so after using some tokens): still consumed, still kept.
+      await adapter('AuthorizationCode').upsert(code, { clientId: 'web', grantId: 'grant-1' }, 60);
+      assert.ok((await expiresAt('AuthorizationCode', code)) >= before + hour, 'a later save does not shorten it');
+      assert.equal(typeof (await adapter('AuthorizationCode').find(code))?.consumed, 'number');
+      // Sweeping expired rows an hour minus a minute later leaves it; past the hour, it goes.
+      await purgeExpired(db, before + hour - 60_000);
+      assert.ok(await adapter('AuthorizationCode').find(code));
+      await purgeExpired(db, before + 2 * hour);
+      const left = await db.selectFrom('oidc_payloads').select('model').where('id', '=', sha256(code)).execute();
+      assert.deepEqual(left, []);
     });
 
     test('adapter: of many concurrent consumes, from several instances, exactly one succeeds', async (t) => {

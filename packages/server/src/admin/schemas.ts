@@ -4,7 +4,7 @@
 // secret hash or a private key can never reach a response, whatever a repository returns.
 import Type, { type Static, type TSchema } from 'typebox';
 import { API_SIGNING_ALGS } from '../storage/apis.ts';
-import { GRANT_TYPES } from '../storage/clients.ts';
+import { APPLICATION_TYPES, GRANT_TYPES } from '../storage/clients.ts';
 import { SIGNING_ALGS } from '../storage/keys.ts';
 
 export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
@@ -197,6 +197,11 @@ export const ApiChanges = Type.Object(
 
 const GrantType = Enum(GRANT_TYPES);
 const Urls = Type.Array(Type.String({ minLength: 1, maxLength: 2000 }), { maxItems: 50, uniqueItems: true });
+const GrantedApis = Type.Array(Type.String({ minLength: 1, maxLength: 2000 }), {
+  maxItems: 100,
+  uniqueItems: true,
+  description: 'Identifiers of the APIs this client may get tokens for (`resource`); it gets none for any other API.',
+});
 
 export const Client = Type.Object(
   {
@@ -207,9 +212,11 @@ export const Client = Type.Object(
     redirect_uris: Type.Array(Type.String()),
     post_logout_redirect_uris: Type.Array(Type.String()),
     grant_types: Type.Array(Type.String()),
-    scopes: Type.Array(Type.String(), { description: 'The API scopes this client may ask for.' }),
+    scopes: Type.Array(Type.String(), { description: 'The API scopes this client may ask for, at the APIs it was granted.' }),
+    apis: Type.Array(Type.String(), { description: 'Identifiers of the APIs this client may get tokens for; it gets none for any other API.' }),
     cors_origins: Type.Array(Type.String()),
-    first_party: Type.Boolean(),
+    first_party: Type.Boolean({ description: 'First-party clients skip the consent page and always get refresh tokens.' }),
+    application_type: Enum(APPLICATION_TYPES, { description: '`native`: an app on a device, which may use any port of a loopback redirect URI (RFC 8252 §7.3).' }),
     managed: Type.Boolean({ description: 'Managed by Gatehouse itself (the admin API\'s introspection client): read-only here.' }),
     created_at: Timestamp('When the client was created.'),
     revoked_at: Nullable(Timestamp('When the client was revoked.')),
@@ -223,12 +230,24 @@ export const NewClient = Type.Object(
     name: Type.String({ minLength: 1, maxLength: 200 }),
     public: Type.Optional(Type.Boolean({ description: 'A public client (browser, native app) has no secret.' })),
     token_endpoint_auth_method: Type.Optional(Enum(['client_secret_basic', 'client_secret_post', 'none'])),
+    application_type: Type.Optional(
+      Enum(APPLICATION_TYPES, {
+        description:
+          '`web` (default): redirect URIs are https (http on localhost for development), matched exactly. `native`: a public app on a device (RFC 8252): http on 127.0.0.1 or [::1] with any port at authorization, an app scheme such as com.example.app:/cb, or https.',
+      }),
+    ),
     grant_types: Type.Array(GrantType, { minItems: 1, uniqueItems: true }),
     redirect_uris: Type.Optional(Urls),
     post_logout_redirect_uris: Type.Optional(Urls),
     scopes: Type.Optional(Scopes),
+    apis: Type.Optional(GrantedApis),
     cors_origins: Type.Optional(Urls),
-    first_party: Type.Optional(Type.Boolean({ description: 'First-party clients skip the consent page (default true).' })),
+    first_party: Type.Optional(
+      Type.Boolean({
+        description:
+          'Required with the `authorization_code` grant: `true` for your own application (no consent page, refresh tokens always), `false` for anyone else\'s (the user is asked). Clients without that grant are stored as third-party.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -240,6 +259,7 @@ export const ClientChanges = Type.Object(
     redirect_uris: Type.Optional(Urls),
     post_logout_redirect_uris: Type.Optional(Urls),
     scopes: Type.Optional(Scopes),
+    apis: Type.Optional(GrantedApis),
     cors_origins: Type.Optional(Urls),
     first_party: Type.Optional(Type.Boolean()),
   },

@@ -7,7 +7,7 @@ import { GatehouseError } from '../errors.ts';
 import { UsageError, type Command } from './command.ts';
 import { createApiCommand, listApisCommand } from './commands/apis.ts';
 import { createApiKeyCommand, listApiKeysCommand, revokeApiKeyCommand } from './commands/api-keys.ts';
-import { createClientCommand, deleteClientCommand, listClientsCommand, revokeClientCommand, rotateClientSecretCommand } from './commands/clients.ts';
+import { createClientCommand, deleteClientCommand, listClientsCommand, revokeClientCommand, rotateClientSecretCommand, updateClientCommand } from './commands/clients.ts';
 import { doctorCommand } from './commands/doctor.ts';
 import { listKeysCommand, rotateKeysCommand } from './commands/keys.ts';
 import { createRoleCommand, listRolesCommand } from './commands/roles.ts';
@@ -42,6 +42,7 @@ const COMMANDS: Record<string, Command | Record<string, Command>> = {
   clients: {
     create: createClientCommand,
     list: listClientsCommand,
+    update: updateClientCommand,
     delete: deleteClientCommand,
     revoke: revokeClientCommand,
     'rotate-secret': rotateClientSecretCommand,

@@ -136,7 +136,7 @@ export const settings = {
     type: optional(absoluteUrl()),
     default: undefined,
     description:
-      'The identifier of the API that access tokens are for when a client sends no `resource` parameter. Without it, such clients get an opaque token that is only good for the userinfo endpoint.',
+      'The identifier of the API that access tokens are for when a client sends no `resource` parameter, for the clients granted that API. Without it (or for a client not granted it), such requests get an opaque token that is only good for the userinfo endpoint.',
   }),
   accessTokenTtl: setting({
     env: 'GATEHOUSE_ACCESS_TOKEN_TTL',
@@ -255,9 +255,9 @@ export const settings = {
   registration: setting({
     env: 'GATEHOUSE_REGISTRATION',
     type: boolean(),
-    default: true,
+    default: false,
     description:
-      'Whether people may create their own account from the login page. Self-registered users must verify their email address before they can sign in, and get no roles.',
+      'Whether anyone may create their own account from the login page (`true`; the demo of `npm start` turns it on). Self-registered users must verify their email address before they can sign in, and get no roles; with a client that signs users in, they still get tokens for the APIs that client was granted. The start banner says when it is on.',
   }),
   smtpUrl: setting({
     env: 'GATEHOUSE_SMTP_URL',

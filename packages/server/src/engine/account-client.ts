@@ -20,6 +20,7 @@ export function accountClientMetadata(publicUrl: string, brandName: string): Cli
     response_types: ['none'],
     scope: 'openid',
     api_scopes: [],
+    apis: [],
     cors_origins: [],
     first_party: true,
   };

@@ -13,7 +13,7 @@ export function registerClientCredentials(provider: Provider, resources: ReturnT
     async (ctx) => {
       const { params, client } = ctx.oidc;
       if (params.scope === undefined) {
-        const resource = (Array.isArray(params.resource) ? params.resource[0] : params.resource) ?? (await resources.defaultResource());
+        const resource = (Array.isArray(params.resource) ? params.resource[0] : params.resource) ?? (await resources.defaultResource(ctx as unknown as KoaContextWithOIDC, client));
         if (typeof resource === 'string') {
           const info = await resources.getResourceServerInfo(ctx, resource, client);
           if (info.scope) params.scope = info.scope;

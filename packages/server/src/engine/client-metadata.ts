@@ -17,9 +17,12 @@ export function toClientMetadata(client: StoredClient): ClientMetadata {
     post_logout_redirect_uris: [...client.postLogoutRedirectUris],
     grant_types: grants,
     response_types: grants.includes('authorization_code') ? ['code'] : [],
-    // oidc-provider enforces `scope` (OpenID scopes only); Gatehouse enforces `api_scopes`.
+    // oidc-provider enforces `scope` (OpenID scopes only); Gatehouse enforces `api_scopes`, and
+    // `apis`: the only resource indicators this client gets tokens for (resources.ts).
     scope: oidcScopes.join(' '),
     api_scopes: [...client.scopes],
+    apis: [...client.apis],
+    application_type: client.applicationType,
     id_token_signed_response_alg: 'ES256',
     cors_origins: [...client.corsOrigins],
     first_party: client.firstParty,

@@ -4,6 +4,7 @@
 //
 // Identifiers are stored as their SHA-256: the `id` of a code, refresh token or session IS
 // the bearer secret, so a copy of the database alone cannot be replayed.
+import { sql } from 'kysely';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { sha256 } from '../secrets.ts';
 import type { Db } from '../storage/database.ts';
@@ -31,6 +32,12 @@ export interface AdapterOptions {
    * answer (engine/refresh-rotation.ts), instead of being taken for a stolen token.
    */
   readonly refreshReuseGraceMs?: number;
+  /**
+   * How long a consumed authorization code is kept (from its consumption): a replay must be
+   * recognised, and what the first redemption issued revoked, for as long as any of it can live
+   * (RFC 6749 §4.1.2), not only for the code's own short lifetime. The longest a grant lives.
+   */
+  readonly consumedCodeRetentionMs?: number;
 }
 
 const epoch = (ms: number | null): number | undefined => (ms === null ? undefined : Math.floor(ms / 1000));
@@ -100,7 +107,8 @@ export function createOidcAdapter(db: Db, options: AdapterOptions): new (model: 
             account_id: row.account_id,
             uid: row.uid,
             user_code: row.user_code,
-            expires_at: row.expires_at,
+            // Saved again after it was consumed, a code keeps the retention consume() gave it.
+            expires_at: sql<number | null>`case when oidc_payloads.consumed_at is null then ${row.expires_at} else oidc_payloads.expires_at end`,
           }),
         )
         .execute();
@@ -142,10 +150,13 @@ export function createOidcAdapter(db: Db, options: AdapterOptions): new (model: 
 
     async consume(id: string): Promise<void> {
       // Atomic: of two requests redeeming the same code or refresh token at the same moment,
-      // exactly one updates the row; the other learns it lost.
+      // exactly one updates the row; the other learns it lost. A consumed code is kept past its
+      // own lifetime, so a late replay is still recognised (engine/authorization-code.ts).
+      const at = Date.now();
+      const retention = this.model === 'AuthorizationCode' ? options.consumedCodeRetentionMs : undefined;
       const result = await db
         .updateTable('oidc_payloads')
-        .set({ consumed_at: Date.now() })
+        .set(retention === undefined ? { consumed_at: at } : { consumed_at: at, expires_at: at + retention })
         .where('model', '=', this.model)
         .where('id', '=', sha256(id))
         .where('consumed_at', 'is', null)

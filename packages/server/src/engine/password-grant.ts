@@ -46,7 +46,7 @@ export function registerPasswordGrant(provider: Provider, deps: PasswordGrantDep
       if (outcome.kind === 'unverified') throw emailNotVerified();
       if (outcome.kind === 'second_factor') throw secondFactorRequired();
 
-      const resource = singleResource(params.resource) ?? (await deps.resources.defaultResource());
+      const resource = singleResource(params.resource) ?? (await deps.resources.defaultResource(ctx as KoaContextWithOIDC, client));
       const resourceServer = resource
         ? new provider.ResourceServer(resource, await deps.resources.getResourceServerInfo(ctx, resource, client))
         : undefined;

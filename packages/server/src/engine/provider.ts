@@ -14,15 +14,20 @@ import { recordAccessToken } from '../storage/access-tokens.ts';
 import { ensureSecrets, ensureSigningKeys, listSigningKeys, type SigningKey } from '../storage/keys.ts';
 import { accountRecord } from '../storage/users.ts';
 import { createOidcAdapter, type AlreadyConsumedError } from './oidc-adapter.ts';
+import type { AuditEventInput } from '../storage/audit.ts';
 import { createFindAccount } from './accounts.ts';
+import { CODE_REPLAYED, registerAuthorizationCode } from './authorization-code.ts';
 import { registerClientCredentials } from './client-credentials.ts';
 import { toClientMetadata } from './client-metadata.ts';
 import { createLoadExistingGrant } from './grants.ts';
+import { createInteractionPolicy } from './interaction-policy.ts';
 import { registerPasswordGrant } from './password-grant.ts';
 import { registerRefreshRotation } from './refresh-rotation.ts';
 import { createResourceIndicators } from './resources.ts';
+import { protocolAnswersMiddleware } from './protocol-answers.ts';
 import { createTokenExtensions, tokenExtensionsMiddleware } from './token-extensions.ts';
 import { answerUnavailableFromProvider } from './unavailable.ts';
+import { securityAuditEvent, type SecurityEvent } from './security-events.ts';
 import { createProviderPages } from './provider-pages.ts';
 import type { Layout } from '../html/layout.ts';
 import { accountClientMetadata, ACCOUNT_CLIENT_ID } from './account-client.ts';
@@ -81,6 +86,8 @@ export interface EngineDeps {
   readonly onApiKeyUse?: (id: string) => void;
   /** Told why a protocol request was refused (for debug logs; never a secret). */
   readonly onProtocolError?: (event: { endpoint: string; error: string | undefined; detail: string | undefined }) => void;
+  /** Writes to the audit log (security events: a replayed code, a reused refresh token). */
+  readonly audit?: (event: AuditEventInput) => Promise<void>;
 }
 
 const PUBLIC_MEMBERS = ['kty', 'crv', 'x', 'y', 'n', 'e', 'kid', 'alg', 'use'] as const;
@@ -118,7 +125,7 @@ export function cookieNames(publicUrl: string): { session: string; interaction: 
 
 const fingerprint = (keys: readonly SigningKey[]) => keys.map((k) => `${k.kid}:${k.state}`).sort().join(',');
 
-export async function createEngine({ db, config, passwordLogin, layout, onServerError, onApiKeyUse, onProtocolError }: EngineDeps): Promise<Engine> {
+export async function createEngine({ db, config, passwordLogin, layout, onServerError, onApiKeyUse, onProtocolError, audit }: EngineDeps): Promise<Engine> {
   const { renderError, logoutSource, postLogoutSuccessSource } = createProviderPages(layout);
   const [initialKeys, cookieKeys] = await Promise.all([ensureSigningKeys(db), ensureSecrets(db, 'cookie')]);
   const revokeGrant = async (grantId: string): Promise<void> => {
@@ -129,8 +136,13 @@ export async function createEngine({ db, config, passwordLogin, layout, onServer
   const usernames = new TtlCache<string | undefined>(config.cacheTtl * 1000);
   const trust = trustFunction(config.trustProxy);
 
+  const onSecurityEvent = async (event: SecurityEvent): Promise<void> => {
+    await audit?.(securityAuditEvent(event));
+  };
   const adapter = createOidcAdapter(db, {
     refreshReuseGraceMs: config.refreshTokenReuseGrace * 1000,
+    // A consumed code is kept as long as its grant may live, so a late replay still revokes it.
+    consumedCodeRetentionMs: Math.max(config.grantTtl, config.authorizationCodeTtl) * 1000,
     async findClient(clientId) {
       // The server's own account pages sign in through it like any app (engine/account-client.ts).
       if (clientId === ACCOUNT_CLIENT_ID) return accountClientMetadata(config.publicUrl, layout.brand.name);
@@ -145,10 +157,11 @@ export async function createEngine({ db, config, passwordLogin, layout, onServer
     async onConsumeRace(race: AlreadyConsumedError) {
       // Two redemptions of one code at the same moment: exactly one wins (the adapter's atomic
       // update). The loser gets invalid_grant and, as for any replay, what the first one got is
-      // revoked (RFC 6749 §4.1.2). Refresh-token races are settled by refresh-rotation.ts.
+      // revoked (RFC 6749 §4.1.2); authorization-code.ts reports it. Refresh-token races are
+      // settled by refresh-rotation.ts.
       if (race.model === 'AuthorizationCode') {
         if (race.grantId) await revokeGrant(race.grantId);
-        throw new errors.InvalidGrant('authorization code already consumed');
+        throw new errors.InvalidGrant(CODE_REPLAYED);
       }
     },
   });
@@ -195,7 +208,7 @@ export async function createEngine({ db, config, passwordLogin, layout, onServer
         id_token_signed_response_alg: 'ES256',
       },
       extraClientMetadata: {
-        properties: ['api_scopes', 'cors_origins', 'first_party'],
+        properties: ['api_scopes', 'apis', 'cors_origins', 'first_party'],
       },
       // Browsers may call the token, introspection and revocation endpoints only from origins the
       // client lists (Swagger UI on the API's own origin, for instance).
@@ -210,13 +223,9 @@ export async function createEngine({ db, config, passwordLogin, layout, onServer
         },
         revocation: {
           enabled: true,
-          // RFC 7009 §2.1: a client revokes only its own tokens; another confidential client is
-          // told so, a public one learns nothing.
-          allowedPolicy: async (_ctx, client, token) => {
-            if (token.clientId === client.clientId) return true;
-            if (client.clientAuthMethod === 'none') return false;
-            throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
-          },
+          // RFC 7009 §2.1: a client revokes only its own tokens. Another client's token is left
+          // alone and answered 200 like an unknown one (§2.2): a refusal would confirm it is valid.
+          allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
         },
         clientCredentials: { enabled: true },
         userinfo: { enabled: true },
@@ -225,11 +234,15 @@ export async function createEngine({ db, config, passwordLogin, layout, onServer
       },
       interactions: {
         url: (_ctx, interaction) => `${INTERACTION_PATH}/${interaction.uid}`,
+        // A session whose user was disabled or deleted asks for a login, never a 500.
+        policy: createInteractionPolicy(),
       },
       loadExistingGrant: createLoadExistingGrant(db),
       // RFC 9068 §2.2.3.1: user access tokens name the user, so an API can show who is calling
-      // without another request. Client tokens carry nothing extra.
+      // without another request. Client-credentials tokens say what they are (`gty`, as Auth0 and
+      // @gatehouse/sdk's principal kinds read it): a client's token never passes for a user's.
       extraTokenClaims: async (_ctx, token) => {
+        if (token.kind === 'ClientCredentials') return { gty: 'client_credentials' };
         const accountId = 'accountId' in token ? token.accountId : undefined;
         if (!accountId) return undefined;
         // oidc-provider keeps no JWT: record which grant a user's JWT access token belongs to, so
@@ -291,8 +304,9 @@ export async function createEngine({ db, config, passwordLogin, layout, onServer
       return Promise.resolve(typeof actual === 'string' && typeof this.clientSecret === 'string' && verifySecret(actual, this.clientSecret));
     } as never;
 
+    registerAuthorizationCode(provider, { db, revokeGrant, onSecurityEvent });
     registerClientCredentials(provider, resourceIndicators);
-    registerRefreshRotation(provider, { db, graceSeconds: config.refreshTokenReuseGrace, retrySeconds: config.refreshTokenRetryWindow, revokeGrant });
+    registerRefreshRotation(provider, { db, graceSeconds: config.refreshTokenReuseGrace, retrySeconds: config.refreshTokenRetryWindow, revokeGrant, onSecurityEvent });
     registerPasswordGrant(provider, { db, passwordLogin, resources: resourceIndicators });
 
     const publicUrl = new URL(config.publicUrl);
@@ -319,6 +333,8 @@ export async function createEngine({ db, config, passwordLogin, layout, onServer
     });
     // Introspection and revocation of JWT access tokens and API keys (token-extensions.ts).
     provider.use(tokenExtensionsMiddleware(extensions, ROUTES, (error) => onServerError?.(error)));
+    // RFC 6749 §5.1/§5.2 where oidc-provider's answers differ (protocol-answers.ts).
+    provider.use(protocolAnswersMiddleware(config.publicUrl, ROUTES));
     provider.on('server_error', (_ctx: KoaContextWithOIDC, error: unknown) => onServerError?.(error));
     // A dependency down is a 503 with Retry-After, not a 500 (unavailable.ts).
     answerUnavailableFromProvider(provider);

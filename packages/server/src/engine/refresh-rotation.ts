@@ -26,6 +26,7 @@ import type { Db } from '../storage/database.ts';
 import { AlreadyConsumedError } from './oidc-adapter.ts';
 import { atomically } from '../storage/scope.ts';
 import { reconcileGrantWithRoles } from './grants.ts';
+import type { SecurityEvent } from './security-events.ts';
 
 export interface RefreshRotationOptions {
   readonly db: Db;
@@ -35,7 +36,12 @@ export interface RefreshRotationOptions {
   readonly retrySeconds: number;
   /** Revokes everything issued under a grant. */
   readonly revokeGrant: (grantId: string) => Promise<void>;
+  /** Told of every reuse of a rotated refresh token (for the audit log). */
+  readonly onSecurityEvent?: (event: SecurityEvent) => Promise<void>;
 }
+
+/** oidc-provider's words for a reuse (lib/actions/grants/refresh_token.js), and ours below. */
+const REFRESH_REUSED = 'refresh token already used';
 
 /** How long a request that lost a race waits for the winner's response. */
 const RACE_WAIT_MS = 3000;
@@ -112,20 +118,20 @@ export function registerRefreshRotation(provider: Provider, options: RefreshRota
     return undefined;
   }
 
-  async function consumedAt(token: string): Promise<{ consumedAt: number | null; grantId: string | null } | undefined> {
+  async function consumedAt(token: string): Promise<{ consumedAt: number | null; grantId: string | null; accountId: string | null } | undefined> {
     const row = await db
       .selectFrom('oidc_payloads')
-      .select(['consumed_at', 'grant_id'])
+      .select(['consumed_at', 'grant_id', 'account_id'])
       .where('model', '=', 'RefreshToken')
       .where('id', '=', sha256(token))
       .executeTakeFirst();
-    return row && { consumedAt: row.consumed_at, grantId: row.grant_id };
+    return row && { consumedAt: row.consumed_at, grantId: row.grant_id, accountId: row.account_id };
   }
 
   /** A rotated token presented again when no replay is due: reuse, and the grant goes (RFC 9700 §4.14.2). */
   async function reuse(grantId: string | null): Promise<never> {
     if (grantId) await options.revokeGrant(grantId);
-    throw new errors.InvalidGrant('refresh token already used');
+    throw new errors.InvalidGrant(REFRESH_REUSED);
   }
 
   provider.registerGrantType(
@@ -138,12 +144,19 @@ export function registerRefreshRotation(provider: Provider, options: RefreshRota
       const window = windowSeconds(ctx.oidc.client.clientAuthMethod !== 'none');
 
       const state = await consumedAt(token);
+      // RFC 9700 §4.14.2: a rotated refresh token presented again was probably stolen; the grant
+      // is revoked (by oidc-provider or below) and the audit log is told which one.
+      const reused = (grantId: string | null) =>
+        options.onSecurityEvent?.({ type: 'refresh_token.reused', grantType: 'refresh_token', clientId, accountId: state?.accountId ?? null, grantId, ip: ctx.ip });
       if (window > 0 && state?.consumedAt) {
         // Already rotated: inside the window, answer what the first use got, if its successor is
         // still the latest token; outside it, let oidc-provider treat it as reuse and revoke the grant.
         if (arrived - state.consumedAt <= window * 1000) {
           const replay = await waitForResponse(token, clientId, arrived);
-          if (replay?.kind === 'superseded') return reuse(state.grantId);
+          if (replay?.kind === 'superseded') {
+            await reused(state.grantId);
+            return reuse(state.grantId);
+          }
           // Only while the grant lives: a logout or a revocation ends the window too.
           if (replay && state.grantId && (await provider.Grant.find(state.grantId))) {
             ctx.body = replay.body;
@@ -185,7 +198,10 @@ export function registerRefreshRotation(provider: Provider, options: RefreshRota
               .execute();
           }
         });
-        if (refusal) throw refusal;
+        if (refusal) {
+          if (refusal instanceof errors.InvalidGrant && refusal.error_detail === REFRESH_REUSED) await reused(state?.grantId ?? null);
+          throw refusal;
+        }
       } catch (error) {
         if (!(error instanceof AlreadyConsumedError)) throw error;
         // Another request rotated this token between our read and our consume.
@@ -196,6 +212,7 @@ export function registerRefreshRotation(provider: Provider, options: RefreshRota
             return;
           }
         }
+        await reused(error.grantId);
         return reuse(error.grantId);
       }
     },

@@ -1,5 +1,10 @@
 // APIs as oidc-provider resource servers (RFC 8707): the audience, the scopes a client may get,
 // the lifetime and signing algorithm of JWT access tokens (RFC 9068).
+//
+// A client gets tokens only for the APIs it was granted (its `apis`; docs/adr/0008-client-api-grants.md).
+// Every grant that issues an access token asks getResourceServerInfo for its resource (the
+// authorization endpoint, and the token endpoint for codes, refresh tokens, client credentials and
+// the password grant), so this is the one place that refuses the others.
 import { errors, type KoaContextWithOIDC, type ResourceServer, type Client as ProviderClient } from 'oidc-provider';
 import type { Config } from '../config/schema.ts';
 import { findApi, type Api } from '../storage/apis.ts';
@@ -12,6 +17,11 @@ export function allowedScopesOf(client: ProviderClient): string[] {
   return Array.isArray(client.api_scopes) ? (client.api_scopes as string[]) : [];
 }
 
+/** The API identifiers the client was granted, kept in its metadata (see client-metadata.ts). */
+export function grantedApisOf(client: ProviderClient): string[] {
+  return Array.isArray(client.apis) ? (client.apis as string[]) : [];
+}
+
 export function resourceServerFor(api: Api, client: ProviderClient, config: Config): ResourceServer {
   return {
     scope: clientApiScopes(api.scopes.map((s) => s.name), allowedScopesOf(client)).join(' '),
@@ -22,6 +32,10 @@ export function resourceServerFor(api: Api, client: ProviderClient, config: Conf
   };
 }
 
+// RFC 8707 §2: invalid_target. An API that exists but was not granted gets the same words as one
+// that does not exist: a client learns nothing about the APIs it may not use.
+const NOT_GRANTED = 'resource is not an API this client may get tokens for';
+
 export function createResourceIndicators(db: Db, config: Config) {
   const apis = new TtlCache<Api | undefined>(config.cacheTtl * 1000);
   return {
@@ -30,12 +44,15 @@ export function createResourceIndicators(db: Db, config: Config) {
       apis.clear();
     },
     enabled: true,
-    async defaultResource(): Promise<string | undefined> {
-      return config.defaultApi;
+    /** GATEHOUSE_DEFAULT_API, for a client granted it; others get no API token without `resource`. */
+    async defaultResource(_ctx: KoaContextWithOIDC, client?: ProviderClient): Promise<string | undefined> {
+      const fallback = config.defaultApi;
+      return fallback !== undefined && client !== undefined && grantedApisOf(client).includes(fallback) ? fallback : undefined;
     },
     async getResourceServerInfo(_ctx: KoaContextWithOIDC, indicator: string, client: ProviderClient): Promise<ResourceServer> {
+      if (!grantedApisOf(client).includes(indicator)) throw new errors.InvalidTarget(NOT_GRANTED);
       const api = await apis.get(indicator, () => findApi(db, indicator));
-      if (!api) throw new errors.InvalidTarget(`unknown API: no API has the identifier given in "resource"`);
+      if (!api) throw new errors.InvalidTarget(NOT_GRANTED);
       return resourceServerFor(api, client, config);
     },
     // The token request may omit `resource`: use the one the authorization was for.

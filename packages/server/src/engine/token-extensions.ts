@@ -8,7 +8,8 @@ import { findAccessToken, revokeAccessToken } from '../storage/access-tokens.ts'
 import { looksLikeApiKey, verifyApiKey } from '../storage/api-keys.ts';
 import type { Db } from '../storage/database.ts';
 import { findStoredClient } from '../storage/clients.ts';
-import { accountRecord } from '../storage/users.ts';
+import { accountRecord, grantedScopes } from '../storage/users.ts';
+import { OIDC_SCOPES, splitScope } from './scope-policy.ts';
 import { answerUnavailable } from './unavailable.ts';
 
 export interface TokenExtensionsOptions {
@@ -50,10 +51,19 @@ export function createTokenExtensions({ db, issuer, jwks, onApiKeyUse }: TokenEx
     if (!client || client.revokedAt) return INACTIVE;
     const record = await findAccessToken(db, claims.jti!);
     if (record?.revoked_at) return INACTIVE;
-    const isUserToken = claims.sub !== undefined && claims.sub !== clientId;
-    if (isUserToken) {
+    // The token is checked against the grant as it is now, not as it was at issuance: a JWT
+    // carrying a scope the client (or, for a user token, the user's roles) no longer has, or for
+    // an API the client is no longer granted, is inactive (issue 10, item 8d; ADR 0004).
+    const scopes = splitScope(claims.scope).filter((scope) => !OIDC_SCOPES.has(scope));
+    const audiences = typeof claims.aud === 'string' ? [claims.aud] : (claims.aud ?? []);
+    if (!audiences.every((aud) => client.apis.includes(aud))) return INACTIVE;
+    if (!scopes.every((scope) => client.scopes.includes(scope))) return INACTIVE;
+    // Client-credentials tokens say so (gty); older ones are told apart by sub = client_id and no
+    // record of a user (user JWTs are recorded at issuance).
+    const isClientToken = claims.gty === 'client_credentials' || (claims.sub === clientId && !record?.account_id);
+    if (!isClientToken) {
       // A user token lives as long as its grant and its user: both are checked now.
-      if (!record?.grant_id) return INACTIVE;
+      if (!record?.grant_id || typeof claims.sub !== 'string') return INACTIVE;
       const grant = await db
         .selectFrom('oidc_payloads')
         .select('expires_at')
@@ -61,8 +71,10 @@ export function createTokenExtensions({ db, issuer, jwks, onApiKeyUse }: TokenEx
         .where('grant_id', '=', record.grant_id)
         .executeTakeFirst();
       if (!grant || (grant.expires_at !== null && grant.expires_at <= Date.now())) return INACTIVE;
-      const user = await accountRecord(db, claims.sub!);
+      const user = await accountRecord(db, claims.sub);
       if (!user || user.disabled === 1) return INACTIVE;
+      const roleScopes = await grantedScopes(db, user.id);
+      if (!scopes.every((scope) => roleScopes.has(scope))) return INACTIVE;
     }
     return {
       active: true,
@@ -75,6 +87,7 @@ export function createTokenExtensions({ db, issuer, jwks, onApiKeyUse }: TokenEx
       iat: claims.iat,
       jti: claims.jti,
       token_type: 'Bearer',
+      ...(claims.gty === 'client_credentials' ? { gty: 'client_credentials' } : {}),
       ...(typeof claims.preferred_username === 'string' ? { username: claims.preferred_username } : {}),
     };
   }
@@ -149,16 +162,11 @@ export function tokenExtensionsMiddleware(
         // RFC 7662 §2.1: only authenticated (confidential) clients learn anything.
         ctx.body = client.clientAuthMethod === 'none' ? { active: false } : ((await extensions.introspect(token)) ?? { active: false });
       } else {
-        const outcome = await extensions.revoke(token, client.clientId);
-        if (outcome === 'not_mine') {
-          // RFC 7009 §2.1: a token issued to another client is not this client's to revoke.
-          ctx.status = 400;
-          ctx.body = { error: 'unauthorized_client', error_description: 'the token was not issued to this client' };
-        } else {
-          // Revoked, or not a token we know: RFC 7009 §2.2 answers 200 either way.
-          ctx.status = 200;
-          ctx.body = '';
-        }
+        // Revoked, another client's (RFC 7009 §2.1: not this client's to revoke, so left alone),
+        // or not a token we know: §2.2 answers 200 in every case, so the answer confirms nothing.
+        await extensions.revoke(token, client.clientId);
+        ctx.status = 200;
+        ctx.body = '';
       }
     } catch (error) {
       // A storage failure is never an answer: not active:false, not a 200 on revocation.

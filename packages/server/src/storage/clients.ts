@@ -1,16 +1,20 @@
 // Clients: the applications that ask for tokens. Confidential clients get a secret that is
-// shown once and stored only as a hash.
+// shown once and stored only as a hash. A client gets tokens only for the APIs listed for it
+// (client_apis; docs/adr/0008-client-api-grants.md).
 import { GatehouseError, isUniqueViolation } from '../errors.ts';
 import { hashSecret, newSecret, randomId, verifySecret } from '../secrets.ts';
 import type { Db } from './database.ts';
 import { iso, jsonArray, now, pageBounds, type Page, type PageRequest } from './rows.ts';
-import type { ClientsTable } from './tables.ts';
+import type { ClientsTable, Database } from './tables.ts';
+import type { Kysely } from 'kysely';
 import * as validate from './validate.ts';
 
 export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials', 'password'] as const;
 export type GrantType = (typeof GRANT_TYPES)[number];
 export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post'] as const;
 export const CLIENT_SECRET_PREFIX = 'gatehouse_cs_';
+export const APPLICATION_TYPES = ['web', 'native'] as const;
+export type ApplicationType = (typeof APPLICATION_TYPES)[number];
 
 export interface Client {
   readonly clientId: string;
@@ -20,11 +24,15 @@ export interface Client {
   readonly redirectUris: readonly string[];
   readonly postLogoutRedirectUris: readonly string[];
   readonly grantTypes: readonly GrantType[];
-  /** The API scopes this client may ask for. */
+  /** The API scopes this client may ask for (at the APIs it was granted). */
   readonly scopes: readonly string[];
+  /** The APIs (identifiers) this client may get tokens for; it gets none for any other. */
+  readonly apis: readonly string[];
   readonly corsOrigins: readonly string[];
   /** First-party clients skip the consent page. */
   readonly firstParty: boolean;
+  /** `native` apps may use any port of a loopback redirect URI (RFC 8252 §7.3). */
+  readonly applicationType: ApplicationType;
   readonly createdAt: string;
   /** A revoked client can no longer authenticate, and everything issued to it stops working. */
   readonly revokedAt: string | null;
@@ -44,8 +52,13 @@ export interface NewClient {
   readonly postLogoutRedirectUris?: readonly string[] | undefined;
   readonly grantTypes: string | readonly string[];
   readonly scopes?: string | readonly string[] | undefined;
+  /** API identifiers; none when not given. */
+  readonly apis?: readonly string[] | undefined;
   readonly corsOrigins?: readonly string[] | undefined;
+  /** Required with the authorization_code grant: whether the consent page is skipped. */
   readonly firstParty?: boolean | undefined;
+  /** `web` (the default) or `native` (a public app on a device: RFC 8252). */
+  readonly applicationType?: string | undefined;
 }
 
 export interface CreatedClient {
@@ -55,8 +68,12 @@ export interface CreatedClient {
 }
 
 const CLIENT_ID = /^[A-Za-z0-9._~-]{1,64}$/;
+// User ids are UUIDs (storage/users.ts). A client whose id looked like one would get client
+// credentials tokens with a user's id as `sub`: that shape is reserved for users, so the two can
+// never collide, whichever is created first.
+const USER_ID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-function toStoredClient(row: ClientsTable): StoredClient {
+function toStoredClient(row: ClientsTable, apis: readonly string[]): StoredClient {
   return {
     clientId: row.id,
     name: row.name,
@@ -66,8 +83,10 @@ function toStoredClient(row: ClientsTable): StoredClient {
     postLogoutRedirectUris: jsonArray(row.post_logout_redirect_uris),
     grantTypes: jsonArray(row.grant_types) as GrantType[],
     scopes: jsonArray(row.scopes),
+    apis: [...apis],
     corsOrigins: jsonArray(row.cors_origins),
     firstParty: row.first_party === 1,
+    applicationType: row.application_type === 'native' ? 'native' : 'web',
     createdAt: iso(row.created_at)!,
     revokedAt: iso(row.revoked_at),
     secretHash: row.secret_hash,
@@ -76,6 +95,57 @@ function toStoredClient(row: ClientsTable): StoredClient {
 
 export function publicView({ secretHash: _secretHash, ...client }: StoredClient): Client {
   return client;
+}
+
+/** The API identifiers granted to each of these clients, sorted. */
+async function apisOf(db: Kysely<Database>, clientIds: readonly string[]): Promise<Map<string, string[]>> {
+  const granted = new Map<string, string[]>();
+  if (clientIds.length === 0) return granted;
+  const rows = await db
+    .selectFrom('client_apis')
+    .innerJoin('apis', 'apis.id', 'client_apis.api_id')
+    .select(['client_apis.client_id', 'apis.identifier'])
+    .where('client_apis.client_id', 'in', [...clientIds])
+    .orderBy('apis.identifier')
+    .execute();
+  for (const row of rows) granted.set(row.client_id, [...(granted.get(row.client_id) ?? []), row.identifier]);
+  return granted;
+}
+
+/** API identifiers to grant, checked to exist; an unknown one is refused by name. */
+async function resolveApis(db: Kysely<Database>, identifiers: readonly string[]): Promise<{ id: string; identifier: string }[]> {
+  if (!Array.isArray(identifiers) || identifiers.some((i) => typeof i !== 'string')) {
+    throw new GatehouseError('invalid_request', 'apis must be a list of API identifiers', { field: 'apis' });
+  }
+  const wanted = [...new Set(identifiers)];
+  if (wanted.length === 0) return [];
+  const found = await db.selectFrom('apis').select(['id', 'identifier']).where('identifier', 'in', wanted).execute();
+  const missing = wanted.filter((identifier) => !found.some((api) => api.identifier === identifier));
+  if (missing.length > 0) throw new GatehouseError('invalid_request', `apis: no API has the identifier ${missing.join(', ')}`, { field: 'apis' });
+  return found;
+}
+
+async function replaceApis(db: Kysely<Database>, clientId: string, apis: readonly { id: string }[]): Promise<void> {
+  await db.deleteFrom('client_apis').where('client_id', '=', clientId).execute();
+  if (apis.length > 0) await db.insertInto('client_apis').values(apis.map((api) => ({ client_id: clientId, api_id: api.id }))).execute();
+}
+
+/**
+ * First party or not is a decision, not a default, for a client that signs users in: a first-party
+ * client skips the consent page and always gets refresh tokens (docs/adr/0008-client-api-grants.md).
+ * Clients without the authorization_code grant never show a consent page; they are stored as
+ * third-party.
+ */
+function firstPartyChoice(firstParty: boolean | undefined, grants: readonly GrantType[]): boolean {
+  if (firstParty !== undefined) return firstParty;
+  if (grants.includes('authorization_code')) {
+    throw new GatehouseError(
+      'invalid_request',
+      'first_party is required with the authorization_code grant: true for your own application (no consent page, refresh tokens always), false for anyone else\'s (the user is asked)',
+      { field: 'first_party' },
+    );
+  }
+  return false;
 }
 
 function grantTypes(value: NewClient['grantTypes']): GrantType[] {
@@ -105,15 +175,23 @@ export async function createClient(db: Db, input: NewClient): Promise<CreatedCli
   if (!CLIENT_ID.test(clientId)) {
     throw new GatehouseError('invalid_request', 'client_id must be 1-64 characters: letters, digits and . _ ~ -', { field: 'client_id' });
   }
+  if (USER_ID_SHAPE.test(clientId)) {
+    throw new GatehouseError('invalid_request', 'client_id must not look like a UUID: that shape is reserved for user ids, so that no client token can name a user', { field: 'client_id' });
+  }
   const name = validate.displayName(input.name);
   const isPublic = input.public === true;
+  const applicationType = input.applicationType === undefined ? 'web' : validate.oneOf(input.applicationType, APPLICATION_TYPES, 'application_type');
+  if (applicationType === 'native' && !isPublic) {
+    throw new GatehouseError('invalid_request', 'application_type native is for public clients: an app on a device cannot keep a secret (RFC 8252 §8.5)', { field: 'application_type' });
+  }
   const grants = grantTypes(input.grantTypes);
-  const redirectUris = [...new Set((input.redirectUris ?? []).map((u) => validate.redirectUri(u, 'redirect_uris')))];
-  const postLogoutRedirectUris = [...new Set((input.postLogoutRedirectUris ?? []).map((u) => validate.redirectUri(u, 'post_logout_redirect_uris')))];
+  const redirectUris = [...new Set((input.redirectUris ?? []).map((u) => validate.redirectUri(u, 'redirect_uris', applicationType)))];
+  const postLogoutRedirectUris = [...new Set((input.postLogoutRedirectUris ?? []).map((u) => validate.redirectUri(u, 'post_logout_redirect_uris', applicationType)))];
   const scopes = validate.scopes(input.scopes ?? []);
   const corsOrigins = [...new Set((input.corsOrigins ?? []).map((o) => validate.origin(o, 'cors_origins')))];
 
   checkGrants(isPublic, grants, redirectUris);
+  const firstParty = firstPartyChoice(input.firstParty, grants);
   let authMethod: Client['tokenEndpointAuthMethod'] = 'none';
   if (!isPublic) {
     authMethod = input.tokenEndpointAuthMethod === undefined ? 'client_secret_basic' : validate.oneOf(input.tokenEndpointAuthMethod, AUTH_METHODS, 'token_endpoint_auth_method');
@@ -134,25 +212,38 @@ export async function createClient(db: Db, input: NewClient): Promise<CreatedCli
     grant_types: JSON.stringify(grants),
     scopes: JSON.stringify(scopes),
     cors_origins: JSON.stringify(corsOrigins),
-    first_party: input.firstParty === false ? 0 : 1,
+    first_party: firstParty ? 1 : 0,
     created_at: at,
     updated_at: at,
     revoked_at: null,
+    application_type: applicationType,
   };
+  let apis: { id: string; identifier: string }[] = [];
   try {
-    await db.insertInto('clients').values(row).execute();
+    await db.transaction().execute(async (trx) => {
+      apis = await resolveApis(trx, input.apis ?? []);
+      await trx.insertInto('clients').values(row).execute();
+      await replaceApis(trx, clientId, apis);
+    });
   } catch (error) {
     if (isUniqueViolation(error)) throw new GatehouseError('conflict', `a client with id "${clientId}" already exists`, { field: 'client_id', cause: error });
     throw error;
   }
-  const client = publicView(toStoredClient(row));
+  const client = publicView(toStoredClient(row, apis.map((api) => api.identifier).sort()));
   return clientSecret === undefined ? { client } : { client, clientSecret };
 }
 
 export async function findStoredClient(db: Db, clientId: string): Promise<StoredClient | undefined> {
   if (!CLIENT_ID.test(clientId)) return undefined;
   const row = await db.selectFrom('clients').selectAll().where('id', '=', clientId).executeTakeFirst();
-  return row && toStoredClient(row);
+  return row && toStoredClient(row, (await apisOf(db, [row.id])).get(row.id) ?? []);
+}
+
+/** The ids of the clients (not revoked) allowed a grant type, sorted: what the start banner names. */
+export async function clientIdsWithGrant(db: Db, grant: GrantType): Promise<string[]> {
+  // grant_types is a JSON array of names from GRANT_TYPES: '"password"' matches that name only.
+  const rows = await db.selectFrom('clients').select('id').where('grant_types', 'like', `%"${grant}"%`).where('revoked_at', 'is', null).orderBy('id').execute();
+  return rows.map((row) => row.id);
 }
 
 export async function findClient(db: Db, clientId: string): Promise<Client | undefined> {
@@ -164,7 +255,8 @@ export async function listClients(db: Db, page: PageRequest = {}): Promise<Page<
   const { limit, offset } = pageBounds(page);
   const { total } = await db.selectFrom('clients').select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow();
   const rows = await db.selectFrom('clients').selectAll().orderBy('name').orderBy('id').limit(limit).offset(offset).execute();
-  return { items: rows.map((r) => publicView(toStoredClient(r))), total: Number(total), limit, offset };
+  const apis = await apisOf(db, rows.map((r) => r.id));
+  return { items: rows.map((r) => publicView(toStoredClient(r, apis.get(r.id) ?? []))), total: Number(total), limit, offset };
 }
 
 /** Deletes a client and everything issued to it (its grants, codes and refresh tokens stop working). */
@@ -213,13 +305,15 @@ export async function revokeClient(db: Db, clientId: string): Promise<Client> {
   return { ...publicView(client), revokedAt: client.revokedAt ?? iso(at) };
 }
 
-/** What may change on a client. Its id, type and authentication method never do. */
+/** What may change on a client. Its id, type, application type and authentication method never do. */
 export interface ClientChanges {
   readonly name?: string | undefined;
   readonly redirectUris?: readonly string[] | undefined;
   readonly postLogoutRedirectUris?: readonly string[] | undefined;
   readonly grantTypes?: string | readonly string[] | undefined;
   readonly scopes?: string | readonly string[] | undefined;
+  /** Replaces the APIs the client may get tokens for (identifiers). */
+  readonly apis?: readonly string[] | undefined;
   readonly corsOrigins?: readonly string[] | undefined;
   readonly firstParty?: boolean | undefined;
 }
@@ -233,35 +327,41 @@ export async function updateClient(db: Db, clientId: string, changes: ClientChan
   const name = changes.name === undefined ? client.name : validate.displayName(changes.name);
   const grants = changes.grantTypes === undefined ? [...client.grantTypes] : grantTypes(changes.grantTypes);
   const redirectUris =
-    changes.redirectUris === undefined ? [...client.redirectUris] : [...new Set(changes.redirectUris.map((u) => validate.redirectUri(u, 'redirect_uris')))];
+    changes.redirectUris === undefined
+      ? [...client.redirectUris]
+      : [...new Set(changes.redirectUris.map((u) => validate.redirectUri(u, 'redirect_uris', client.applicationType)))];
   const postLogoutRedirectUris =
     changes.postLogoutRedirectUris === undefined
       ? [...client.postLogoutRedirectUris]
-      : [...new Set(changes.postLogoutRedirectUris.map((u) => validate.redirectUri(u, 'post_logout_redirect_uris')))];
+      : [...new Set(changes.postLogoutRedirectUris.map((u) => validate.redirectUri(u, 'post_logout_redirect_uris', client.applicationType)))];
   const scopes = changes.scopes === undefined ? [...client.scopes] : validate.scopes(changes.scopes);
   const corsOrigins = changes.corsOrigins === undefined ? [...client.corsOrigins] : [...new Set(changes.corsOrigins.map((o) => validate.origin(o, 'cors_origins')))];
   const firstParty = changes.firstParty ?? client.firstParty;
   checkGrants(client.type === 'public', grants, redirectUris);
-  await db
-    .updateTable('clients')
-    .set({
-      name,
-      grant_types: JSON.stringify(grants),
-      redirect_uris: JSON.stringify(redirectUris),
-      post_logout_redirect_uris: JSON.stringify(postLogoutRedirectUris),
-      scopes: JSON.stringify(scopes),
-      cors_origins: JSON.stringify(corsOrigins),
-      first_party: firstParty ? 1 : 0,
-      updated_at: now(),
-    })
-    .where('id', '=', client.clientId)
-    .execute();
+  await db.transaction().execute(async (trx) => {
+    const apis = changes.apis === undefined ? undefined : await resolveApis(trx, changes.apis);
+    await trx
+      .updateTable('clients')
+      .set({
+        name,
+        grant_types: JSON.stringify(grants),
+        redirect_uris: JSON.stringify(redirectUris),
+        post_logout_redirect_uris: JSON.stringify(postLogoutRedirectUris),
+        scopes: JSON.stringify(scopes),
+        cors_origins: JSON.stringify(corsOrigins),
+        first_party: firstParty ? 1 : 0,
+        updated_at: now(),
+      })
+      .where('id', '=', client.clientId)
+      .execute();
+    if (apis !== undefined) await replaceApis(trx, client.clientId, apis);
+  });
   return publicView((await findStoredClient(db, client.clientId))!);
 }
 
 /**
  * Makes a confidential client the server itself uses exist, authenticated by `secret`, with the
- * given grants and no API scopes, and not revoked (the admin API's introspection client). A hash
+ * given grants and no API scopes or APIs, and not revoked (the admin API's introspection client). A hash
  * that does not match the secret (rotated by hand, say) is put back. Safe from several instances.
  */
 export async function ensureInternalClient(
@@ -289,6 +389,7 @@ export async function ensureInternalClient(
           created_at: at,
           updated_at: at,
           revoked_at: null,
+          application_type: 'web',
         })
         .execute();
     } catch (error) {
@@ -299,7 +400,8 @@ export async function ensureInternalClient(
     existing.revokedAt !== null ||
     existing.secretHash === null ||
     !verifySecret(input.secret, existing.secretHash) ||
-    existing.scopes.length > 0
+    existing.scopes.length > 0 ||
+    existing.apis.length > 0
   ) {
     await db
       .updateTable('clients')
@@ -315,6 +417,7 @@ export async function ensureInternalClient(
       })
       .where('id', '=', input.clientId)
       .execute();
+    await db.deleteFrom('client_apis').where('client_id', '=', input.clientId).execute();
   }
   return publicView((await findStoredClient(db, input.clientId))!);
 }

@@ -85,6 +85,14 @@ export interface ClientsTable {
   created_at: number;
   updated_at: number;
   revoked_at: number | null;
+  /** OpenID Connect Registration §2: `native` apps may use any loopback port (RFC 8252 §7.3). */
+  application_type: 'web' | 'native';
+}
+
+/** The APIs a client may get tokens for (its `resource` values); nothing else is issued to it. */
+export interface ClientApisTable {
+  client_id: string;
+  api_id: string;
 }
 
 export interface SigningKeysTable {
@@ -175,6 +183,7 @@ export interface Database {
   apis: ApisTable;
   api_scopes: ApiScopesTable;
   clients: ClientsTable;
+  client_apis: ClientApisTable;
   signing_keys: SigningKeysTable;
   server_secrets: ServerSecretsTable;
   oidc_payloads: OidcPayloadsTable;

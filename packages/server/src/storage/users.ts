@@ -115,6 +115,9 @@ function prepareUser(input: NewUser, field = ''): { row: UserRow; roles: string[
 }
 
 async function insertUser(trx: Transaction<Database>, row: UserRow, roles: readonly string[], field = ''): Promise<void> {
+  // A user's id is never a client's id (a client's tokens carry its id as `sub`). New clients
+  // cannot take the UUID shape (storage/clients.ts); one registered before that rule could.
+  while (await trx.selectFrom('clients').select('id').where('id', '=', row.id).executeTakeFirst()) row.id = crypto.randomUUID();
   try {
     await trx.insertInto('users').values(row).execute();
   } catch (error) {
@@ -230,9 +233,17 @@ export async function listUsers(db: Db, filter: UserFilter = {}): Promise<Page<U
   return { items: rows.map((r) => toUser(r, roles.get(r.id) ?? [])), total: Number(total), limit, offset };
 }
 
+/**
+ * Disables or enables a user. Disabling also ends everything they are signed in with (sessions,
+ * grants, refresh tokens, codes, and their JWTs through introspection), in the same transaction:
+ * enabling them again later restores the account, not what was issued before.
+ */
 export async function setUserDisabled(db: Db, usernameOrId: string, disabled: boolean): Promise<User> {
   const user = await requireUser(db, usernameOrId);
-  await db.updateTable('users').set({ disabled: disabled ? 1 : 0, updated_at: now() }).where('id', '=', user.id).execute();
+  await db.transaction().execute(async (trx) => {
+    await trx.updateTable('users').set({ disabled: disabled ? 1 : 0, updated_at: now() }).where('id', '=', user.id).execute();
+    if (disabled) await revokeUserSessions(trx, user.id);
+  });
   return { ...user, disabled };
 }
 

@@ -56,23 +56,49 @@ export function absoluteUrl(value: unknown, field: string): string {
   return value;
 }
 
+const FORBIDDEN_SCHEMES = ['javascript:', 'data:', 'file:', 'vbscript:', 'blob:', 'about:'];
+// RFC 8252 §7.1: a private-use scheme is a reverse domain name the app owns (com.example.app).
+const PRIVATE_USE_SCHEME = /^[a-z][a-z0-9+.-]*\.[a-z0-9+.-]+:$/;
+
 /**
- * A redirect URI: absolute, no fragment (RFC 6749 §3.1.2), https or a loopback http URL,
- * or a private-use scheme for native apps (RFC 8252 §7.1).
+ * A redirect URI, registered to be matched exactly: absolute, no fragment (RFC 6749 §3.1.2), no
+ * wildcard and no user:password@ (never useful, and an invitation to believe in pattern matching
+ * or to leak a password). Web clients: https, or http on a loopback host (development). Native
+ * apps (RFC 8252): http on a loopback IP literal (§7.3, any port at authorization; not `localhost`,
+ * §8.3), a private-use scheme that is a reverse domain name (§7.1), or a claimed https URI (§7.2).
  */
-export function redirectUri(value: unknown, field = 'redirect_uri'): string {
+export function redirectUri(value: unknown, field = 'redirect_uri', applicationType: 'web' | 'native' = 'web'): string {
   const uri = absoluteUrl(value, field);
   const url = new URL(uri);
   if (url.hash || uri.includes('#')) invalid(field, 'must not contain a fragment');
+  if (uri.includes('*') || /%2a/i.test(uri)) invalid(field, 'must not contain a wildcard (*): redirect URIs are matched exactly');
+  if (url.username !== '' || url.password !== '') invalid(field, 'must not contain a user name or password (user:password@)');
+  if (FORBIDDEN_SCHEMES.includes(url.protocol)) invalid(field, 'uses a forbidden scheme');
+  if (applicationType === 'native') {
+    if (url.protocol === 'http:') {
+      if (!isLoopbackIp(url.hostname)) invalid(field, 'of a native app must use http only on 127.0.0.1 or [::1] (RFC 8252 §7.3, §8.3: not localhost)');
+    } else if (url.protocol === 'https:') {
+      if (isLoopbackHost(url.hostname)) invalid(field, 'of a native app must use http, not https, on a loopback address (RFC 8252 §7.3)');
+    } else if (!PRIVATE_USE_SCHEME.test(url.protocol)) {
+      invalid(field, 'of a native app must use a private-use scheme that is a reverse domain name, such as com.example.app:/callback (RFC 8252 §7.1)');
+    }
+    return uri;
+  }
   if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
     invalid(field, 'must use https (http is allowed for localhost, 127.0.0.1 and [::1] only)');
   }
-  if (['javascript:', 'data:', 'file:', 'vbscript:'].includes(url.protocol)) invalid(field, 'uses a forbidden scheme');
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    invalid(field, 'of a web client must use https (app schemes are for native apps: application_type native)');
+  }
   return uri;
 }
 
 export function isLoopbackHost(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '127.0.0.1' || hostname === '[::1]' || hostname === '::1';
+  return hostname === 'localhost' || isLoopbackIp(hostname);
+}
+
+export function isLoopbackIp(hostname: string): boolean {
+  return hostname === '127.0.0.1' || hostname === '[::1]' || hostname === '::1';
 }
 
 /** A browser origin, for CORS: scheme://host[:port], nothing else. */

@@ -63,24 +63,26 @@ export async function clientRoutes(app: FastifyInstance, { db, changed }: AdminC
         operationId: 'createClient',
         summary: 'Create a client',
         description:
-          'A confidential client\'s secret is in the response, once: it is stored only as a hash. The client\'s scopes carry no admin scope the caller lacks. Not for API keys.',
+          'A confidential client\'s secret is in the response, once: it is stored only as a hash. The client gets tokens only for the APIs in `apis`. `first_party` is required with the `authorization_code` grant. The client\'s scopes carry no admin scope the caller lacks. Not for API keys.',
         body: S.NewClient,
         response: responses({ 201: S.ClientWithSecret }, 400, 409),
       },
     },
     async (request, reply) => {
       const body = request.body;
-      noteAudit(request, { details: { name: body.name, grant_types: body.grant_types, scopes: body.scopes ?? [] } });
+      noteAudit(request, { details: { name: body.name, grant_types: body.grant_types, scopes: body.scopes ?? [], apis: body.apis ?? [] } });
       assertGrantable(request.auth!, body.scopes ?? [], 'scopes');
       const created = await createClient(db, {
         clientId: body.client_id,
         name: body.name,
         public: body.public,
+        applicationType: body.application_type,
         tokenEndpointAuthMethod: body.token_endpoint_auth_method,
         grantTypes: body.grant_types,
         redirectUris: body.redirect_uris,
         postLogoutRedirectUris: body.post_logout_redirect_uris,
         scopes: body.scopes,
+        apis: body.apis,
         corsOrigins: body.cors_origins,
         firstParty: body.first_party,
       });
@@ -109,7 +111,7 @@ export async function clientRoutes(app: FastifyInstance, { db, changed }: AdminC
         tags,
         operationId: 'updateClient',
         summary: 'Change a client',
-        description: 'Name, grants, redirect URIs, scopes, CORS origins, first-party flag; checked as a whole like a new client. The id, type and authentication method never change.',
+        description: 'Name, grants, redirect URIs, scopes, granted APIs, CORS origins, first-party flag; checked as a whole like a new client. The id, type and authentication method never change.',
         params: S.IdParams,
         body: S.ClientChanges,
         response: responses({ 200: S.Client }, 400, 404, 409),
@@ -118,7 +120,7 @@ export async function clientRoutes(app: FastifyInstance, { db, changed }: AdminC
     async (request) => {
       const client = await manageableClient(request, request.params.id, { live: true });
       const body = request.body;
-      noteAudit(request, { details: { changed: Object.keys(body), ...(body.scopes ? { scopes: body.scopes } : {}) } });
+      noteAudit(request, { details: { changed: Object.keys(body), ...(body.scopes ? { scopes: body.scopes } : {}), ...(body.apis ? { apis: body.apis } : {}) } });
       if (body.scopes) assertGrantable(request.auth!, body.scopes, 'scopes');
       const updated = await updateClient(db, client.clientId, {
         name: body.name,
@@ -126,6 +128,7 @@ export async function clientRoutes(app: FastifyInstance, { db, changed }: AdminC
         redirectUris: body.redirect_uris,
         postLogoutRedirectUris: body.post_logout_redirect_uris,
         scopes: body.scopes,
+        apis: body.apis,
         corsOrigins: body.cors_origins,
         firstParty: body.first_party,
       });

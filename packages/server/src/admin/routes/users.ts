@@ -133,7 +133,7 @@ export async function userRoutes(app: FastifyInstance, { db, changed }: AdminCon
         schema: {
           tags,
           operationId: disabled ? 'disableUser' : 'enableUser',
-          summary: disabled ? 'Disable a user (no login, no new tokens; issued ones stop at introspection)' : 'Enable a user',
+          summary: disabled ? 'Disable a user (their sessions, grants and refresh tokens end; issued JWTs stop at introspection; no login, no new tokens)' : 'Enable a user',
           params: S.IdParams,
           response: responses({ 200: S.User }, 404),
         },

@@ -3,6 +3,7 @@ import { buildServer } from '../../app.ts';
 import { loadConfig } from '../../config/load.ts';
 import { DEVELOPMENT_KEY_FILE, keyProviderFromConfig } from '../../secret-key/key-provider.ts';
 import { databaseTimeouts, migrate, openStorage } from '../../storage/database.ts';
+import { startBanner } from '../banner.ts';
 import type { Command } from '../command.ts';
 import { cliKeys } from '../storage.ts';
 
@@ -20,6 +21,8 @@ export const serveCommand: Command = {
     const keys = keyProviderFromConfig(config, { developmentKeyFile: DEVELOPMENT_KEY_FILE });
     const server = await buildServer({ config, keys: keys.provider });
     for (const warning of [...warnings, ...keys.warnings]) server.app.log.warn(warning);
+    // What is open beyond the defaults: registration, password-grant clients, development settings.
+    for (const line of await startBanner(config, server.storage.db)) server.app.log[line.level](line.message);
     const address = await server.app.listen({ port: config.port, host: config.host });
     server.app.log.info({ issuer: config.publicUrl, address }, `Gatehouse is listening on ${address}; issuer ${config.publicUrl}`);
 

@@ -54,7 +54,7 @@ export const listUsersCommand: Command = {
 function toggle(disabled: boolean): Command {
   return {
     usage: `gatehouse users ${disabled ? 'disable' : 'enable'} <username>`,
-    summary: disabled ? 'Disable a user: no more logins, no more tokens (refresh included).' : 'Enable a disabled user.',
+    summary: disabled ? 'Disable a user: their sessions, grants and tokens end; no more logins or tokens.' : 'Enable a disabled user.',
     options: {},
     positionals: { min: 1, max: 1 },
     async run({ positionals, out, env }) {

@@ -6,6 +6,7 @@ import * as initial from './001-initial.ts';
 import * as apiKeysAuditRevocation from './002-api-keys-audit-revocation.ts';
 import * as selfService from './003-self-service.ts';
 import { encryptSecrets } from './004-encrypt-secrets.ts';
+import * as clientApis from './005-client-apis.ts';
 
 /** What data migrations need from the process running them. */
 export interface MigrationContext {
@@ -19,6 +20,7 @@ export function migrationProviderFor(context: MigrationContext): MigrationProvid
     '002-api-keys-audit-revocation': apiKeysAuditRevocation,
     '003-self-service': selfService,
     '004-encrypt-secrets': encryptSecrets(context.keyring),
+    '005-client-apis': clientApis,
   };
   return { getMigrations: async () => migrations };
 }

@@ -1,0 +1,147 @@
+// A client gets tokens only for the APIs it was granted (issue 10, item 4). Every grant that
+// issues an access token is tried with an API the client was not given: the authorization
+// endpoint, and the token endpoint for the code, refresh-token, client-credentials and password
+// grants. Real server, real sockets, openid-client as the client where it is a protocol flow.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { decodeJwt } from 'jose';
+import * as client from 'openid-client';
+import * as apis from '../src/storage/apis.ts';
+import * as clients from '../src/storage/clients.ts';
+import { createBrowser, loginThroughForm } from '@gatehouse/test-support/browser';
+import { tempDir } from '@gatehouse/test-support/files';
+import { ITEMS_API, cli, discoverClient, seedDemo, startInProcess, startProcess, tokenRequest, type Env } from '@gatehouse/test-support/gatehouse';
+import { linkIn, startMailbox } from '@gatehouse/test-support/smtp';
+
+/** An API nobody gave the demo clients, with no scope any of them may ask for. */
+const BILLING_API = 'https://billing.example';
+const JOHN = { username: 'johndoe', password: 'correct horse' };
+
+async function setup(t: test.TestContext, env: Env = {}) {
+  const gh = await startInProcess(t, { GATEHOUSE_DEFAULT_API: ITEMS_API, ...env });
+  const seed = await seedDemo(gh.db);
+  await apis.createApi(gh.db, { identifier: BILLING_API, name: 'Billing API', scopes: 'invoices:read' });
+  return { ...gh, seed };
+}
+
+/** The SPA's authorization request, as openid-client builds it. */
+async function authorizationUrl(issuer: string, redirectUri: string, params: Record<string, string>) {
+  const config = await discoverClient(issuer, 'web');
+  const verifier = client.randomPKCECodeVerifier();
+  const url = client.buildAuthorizationUrl(config, {
+    redirect_uri: redirectUri,
+    scope: 'openid items',
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state: 'st',
+    ...params,
+  });
+  return { config, verifier, url };
+}
+
+test('the attack: a stranger registers, verifies a mailbox and asks an SPA for a token for another API; refused with invalid_target', async (t) => {
+  const mailbox = await startMailbox(t);
+  const { issuer, seed } = await setup(t, { GATEHOUSE_REGISTRATION: 'true', GATEHOUSE_SMTP_URL: mailbox.url });
+  const stranger = { username: 'mallory', email: 'mallory@example.com', password: 'mallory password 1' };
+  const registered = await createBrowser().post(`${issuer}/register`, stranger);
+  assert.equal(registered.status, 200);
+  const link = new URL(linkIn(await mailbox.waitFor((m) => m.to === stranger.email), `${issuer}/verify-email?token=`));
+  const verified = await createBrowser().post(`${issuer}/verify-email`, { token: link.searchParams.get('token')! });
+  assert.equal(verified.status, 200);
+
+  const { url } = await authorizationUrl(issuer, seed.webRedirectUri, { resource: BILLING_API });
+  const { callback } = await loginThroughForm(createBrowser(), url, stranger, seed.webRedirectUri);
+  assert.equal(callback.searchParams.get('error'), 'invalid_target', `no code for an API the SPA was not granted: ${callback}`);
+  assert.equal(callback.searchParams.get('code'), null);
+});
+
+test('authorization code: the token endpoint refuses an API outside the client\'s grant; the granted API works', async (t) => {
+  const { issuer, seed } = await setup(t);
+  const { config, verifier, url } = await authorizationUrl(issuer, seed.webRedirectUri, { resource: ITEMS_API });
+  const { callback } = await loginThroughForm(createBrowser(), url, JOHN, seed.webRedirectUri);
+  const code = callback.searchParams.get('code');
+  assert.ok(code, `a code for the granted API: ${callback}`);
+  // Exchanged for another API: refused (RFC 8707 §2.2).
+  const other = await tokenRequest(issuer, { grant_type: 'authorization_code', client_id: 'web', code, redirect_uri: seed.webRedirectUri, code_verifier: verifier, resource: BILLING_API });
+  assert.equal(other.status, 400);
+  assert.equal(other.body.error, 'invalid_target');
+  const { url: again, verifier: v2 } = await authorizationUrl(issuer, seed.webRedirectUri, { resource: ITEMS_API });
+  const second = await loginThroughForm(createBrowser(), again, JOHN, seed.webRedirectUri);
+  const tokens = await client.authorizationCodeGrant(config, second.callback, { pkceCodeVerifier: v2, expectedState: 'st' }, { resource: ITEMS_API });
+  assert.equal(decodeJwt(tokens.access_token).aud, ITEMS_API);
+
+  // Refresh: the refresh token cannot be turned into a token for another API either.
+  assert.ok(tokens.refresh_token);
+  const refreshed = await tokenRequest(issuer, { grant_type: 'refresh_token', client_id: 'web', refresh_token: tokens.refresh_token, resource: BILLING_API });
+  assert.equal(refreshed.status, 400);
+  assert.equal(refreshed.body.error, 'invalid_target');
+});
+
+test('client credentials and the password grant refuse an API outside the client\'s grant', async (t) => {
+  const { issuer, seed } = await setup(t);
+  const service = await tokenRequest(issuer, { grant_type: 'client_credentials', resource: BILLING_API }, seed.service);
+  assert.equal(service.status, 400, JSON.stringify(service.body));
+  assert.equal(service.body.error, 'invalid_target');
+  const user = await tokenRequest(issuer, { grant_type: 'password', ...JOHN, resource: BILLING_API }, seed.passwordClient);
+  assert.equal(user.status, 400, JSON.stringify(user.body));
+  assert.equal(user.body.error, 'invalid_target');
+  // The granted API still works, for both.
+  assert.equal(decodeJwt((await tokenRequest(issuer, { grant_type: 'client_credentials', resource: ITEMS_API }, seed.service)).body.access_token).aud, ITEMS_API);
+  assert.equal(decodeJwt((await tokenRequest(issuer, { grant_type: 'password', ...JOHN, resource: ITEMS_API }, seed.passwordClient)).body.access_token).aud, ITEMS_API);
+});
+
+test('an unknown API and an API the client was not granted get the same answer', async (t) => {
+  const { issuer, seed } = await setup(t);
+  const unknown = await tokenRequest(issuer, { grant_type: 'client_credentials', resource: 'https://unknown.example' }, seed.service);
+  const foreign = await tokenRequest(issuer, { grant_type: 'client_credentials', resource: BILLING_API }, seed.service);
+  assert.equal(unknown.status, 400);
+  assert.deepEqual(foreign.body, unknown.body, 'nothing says which APIs exist');
+});
+
+test('registration is off by default, and the start banner says what is open: registration, password-grant clients, development settings', async (t) => {
+  const databaseUrl = `sqlite:${join(tempDir(t), 'gatehouse.db')}`;
+  const closed = await startProcess(t, { GATEHOUSE_DATABASE_URL: databaseUrl });
+  assert.equal((await fetch(`${closed.issuer}/register`)).status, 404, 'no self-registration unless turned on');
+  assert.match(closed.output(), /registration off; password grant off \(no client has it\); dynamic client registration off; development settings GATEHOUSE_SMTP_URL/);
+  assert.doesNotMatch(closed.output(), /registration is on/);
+  await closed.stop();
+
+  const setup = cli({ GATEHOUSE_DATABASE_URL: databaseUrl }, ['clients', 'create', '--id', 'tutorial', '--name', 'Tutorial', '--grants', 'password', '--json']);
+  assert.equal(setup.code, 0, setup.stderr);
+  const open = await startProcess(t, { GATEHOUSE_DATABASE_URL: databaseUrl, GATEHOUSE_REGISTRATION: 'true', GATEHOUSE_SMTP_URL: 'smtp://127.0.0.1:1' });
+  assert.equal((await fetch(`${open.issuer}/register`)).status, 200);
+  const output = open.output();
+  assert.match(output, /"level":40[^\n]*registration is on: anyone can create an account/);
+  assert.match(output, /"level":40[^\n]*the password grant is on for 1 client\(s\): tutorial/);
+  assert.match(output, /registration on; password grant on for tutorial; dynamic client registration off; development settings none/);
+  const banner = output.indexOf('registration is on');
+  assert.ok(banner >= 0 && banner < output.indexOf('Gatehouse is listening'), 'said before the server takes requests');
+});
+
+test('an API with no scopes is granted like any other; the default API only to the clients granted it; taking an API away stops refreshes', async (t) => {
+  const { issuer, seed, db, server } = await setup(t);
+  await apis.createApi(db, { identifier: 'https://status.example', name: 'Status (no scopes)', scopes: [] });
+  const status = { grant_type: 'client_credentials', resource: 'https://status.example' };
+  assert.equal((await tokenRequest(issuer, status, seed.service)).body.error, 'invalid_target', 'not granted: refused');
+  await clients.updateClient(db, seed.service.clientId, { apis: [ITEMS_API, 'https://status.example'] });
+  await server.changed('clients');
+  const granted = await tokenRequest(issuer, status, seed.service);
+  assert.equal(granted.status, 200, JSON.stringify(granted.body));
+  const claims = decodeJwt(granted.body.access_token);
+  assert.deepEqual([claims.aud, claims.scope], ['https://status.example', undefined], 'who is calling, and no scope');
+
+  // GATEHOUSE_DEFAULT_API is the items API: a client not granted it gets no token for it by default.
+  await clients.updateClient(db, seed.service.clientId, { apis: ['https://status.example'] });
+  const user = await tokenRequest(issuer, { grant_type: 'password', ...JOHN }, seed.passwordClient);
+  assert.equal(decodeJwt(user.body.access_token).aud, ITEMS_API, 'granted the default API: a token for it');
+  await clients.updateClient(db, seed.passwordClient.clientId, { apis: [] });
+  await server.changed('clients');
+  const noDefault = await tokenRequest(issuer, { grant_type: 'password', ...JOHN }, seed.passwordClient);
+  assert.equal(noDefault.status, 200, JSON.stringify(noDefault.body));
+  assert.equal(noDefault.body.access_token.split('.').length, 1, 'no JWT for an API: an opaque token for userinfo at most');
+
+  // The refresh token issued for the items API no longer gets tokens for it.
+  const refreshed = await tokenRequest(issuer, { grant_type: 'refresh_token', refresh_token: user.body.refresh_token }, seed.passwordClient);
+  assert.deepEqual([refreshed.status, refreshed.body.error], [400, 'invalid_target']);
+});
