@@ -47,8 +47,11 @@ async function trickle(port: number, head: string, body: string): Promise<RawAns
   const answered = answer(socket);
   socket.write(head);
   let sent = 0;
+  // Stop sending once the server has answered: writing after its close only provokes a reset.
+  let answeredYet = false;
+  socket.once('data', () => (answeredYet = true));
   const timer = setInterval(() => {
-    if (sent < body.length && !socket.destroyed) socket.write(body[sent++]!);
+    if (sent < body.length && !socket.destroyed && !answeredYet) socket.write(body[sent++]!);
   }, 1000);
   const result = await answered;
   clearInterval(timer);
@@ -78,7 +81,8 @@ test('a body sent one byte a second is cut off by the request timeout (408), on 
   for (const path of ['/token', '/interaction/abc/login']) {
     const raw = await trickle(port, `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\n`, 'grant_type=client_credentials&'.repeat(40));
     assert.equal(status(raw), 408, `${path}: ${JSON.stringify(raw)}`);
-    assert.equal(raw.ended, 'closed');
+    // The server ends the connection; a byte of ours in flight as it closes turns the close into a reset.
+    assert.ok(['closed', 'ECONNRESET'].includes(raw.ended), `${path}: ended ${raw.ended}`);
   }
 });
 
@@ -86,7 +90,7 @@ test('headers sent one byte a second are cut off by the headers timeout (408)', 
   const { issuer } = await startInProcess(t, { GATEHOUSE_REQUEST_TIMEOUT: '30', GATEHOUSE_HEADERS_TIMEOUT: '2' });
   const raw = await trickle(Number(new URL(issuer).port), 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n', 'X-Slow: '.padEnd(200, 'z'));
   assert.equal(status(raw), 408, JSON.stringify(raw));
-  assert.equal(raw.ended, 'closed');
+  assert.ok(['closed', 'ECONNRESET'].includes(raw.ended), `ended ${raw.ended}`);
 });
 
 test('a 10 MB body is answered 413, and the client still sending gets the answer: token endpoint (RFC 6749 JSON), login form, admin API', { timeout: 120_000 }, async (t) => {
