@@ -17,7 +17,16 @@ import { UpstreamError } from './upstream.ts';
 import { createJwtVerifier, type VerifiedJwt } from './verify-jwt.ts';
 
 export type AuthOutcome =
-  | { readonly ok: true; readonly principal: Principal | undefined }
+  | {
+      readonly ok: true;
+      readonly principal: Principal | undefined;
+      /**
+       * Headers the answer must carry, set by every adapter: `Cache-Control: no-store` when the
+       * credential came in the URL (RFC 6750 §2.3: a cache keyed by URL would hand the response,
+       * obtained with someone's token, to whoever asks for the same URL).
+       */
+      readonly headers?: Readonly<Record<string, string>> | undefined;
+    }
   | { readonly ok: false; readonly error: AuthError; readonly response: ErrorResponse };
 
 /** What adapters and the OpenAPI builder need to know about the configuration. */
@@ -94,7 +103,7 @@ class GatehouseAuthenticator implements Authenticator {
     });
     const keys: KeyStore =
       options.jwks !== undefined
-        ? new StaticKeys(options.jwks)
+        ? new StaticKeys(options.jwks, options.onError)
         : new RemoteKeys({
             jwksUri: async () => options.jwksUri ?? this.#endpoint('jwks_uri'),
             fetch: options.fetch,
@@ -103,6 +112,7 @@ class GatehouseAuthenticator implements Authenticator {
             maxAgeMs: options.jwksMaxAgeMs,
             now: options.now,
             onStaleKeys: options.onError,
+            onKeyError: options.onError,
           });
     this.#verifyToken = createJwtVerifier({
       issuer: options.issuer,
@@ -186,7 +196,7 @@ class GatehouseAuthenticator implements Authenticator {
       if (cached !== undefined) {
         // 4. authorize: principal kind, then scopes (403 insufficient_scope).
         authorize(cached, route);
-        return { ok: true, principal: cached };
+        return credential.location === 'query' ? { ok: true, principal: cached, headers: NO_STORE } : { ok: true, principal: cached };
       }
     } catch (error) {
       return this.#failure(error, route);
@@ -201,7 +211,7 @@ class GatehouseAuthenticator implements Authenticator {
       const principal = await this.#resolve(credential, client);
       // 4. authorize: principal kind, then scopes (403 insufficient_scope).
       authorize(principal, route);
-      return { ok: true, principal };
+      return credential.location === 'query' ? { ok: true, principal, headers: NO_STORE } : { ok: true, principal };
     } catch (error) {
       return this.#failure(error, route);
     }
@@ -335,7 +345,10 @@ class GatehouseAuthenticator implements Authenticator {
     if (error instanceof AuthError) return error;
     if (error instanceof UpstreamError) {
       this.#options.onError(error);
-      return new AuthError('temporarily_unavailable', 'The authorization server could not be reached', { cause: error });
+      // RFC 9110 §10.2.3: every 503 says when to come back — when the SDK will ask the issuer
+      // again if it is waiting on purpose (a cooldown), otherwise after a short pause.
+      const retryAfter = Math.max(UNAVAILABLE_RETRY_AFTER_SEC, Math.ceil((error.retryAfterMs ?? 0) / 1000));
+      return new AuthError('temporarily_unavailable', 'The authorization server could not be reached', { cause: error, retryAfter });
     }
     // Anything else is a bug in this package; refusing (not 500) keeps it fail-closed.
     this.#options.onError(error instanceof Error ? error : new Error(String(error)));
@@ -358,6 +371,11 @@ class GatehouseAuthenticator implements Authenticator {
     };
   }
 }
+
+const NO_STORE: Readonly<Record<string, string>> = Object.freeze({ 'cache-control': 'no-store' });
+
+/** Seconds a 503 asks the client to wait when nothing better is known. */
+const UNAVAILABLE_RETRY_AFTER_SEC = 1;
 
 /** RFC 7662 §2.2: the issuer says a JWT that verified locally is no longer active (revoked). */
 function revokedJwt(): AuthError {

@@ -10,6 +10,8 @@
  * one of them carries a credential the request is refused with 400 `invalid_request`
  * (RFC 6750 §3.1: "uses more than one method"). A repeated cookie or parameter is refused the same
  * way (two cookies of one name is how cookie tossing from a sibling domain shows up).
+ * A credential header sent more than once is refused too (400): Node keeps the first of two
+ * `Authorization` headers, a proxy may read the last, and the two would judge different tokens.
  * A value outside RFC 6750's b64token grammar, or longer than the cap, is a malformed *token*
  * (401 `invalid_token`); "Bearer" with no token at all is a malformed *request* (400).
  */
@@ -38,6 +40,12 @@ export interface AuthRequest {
    * request is never throttled.
    */
   readonly clientIp?: string | undefined;
+  /**
+   * Node's `rawHeaders` (name, value, name, value, …), so a header sent twice can be told from
+   * one sent once: Node's parsed headers keep only the first `Authorization`. Without it, a Web
+   * `Headers` object joins repeated fields with ", ", which is recognised instead.
+   */
+  readonly rawHeaders?: readonly string[] | undefined;
 }
 
 export interface Credential {
@@ -107,12 +115,18 @@ export function extractCredential(
     return values[0];
   };
 
-  if (accepted.has('bearer') && locations.bearer) add(bearerToken(request), 'bearer', 'header');
+  if (accepted.has('bearer') && locations.bearer) {
+    refuseRepeatedHeader(request, 'authorization', 'Bearer');
+    add(bearerToken(request), 'bearer', 'header');
+  }
   if (accepted.has('cookie') && locations.cookie !== undefined) add(cookie(locations.cookie, 'cookie'), 'cookie', 'cookie');
   if (accepted.has('query') && locations.query !== undefined) add(query(locations.query, 'query'), 'query', 'query');
   const apiKey = locations.apiKey;
   if (accepted.has('apiKey') && apiKey !== undefined) {
-    if (apiKey.header !== undefined) add(readHeader(request.headers, apiKey.header.toLowerCase()), 'apiKey', 'header');
+    if (apiKey.header !== undefined) {
+      refuseRepeatedHeader(request, apiKey.header.toLowerCase(), 'ApiKey');
+      add(readHeader(request.headers, apiKey.header.toLowerCase()), 'apiKey', 'header');
+    }
     if (apiKey.cookie !== undefined) add(cookie(apiKey.cookie, 'apiKey'), 'apiKey', 'cookie');
     if (apiKey.query !== undefined) add(query(apiKey.query, 'apiKey'), 'apiKey', 'query');
   }
@@ -122,6 +136,34 @@ export function extractCredential(
     throw badRequest('Credentials were sent by more than one method', scheme);
   }
   return found[0];
+}
+
+/**
+ * A credential header present more than once is a malformed request (RFC 9110 §5.3: these fields
+ * are not lists). `name` is lower case.
+ */
+function refuseRepeatedHeader(request: AuthRequest, name: string, scheme: ChallengeScheme): void {
+  const raw = request.rawHeaders;
+  if (raw !== undefined) {
+    let count = 0;
+    for (let index = 0; index < raw.length; index += 2) {
+      if (raw[index]?.length === name.length && raw[index]?.toLowerCase() === name) count += 1;
+    }
+    if (count > 1) throw badRequest(`The ${headerLabel(name)} header was sent more than once`, scheme);
+    return;
+  }
+  // A Web `Headers` joins repeated fields with ", ". No API key or Bearer credential has a comma
+  // (b64token), so a comma beside one is a second header (other schemes, like Digest, have commas).
+  if (typeof (request.headers as Headers).get !== 'function') return;
+  const value = readHeader(request.headers, name);
+  if (value === undefined || !value.includes(',')) return;
+  if (name !== 'authorization' || /(^|,)\s*bearer(\s|,|$)/i.test(value)) {
+    throw badRequest(`The ${headerLabel(name)} header was sent more than once`, scheme);
+  }
+}
+
+function headerLabel(name: string): string {
+  return name === 'authorization' ? 'Authorization' : name;
 }
 
 /**

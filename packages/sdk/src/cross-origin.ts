@@ -56,7 +56,7 @@ function requestOrigin(request: AuthRequest): string | undefined {
 }
 
 function refused(credential: Credential): AuthError {
-  return new AuthError('invalid_request', 'A cookie credential was sent by a cross-site request', {
+  return new AuthError('cross_site_request', 'A cookie credential was sent by a cross-site request', {
     scheme: schemeOf(credential.source),
   });
 }

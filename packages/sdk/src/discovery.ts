@@ -50,7 +50,10 @@ export class Discovery {
     if (this.#metadata !== undefined) return this.#metadata;
     if (this.#inflight !== undefined) return this.#inflight;
     const failure = this.#failure;
-    if (failure !== undefined && this.#options.now() - failure.at < this.#options.retryAfterMs) throw failure.error;
+    const waited = failure === undefined ? 0 : this.#options.now() - failure.at;
+    if (failure !== undefined && waited < this.#options.retryAfterMs) {
+      throw new UpstreamError('discovery', failure.error.message, failure.error, this.#options.retryAfterMs - waited);
+    }
 
     this.#inflight = this.#load().then(
       (metadata) => {
@@ -63,7 +66,7 @@ export class Discovery {
         const upstream = error instanceof UpstreamError ? error : new UpstreamError('discovery', 'discovery failed', error);
         this.#failure = { error: upstream, at: this.#options.now() };
         this.#inflight = undefined;
-        throw upstream;
+        throw new UpstreamError('discovery', upstream.message, upstream, this.#options.retryAfterMs);
       },
     );
     return this.#inflight;

@@ -21,7 +21,16 @@ export const AUTH_ERRORS = {
   invalid_request: {
     status: 400,
     wireError: 'invalid_request',
-    when: 'A malformed request: a malformed Authorization header, a credential sent twice or by more than one method, or a cookie credential sent by a cross-site request.',
+    when: 'A malformed request: a malformed Authorization header, a credential header, cookie or parameter sent twice, or credentials sent by more than one method.',
+  },
+  // A cookie credential on an unsafe method from another site (CSRF, cross-origin.ts). Not a
+  // malformed request and not a bad credential (it was never judged): refused as forbidden, as
+  // Go's CrossOriginProtection and the web-app helper do, with no challenge — signing in again
+  // would not help. Name in Gatehouse's own error registry.
+  cross_site_request: {
+    status: 403,
+    wireError: 'cross_site_request',
+    when: 'A cookie credential on an unsafe method from a request that does not provably come from the API\'s own or a trusted origin (CSRF).',
   },
   // RFC 6750 §3.1: expired, revoked, malformed, or otherwise invalid credential.
   invalid_token: {
@@ -128,14 +137,15 @@ const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
  *   Bearer realm="api", error="invalid_token", error_description="…"        (RFC 6750 §3)
  *   ApiKey realm="api", header="X-API-Key", error="…", error_description="…" (Gatehouse)
  * The error attributes go on the challenge of the scheme that was presented; with no credential
- * there are none at all. A 503 or 429 carries no challenge: nothing was found wrong with the
- * credential (the issuer could not be asked, or was not asked). A 429 says when to come back.
+ * there are none at all. A 503, 429 or cross-site 403 carries no challenge: nothing was found
+ * wrong with the credential (the issuer could not be asked, or was not asked, or the request's
+ * origin was refused). A 429 and a 503 say when to come back.
  */
 export function toErrorResponse(error: AuthError, options: ChallengeOptions): ErrorResponse {
   const entry = AUTH_ERRORS[error.code];
   const headers: Record<string, string> = { 'content-type': JSON_CONTENT_TYPE };
 
-  if (error.code !== 'temporarily_unavailable' && error.code !== 'too_many_requests') {
+  if (error.code !== 'temporarily_unavailable' && error.code !== 'too_many_requests' && error.code !== 'cross_site_request') {
     const challenge = buildChallenges(error, options);
     if (challenge !== '') headers['www-authenticate'] = challenge;
   }

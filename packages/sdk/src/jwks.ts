@@ -10,8 +10,12 @@
  * - keys are refreshed when older than `maxAgeMs`; an unknown `kid` triggers at most one refetch
  *   per `cooldownMs`, and concurrent requests share that single fetch;
  * - when a refetch fails, the last good keys stay in use;
- * - an unknown `kid` that is still unknown is refused (fail closed); if the refetch that could have
- *   found it failed, the answer is 503 instead, because the key may exist.
+ * - an unknown `kid` that is still unknown is refused (fail closed); while the last fetch failed
+ *   (until one succeeds), the answer is 503 instead, because the key may exist: an outage of the
+ *   issuer never turns into a 401 for a token signed with a newly rotated key. The 503 says when
+ *   the next fetch will be allowed (Retry-After).
+ * - a published key that cannot be imported (too short, not on its curve, …) verifies nothing and
+ *   is reported to `onError`, naming its `kid`.
  */
 import { importJWK, type JWK } from 'jose';
 import { keyMatchesAlgorithm, MIN_RSA_MODULUS_BITS, type JwsAlgorithm, type PublicJwk } from './algorithms.ts';
@@ -38,6 +42,8 @@ export interface RemoteKeysOptions {
   now: () => number;
   /** Told about a failed refresh that was absorbed by keeping the last good keys. */
   onStaleKeys: (error: UpstreamError) => void;
+  /** Told about a published key that cannot be used. */
+  onKeyError: (error: Error) => void;
 }
 
 function unknownKey(): AuthError {
@@ -79,7 +85,12 @@ async function importVerifyKey(jwk: PublicJwk, alg: JwsAlgorithm): Promise<Crypt
 }
 
 /** Picks the one key for (kid, alg) among `entries`, or undefined. Ambiguity is refused. */
-async function select(entries: readonly KeyEntry[], kid: string | undefined, alg: JwsAlgorithm): Promise<CryptoKey | undefined> {
+async function select(
+  entries: readonly KeyEntry[],
+  kid: string | undefined,
+  alg: JwsAlgorithm,
+  onKeyError: (error: Error) => void,
+): Promise<CryptoKey | undefined> {
   // Exact string comparison; a key without kid never matches a token that names one.
   const candidates = entries.filter((entry) => (kid === undefined || entry.kid === kid) && keyMatchesAlgorithm(entry.jwk, alg));
   if (candidates.length === 0) return undefined;
@@ -90,7 +101,11 @@ async function select(entries: readonly KeyEntry[], kid: string | undefined, alg
   let imported = entry.imported.get(alg);
   if (imported === undefined) {
     // A key the issuer published but that cannot be imported verifies nothing.
-    imported = importVerifyKey(entry.jwk, alg).catch(() => undefined);
+    imported = importVerifyKey(entry.jwk, alg).catch((error: unknown) => {
+      const name = entry.kid === undefined ? 'without kid' : JSON.stringify(entry.kid);
+      onKeyError(new Error(`JWKS key ${name} cannot verify ${alg}: ${error instanceof Error ? error.message : String(error)}`, { cause: error }));
+      return undefined;
+    });
     entry.imported.set(alg, imported);
   }
   const key = await imported;
@@ -106,13 +121,15 @@ export interface KeyStore {
 /** Keys given in configuration: never any network. */
 export class StaticKeys implements KeyStore {
   readonly #entries: KeyEntry[];
+  readonly #onKeyError: (error: Error) => void;
 
-  constructor(jwks: JsonWebKeySet) {
+  constructor(jwks: JsonWebKeySet, onKeyError: (error: Error) => void) {
     this.#entries = toEntries(jwks);
+    this.#onKeyError = onKeyError;
   }
 
   async getKey(kid: string | undefined, alg: JwsAlgorithm): Promise<CryptoKey> {
-    const key = await select(this.#entries, kid, alg);
+    const key = await select(this.#entries, kid, alg, this.#onKeyError);
     if (key === undefined) throw unknownKey();
     return key;
   }
@@ -142,17 +159,18 @@ export class RemoteKeys implements KeyStore {
         if (this.#entries !== undefined) this.#options.onStaleKeys(error);
       });
     }
-    if (this.#entries === undefined) throw this.#lastFailure ?? new UpstreamError('jwks', 'no keys loaded');
+    if (this.#entries === undefined) throw this.#outage() ?? new UpstreamError('jwks', 'no keys loaded');
 
-    const key = await select(this.#entries, kid, alg);
+    const key = await select(this.#entries, kid, alg, this.#options.onKeyError);
     if (key !== undefined) return key;
     // The refresh that could have brought this key just failed: it may exist, so 503.
-    if (refreshFailure !== undefined) throw refreshFailure;
+    if (refreshFailure !== undefined) throw this.#outage() ?? refreshFailure;
 
-    // 2. Unknown kid (perhaps a rotation): one shared refetch per cooldown, then fail closed.
+    // 2. Unknown kid (perhaps a rotation): one shared refetch per cooldown, then fail closed —
+    //    unless the last fetch failed: until one succeeds the key may exist, so 503, not 401.
     const refreshed = await this.#refreshIfAllowed();
-    if (!refreshed) throw unknownKey();
-    const retried = await select(this.#entries, kid, alg);
+    if (!refreshed) throw this.#outage() ?? unknownKey();
+    const retried = await select(this.#entries, kid, alg, this.#options.onKeyError);
     if (retried === undefined) throw unknownKey();
     return retried;
   }
@@ -187,5 +205,16 @@ export class RemoteKeys implements KeyStore {
       this.#lastFailure = error instanceof UpstreamError ? error : new UpstreamError('jwks', 'JWKS fetch failed', error);
       throw this.#lastFailure;
     }
+  }
+
+  /**
+   * While the last fetch failed: the failure, saying when the next fetch may start (what a 503
+   * tells the client to wait).
+   */
+  #outage(): UpstreamError | undefined {
+    const failure = this.#lastFailure;
+    if (failure === undefined) return undefined;
+    const retryAfterMs = Math.max(0, this.#attemptedAt + this.#options.cooldownMs - this.#options.now());
+    return new UpstreamError('jwks', failure.message, failure.cause ?? failure, retryAfterMs);
   }
 }

@@ -5,7 +5,7 @@
  */
 import { SOURCE_NAMES, type CredentialLocations, type SourceName } from './credentials.ts';
 import type { JsonWebKeySet } from './jwks.ts';
-import { isSupportedAlgorithm, type JwsAlgorithm } from './algorithms.ts';
+import { isSupportedAlgorithm, MIN_RSA_MODULUS_BITS, type JwsAlgorithm } from './algorithms.ts';
 import type { FetchLike } from './upstream.ts';
 
 export interface IntrospectionOptions {
@@ -57,6 +57,12 @@ export interface CredentialOptions {
   readonly query?: boolean | string;
   /** API keys, always checked by introspection. `true` means the `X-API-Key` header. Off unless set. */
   readonly apiKey?: boolean | { readonly header?: string | false; readonly query?: string; readonly cookie?: string };
+  /**
+   * Under an https issuer, credential cookies must be named `__Host-…` or `__Secure-…` (RFC 6265bis
+   * §4.1.3): only a secure origin can set such a cookie, so a sibling subdomain or a plain-http page
+   * cannot plant one. `true` accepts any name (for a cookie you cannot rename). Default false.
+   */
+  readonly unprefixedCookies?: boolean;
 }
 
 export interface AuthenticatorOptions {
@@ -77,7 +83,7 @@ export interface AuthenticatorOptions {
   readonly defaultSources?: readonly SourceName[];
   /** Origins allowed to use cookie credentials on unsafe methods besides the API's own. */
   readonly trustedOrigins?: readonly string[];
-  /** Seconds of leeway on `exp`/`nbf`. Default 5. */
+  /** Seconds of leeway on `exp`/`nbf`/`iat`. Default 5. */
   readonly clockTolerance?: number;
   /** `realm` of the WWW-Authenticate challenges. Default: the audience. */
   readonly realm?: string;
@@ -166,7 +172,7 @@ export function resolveOptions(options: AuthenticatorOptions): ResolvedOptions {
   if (options.jwks !== undefined && jwksUri !== undefined) throw new TypeError('jwks, jwksUri: give one or the other');
 
   const introspection = resolveIntrospection(options.introspection);
-  const locations = resolveLocations(options.credentials);
+  const locations = resolveLocations(options.credentials, new URL(issuer).protocol === 'https:');
   if (locations.apiKey !== undefined && introspection === undefined) {
     throw new TypeError('credentials.apiKey: API keys are checked by introspection; set the introspection option');
   }
@@ -253,8 +259,32 @@ function validateStaticJwks(jwks: unknown): void {
   for (const [index, key] of (jwks as JsonWebKeySet).keys.entries()) {
     if (typeof key !== 'object' || key === null) throw new TypeError(`jwks.keys[${index}]: expected a JWK object`);
     if (key.kty === 'oct' || key['k'] !== undefined) throw new TypeError(`jwks.keys[${index}]: symmetric keys are not accepted`);
-    if (key['d'] !== undefined) throw new TypeError(`jwks.keys[${index}]: contains private key material; give the public key only`);
+    const label = typeof key.kid === 'string' ? `jwks.keys[${index}] (kid ${JSON.stringify(key.kid)})` : `jwks.keys[${index}]`;
+    if (key['d'] !== undefined) throw new TypeError(`${label}: contains private key material; give the public key only`);
+    if (key.kty !== 'RSA' && key.kty !== 'EC' && key.kty !== 'OKP') throw new TypeError(`${label}: expected kty RSA, EC or OKP`);
+    // A weak key would be refused on every token later (jwks.ts); refusing it here says why at boot.
+    if (key.kty === 'RSA') {
+      const bits = rsaModulusBits(key['n']);
+      if (bits < MIN_RSA_MODULUS_BITS) {
+        throw new TypeError(`${label}: an RSA key of ${bits} bits is too short to be trusted (at least ${MIN_RSA_MODULUS_BITS})`);
+      }
+    }
   }
+}
+
+/** Bits of an RSA modulus given as a JWK `n` (base64url, big-endian); 0 when it is not one. */
+function rsaModulusBits(n: unknown): number {
+  if (typeof n !== 'string' || !/^[A-Za-z0-9_-]+$/.test(n)) return 0;
+  let bytes: string;
+  try {
+    bytes = atob(n.replace(/-/g, '+').replace(/_/g, '/'));
+  } catch {
+    return 0;
+  }
+  let first = 0;
+  while (first < bytes.length && bytes.charCodeAt(first) === 0) first += 1;
+  if (first === bytes.length) return 0;
+  return (bytes.length - first - 1) * 8 + (32 - Math.clz32(bytes.charCodeAt(first)));
 }
 
 function resolveIntrospection(value: IntrospectionOptions | undefined): ResolvedOptions['introspection'] {
@@ -294,9 +324,12 @@ function resolveFailureLimit(value: IntrospectionOptions['failureLimit']): Resol
 const TOKEN = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
 const RESERVED_HEADERS = new Set(['authorization', 'cookie', 'host', 'origin']);
 
-function resolveLocations(value: CredentialOptions | undefined): CredentialLocations {
+function resolveLocations(value: CredentialOptions | undefined, secureIssuer: boolean): CredentialLocations {
   const options = value ?? {};
   if (options.bearer !== undefined && typeof options.bearer !== 'boolean') throw new TypeError('credentials.bearer: expected a boolean');
+  if (options.unprefixedCookies !== undefined && typeof options.unprefixedCookies !== 'boolean') {
+    throw new TypeError('credentials.unprefixedCookies: expected a boolean');
+  }
   const cookie = options.cookie === undefined ? undefined : name(options.cookie, 'credentials.cookie');
   const query =
     options.query === undefined || options.query === false
@@ -325,8 +358,22 @@ function resolveLocations(value: CredentialOptions | undefined): CredentialLocat
   }
   if (cookie !== undefined && cookie === apiKey?.cookie) throw new TypeError('credentials: the token and API key cookies need different names');
   if (query !== undefined && query === apiKey?.query) throw new TypeError('credentials: the token and API key parameters need different names');
+  if (secureIssuer && options.unprefixedCookies !== true) {
+    requireCookiePrefix(cookie, 'credentials.cookie');
+    requireCookiePrefix(apiKey?.cookie, 'credentials.apiKey.cookie');
+  }
 
   return Object.freeze({ bearer: options.bearer ?? true, cookie, query, apiKey });
+}
+
+const SECURE_COOKIE_PREFIX = /^__(Host|Secure)-/;
+
+function requireCookiePrefix(cookie: string | undefined, label: string): void {
+  if (cookie === undefined || SECURE_COOKIE_PREFIX.test(cookie)) return;
+  throw new TypeError(
+    `${label}: under an https issuer a credential cookie must be named __Host-${cookie} (or __Secure-${cookie}), ` +
+      'so that no other site or subdomain can set it; credentials.unprefixedCookies: true accepts the name as it is',
+  );
 }
 
 function name(value: unknown, label: string): string {

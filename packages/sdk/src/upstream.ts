@@ -11,10 +11,13 @@ export class UpstreamError extends Error {
   override readonly name = 'UpstreamError';
   /** Which call failed. */
   readonly endpoint: 'discovery' | 'jwks' | 'introspection';
+  /** Milliseconds until the SDK will ask the issuer again, when it waits on purpose (a cooldown). */
+  readonly retryAfterMs: number | undefined;
 
-  constructor(endpoint: UpstreamError['endpoint'], message: string, cause?: unknown) {
+  constructor(endpoint: UpstreamError['endpoint'], message: string, cause?: unknown, retryAfterMs?: number) {
     super(message, cause === undefined ? undefined : { cause });
     this.endpoint = endpoint;
+    this.retryAfterMs = retryAfterMs;
   }
 }
 

@@ -25,7 +25,7 @@ export interface JwtVerifyContext {
   readonly audience: string;
   readonly algorithms: readonly JwsAlgorithm[];
   readonly keys: KeyStore;
-  /** Seconds of leeway for `exp` and `nbf`. */
+  /** Seconds of leeway for `exp`, `nbf` and `iat`. */
   readonly clockToleranceSec: number;
   readonly maxTokenLength: number;
   readonly now: () => number;
@@ -50,6 +50,7 @@ const DESCRIPTIONS = {
   noExpiry: 'The access token has no valid expiry',
   expired: 'The access token has expired',
   notYetValid: 'The access token is not valid yet',
+  issuedInFuture: 'The access token was issued in the future',
 } as const;
 
 function invalid(description: string): AuthError {
@@ -114,6 +115,12 @@ export function createJwtVerifier(context: JwtVerifyContext): (token: string) =>
 
     // 4. the members the principal is built from have the right types.
     const claims = checkClaimTypes(payload);
+    // 5. jose checks `iat` only against a maximum age; a token issued beyond the leeway in the
+    //    future is refused, as RFC 9068 profiles (and FAPI) do: it was minted by a clock we do
+    //    not share, or made to outlive its real lifetime.
+    if (claims.iat !== undefined && (claims.iat as number) > context.now() / 1000 + context.clockToleranceSec) {
+      throw invalid(DESCRIPTIONS.issuedInFuture);
+    }
     return { claims, scopes: readTokenScopes(claims) };
   };
 }

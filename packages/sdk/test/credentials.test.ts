@@ -131,25 +131,36 @@ describe('CSRF: cookie credentials on unsafe methods', () => {
     }
   });
 
-  test('unsafe methods need Sec-Fetch-Site: same-origin, or a same/trusted Origin; otherwise 400', async () => {
+  test('unsafe methods need Sec-Fetch-Site: same-origin, or a same/trusted Origin; otherwise 403 (no challenge: signing in again would not help)', async () => {
     const trusted = { overrides: { credentials: all, trustedOrigins: ['https://app.example.test'] } };
     for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) {
       assert.equal(await check({ ...cookie(), 'sec-fetch-site': 'same-origin', origin: same }, { method }), 'ok:user', method);
       assert.equal(await check({ ...cookie(), origin: same }, { method }), 'ok:user', `${method} Origin only (older browsers)`);
       assert.equal(await check({ ...cookie(), 'sec-fetch-site': 'cross-site', origin: 'https://app.example.test' }, { method, ...trusted }), 'ok:user');
 
-      assert.equal(await check({ ...cookie(), 'sec-fetch-site': 'cross-site', origin: 'https://evil.example' }, { method }), 'invalid_request');
-      assert.equal(await check({ ...cookie(), 'sec-fetch-site': 'same-site', origin: 'https://sub.example.test' }, { method }), 'invalid_request');
-      assert.equal(await check({ ...cookie(), 'sec-fetch-site': 'none' }, { method }), 'invalid_request');
-      assert.equal(await check({ ...cookie(), origin: 'https://evil.example' }, { method }), 'invalid_request');
-      assert.equal(await check({ ...cookie(), origin: 'null' }, { method }), 'invalid_request');
-      assert.equal(await check({ ...cookie(), origin: 'http://api.example.test' }, { method }), 'invalid_request', 'scheme matters');
-      assert.equal(await check(cookie(), { method }), 'invalid_request', 'neither header: fail closed');
+      assert.equal(await check({ ...cookie(), 'sec-fetch-site': 'cross-site', origin: 'https://evil.example' }, { method }), 'cross_site_request');
+      assert.equal(await check({ ...cookie(), 'sec-fetch-site': 'same-site', origin: 'https://sub.example.test' }, { method }), 'cross_site_request');
+      assert.equal(await check({ ...cookie(), 'sec-fetch-site': 'none' }, { method }), 'cross_site_request');
+      assert.equal(await check({ ...cookie(), origin: 'https://evil.example' }, { method }), 'cross_site_request');
+      assert.equal(await check({ ...cookie(), origin: 'null' }, { method }), 'cross_site_request');
+      assert.equal(await check({ ...cookie(), origin: 'http://api.example.test' }, { method }), 'cross_site_request', 'scheme matters');
+      assert.equal(await check(cookie(), { method }), 'cross_site_request', 'neither header: fail closed');
     }
   });
 
+  test('the refusal is 403 cross_site_request with no challenge (the credential was never judged)', async () => {
+    const outcome = await authenticatorWith({ credentials: all }).authenticate(
+      request({ ...cookie(), 'sec-fetch-site': 'cross-site' }, { url: 'https://api.example.test/items', method: 'POST' }),
+    );
+    assert.equal(outcome.ok, false);
+    if (outcome.ok) return;
+    assert.equal(outcome.response.status, 403);
+    assert.equal(outcome.response.headers['www-authenticate'], undefined);
+    assert.deepEqual(JSON.parse(outcome.response.body), { error: 'cross_site_request', error_description: 'A cookie credential was sent by a cross-site request' });
+  });
+
   test('API keys in cookies are protected the same way; header credentials need no check', async () => {
-    assert.equal(await check({ cookie: `api_key=${apiKey}`, 'sec-fetch-site': 'cross-site' }, { method: 'POST' }), 'invalid_request');
+    assert.equal(await check({ cookie: `api_key=${apiKey}`, 'sec-fetch-site': 'cross-site' }, { method: 'POST' }), 'cross_site_request');
     assert.equal(await check({ ...bearer(token), 'sec-fetch-site': 'cross-site', origin: 'https://evil.example' }, { method: 'POST' }), 'ok:user');
     assert.equal(await check({ 'x-api-key': apiKey, 'sec-fetch-site': 'cross-site' }, { method: 'DELETE' }), 'ok:api_key');
   });

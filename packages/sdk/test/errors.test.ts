@@ -44,6 +44,7 @@ describe('RFC 6750 responses', () => {
       insufficient_scope: [403, 'insufficient_scope'],
       too_many_requests: [429, 'too_many_requests'],
       temporarily_unavailable: [503, 'temporarily_unavailable'],
+      cross_site_request: [403, 'cross_site_request'],
     };
     assert.deepEqual(Object.keys(AUTH_ERRORS).sort(), Object.keys(expected).sort());
     for (const [code, [status, wire]] of Object.entries(expected) as [AuthErrorCode, [number, string | undefined]][]) {
@@ -51,7 +52,7 @@ describe('RFC 6750 responses', () => {
       assert.equal(response.status, status, code);
       assert.equal(JSON.parse(response.body).error, wire, code);
       const challenge = response.headers['www-authenticate'];
-      if (code === 'temporarily_unavailable' || code === 'too_many_requests') {
+      if (code === 'temporarily_unavailable' || code === 'too_many_requests' || code === 'cross_site_request') {
         assert.equal(challenge, undefined, `${status}: the credential was not judged`);
       } else if (code === 'missing_credentials') {
         assert.equal(challenge, 'Bearer realm="api"');

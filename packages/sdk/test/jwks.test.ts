@@ -2,6 +2,7 @@
 // last good keys kept when the JWKS endpoint fails; then fail closed." and "When the JWKS …
 // endpoint is unreachable, the answer is 503". Also discovery: exact issuer, fallback, cached.
 import assert from 'node:assert/strict';
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { createAuthenticator, type AuthenticatorOptions, type AuthOutcome } from '@gatehouse/sdk';
 import { createTestIssuer, type TestFault, type TestIssuer } from '@gatehouse/sdk/testing';
@@ -94,9 +95,19 @@ describe('JWKS', () => {
       const outcome = await check(rotated);
       assert.equal(codeOf(outcome), 'temporarily_unavailable');
       assert.equal(outcome.ok ? 0 : outcome.response.status, 503);
-      // …and within the cooldown it is simply refused (fail closed, no hammering).
-      assert.equal(codeOf(await check(rotated)), 'invalid_token');
+      assert.equal(outcome.ok ? undefined : outcome.response.headers['retry-after'], '30', 'until the next fetch may start');
+      // …and within the cooldown, still 503 (the key may exist), without another fetch.
+      const fetches = jwksFetches();
+      clock.advance(10);
+      const again = await check(rotated);
+      assert.equal(codeOf(again), 'temporarily_unavailable', 'a failed refetch is never a false 401');
+      assert.equal(again.ok ? undefined : again.response.headers['retry-after'], '20');
+      assert.equal(jwksFetches(), fetches, 'no hammering within the cooldown');
       assert.equal(codeOf(await check(token)), 'ok', 'known keys still work');
+      // Back up: once a fetch succeeds, a kid that is really unknown is refused (fail closed).
+      failing.fail('jwks', undefined);
+      clock.advance(21);
+      assert.equal(codeOf(await check(rotated)), 'invalid_token');
 
       // A key removed from the set stops working once the set is refreshed.
       failing.fail('jwks', undefined);
@@ -135,6 +146,57 @@ describe('JWKS', () => {
         await down.close();
       }
     }
+  });
+
+  test('a key rotated while the issuer is down: 503 with Retry-After until a fetch succeeds, then verified', async () => {
+    const rotating = await createTestIssuer();
+    try {
+      const { check, clock, jwksFetches } = setup({ issuer: rotating.issuer, audience: rotating.audience, jwksCooldown: 30 });
+      assert.equal(codeOf(await check(await rotating.mintAccessToken({ expiresIn: 7200 }))), 'ok');
+      await rotating.rotateKeys();
+      const fresh = await rotating.mintAccessToken({ expiresIn: 7200 }); // signed with the new kid
+      clock.advance(31);
+      for (const fault of ['reset', 'unavailable'] as const) {
+        rotating.fail('jwks', fault);
+        for (let second = 0; second < 40; second += 10) {
+          const outcome = await check(fresh);
+          assert.equal(codeOf(outcome), 'temporarily_unavailable', `${fault}, +${second}s`);
+          assert.ok(!outcome.ok && Number(outcome.response.headers['retry-after']) >= 1, 'every 503 says when to come back');
+          clock.advance(10);
+        }
+      }
+      const fetchesWhileDown = jwksFetches();
+      assert.ok(fetchesWhileDown <= 1 + 3, `at most one fetch per cooldown while down (${fetchesWhileDown})`);
+      rotating.fail('jwks', undefined);
+      clock.advance(30);
+      assert.equal(codeOf(await check(fresh)), 'ok', 'recovered once the JWKS answers');
+    } finally {
+      await rotating.close();
+    }
+  });
+
+  test('a published key that cannot be imported is reported to onError, naming it, and verifies nothing', async () => {
+    // A 1024-bit RSA key published beside the issuer's own, and a token it signed.
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    const weakJwk = { ...publicKey.export({ format: 'jwk' }), kid: 'weak-1024', alg: 'RS256', use: 'sig' };
+    const withWeakKey: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      if (!String(input).endsWith('/jwks')) return response;
+      const jwks = (await response.json()) as { keys: unknown[] };
+      return Response.json({ keys: [...jwks.keys, weakJwk] });
+    };
+    const { check, errors } = setup({ algorithms: ['ES256', 'RS256'], fetch: withWeakKey });
+    // jose will not sign with a short key either: sign by hand.
+    const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const now = Math.floor(Date.now() / 1000);
+    const input = `${part({ alg: 'RS256', kid: 'weak-1024', typ: 'at+jwt' })}.${part({
+      iss: issuer.issuer, aud: issuer.audience, sub: 'user-1', client_id: 'c', scope: 'items', iat: now, exp: now + 3600,
+    })}`;
+    const token = `${input}.${sign('sha256', Buffer.from(input), privateKey).toString('base64url')}`;
+    const outcome = await check(token);
+    assert.equal(codeOf(outcome), 'invalid_token');
+    assert.match(errors.map((error) => error.message).join('\n'), /JWKS key "weak-1024" cannot verify RS256: RSA key shorter than 2048 bits/);
+    assert.equal(codeOf(await check(await issuer.mintAccessToken())), 'ok', 'the good key still verifies');
   });
 
   test('static keys: never a request, an unknown kid is simply refused', async () => {

@@ -34,6 +34,14 @@ test('required options and bad values throw a TypeError naming the option', () =
     [{ credentials: { apiKey: true } }, /^credentials\.apiKey: API keys are checked by introspection/],
     [{ credentials: { bearer: false } }, /^credentials: every credential source is disabled/],
     [{ credentials: { cookie: 'bad name' } }, /^credentials\.cookie/],
+    // Under an https issuer, a credential cookie any subdomain or http page could set is refused.
+    [{ credentials: { cookie: 'access_token' } }, /^credentials\.cookie: under an https issuer a credential cookie must be named __Host-access_token/],
+    [{ credentials: { apiKey: { cookie: 'key' } }, introspection: { clientId: 'a', clientSecret: 'b' } }, /^credentials\.apiKey\.cookie: under an https issuer/],
+    [{ credentials: { cookie: '__host-token' } }, /^credentials\.cookie: under an https issuer/],
+    [{ credentials: { cookie: '__Host-token', unprefixedCookies: 'yes' } }, /^credentials\.unprefixedCookies: expected a boolean/],
+    [{ jwks: { keys: [{ kty: 'RSA', kid: 'old', n: 'AQAB'.repeat(10), e: 'AQAB' }] } }, /^jwks\.keys\[0\] \(kid "old"\): an RSA key of \d+ bits is too short/],
+    [{ jwks: { keys: [{ kty: 'RSA', e: 'AQAB' }] } }, /^jwks\.keys\[0\]: an RSA key of 0 bits/],
+    [{ jwks: { keys: [{ kid: 'k' }] } }, /^jwks\.keys\[0\] \(kid "k"\): expected kty RSA, EC or OKP/],
     [{ credentials: { apiKey: { header: 'Authorization' } }, introspection: { clientId: 'a', clientSecret: 'b' } }, /^credentials\.apiKey\.header: Authorization is reserved/],
     [{ defaultSources: ['query'] }, /^defaultSources\[0\]: 'query' is not an enabled/],
     [{ trustedOrigins: ['https://app.example.test/'] }, /^trustedOrigins\[0\]/],
@@ -66,6 +74,10 @@ test('documented defaults; http is accepted for loopback issuers or with allowHt
   assert.doesNotThrow(() => createAuthenticator({ ...base, issuer: 'http://localhost:3000' }));
   assert.doesNotThrow(() => createAuthenticator({ ...base, issuer: 'http://gatehouse:3000', allowHttpIssuer: true }));
   assert.equal(createAuthenticator(base).description.realm, base.audience, 'realm defaults to the audience');
+  // Credential cookies: prefixed names under https; any name with the explicit opt-out or a loopback http issuer.
+  for (const cookie of ['__Host-token', '__Secure-token']) assert.doesNotThrow(() => createAuthenticator({ ...base, credentials: { cookie } }));
+  assert.doesNotThrow(() => createAuthenticator({ ...base, credentials: { cookie: 'token', unprefixedCookies: true } }));
+  assert.doesNotThrow(() => createAuthenticator({ ...base, issuer: 'http://127.0.0.1:3000', credentials: { cookie: 'token' } }));
 });
 
 test('Express: errors are sent directly by default, or passed to next(err) with status and headers', async () => {

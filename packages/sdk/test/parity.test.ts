@@ -2,7 +2,7 @@
 // (@hono/node-server), both on real sockets, and status, WWW-Authenticate, Retry-After, content
 // type and body must match. Each adapter gives the core the client's address (the failure limit).
 import assert from 'node:assert/strict';
-import type { Server } from 'node:http';
+import { request as httpRequest, type OutgoingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { createAdaptorServer } from '@hono/node-server';
@@ -13,7 +13,7 @@ import { createAuthenticator, type Authenticator, type AuthRequirement } from '@
 import { gatehouse as expressGatehouse } from '@gatehouse/sdk/express';
 import { gatehouse as fastifyGatehouse } from '@gatehouse/sdk/fastify';
 import { gatehouse as honoGatehouse } from '@gatehouse/sdk/hono';
-import { createTestIssuer, snapshot, type TestIssuer } from '@gatehouse/sdk/testing';
+import { createTestIssuer, type TestIssuer } from '@gatehouse/sdk/testing';
 
 let issuer: TestIssuer;
 let apps: Adapters;
@@ -26,10 +26,12 @@ interface Wire {
   wwwAuthenticate: string | undefined;
   retryAfter: string | undefined;
   contentType: string | undefined;
+  cacheControl: string | undefined;
   body: string;
 }
 
-type Call = (path: string, headers: Record<string, string>) => Promise<Wire>;
+/** A header given as an array is sent as that many separate fields (fetch would join them). */
+type Call = (path: string, headers: Record<string, string | string[]>) => Promise<Wire>;
 
 interface Adapters {
   readonly fastify: Call;
@@ -60,10 +62,7 @@ async function serveEverywhere(authenticator: Authenticator): Promise<Adapters> 
 
   const overSocket = (server: Server): Call => {
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    return async (path, headers) => {
-      const response = await snapshot(await fetch(`${base}${path}`, { headers }));
-      return wire(response.status, response.headers, response.body);
-    };
+    return (path, headers) => get(`${base}${path}`, headers);
   };
   return {
     fastify: async (path, headers) => {
@@ -74,6 +73,7 @@ async function serveEverywhere(authenticator: Authenticator): Promise<Adapters> 
         wwwAuthenticate: header('www-authenticate'),
         retryAfter: header('retry-after'),
         contentType: header('content-type'),
+        cacheControl: header('cache-control'),
         body: response.body,
       };
     },
@@ -89,23 +89,37 @@ async function serveEverywhere(authenticator: Authenticator): Promise<Adapters> 
   };
 }
 
+/** A GET over a real socket with node:http, which sends each element of an array header as its own field. */
+function get(url: string, headers: OutgoingHttpHeaders): Promise<Wire> {
+  return new Promise((resolve, reject) => {
+    const outgoing = httpRequest(url, { headers }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => {
+        const header = (name: string) => (response.headers[name] === undefined ? undefined : String(response.headers[name]));
+        resolve({
+          status: response.statusCode ?? 0,
+          wwwAuthenticate: header('www-authenticate'),
+          retryAfter: header('retry-after'),
+          contentType: header('content-type'),
+          cacheControl: header('cache-control'),
+          body,
+        });
+      });
+    });
+    outgoing.on('error', reject);
+    outgoing.end();
+  });
+}
+
 async function listen(server: Server): Promise<Server> {
   if (!server.listening) await new Promise((resolve) => server.once('listening', resolve));
   return server;
 }
 
-function wire(status: number, headers: Headers, body: string): Wire {
-  return {
-    status,
-    wwwAuthenticate: headers.get('www-authenticate') ?? undefined,
-    retryAfter: headers.get('retry-after') ?? undefined,
-    contentType: headers.get('content-type') ?? undefined,
-    body,
-  };
-}
-
 /** Fastify's, Express' and Hono's answers, asserted identical (a 200's content type is each framework's own). */
-async function sameEverywhere(adapters: Adapters, name: string, path: string, headers: Record<string, string>): Promise<Wire> {
+async function sameEverywhere(adapters: Adapters, name: string, path: string, headers: Record<string, string | string[]>): Promise<Wire> {
   const answers = [await adapters.fastify(path, headers), await adapters.express(path, headers), await adapters.hono(path, headers)];
   const [fastifyWire, expressWire, honoWire] = answers.map((answer) => (answer.status < 400 ? { ...answer, contentType: undefined } : answer)) as [Wire, Wire, Wire];
   assert.deepEqual(expressWire, fastifyWire, `${name}: Express differs from Fastify`);
@@ -127,7 +141,7 @@ after(async () => {
 
 test('Fastify, Express and Hono answer every case with identical status, challenge and body', async () => {
   const token = (options = {}) => issuer.mintAccessToken({ scopes: ['items'], ...options });
-  const cases: Record<string, () => Promise<{ path: string; headers: Record<string, string>; expect: number; setup?: () => void; teardown?: () => void }>> = {
+  const cases: Record<string, () => Promise<{ path: string; headers: Record<string, string | string[]>; expect: number; setup?: () => void; teardown?: () => void }>> = {
     'no credentials': async () => ({ path: '/items', headers: {}, expect: 401 }),
     'bad token': async () => ({ path: '/items', headers: { authorization: 'Bearer not.a.jwt' }, expect: 401 }),
     'expired token': async () => ({ path: '/items', headers: { authorization: `Bearer ${await issuer.mintBadToken('expired')}` }, expect: 401 }),
@@ -144,6 +158,24 @@ test('Fastify, Express and Hono answer every case with identical status, challen
       const value = await token();
       return { path: `/items?access_token=${value}`, headers: { authorization: `Bearer ${value}` }, expect: 400 };
     },
+    // Node keeps the first of two Authorization fields; a proxy may judge the last. Refused.
+    'two Authorization headers': async () => ({
+      path: '/items',
+      headers: { authorization: [`Bearer ${await token()}`, `Bearer ${await token({ scopes: ['me'] })}`] },
+      expect: 400,
+    }),
+    'two Authorization headers, the first a good token': async () => ({
+      path: '/feed',
+      headers: { authorization: [`Bearer ${await token()}`, 'Basic dXNlcjpwYXNz'] },
+      expect: 400,
+    }),
+    'two API key headers': async () => ({
+      path: '/items',
+      headers: { 'x-api-key': [issuer.createApiKey({ scopes: ['items'] }), issuer.createApiKey({ scopes: ['items'] })] },
+      expect: 400,
+    }),
+    // RFC 6750 §2.3: an answer obtained with a token in the URL must not be cached by URL.
+    'token in the query': async () => ({ path: `/items?access_token=${await token()}`, headers: {}, expect: 200 }),
     'optional, no credentials': async () => ({ path: '/feed', headers: {}, expect: 200 }),
     'optional, good token': async () => ({ path: '/feed', headers: { authorization: `Bearer ${await token()}` }, expect: 200 }),
     'optional, bad token': async () => ({ path: '/feed', headers: { authorization: `Bearer ${await issuer.mintBadToken('bad_signature')}` }, expect: 401 }),
@@ -164,6 +196,8 @@ test('Fastify, Express and Hono answer every case with identical status, challen
       assert.equal(fastifyWire.status, expect, `${name}: ${fastifyWire.body}`);
       if (expect >= 400) assert.equal(fastifyWire.contentType, 'application/json; charset=utf-8', name);
       if (expect === 401 || expect === 403 || expect === 400) assert.ok(fastifyWire.wwwAuthenticate?.startsWith('Bearer realm='), name);
+      assert.equal(fastifyWire.cacheControl, name === 'token in the query' ? 'no-store' : undefined, name);
+      if (name.startsWith('two A')) assert.match(fastifyWire.body, /"error":"invalid_request".*sent more than once/, name);
     } finally {
       teardown?.();
     }

@@ -40,6 +40,7 @@ function statusFor(code: AuthErrorCode): number {
     case 'invalid_request':
       return 400;
     case 'insufficient_scope':
+    case 'cross_site_request':
       return 403;
     case 'too_many_requests':
       return 429;
@@ -133,6 +134,7 @@ function webStatus(code: WebAppErrorCode): number {
       return 401;
     case 'cross_site_request':
     case 'insufficient_scope':
+    case 'cross_site_request':
       return 403;
     case 'invalid_callback':
     case 'login_failed':

@@ -196,14 +196,16 @@ describe('keys', () => {
       return { privateKey: pair.privateKey, jwk: { ...(await crypto.subtle.exportKey('jwk', pair.publicKey)), kid: `rsa-${modulusLength}` } };
     };
     const [short, long] = await Promise.all([rsa(1024), rsa(2048)]);
-    const authenticator = createAuthenticator({
-      issuer: issuer.issuer,
-      audience: issuer.audience,
-      algorithms: ['RS256'],
-      jwks: { keys: [short.jwk, long.jwk] },
-    });
+    // Configured statically, the short key is refused at construction, naming it (not silently
+    // refusing every token later). Published in a JWKS, it verifies nothing (jwks.test.ts).
+    const options = { issuer: issuer.issuer, audience: issuer.audience, algorithms: ['RS256'] } as const;
+    assert.throws(
+      () => createAuthenticator({ ...options, jwks: { keys: [long.jwk, short.jwk] } }),
+      (error: unknown) => error instanceof TypeError && /^jwks\.keys\[1\] \(kid "rsa-1024"\): an RSA key of 1024 bits is too short/.test(error.message),
+    );
+    const authenticator = createAuthenticator({ ...options, jwks: { keys: [long.jwk] } });
     const weak = await signJws({ alg: 'RS256', typ: 'at+jwt', kid: short.jwk.kid }, claims(), short.privateKey);
-    assertInvalid(await authenticator.authenticate(request(bearer(weak))), /unusable/);
+    assertInvalid(await authenticator.authenticate(request(bearer(weak))), /unknown key/);
     const strong = await signJws({ alg: 'RS256', typ: 'at+jwt', kid: long.jwk.kid }, claims(), long.privateKey);
     assert.equal((await authenticator.authenticate(request(bearer(strong)))).ok, true);
   });
@@ -331,6 +333,24 @@ describe('claims', () => {
     assertInvalid(await authenticator.authenticate(request(bearer(await issuer.mintBadToken('expired')))), /expired/);
     assertInvalid(await authenticator.authenticate(request(bearer(await issuer.mintBadToken('not_yet_valid')))), /not valid yet/);
     assert.throws(() => staticAuthenticator({ clockTolerance: -1 }), /clockTolerance/);
+  });
+
+  test('a token issued in the future (beyond the leeway) is refused, as RFC 9068 profiles do', async () => {
+    const t = Math.floor(Date.now() / 1000);
+    const at = async (token: string, offset: number) =>
+      createAuthenticator({
+        issuer: issuer.issuer,
+        audience: issuer.audience,
+        algorithms: ['ES256'],
+        jwks: issuer.jwks(),
+        tokenCacheSize: 0,
+        now: () => (t + offset) * 1000,
+      }).authenticate(request(bearer(token)));
+    const future = await issuer.mintAccessToken({ claims: { iat: t + 60, exp: t + 3600 } });
+    assertInvalid(await at(future, 0), /issued in the future/);
+    assertInvalid(await at(future, 54), /issued in the future/);
+    assert.equal((await at(future, 55)).ok, true, 'within the 5 s leeway');
+    assert.equal((await at(await issuer.mintAccessToken({ claims: { iat: undefined } }), 0)).ok, true, 'iat is optional (RFC 9068 requires it of issuers, not of us)');
   });
 
   test('the signature is checked before any claim', async () => {

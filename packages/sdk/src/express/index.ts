@@ -55,6 +55,7 @@ export function gatehouse(authenticator: Authenticator, options: GatehouseExpres
           (outcome) => {
             if (outcome.ok) {
               req.auth = outcome.principal;
+              if (outcome.headers !== undefined) res.set(outcome.headers);
               next();
             } else if (errors === 'next') {
               next(outcome.error);
@@ -75,11 +76,14 @@ class ExpressAuthRequest implements AuthRequest {
   readonly method: string;
   readonly url: string;
   readonly headers: Request['headers'];
+  /** Node's raw header list: `headers` keeps only the first of two `Authorization` fields. */
+  readonly rawHeaders: readonly string[];
   constructor(req: Request) {
     this.#req = req;
     this.method = req.method;
     this.url = `${req.protocol}://${req.get('host') ?? 'localhost'}${req.originalUrl}`;
     this.headers = req.headers;
+    this.rawHeaders = req.rawHeaders;
   }
   /** Express' `req.ip`: the socket's address, or the client's per the `trust proxy` setting. */
   get clientIp(): string | undefined {

@@ -124,6 +124,10 @@ class FastifyAuthRequest implements AuthRequest {
   get clientIp(): string | undefined {
     return this.#request.ip;
   }
+  /** Node's raw header list: `headers` keeps only the first of two `Authorization` fields. */
+  get rawHeaders(): readonly string[] {
+    return this.#request.raw.rawHeaders;
+  }
 }
 
 function authenticationHook(authenticator: Authenticator, requirement: ResolvedRequirement) {
@@ -135,6 +139,7 @@ function authenticationHook(authenticator: Authenticator, requirement: ResolvedR
       return;
     }
     request.auth = outcome.principal;
+    if (outcome.headers !== undefined) reply.headers(outcome.headers);
     done();
   };
   // A callback hook, not an async one: a cached credential is answered synchronously, with no

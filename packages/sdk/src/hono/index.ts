@@ -42,7 +42,7 @@ export interface GatehouseHonoOptions {
 
 /** @hono/node-server's bindings (`c.env`, or `c.env.server` under some setups), as its `getConnInfo` reads them. */
 interface NodeBindings {
-  readonly incoming?: { readonly socket?: { readonly remoteAddress?: string } };
+  readonly incoming?: { readonly socket?: { readonly remoteAddress?: string }; readonly rawHeaders?: readonly string[] };
   readonly server?: NodeBindings;
 }
 
@@ -77,6 +77,8 @@ export function gatehouse(authenticator: Authenticator, options: GatehouseHonoOp
       }
       c.set('auth', outcome.principal);
       await next();
+      // After the handler, so its Response (however it was built) carries them.
+      if (outcome.headers !== undefined) for (const [name, value] of Object.entries(outcome.headers)) c.res.headers.set(name, value);
       return undefined;
     };
   }
@@ -99,5 +101,13 @@ class HonoAuthRequest implements AuthRequest {
   }
   get clientIp(): string | undefined {
     return this.#clientIp(this.#c);
+  }
+  /**
+   * On @hono/node-server, Node's raw header list; elsewhere undefined, and the core recognises
+   * repeated fields in the joined `Headers` value instead.
+   */
+  get rawHeaders(): readonly string[] | undefined {
+    const env = this.#c.env as NodeBindings | undefined;
+    return (env?.server ?? env)?.incoming?.rawHeaders;
   }
 }
