@@ -5,6 +5,7 @@ import { trustFunction } from './config/proxy.ts';
 import type { Config } from './config/schema.ts';
 import { createInteractionApi } from './engine/interactions.ts';
 import { mountProvider } from './engine/mount.ts';
+import { registrationRoutes } from './engine/dynamic-registration.ts';
 import { createEngine, type Engine } from './engine/provider.ts';
 import { GatehouseError } from './errors.ts';
 import { Layout, STYLESHEET_PATH } from './html/layout.ts';
@@ -217,6 +218,10 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
 
     // Protocol endpoints: authorize, token, introspection, revocation, userinfo, JWKS, discovery, logout.
     mountProvider(app, engine);
+    // RFC 7591 dynamic registration for MCP clients, when turned on (engine/dynamic-registration.ts).
+    if (config.dynamicClientRegistration) {
+      await app.register(registrationRoutes, { db: storage.db, limiter: new RateLimiter(throttleStore) });
+    }
 
     // Login, consent and second-factor pages; registration, verification, password reset; the
     // account pages.

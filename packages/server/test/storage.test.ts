@@ -227,7 +227,7 @@ function storageContract(name: string, databases: Databases): void {
       await db.insertInto('clients').values({
         id: taken, name: 'Legacy', type: 'public', secret_hash: null, token_endpoint_auth_method: 'none', redirect_uris: '[]',
         post_logout_redirect_uris: '[]', grant_types: '["password"]', scopes: '[]', cors_origins: '[]', first_party: 0,
-        created_at: Date.now(), updated_at: Date.now(), revoked_at: null, application_type: 'web',
+        created_at: Date.now(), updated_at: Date.now(), revoked_at: null, application_type: 'web', registered_dynamically: 0,
       }).execute();
       const original = crypto.randomUUID.bind(crypto);
       const ids = [taken];

@@ -33,6 +33,8 @@ export interface Client {
   readonly firstParty: boolean;
   /** `native` apps may use any port of a loopback redirect URI (RFC 8252 §7.3). */
   readonly applicationType: ApplicationType;
+  /** Registered by the client itself through RFC 7591 dynamic registration (ADR 0011). */
+  readonly registeredDynamically: boolean;
   readonly createdAt: string;
   /** A revoked client can no longer authenticate, and everything issued to it stops working. */
   readonly revokedAt: string | null;
@@ -59,6 +61,8 @@ export interface NewClient {
   readonly firstParty?: boolean | undefined;
   /** `web` (the default) or `native` (a public app on a device: RFC 8252). */
   readonly applicationType?: string | undefined;
+  /** Set by the registration endpoint only (ADR 0011). */
+  readonly registeredDynamically?: boolean | undefined;
 }
 
 export interface CreatedClient {
@@ -87,6 +91,7 @@ function toStoredClient(row: ClientsTable, apis: readonly string[]): StoredClien
     corsOrigins: jsonArray(row.cors_origins),
     firstParty: row.first_party === 1,
     applicationType: row.application_type === 'native' ? 'native' : 'web',
+    registeredDynamically: row.registered_dynamically === 1,
     createdAt: iso(row.created_at)!,
     revokedAt: iso(row.revoked_at),
     secretHash: row.secret_hash,
@@ -217,6 +222,7 @@ export async function createClient(db: Db, input: NewClient): Promise<CreatedCli
     updated_at: at,
     revoked_at: null,
     application_type: applicationType,
+    registered_dynamically: input.registeredDynamically === true ? 1 : 0,
   };
   let apis: { id: string; identifier: string }[] = [];
   try {
@@ -390,6 +396,7 @@ export async function ensureInternalClient(
           updated_at: at,
           revoked_at: null,
           application_type: 'web',
+          registered_dynamically: 0,
         })
         .execute();
     } catch (error) {
