@@ -12,7 +12,8 @@ import * as users from '../src/storage/users.ts';
 import { withPasswordHash } from '../src/passwords/user-passwords.ts';
 import { REGISTRATIONS_PER_ADDRESS_PER_HOUR } from '../src/engine/dynamic-registration.ts';
 import { createBrowser, loginThroughForm } from '@gatehouse/test-support/browser';
-import { startInProcess } from '@gatehouse/test-support/gatehouse';
+import { cli, startInProcess } from '@gatehouse/test-support/gatehouse';
+import { startAdmin } from './admin-support.ts';
 
 const MCP = 'http://127.0.0.1:9/mcp';
 const CLOSED = 'http://127.0.0.1:9/internal';
@@ -132,4 +133,27 @@ test(`at most ${REGISTRATIONS_PER_ADDRESS_PER_HOUR} registrations per address an
   assert.equal(limited.status, 429);
   assert.equal(limited.body.error, 'too_many_requests');
   assert.ok(Number(limited.headers.get('retry-after')) > 0);
+});
+
+test('the operator decides which APIs are open, through the admin API and the CLI, and sees who registered', async (t) => {
+  const server = await startAdmin(t, { GATEHOUSE_DYNAMIC_CLIENT_REGISTRATION: 'true' });
+  const scopes = ['admin:apis:write', 'admin:apis:read', 'admin:clients:read'];
+  const token = await server.clientToken(await server.machine('ops', scopes), scopes);
+  const created = await server.call('POST', '/admin/api/apis', { token }, { identifier: MCP, name: 'MCP', scopes: [{ name: 'tools:read' }] });
+  assert.equal(created.status, 201, created.text);
+  assert.equal(created.body.open_to_dynamic_clients, false, 'closed unless opened');
+  const opened = await server.call('PATCH', `/admin/api/apis/${created.body.id}`, { token }, { open_to_dynamic_clients: true });
+  assert.equal(opened.body.open_to_dynamic_clients, true);
+
+  const viaCli = cli({ GATEHOUSE_DATABASE_URL: server.databaseUrl }, ['apis', 'create', '--identifier', 'https://tools.example.com/mcp', '--name', 'Tools', '--scopes', 'run', '--open-to-dynamic-clients', '--json']);
+  assert.equal(viaCli.code, 0, viaCli.stderr);
+  assert.equal((JSON.parse(viaCli.stdout) as { api: { openToDynamicClients: boolean } }).api.openToDynamicClients, true);
+
+  const registered = await fetch(`${server.issuer}/connect/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ redirect_uris: [REDIRECT] }) });
+  const { client_id: clientId } = (await registered.json()) as { client_id: string };
+  const view = await server.call('GET', `/admin/api/clients/${clientId}`, { token });
+  assert.equal(view.status, 200, view.text);
+  assert.equal(view.body.registered_dynamically, true);
+  assert.equal(view.body.first_party, false);
+  assert.deepEqual(view.body.apis, [MCP, 'https://tools.example.com/mcp']);
 });

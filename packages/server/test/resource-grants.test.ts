@@ -109,12 +109,13 @@ test('registration is off by default, and the start banner says what is open: re
 
   const setup = cli({ GATEHOUSE_DATABASE_URL: databaseUrl }, ['clients', 'create', '--id', 'tutorial', '--name', 'Tutorial', '--grants', 'password', '--json']);
   assert.equal(setup.code, 0, setup.stderr);
-  const open = await startProcess(t, { GATEHOUSE_DATABASE_URL: databaseUrl, GATEHOUSE_REGISTRATION: 'true', GATEHOUSE_SMTP_URL: 'smtp://127.0.0.1:1' });
+  const open = await startProcess(t, { GATEHOUSE_DATABASE_URL: databaseUrl, GATEHOUSE_REGISTRATION: 'true', GATEHOUSE_DYNAMIC_CLIENT_REGISTRATION: 'true', GATEHOUSE_SMTP_URL: 'smtp://127.0.0.1:1' });
   assert.equal((await fetch(`${open.issuer}/register`)).status, 200);
   const output = open.output();
   assert.match(output, /"level":40[^\n]*registration is on: anyone can create an account/);
   assert.match(output, /"level":40[^\n]*the password grant is on for 1 client\(s\): tutorial/);
-  assert.match(output, /registration on; password grant on for tutorial; dynamic client registration off; development settings none/);
+  assert.match(output, /"level":40[^\n]*dynamic client registration is on: any client may register itself/);
+  assert.match(output, /registration on; password grant on for tutorial; dynamic client registration on; development settings none/);
   const banner = output.indexOf('registration is on');
   assert.ok(banner >= 0 && banner < output.indexOf('Gatehouse is listening'), 'said before the server takes requests');
 });
