@@ -70,12 +70,13 @@ test('a registered client is public, third-party, and granted the open APIs only
   assert.equal(stored.type, 'public');
   assert.equal(stored.firstParty, false);
   assert.equal(stored.registeredDynamically, true);
-  assert.deepEqual(stored.apis, [MCP]);
+  // Nothing granted by name: it reaches the APIs open to such clients when it asks (resources.ts).
+  assert.deepEqual(stored.apis, []);
   assert.deepEqual([...stored.grantTypes].sort(), ['authorization_code', 'refresh_token']);
 });
 
-test('a registered client gets tokens for the open API, through consent and PKCE, and invalid_target for any other', async (t) => {
-  const { issuer, register } = await setup(t);
+test('a registered client gets tokens for the open API, through consent and PKCE, invalid_target for any other, and none once it is closed', async (t) => {
+  const { issuer, register, db, server } = await setup(t);
   const { body } = await register({ client_name: 'Agent', redirect_uris: [REDIRECT] });
   const config = await client.discovery(new URL(issuer), body.client_id as string, undefined, client.None(), { execute: [client.allowInsecureRequests] });
   const authorize = async (resource: string) => {
@@ -100,6 +101,12 @@ test('a registered client gets tokens for the open API, through consent and PKCE
 
   const refused = await authorize(CLOSED);
   assert.equal(refused.result.callback.searchParams.get('error'), 'invalid_target');
+
+  // The operator closes the API to dynamically registered clients: refreshes stop at once.
+  const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token!, { resource: MCP });
+  await apis.updateApi(db, (await apis.findApi(db, MCP))!.id, { openToDynamicClients: false });
+  await server.changed('apis');
+  await assert.rejects(client.refreshTokenGrant(config, refreshed.refresh_token!, { resource: MCP }), (error: client.ResponseBodyError) => error.error === 'invalid_target');
 });
 
 test('confidential methods, other grants and bad redirect URIs are refused in RFC 7591 terms; nothing is stored', async (t) => {
@@ -155,5 +162,5 @@ test('the operator decides which APIs are open, through the admin API and the CL
   assert.equal(view.status, 200, view.text);
   assert.equal(view.body.registered_dynamically, true);
   assert.equal(view.body.first_party, false);
-  assert.deepEqual(view.body.apis, [MCP, 'https://tools.example.com/mcp']);
+  assert.deepEqual(view.body.apis, [], 'none by name: the open ones are decided at each request');
 });

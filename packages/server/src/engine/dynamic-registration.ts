@@ -3,8 +3,9 @@
 //
 // What a registered client is, whatever it asks for: public (`none`), third-party (consent page),
 // the authorization code grant with PKCE (provider.ts requires it of public clients) and refresh
-// tokens, granted exactly the APIs an operator opened to such clients, with their scopes (the
-// user's roles still decide what a token carries). Redirect URIs follow ADR 0009.
+// tokens, reaching the APIs an operator opened to such clients (decided at each token request,
+// engine/resources.ts), with their scopes (the user's roles still decide what a token carries).
+// Redirect URIs follow ADR 0009.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GatehouseError } from '../errors.ts';
 import { addressKey, type RateLimiter } from '../passwords/throttle.ts';
@@ -89,7 +90,9 @@ export async function registrationRoutes(app: FastifyInstance, options: Registra
       if (error instanceof RegistrationError) return refuse(reply, 400, error.code, error.message);
       throw error;
     }
-    const apis = await apisOpenToDynamicClients(options.db);
+    // What it reaches is decided at each token request (resources.ts): the APIs open now. The
+    // answer's `scope` says what those offer today.
+    const offered = [...new Set((await apisOpenToDynamicClients(options.db)).flatMap((api) => api.scopes.map((scope) => scope.name)))];
     let client: Client;
     try {
       ({ client } = await createClient(options.db, {
@@ -99,8 +102,6 @@ export async function registrationRoutes(app: FastifyInstance, options: Registra
         // Refresh tokens always: MCP clients never ask for offline_access (provider.ts issues them
         // to plain OAuth requests of clients allowed the grant).
         grantTypes: ['authorization_code', 'refresh_token'],
-        scopes: [...new Set(apis.flatMap((api) => api.scopes.map((scope) => scope.name)))],
-        apis: apis.map((api) => api.identifier),
         firstParty: false,
         applicationType: metadata.applicationType,
         registeredDynamically: true,
@@ -127,7 +128,7 @@ export async function registrationRoutes(app: FastifyInstance, options: Registra
         response_types: ['code'],
         token_endpoint_auth_method: 'none',
         application_type: client.applicationType,
-        ...(client.scopes.length > 0 ? { scope: client.scopes.join(' ') } : {}),
+        ...(offered.length > 0 ? { scope: offered.join(' ') } : {}),
       });
   });
 }

@@ -209,7 +209,7 @@ export async function createEngine({ db, config, passwordLogin, layout, onServer
         id_token_signed_response_alg: 'ES256',
       },
       extraClientMetadata: {
-        properties: ['api_scopes', 'apis', 'cors_origins', 'first_party'],
+        properties: ['api_scopes', 'apis', 'cors_origins', 'first_party', 'registered_dynamically'],
       },
       // Browsers may call the token, introspection and revocation endpoints only from origins the
       // client lists (Swagger UI on the API's own origin, for instance).

@@ -22,9 +22,19 @@ export function grantedApisOf(client: ProviderClient): string[] {
   return Array.isArray(client.apis) ? (client.apis as string[]) : [];
 }
 
-export function resourceServerFor(api: Api, client: ProviderClient, config: Config): ResourceServer {
+/** Registered through RFC 7591 (client-metadata.ts): reaches the APIs open to such clients (ADR 0011). */
+export function registeredDynamically(client: ProviderClient): boolean {
+  return client.registered_dynamically === true;
+}
+
+/**
+ * `openAccess`: the client reaches this API because it is open to dynamically registered clients,
+ * and may then ask for every scope it defines (the user's roles still decide; ADR 0011).
+ */
+export function resourceServerFor(api: Api, client: ProviderClient, config: Config, openAccess = false): ResourceServer {
+  const apiScopes = api.scopes.map((s) => s.name);
   return {
-    scope: clientApiScopes(api.scopes.map((s) => s.name), allowedScopesOf(client)).join(' '),
+    scope: (openAccess ? apiScopes : clientApiScopes(apiScopes, allowedScopesOf(client))).join(' '),
     audience: api.identifier,
     accessTokenTTL: api.accessTokenTtl ?? config.accessTokenTtl,
     accessTokenFormat: 'jwt',
@@ -50,10 +60,15 @@ export function createResourceIndicators(db: Db, config: Config) {
       return fallback !== undefined && client !== undefined && grantedApisOf(client).includes(fallback) ? fallback : undefined;
     },
     async getResourceServerInfo(_ctx: KoaContextWithOIDC, indicator: string, client: ProviderClient): Promise<ResourceServer> {
-      if (!grantedApisOf(client).includes(indicator)) throw new errors.InvalidTarget(NOT_GRANTED);
+      // A dynamically registered client reaches the APIs open to such clients, decided now (an API
+      // closed to them stops their tokens and refreshes at once), besides any granted to it by name.
+      const granted = grantedApisOf(client).includes(indicator);
+      if (!granted && !registeredDynamically(client)) throw new errors.InvalidTarget(NOT_GRANTED);
       const api = await apis.get(indicator, () => findApi(db, indicator));
       if (!api) throw new errors.InvalidTarget(NOT_GRANTED);
-      return resourceServerFor(api, client, config);
+      if (granted) return resourceServerFor(api, client, config);
+      if (!api.openToDynamicClients) throw new errors.InvalidTarget(NOT_GRANTED);
+      return resourceServerFor(api, client, config, true);
     },
     // The token request may omit `resource`: use the one the authorization was for.
     async useGrantedResource(): Promise<boolean> {

@@ -1,9 +1,9 @@
 // Dynamic client registration (RFC 7591) for MCP clients: docs/adr/0011-dynamic-client-registration.md.
 //
-// `apis.open_to_dynamic_clients`: a dynamically registered client is granted exactly the APIs an
-// operator opened to such clients, with every scope they define (the user's roles still decide
-// what a token carries). `clients.registered_dynamically`: tells those clients apart in the admin
-// API and the CLI, and lets unused ones be removed. Both default to 0: nothing changes for
+// `apis.open_to_dynamic_clients`: a dynamically registered client reaches the APIs an operator
+// opened to such clients, decided at each token request, with every scope they define (the user's
+// roles still decide what a token carries). `clients.registered_dynamically`: marks those clients,
+// for that rule and for the admin API. Both default to 0: nothing changes for
 // existing APIs and clients.
 import type { Kysely } from 'kysely';
 
