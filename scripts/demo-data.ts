@@ -116,6 +116,7 @@ export async function ensureMcpDemo(db: Db): Promise<void> {
     openToDynamicClients: true,
   });
   await roles.createRole(db, { name: 'note-taker', scopes: 'notes:read notes:write', description: 'Users of the example MCP server.' });
+  await roles.createRole(db, { name: 'note-admin', scopes: 'notes:admin', description: 'May clear every note of the example MCP server.' });
   const johndoe = await users.findUser(db, 'johndoe');
   if (johndoe) await users.updateUser(db, johndoe.id, { roles: [...johndoe.roles, 'note-taker'] });
 }
