@@ -102,11 +102,12 @@ test('a registered client gets tokens for the open API, through consent and PKCE
   const refused = await authorize(CLOSED);
   assert.equal(refused.result.callback.searchParams.get('error'), 'invalid_target');
 
-  // The operator closes the API to dynamically registered clients: refreshes stop at once.
+  // The operator closes the API to dynamically registered clients: refreshes stop at once, with
+  // invalid_grant (the MCP SDK then asks the user again; invalid_target would be fatal to it).
   const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token!, { resource: MCP });
   await apis.updateApi(db, (await apis.findApi(db, MCP))!.id, { openToDynamicClients: false });
   await server.changed('apis');
-  await assert.rejects(client.refreshTokenGrant(config, refreshed.refresh_token!, { resource: MCP }), (error: client.ResponseBodyError) => error.error === 'invalid_target');
+  await assert.rejects(client.refreshTokenGrant(config, refreshed.refresh_token!, { resource: MCP }), (error: client.ResponseBodyError) => error.error === 'invalid_grant');
 });
 
 test('confidential methods, other grants and bad redirect URIs are refused in RFC 7591 terms; nothing is stored', async (t) => {

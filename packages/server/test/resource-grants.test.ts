@@ -142,7 +142,8 @@ test('an API with no scopes is granted like any other; the default API only to t
   assert.equal(noDefault.status, 200, JSON.stringify(noDefault.body));
   assert.equal(noDefault.body.access_token.split('.').length, 1, 'no JWT for an API: an opaque token for userinfo at most');
 
-  // The refresh token issued for the items API no longer gets tokens for it.
+  // The refresh token issued for the items API no longer gets tokens for it: the grant is spent
+  // (invalid_grant, so a client sends its user back to authorization; ADR 0011).
   const refreshed = await tokenRequest(issuer, { grant_type: 'refresh_token', refresh_token: user.body.refresh_token }, seed.passwordClient);
-  assert.deepEqual([refreshed.status, refreshed.body.error], [400, 'invalid_target']);
+  assert.deepEqual([refreshed.status, refreshed.body.error], [400, 'invalid_grant']);
 });

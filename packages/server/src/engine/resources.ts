@@ -46,6 +46,21 @@ export function resourceServerFor(api: Api, client: ProviderClient, config: Conf
 // that does not exist: a client learns nothing about the APIs it may not use.
 const NOT_GRANTED = 'resource is not an API this client may get tokens for';
 
+/**
+ * The refusal for a resource this client may not reach. A refresh for the very API its refresh
+ * token was issued for (the API was taken away or closed since) is `invalid_grant`: the grant is
+ * spent (RFC 6749 §5.2), and clients such as the MCP SDK then send the user back to authorization,
+ * where `invalid_target` would be fatal to them. Any other resource is `invalid_target` (RFC 8707 §2).
+ */
+function refusal(ctx: KoaContextWithOIDC, indicator: string): Error {
+  const refreshToken = ctx.oidc.entities.RefreshToken as { resource?: string | string[] } | undefined;
+  const issuedFor = refreshToken?.resource === undefined ? [] : [refreshToken.resource].flat();
+  if (ctx.oidc.params?.grant_type === 'refresh_token' && issuedFor.includes(indicator)) {
+    return new errors.InvalidGrant('the API this refresh token was issued for is no longer available to this client');
+  }
+  return new errors.InvalidTarget(NOT_GRANTED);
+}
+
 export function createResourceIndicators(db: Db, config: Config) {
   const apis = new TtlCache<Api | undefined>(config.cacheTtl * 1000);
   return {
@@ -59,15 +74,15 @@ export function createResourceIndicators(db: Db, config: Config) {
       const fallback = config.defaultApi;
       return fallback !== undefined && client !== undefined && grantedApisOf(client).includes(fallback) ? fallback : undefined;
     },
-    async getResourceServerInfo(_ctx: KoaContextWithOIDC, indicator: string, client: ProviderClient): Promise<ResourceServer> {
+    async getResourceServerInfo(ctx: KoaContextWithOIDC, indicator: string, client: ProviderClient): Promise<ResourceServer> {
       // A dynamically registered client reaches the APIs open to such clients, decided now (an API
       // closed to them stops their tokens and refreshes at once), besides any granted to it by name.
       const granted = grantedApisOf(client).includes(indicator);
-      if (!granted && !registeredDynamically(client)) throw new errors.InvalidTarget(NOT_GRANTED);
+      if (!granted && !registeredDynamically(client)) throw refusal(ctx, indicator);
       const api = await apis.get(indicator, () => findApi(db, indicator));
-      if (!api) throw new errors.InvalidTarget(NOT_GRANTED);
+      if (!api) throw refusal(ctx, indicator);
       if (granted) return resourceServerFor(api, client, config);
-      if (!api.openToDynamicClients) throw new errors.InvalidTarget(NOT_GRANTED);
+      if (!api.openToDynamicClients) throw refusal(ctx, indicator);
       return resourceServerFor(api, client, config, true);
     },
     // The token request may omit `resource`: use the one the authorization was for.
