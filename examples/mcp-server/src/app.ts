@@ -9,6 +9,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { hostHeaderValidation } from '@modelcontextprotocol/sdk/server/middleware/hostHeaderValidation.js';
 import { createAuthenticator, type Principal } from '@gatehouse/sdk';
 import { gatehouse } from '@gatehouse/sdk/express';
 import { z } from 'zod';
@@ -85,6 +86,9 @@ export async function buildMcpServer(options: McpServerOptions): Promise<express
 
   const notes = new Map<string, string[]>();
   const app = express();
+  // DNS rebinding (MCP Streamable HTTP, security warning): only requests addressed to this server's
+  // own host name are answered, so a web page cannot reach a local MCP server through a name it controls.
+  app.use(hostHeaderValidation([new URL(options.publicUrl).hostname]));
   app.use(protectedResourceMetadata);
   app.use(express.json({ limit: '100kb' }));
   app.post('/mcp', requireAuth(), requireToolScopes, async (req: Request, res: Response) => {
