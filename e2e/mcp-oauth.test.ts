@@ -6,7 +6,7 @@
 // RFC 8707 resource), lists and calls tools, is refused a tool whose scope it lacks with a 403
 // naming that scope, steps up, and refreshes. Nothing here is Gatehouse's client code.
 import assert from 'node:assert/strict';
-import type { Server } from 'node:http';
+import { request as httpRequest, type Server } from 'node:http';
 import { test, type TestContext } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { UnauthorizedError, type OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
@@ -14,6 +14,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { buildMcpServer, listen, mcpEndpoint, SCOPES } from '@gatehouse/example-mcp-server/app';
 import * as apis from '@gatehouse/server/internal/storage/apis';
+import * as clients from '@gatehouse/server/internal/storage/clients';
 import * as roles from '@gatehouse/server/internal/storage/roles';
 import * as users from '@gatehouse/server/internal/storage/users';
 import { withPasswordHash } from '@gatehouse/server/internal/passwords/user-passwords';
@@ -186,4 +187,43 @@ test('the official MCP client registers, logs a user in, calls tools, is refused
   assert.equal(provider.authorizations.length, 2);
   assert.equal(text(await stepped.callTool({ name: 'clear_notes', arguments: {} })), 'cleared');
   await stepped.close();
+});
+
+test('the example MCP server takes only tokens for itself, and only requests addressed to its own host name', async (t) => {
+  const s = await setup(t);
+  // A valid Gatehouse token for another API of the same server: 401 invalid_token, never accepted
+  // because the issuer is the same.
+  const other = 'http://127.0.0.1:9/other';
+  await apis.createApi(s.db, { identifier: other, name: 'Other', scopes: 'notes:read' });
+  const { clientSecret } = await clients.createClient(s.db, { clientId: 'svc', name: 'Service', grantTypes: 'client_credentials', scopes: 'notes:read', apis: [other, s.endpoint] });
+  const token = async (resource: string) => {
+    const answer = await fetch(`${s.issuer}/token`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`svc:${clientSecret}`).toString('base64')}` },
+      body: new URLSearchParams({ grant_type: 'client_credentials', resource, scope: 'notes:read' }),
+    });
+    return ((await answer.json()) as { access_token: string }).access_token;
+  };
+  const call = (accessToken: string) =>
+    fetch(s.endpoint, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+    });
+  const foreign = await call(await token(other));
+  assert.equal(foreign.status, 401);
+  assert.match(foreign.headers.get('www-authenticate')!, /error="invalid_token"/);
+  assert.equal((await call(await token(s.endpoint))).status, 200, 'the same client, a token for this server');
+
+  // DNS rebinding: a request whose Host is another name is refused before anything else.
+  const { hostname, port } = new URL(s.endpoint);
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = httpRequest({ host: hostname, port, path: '/mcp', method: 'POST', headers: { host: `rebound.example:${port}` } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  assert.equal(status, 403);
 });

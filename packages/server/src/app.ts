@@ -220,7 +220,19 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
     mountProvider(app, engine);
     // RFC 7591 dynamic registration for MCP clients, when turned on (engine/dynamic-registration.ts).
     if (config.dynamicClientRegistration) {
-      await app.register(registrationRoutes, { db: storage.db, limiter: new RateLimiter(throttleStore) });
+      await app.register(registrationRoutes, {
+        db: storage.db,
+        limiter: new RateLimiter(throttleStore),
+        // Who registered what, from where: the operator's view of self-registered clients.
+        onRegistered: (client, ip) =>
+          audit({
+            type: 'client.registered',
+            actor: { kind: 'client', id: client.clientId },
+            target: { kind: 'client', id: client.clientId },
+            ip,
+            details: { name: client.name, redirect_uris: [...client.redirectUris] },
+          }),
+      });
     }
 
     // Login, consent and second-factor pages; registration, verification, password reset; the

@@ -7,6 +7,7 @@ import { test, type TestContext } from 'node:test';
 import * as client from 'openid-client';
 import * as apis from '../src/storage/apis.ts';
 import * as clients from '../src/storage/clients.ts';
+import { listAuditEvents } from '../src/storage/audit.ts';
 import * as roles from '../src/storage/roles.ts';
 import * as users from '../src/storage/users.ts';
 import { withPasswordHash } from '../src/passwords/user-passwords.ts';
@@ -73,6 +74,10 @@ test('a registered client is public, third-party, and granted the open APIs only
   // Nothing granted by name: it reaches the APIs open to such clients when it asks (resources.ts).
   assert.deepEqual(stored.apis, []);
   assert.deepEqual([...stored.grantTypes].sort(), ['authorization_code', 'refresh_token']);
+  // Audited: who registered what, from where.
+  const events = await listAuditEvents(db, { type: 'client.registered' });
+  assert.equal(events.total, 1);
+  assert.deepEqual([events.items[0]!.target?.id, events.items[0]!.ip, events.items[0]!.details.name], [stored.clientId, '127.0.0.1', 'Some agent']);
 });
 
 test('a registered client gets tokens for the open API, through consent and PKCE, invalid_target for any other, and none once it is closed', async (t) => {
