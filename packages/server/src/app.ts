@@ -15,6 +15,7 @@ import { interactionRoutes } from './pages/routes.ts';
 import { createMailer, type Mailer } from './mail/mailer.ts';
 import { SecretBox } from './passwords/totp.ts';
 import { purgeExpiredAccountTokens } from './storage/account-tokens.ts';
+import { deleteUnusedDynamicClients } from './storage/clients.ts';
 import type { AuditEventInput } from './storage/audit.ts';
 import { adminApi } from './admin/index.ts';
 import { connectBus, type ClusterBus, type ClusterEvent } from './cluster/bus.ts';
@@ -292,7 +293,13 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
 
     // Expired codes, sessions, reuse records and token records only take space: sweep them.
     const purge = setInterval(() => {
-      Promise.all([purgeExpired(storage.db), purgeExpiredAccessTokens(storage.db), purgeExpiredAccountTokens(storage.db)]).catch((error: unknown) =>
+      Promise.all([
+        purgeExpired(storage.db),
+        purgeExpiredAccessTokens(storage.db),
+        purgeExpiredAccountTokens(storage.db),
+        // Self-registered clients nobody uses (ADR 0011).
+        deleteUnusedDynamicClients(storage.db, Date.now() - config.dynamicClientTtl * 1000),
+      ]).catch((error: unknown) =>
         app.log.warn({ err: error }, 'purging expired records failed'),
       );
     }, PURGE_EVERY_MS);

@@ -104,6 +104,12 @@ test('a registered client gets tokens for the open API, through consent and PKCE
   assert.equal(claims.scope, 'tools:read');
   assert.ok(tokens.refresh_token, 'refresh token without offline_access');
 
+  // Registrations nobody used expire (GATEHOUSE_DYNAMIC_CLIENT_TTL); one holding a grant stays.
+  const unused = await register({ client_name: 'Never used', redirect_uris: [REDIRECT] });
+  assert.equal(await clients.deleteUnusedDynamicClients(db, Date.now() + 1000), 1);
+  assert.equal(await clients.findClient(db, unused.body.client_id as string), undefined);
+  assert.ok(await clients.findClient(db, body.client_id as string), 'the client in use is kept');
+
   const refused = await authorize(CLOSED);
   assert.equal(refused.result.callback.searchParams.get('error'), 'invalid_target');
 

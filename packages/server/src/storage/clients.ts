@@ -265,6 +265,29 @@ export async function listClients(db: Db, page: PageRequest = {}): Promise<Page<
   return { items: rows.map((r) => publicView(toStoredClient(r, apis.get(r.id) ?? []))), total: Number(total), limit, offset };
 }
 
+/**
+ * Deletes the dynamically registered clients created before `createdBefore` (epoch ms) that hold
+ * nothing live in the protocol state: no grant, session, code or token (ADR 0011). Returns how many.
+ */
+export async function deleteUnusedDynamicClients(db: Db, createdBefore: number, now = Date.now()): Promise<number> {
+  const result = await db
+    .deleteFrom('clients')
+    .where('registered_dynamically', '=', 1)
+    .where('created_at', '<', createdBefore)
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('oidc_payloads')
+            .select('oidc_payloads.id')
+            .whereRef('oidc_payloads.client_id', '=', 'clients.id')
+            .where((inner) => inner.or([inner('oidc_payloads.expires_at', 'is', null), inner('oidc_payloads.expires_at', '>', now)])),
+        ),
+      ),
+    )
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
 /** Deletes a client and everything issued to it (its grants, codes and refresh tokens stop working). */
 export async function deleteClient(db: Db, clientId: string): Promise<void> {
   await db.transaction().execute(async (trx) => {
