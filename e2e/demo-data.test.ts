@@ -5,7 +5,9 @@ import { test } from 'node:test';
 import { decodeJwt } from 'jose';
 import * as clients from '@gatehouse/server/internal/storage/clients';
 import { startInProcess, tokenRequest } from '@gatehouse/test-support/gatehouse';
-import { DEMO, ensureDemoData, ensureWebAppClient } from '../scripts/demo-data.ts';
+import * as apis from '@gatehouse/server/internal/storage/apis';
+import * as users from '@gatehouse/server/internal/storage/users';
+import { DEMO, ensureDemoData, ensureMcpDemo, ensureWebAppClient } from '../scripts/demo-data.ts';
 
 test('the demo data: the README\'s password and client-credentials requests work, for the items API only', async (t) => {
   const gh = await startInProcess(t, { GATEHOUSE_DEFAULT_API: DEMO.apiUrl, GATEHOUSE_REGISTRATION: 'true' });
@@ -40,4 +42,15 @@ test('the demo data: the README\'s password and client-credentials requests work
     assert.deepEqual([stored?.apis, stored?.firstParty], [[DEMO.apiUrl], true], clientId);
   }
   assert.match(webAppSecret, /^gatehouse_cs_/);
+});
+
+test('the MCP demo: the example MCP server\'s API is open to dynamically registered clients, and johndoe may read and write notes', async (t) => {
+  const gh = await startInProcess(t);
+  await ensureDemoData(gh.db);
+  await ensureMcpDemo(gh.db);
+  await ensureMcpDemo(gh.db);
+  const api = (await apis.findApi(gh.db, DEMO.mcpEndpoint))!;
+  assert.equal(api.openToDynamicClients, true);
+  assert.deepEqual(api.scopes.map((s) => s.name), ['notes:admin', 'notes:read', 'notes:write']);
+  assert.deepEqual([...(await users.findUser(gh.db, 'johndoe'))!.roles].sort(), ['note-taker', 'user']);
 });

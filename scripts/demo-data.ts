@@ -16,6 +16,8 @@ export const DEMO = {
   serviceClientId: 'items-service',
   webAppUrl: 'http://localhost:8002',
   webAppClientId: 'web-app',
+  mcpServerUrl: 'http://localhost:8003',
+  mcpEndpoint: 'http://localhost:8003/mcp',
 } as const;
 
 // johndoe's bcrypt hash from FastAPI's "OAuth2 with scopes" tutorial (password "secret"),
@@ -94,4 +96,27 @@ export async function ensureWebAppClient(db: Db, knownSecret: string | undefined
     firstParty: true,
   });
   return created.clientSecret!;
+}
+
+/**
+ * The example MCP server (examples/mcp-server) as an API open to dynamically registered clients,
+ * and johndoe allowed to read and write notes (not notes:admin): an MCP client that registers
+ * itself gets tokens for it once he signs in. Added to demo databases made before it existed.
+ */
+export async function ensureMcpDemo(db: Db): Promise<void> {
+  if (await apis.findApi(db, DEMO.mcpEndpoint)) return;
+  await apis.createApi(db, {
+    identifier: DEMO.mcpEndpoint,
+    name: 'Notes (example MCP server)',
+    scopes: [
+      { name: 'notes:read', description: 'Read your notes' },
+      { name: 'notes:write', description: 'Add notes' },
+      { name: 'notes:admin', description: 'Delete every note' },
+    ],
+    openToDynamicClients: true,
+  });
+  await roles.createRole(db, { name: 'note-taker', scopes: 'notes:read notes:write', description: 'Users of the example MCP server.' });
+  await roles.createRole(db, { name: 'note-admin', scopes: 'notes:admin', description: 'May clear every note of the example MCP server.' });
+  const johndoe = await users.findUser(db, 'johndoe');
+  if (johndoe) await users.updateUser(db, johndoe.id, { roles: [...johndoe.roles, 'note-taker'] });
 }

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, migrate, openStorage } from '@gatehouse/server';
 import { DEVELOPMENT_KEY_FILE, keyProviderFromConfig } from '@gatehouse/server/internal/secret-key/key-provider';
-import { DEMO, ensureDemoData, ensureWebAppClient } from './demo-data.ts';
+import { DEMO, ensureDemoData, ensureMcpDemo, ensureWebAppClient } from './demo-data.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const env = {
@@ -17,6 +17,8 @@ const env = {
   GATEHOUSE_DEFAULT_API: DEMO.apiUrl,
   // The demo lets visitors create an account (off by default): the account pages show it.
   GATEHOUSE_REGISTRATION: 'true',
+  // MCP clients register themselves (RFC 7591) to reach the example MCP server (off by default).
+  GATEHOUSE_DYNAMIC_CLIENT_REGISTRATION: 'true',
   ...process.env,
 };
 
@@ -28,6 +30,7 @@ for (const warning of keys.warnings) process.stderr.write(`warning: ${warning}\n
 const storage = openStorage(config.databaseUrl, { keys: keys.provider });
 await migrate(storage.db);
 const created = await ensureDemoData(storage.db);
+await ensureMcpDemo(storage.db);
 mkdirSync(`${root}data`, { recursive: true });
 // The web app's client secret and cookie secret, kept in data/ (not in git) across restarts, for
 // the database they were made for.
@@ -77,6 +80,7 @@ children.push(
     WEB_APP_SECRET: webApp.cookieSecret,
   }),
 );
+children.push(run('mcp-server', ['examples/mcp-server/src/main.ts'], { MCP_SERVER_ISSUER: DEMO.serverUrl, MCP_SERVER_PUBLIC_URL: DEMO.mcpServerUrl }));
 function stop(): void {
   stopping = true;
   for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
@@ -89,12 +93,14 @@ Gatehouse is starting:
   server     ${DEMO.serverUrl}   (discovery: ${DEMO.serverUrl}/.well-known/openid-configuration)
   items API  ${DEMO.apiUrl}   (Swagger UI: ${DEMO.apiUrl}/docs, click Authorize)
   web app    ${DEMO.webAppUrl}   (server-rendered, signs in with Gatehouse)
+  MCP server ${DEMO.mcpEndpoint}   (connect an MCP client: it registers itself and sends you to the login page)
   account    ${DEMO.serverUrl}/account   (password, two-factor; sign-up at ${DEMO.serverUrl}/register, emails go to this log)
   data       ./data/gatehouse.db (SQLite)${keys.warnings.length > 0 ? `, its secrets encrypted with the development key ./${DEVELOPMENT_KEY_FILE}` : ''}
   logins     johndoe / secret    (alice / secret2 is disabled)
   service    client_id ${DEMO.serviceClientId}, secret in data/demo-service-client.json
 On for the demo, off by default (development only):
   registration     ${env.GATEHOUSE_REGISTRATION === 'false' ? 'off' : 'on: anyone can create an account'} (GATEHOUSE_REGISTRATION)
+  dynamic clients  ${env.GATEHOUSE_DYNAMIC_CLIENT_REGISTRATION === 'false' ? 'off' : 'on: MCP clients register themselves'} (GATEHOUSE_DYNAMIC_CLIENT_REGISTRATION)
   password grant   the ${DEMO.docsClientId} client (Swagger UI's password flow, RFC 9700 advises against it)
   settings         http issuer, email written to the log (see the server's warnings)
 Press Ctrl+C to stop.

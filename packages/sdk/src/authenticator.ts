@@ -13,6 +13,7 @@ import { LruCache } from './lru.ts';
 import { resolveOptions, type AuthenticatorOptions, type ResolvedOptions } from './options.ts';
 import { buildPrincipal, isAudience, type Principal } from './principal.ts';
 import { authorize, ResolvedRequirement, type AuthRequirement } from './requirement.ts';
+import type { ResolvedProtectedResource } from './protected-resource.ts';
 import { UpstreamError } from './upstream.ts';
 import { createJwtVerifier, type VerifiedJwt } from './verify-jwt.ts';
 
@@ -43,6 +44,8 @@ export interface AuthenticatorDescription {
   readonly failureLimit: boolean;
   /** A request may need the issuer (discovery, JWKS or introspection), so a 503 is possible. */
   readonly usesIssuer: boolean;
+  /** RFC 9728 metadata to serve (its path, absolute URL and document), when `protectedResource` is set. */
+  readonly protectedResource: ResolvedProtectedResource | undefined;
 }
 
 /**
@@ -156,6 +159,7 @@ class GatehouseAuthenticator implements Authenticator {
       introspection: introspection !== undefined,
       failureLimit: this.#throttle !== undefined,
       usesIssuer: options.jwks === undefined || introspection !== undefined,
+      protectedResource: options.protectedResource,
     });
     this.#defaultRequirement = this.requirement({});
   }
@@ -366,6 +370,7 @@ class GatehouseAuthenticator implements Authenticator {
     const bearer = route.sources.has('bearer') || route.sources.has('cookie') || route.sources.has('query');
     return {
       realm: this.#options.realm,
+      resourceMetadata: this.#options.protectedResource?.url,
       bearer,
       apiKey: route.sources.has('apiKey') ? this.#options.locations.apiKey : undefined,
     };

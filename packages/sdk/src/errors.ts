@@ -120,6 +120,8 @@ export interface ErrorResponse {
 /** What the route accepts, so the `WWW-Authenticate` header offers the right schemes. */
 export interface ChallengeOptions {
   readonly realm: string;
+  /** RFC 9728 §5.1: the URL of the protected resource metadata, announced on Bearer challenges. */
+  readonly resourceMetadata?: string | undefined;
   /** The route accepts access tokens (header, cookie or query): send a `Bearer` challenge. */
   readonly bearer: boolean;
   /** The route accepts API keys: send an `ApiKey` challenge naming where the key goes. */
@@ -135,6 +137,7 @@ const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
  * Challenges (RFC 9110 §11.6.1 allows several in one field; one field keeps every adapter's bytes
  * identical):
  *   Bearer realm="api", error="invalid_token", error_description="…"        (RFC 6750 §3)
+ *   (with `resource_metadata="…"` after the realm when the API publishes RFC 9728 metadata)
  *   ApiKey realm="api", header="X-API-Key", error="…", error_description="…" (Gatehouse)
  * The error attributes go on the challenge of the scheme that was presented; with no credential
  * there are none at all. A 503, 429 or cross-site 403 carries no challenge: nothing was found
@@ -177,6 +180,7 @@ function buildChallenges(error: AuthError, options: ChallengeOptions): string {
   const challenges: string[] = [];
   if (options.bearer) {
     const params = [`realm=${quote(options.realm)}`];
+    if (options.resourceMetadata !== undefined) params.push(`resource_metadata=${quote(options.resourceMetadata)}`);
     if (errorScheme === 'Bearer') params.push(...errorParams());
     challenges.push(`Bearer ${params.join(', ')}`);
   }

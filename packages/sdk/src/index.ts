@@ -18,6 +18,9 @@ export { principalKind } from './principal.ts';
 export { AuthError, AUTH_ERRORS, toErrorResponse } from './errors.ts';
 export type { AuthErrorCode, ChallengeScheme, ErrorResponse, ChallengeOptions } from './errors.ts';
 
+export { metadataLocation, metadataResponse } from './protected-resource.ts';
+export type { ProtectedResourceMetadata, ProtectedResourceOptions, ResolvedProtectedResource } from './protected-resource.ts';
+
 export type { IssuerMetadata } from './discovery.ts';
 export type { JsonWebKeySet } from './jwks.ts';
 export type { JwsAlgorithm } from './algorithms.ts';

@@ -7,6 +7,7 @@ import { SOURCE_NAMES, type CredentialLocations, type SourceName } from './crede
 import type { JsonWebKeySet } from './jwks.ts';
 import { isSupportedAlgorithm, MIN_RSA_MODULUS_BITS, type JwsAlgorithm } from './algorithms.ts';
 import type { FetchLike } from './upstream.ts';
+import { resolveProtectedResource, type ProtectedResourceOptions, type ResolvedProtectedResource } from './protected-resource.ts';
 
 export interface IntrospectionOptions {
   /** Client registered at the issuer for this API, authenticated with client_secret_basic. */
@@ -87,6 +88,11 @@ export interface AuthenticatorOptions {
   readonly clockTolerance?: number;
   /** `realm` of the WWW-Authenticate challenges. Default: the audience. */
   readonly realm?: string;
+  /**
+   * Publish OAuth 2.0 Protected Resource Metadata (RFC 9728) for the audience, and point every
+   * Bearer challenge at it (`resource_metadata`). What MCP clients need to find the issuer. Off unless set.
+   */
+  readonly protectedResource?: true | ProtectedResourceOptions;
   /** Used for every call to the issuer. Default: global fetch. */
   readonly fetch?: FetchLike;
   /** Seconds before a call to the issuer is abandoned (→ 503). Default 5. */
@@ -143,6 +149,7 @@ export interface ResolvedOptions {
   readonly trustedOrigins: ReadonlySet<string>;
   readonly clockTolerance: number;
   readonly realm: string;
+  readonly protectedResource: ResolvedProtectedResource | undefined;
   readonly fetch: FetchLike;
   readonly timeoutMs: number;
   readonly jwksCooldownMs: number;
@@ -207,6 +214,11 @@ export function resolveOptions(options: AuthenticatorOptions): ResolvedOptions {
     trustedOrigins: resolveOrigins(options.trustedOrigins),
     clockTolerance: seconds(options.clockTolerance, DEFAULTS.clockTolerance, 'clockTolerance', 300),
     realm,
+    protectedResource: resolveProtectedResource(options.protectedResource, {
+      audience: options.audience,
+      issuer,
+      query: locations.query !== undefined,
+    }),
     fetch: fetchImpl.bind(globalThis) as FetchLike,
     timeoutMs: seconds(options.timeout, DEFAULTS.timeout, 'timeout') * 1000,
     jwksCooldownMs: seconds(options.jwksCooldown, DEFAULTS.jwksCooldown, 'jwksCooldown') * 1000,

@@ -5,6 +5,7 @@ import { trustFunction } from './config/proxy.ts';
 import type { Config } from './config/schema.ts';
 import { createInteractionApi } from './engine/interactions.ts';
 import { mountProvider } from './engine/mount.ts';
+import { registrationRoutes } from './engine/dynamic-registration.ts';
 import { createEngine, type Engine } from './engine/provider.ts';
 import { GatehouseError } from './errors.ts';
 import { Layout, STYLESHEET_PATH } from './html/layout.ts';
@@ -14,6 +15,7 @@ import { interactionRoutes } from './pages/routes.ts';
 import { createMailer, type Mailer } from './mail/mailer.ts';
 import { SecretBox } from './passwords/totp.ts';
 import { purgeExpiredAccountTokens } from './storage/account-tokens.ts';
+import { deleteUnusedDynamicClients } from './storage/clients.ts';
 import type { AuditEventInput } from './storage/audit.ts';
 import { adminApi } from './admin/index.ts';
 import { connectBus, type ClusterBus, type ClusterEvent } from './cluster/bus.ts';
@@ -217,6 +219,22 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
 
     // Protocol endpoints: authorize, token, introspection, revocation, userinfo, JWKS, discovery, logout.
     mountProvider(app, engine);
+    // RFC 7591 dynamic registration for MCP clients, when turned on (engine/dynamic-registration.ts).
+    if (config.dynamicClientRegistration) {
+      await app.register(registrationRoutes, {
+        db: storage.db,
+        limiter: new RateLimiter(throttleStore),
+        // Who registered what, from where: the operator's view of self-registered clients.
+        onRegistered: (client, ip) =>
+          audit({
+            type: 'client.registered',
+            actor: { kind: 'client', id: client.clientId },
+            target: { kind: 'client', id: client.clientId },
+            ip,
+            details: { name: client.name, redirect_uris: [...client.redirectUris] },
+          }),
+      });
+    }
 
     // Login, consent and second-factor pages; registration, verification, password reset; the
     // account pages.
@@ -275,7 +293,13 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
 
     // Expired codes, sessions, reuse records and token records only take space: sweep them.
     const purge = setInterval(() => {
-      Promise.all([purgeExpired(storage.db), purgeExpiredAccessTokens(storage.db), purgeExpiredAccountTokens(storage.db)]).catch((error: unknown) =>
+      Promise.all([
+        purgeExpired(storage.db),
+        purgeExpiredAccessTokens(storage.db),
+        purgeExpiredAccountTokens(storage.db),
+        // Self-registered clients nobody uses (ADR 0011).
+        deleteUnusedDynamicClients(storage.db, Date.now() - config.dynamicClientTtl * 1000),
+      ]).catch((error: unknown) =>
         app.log.warn({ err: error }, 'purging expired records failed'),
       );
     }, PURGE_EVERY_MS);

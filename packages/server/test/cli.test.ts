@@ -142,9 +142,9 @@ test('apis create and list', async (t) => {
   assert.deepEqual([api.identifier, api.scopes, api.accessTokenTtl, api.signingAlg], ['urn:billing', [], null, 'RS256']);
 
   const table = await human(env, ['apis', 'list']);
-  assert.match(table, /^IDENTIFIER\s+NAME\s+SCOPES\s+TOKEN TTL\n/);
-  assert.match(table, /https:\/\/items\.example\.com\s+Items API\s+items:read items:write\s+900\n/);
-  assert.match(table, /urn:billing\s+Billing\s+-\s+default\n/);
+  assert.match(table, /^IDENTIFIER\s+NAME\s+SCOPES\s+TOKEN TTL\s+DYNAMIC CLIENTS\n/);
+  assert.match(table, /https:\/\/items\.example\.com\s+Items API\s+items:read items:write\s+900\s+-\n/);
+  assert.match(table, /urn:billing\s+Billing\s+-\s+default\s+-\n/);
   const page = await json(env, ['apis', 'list', '--limit', '1']);
   assert.deepEqual([page.total, page.limit, page.items.length, page.items[0].identifier], [2, 1, 1, 'https://items.example.com']);
 

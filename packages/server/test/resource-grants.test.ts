@@ -109,12 +109,13 @@ test('registration is off by default, and the start banner says what is open: re
 
   const setup = cli({ GATEHOUSE_DATABASE_URL: databaseUrl }, ['clients', 'create', '--id', 'tutorial', '--name', 'Tutorial', '--grants', 'password', '--json']);
   assert.equal(setup.code, 0, setup.stderr);
-  const open = await startProcess(t, { GATEHOUSE_DATABASE_URL: databaseUrl, GATEHOUSE_REGISTRATION: 'true', GATEHOUSE_SMTP_URL: 'smtp://127.0.0.1:1' });
+  const open = await startProcess(t, { GATEHOUSE_DATABASE_URL: databaseUrl, GATEHOUSE_REGISTRATION: 'true', GATEHOUSE_DYNAMIC_CLIENT_REGISTRATION: 'true', GATEHOUSE_SMTP_URL: 'smtp://127.0.0.1:1' });
   assert.equal((await fetch(`${open.issuer}/register`)).status, 200);
   const output = open.output();
   assert.match(output, /"level":40[^\n]*registration is on: anyone can create an account/);
   assert.match(output, /"level":40[^\n]*the password grant is on for 1 client\(s\): tutorial/);
-  assert.match(output, /registration on; password grant on for tutorial; dynamic client registration off; development settings none/);
+  assert.match(output, /"level":40[^\n]*dynamic client registration is on: any client may register itself/);
+  assert.match(output, /registration on; password grant on for tutorial; dynamic client registration on; development settings none/);
   const banner = output.indexOf('registration is on');
   assert.ok(banner >= 0 && banner < output.indexOf('Gatehouse is listening'), 'said before the server takes requests');
 });
@@ -141,7 +142,8 @@ test('an API with no scopes is granted like any other; the default API only to t
   assert.equal(noDefault.status, 200, JSON.stringify(noDefault.body));
   assert.equal(noDefault.body.access_token.split('.').length, 1, 'no JWT for an API: an opaque token for userinfo at most');
 
-  // The refresh token issued for the items API no longer gets tokens for it.
+  // The refresh token issued for the items API no longer gets tokens for it: the grant is spent
+  // (invalid_grant, so a client sends its user back to authorization; ADR 0011).
   const refreshed = await tokenRequest(issuer, { grant_type: 'refresh_token', refresh_token: user.body.refresh_token }, seed.passwordClient);
-  assert.deepEqual([refreshed.status, refreshed.body.error], [400, 'invalid_target']);
+  assert.deepEqual([refreshed.status, refreshed.body.error], [400, 'invalid_grant']);
 });

@@ -17,7 +17,7 @@ import { hashPassword, verifyPassword } from '../src/passwords/hash.ts';
 import { sha256, verifySecret } from '../src/secrets.ts';
 import { Migrator } from 'kysely/migration';
 import { createApi, findApi, listApis } from '../src/storage/apis.ts';
-import { createClient, deleteClient, findClient, findStoredClient, listClients, updateClient } from '../src/storage/clients.ts';
+import { createClient, deleteClient, deleteUnusedDynamicClients, findClient, findStoredClient, listClients, updateClient } from '../src/storage/clients.ts';
 import { migrate, openStorage, type Db, type Storage } from '../src/storage/database.ts';
 import { ensureSecrets, ensureSigningKeys, SIGNING_ALGS } from '../src/storage/keys.ts';
 import { AlreadyConsumedError, createOidcAdapter, purgeExpired, type AdapterOptions } from '../src/engine/oidc-adapter.ts';
@@ -227,7 +227,7 @@ function storageContract(name: string, databases: Databases): void {
       await db.insertInto('clients').values({
         id: taken, name: 'Legacy', type: 'public', secret_hash: null, token_endpoint_auth_method: 'none', redirect_uris: '[]',
         post_logout_redirect_uris: '[]', grant_types: '["password"]', scopes: '[]', cors_origins: '[]', first_party: 0,
-        created_at: Date.now(), updated_at: Date.now(), revoked_at: null, application_type: 'web',
+        created_at: Date.now(), updated_at: Date.now(), revoked_at: null, application_type: 'web', registered_dynamically: 0,
       }).execute();
       const original = crypto.randomUUID.bind(crypto);
       const ids = [taken];
@@ -591,6 +591,26 @@ function storageContract(name: string, databases: Databases): void {
       assert.equal(await count(db, 'clients'), 0);
       assert.equal((await createClient(db, { ...web, firstParty: true })).client.firstParty, true);
       assert.equal((await createClient(db, { ...web, firstParty: false })).client.firstParty, false);
+    });
+
+    test('unused dynamically registered clients are deleted; those holding live protocol state and registered ones stay (ADR 0011)', async (t) => {
+      const { db } = await fixture(t, databases);
+      const dynamic = { name: 'Agent', public: true, grantTypes: 'authorization_code refresh_token', redirectUris: ['http://127.0.0.1:8999/cb'], firstParty: false, registeredDynamically: true };
+      const unused = (await createClient(db, dynamic)).client.clientId;
+      const used = (await createClient(db, dynamic)).client.clientId;
+      const expired = (await createClient(db, dynamic)).client.clientId;
+      const operators = (await createClient(db, { ...dynamic, registeredDynamically: false })).client.clientId;
+      const payload = (id: string, clientId: string, expiresAt: number) =>
+        ({ model: 'Grant', id, payload: '{}', grant_id: id, client_id: clientId, account_id: null, uid: null, user_code: null, expires_at: expiresAt, consumed_at: null });
+      await db.insertInto('oidc_payloads').values([payload('g1', used, Date.now() + 60_000), payload('g2', expired, Date.now() - 1000)]).execute();
+      assert.equal(await deleteUnusedDynamicClients(db, Date.now() - 60_000), 0, 'none old enough');
+      assert.equal(await deleteUnusedDynamicClients(db, Date.now() + 1000), 2);
+      assert.deepEqual(
+        [await findClient(db, unused), await findClient(db, expired)].map((c) => c?.clientId),
+        [undefined, undefined],
+      );
+      assert.equal((await findClient(db, used))?.registeredDynamically, true);
+      assert.equal((await findClient(db, operators))?.registeredDynamically, false);
     });
 
     test('client APIs: granted by identifier, unknown ones refused, replaced as a whole, gone with their API', async (t) => {

@@ -16,6 +16,7 @@ import type { Authenticator } from '../authenticator.ts';
 import type { AuthRequest } from '../credentials.ts';
 import type { Principal } from '../principal.ts';
 import type { AuthRequirement } from '../requirement.ts';
+import { metadataResponse } from '../protected-resource.ts';
 
 export { gatehouseWebApp } from './webapp.ts';
 export type { GatehouseWebAppExpress } from './webapp.ts';
@@ -37,6 +38,11 @@ export interface GatehouseExpressOptions {
 export interface GatehouseExpress {
   /** Middleware enforcing `requirement` (default: any valid credential). Validated when called. */
   requireAuth(requirement?: AuthRequirement): RequestHandler;
+  /**
+   * Serves the RFC 9728 metadata (`GET /.well-known/oauth-protected-resource[/path]`) when the
+   * authenticator has `protectedResource`; mount it with `app.use(...)`. Passes every other request on.
+   */
+  protectedResourceMetadata: RequestHandler;
 }
 
 export function gatehouse(authenticator: Authenticator, options: GatehouseExpressOptions = {}): GatehouseExpress {
@@ -46,7 +52,16 @@ export function gatehouse(authenticator: Authenticator, options: GatehouseExpres
   const errors = options.errors ?? 'respond';
   if (errors !== 'respond' && errors !== 'next') throw new TypeError('gatehouse options.errors: expected respond or next');
 
+  const resource = authenticator.description.protectedResource;
+  const metadata = resource === undefined ? undefined : metadataResponse(resource);
   return {
+    protectedResourceMetadata(req, res, next) {
+      if (resource === undefined || metadata === undefined || req.path !== resource.path || (req.method !== 'GET' && req.method !== 'HEAD')) {
+        next();
+        return;
+      }
+      res.status(metadata.status).set(metadata.headers).send(metadata.body);
+    },
     requireAuth(input = {}) {
       // Misuse fails when the route is declared, not on the first request.
       const requirement = authenticator.requirement(input, 'requireAuth');

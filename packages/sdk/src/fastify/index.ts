@@ -14,6 +14,7 @@ import type { AuthRequest } from '../credentials.ts';
 import { AUTH_ERROR_SCHEMA_ID, authErrorSchema, errorResponses, securityRequirements, type ErrorResponseDoc } from '../openapi.ts';
 import type { Principal } from '../principal.ts';
 import type { AuthRequirement, ResolvedRequirement } from '../requirement.ts';
+import { metadataResponse } from '../protected-resource.ts';
 
 export { gatehouseDocs, docsRedirectUrl } from './docs.ts';
 export type { GatehouseDocsOptions } from './docs.ts';
@@ -61,6 +62,14 @@ const plugin: FastifyPluginAsync<GatehouseFastifyOptions> = async (fastify, opti
   fastify.decorateRequest('auth', undefined);
   // The error body, shared by every protected route's 401/403/429/503 (components.schemas).
   if (fastify.getSchema(AUTH_ERROR_SCHEMA_ID) === undefined) fastify.addSchema({ $id: AUTH_ERROR_SCHEMA_ID, ...authErrorSchema() });
+
+  // RFC 9728 metadata, when the authenticator publishes it; scopes_supported defaults to the
+  // scopes the OpenAPI document lists, so the two agree.
+  const resource = authenticator.description.protectedResource;
+  if (resource !== undefined) {
+    const metadata = metadataResponse(resource, options.scopes === undefined ? undefined : Object.keys(options.scopes));
+    fastify.get(resource.path, { schema: { hide: true } }, async (_request, reply) => reply.code(metadata.status).headers(metadata.headers).send(metadata.body));
+  }
 
   fastify.addHook('onRoute', (route) => {
     const input = route.auth;

@@ -17,6 +17,7 @@ import type { Authenticator } from '../authenticator.ts';
 import type { AuthRequest } from '../credentials.ts';
 import type { Principal } from '../principal.ts';
 import type { AuthRequirement } from '../requirement.ts';
+import { metadataResponse } from '../protected-resource.ts';
 
 export { gatehouseWebApp } from './webapp.ts';
 export type { GatehouseWebAppHono, SessionEnv, OptionalSessionEnv } from './webapp.ts';
@@ -56,6 +57,11 @@ export interface GatehouseHono {
   requireAuth(requirement?: AuthRequirement & { readonly optional?: false }): MiddlewareHandler<AuthEnv>;
   /** When `optional` is not known statically, the principal may be undefined. */
   requireAuth(requirement: AuthRequirement): MiddlewareHandler<OptionalAuthEnv>;
+  /**
+   * Serves the RFC 9728 metadata (`GET /.well-known/oauth-protected-resource[/path]`) when the
+   * authenticator has `protectedResource`; mount it with `app.use(...)`. Passes every other request on.
+   */
+  protectedResourceMetadata: MiddlewareHandler;
 }
 
 export function gatehouse(authenticator: Authenticator, options: GatehouseHonoOptions = {}): GatehouseHono {
@@ -82,7 +88,16 @@ export function gatehouse(authenticator: Authenticator, options: GatehouseHonoOp
       return undefined;
     };
   }
-  return { requireAuth: requireAuth as GatehouseHono['requireAuth'] };
+  const resource = authenticator.description.protectedResource;
+  const metadata = resource === undefined ? undefined : metadataResponse(resource);
+  const protectedResourceMetadata: MiddlewareHandler = async (c, next) => {
+    if (resource === undefined || metadata === undefined || c.req.path !== resource.path || (c.req.method !== 'GET' && c.req.method !== 'HEAD')) {
+      await next();
+      return undefined;
+    }
+    return c.body(metadata.body, 200, metadata.headers);
+  };
+  return { requireAuth: requireAuth as GatehouseHono['requireAuth'], protectedResourceMetadata };
 }
 
 /** The request as the core sees it; the address is read only if the failure limit needs it. */

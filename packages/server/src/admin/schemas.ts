@@ -161,6 +161,7 @@ export const Api = Type.Object(
     scopes: Type.Array(Type.Object({ name: Type.String(), description: Nullable(Type.String()) })),
     access_token_ttl: Nullable(Type.Integer({ description: 'Seconds; null means the server default.' })),
     signing_alg: Nullable(Type.String({ description: 'null means the server default (ES256).' })),
+    open_to_dynamic_clients: Type.Boolean({ description: 'Dynamically registered clients (RFC 7591, MCP clients) are granted this API, with its scopes; the user\'s roles still decide what a token carries (docs/adr/0011).' }),
     managed: Type.Boolean({ description: 'Managed by Gatehouse itself (the admin API): read-only here.' }),
     created_at: Timestamp('When the API was created.'),
   },
@@ -179,6 +180,7 @@ export const NewApi = Type.Object(
     scopes: Type.Array(ApiScope, { maxItems: 200 }),
     access_token_ttl: Type.Optional(Type.Integer({ minimum: 30, maximum: 86400 })),
     signing_alg: Type.Optional(SigningAlg),
+    open_to_dynamic_clients: Type.Optional(Type.Boolean({ description: 'Dynamically registered clients (RFC 7591, MCP clients) are granted this API, with its scopes; the user\'s roles still decide what a token carries (docs/adr/0011).' })),
   },
   { additionalProperties: false },
 );
@@ -189,6 +191,7 @@ export const ApiChanges = Type.Object(
     scopes: Type.Optional(Type.Array(ApiScope, { maxItems: 200, description: 'Replaces the API\'s scopes.' })),
     access_token_ttl: Type.Optional(Nullable(Type.Integer({ minimum: 30, maximum: 86400 }))),
     signing_alg: Type.Optional(Nullable(SigningAlg)),
+    open_to_dynamic_clients: Type.Optional(Type.Boolean({ description: 'Dynamically registered clients (RFC 7591, MCP clients) are granted this API, with its scopes; the user\'s roles still decide what a token carries (docs/adr/0011).' })),
   },
   { additionalProperties: false, minProperties: 1 },
 );
@@ -217,6 +220,7 @@ export const Client = Type.Object(
     cors_origins: Type.Array(Type.String()),
     first_party: Type.Boolean({ description: 'First-party clients skip the consent page and always get refresh tokens.' }),
     application_type: Enum(APPLICATION_TYPES, { description: '`native`: an app on a device, which may use any port of a loopback redirect URI (RFC 8252 §7.3).' }),
+    registered_dynamically: Type.Boolean({ description: 'Registered by the client itself at /connect/register (RFC 7591): public, third-party, granted the APIs open to such clients when it registered.' }),
     managed: Type.Boolean({ description: 'Managed by Gatehouse itself (the admin API\'s introspection client): read-only here.' }),
     created_at: Timestamp('When the client was created.'),
     revoked_at: Nullable(Timestamp('When the client was revoked.')),

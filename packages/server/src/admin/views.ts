@@ -44,6 +44,7 @@ export function apiView(api: Api, managed: boolean): Static<typeof S.Api> {
     scopes: api.scopes.map((s) => ({ name: s.name, description: s.description })),
     access_token_ttl: api.accessTokenTtl,
     signing_alg: api.signingAlg,
+    open_to_dynamic_clients: api.openToDynamicClients,
     managed,
     created_at: api.createdAt,
   };
@@ -63,6 +64,7 @@ export function clientView(client: Client, managed: boolean): Static<typeof S.Cl
     cors_origins: [...client.corsOrigins],
     first_party: client.firstParty,
     application_type: client.applicationType,
+    registered_dynamically: client.registeredDynamically,
     managed,
     created_at: client.createdAt,
     revoked_at: client.revokedAt,

@@ -25,6 +25,12 @@ export async function startBanner(config: Config, db: Db): Promise<BannerLine[]>
   if (config.registration) {
     lines.push({ level: 'warn', message: 'registration is on: anyone can create an account from the login page (GATEHOUSE_REGISTRATION=true)' });
   }
+  if (config.dynamicClientRegistration) {
+    lines.push({
+      level: 'warn',
+      message: 'dynamic client registration is on: any client may register itself at /connect/register and get tokens for the APIs open to dynamically registered clients (GATEHOUSE_DYNAMIC_CLIENT_REGISTRATION=true)',
+    });
+  }
   if (passwordClients.length > 0) {
     lines.push({
       level: 'warn',
@@ -39,7 +45,7 @@ export async function startBanner(config: Config, db: Db): Promise<BannerLine[]>
     message: [
       `registration ${config.registration ? 'on' : 'off'}`,
       `password grant ${passwordClients.length > 0 ? `on for ${passwordClients.join(', ')}` : 'off (no client has it)'}`,
-      'dynamic client registration off',
+      `dynamic client registration ${config.dynamicClientRegistration ? 'on' : 'off'}`,
       `development settings ${development.length > 0 ? development.join(', ') : 'none'}`,
     ].join('; '),
   });

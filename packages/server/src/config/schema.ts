@@ -259,6 +259,20 @@ export const settings = {
     description:
       'Whether anyone may create their own account from the login page (`true`; the demo of `npm start` turns it on). Self-registered users must verify their email address before they can sign in, and get no roles; with a client that signs users in, they still get tokens for the APIs that client was granted. The start banner says when it is on.',
   }),
+  dynamicClientRegistration: setting({
+    env: 'GATEHOUSE_DYNAMIC_CLIENT_REGISTRATION',
+    type: boolean(),
+    default: false,
+    description:
+      'Whether clients may register themselves (RFC 7591) at `/connect/register`, as MCP clients do. Such clients are public, third-party (consent page), limited to the authorization code and refresh token grants, rate-limited per address, and granted exactly the APIs marked open to dynamically registered clients (`open_to_dynamic_clients`), with the scopes the user\'s roles grant: docs/adr/0011-dynamic-client-registration.md. The start banner says when it is on.',
+  }),
+  dynamicClientTtl: setting({
+    env: 'GATEHOUSE_DYNAMIC_CLIENT_TTL',
+    type: duration(300, 365 * 86400),
+    default: 86400,
+    description:
+      'How long a dynamically registered client (`GATEHOUSE_DYNAMIC_CLIENT_REGISTRATION`) is kept without being used: once it is older than this and holds no live grant (never used, or its users\' grants all expired or were revoked), it is deleted. A client that needs it again registers again.',
+  }),
   smtpUrl: setting({
     env: 'GATEHOUSE_SMTP_URL',
     type: optional(smtpUrl()),

@@ -26,5 +26,6 @@ export function toClientMetadata(client: StoredClient): ClientMetadata {
     id_token_signed_response_alg: 'ES256',
     cors_origins: [...client.corsOrigins],
     first_party: client.firstParty,
+    registered_dynamically: client.registeredDynamically,
   };
 }

@@ -21,7 +21,8 @@ export function mountProvider(app: FastifyInstance, engine: Engine): void {
     callback(request.raw, reply.raw);
     void done;
   };
-  const paths = [...new Set([...Object.values(ROUTES), DISCOVERY, OAUTH_METADATA])];
+  // Registration is Gatehouse's own route when turned on (dynamic-registration.ts), never oidc-provider's.
+  const paths = [...new Set([...Object.values(ROUTES), DISCOVERY, OAUTH_METADATA])].filter((path) => path !== ROUTES.registration);
   for (const path of paths) {
     for (const url of [path, `${path}/*`]) {
       app.route({

@@ -42,7 +42,8 @@ export const ROUTES = {
   revocation: '/revoke',
   end_session: '/logout',
   pushed_authorization_request: '/par',
-  // Dynamic registration is off; its path is kept clear of the self-service /register page.
+  // Dynamic registration is Gatehouse's own route (dynamic-registration.ts), not oidc-provider's;
+  // its path is kept clear of the self-service /register page.
   registration: '/connect/register',
   code_verification: '/device',
   device_authorization: '/device/auth',
@@ -208,7 +209,7 @@ export async function createEngine({ db, config, passwordLogin, layout, onServer
         id_token_signed_response_alg: 'ES256',
       },
       extraClientMetadata: {
-        properties: ['api_scopes', 'apis', 'cors_origins', 'first_party'],
+        properties: ['api_scopes', 'apis', 'cors_origins', 'first_party', 'registered_dynamically'],
       },
       // Browsers may call the token, introspection and revocation endpoints only from origins the
       // client lists (Swagger UI on the API's own origin, for instance).
@@ -291,6 +292,12 @@ export async function createEngine({ db, config, passwordLogin, layout, onServer
       },
       renderError: renderError as Configuration['renderError'],
       routes: ROUTES,
+      // RFC 8414 §2: what the discovery document adds to oidc-provider's own members.
+      discovery: {
+        ...(config.dynamicClientRegistration ? { registration_endpoint: `${config.publicUrl.replace(/\/$/, '')}${ROUTES.registration}` } : {}),
+        // Clients are known in advance or registered through RFC 7591; a URL is not a client id here.
+        client_id_metadata_document_supported: false,
+      },
       conformIdTokenClaims: true,
     };
 

@@ -22,9 +22,19 @@ export function grantedApisOf(client: ProviderClient): string[] {
   return Array.isArray(client.apis) ? (client.apis as string[]) : [];
 }
 
-export function resourceServerFor(api: Api, client: ProviderClient, config: Config): ResourceServer {
+/** Registered through RFC 7591 (client-metadata.ts): reaches the APIs open to such clients (ADR 0011). */
+export function registeredDynamically(client: ProviderClient): boolean {
+  return client.registered_dynamically === true;
+}
+
+/**
+ * `openAccess`: the client reaches this API because it is open to dynamically registered clients,
+ * and may then ask for every scope it defines (the user's roles still decide; ADR 0011).
+ */
+export function resourceServerFor(api: Api, client: ProviderClient, config: Config, openAccess = false): ResourceServer {
+  const apiScopes = api.scopes.map((s) => s.name);
   return {
-    scope: clientApiScopes(api.scopes.map((s) => s.name), allowedScopesOf(client)).join(' '),
+    scope: (openAccess ? apiScopes : clientApiScopes(apiScopes, allowedScopesOf(client))).join(' '),
     audience: api.identifier,
     accessTokenTTL: api.accessTokenTtl ?? config.accessTokenTtl,
     accessTokenFormat: 'jwt',
@@ -35,6 +45,21 @@ export function resourceServerFor(api: Api, client: ProviderClient, config: Conf
 // RFC 8707 §2: invalid_target. An API that exists but was not granted gets the same words as one
 // that does not exist: a client learns nothing about the APIs it may not use.
 const NOT_GRANTED = 'resource is not an API this client may get tokens for';
+
+/**
+ * The refusal for a resource this client may not reach. A refresh for the very API its refresh
+ * token was issued for (the API was taken away or closed since) is `invalid_grant`: the grant is
+ * spent (RFC 6749 §5.2), and clients such as the MCP SDK then send the user back to authorization,
+ * where `invalid_target` would be fatal to them. Any other resource is `invalid_target` (RFC 8707 §2).
+ */
+function refusal(ctx: KoaContextWithOIDC, indicator: string): Error {
+  const refreshToken = ctx.oidc.entities.RefreshToken as { resource?: string | string[] } | undefined;
+  const issuedFor = refreshToken?.resource === undefined ? [] : [refreshToken.resource].flat();
+  if (ctx.oidc.params?.grant_type === 'refresh_token' && issuedFor.includes(indicator)) {
+    return new errors.InvalidGrant('the API this refresh token was issued for is no longer available to this client');
+  }
+  return new errors.InvalidTarget(NOT_GRANTED);
+}
 
 export function createResourceIndicators(db: Db, config: Config) {
   const apis = new TtlCache<Api | undefined>(config.cacheTtl * 1000);
@@ -49,11 +74,16 @@ export function createResourceIndicators(db: Db, config: Config) {
       const fallback = config.defaultApi;
       return fallback !== undefined && client !== undefined && grantedApisOf(client).includes(fallback) ? fallback : undefined;
     },
-    async getResourceServerInfo(_ctx: KoaContextWithOIDC, indicator: string, client: ProviderClient): Promise<ResourceServer> {
-      if (!grantedApisOf(client).includes(indicator)) throw new errors.InvalidTarget(NOT_GRANTED);
+    async getResourceServerInfo(ctx: KoaContextWithOIDC, indicator: string, client: ProviderClient): Promise<ResourceServer> {
+      // A dynamically registered client reaches the APIs open to such clients, decided now (an API
+      // closed to them stops their tokens and refreshes at once), besides any granted to it by name.
+      const granted = grantedApisOf(client).includes(indicator);
+      if (!granted && !registeredDynamically(client)) throw refusal(ctx, indicator);
       const api = await apis.get(indicator, () => findApi(db, indicator));
-      if (!api) throw new errors.InvalidTarget(NOT_GRANTED);
-      return resourceServerFor(api, client, config);
+      if (!api) throw refusal(ctx, indicator);
+      if (granted) return resourceServerFor(api, client, config);
+      if (!api.openToDynamicClients) throw refusal(ctx, indicator);
+      return resourceServerFor(api, client, config, true);
     },
     // The token request may omit `resource`: use the one the authorization was for.
     async useGrantedResource(): Promise<boolean> {

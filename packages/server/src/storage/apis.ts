@@ -21,6 +21,8 @@ export interface Api {
   readonly accessTokenTtl: number | null;
   /** null means the server default (ES256). */
   readonly signingAlg: ApiSigningAlg | null;
+  /** Dynamically registered clients (RFC 7591, MCP clients) are granted this API (ADR 0011). */
+  readonly openToDynamicClients: boolean;
   readonly createdAt: string;
 }
 
@@ -31,6 +33,7 @@ export interface NewApi {
   readonly scopes: string | readonly (string | { name: string; description?: string | undefined })[];
   readonly accessTokenTtl?: number | undefined;
   readonly signingAlg?: string | undefined;
+  readonly openToDynamicClients?: boolean | undefined;
 }
 
 function parseScopes(input: NewApi['scopes']): ApiScope[] {
@@ -52,7 +55,8 @@ export async function createApi(db: Db, input: NewApi): Promise<Api> {
   const scopes = parseScopes(input.scopes);
   const accessTokenTtl = input.accessTokenTtl === undefined ? null : validate.ttl(input.accessTokenTtl, 'access_token_ttl', 30, 86400);
   const signingAlg = input.signingAlg === undefined ? null : validate.oneOf(input.signingAlg, API_SIGNING_ALGS, 'signing_alg');
-  const row = { id: crypto.randomUUID(), identifier, name, access_token_ttl: accessTokenTtl, signing_alg: signingAlg, created_at: now() };
+  const openToDynamicClients = input.openToDynamicClients === true;
+  const row = { id: crypto.randomUUID(), identifier, name, access_token_ttl: accessTokenTtl, signing_alg: signingAlg, created_at: now(), open_to_dynamic_clients: openToDynamicClients ? 1 : 0 };
   try {
     await db.transaction().execute(async (trx) => {
       await trx.insertInto('apis').values(row).execute();
@@ -64,10 +68,10 @@ export async function createApi(db: Db, input: NewApi): Promise<Api> {
     if (isUniqueViolation(error)) throw new GatehouseError('conflict', `an API with identifier ${identifier} already exists`, { field: 'identifier', cause: error });
     throw error;
   }
-  return { id: row.id, identifier, name, scopes, accessTokenTtl, signingAlg, createdAt: iso(row.created_at)! };
+  return { id: row.id, identifier, name, scopes, accessTokenTtl, signingAlg, openToDynamicClients, createdAt: iso(row.created_at)! };
 }
 
-async function withScopes(db: Db, rows: { id: string; identifier: string; name: string; access_token_ttl: number | null; signing_alg: string | null; created_at: number }[]): Promise<Api[]> {
+async function withScopes(db: Db, rows: { id: string; identifier: string; name: string; access_token_ttl: number | null; signing_alg: string | null; created_at: number; open_to_dynamic_clients: number }[]): Promise<Api[]> {
   const scopes = rows.length
     ? await db.selectFrom('api_scopes').selectAll().where('api_id', 'in', rows.map((r) => r.id)).orderBy('name').execute()
     : [];
@@ -78,6 +82,7 @@ async function withScopes(db: Db, rows: { id: string; identifier: string; name: 
     scopes: scopes.filter((s) => s.api_id === r.id).map((s) => ({ name: s.name, description: s.description })),
     accessTokenTtl: r.access_token_ttl,
     signingAlg: r.signing_alg as ApiSigningAlg | null,
+    openToDynamicClients: r.open_to_dynamic_clients === 1,
     createdAt: iso(r.created_at)!,
   }));
 }
@@ -92,6 +97,12 @@ export async function listApis(db: Db, page: PageRequest = {}): Promise<Page<Api
   const { total } = await db.selectFrom('apis').select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow();
   const rows = await db.selectFrom('apis').selectAll().orderBy('identifier').limit(limit).offset(offset).execute();
   return { items: await withScopes(db, rows), total: Number(total), limit, offset };
+}
+
+/** The identifiers of the APIs open to dynamically registered clients, and their scopes (ADR 0011). */
+export async function apisOpenToDynamicClients(db: Db): Promise<Api[]> {
+  const rows = await db.selectFrom('apis').selectAll().where('open_to_dynamic_clients', '=', 1).orderBy('identifier').execute();
+  return withScopes(db, rows);
 }
 
 export async function findApiById(db: Db, id: string): Promise<Api | undefined> {
@@ -112,6 +123,7 @@ export interface ApiChanges {
   /** null: back to the server default. */
   readonly accessTokenTtl?: number | null | undefined;
   readonly signingAlg?: string | null | undefined;
+  readonly openToDynamicClients?: boolean | undefined;
 }
 
 /**
@@ -127,7 +139,8 @@ export async function updateApi(db: Db, id: string, changes: ApiChanges): Promis
   const alg = changes.signingAlg;
   const signingAlg = alg === undefined || alg === null ? alg : validate.oneOf(alg, API_SIGNING_ALGS, 'signing_alg');
   await db.transaction().execute(async (trx) => {
-    const set: { name?: string; access_token_ttl?: number | null; signing_alg?: string | null } = {};
+    const set: { name?: string; access_token_ttl?: number | null; signing_alg?: string | null; open_to_dynamic_clients?: number } = {};
+    if (changes.openToDynamicClients !== undefined) set.open_to_dynamic_clients = changes.openToDynamicClients ? 1 : 0;
     if (name !== undefined) set.name = name;
     if (accessTokenTtl !== undefined) set.access_token_ttl = accessTokenTtl;
     if (signingAlg !== undefined) set.signing_alg = signingAlg;

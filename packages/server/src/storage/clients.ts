@@ -33,6 +33,8 @@ export interface Client {
   readonly firstParty: boolean;
   /** `native` apps may use any port of a loopback redirect URI (RFC 8252 §7.3). */
   readonly applicationType: ApplicationType;
+  /** Registered by the client itself through RFC 7591 dynamic registration (ADR 0011). */
+  readonly registeredDynamically: boolean;
   readonly createdAt: string;
   /** A revoked client can no longer authenticate, and everything issued to it stops working. */
   readonly revokedAt: string | null;
@@ -59,6 +61,8 @@ export interface NewClient {
   readonly firstParty?: boolean | undefined;
   /** `web` (the default) or `native` (a public app on a device: RFC 8252). */
   readonly applicationType?: string | undefined;
+  /** Set by the registration endpoint only (ADR 0011). */
+  readonly registeredDynamically?: boolean | undefined;
 }
 
 export interface CreatedClient {
@@ -87,6 +91,7 @@ function toStoredClient(row: ClientsTable, apis: readonly string[]): StoredClien
     corsOrigins: jsonArray(row.cors_origins),
     firstParty: row.first_party === 1,
     applicationType: row.application_type === 'native' ? 'native' : 'web',
+    registeredDynamically: row.registered_dynamically === 1,
     createdAt: iso(row.created_at)!,
     revokedAt: iso(row.revoked_at),
     secretHash: row.secret_hash,
@@ -217,6 +222,7 @@ export async function createClient(db: Db, input: NewClient): Promise<CreatedCli
     updated_at: at,
     revoked_at: null,
     application_type: applicationType,
+    registered_dynamically: input.registeredDynamically === true ? 1 : 0,
   };
   let apis: { id: string; identifier: string }[] = [];
   try {
@@ -257,6 +263,29 @@ export async function listClients(db: Db, page: PageRequest = {}): Promise<Page<
   const rows = await db.selectFrom('clients').selectAll().orderBy('name').orderBy('id').limit(limit).offset(offset).execute();
   const apis = await apisOf(db, rows.map((r) => r.id));
   return { items: rows.map((r) => publicView(toStoredClient(r, apis.get(r.id) ?? []))), total: Number(total), limit, offset };
+}
+
+/**
+ * Deletes the dynamically registered clients created before `createdBefore` (epoch ms) that hold
+ * nothing live in the protocol state: no grant, session, code or token (ADR 0011). Returns how many.
+ */
+export async function deleteUnusedDynamicClients(db: Db, createdBefore: number, now = Date.now()): Promise<number> {
+  const result = await db
+    .deleteFrom('clients')
+    .where('registered_dynamically', '=', 1)
+    .where('created_at', '<', createdBefore)
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('oidc_payloads')
+            .select('oidc_payloads.id')
+            .whereRef('oidc_payloads.client_id', '=', 'clients.id')
+            .where((inner) => inner.or([inner('oidc_payloads.expires_at', 'is', null), inner('oidc_payloads.expires_at', '>', now)])),
+        ),
+      ),
+    )
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
 }
 
 /** Deletes a client and everything issued to it (its grants, codes and refresh tokens stop working). */
@@ -390,6 +419,7 @@ export async function ensureInternalClient(
           updated_at: at,
           revoked_at: null,
           application_type: 'web',
+          registered_dynamically: 0,
         })
         .execute();
     } catch (error) {

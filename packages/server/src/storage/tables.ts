@@ -61,6 +61,8 @@ export interface ApisTable {
   access_token_ttl: number | null;
   signing_alg: string | null;
   created_at: number;
+  /** 1: dynamically registered clients are granted this API (migration 007). */
+  open_to_dynamic_clients: number;
 }
 
 export interface ApiScopesTable {
@@ -87,6 +89,8 @@ export interface ClientsTable {
   revoked_at: number | null;
   /** OpenID Connect Registration §2: `native` apps may use any loopback port (RFC 8252 §7.3). */
   application_type: 'web' | 'native';
+  /** 1: registered through RFC 7591 dynamic registration (migration 007). */
+  registered_dynamically: number;
 }
 
 /** The APIs a client may get tokens for (its `resource` values); nothing else is issued to it. */

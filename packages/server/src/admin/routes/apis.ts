@@ -56,6 +56,7 @@ export async function apiRoutes(app: FastifyInstance, { db, adminApi, changed }:
         scopes: scopeInput(body.scopes),
         accessTokenTtl: body.access_token_ttl,
         signingAlg: body.signing_alg,
+        openToDynamicClients: body.open_to_dynamic_clients,
       });
       noteAudit(request, { target: { kind: 'api', id: api.id } });
       await changed('apis');
@@ -97,6 +98,7 @@ export async function apiRoutes(app: FastifyInstance, { db, adminApi, changed }:
         scopes: body.scopes === undefined ? undefined : scopeInput(body.scopes),
         accessTokenTtl: body.access_token_ttl,
         signingAlg: body.signing_alg,
+        openToDynamicClients: body.open_to_dynamic_clients,
       });
       await changed('apis');
       return view(updated);

@@ -5,7 +5,7 @@ import { parseDuration } from '../durations.ts';
 import { announce, withDb } from '../storage.ts';
 
 export const createApiCommand: Command = {
-  usage: 'gatehouse apis create --identifier <url> --name <name> --scopes "<s1> <s2>" [--token-ttl <duration>] [--signing-alg ES256|RS256]',
+  usage: 'gatehouse apis create --identifier <url> --name <name> --scopes "<s1> <s2>" [--token-ttl <duration>] [--signing-alg ES256|RS256] [--open-to-dynamic-clients]',
   summary: 'Register an API (an OAuth resource server): its identifier is the token audience.',
   options: {
     identifier: { type: 'string' },
@@ -13,6 +13,8 @@ export const createApiCommand: Command = {
     scopes: { type: 'string' },
     'token-ttl': { type: 'string' },
     'signing-alg': { type: 'string' },
+    // Dynamically registered clients (MCP clients) are granted it: docs/adr/0011.
+    'open-to-dynamic-clients': { type: 'boolean' },
   },
   async run({ values, out, env }) {
     // Arguments are checked before the database is opened: a usage error touches nothing.
@@ -22,6 +24,7 @@ export const createApiCommand: Command = {
       scopes: optionalString(values, 'scopes') ?? '',
       accessTokenTtl: parseDuration(optionalString(values, 'token-ttl'), 'token-ttl'),
       signingAlg: optionalString(values, 'signing-alg'),
+      openToDynamicClients: values['open-to-dynamic-clients'] === true,
     };
     const api = await withDb(env, (db) => createApi(db, input));
     await announce(env, 'apis', (text) => out.warn(text));
@@ -38,8 +41,8 @@ export const listApisCommand: Command = {
     const bounds = page(values);
     const found = await withDb(env, (db) => listApis(db, bounds));
     out.table(
-      found.items.map((a) => ({ identifier: a.identifier, name: a.name, scopes: a.scopes.map((s) => s.name), 'token ttl': a.accessTokenTtl ?? 'default' })),
-      ['identifier', 'name', 'scopes', 'token ttl'],
+      found.items.map((a) => ({ identifier: a.identifier, name: a.name, scopes: a.scopes.map((s) => s.name), 'token ttl': a.accessTokenTtl ?? 'default', 'dynamic clients': a.openToDynamicClients ? 'open' : '-' })),
+      ['identifier', 'name', 'scopes', 'token ttl', 'dynamic clients'],
     );
     out.json(found);
   },
