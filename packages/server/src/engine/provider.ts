@@ -104,10 +104,18 @@ function publicJwk(key: SigningKey): JWK {
  * before they sign) and `retired` keys (published until what they signed has expired) only verify.
  */
 function providerKeys(keys: readonly SigningKey[]): JWK[] {
-  const order = { active: 0, next: 1, retired: 2 } as const;
-  return [...keys]
-    .sort((a, b) => order[a.state] - order[b.state])
-    .map((key) => (key.state === 'active' ? key.privateJwk : { ...key.privateJwk, key_ops: ['verify'] }));
+  return publicationOrder(keys).map((key) => (key.state === 'active' ? key.privateJwk : { ...key.privateJwk, key_ops: ['verify'] }));
+}
+
+/**
+ * The order keys are published in: active keys first, and among keys in the same state the
+ * default algorithm's (ES256) first. Libraries that take the first key of a JWKS instead of
+ * selecting by `kid` (python-jose, for one) then verify the default tokens.
+ */
+function publicationOrder(keys: readonly SigningKey[]): SigningKey[] {
+  const state = { active: 0, next: 1, retired: 2 } as const;
+  const alg = (key: SigningKey) => SIGNING_ALGS.indexOf(key.alg);
+  return [...keys].sort((a, b) => state[a.state] - state[b.state] || alg(a) - alg(b));
 }
 
 /**
@@ -355,7 +363,7 @@ export async function createEngine({ db, config, passwordLogin, layout, onServer
   let retention = await retentionMs();
   const isPublished = (key: SigningKey): boolean => key.state !== 'retired' || (key.retiredAt ?? 0) + retention > Date.now();
 
-  let keys = initialKeys.filter(isPublished);
+  let keys = publicationOrder(initialKeys.filter(isPublished));
   const extensions = createTokenExtensions({
     db,
     issuer: config.publicUrl,
@@ -374,7 +382,7 @@ export async function createEngine({ db, config, passwordLogin, layout, onServer
       retention = await retentionMs();
       const current = (await listSigningKeys(db)).filter(isPublished);
       if (fingerprint(current) === fingerprint(keys)) return false;
-      keys = current;
+      keys = publicationOrder(current);
       provider = build(keys);
       callback = provider.callback();
       return true;
