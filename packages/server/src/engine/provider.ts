@@ -23,7 +23,7 @@ import { createLoadExistingGrant } from './grants.ts';
 import { createInteractionPolicy } from './interaction-policy.ts';
 import { registerPasswordGrant } from './password-grant.ts';
 import { registerRefreshRotation } from './refresh-rotation.ts';
-import { createResourceIndicators } from './resources.ts';
+import { createResourceIndicators, OPENID_SCOPES } from './resources.ts';
 import { protocolAnswersMiddleware } from './protocol-answers.ts';
 import { createTokenExtensions, tokenExtensionsMiddleware } from './token-extensions.ts';
 import { answerUnavailableFromProvider } from './unavailable.ts';
@@ -186,7 +186,7 @@ export async function createEngine({ db, config, passwordLogin, layout, onServer
         long: { signed: true, httpOnly: true, sameSite: 'lax' },
         short: { signed: true, httpOnly: true, sameSite: 'lax' },
       },
-      scopes: ['openid', 'offline_access', 'profile', 'email'],
+      scopes: [...OPENID_SCOPES],
       claims: {
         openid: ['sub'],
         profile: ['preferred_username', 'updated_at'],
