@@ -9,12 +9,17 @@ import { withPasswordHashes } from '@gatehouse/server/internal/passwords/user-pa
 import * as roles from '@gatehouse/server/internal/storage/roles';
 import * as users from '@gatehouse/server/internal/storage/users';
 
+// The demo's URLs: the README's, unless the environment moves them (the test that runs the
+// README starts the demo on free ports: scripts/readme.test.ts).
+const env = process.env;
 export const DEMO = {
-  serverUrl: 'http://localhost:8000',
-  apiUrl: 'http://localhost:8001',
+  serverUrl: env.GATEHOUSE_PUBLIC_URL ?? 'http://localhost:8000',
+  apiUrl: env.ITEMS_API_PUBLIC_URL ?? 'http://localhost:8001',
   docsClientId: 'docs',
   serviceClientId: 'items-service',
-  webAppUrl: 'http://localhost:8002',
+  /** The items API's own client: it introspects API keys (X-API-Key on /accounts/{username}). */
+  itemsApiClientId: 'items-api',
+  webAppUrl: env.WEB_APP_PUBLIC_URL ?? 'http://localhost:8002',
   webAppClientId: 'web-app',
 } as const;
 
@@ -92,6 +97,22 @@ export async function ensureWebAppClient(db: Db, knownSecret: string | undefined
     scopes: 'me items',
     apis: [DEMO.apiUrl],
     firstParty: true,
+  });
+  return created.clientSecret!;
+}
+
+/**
+ * The items API's confidential client, which it introspects API keys with (it gets no tokens: no
+ * API is granted to it). Created when missing; its secret re-issued when not kept, like the web app's.
+ */
+export async function ensureItemsApiClient(db: Db, knownSecret: string | undefined): Promise<string> {
+  if (await clients.findClient(db, DEMO.itemsApiClientId)) {
+    return knownSecret ?? (await clients.rotateClientSecret(db, DEMO.itemsApiClientId)).clientSecret;
+  }
+  const created = await clients.createClient(db, {
+    clientId: DEMO.itemsApiClientId,
+    name: 'Items API (introspection)',
+    grantTypes: 'client_credentials',
   });
   return created.clientSecret!;
 }
