@@ -1,7 +1,7 @@
 // An OpenID Connect relying party (openid-client, as mod_auth_openidc or Authlib would behave)
 // against a server with GATEHOUSE_DEFAULT_API set: a sign-in that names no `resource` and asks
 // only for OpenID Connect scopes keeps a userinfo access token; asking for an API scope still
-// gets the default API's JWT (docs/adr/0014-default-api-and-sign-ins.md).
+// gets the default API's JWT (docs/adr/0014-interop-choices.md).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodeJwt } from 'jose';

@@ -23,6 +23,7 @@ import { createLoadExistingGrant } from './grants.ts';
 import { createInteractionPolicy } from './interaction-policy.ts';
 import { registerPasswordGrant } from './password-grant.ts';
 import { registerRefreshRotation } from './refresh-rotation.ts';
+import { publicClientBasicMiddleware } from './public-client-basic.ts';
 import { createResourceIndicators, OPENID_SCOPES } from './resources.ts';
 import { protocolAnswersMiddleware } from './protocol-answers.ts';
 import { createTokenExtensions, tokenExtensionsMiddleware } from './token-extensions.ts';
@@ -339,6 +340,8 @@ export async function createEngine({ db, config, passwordLogin, layout, onServer
       ctx.set('X-Content-Type-Options', 'nosniff');
       ctx.set('Referrer-Policy', 'no-referrer');
     });
+    // Swagger UI's password flow: a public client named by HTTP Basic with an empty password (public-client-basic.ts).
+    provider.use(publicClientBasicMiddleware(provider, ROUTES.token));
     // Introspection and revocation of JWT access tokens and API keys (token-extensions.ts).
     provider.use(tokenExtensionsMiddleware(extensions, ROUTES, (error) => onServerError?.(error)));
     // RFC 6749 §5.1/§5.2 where oidc-provider's answers differ (protocol-answers.ts).

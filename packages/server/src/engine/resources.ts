@@ -60,7 +60,7 @@ export function createResourceIndicators(db: Db, config: Config) {
     enabled: true,
     /**
      * GATEHOUSE_DEFAULT_API, for a client granted it, unless the request is a plain OpenID Connect
-     * sign-in (docs/adr/0014-default-api-and-sign-ins.md); others get no API token without `resource`.
+     * sign-in (docs/adr/0014-interop-choices.md); others get no API token without `resource`.
      */
     async defaultResource(ctx: KoaContextWithOIDC, client?: ProviderClient): Promise<string | undefined> {
       const fallback = config.defaultApi;
