@@ -85,3 +85,64 @@ test('Swagger UI: Authorize with PKCE on the Gatehouse login page, then 200 with
   });
   assert.equal(forbidden, '403', 'accounts:read is not among johndoe\'s scopes');
 });
+
+// Scenario 1: Swagger UI's password flow, every setting left at Swagger UI's default. Its default
+// "Client credentials location" is the Authorization header: `Basic base64("docs:")` for a public
+// client, which the server takes as the client naming itself (engine/public-client-basic.ts).
+test('Swagger UI: the password flow with Swagger UI\'s defaults (HTTP Basic, empty secret), then 200 within scope', async (t) => {
+  const apiPort = await freePort();
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  // As in the demo: the password grant's form carries no `resource` (Swagger UI puts it in the token
+  // URL's query, which a POST's parameters do not include), so the default API names the audience.
+  const gh = await startInProcess(t, { GATEHOUSE_DEFAULT_API: apiUrl });
+  await apis.createApi(gh.db, { identifier: apiUrl, name: 'Items API', scopes: 'me items accounts:read' });
+  await roles.createRole(gh.db, { name: 'user', scopes: 'me items' });
+  await users.createUser(gh.db, await withPasswordHash({ username: 'johndoe', password: 'correct horse', roles: ['user'] }));
+  await clients.createClient(gh.db, {
+    clientId: 'docs',
+    name: 'Items API docs',
+    public: true,
+    grantTypes: 'authorization_code password',
+    redirectUris: [`${apiUrl}/docs/static/oauth2-redirect.html`],
+    corsOrigins: [apiUrl],
+    scopes: 'me items accounts:read',
+    apis: [apiUrl],
+    firstParty: true,
+  });
+  const api = await buildItemsApi({ issuer: gh.issuer, publicUrl: apiUrl, docsClientId: 'docs' });
+  await api.listen({ port: apiPort, host: '127.0.0.1' });
+  t.after(() => api.close());
+
+  const browser = await launchChromium(t);
+  const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+  const tokenRequests: { authorization: string | undefined; body: string }[] = [];
+  page.on('request', (request) => {
+    if (request.method() === 'POST' && request.url().startsWith(`${gh.issuer}/token`)) tokenRequests.push({ authorization: request.headers().authorization, body: request.postData() ?? '' });
+  });
+  await page.goto(`${apiUrl}/docs`);
+  await page.locator('button.authorize').first().click();
+  const passwordFlow = page.locator('.auth-container', { hasText: 'Flow: password' });
+  await passwordFlow.waitFor();
+  await passwordFlow.locator('#oauth_username').fill('johndoe');
+  await passwordFlow.locator('#oauth_password').fill('correct horse');
+  // Nothing else touched: the client id is preset, the secret empty, the location the default header.
+  assert.equal(await passwordFlow.locator('#client_id_password').inputValue(), 'docs');
+  assert.equal(await passwordFlow.locator('#client_secret_password').inputValue(), '');
+  assert.equal(await passwordFlow.locator('#password_type').inputValue(), 'basic');
+  await passwordFlow.getByRole('button', { name: 'Apply given OAuth2 credentials' }).click();
+  await passwordFlow.getByRole('button', { name: 'Remove authorization' }).waitFor({ timeout: 15_000 });
+
+  // Swagger UI sent what its defaults send: the public client in HTTP Basic with an empty secret.
+  assert.equal(tokenRequests.length, 1);
+  assert.equal(tokenRequests[0]!.authorization, `Basic ${Buffer.from('docs:').toString('base64')}`);
+  assert.doesNotMatch(tokenRequests[0]!.body, /client_id|client_secret/);
+  await page.locator('.modal-ux button.close-modal').click();
+
+  const block = page.locator('.opblock', { has: page.locator('[data-path="/users/me/items/"]') }).first();
+  await block.locator('.opblock-summary').first().click();
+  await block.getByRole('button', { name: 'Try it out' }).click();
+  await block.getByRole('button', { name: 'Execute' }).click();
+  const status = block.locator('.live-responses-table .response .response-col_status').first();
+  await status.waitFor();
+  assert.equal((await status.textContent())!.trim().split(/\s+/)[0], '200');
+});

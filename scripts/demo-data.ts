@@ -9,15 +9,20 @@ import { withPasswordHashes } from '@gatehouse/server/internal/passwords/user-pa
 import * as roles from '@gatehouse/server/internal/storage/roles';
 import * as users from '@gatehouse/server/internal/storage/users';
 
+// The demo's URLs: the README's, unless the environment moves them (the test that runs the
+// README starts the demo on free ports: scripts/readme.test.ts).
+const env = process.env;
 export const DEMO = {
-  serverUrl: 'http://localhost:8000',
-  apiUrl: 'http://localhost:8001',
+  serverUrl: env.GATEHOUSE_PUBLIC_URL ?? 'http://localhost:8000',
+  apiUrl: env.ITEMS_API_PUBLIC_URL ?? 'http://localhost:8001',
   docsClientId: 'docs',
   serviceClientId: 'items-service',
-  webAppUrl: 'http://localhost:8002',
+  /** The items API's own client: it introspects API keys (X-API-Key on /accounts/{username}). */
+  itemsApiClientId: 'items-api',
+  webAppUrl: env.WEB_APP_PUBLIC_URL ?? 'http://localhost:8002',
   webAppClientId: 'web-app',
-  mcpServerUrl: 'http://localhost:8003',
-  mcpEndpoint: 'http://localhost:8003/mcp',
+  mcpServerUrl: env.MCP_SERVER_PUBLIC_URL ?? 'http://localhost:8003',
+  mcpEndpoint: `${env.MCP_SERVER_PUBLIC_URL ?? 'http://localhost:8003'}/mcp`,
 } as const;
 
 // johndoe's bcrypt hash from FastAPI's "OAuth2 with scopes" tutorial (password "secret"),
@@ -119,4 +124,20 @@ export async function ensureMcpDemo(db: Db): Promise<void> {
   await roles.createRole(db, { name: 'note-admin', scopes: 'notes:admin', description: 'May clear every note of the example MCP server.' });
   const johndoe = await users.findUser(db, 'johndoe');
   if (johndoe) await users.updateUser(db, johndoe.id, { roles: [...johndoe.roles, 'note-taker'] });
+}
+
+/**
+ * The items API's confidential client, which it introspects API keys with (it gets no tokens: no
+ * API is granted to it). Created when missing; its secret re-issued when not kept, like the web app's.
+ */
+export async function ensureItemsApiClient(db: Db, knownSecret: string | undefined): Promise<string> {
+  if (await clients.findClient(db, DEMO.itemsApiClientId)) {
+    return knownSecret ?? (await clients.rotateClientSecret(db, DEMO.itemsApiClientId)).clientSecret;
+  }
+  const created = await clients.createClient(db, {
+    clientId: DEMO.itemsApiClientId,
+    name: 'Items API (introspection)',
+    grantTypes: 'client_credentials',
+  });
+  return created.clientSecret!;
 }

@@ -1,19 +1,22 @@
 // `npm start`: the Gatehouse server on http://localhost:8000 with the scenarios' demo data (on
 // embedded SQLite in ./data/), the example items API with Swagger UI on http://localhost:8001, and
 // the example web app (sign-in with Gatehouse) on http://localhost:8002.
-// Each service runs as its own process, as in production.
+// Each service runs as its own process, as in production. Data goes to ./data of the directory it
+// runs in (npm runs it in the repository root).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, migrate, openStorage } from '@gatehouse/server';
 import { DEVELOPMENT_KEY_FILE, keyProviderFromConfig } from '@gatehouse/server/internal/secret-key/key-provider';
-import { DEMO, ensureDemoData, ensureMcpDemo, ensureWebAppClient } from './demo-data.ts';
+import { DEMO, ensureDemoData, ensureItemsApiClient, ensureMcpDemo, ensureWebAppClient } from './demo-data.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
+const dataDir = `${process.cwd()}/data`;
 const env = {
   GATEHOUSE_DATABASE_URL: 'sqlite:./data/gatehouse.db',
   GATEHOUSE_PUBLIC_URL: DEMO.serverUrl,
+  GATEHOUSE_PORT: new URL(DEMO.serverUrl).port || '8000',
   GATEHOUSE_DEFAULT_API: DEMO.apiUrl,
   // The demo lets visitors create an account (off by default): the account pages show it.
   GATEHOUSE_REGISTRATION: 'true',
@@ -31,10 +34,10 @@ const storage = openStorage(config.databaseUrl, { keys: keys.provider });
 await migrate(storage.db);
 const created = await ensureDemoData(storage.db);
 await ensureMcpDemo(storage.db);
-mkdirSync(`${root}data`, { recursive: true });
+mkdirSync(dataDir, { recursive: true });
 // The web app's client secret and cookie secret, kept in data/ (not in git) across restarts, for
 // the database they were made for.
-const webAppFile = `${root}data/demo-web-app.json`;
+const webAppFile = `${dataDir}/demo-web-app.json`;
 const savedWebApp = existsSync(webAppFile)
   ? (JSON.parse(readFileSync(webAppFile, 'utf8')) as { databaseUrl?: string; clientSecret?: string; cookieSecret?: string })
   : {};
@@ -45,15 +48,26 @@ const webApp = {
   cookieSecret: savedWebApp.cookieSecret ?? randomBytes(32).toString('base64url'),
 };
 writeFileSync(webAppFile, `${JSON.stringify(webApp, null, 2)}\n`, { mode: 0o600 });
+// The items API's introspection client (API keys), kept the same way.
+const itemsApiFile = `${dataDir}/demo-items-api.json`;
+const savedItemsApi = existsSync(itemsApiFile)
+  ? (JSON.parse(readFileSync(itemsApiFile, 'utf8')) as { databaseUrl?: string; clientSecret?: string })
+  : {};
+const itemsApi = {
+  databaseUrl: config.databaseUrl,
+  clientId: DEMO.itemsApiClientId,
+  clientSecret: await ensureItemsApiClient(storage.db, savedItemsApi.databaseUrl === config.databaseUrl ? savedItemsApi.clientSecret : undefined),
+};
+writeFileSync(itemsApiFile, `${JSON.stringify(itemsApi, null, 2)}\n`, { mode: 0o600 });
 await storage.close();
 
 if (created) {
   // Shown once, like any client secret; kept in data/ (not in git) for the README's curl session.
-  writeFileSync(`${root}data/demo-service-client.json`, `${JSON.stringify(created, null, 2)}\n`, { mode: 0o600 });
+  writeFileSync(`${dataDir}/demo-service-client.json`, `${JSON.stringify(created, null, 2)}\n`, { mode: 0o600 });
 }
 
-function run(name: string, args: string[], extraEnv: Record<string, string> = {}): ChildProcess {
-  const child = spawn(process.execPath, args, { cwd: root, env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+function run(name: string, script: string, args: string[], extraEnv: Record<string, string> = {}): ChildProcess {
+  const child = spawn(process.execPath, [`${root}${script}`, ...args], { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
   const prefix = (chunk: Buffer) => chunk.toString().split('\n').filter(Boolean).map((line) => `[${name}] ${line}\n`).join('');
   child.stdout!.on('data', (chunk: Buffer) => process.stdout.write(prefix(chunk)));
   child.stderr!.on('data', (chunk: Buffer) => process.stderr.write(prefix(chunk)));
@@ -66,12 +80,22 @@ function run(name: string, args: string[], extraEnv: Record<string, string> = {}
   return child;
 }
 
-const children = [run('gatehouse', ['packages/server/bin/gatehouse.js', 'serve'])];
+const children = [run('gatehouse', 'packages/server/bin/gatehouse.js', ['serve'])];
 let stopping = false;
 // The API reads the server's discovery document at boot (examples/items-api/src/main.ts waits for it).
-children.push(run('items-api', ['examples/items-api/src/main.ts']));
 children.push(
-  run('web-app', ['examples/web-app/src/main.ts'], {
+  run('items-api', 'examples/items-api/src/main.ts', [], {
+    ITEMS_API_ISSUER: DEMO.serverUrl,
+    ITEMS_API_PUBLIC_URL: DEMO.apiUrl,
+    ITEMS_API_CLIENT_ID: itemsApi.clientId,
+    ITEMS_API_CLIENT_SECRET: itemsApi.clientSecret,
+    // The demo asks the server about an API key on every request, so a revoked key is refused at
+    // once in the README's session (the default, 30 s, saves the round trip in production).
+    ITEMS_API_INTROSPECTION_CACHE_TTL: '0',
+  }),
+);
+children.push(
+  run('web-app', 'examples/web-app/src/main.ts', [], {
     WEB_APP_ISSUER: DEMO.serverUrl,
     WEB_APP_PUBLIC_URL: DEMO.webAppUrl,
     WEB_APP_API: DEMO.apiUrl,
@@ -80,7 +104,7 @@ children.push(
     WEB_APP_SECRET: webApp.cookieSecret,
   }),
 );
-children.push(run('mcp-server', ['examples/mcp-server/src/main.ts'], { MCP_SERVER_ISSUER: DEMO.serverUrl, MCP_SERVER_PUBLIC_URL: DEMO.mcpServerUrl }));
+children.push(run('mcp-server', 'examples/mcp-server/src/main.ts', [], { MCP_SERVER_ISSUER: DEMO.serverUrl, MCP_SERVER_PUBLIC_URL: DEMO.mcpServerUrl }));
 function stop(): void {
   stopping = true;
   for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
@@ -91,7 +115,7 @@ process.on('SIGTERM', stop);
 process.stdout.write(`
 Gatehouse is starting:
   server     ${DEMO.serverUrl}   (discovery: ${DEMO.serverUrl}/.well-known/openid-configuration)
-  items API  ${DEMO.apiUrl}   (Swagger UI: ${DEMO.apiUrl}/docs, click Authorize)
+  items API  ${DEMO.apiUrl}   (Swagger UI: ${DEMO.apiUrl}/docs, click Authorize; API keys: X-API-Key)
   web app    ${DEMO.webAppUrl}   (server-rendered, signs in with Gatehouse)
   MCP server ${DEMO.mcpEndpoint}   (connect an MCP client: it registers itself and sends you to the login page)
   account    ${DEMO.serverUrl}/account   (password, two-factor; sign-up at ${DEMO.serverUrl}/register, emails go to this log)

@@ -17,6 +17,9 @@ export interface ItemsApiOptions {
   readonly logger?: boolean;
 }
 
+/** The cookie `/me` reads a token from (the JupyterHub service's `jupyterhub-services` cookie). */
+export const TOKEN_COOKIE = 'items-token';
+
 export const SCOPES = {
   me: 'Read information about the current user.',
   items: 'Read items.',
@@ -35,7 +38,10 @@ export async function buildItemsApi(options: ItemsApiOptions): Promise<FastifyIn
     audience: options.publicUrl,
     algorithms: ['ES256'],
     realm: 'items-api',
-    credentials: { bearer: true, ...(options.introspection ? { apiKey: { header: 'X-API-Key' } } : {}) },
+    // The JupyterHub service's three ways in (`/me` only): the bearer header, a cookie and `?token=`.
+    credentials: { bearer: true, cookie: TOKEN_COOKIE, query: 'token', ...(options.introspection ? { apiKey: { header: 'X-API-Key' } } : {}) },
+    // Every other route reads the bearer header alone: cookies and query tokens only where a route says so.
+    defaultSources: ['bearer'],
     ...(options.introspection ? { introspection: options.introspection } : {}),
   });
 
@@ -63,6 +69,20 @@ export async function buildItemsApi(options: ItemsApiOptions): Promise<FastifyIn
         scopes: [...principal.scopes].sort(),
         client_id: principal.clientId ?? null,
       };
+    },
+  );
+
+  // Scenario 4 (the JupyterHub service): who the token belongs to, from `?token=`, the bearer header
+  // or the cookie. Query tokens are enabled for this route only (URLs end up in logs); two at once is 400.
+  app.get(
+    '/me',
+    {
+      auth: { sources: ['bearer', 'cookie', 'query'] },
+      schema: { summary: `Who the token belongs to: from \`?token=\`, the bearer header or the \`${TOKEN_COOKIE}\` cookie` },
+    },
+    async (request) => {
+      const principal = request.auth!;
+      return { kind: principal.kind, name: principal.claims.preferred_username ?? principal.subject, scopes: [...principal.scopes].sort() };
     },
   );
 

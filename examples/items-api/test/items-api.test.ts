@@ -9,7 +9,7 @@ import * as roles from '@gatehouse/server/internal/storage/roles';
 import { withPasswordHash } from '@gatehouse/server/internal/passwords/user-passwords';
 import * as users from '@gatehouse/server/internal/storage/users';
 import { startInProcess, tokenRequest } from '@gatehouse/test-support/gatehouse';
-import { buildItemsApi } from '../src/app.ts';
+import { buildItemsApi, TOKEN_COOKIE } from '../src/app.ts';
 
 test('with the SDK test issuer: 401 without a token, 403 without the scope, 200 with it', async (t) => {
   const issuer = await createTestIssuer({ audience: 'https://items.example' });
@@ -75,4 +75,30 @@ test('with a running Gatehouse: real tokens from the password and client-credent
   assert.equal(flows.authorizationCode.authorizationUrl, `${gh.issuer}/authorize`);
   assert.equal(flows.authorizationCode.tokenUrl, `${gh.issuer}/token`);
   assert.deepEqual(spec.paths['/users/me/items/'].get.security, [{ gatehouse: ['items'] }]);
+});
+
+test('/me (the JupyterHub service): a token from ?token=, the bearer header or the cookie; two at once is 400; other routes read the header only', async (t) => {
+  const issuer = await createTestIssuer({ audience: 'https://items.example' });
+  t.after(() => issuer.close());
+  const api = await buildItemsApi({ issuer: issuer.issuer, publicUrl: 'https://items.example', docsClientId: 'docs' });
+  t.after(() => api.close());
+  const token = await issuer.mintAccessToken({ sub: 'user-1', scopes: ['me'], claims: { preferred_username: 'johndoe' } });
+
+  for (const request of [
+    { url: `/me?token=${token}` },
+    { url: '/me', headers: { authorization: `Bearer ${token}` } },
+    { url: '/me', headers: { cookie: `${TOKEN_COOKIE}=${token}` } },
+  ]) {
+    const answer = await api.inject(request);
+    assert.equal(answer.statusCode, 200, JSON.stringify(request));
+    assert.deepEqual(answer.json(), { kind: 'user', name: 'johndoe', scopes: ['me'] });
+  }
+  assertMissingCredentials(await api.inject({ url: '/me' }));
+  const twice = await api.inject({ url: `/me?token=${token}`, headers: { authorization: `Bearer ${token}` } });
+  assert.equal(twice.statusCode, 400);
+  assert.equal(twice.json().error, 'invalid_request');
+  assert.ok(!twice.body.includes(token), 'the token is never echoed back');
+  // Query tokens and cookies are for /me only.
+  assertMissingCredentials(await api.inject({ url: `/users/me?token=${token}` }));
+  assertMissingCredentials(await api.inject({ url: '/users/me', headers: { cookie: `${TOKEN_COOKIE}=${token}` } }));
 });

@@ -178,3 +178,31 @@ test('every token endpoint answer says Cache-Control: no-store and Pragma: no-ca
     assert.equal(answer.headers.get('pragma'), 'no-cache', name);
   }
 });
+
+// Swagger UI's default for the password flow: `Basic base64("<client_id>:")`. For a public client
+// it names the client, as `client_id` in the form would (engine/public-client-basic.ts); nothing
+// else about client authentication changes.
+test('HTTP Basic with an empty password: a public client is `none`; a confidential client or a mismatch is still refused', async (t) => {
+  const { issuer, db } = await setup(t);
+  await clients.createClient(db, { clientId: 'docs', name: 'Docs', public: true, grantTypes: 'password', scopes: 'me items', apis: [ITEMS_API] });
+  const login = { grant_type: 'password', username: 'johndoe', password: 'correct horse', scope: 'me items' };
+
+  const named = await post(`${issuer}/token`, login, basic('docs', ''));
+  assert.equal(named.status, 200, named.text);
+  assert.equal(named.body.scope, 'me items');
+
+  // The form may name the same client; another one is refused.
+  assert.equal((await post(`${issuer}/token`, { ...login, client_id: 'docs' }, basic('docs', ''))).status, 200);
+  const mismatch = await post(`${issuer}/token`, { ...login, client_id: 'cli' }, basic('docs', ''));
+  assert.equal(mismatch.status, 400);
+  assert.equal(mismatch.body.error, 'invalid_request');
+
+  // A confidential client must still present its secret: an empty one is refused as before.
+  const confidential = await post(`${issuer}/token`, login, basic('cli', ''));
+  assert.equal(confidential.status, 400);
+  assert.equal(confidential.body.error, 'invalid_request');
+  // A public client presenting a secret it does not have is refused (client_secret_basic is not its method).
+  const withSecret = await post(`${issuer}/token`, login, basic('docs', 'guess'));
+  assert.equal(withSecret.status, 401);
+  assert.equal(withSecret.body.error, 'invalid_client');
+});

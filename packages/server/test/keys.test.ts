@@ -21,6 +21,25 @@ test('the JWKS publishes one ES256 and one RS256 public key, and nothing private
   assert.equal(ec.crv, 'P-256');
 });
 
+// python-jose and others take the JWKS's first key when a token's kid is not looked up: it must be
+// the key that signs by default (ES256), also after the RS256 key was rotated (newer keys list first in storage).
+test('the JWKS lists the active key of the default algorithm (ES256) first, before and after an RS256 rotation', async (t) => {
+  const gh = await startInProcess(t);
+  const seed = await seedDemo(gh.db);
+  const first = async () => ((await (await fetch(`${gh.issuer}/jwks`)).json()) as JSONWebKeySet).keys[0]!;
+  const defaultToken = async () => (await tokenRequest(gh.issuer, { grant_type: 'client_credentials', resource: ITEMS_API }, seed.service)).body.access_token as string;
+
+  assert.equal((await first()).alg, 'ES256');
+  assert.equal((await first()).kid, decodeProtectedHeader(await defaultToken()).kid, 'the first key is the one default tokens name');
+
+  const rotated = await signingKeys.scheduleKeyRotation(gh.db, 'RS256', Date.now() - 1);
+  await gh.server.maintainKeys();
+  const keys = ((await (await fetch(`${gh.issuer}/jwks`)).json()) as JSONWebKeySet).keys;
+  assert.ok(keys.some((k) => k.kid === rotated.kid), 'the new RS256 key is published');
+  assert.equal(keys[0]!.alg, 'ES256', 'still first');
+  await jwtVerify(await defaultToken(), createLocalJWKSet({ keys: [keys[0]!] }), { issuer: gh.issuer });
+});
+
 test('discovery advertises no symmetric and no "none" algorithms', async (t) => {
   const { issuer } = await startInProcess(t);
   const metadata = await (await fetch(`${issuer}/.well-known/openid-configuration`)).json();

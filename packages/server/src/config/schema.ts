@@ -136,7 +136,7 @@ export const settings = {
     type: optional(absoluteUrl()),
     default: undefined,
     description:
-      'The identifier of the API that access tokens are for when a client sends no `resource` parameter, for the clients granted that API. Without it (or for a client not granted it), such requests get an opaque token that is only good for the userinfo endpoint.',
+      'The identifier of the API that access tokens are for when a client sends no `resource` parameter, for the clients granted that API. Without it (or for a client not granted it), such requests get an opaque token that is only good for the userinfo endpoint. A plain OpenID Connect sign-in (`scope` of `openid` and only `profile`, `email`, `offline_access` besides) always gets that userinfo token (docs/adr/0014-interop-choices.md).',
   }),
   accessTokenTtl: setting({
     env: 'GATEHOUSE_ACCESS_TOKEN_TTL',

@@ -23,7 +23,8 @@ import { createLoadExistingGrant } from './grants.ts';
 import { createInteractionPolicy } from './interaction-policy.ts';
 import { registerPasswordGrant } from './password-grant.ts';
 import { registerRefreshRotation } from './refresh-rotation.ts';
-import { createResourceIndicators } from './resources.ts';
+import { publicClientBasicMiddleware } from './public-client-basic.ts';
+import { createResourceIndicators, OPENID_SCOPES } from './resources.ts';
 import { protocolAnswersMiddleware } from './protocol-answers.ts';
 import { createTokenExtensions, tokenExtensionsMiddleware } from './token-extensions.ts';
 import { answerUnavailableFromProvider } from './unavailable.ts';
@@ -105,10 +106,18 @@ function publicJwk(key: SigningKey): JWK {
  * before they sign) and `retired` keys (published until what they signed has expired) only verify.
  */
 function providerKeys(keys: readonly SigningKey[]): JWK[] {
-  const order = { active: 0, next: 1, retired: 2 } as const;
-  return [...keys]
-    .sort((a, b) => order[a.state] - order[b.state])
-    .map((key) => (key.state === 'active' ? key.privateJwk : { ...key.privateJwk, key_ops: ['verify'] }));
+  return publicationOrder(keys).map((key) => (key.state === 'active' ? key.privateJwk : { ...key.privateJwk, key_ops: ['verify'] }));
+}
+
+/**
+ * The order keys are published in: active keys first, and among keys in the same state the
+ * default algorithm's (ES256) first. Libraries that take the first key of a JWKS instead of
+ * selecting by `kid` (python-jose, for one) then verify the default tokens.
+ */
+function publicationOrder(keys: readonly SigningKey[]): SigningKey[] {
+  const state = { active: 0, next: 1, retired: 2 } as const;
+  const alg = (key: SigningKey) => SIGNING_ALGS.indexOf(key.alg);
+  return [...keys].sort((a, b) => state[a.state] - state[b.state] || alg(a) - alg(b));
 }
 
 /**
@@ -179,7 +188,7 @@ export async function createEngine({ db, config, passwordLogin, layout, onServer
         long: { signed: true, httpOnly: true, sameSite: 'lax' },
         short: { signed: true, httpOnly: true, sameSite: 'lax' },
       },
-      scopes: ['openid', 'offline_access', 'profile', 'email'],
+      scopes: [...OPENID_SCOPES],
       claims: {
         openid: ['sub'],
         profile: ['preferred_username', 'updated_at'],
@@ -338,6 +347,8 @@ export async function createEngine({ db, config, passwordLogin, layout, onServer
       ctx.set('X-Content-Type-Options', 'nosniff');
       ctx.set('Referrer-Policy', 'no-referrer');
     });
+    // Swagger UI's password flow: a public client named by HTTP Basic with an empty password (public-client-basic.ts).
+    provider.use(publicClientBasicMiddleware(provider, ROUTES.token));
     // Introspection and revocation of JWT access tokens and API keys (token-extensions.ts).
     provider.use(tokenExtensionsMiddleware(extensions, ROUTES, (error) => onServerError?.(error)));
     // RFC 6749 §5.1/§5.2 where oidc-provider's answers differ (protocol-answers.ts).
@@ -362,7 +373,7 @@ export async function createEngine({ db, config, passwordLogin, layout, onServer
   let retention = await retentionMs();
   const isPublished = (key: SigningKey): boolean => key.state !== 'retired' || (key.retiredAt ?? 0) + retention > Date.now();
 
-  let keys = initialKeys.filter(isPublished);
+  let keys = publicationOrder(initialKeys.filter(isPublished));
   const extensions = createTokenExtensions({
     db,
     issuer: config.publicUrl,
@@ -381,7 +392,7 @@ export async function createEngine({ db, config, passwordLogin, layout, onServer
       retention = await retentionMs();
       const current = (await listSigningKeys(db)).filter(isPublished);
       if (fingerprint(current) === fingerprint(keys)) return false;
-      keys = current;
+      keys = publicationOrder(current);
       provider = build(keys);
       callback = provider.callback();
       return true;

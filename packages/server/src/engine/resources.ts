@@ -42,6 +42,20 @@ export function resourceServerFor(api: Api, client: ProviderClient, config: Conf
   };
 }
 
+/** The scopes of OpenID Connect itself: what the userinfo endpoint answers for. */
+export const OPENID_SCOPES = ['openid', 'offline_access', 'profile', 'email'] as const;
+
+/**
+ * A request that asks for `openid` and nothing but OpenID Connect scopes is a sign-in: its access
+ * token is for the userinfo endpoint, which refuses a token for an API. Relying parties such as
+ * mod_auth_openidc sign in this way and then call userinfo.
+ */
+function isPlainSignIn(scope: unknown): boolean {
+  if (typeof scope !== 'string') return false;
+  const scopes = scope.split(' ').filter(Boolean);
+  return scopes.includes('openid') && scopes.every((s) => (OPENID_SCOPES as readonly string[]).includes(s));
+}
+
 // RFC 8707 §2: invalid_target. An API that exists but was not granted gets the same words as one
 // that does not exist: a client learns nothing about the APIs it may not use.
 const NOT_GRANTED = 'resource is not an API this client may get tokens for';
@@ -69,10 +83,14 @@ export function createResourceIndicators(db: Db, config: Config) {
       apis.clear();
     },
     enabled: true,
-    /** GATEHOUSE_DEFAULT_API, for a client granted it; others get no API token without `resource`. */
-    async defaultResource(_ctx: KoaContextWithOIDC, client?: ProviderClient): Promise<string | undefined> {
+    /**
+     * GATEHOUSE_DEFAULT_API, for a client granted it, unless the request is a plain OpenID Connect
+     * sign-in (docs/adr/0014-interop-choices.md); others get no API token without `resource`.
+     */
+    async defaultResource(ctx: KoaContextWithOIDC, client?: ProviderClient): Promise<string | undefined> {
       const fallback = config.defaultApi;
-      return fallback !== undefined && client !== undefined && grantedApisOf(client).includes(fallback) ? fallback : undefined;
+      if (fallback === undefined || client === undefined || !grantedApisOf(client).includes(fallback)) return undefined;
+      return isPlainSignIn(ctx.oidc.params?.scope) ? undefined : fallback;
     },
     async getResourceServerInfo(ctx: KoaContextWithOIDC, indicator: string, client: ProviderClient): Promise<ResourceServer> {
       // A dynamically registered client reaches the APIs open to such clients, decided now (an API
