@@ -1,0 +1,33 @@
+// Expired codes, sessions, reuse records and token records only take space: swept on a timer.
+import type { FastifyBaseLogger } from 'fastify';
+import { purgeExpired } from '../engine/oidc-adapter.ts';
+import { purgeExpiredAccessTokens } from '../storage/access-tokens.ts';
+import { purgeExpiredAccountTokens } from '../storage/account-tokens.ts';
+import type { Db } from '../storage/database.ts';
+
+const PURGE_EVERY_MS = 10 * 60 * 1000;
+
+export class ExpiredRecordsPurge {
+  readonly #db: Db;
+  readonly #log: FastifyBaseLogger;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(db: Db, log: FastifyBaseLogger) {
+    this.#db = db;
+    this.#log = log;
+  }
+
+  start(): void {
+    this.#timer = setInterval(() => {
+      const db = this.#db;
+      Promise.all([purgeExpired(db), purgeExpiredAccessTokens(db), purgeExpiredAccountTokens(db)]).catch((error: unknown) =>
+        this.#log.warn({ err: error }, 'purging expired records failed'),
+      );
+    }, PURGE_EVERY_MS);
+    this.#timer.unref();
+  }
+
+  close(): void {
+    clearInterval(this.#timer);
+  }
+}
