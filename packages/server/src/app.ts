@@ -2,7 +2,7 @@
 // protocol engine and its key maintenance, the pages, the admin API, and the timers that run
 // beside the requests. Returns a Fastify app that is not listening yet (tests use `inject` or
 // `listen`).
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { trustFunction } from './config/proxy.ts';
 import type { Config } from './config/schema.ts';
 import { createInteractionApi } from './engine/interactions.ts';
@@ -91,17 +91,7 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
     const throttle = loginThrottle(config, shared.throttleStore);
     const passwordLogin = passwordLoginFor(options, storage.db, throttle, app);
     const apiKeyUses = new ApiKeyUses(storage.db, app.log);
-    const engine = await createEngine({
-      db: storage.db,
-      config,
-      passwordLogin,
-      layout,
-      onServerError: (error) => logFailure(app.log, error, 'protocol endpoint failed'),
-      onApiKeyUse: (id) => apiKeyUses.record(id),
-      onProtocolError: (event) => app.log.debug(event, 'protocol request refused'),
-      // A replayed code or a reused refresh token: a security event, in the audit log.
-      audit,
-    });
+    const engine = await engineFor({ config, db: storage.db, passwordLogin, layout, audit, apiKeyUses, log: app.log });
     const announce = announcer(shared.bus, app);
     const keyMaintenance = new KeyMaintenance({ db: storage.db, engine, checkIntervalSeconds: config.keyCheckInterval, announce: () => announce('keys'), log: app.log });
     const changed = async (type: ClusterEvent['type']): Promise<void> => {
@@ -136,6 +126,31 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
     await closeAll();
     throw error;
   }
+}
+
+interface EngineParts {
+  readonly config: Config;
+  readonly db: Db;
+  readonly passwordLogin: PasswordLogin;
+  readonly layout: Layout;
+  readonly audit: AuditWriter;
+  readonly apiKeyUses: ApiKeyUses;
+  readonly log: FastifyBaseLogger;
+}
+
+/** The protocol engine (oidc-provider) with keys and cookie secrets from storage. */
+function engineFor({ config, db, passwordLogin, layout, audit, apiKeyUses, log }: EngineParts): Promise<Engine> {
+  return createEngine({
+    db,
+    config,
+    passwordLogin,
+    layout,
+    onServerError: (error) => logFailure(log, error, 'protocol endpoint failed'),
+    onApiKeyUse: (id) => apiKeyUses.record(id),
+    onProtocolError: (event) => log.debug(event, 'protocol request refused'),
+    // A replayed code or a reused refresh token: a security event, in the audit log.
+    audit,
+  });
 }
 
 /**
