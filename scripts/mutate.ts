@@ -1,4 +1,4 @@
-// Mutation testing: `npm run mutate -- [--budget=<minutes>] [--seed=<n>] [--report=<file.json>] <files or folders…>`.
+// Mutation testing: `npm run mutate -- [--budget=<minutes>] [--seed=<n>] [--report=<file.json>] [--only=<id>…] <files or folders…>`.
 // Each mutant (mutation/mutants.ts) is written over its source file, the file's mapped tests
 // (mutation/targets.ts) run one after the other until one fails (killed), and the file is put
 // back. Folders mean the .ts files directly in them. Mutants run in a seeded random order until
@@ -68,7 +68,13 @@ function shuffle<T>(items: T[], seed: number): T[] {
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { budget: { type: 'string', default: '10' }, seed: { type: 'string', default: '1' }, report: { type: 'string' } },
+    options: {
+      budget: { type: 'string', default: '10' },
+      seed: { type: 'string', default: '1' },
+      report: { type: 'string' },
+      // Mutant ids (as printed and reported), to check survivors again after adding tests.
+      only: { type: 'string', multiple: true },
+    },
   });
   if (positionals.length === 0) throw new Error('usage: npm run mutate -- [--budget=<minutes>] [--seed=<n>] [--report=<file.json>] <files or folders…>');
   const deadline = Date.now() + Number(values.budget) * 60_000;
@@ -76,22 +82,20 @@ async function main(): Promise<void> {
   const unmapped = files.filter((file) => !TARGETS[file]);
   for (const file of unmapped) console.log(`no tests mapped in scripts/mutation/targets.ts, skipped: ${file}`);
 
-  // Each file's tests must pass unmutated; their time sets the deadline of a mutant's run.
-  const timeouts = new Map<string, number>();
-  for (const file of files.filter((f) => TARGETS[f])) {
-    for (const test of TARGETS[file]!) {
-      if (timeouts.has(test)) continue;
-      const started = Date.now();
-      if ((await runTest(test, 300_000)) !== 'pass') throw new Error(`${test} fails without a mutant: fix it first`);
-      timeouts.set(test, Math.max(30_000, 3 * (Date.now() - started)));
-    }
-  }
-
   const originals = new Map(files.map((file) => [file, readFileSync(join(ROOT, file), 'utf8')]));
+  const only = values.only && new Set(values.only);
   const mutants = shuffle(
-    files.filter((f) => TARGETS[f]).flatMap((file) => generateMutants(file, originals.get(file)!)),
+    files.filter((f) => TARGETS[f]).flatMap((file) => generateMutants(file, originals.get(file)!)).filter((m) => !only || only.has(m.id)),
     Number(values.seed),
   );
+  // The tests of the mutated files must pass unmutated; their time sets the deadline of a mutant's run.
+  const timeouts = new Map<string, number>();
+  for (const test of new Set(mutants.flatMap((m) => TARGETS[m.file]!))) {
+    const started = Date.now();
+    if ((await runTest(test, 300_000)) !== 'pass') throw new Error(`${test} fails without a mutant: fix it first`);
+    timeouts.set(test, Math.max(30_000, 3 * (Date.now() - started)));
+  }
+
   let current: string | undefined;
   const restore = () => {
     if (current) writeFileSync(join(ROOT, current), originals.get(current)!);

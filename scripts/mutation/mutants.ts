@@ -40,7 +40,7 @@ const OPERATORS: readonly Operator[] = [
 /** A statement that is only a call (`await x(…);`, `x.y(…);`), removed whole. */
 const CALL_STATEMENT = /^(\s*)(await )?[\w#][\w.#]*(\?\.)?\(.*\);$/;
 
-const SKIPPED_LINE = /^\s*(\/\/|\*|\/\*|import |export (type |interface |\{|\*)|type |interface |readonly |declare )/;
+const SKIPPED_LINE = /^\s*(\||\/\/|\*|\/\*|import |export (type |interface |\{|\*)|type |interface |readonly |declare )/;
 
 /** Where string literals, template literals and a trailing comment sit on the line. */
 function literalMask(line: string): boolean[] {
