@@ -106,6 +106,7 @@ test('values at the edges are accepted as given, and the description says what i
   assert.deepEqual([unlimited.introspection, unlimited.failureLimit], [true, false]);
   // Keys given and no introspection: nothing is asked of the issuer.
   assert.equal(createAuthenticator({ ...base, jwks: { keys: [] } }).description.usesIssuer, false);
+  assert.equal(createAuthenticator(base).description.usesIssuer, true, 'keys from the issuer');
   // Each credential source is where it was put, and off when turned off.
   const locations = (credentials: AuthenticatorOptions['credentials']) => createAuthenticator({ ...base, introspection, credentials }).description.locations;
   assert.equal(locations({ query: false }).query, undefined);
