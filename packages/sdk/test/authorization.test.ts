@@ -65,6 +65,18 @@ describe('scopes', () => {
     assert.equal(codeOf(await withScopes(undefined, { scopes: ['items'] }, { scp: ['Items'] })), 'insufficient_scope');
   });
 
+  test('an scp string (as some issuers send it) is read as space-delimited values', async () => {
+    assert.equal(codeOf(await withScopes(undefined, { scopes: ['items'] }, { scp: 'me items' })), 'ok');
+    assert.equal(codeOf(await withScopes(undefined, { scopes: ['items'] }, { scp: 'me  Items' })), 'insufficient_scope');
+  });
+
+  test('a token exactly as long as maxTokenLength is accepted; one character more is refused', async () => {
+    const token = await issuer.mintAccessToken({ scopes: 'items' });
+    const capped = (maxTokenLength: number) => createAuthenticator(issuer.authenticatorOptions({ jwks: issuer.jwks(), maxTokenLength }));
+    assert.equal(codeOf(await capped(token.length).authenticate(request(bearer(token)), { scopes: ['items'] })), 'ok');
+    assert.equal(codeOf(await capped(token.length - 1).authenticate(request(bearer(token)), { scopes: ['items'] })), 'invalid_token');
+  });
+
   test('a principal\'s scopes cannot be changed by a handler (principals are cached)', async () => {
     const token = await issuer.mintAccessToken({ scopes: ['me'] });
     const first = await authenticator.authenticate(request(bearer(token)));

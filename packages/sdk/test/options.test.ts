@@ -107,3 +107,26 @@ test('Express: errors are sent directly by default, or passed to next(err) with 
     await new Promise((resolve) => server.close(resolve));
   }
 });
+
+test('values at the edges are accepted as given, and the description says what is on', () => {
+  const introspection = { clientId: 'a', clientSecret: 'b' };
+  // 0 s is a valid timeout and tolerance; functions are accepted where functions are asked for.
+  assert.doesNotThrow(() => createAuthenticator({ ...base, timeout: 0, clockTolerance: 0, jwksCooldown: 0, now: () => 0, onError: () => {} }));
+  assert.throws(() => createAuthenticator({ ...base, timeout: '5' as never }), /^TypeError: timeout/);
+  // The failure limit turned off is off, and says so.
+  const unlimited = createAuthenticator({ ...base, introspection: { ...introspection, failureLimit: false } }).description;
+  assert.deepEqual([unlimited.introspection, unlimited.failureLimit], [true, false]);
+  // Keys given and no introspection: nothing is asked of the issuer.
+  assert.equal(createAuthenticator({ ...base, jwks: { keys: [] } }).description.usesIssuer, false);
+  assert.equal(createAuthenticator(base).description.usesIssuer, true, 'keys from the issuer');
+  // Each credential source is where it was put, and off when turned off.
+  const locations = (credentials: AuthenticatorOptions['credentials']) => createAuthenticator({ ...base, introspection, credentials }).description.locations;
+  assert.equal(locations({ query: false }).query, undefined);
+  assert.equal(locations({ query: true }).query, DEFAULTS.queryParameter);
+  assert.deepEqual(locations({ cookie: 'token', apiKey: { cookie: 'key' } }).apiKey, { header: 'X-API-Key', query: undefined, cookie: 'key' });
+  assert.deepEqual(locations({ apiKey: { query: 'api_key' } }).apiKey, { header: 'X-API-Key', query: 'api_key', cookie: undefined });
+  assert.equal(locations({ cookie: 'token', apiKey: { header: 'X-Api-Key' } }).cookie, 'token');
+  assert.throws(() => createAuthenticator({ ...base, introspection, credentials: { apiKey: 'yes' as never } }), /^TypeError: credentials\.apiKey: expected true or/);
+  assert.throws(() => createAuthenticator({ ...base, jwks: { keys: [null as never] } }), /^TypeError: jwks\.keys\[0\]: expected a JWK object/);
+  assert.throws(() => createAuthenticator({ ...base, jwks: null as never }), /^TypeError: jwks/);
+});

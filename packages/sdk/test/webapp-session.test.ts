@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createBrowser, formValue, loginThroughForm } from '@gatehouse/test-support/browser';
+import { waitFor } from '@gatehouse/test-support/wait';
 import { buildTestApp, clock, cookieSet, setCookies, signIn, startGatehouse, suiteScope, USER, type Gatehouse } from './webapp-support.ts';
 
 let gh: Gatehouse;
@@ -197,7 +198,7 @@ test('lost answers past the grace window: the session survives (Gatehouse replay
     .where('client_id', '=', web.clientId)
     .where('consumed_at', 'is not', null)
     .executeTakeFirstOrThrow();
-  while (Date.now() <= rotated.consumed_at! + 1000 + 50) await new Promise((resolve) => setTimeout(resolve, 50));
+  await waitFor(() => Date.now() > rotated.consumed_at! + 1000 + 50, { message: 'the grace window to pass' });
   const later = await web.app.inject({ url: '/profile', headers: { cookie } });
   assert.equal(later.statusCode, 200, 'not taken for a stolen token');
   const saved = `gatehouse_session=${cookieSet(later, 'gatehouse_session')!.value}`;

@@ -91,7 +91,14 @@ test('rotation lifecycle: published before signing, then active, retired while t
   const kidOf = async () => decodeProtectedHeader((await tokenRequest(gh.issuer, { grant_type: 'client_credentials', resource: ITEMS_API }, seed.service)).body.access_token).kid;
   const oldKid = (await kidOf())!;
 
+  // Nothing changed: the provider is kept, and no change is reported (or logged).
+  const provider = gh.server.engine.provider;
+  assert.equal(await gh.server.engine.reloadKeys(), false);
+  assert.equal(gh.server.engine.provider, provider);
+
   const scheduled = await signingKeys.scheduleKeyRotation(gh.db, 'ES256', Date.now() + 3_600_000);
+  assert.equal(await gh.server.engine.reloadKeys(), true, 'a published key was added');
+  assert.notEqual(gh.server.engine.provider, provider);
   await gh.server.maintainKeys();
   assert.deepEqual((await jwks()).keys.find((k) => k.kid === scheduled.kid)?.key_ops, ['verify'], 'published first, for verification only');
   assert.equal(await kidOf(), oldKid, 'the old key still signs');

@@ -35,7 +35,8 @@ async function browserTokens(issuer: string, seed: DemoSeed): Promise<{ access_t
 async function afterGrace(db: InProcessDb, token: string, graceSeconds: number): Promise<void> {
   const row = await db.selectFrom('oidc_payloads').select('consumed_at').where('model', '=', 'RefreshToken').where('id', '=', sha256(token)).executeTakeFirstOrThrow();
   assert.ok(row.consumed_at !== null, 'the token was rotated');
-  while (Date.now() <= row.consumed_at + graceSeconds * 1000 + 50) await new Promise((resolve) => setTimeout(resolve, 50));
+  const ends = row.consumed_at + graceSeconds * 1000;
+  await waitFor(() => Date.now() > ends + 50, { message: 'the grace window to pass' });
 }
 type InProcessDb = Awaited<ReturnType<typeof startInProcess>>['db'];
 

@@ -12,7 +12,7 @@ import { addressKey, type RateLimiter } from '../passwords/throttle.ts';
 import { apisOpenToDynamicClients } from '../storage/apis.ts';
 import { createClient, type Client } from '../storage/clients.ts';
 import type { Db } from '../storage/database.ts';
-import { ROUTES } from './provider.ts';
+import { ROUTES } from './configuration.ts';
 
 export const REGISTRATION_PATH = ROUTES.registration;
 

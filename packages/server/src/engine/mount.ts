@@ -2,7 +2,8 @@
 // path is a Fastify route whose onRequest hook hijacks the reply and passes the raw request on.
 // (Mounting the provider at `/` with middie would swallow every Fastify route.)
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ROUTES, type Engine } from './provider.ts';
+import { ROUTES } from './configuration.ts';
+import type { Engine } from './provider.ts';
 
 const DISCOVERY = '/.well-known/openid-configuration';
 /** oidc-provider reads at most 56 KiB of a body (lib/shared/selective_body.js). */

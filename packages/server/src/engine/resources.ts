@@ -11,6 +11,7 @@ import { findApi, type Api } from '../storage/apis.ts';
 import { TtlCache } from '../storage/cache.ts';
 import type { Db } from '../storage/database.ts';
 import { clientApiScopes } from './scope-policy.ts';
+import { OPENID_SCOPES } from './configuration.ts';
 
 /** The client's allowed API scopes, kept in its metadata (see client-metadata.ts). */
 export function allowedScopesOf(client: ProviderClient): string[] {
@@ -42,8 +43,6 @@ export function resourceServerFor(api: Api, client: ProviderClient, config: Conf
   };
 }
 
-/** The scopes of OpenID Connect itself: what the userinfo endpoint answers for. */
-export const OPENID_SCOPES = ['openid', 'offline_access', 'profile', 'email'] as const;
 
 /**
  * A request that asks for `openid` and nothing but OpenID Connect scopes is a sign-in: its access

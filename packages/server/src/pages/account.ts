@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import QRCode from 'qrcode';
 import { ACCOUNT_CALLBACK_PATH, ACCOUNT_CLIENT_ID, ACCOUNT_PATH } from '../engine/account-client.ts';
 import type { InteractionApi, LoginSession } from '../engine/interactions.ts';
-import { ROUTES } from '../engine/provider.ts';
+import { ROUTES } from '../engine/configuration.ts';
 import { passwordChangedMail, twoFactorChangedMail } from '../mail/messages.ts';
 import { hashPassword, passwordProblem, verifyPassword } from '../passwords/hash.ts';
 import { newRecoveryCodes, newTotpSecret, recoveryCodeHashes, SecretBox, totpStep, totpUri } from '../passwords/totp.ts';

@@ -3,7 +3,7 @@
 import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { InteractionExpired } from '../engine/interactions.ts';
-import { INTERACTION_PATH } from '../engine/provider.ts';
+import { INTERACTION_PATH } from '../engine/configuration.ts';
 import type { PasswordLogin } from '../passwords/password-login.ts';
 import { recoveryCodeHash, totpStep } from '../passwords/totp.ts';
 import { acceptTotpStep, consumeRecoveryCode, twoFactorState } from '../storage/two-factor.ts';

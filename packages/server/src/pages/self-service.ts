@@ -18,7 +18,7 @@ import type { Db } from '../storage/database.ts';
 import { atomically } from '../storage/scope.ts';
 import { createUser, findUser, findUserByEmail, markEmailVerified, revokeUserSessions, updatePasswordHash } from '../storage/users.ts';
 import * as validate from '../storage/validate.ts';
-import { INTERACTION_PATH } from '../engine/provider.ts';
+import { INTERACTION_PATH } from '../engine/configuration.ts';
 import { ACCOUNT_PATH } from '../engine/account-client.ts';
 import type { Layout } from '../html/layout.ts';
 import type { Pages } from './templates.ts';

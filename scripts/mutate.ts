@@ -1,0 +1,148 @@
+// Mutation testing: `npm run mutate -- [--budget=<minutes>] [--seed=<n>] [--report=<file.json>] [--only=<id>…] <files or folders…>`.
+// Each mutant (mutation/mutants.ts) is written over its source file, the file's mapped tests
+// (mutation/targets.ts) run one after the other until one fails (killed), and the file is put
+// back. Folders mean the .ts files directly in them. Mutants run in a seeded random order until
+// the budget is spent, so a short run still samples every file; the score is over those run.
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { parseArgs } from 'node:util';
+import { generateMutants, type Mutant } from './mutation/mutants.ts';
+import { TARGETS } from './mutation/targets.ts';
+
+const ROOT = new URL('../', import.meta.url).pathname;
+
+interface Outcome {
+  readonly mutant: Mutant;
+  readonly status: 'killed' | 'survived' | 'timeout';
+  readonly by?: string;
+}
+
+function sourceFiles(paths: readonly string[]): string[] {
+  return paths.flatMap((path) => {
+    const absolute = join(ROOT, path);
+    if (!statSync(absolute).isDirectory()) return [relative(ROOT, absolute)];
+    return readdirSync(absolute)
+      .filter((name) => name.endsWith('.ts') && !name.endsWith('.d.ts'))
+      .map((name) => relative(ROOT, join(absolute, name)));
+  });
+}
+
+/** Runs one test file; true if it passed. A run past the deadline is ended and counts as a failure. */
+function runTest(file: string, timeoutMs: number): Promise<'pass' | 'fail' | 'timeout'> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--test', '--test-reporter=dot', '--test-timeout=120000', file], {
+      cwd: ROOT,
+      env: { ...process.env, NODE_OPTIONS: '--conditions=@gatehouse/source' },
+      stdio: 'ignore',
+      detached: true,
+    });
+    const timer = setTimeout(() => {
+      process.kill(-child.pid!, 'SIGKILL');
+      resolve('timeout');
+    }, timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve(code === 0 ? 'pass' : 'fail');
+    });
+  });
+}
+
+/** A seeded shuffle (mulberry32), so a run can be repeated. */
+function shuffle<T>(items: T[], seed: number): T[] {
+  let state = seed >>> 0;
+  const random = () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  for (let index = items.length - 1; index > 0; index -= 1) {
+    const other = Math.floor(random() * (index + 1));
+    [items[index], items[other]] = [items[other]!, items[index]!];
+  }
+  return items;
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      budget: { type: 'string', default: '10' },
+      seed: { type: 'string', default: '1' },
+      report: { type: 'string' },
+      // Mutant ids (as printed and reported), to check survivors again after adding tests.
+      only: { type: 'string', multiple: true },
+    },
+  });
+  if (positionals.length === 0) throw new Error('usage: npm run mutate -- [--budget=<minutes>] [--seed=<n>] [--report=<file.json>] <files or folders…>');
+  const deadline = Date.now() + Number(values.budget) * 60_000;
+  const files = sourceFiles(positionals);
+  const unmapped = files.filter((file) => !TARGETS[file]);
+  for (const file of unmapped) console.log(`no tests mapped in scripts/mutation/targets.ts, skipped: ${file}`);
+
+  const originals = new Map(files.map((file) => [file, readFileSync(join(ROOT, file), 'utf8')]));
+  const only = values.only && new Set(values.only);
+  const mutants = shuffle(
+    files.filter((f) => TARGETS[f]).flatMap((file) => generateMutants(file, originals.get(file)!)).filter((m) => !only || only.has(m.id)),
+    Number(values.seed),
+  );
+  // The tests of the mutated files must pass unmutated; their time sets the deadline of a mutant's run.
+  const timeouts = new Map<string, number>();
+  for (const test of new Set(mutants.flatMap((m) => TARGETS[m.file]!))) {
+    // A re-check of given mutants follows a full run, which proved the tests green: a fixed deadline.
+    if (only) {
+      timeouts.set(test, 180_000);
+      continue;
+    }
+    const started = Date.now();
+    if ((await runTest(test, 300_000)) !== 'pass') throw new Error(`${test} fails without a mutant: fix it first`);
+    timeouts.set(test, Math.max(30_000, 3 * (Date.now() - started)));
+  }
+
+  let current: string | undefined;
+  const restore = () => {
+    if (current) writeFileSync(join(ROOT, current), originals.get(current)!);
+    current = undefined;
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      restore();
+      process.exit(130);
+    });
+  }
+
+  const outcomes: Outcome[] = [];
+  for (const mutant of mutants) {
+    if (Date.now() > deadline) break;
+    current = mutant.file;
+    writeFileSync(join(ROOT, mutant.file), mutant.apply(originals.get(mutant.file)!));
+    let outcome: Outcome = { mutant, status: 'survived' };
+    try {
+      for (const test of TARGETS[mutant.file]!) {
+        const result = await runTest(test, timeouts.get(test)!);
+        if (result !== 'pass') {
+          outcome = { mutant, status: result === 'fail' ? 'killed' : 'timeout', by: test };
+          break;
+        }
+      }
+    } finally {
+      restore();
+    }
+    outcomes.push(outcome);
+    const mark = outcome.status === 'survived' ? 'SURVIVED' : outcome.status;
+    console.log(`${mark.padEnd(8)} ${mutant.file}:${mutant.line} [${mutant.operator}] ${mutant.original}  →  ${mutant.mutated}`);
+  }
+
+  const detected = outcomes.filter((o) => o.status !== 'survived').length;
+  console.log(`\n${outcomes.length} of ${mutants.length} mutants run; ${detected} detected (killed or timed out); score ${((100 * detected) / Math.max(1, outcomes.length)).toFixed(1)}%`);
+  const survivors = outcomes.filter((o) => o.status === 'survived');
+  for (const { mutant } of survivors) console.log(`survivor: ${mutant.id}  ${mutant.original}  →  ${mutant.mutated}`);
+  if (values.report) {
+    const rows = outcomes.map(({ mutant, status, by }) => ({ id: mutant.id, status, by, original: mutant.original, mutated: mutant.mutated }));
+    writeFileSync(values.report, `${JSON.stringify({ generated: mutants.length, run: outcomes.length, detected, outcomes: rows }, null, 2)}\n`);
+  }
+}
+
+await main();
