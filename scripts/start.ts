@@ -17,6 +17,8 @@ const env = {
   GATEHOUSE_DEFAULT_API: DEMO.apiUrl,
   // The demo lets visitors create an account (off by default): the account pages show it.
   GATEHOUSE_REGISTRATION: 'true',
+  // ... and gives them the demo's `user` role, so their first sign-in reaches the items API.
+  GATEHOUSE_REGISTRATION_ROLES: 'user',
   ...process.env,
 };
 

@@ -7,6 +7,7 @@ import { createAuthenticator } from '@gatehouse/sdk';
 import { gatehouseWebApp } from '@gatehouse/sdk/fastify';
 import { createWebApp, type WebAppOptions } from '@gatehouse/sdk/webapp';
 import { homePage, notesPage, STYLE, type NotesPage } from './pages.ts';
+import { refusalReason } from './api-refusal.ts';
 
 export interface NotesAppOptions {
   /** The Gatehouse server. */
@@ -117,7 +118,7 @@ async function itemsFor(api: string, accessToken: string): Promise<NotesPage['it
       headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' },
       signal: AbortSignal.timeout(3000),
     });
-    if (!response.ok) return { ok: false, reason: `The items API answered ${response.status}.` };
+    if (!response.ok) return { ok: false, reason: await refusalReason(response) };
     const items = (await response.json()) as { item_id?: unknown }[];
     return { ok: true, names: items.map((item) => String(item.item_id)) };
   } catch {

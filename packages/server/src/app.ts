@@ -24,7 +24,9 @@ import { logFailure, loggerOptions } from './logger.ts';
 import { RETRY_AFTER_SECONDS, unavailableDependency } from './unavailable.ts';
 import { createPasswordLogin, type PasswordLogin, type PasswordFunctions } from './passwords/password-login.ts';
 import { LoginThrottle, MemoryThrottleStore, RateLimiter, type ThrottleStore } from './passwords/throttle.ts';
-import { databaseTimeouts, migrate, openStorage, type Storage } from './storage/database.ts';
+import { databaseTimeouts, migrate, openStorage, type Db, type Storage } from './storage/database.ts';
+import { rolesByName } from './storage/roles.ts';
+import { ConfigError } from './config/load.ts';
 import { keyProviderFromConfig, loadKeyring, type KeyProvider } from './secret-key/key-provider.ts';
 import { Keyring } from './keyring.ts';
 import { hasKeys, useKeys } from './storage/sealing.ts';
@@ -90,6 +92,8 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
     await migrate(storage.db);
     // With the wrong key, the server stops now, naming the setting, not at the first request.
     await checkSecretsReadable(storage.db);
+    // A role that does not exist would refuse every registration: stop now, naming the setting.
+    await checkRegistrationRoles(storage.db, config.registrationRoles);
 
     const app = Fastify({
       logger: options.logger ?? loggerOptions(config),
@@ -237,6 +241,7 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
       audit,
       publicUrl: config.publicUrl,
       registration: config.registration,
+      registrationRoles: config.registrationRoles,
       emailVerificationTtl: config.emailVerificationTtl,
       passwordResetTtl: config.passwordResetTtl,
     });
@@ -359,4 +364,10 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
     if (ownsStorage) await storage.close();
     throw error;
   }
+}
+
+async function checkRegistrationRoles(db: Db, names: readonly string[]): Promise<void> {
+  const found = new Set((await rolesByName(db, names)).map((role) => role.name));
+  const missing = names.filter((name) => !found.has(name));
+  if (missing.length) throw new ConfigError([`GATEHOUSE_REGISTRATION_ROLES: no role named ${missing.join(', ')}; create it (gatehouse roles create) or change the setting`]);
 }

@@ -6,6 +6,7 @@ import {
   boolean,
   duration,
   integer,
+  nameList,
   oneOf,
   optional,
   publicUrl,
@@ -257,7 +258,14 @@ export const settings = {
     type: boolean(),
     default: false,
     description:
-      'Whether anyone may create their own account from the login page (`true`; the demo of `npm start` turns it on). Self-registered users must verify their email address before they can sign in, and get no roles; with a client that signs users in, they still get tokens for the APIs that client was granted. The start banner says when it is on.',
+      'Whether anyone may create their own account from the login page (`true`; the demo of `npm start` turns it on). Self-registered users must verify their email address before they can sign in, and get the roles of `GATEHOUSE_REGISTRATION_ROLES`; with a client that signs users in, they still get tokens for the APIs that client was granted. The start banner says when it is on.',
+  }),
+  registrationRoles: setting({
+    env: 'GATEHOUSE_REGISTRATION_ROLES',
+    type: nameList(),
+    default: [],
+    description:
+      'The roles a self-registered user receives (comma-separated role names, `user` in the demo of `npm start`); none by default, so such a user gets no scope from a role until an administrator grants one. Each role must exist when the server starts.',
   }),
   smtpUrl: setting({
     env: 'GATEHOUSE_SMTP_URL',
