@@ -91,6 +91,9 @@ test('notes web app: protected page → Gatehouse login → signed in → refres
   await page.goto(appUrl);
   assert.equal(await page.title(), 'Home · Notes');
   await shoot('01-home-signed-out');
+  const favicon = await fetch(`${appUrl}/favicon.ico`);
+  assert.equal(favicon.status, 200, 'the web app\'s icon (the issuer\'s brand, through a redirect)');
+  assert.equal(favicon.headers.get('content-type'), 'image/svg+xml');
 
   // 2. The protected page sends the browser to the Gatehouse login page.
   await page.getByRole('link', { name: 'Sign in to see your notes' }).click();

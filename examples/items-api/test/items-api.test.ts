@@ -18,6 +18,9 @@ test('with the SDK test issuer: 401 without a token, 403 without the scope, 200 
   t.after(() => api.close());
 
   assert.deepEqual((await api.inject({ url: '/' })).json(), { Hello: 'World' });
+  const favicon = await api.inject({ url: '/favicon.ico' });
+  assert.equal(favicon.statusCode, 302, 'the brand icon is the issuer\'s');
+  assert.equal(favicon.headers.location, new URL('/favicon.ico', issuer.issuer).href);
   assertMissingCredentials(await api.inject({ url: '/users/me/items/' }));
 
   const meOnly = await issuer.mintAccessToken({ sub: 'user-1', scopes: ['me'], claims: { preferred_username: 'johndoe' } });

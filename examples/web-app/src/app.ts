@@ -47,6 +47,8 @@ export async function buildNotesApp(options: NotesAppOptions): Promise<FastifyIn
   const app = Fastify({ logger: options.logger ?? false });
   // Pages are served with a strict policy. The sign-out form posts here and is then redirected to
   // Gatehouse; Chrome applies form-action to that redirect, so Gatehouse's origin is listed.
+  // The icon is the issuer's brand: browsers follow the redirect.
+  app.get('/favicon.ico', async (_request, reply) => reply.redirect(new URL('/favicon.ico', options.issuer).href, 302));
   const csp = [
     "default-src 'none'",
     "style-src 'self'",

@@ -8,6 +8,7 @@ import { mountProvider } from './engine/mount.ts';
 import { createEngine, type Engine } from './engine/provider.ts';
 import { GatehouseError } from './errors.ts';
 import { Layout, STYLESHEET_PATH } from './html/layout.ts';
+import { FAVICON_PATH, faviconSvg } from './html/favicon.ts';
 import { CsrfTokens, SignedValues } from './pages/csrf.ts';
 import { Pages } from './pages/templates.ts';
 import { interactionRoutes } from './pages/routes.ts';
@@ -258,6 +259,10 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
     });
     // ── end of the admin API ──
 
+    const favicon = faviconSvg(layout.brand);
+    app.get(FAVICON_PATH, async (_request, reply) =>
+      reply.header('content-type', 'image/svg+xml').header('cache-control', 'public, max-age=86400').send(favicon),
+    );
     app.get(STYLESHEET_PATH, async (_request, reply) =>
       reply.header('content-type', 'text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(layout.stylesheet),
     );
