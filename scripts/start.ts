@@ -19,6 +19,8 @@ const env = {
   GATEHOUSE_REGISTRATION: 'true',
   // ... and gives them the demo's `user` role, so their first sign-in reaches the items API.
   GATEHOUSE_REGISTRATION_ROLES: 'user',
+  // The server's output reaches this terminal through a pipe: readable lines when this is a terminal.
+  ...(process.stdout.isTTY ? { GATEHOUSE_LOG_FORMAT: 'pretty' } : {}),
   ...process.env,
 };
 

@@ -123,7 +123,14 @@ export const settings = {
     env: 'GATEHOUSE_LOG_LEVEL',
     type: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
     default: 'info',
-    description: 'How much the server logs (JSON lines on standard output). Secrets are never logged at any level.',
+    description: 'How much the server logs (on standard output). Secrets are never logged at any level.',
+  }),
+  logFormat: setting({
+    env: 'GATEHOUSE_LOG_FORMAT',
+    type: oneOf(['auto', 'json', 'pretty'] as const),
+    default: 'auto',
+    description:
+      'How log lines look: `json` (one JSON object a line, for log collectors), `pretty` (a readable line each, development email as a block with its links on their own lines), or `auto`: pretty when standard output is a terminal, JSON otherwise.',
   }),
   trustProxy: setting({
     env: 'GATEHOUSE_TRUST_PROXY',
