@@ -72,6 +72,9 @@ test('with a running Gatehouse: real tokens from the password and client-credent
   assert.deepEqual(account.json().read_by, { kind: 'client', subject: 'svc' });
   assert.equal((await api.inject({ url: '/users/me', headers: { authorization: `Bearer ${serviceToken.access_token}` } })).statusCode, 403);
 
+  // The docs page is titled after the API, not "Swagger UI".
+  const docsPage = await api.inject({ url: '/docs/' });
+  assert.match(docsPage.body, /<title>Items API<\/title>/);
   // The docs advertise the server's real endpoints.
   const spec = (await api.inject({ url: '/docs/json' })).json();
   const flows = spec.components.securitySchemes.gatehouse.flows;
