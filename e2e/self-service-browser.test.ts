@@ -14,6 +14,7 @@ import { withPasswordHash } from '@gatehouse/server/internal/passwords/user-pass
 import * as users from '@gatehouse/server/internal/storage/users';
 import { totpCode } from '../packages/server/src/passwords/totp.ts';
 import { launchChromium } from '@gatehouse/test-support/chromium';
+import { textLayoutProblems } from '@gatehouse/test-support/layout-check';
 import { REPO_ROOT, startInProcess, type InProcessServer } from '@gatehouse/test-support/gatehouse';
 import { linkIn, startMailbox, type TestMailbox } from '@gatehouse/test-support/smtp';
 
@@ -47,6 +48,7 @@ async function shoot(page: Page, name: string): Promise<void> {
   for (const [label, size] of Object.entries(VIEWPORTS)) {
     await page.setViewportSize(size);
     await page.screenshot({ path: `${SCREENSHOTS}/${name}-${label}.png`, fullPage: true });
+    assert.deepEqual(await textLayoutProblems(page), [], `${name} at ${label} width: no clipped, overlapping or split text`);
     if (label === 'phone') {
       // Usable on a phone: nothing wider than the screen.
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);

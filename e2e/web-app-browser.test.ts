@@ -19,6 +19,7 @@ import * as users from '@gatehouse/server/internal/storage/users';
 import { buildItemsApi } from '@gatehouse/example-items-api/app';
 import { buildNotesApp } from '@gatehouse/example-web-app/app';
 import { launchChromium } from '@gatehouse/test-support/chromium';
+import { textLayoutProblems } from '@gatehouse/test-support/layout-check';
 import { REPO_ROOT, startInProcess } from '@gatehouse/test-support/gatehouse';
 import { startTinyServer } from '@gatehouse/test-support/http-server';
 import { freePort } from '@gatehouse/test-support/ports';
@@ -80,6 +81,7 @@ test('notes web app: protected page → Gatehouse login → signed in → refres
     for (const [label, size] of Object.entries(VIEWPORTS)) {
       await on.setViewportSize(size);
       await on.screenshot({ path: `${SCREENSHOTS}/${name}-${label}.png`, fullPage: true });
+      assert.deepEqual(await textLayoutProblems(on), [], `${name} at ${label} width: no clipped, overlapping or split text`);
     }
     await on.setViewportSize(VIEWPORTS.desktop);
   };
@@ -89,6 +91,9 @@ test('notes web app: protected page → Gatehouse login → signed in → refres
   await page.goto(appUrl);
   assert.equal(await page.title(), 'Home · Notes');
   await shoot('01-home-signed-out');
+  const favicon = await fetch(`${appUrl}/favicon.ico`);
+  assert.equal(favicon.status, 200, 'the web app\'s icon (the issuer\'s brand, through a redirect)');
+  assert.equal(favicon.headers.get('content-type'), 'image/svg+xml');
 
   // 2. The protected page sends the browser to the Gatehouse login page.
   await page.getByRole('link', { name: 'Sign in to see your notes' }).click();

@@ -20,6 +20,10 @@ const env = {
   GATEHOUSE_DEFAULT_API: DEMO.apiUrl,
   // The demo lets visitors create an account (off by default): the account pages show it.
   GATEHOUSE_REGISTRATION: 'true',
+  // ... and gives them the demo's `user` role, so their first sign-in reaches the items API.
+  GATEHOUSE_REGISTRATION_ROLES: 'user',
+  // The server's output reaches this terminal through a pipe: readable lines when this is a terminal.
+  ...(process.stdout.isTTY ? { GATEHOUSE_LOG_FORMAT: 'pretty' } : {}),
   // MCP clients register themselves (RFC 7591) to reach the example MCP server (off by default).
   GATEHOUSE_DYNAMIC_CLIENT_REGISTRATION: 'true',
   ...process.env,

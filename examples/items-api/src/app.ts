@@ -57,6 +57,8 @@ export async function buildItemsApi(options: ItemsApiOptions): Promise<FastifyIn
   });
 
   app.get('/', { schema: { summary: 'Public: no credentials needed' } }, async () => ({ Hello: 'World' }));
+  // The icon is the issuer's brand: browsers follow the redirect (and the docs page shows it).
+  app.get('/favicon.ico', { schema: { hide: true } }, async (_request, reply) => reply.redirect(new URL('/favicon.ico', options.issuer).href, 302));
 
   app.get(
     '/users/me',

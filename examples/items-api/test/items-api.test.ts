@@ -18,6 +18,9 @@ test('with the SDK test issuer: 401 without a token, 403 without the scope, 200 
   t.after(() => api.close());
 
   assert.deepEqual((await api.inject({ url: '/' })).json(), { Hello: 'World' });
+  const favicon = await api.inject({ url: '/favicon.ico' });
+  assert.equal(favicon.statusCode, 302, 'the brand icon is the issuer\'s');
+  assert.equal(favicon.headers.location, new URL('/favicon.ico', issuer.issuer).href);
   assertMissingCredentials(await api.inject({ url: '/users/me/items/' }));
 
   const meOnly = await issuer.mintAccessToken({ sub: 'user-1', scopes: ['me'], claims: { preferred_username: 'johndoe' } });
@@ -69,6 +72,9 @@ test('with a running Gatehouse: real tokens from the password and client-credent
   assert.deepEqual(account.json().read_by, { kind: 'client', subject: 'svc' });
   assert.equal((await api.inject({ url: '/users/me', headers: { authorization: `Bearer ${serviceToken.access_token}` } })).statusCode, 403);
 
+  // The docs page is titled after the API, not "Swagger UI".
+  const docsPage = await api.inject({ url: '/docs/' });
+  assert.match(docsPage.body, /<title>Items API<\/title>/);
   // The docs advertise the server's real endpoints.
   const spec = (await api.inject({ url: '/docs/json' })).json();
   const flows = spec.components.securitySchemes.gatehouse.flows;

@@ -7,6 +7,7 @@ import { createAuthenticator } from '@gatehouse/sdk';
 import { gatehouseWebApp } from '@gatehouse/sdk/fastify';
 import { createWebApp, type WebAppOptions } from '@gatehouse/sdk/webapp';
 import { homePage, notesPage, STYLE, type NotesPage } from './pages.ts';
+import { refusalReason } from './api-refusal.ts';
 
 export interface NotesAppOptions {
   /** The Gatehouse server. */
@@ -46,6 +47,8 @@ export async function buildNotesApp(options: NotesAppOptions): Promise<FastifyIn
   const app = Fastify({ logger: options.logger ?? false });
   // Pages are served with a strict policy. The sign-out form posts here and is then redirected to
   // Gatehouse; Chrome applies form-action to that redirect, so Gatehouse's origin is listed.
+  // The icon is the issuer's brand: browsers follow the redirect.
+  app.get('/favicon.ico', async (_request, reply) => reply.redirect(new URL('/favicon.ico', options.issuer).href, 302));
   const csp = [
     "default-src 'none'",
     "style-src 'self'",
@@ -117,7 +120,7 @@ async function itemsFor(api: string, accessToken: string): Promise<NotesPage['it
       headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' },
       signal: AbortSignal.timeout(3000),
     });
-    if (!response.ok) return { ok: false, reason: `The items API answered ${response.status}.` };
+    if (!response.ok) return { ok: false, reason: await refusalReason(response) };
     const items = (await response.json()) as { item_id?: unknown }[];
     return { ok: true, names: items.map((item) => String(item.item_id)) };
   } catch {

@@ -29,6 +29,8 @@ import { siteRoutes } from './parts/site-routes.ts';
 import { createPasswordLogin, type PasswordLogin, type PasswordFunctions } from './passwords/password-login.ts';
 import { LoginThrottle, RateLimiter, type ThrottleStore } from './passwords/throttle.ts';
 import { databaseTimeouts, migrate, openStorage, type Db, type Storage } from './storage/database.ts';
+import { rolesByName } from './storage/roles.ts';
+import { ConfigError } from './config/load.ts';
 import { keyProviderFromConfig, loadKeyring, type KeyProvider } from './secret-key/key-provider.ts';
 import { Keyring } from './keyring.ts';
 import { hasKeys, useKeys } from './storage/sealing.ts';
@@ -81,7 +83,7 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
     if (ownsStorage) await storage.close();
   };
   try {
-    await prepareDatabase(storage.db, keys);
+    await prepareDatabase(storage.db, keys, config);
     const app = createApp(config, options.logger);
     const shared = await connectSharedState(config, options, app.log);
     closers.push(() => shared.close());
@@ -182,12 +184,20 @@ async function secretKey(options: BuildOptions): Promise<Keyring | undefined> {
   return source === undefined || source instanceof Keyring ? source : await loadKeyring(source);
 }
 
-async function prepareDatabase(db: Db, keys: Keyring | undefined): Promise<void> {
+async function prepareDatabase(db: Db, keys: Keyring | undefined, config: Config): Promise<void> {
   if (keys) useKeys(db, keys);
   // Schema first: every instance applies pending migrations at start (concurrency-safe).
   await migrate(db);
   // With the wrong key, the server stops now, naming the setting, not at the first request.
   await checkSecretsReadable(db);
+  // A role that does not exist would refuse every registration: stop now, naming the setting.
+  await checkRegistrationRoles(db, config.registrationRoles);
+}
+
+async function checkRegistrationRoles(db: Db, names: readonly string[]): Promise<void> {
+  const found = new Set((await rolesByName(db, names)).map((role) => role.name));
+  const missing = names.filter((name) => !found.has(name));
+  if (missing.length) throw new ConfigError([`GATEHOUSE_REGISTRATION_ROLES: no role named ${missing.join(', ')}; create it (gatehouse roles create) or change the setting`]);
 }
 
 function createApp(config: Config, logger: BuildOptions['logger']): FastifyInstance {
@@ -280,6 +290,7 @@ async function pageOptions({ config, db, engine, passwordLogin, layout, mailer, 
     audit,
     publicUrl: config.publicUrl,
     registration: config.registration,
+    registrationRoles: config.registrationRoles,
     emailVerificationTtl: config.emailVerificationTtl,
     passwordResetTtl: config.passwordResetTtl,
   };

@@ -1,7 +1,8 @@
-// Logging options: JSON lines, with every place a secret could appear redacted. Request URLs
-// are logged without their query string (authorization requests carry state, PKCE challenges
-// and login hints there).
+// Logging options: JSON lines (or readable lines in a terminal), with every place a secret could
+// appear redacted. Request URLs are logged without their query string (authorization requests
+// carry state, PKCE challenges and login hints there).
 import type { FastifyServerOptions } from 'fastify';
+import pretty from 'pino-pretty';
 import type { Config } from './config/schema.ts';
 import { unavailableDependency } from './unavailable.ts';
 
@@ -17,9 +18,38 @@ export const REDACTED_PATHS = [
   '*.token',
 ];
 
-export function loggerOptions(config: Pick<Config, 'logLevel'>): FastifyServerOptions['logger'] {
+type LogOutput = NodeJS.WritableStream & { isTTY?: boolean };
+
+/** Development email (mail/mailer.ts logs it under `mail`) as a block a person reads: each link on its own line. */
+function mailBlock(value: unknown): string {
+  const mail = value as { to?: string; subject?: string; text?: string };
+  const body = String(mail.text ?? '').split('\n').map((line) => `    ${line}`).join('\n');
+  return `\n    To: ${mail.to}\n    Subject: ${mail.subject}\n\n${body}\n`;
+}
+
+/**
+ * Where the log goes and in which form: `pretty` (pino-pretty, in this thread: no worker, no line
+ * lost at exit) for a person, JSON lines otherwise; `auto` asks whether the output is a terminal.
+ */
+function logStream(format: Config['logFormat'], output: LogOutput): LogOutput | undefined {
+  if (format === 'pretty' || (format === 'auto' && output.isTTY === true)) {
+    return pretty({
+      destination: output,
+      colorize: output.isTTY === true,
+      sync: true,
+      translateTime: 'SYS:HH:MM:ss',
+      ignore: 'pid,hostname',
+      customPrettifiers: { mail: mailBlock },
+    });
+  }
+  return output === process.stdout ? undefined : output;
+}
+
+export function loggerOptions(config: Pick<Config, 'logLevel'> & Partial<Pick<Config, 'logFormat'>>, output: LogOutput = process.stdout): FastifyServerOptions['logger'] {
+  const stream = logStream(config.logFormat ?? 'json', output);
   return {
     level: config.logLevel,
+    ...(stream ? { stream } : {}),
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     serializers: {
       req(request: { method: string; url: string; ip?: string; id?: string }) {

@@ -111,7 +111,15 @@ test('Swagger UI is served at /admin/docs, framed by nobody, and reads the admin
   const server = await startAdmin(t);
   const page = await fetch(`${server.issuer}/admin/docs/static/index.html`);
   assert.equal(page.status, 200);
-  assert.match(await page.text(), /swagger/i);
+  const html = await page.text();
+  assert.match(html, /swagger/i);
+  assert.match(html, /<title>Gatehouse admin API<\/title>/, 'the API\'s own title, not "Swagger UI"');
+  const icon = /<link rel="icon" type="image\/svg\+xml" href="([^"]+)"/.exec(html)?.[1];
+  assert.ok(icon, 'the brand icon, not Swagger\'s');
+  assert.doesNotMatch(html, /favicon-32x32\.png/);
+  const served = await fetch(new URL(icon, page.url));
+  assert.equal(served.headers.get('content-type'), 'image/svg+xml');
+  assert.match(await served.text(), /fill="#2f5bd3"/);
   assert.match(page.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
   assert.doesNotMatch(page.headers.get('content-security-policy') ?? '', /upgrade-insecure-requests/, 'an http public URL stays http');
   const json = (await (await fetch(`${server.issuer}/admin/docs/json`)).json()) as any;

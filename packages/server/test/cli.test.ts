@@ -3,6 +3,8 @@
 // and its --json form; bad arguments exit 2 with the usage, refused operations exit 1.
 import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
@@ -47,11 +49,14 @@ async function gatehouse(env: Env, args: string[], input?: string): Promise<Run>
   return { code, stdout, stderr, json };
 }
 
+/** The one line a command that writes prints when it creates the SQLite file (asserted below). */
+const CREATED = /^warning: created a new SQLite database at \S+\n/;
+
 /** Runs a command that must succeed, in --json form; returns the one JSON object it printed. */
 async function json(env: Env, args: string[], input?: string): Promise<any> {
   const run = await gatehouse(env, [...args, '--json'], input);
   assert.equal(run.code, 0, `gatehouse ${args.join(' ')}: ${run.stderr}`);
-  assert.equal(run.stderr, '');
+  assert.equal(run.stderr.replace(CREATED, ''), '');
   assert.ok(run.json !== null && typeof run.json === 'object' && !Array.isArray(run.json), `one JSON object on stdout, got: ${run.stdout}`);
   return run.json;
 }
@@ -60,7 +65,7 @@ async function json(env: Env, args: string[], input?: string): Promise<any> {
 async function human(env: Env, args: string[], input?: string): Promise<string> {
   const run = await gatehouse(env, args, input);
   assert.equal(run.code, 0, `gatehouse ${args.join(' ')}: ${run.stderr}`);
-  assert.equal(run.stderr, '');
+  assert.equal(run.stderr.replace(CREATED, ''), '');
   assert.equal(run.json, undefined, 'human output is not JSON');
   return run.stdout;
 }
@@ -260,6 +265,82 @@ test('users import: bcrypt and argon2id hashes from a file, all or nothing', asy
   assertUsageError(await gatehouse(env, ['users', 'import', join(dir, 'missing.json')]), /cannot read JSON from/, 'missing file');
 });
 
+test('users import: the seeds\' field names are accepted; an unknown field or a user without a hash names the record and the field, and nothing is imported', async (t) => {
+  const { env, dir } = environment(t);
+  const file = join(dir, 'users.json');
+  // FastAPI's tutorial database (the seed), as its users write it.
+  const johndoe = { username: 'johndoe', email: 'johndoe@example.com', hashed_password: BCRYPT_SECRET, disabled: false };
+  writeFileSync(file, JSON.stringify([johndoe]));
+  assert.equal(await human(env, ['users', 'import', file]), 'Imported 1 user(s): johndoe\n');
+  assert.equal((await loginRecord(env, 'johndoe'))?.passwordHash, BCRYPT_SECRET, 'hashed_password is the password hash');
+
+  const cases: [records: object[], message: RegExp, field: string][] = [
+    [[{ username: 'alice', hashed_password: BCRYPT_SECRET }, { username: 'bob', full_name: 'Bob', hashed_password: BCRYPT_SECRET }],
+      /users\[1\] \(bob\): unknown field "full_name"/, 'users[1].full_name'],
+    [[{ username: 'alice', email: 'alice@example.com' }], /users\[0\] \(alice\): password_hash \(or hashed_password\) is required/, 'users[0].password_hash'],
+    [[{ username: 'alice', hashed_password: 'fakehashedsecret' }], /users\[0\] \(alice\): hashed_password must be an argon2id/, 'users[0].hashed_password'],
+    [[{ username: 'alice', password_hash: BCRYPT_SECRET, hashed_password: BCRYPT_SECRET }], /users\[0\] \(alice\): give password_hash or hashed_password, not both/, 'users[0].hashed_password'],
+    [[{ username: 'alice', password_hash: BCRYPT_SECRET, disabled: 'no' }], /users\[0\] \(alice\): disabled must be true or false/, 'users[0].disabled'],
+    [[{ username: 'alice', password_hash: BCRYPT_SECRET, roles: 'reader' }], /users\[0\] \(alice\): roles must be an array/, 'users[0].roles'],
+  ];
+  for (const [records, message, field] of cases) {
+    writeFileSync(file, JSON.stringify(records));
+    const refused = await gatehouse(env, ['users', 'import', file, '--json']);
+    assertRefused(refused, message, field);
+    assert.equal(refused.json.field, field);
+    assert.equal(await loginRecord(env, 'alice'), undefined, `${field}: nothing imported`);
+  }
+
+  const help = await human(env, ['users', 'import', '--help']);
+  for (const documented of ['password_hash | hashed_password', 'email_verified', 'any other field is an error']) assert.ok(help.includes(documented), documented);
+});
+
+test('a command that only reads never creates a SQLite database; one that writes says it did', async (t) => {
+  const dir = tempDir(t);
+  const missingDir = join(dir, 'data-typo');
+  const typo = join(missingDir, 'gatehouse.db');
+  const env = { GATEHOUSE_DATABASE_URL: `sqlite:${typo}`, GATEHOUSE_SECRET_KEY: testSecretKey(`sqlite:${typo}`) };
+  for (const args of [['users', 'list'], ['apis', 'list'], ['roles', 'list'], ['clients', 'list'], ['api-keys', 'list'], ['keys', 'list']]) {
+    const run = await gatehouse(env, args);
+    assertRefused(run, /GATEHOUSE_DATABASE_URL: there is no database at \S+gatehouse\.db/, args.join(' '));
+    assert.ok(run.stderr.includes(typo), `${args.join(' ')} names the path`);
+  }
+  const doctor = await gatehouse(env, ['doctor']);
+  assert.equal(doctor.code, 1);
+  assert.ok(doctor.stdout.includes(`database: GATEHOUSE_DATABASE_URL: there is no database at ${typo}`), doctor.stdout);
+  assert.equal(existsSync(missingDir), false, 'neither the file nor its directory');
+
+  const created = await gatehouse(env, ['roles', 'create', '--name', 'reader', '--scopes', 'items:read']);
+  assert.equal(created.code, 0, created.stderr);
+  assert.equal(created.stderr, `warning: created a new SQLite database at ${typo}\n`);
+  const again = await gatehouse(env, ['roles', 'create', '--name', 'writer', '--scopes', 'items:write']);
+  assert.equal(again.stderr, '', 'only on first creation');
+  assert.match(await human(env, ['roles', 'list']), /reader/);
+});
+
+test('a command group alone lists its commands', async (t) => {
+  const { env, databaseFile } = environment(t);
+  const bare = await gatehouse(env, ['users']);
+  assert.equal(bare.code, 2);
+  assert.match(bare.stderr, /^gatehouse: "users" needs a command, one of: create, list, disable, enable, set-password, reset-two-factor, import\n/);
+  assert.match(bare.stderr, /Usage: gatehouse users <command>/);
+  assert.match(bare.stderr, /^ {2}users import +Import users/m);
+  assert.doesNotMatch(bare.stderr, /clients create/, 'only the group\'s commands');
+  const help = await human(env, ['clients', '--help']);
+  assert.match(help, /^ {2}clients rotate-secret +/m);
+  assert.equal(existsSync(databaseFile), false);
+});
+
+test('serve on a port already in use names the setting that changes it', async (t) => {
+  const { env } = environment(t);
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  t.after(() => blocker.close());
+  const { port } = blocker.address() as AddressInfo;
+  const run = await gatehouse({ ...env, GATEHOUSE_HOST: '127.0.0.1', GATEHOUSE_PORT: String(port), GATEHOUSE_LOG_LEVEL: 'silent' }, ['serve']);
+  assertRefused(run, new RegExp(`GATEHOUSE_PORT: port ${port} on 127\\.0\\.0\\.1 is already in use.*GATEHOUSE_PORT=<n> or --port <n>`), 'port in use');
+});
+
 test('clients create, list and delete; a secret is printed once, at creation', async (t) => {
   const { env } = environment(t);
   await json(env, ['apis', 'create', '--identifier', 'https://accounts.example.com', '--name', 'Accounts', '--scopes', 'accounts:read']);
@@ -349,7 +430,7 @@ test('bad arguments exit 2 with the usage on stderr, before any database is open
   ];
   for (const [args, message] of cases) assertUsageError(await gatehouse(env, args), message, args.join(' '));
 
-  for (const args of [['frobnicate'], ['users', 'frobnicate'], ['users']]) {
+  for (const args of [['frobnicate'], ['users', 'frobnicate']]) {
     const run = await gatehouse(env, args);
     assert.equal(run.code, 2, args.join(' '));
     assert.match(run.stderr, /^gatehouse: unknown command "/, args.join(' '));
@@ -393,7 +474,8 @@ test('the gatehouse executable works end to end (password on a real pipe)', asyn
   const run = cli(env, ['users', 'create', '--username', 'viaexec', '--json'], 'executable password\n');
   assert.equal(run.code, 0, run.stderr);
   assert.equal(run.json.user.username, 'viaexec');
-  assert.equal(run.stderr, '');
+  assert.match(run.stderr, CREATED, 'the first write says it created the database');
+  assert.equal(run.stderr.replace(CREATED, ''), '');
   const record = await loginRecord(env, 'viaexec');
   assert.equal(await verifyPassword(record!.passwordHash!, 'executable password'), true);
 });
@@ -463,7 +545,8 @@ test('keys list and rotate: a scheduled key is published first (state next), nev
 });
 
 test('doctor: a problem per line with what to do, exit 1; a healthy database passes its checks', async (t) => {
-  const { env } = environment(t);
+  const { env, databaseFile } = environment(t);
+  writeFileSync(databaseFile, ''); // an empty SQLite database: it exists, nothing is migrated
   const fresh = await gatehouse({ ...env, GATEHOUSE_PUBLIC_URL: 'http://127.0.0.1:9' }, ['doctor']);
   assert.equal(fresh.code, 1);
   assert.match(fresh.stdout, /✗ migrations: pending: 001-initial/);

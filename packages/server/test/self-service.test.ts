@@ -9,6 +9,11 @@ import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import type { BuildOptions } from '../src/app.ts';
 import * as users from '../src/storage/users.ts';
+import { join } from 'node:path';
+import { tempDir } from '@gatehouse/test-support/files';
+import { ConfigError } from '../src/config/load.ts';
+import { migrate, openStorage } from '../src/storage/database.ts';
+import { createRole } from '../src/storage/roles.ts';
 import { createBrowser, formAction, formValue, type Browser } from '@gatehouse/test-support/browser';
 import { ITEMS_API, seedDemo, startInProcess, tokenRequest, type DemoSeed, type Env, type InProcessServer } from '@gatehouse/test-support/gatehouse';
 import { linkIn, startMailbox, type ReceivedMail, type TestMailbox } from '@gatehouse/test-support/smtp';
@@ -235,6 +240,24 @@ test('registration is off by default (GATEHOUSE_REGISTRATION=false): /register a
   assert.doesNotMatch(login.html, /Create an account/);
   assert.doesNotMatch(login.html, /\/register/);
   assert.match(login.html, /Forgot your password\?/, 'the rest of the page is there');
+});
+
+test('GATEHOUSE_REGISTRATION_ROLES: a self-registered user gets those roles; a role that does not exist stops the server at start, naming the setting', async (t) => {
+  const databaseUrl = `sqlite:${join(tempDir(t), 'gatehouse.db')}`;
+  const storage = openStorage(databaseUrl);
+  await migrate(storage.db);
+  await createRole(storage.db, { name: 'newcomer', scopes: 'me' });
+  await storage.close();
+
+  await assert.rejects(
+    startInProcess(t, { GATEHOUSE_DATABASE_URL: databaseUrl, GATEHOUSE_REGISTRATION: 'true', GATEHOUSE_REGISTRATION_ROLES: 'newcomer, ghost' }),
+    (error: Error) => error instanceof ConfigError && /GATEHOUSE_REGISTRATION_ROLES: no role named ghost/.test(error.message),
+  );
+
+  const gh = await setup(t, { GATEHOUSE_DATABASE_URL: databaseUrl, GATEHOUSE_REGISTRATION_ROLES: 'newcomer' });
+  const fresh = await post(`${gh.issuer}/register`, { username: 'newbie', email: 'newbie@example.com', password: 'newbie password' });
+  assert.equal(fresh.status, 200);
+  assert.deepEqual((await users.findUser(gh.db, 'newbie'))?.roles, ['newcomer']);
 });
 
 // ── 2. Email verification ─────────────────────────────────────────────────────────────────────

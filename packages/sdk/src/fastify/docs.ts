@@ -85,7 +85,10 @@ const plugin: FastifyPluginAsync<GatehouseDocsOptions> = async (fastify, options
       }
       return payload.replace(REDIRECT_URL_IN_INITIALIZER, `oauth2RedirectUrl: ${JSON.stringify(redirectUrl)}`);
     });
+    const title = (openapi.info as { title?: unknown } | undefined)?.title;
     await docs.register(swaggerUi, {
+      // The page is titled after the API (openapi.info.title), not "Swagger UI".
+      ...(typeof title === 'string' ? { theme: { title } } : {}),
       ...options.ui,
       routePrefix,
       initOAuth: {

@@ -61,6 +61,7 @@ import { signingKeyRoutes } from './routes/signing-keys.ts';
 import { userRoutes } from './routes/users.ts';
 import { ADMIN_SCOPES, adminApiIdentifier } from './scopes.ts';
 import { toAdminError, validatorCompiler } from './validation.ts';
+import { faviconSvg } from '../html/favicon.ts';
 
 export { ADMIN_SCOPES, ADMIN_INTROSPECTION_CLIENT_ID, adminApiIdentifier } from './scopes.ts';
 
@@ -174,6 +175,11 @@ export const adminApi: FastifyPluginAsync<AdminApiOptions> = async (admin, optio
   await admin.register(swaggerUi, {
     routePrefix: ADMIN_DOCS_PATH,
     uiConfig: { validatorUrl: null, persistAuthorization: false, displayOperationId: true },
+    // The operator's brand, not Swagger's: the page title and the icon of every other page.
+    theme: {
+      title: `${config.brandName} admin API`,
+      favicon: [{ filename: 'favicon.svg', rel: 'icon', type: 'image/svg+xml', sizes: 'any', content: faviconSvg({ name: config.brandName, color: config.brandColor }) }],
+    },
     staticCSP: true,
     // The UI is never framed; and an http public URL (development) must not be upgraded to https.
     transformStaticCSP: (header: string) =>

@@ -25,6 +25,8 @@ export interface CommandContext {
 export interface Command {
   readonly usage: string;
   readonly summary: string;
+  /** More, printed after the usage by --help (a file format, say). */
+  readonly help?: string;
   readonly options: OptionSpec;
   /** How many positional arguments it takes. */
   readonly positionals?: { readonly min: number; readonly max: number };

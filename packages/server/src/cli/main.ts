@@ -56,9 +56,12 @@ function isCommand(value: Command | Record<string, Command> | undefined): value 
   return value !== undefined && typeof (value as Command).run === 'function';
 }
 
-function overview(): string {
-  const lines = ['Usage: gatehouse <command> [options]   (--json prints one JSON object; --help shows a command\'s options)', ''];
-  const rows = Object.entries(COMMANDS).flatMap(([name, entry]) =>
+/** The commands with their summaries: all of them, or one group's (`gatehouse users`). */
+function overview(group?: string): string {
+  const usage = group ? `gatehouse ${group} <command>` : 'gatehouse <command>';
+  const lines = [`Usage: ${usage} [options]   (--json prints one JSON object; --help shows a command\'s options)`, ''];
+  const entries = Object.entries(COMMANDS).filter(([name]) => group === undefined || name === group);
+  const rows = entries.flatMap(([name, entry]) =>
     isCommand(entry) ? [[name, entry.summary] as const] : Object.entries(entry).map(([sub, command]) => [`${name} ${sub}`, command.summary] as const),
   );
   // The longest command name sets the column, so there are always two spaces before a summary.
@@ -86,6 +89,15 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return 0;
   }
   const entry = COMMANDS[group];
+  if (entry && !isCommand(entry) && (maybeSub === undefined || maybeSub === '--help' || maybeSub === '-h')) {
+    // A group alone lists its commands; like no command at all, it is a usage error unless asked for.
+    if (maybeSub === undefined) {
+      io.stderr(`gatehouse: "${group}" needs a command, one of: ${Object.keys(entry).join(', ')}\n\n${overview(group)}`);
+      return 2;
+    }
+    io.stdout(overview(group));
+    return 0;
+  }
   let command: Command | undefined;
   let args: string[];
   if (isCommand(entry)) {
@@ -115,7 +127,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       throw new UsageError((error as Error).message);
     }
     if (parsed.values.help) {
-      io.stdout(`${command.summary}\n\nUsage: ${command.usage}\n`);
+      io.stdout(`${command.summary}\n\nUsage: ${command.usage}\n${command.help ? `\n${command.help}\n` : ''}`);
       return 0;
     }
     const { min = 0, max = 0 } = command.positionals ?? {};

@@ -6,6 +6,7 @@ import {
   boolean,
   duration,
   integer,
+  nameList,
   oneOf,
   optional,
   publicUrl,
@@ -122,7 +123,14 @@ export const settings = {
     env: 'GATEHOUSE_LOG_LEVEL',
     type: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
     default: 'info',
-    description: 'How much the server logs (JSON lines on standard output). Secrets are never logged at any level.',
+    description: 'How much the server logs (on standard output). Secrets are never logged at any level.',
+  }),
+  logFormat: setting({
+    env: 'GATEHOUSE_LOG_FORMAT',
+    type: oneOf(['auto', 'json', 'pretty'] as const),
+    default: 'auto',
+    description:
+      'How log lines look: `json` (one JSON object a line, for log collectors), `pretty` (a readable line each, development email as a block with its links on their own lines), or `auto`: pretty when standard output is a terminal, JSON otherwise.',
   }),
   trustProxy: setting({
     env: 'GATEHOUSE_TRUST_PROXY',
@@ -257,7 +265,14 @@ export const settings = {
     type: boolean(),
     default: false,
     description:
-      'Whether anyone may create their own account from the login page (`true`; the demo of `npm start` turns it on). Self-registered users must verify their email address before they can sign in, and get no roles; with a client that signs users in, they still get tokens for the APIs that client was granted. The start banner says when it is on.',
+      'Whether anyone may create their own account from the login page (`true`; the demo of `npm start` turns it on). Self-registered users must verify their email address before they can sign in, and get the roles of `GATEHOUSE_REGISTRATION_ROLES`; with a client that signs users in, they still get tokens for the APIs that client was granted. The start banner says when it is on.',
+  }),
+  registrationRoles: setting({
+    env: 'GATEHOUSE_REGISTRATION_ROLES',
+    type: nameList(),
+    default: [],
+    description:
+      'The roles a self-registered user receives (comma-separated role names, `user` in the demo of `npm start`); none by default, so such a user gets no scope from a role until an administrator grants one. Each role must exist when the server starts.',
   }),
   dynamicClientRegistration: setting({
     env: 'GATEHOUSE_DYNAMIC_CLIENT_REGISTRATION',

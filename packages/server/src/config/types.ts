@@ -93,6 +93,20 @@ export function text(pattern?: { test: RegExp; accepts: string }): SettingType<s
   };
 }
 
+/** A comma-separated list of names (`user, reader`); empty for none. */
+export function nameList(): SettingType<readonly string[]> {
+  return {
+    accepts: 'a comma-separated list of names (letters, digits, spaces and . _ : -)',
+    parse(raw) {
+      const names = asString(raw).split(',').map((name) => name.trim()).filter(Boolean);
+      const bad = names.find((name) => !/^[A-Za-z0-9][A-Za-z0-9 ._:-]{0,99}$/.test(name));
+      if (bad !== undefined) throw new Error(`got "${bad}"`);
+      return [...new Set(names)];
+    },
+    show: (names) => (names.length ? names.join(', ') : '(none)'),
+  };
+}
+
 /** An http(s) origin-style URL used as an issuer: no path (other than `/`), query or fragment. */
 export function publicUrl(): SettingType<string> {
   return {

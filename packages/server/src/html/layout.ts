@@ -117,8 +117,10 @@ input[aria-invalid=true] { border-color: var(--error); }
 input[inputmode=numeric] { letter-spacing: .3em; font-variant-numeric: tabular-nums; }
 .qr { display: flex; justify-content: center; margin: 1rem 0; }
 .qr svg { width: 200px; height: 200px; background: #fff; padding: 8px; border-radius: 8px; }
-code.secret { display: block; word-break: break-all; padding: .5rem; background: var(--bg); border-radius: 6px; font-size: .95rem; }
-ol.codes { columns: 2; font-family: ui-monospace, monospace; padding-left: 1.5rem; }
+code.secret { display: block; overflow-wrap: anywhere; padding: .5rem; background: var(--bg); border-radius: 6px; font-size: .95rem; }
+/* As many columns as fit whole codes (number and 19 characters); a code never wraps. */
+ol.codes { display: grid; grid-template-columns: repeat(auto-fill, minmax(calc(24ch + 1rem), 1fr)); gap: .25rem 1rem; font-family: ui-monospace, monospace; list-style-position: inside; padding: 0; }
+ol.codes li { white-space: nowrap; }
 dl.account { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; margin: 1rem 0; }
 dl.account dt { font-weight: 600; }
 dl.account dd { margin: 0; color: var(--muted); word-break: break-word; }

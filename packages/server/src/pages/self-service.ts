@@ -40,6 +40,8 @@ export interface SelfServiceOptions {
   readonly audit: (event: AuditEventInput) => Promise<void>;
   readonly publicUrl: string;
   readonly registration: boolean;
+  /** The roles a self-registered user receives (GATEHOUSE_REGISTRATION_ROLES). */
+  readonly registrationRoles: readonly string[];
   readonly emailVerificationTtl: number;
   readonly passwordResetTtl: number;
 }
@@ -165,7 +167,7 @@ export async function selfServiceRoutes(app: FastifyInstance, options: SelfServi
     } else {
       let user;
       try {
-        user = await createUser(db, await withPasswordHash({ username, email, password, selfRegistered: true }));
+        user = await createUser(db, await withPasswordHash({ username, email, password, roles: options.registrationRoles, selfRegistered: true }));
       } catch (error) {
         // Lost a race for the username (the email race lands here too, and is told nothing).
         if (error instanceof GatehouseError && error.code === 'conflict') {

@@ -3,7 +3,7 @@ import { createApiKey, listApiKeys, revokeApiKey, type ApiKey } from '../../stor
 import { recordAuditEvent } from '../../storage/audit.ts';
 import { parseDuration } from '../durations.ts';
 import { optionalString, requireString, UsageError, type Command } from '../command.ts';
-import { withDb } from '../storage.ts';
+import { readDb, withDb } from '../storage.ts';
 
 const show = (k: ApiKey) => ({ id: k.id, name: k.name, owner: `${k.owner.kind}:${k.owner.id}`, api: k.api, scopes: k.scopes, expires: k.expiresAt, 'last used': k.lastUsedAt, revoked: k.revokedAt });
 
@@ -25,7 +25,7 @@ export const createApiKeyCommand: Command = {
       name: optionalString(values, 'name'),
       expiresIn: parseDuration(optionalString(values, 'expires-in'), 'expires-in'),
     };
-    const created = await withDb(env, async (db) => {
+    const created = await withDb({ env, out }, async (db) => {
       const result = await createApiKey(db, input);
       await recordAuditEvent(db, { type: 'api_key.created', actor: { kind: 'cli' }, target: { kind: 'api_key', id: result.apiKey.id }, details: { owner: `${input.owner.kind}:${input.owner.id}`, api: input.api, scopes: result.apiKey.scopes } });
       return result;
@@ -42,7 +42,7 @@ export const listApiKeysCommand: Command = {
   summary: 'List API keys (never the keys themselves); --all includes revoked ones.',
   options: { owner: { type: 'string' }, api: { type: 'string' }, all: { type: 'boolean' }, limit: { type: 'string' }, offset: { type: 'string' } },
   async run({ values, out, env }) {
-    const page = await withDb(env, (db) =>
+    const page = await readDb({ env, out }, (db) =>
       listApiKeys(db, {
         owner: values.owner === undefined ? undefined : owner(String(values.owner)),
         api: optionalString(values, 'api'),
@@ -62,7 +62,7 @@ export const revokeApiKeyCommand: Command = {
   options: {},
   positionals: { min: 1, max: 1 },
   async run({ positionals, out, env }) {
-    const key = await withDb(env, async (db) => {
+    const key = await withDb({ env, out }, async (db) => {
       const revoked = await revokeApiKey(db, positionals[0]!);
       await recordAuditEvent(db, { type: 'api_key.revoked', actor: { kind: 'cli' }, target: { kind: 'api_key', id: revoked.id } });
       return revoked;

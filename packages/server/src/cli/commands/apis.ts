@@ -2,7 +2,7 @@
 import { createApi, listApis } from '../../storage/apis.ts';
 import { optionalString, page, requireString, type Command } from '../command.ts';
 import { parseDuration } from '../durations.ts';
-import { announce, withDb } from '../storage.ts';
+import { announce, readDb, withDb } from '../storage.ts';
 
 export const createApiCommand: Command = {
   usage: 'gatehouse apis create --identifier <url> --name <name> --scopes "<s1> <s2>" [--token-ttl <duration>] [--signing-alg ES256|RS256] [--open-to-dynamic-clients]',
@@ -26,7 +26,7 @@ export const createApiCommand: Command = {
       signingAlg: optionalString(values, 'signing-alg'),
       openToDynamicClients: values['open-to-dynamic-clients'] === true,
     };
-    const api = await withDb(env, (db) => createApi(db, input));
+    const api = await withDb({ env, out }, (db) => createApi(db, input));
     await announce(env, 'apis', (text) => out.warn(text));
     out.text(`Created API ${api.identifier} (${api.name}) with scopes: ${api.scopes.map((s) => s.name).join(' ') || '(none)'}`);
     out.json({ api });
@@ -39,7 +39,7 @@ export const listApisCommand: Command = {
   options: { limit: { type: 'string' }, offset: { type: 'string' } },
   async run({ values, out, env }) {
     const bounds = page(values);
-    const found = await withDb(env, (db) => listApis(db, bounds));
+    const found = await readDb({ env, out }, (db) => listApis(db, bounds));
     out.table(
       found.items.map((a) => ({ identifier: a.identifier, name: a.name, scopes: a.scopes.map((s) => s.name), 'token ttl': a.accessTokenTtl ?? 'default', 'dynamic clients': a.openToDynamicClients ? 'open' : '-' })),
       ['identifier', 'name', 'scopes', 'token ttl', 'dynamic clients'],

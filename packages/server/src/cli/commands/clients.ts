@@ -2,7 +2,7 @@
 import { recordAuditEvent } from '../../storage/audit.ts';
 import { createClient, deleteClient, listClients, revokeClient, rotateClientSecret, updateClient, type Client } from '../../storage/clients.ts';
 import { optionalString, page, requireString, stringList, UsageError, type Command, type Values } from '../command.ts';
-import { announce, withDb } from '../storage.ts';
+import { announce, readDb, withDb } from '../storage.ts';
 
 /**
  * --first-party or --third-party: at most one; required (by the storage rule) for a client with the
@@ -66,7 +66,7 @@ export const createClientCommand: Command = {
       tokenEndpointAuthMethod: optionalString(values, 'auth-method'),
       applicationType: optionalString(values, 'application-type'),
     };
-    const created = await withDb(env, (db) => createClient(db, input));
+    const created = await withDb({ env, out }, (db) => createClient(db, input));
     out.text(`Created ${created.client.type} client ${created.client.name}`);
     out.text(`client_id:     ${created.client.clientId}`);
     out.text(`APIs:          ${created.client.apis.join(' ') || '(none: it gets no API tokens; add one with --api)'}`);
@@ -84,7 +84,7 @@ export const listClientsCommand: Command = {
   options: { limit: { type: 'string' }, offset: { type: 'string' } },
   async run({ values, out, env }) {
     const bounds = page(values);
-    const found = await withDb(env, (db) => listClients(db, bounds));
+    const found = await readDb({ env, out }, (db) => listClients(db, bounds));
     out.table(found.items.map(showClient), ['client_id', 'name', 'type', 'grants', 'apis', 'scopes', 'first_party']);
     out.json(found);
   },
@@ -116,7 +116,7 @@ export const updateClientCommand: Command = {
       firstParty: party(values, false),
     };
     if (Object.values(changes).every((v) => v === undefined)) throw new UsageError('nothing to change: give --api, --no-apis, --scopes, --first-party, --third-party or --name');
-    const client = await withDb(env, async (db) => {
+    const client = await withDb({ env, out }, async (db) => {
       const updated = await updateClient(db, positionals[0]!, changes);
       await recordAuditEvent(db, {
         type: 'client.updated',
@@ -138,7 +138,7 @@ export const deleteClientCommand: Command = {
   options: {},
   positionals: { min: 1, max: 1 },
   async run({ positionals, out, env }) {
-    await withDb(env, (db) => deleteClient(db, positionals[0]!));
+    await withDb({ env, out }, (db) => deleteClient(db, positionals[0]!));
     await announce(env, 'clients', (text) => out.warn(text));
     out.text(`Deleted client ${positionals[0]}`);
     out.json({ deleted: positionals[0] });
@@ -151,7 +151,7 @@ export const revokeClientCommand: Command = {
   options: {},
   positionals: { min: 1, max: 1 },
   async run({ positionals, out, env }) {
-    const client = await withDb(env, async (db) => {
+    const client = await withDb({ env, out }, async (db) => {
       const revoked = await revokeClient(db, positionals[0]!);
       await recordAuditEvent(db, { type: 'client.revoked', actor: { kind: 'cli' }, target: { kind: 'client', id: revoked.clientId } });
       return revoked;
@@ -168,7 +168,7 @@ export const rotateClientSecretCommand: Command = {
   options: {},
   positionals: { min: 1, max: 1 },
   async run({ positionals, out, env }) {
-    const rotated = await withDb(env, async (db) => {
+    const rotated = await withDb({ env, out }, async (db) => {
       const result = await rotateClientSecret(db, positionals[0]!);
       await recordAuditEvent(db, { type: 'client.secret_rotated', actor: { kind: 'cli' }, target: { kind: 'client', id: result.client.clientId } });
       return result;

@@ -5,13 +5,13 @@ import { Migrator } from 'kysely/migration';
 import { ConfigError, loadConfig } from '../../config/load.ts';
 import { redact } from '../../config/urls.ts';
 import type { Config } from '../../config/schema.ts';
-import { databaseTimeouts, openStorage, type Db } from '../../storage/database.ts';
+import type { Db, Storage } from '../../storage/database.ts';
 import { listSigningKeys, SIGNING_ALGS } from '../../storage/keys.ts';
 import { migrationProvider } from '../../storage/migrations/index.ts';
 import { keyringFor } from '../../storage/sealing.ts';
 import { inspectSecrets } from '../../storage/secrets-at-rest.ts';
 import { stringList, type Command } from '../command.ts';
-import { cliKeys } from '../storage.ts';
+import { openForCommand } from '../storage.ts';
 
 type Status = 'ok' | 'warn' | 'fail';
 interface Check {
@@ -172,7 +172,14 @@ export const doctorCommand: Command = {
       return report(checks);
     }
     const instances = stringList(values, 'instance');
-    const storage = openStorage(config.databaseUrl, { keys: cliKeys(config), timeouts: databaseTimeouts(config) });
+    let storage: Storage;
+    try {
+      storage = openForCommand(config, 'read', out);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      checks.push({ name: 'database', status: 'fail', message: error.problems.join('; '), fix: 'point GATEHOUSE_DATABASE_URL at the database the servers use' });
+      return report(checks);
+    }
     try {
       const { checks: dbChecks, activeKids } = await databaseChecks(config, storage.db);
       checks.push(...dbChecks);

@@ -4,7 +4,7 @@ import { listSigningKeys, scheduleKeyRotation, SIGNING_ALGS, type SigningAlg } f
 import { loadConfig } from '../../config/load.ts';
 import { parseDuration } from '../durations.ts';
 import { optionalString, UsageError, type Command } from '../command.ts';
-import { announce, withDb } from '../storage.ts';
+import { announce, readDb, withDb } from '../storage.ts';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -13,7 +13,7 @@ export const listKeysCommand: Command = {
   summary: 'List signing keys (kid, algorithm, state, dates; never private parts).',
   options: {},
   async run({ out, env }) {
-    const keys = await withDb(env, listSigningKeys);
+    const keys = await readDb({ env, out }, listSigningKeys);
     const items = keys.map((k) => ({ kid: k.kid, alg: k.alg, state: k.state, created: iso(k.createdAt), activates: iso(k.activatesAt), activated: iso(k.activatedAt), retired: iso(k.retiredAt) }));
     out.table(items, ['kid', 'alg', 'state', 'activates', 'activated', 'retired']);
     out.json({ keys: items });
@@ -29,7 +29,7 @@ export const rotateKeysCommand: Command = {
     if (alg !== undefined && !(SIGNING_ALGS as readonly string[]).includes(alg)) throw new UsageError(`--alg must be one of ${SIGNING_ALGS.join(', ')}`);
     const delay = parseDuration(optionalString(values, 'activate-in'), 'activate-in') ?? loadConfig(env).config.keyRotationDelay;
     const activatesAt = Date.now() + delay * 1000;
-    const scheduled = await withDb(env, async (db) => {
+    const scheduled = await withDb({ env, out }, async (db) => {
       const keys = [];
       for (const each of alg === undefined ? SIGNING_ALGS : [alg as SigningAlg]) {
         const key = await scheduleKeyRotation(db, each, activatesAt);

@@ -1,7 +1,7 @@
 // gatehouse roles create | list
 import { createRole, listRoles } from '../../storage/roles.ts';
 import { optionalString, page, requireString, type Command } from '../command.ts';
-import { withDb } from '../storage.ts';
+import { readDb, withDb } from '../storage.ts';
 
 export const createRoleCommand: Command = {
   usage: 'gatehouse roles create --name <name> --scopes "<s1> <s2>" [--description <text>]',
@@ -10,7 +10,7 @@ export const createRoleCommand: Command = {
   async run({ values, out, env }) {
     // Arguments are checked before the database is opened: a usage error touches nothing.
     const input = { name: requireString(values, 'name'), scopes: optionalString(values, 'scopes') ?? '', description: optionalString(values, 'description') };
-    const role = await withDb(env, (db) => createRole(db, input));
+    const role = await withDb({ env, out }, (db) => createRole(db, input));
     out.text(`Created role ${role.name} granting: ${role.scopes.join(' ') || '(no scopes)'}`);
     out.json({ role });
   },
@@ -22,7 +22,7 @@ export const listRolesCommand: Command = {
   options: { limit: { type: 'string' }, offset: { type: 'string' } },
   async run({ values, out, env }) {
     const bounds = page(values);
-    const found = await withDb(env, (db) => listRoles(db, bounds));
+    const found = await readDb({ env, out }, (db) => listRoles(db, bounds));
     out.table(found.items.map((r) => ({ name: r.name, scopes: r.scopes, description: r.description })), ['name', 'scopes', 'description']);
     out.json(found);
   },

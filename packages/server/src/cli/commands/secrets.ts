@@ -9,7 +9,7 @@ export const reencryptSecretsCommand: Command = {
   summary: 'Re-encrypt every secret in the database under the current GATEHOUSE_SECRET_KEY, in one transaction.',
   options: {},
   async run({ out, env }) {
-    const result = await withDb(env, async (db) => {
+    const result = await withDb({ env, out }, async (db) => {
       const done = await reencryptSecrets(db);
       await recordAuditEvent(db, { type: 'secrets.reencrypted', actor: { kind: 'cli' }, details: { key_id: done.keyId, reencrypted: Object.values(done.reencrypted).reduce((a, b) => a + b, 0), from: Object.keys(done.reencrypted), unchanged: done.unchanged } });
       return done;

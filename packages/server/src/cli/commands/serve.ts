@@ -1,11 +1,25 @@
 // gatehouse serve | migrate
 import { buildServer } from '../../app.ts';
-import { loadConfig } from '../../config/load.ts';
+import { ConfigError, loadConfig } from '../../config/load.ts';
+import type { Config } from '../../config/schema.ts';
 import { DEVELOPMENT_KEY_FILE, keyProviderFromConfig } from '../../secret-key/key-provider.ts';
-import { databaseTimeouts, migrate, openStorage } from '../../storage/database.ts';
+import { migrate } from '../../storage/database.ts';
 import { startBanner } from '../banner.ts';
 import type { Command } from '../command.ts';
-import { cliKeys } from '../storage.ts';
+import { openForCommand } from '../storage.ts';
+
+/** Listens on the configured address; a port already taken is a configuration error naming the setting. */
+async function listen(server: Awaited<ReturnType<typeof buildServer>>, config: Config): Promise<string> {
+  try {
+    return await server.app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    await server.close();
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EADDRINUSE' && code !== 'EACCES') throw error;
+    const why = code === 'EADDRINUSE' ? 'is already in use (another Gatehouse, or another program)' : 'needs privileges this process does not have';
+    throw new ConfigError([`GATEHOUSE_PORT: port ${config.port} on ${config.host} ${why}; choose another with GATEHOUSE_PORT=<n> or --port <n>`]);
+  }
+}
 
 export const serveCommand: Command = {
   usage: 'gatehouse serve [--port <n>] [--host <h>]   (settings: GATEHOUSE_* variables, see docs/configuration.md)',
@@ -23,7 +37,7 @@ export const serveCommand: Command = {
     for (const warning of [...warnings, ...keys.warnings]) server.app.log.warn(warning);
     // What is open beyond the defaults: registration, password-grant clients, development settings.
     for (const line of await startBanner(config, server.storage.db)) server.app.log[line.level](line.message);
-    const address = await server.app.listen({ port: config.port, host: config.host });
+    const address = await listen(server, config);
     server.app.log.info({ issuer: config.publicUrl, address }, `Gatehouse is listening on ${address}; issuer ${config.publicUrl}`);
 
     await new Promise<void>((resolve) => {
@@ -47,7 +61,7 @@ export const migrateCommand: Command = {
   async run({ out, env }) {
     const { config } = loadConfig(env);
     // Migration 004 encrypts secrets written in plaintext by earlier versions: it needs the key.
-    const storage = openStorage(config.databaseUrl, { keys: cliKeys(config), timeouts: databaseTimeouts(config) });
+    const storage = openForCommand(config, 'write', out);
     try {
       const result = await migrate(storage.db);
       const applied = (result.results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);

@@ -1,12 +1,12 @@
 // gatehouse users create | list | disable | enable | set-password | reset-two-factor | import
 import { readFile } from 'node:fs/promises';
-import { GatehouseError } from '../../errors.ts';
 import { recordAuditEvent } from '../../storage/audit.ts';
 import { disableTwoFactor } from '../../storage/two-factor.ts';
-import { setUserPassword, withPasswordHash, withPasswordHashes, type NewUserWithPassword } from '../../passwords/user-passwords.ts';
+import { setUserPassword, withPasswordHash, withPasswordHashes } from '../../passwords/user-passwords.ts';
 import { createUser, importUsers, listUsers, requireUser, setUserDisabled, type User } from '../../storage/users.ts';
 import { optionalString, page, requireString, stringList, UsageError, type Command, type CommandContext } from '../command.ts';
-import { announce, withDb } from '../storage.ts';
+import { announce, readDb, withDb } from '../storage.ts';
+import { importFormatHelp, parseImportFile } from '../user-import-file.ts';
 
 const show = (u: User) => ({ username: u.username, email: u.email, roles: u.roles, disabled: u.disabled ? 'yes' : 'no', id: u.id });
 
@@ -31,7 +31,7 @@ export const createUserCommand: Command = {
     const { values, out, env } = context;
     const username = requireString(values, 'username');
     const password = await passwordFrom(context);
-    const user = await withDb(env, async (db) => createUser(db, await withPasswordHash({ username, email: optionalString(values, 'email'), password, roles: stringList(values, 'roles') })));
+    const user = await withDb({ env, out }, async (db) => createUser(db, await withPasswordHash({ username, email: optionalString(values, 'email'), password, roles: stringList(values, 'roles') })));
     out.text(`Created user ${user.username} (${user.id})${user.roles.length ? ` with roles ${user.roles.join(', ')}` : ''}`);
     out.json({ user });
   },
@@ -45,7 +45,7 @@ export const listUsersCommand: Command = {
     if (values.disabled && values.enabled) throw new UsageError('give --disabled or --enabled, not both');
     const disabled = values.disabled ? true : values.enabled ? false : undefined;
     const filter = { query: optionalString(values, 'query'), disabled, ...page(values) };
-    const found = await withDb(env, (db) => listUsers(db, filter));
+    const found = await readDb({ env, out }, (db) => listUsers(db, filter));
     out.table(found.items.map(show), ['username', 'email', 'roles', 'disabled', 'id']);
     out.json(found);
   },
@@ -58,7 +58,7 @@ function toggle(disabled: boolean): Command {
     options: {},
     positionals: { min: 1, max: 1 },
     async run({ positionals, out, env }) {
-      const user = await withDb(env, (db) => setUserDisabled(db, positionals[0]!, disabled));
+      const user = await withDb({ env, out }, (db) => setUserDisabled(db, positionals[0]!, disabled));
       await announce(env, 'users', (text) => out.warn(text));
       out.text(`${disabled ? 'Disabled' : 'Enabled'} user ${user.username}`);
       out.json({ user });
@@ -75,7 +75,7 @@ export const setPasswordCommand: Command = {
   positionals: { min: 1, max: 1 },
   async run(context) {
     const password = await passwordFrom(context);
-    const user = await withDb(context.env, (db) => setUserPassword(db, context.positionals[0]!, password));
+    const user = await withDb(context, (db) => setUserPassword(db, context.positionals[0]!, password));
     context.out.text(`Set the password of ${user.username}`);
     context.out.json({ user });
   },
@@ -87,7 +87,7 @@ export const resetTwoFactorCommand: Command = {
   options: {},
   positionals: { min: 1, max: 1 },
   async run({ positionals, out, env }) {
-    const user = await withDb(env, async (db) => {
+    const user = await withDb({ env, out }, async (db) => {
       const found = await requireUser(db, positionals[0]!);
       await disableTwoFactor(db, found.id);
       await recordAuditEvent(db, { type: 'user.two_factor_reset', actor: { kind: 'cli' }, target: { kind: 'user', id: found.id } });
@@ -98,43 +98,21 @@ export const resetTwoFactorCommand: Command = {
   },
 };
 
-interface ImportRecord {
-  username?: unknown;
-  email?: unknown;
-  password_hash?: unknown;
-  roles?: unknown;
-  disabled?: unknown;
-  email_verified?: unknown;
-}
-
 export const importUsersCommand: Command = {
   usage: 'gatehouse users import <file.json>',
   summary: 'Import users with existing argon2id or bcrypt hashes (bcrypt is upgraded at the next login). All or nothing.',
+  help: importFormatHelp(),
   options: {},
   positionals: { min: 1, max: 1 },
   async run({ positionals, out, env }) {
-    let records: unknown;
+    let content: unknown;
     try {
-      records = JSON.parse(await readFile(positionals[0]!, 'utf8'));
+      content = JSON.parse(await readFile(positionals[0]!, 'utf8'));
     } catch (error) {
       throw new UsageError(`cannot read JSON from ${positionals[0]}: ${(error as Error).message}`);
     }
-    const list = Array.isArray(records) ? records : (records as { users?: unknown })?.users;
-    if (!Array.isArray(list)) {
-      throw new GatehouseError('invalid_request', 'the file must hold a JSON array of users, or { "users": [...] }');
-    }
-    const users: NewUserWithPassword[] = list.map((r: ImportRecord, i) => {
-      if (r === null || typeof r !== 'object') throw new GatehouseError('invalid_request', `users[${i}] must be an object`, { field: `users[${i}]` });
-      return {
-        username: r.username as string,
-        email: (r.email ?? undefined) as string | undefined,
-        passwordHash: (r.password_hash ?? undefined) as string | undefined,
-        roles: Array.isArray(r.roles) ? (r.roles as string[]) : undefined,
-        disabled: r.disabled === true,
-        emailVerified: r.email_verified === true,
-      };
-    });
-    const created = await withDb(env, async (db) => importUsers(db, await withPasswordHashes(users)));
+    const users = parseImportFile(content);
+    const created = await withDb({ env, out }, async (db) => importUsers(db, await withPasswordHashes(users)));
     out.text(`Imported ${created.length} user(s): ${created.map((u) => u.username).join(', ')}`);
     out.json({ imported: created.length, users: created });
   },
