@@ -89,6 +89,7 @@ Gatehouse is starting:
   server     ${DEMO.serverUrl}   (discovery: ${DEMO.serverUrl}/.well-known/openid-configuration)
   items API  ${DEMO.apiUrl}   (Swagger UI: ${DEMO.apiUrl}/docs, click Authorize)
   web app    ${DEMO.webAppUrl}   (server-rendered, signs in with Gatehouse)
+  console    ${DEMO.serverUrl}/admin   (the admin console: sign in as ${DEMO.adminUsername} / ${DEMO.adminPassword})
   account    ${DEMO.serverUrl}/account   (password, two-factor; sign-up at ${DEMO.serverUrl}/register, emails go to this log)
   data       ./data/gatehouse.db (SQLite)${keys.warnings.length > 0 ? `, its secrets encrypted with the development key ./${DEVELOPMENT_KEY_FILE}` : ''}
   logins     johndoe / secret    (alice / secret2 is disabled)

@@ -8,6 +8,7 @@ import { mountProvider } from './engine/mount.ts';
 import { createEngine, type Engine } from './engine/provider.ts';
 import { GatehouseError } from './errors.ts';
 import { Layout, STYLESHEET_PATH } from './html/layout.ts';
+import { consoleRoutes } from './console/routes.ts';
 import { CsrfTokens, SignedValues } from './pages/csrf.ts';
 import { Pages } from './pages/templates.ts';
 import { interactionRoutes } from './pages/routes.ts';
@@ -252,6 +253,8 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
       maintainKeys: () => maintainKeys(),
     });
     // ── end of the admin API ──
+    // The admin console at /admin (src/console/), a client of the admin API; GATEHOUSE_ADMIN_CONSOLE.
+    if (config.adminConsole) await app.register(consoleRoutes, { publicUrl: config.publicUrl, layout });
 
     app.get(STYLESHEET_PATH, async (_request, reply) =>
       reply.header('content-type', 'text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(layout.stylesheet),

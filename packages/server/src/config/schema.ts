@@ -259,6 +259,13 @@ export const settings = {
     description:
       'Whether anyone may create their own account from the login page (`true`; the demo of `npm start` turns it on). Self-registered users must verify their email address before they can sign in, and get no roles; with a client that signs users in, they still get tokens for the APIs that client was granted. The start banner says when it is on.',
   }),
+  adminConsole: setting({
+    env: 'GATEHOUSE_ADMIN_CONSOLE',
+    type: boolean(),
+    default: true,
+    description:
+      'Whether the admin console is served at `/admin`: a browser application that signs in on the login page as the built-in public client `gatehouse-console` (authorization code + PKCE) and then calls only the admin API, with the admin scopes the user\'s roles grant. `false`: no `/admin` page and no such client; the admin API and the CLI are unchanged.',
+  }),
   smtpUrl: setting({
     env: 'GATEHOUSE_SMTP_URL',
     type: optional(smtpUrl()),

@@ -31,6 +31,8 @@ import { securityAuditEvent, type SecurityEvent } from './security-events.ts';
 import { createProviderPages } from './provider-pages.ts';
 import type { Layout } from '../html/layout.ts';
 import { accountClientMetadata, ACCOUNT_CLIENT_ID } from './account-client.ts';
+import { consoleClientMetadata, CONSOLE_CLIENT_ID } from './console-client.ts';
+import { findApi } from '../storage/apis.ts';
 
 /** Where each protocol endpoint lives, relative to the issuer. */
 export const ROUTES = {
@@ -139,6 +141,13 @@ export async function createEngine({ db, config, passwordLogin, layout, onServer
   const onSecurityEvent = async (event: SecurityEvent): Promise<void> => {
     await audit?.(securityAuditEvent(event));
   };
+  // The console may ask for every scope the admin API defines (its users' roles decide what they get).
+  const consoleScopes = new TtlCache<readonly string[]>(config.cacheTtl * 1000);
+  const consoleClient = async (): Promise<ReturnType<typeof consoleClientMetadata>> => {
+    const adminApi = `${config.publicUrl}/admin/api`;
+    const adminScopes = await consoleScopes.get(adminApi, async () => (await findApi(db, adminApi))?.scopes.map((scope) => scope.name) ?? []);
+    return consoleClientMetadata({ publicUrl: config.publicUrl, brandName: layout.brand.name, adminApi, adminScopes });
+  };
   const adapter = createOidcAdapter(db, {
     refreshReuseGraceMs: config.refreshTokenReuseGrace * 1000,
     // A consumed code is kept as long as its grant may live, so a late replay still revokes it.
@@ -146,6 +155,8 @@ export async function createEngine({ db, config, passwordLogin, layout, onServer
     async findClient(clientId) {
       // The server's own account pages sign in through it like any app (engine/account-client.ts).
       if (clientId === ACCOUNT_CLIENT_ID) return accountClientMetadata(config.publicUrl, layout.brand.name);
+      // The admin console (/admin), unless GATEHOUSE_ADMIN_CONSOLE=false: engine/console-client.ts.
+      if (clientId === CONSOLE_CLIENT_ID && config.adminConsole) return consoleClient();
       const metadata = await clientMetadata.get(clientId, async () => {
         const client = await findStoredClient(db, clientId);
         // A revoked client is an unknown client: no authentication, no tokens.
@@ -361,6 +372,12 @@ export async function createEngine({ db, config, passwordLogin, layout, onServer
     issuer: config.publicUrl,
     jwks: () => ({ keys: keys.map(publicJwk) }),
     ...(onApiKeyUse ? { onApiKeyUse } : {}),
+    // The console's tokens are checked against its metadata as it is now (off: none are active).
+    builtInClient: async (clientId) => {
+      if (clientId !== CONSOLE_CLIENT_ID || !config.adminConsole) return undefined;
+      const metadata = await consoleClient();
+      return { apis: metadata.apis as string[], scopes: metadata.api_scopes as string[] };
+    },
   });
   let provider = build(keys);
   let callback = provider.callback();
