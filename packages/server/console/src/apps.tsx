@@ -72,7 +72,7 @@ export function Clients() {
             onSubmit={(e) => {
               e.preventDefault();
               void run(async () => {
-                const created = await call<{ client_id: string; client_secret?: string }>('POST', '/clients', {
+                const created = await call<{ client: Client; client_secret?: string }>('POST', '/clients', {
                   name: form.name,
                   public: form.kind === 'public',
                   grant_types: grants,
@@ -82,7 +82,7 @@ export function Clients() {
                   ...(form.cors ? { cors_origins: list(form.cors) } : {}),
                   ...(grants.includes('authorization_code') ? { first_party: form.firstParty === 'yes' } : {}),
                 });
-                if (created.client_secret) setSecret({ label: `Secret of ${created.client_id}`, value: created.client_secret });
+                if (created.client_secret) setSecret({ label: `Secret of ${created.client.client_id}`, value: created.client_secret });
                 setForm(empty);
                 clients.reload();
               });
