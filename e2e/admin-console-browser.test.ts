@@ -114,10 +114,11 @@ test('the demo admin manages APIs, roles, users, clients, API keys and signing k
 
   // A confidential client: its secret is shown once, and it works.
   await go(page, 'Clients');
-  await page.getByLabel('Name', { exact: true }).fill('Orders service');
-  await page.getByLabel('Grant types').fill('client_credentials');
-  await page.getByLabel('APIs').fill(ORDERS);
-  await page.getByLabel('Scopes').fill('orders:read');
+  const newClient = page.getByRole('region', { name: 'New client' });
+  await newClient.getByLabel('Name', { exact: true }).fill('Orders service');
+  await newClient.getByLabel('Grant types').fill('client_credentials');
+  await newClient.getByLabel('APIs').fill(ORDERS);
+  await newClient.getByLabel('Scopes').fill('orders:read');
   await page.getByRole('button', { name: 'Create client' }).click();
   const shown = page.getByTestId('secret');
   await shown.waitFor();

@@ -1,6 +1,6 @@
 // APIs, clients, API keys, signing keys and the audit log.
 import { useState } from 'preact/hooks';
-import { query, type Page } from './api.ts';
+import { ApiError, query, type Page } from './api.ts';
 import { useConsole } from './context.ts';
 import { AuditTable, type AuditEvent } from './people.tsx';
 import { ConfirmButton, Field, FormError, list, Pager, Section, ShownOnce, useAction, useLoad, when } from './ui.tsx';
@@ -122,6 +122,8 @@ export function Clients() {
               <strong>{c.name}</strong> <code>{c.client_id}</code> {c.managed && <span class="badge">managed</span>}
               <p class="hint">{c.token_endpoint_auth_method === 'none' ? 'public' : 'confidential'}; grants {c.grant_types.join(', ')}; APIs {c.apis.join(', ') || 'none'}; scopes {c.scopes.join(' ') || 'none'}</p>
               {c.redirect_uris.length > 0 && <p class="hint">Redirects: {c.redirect_uris.join(' ')}</p>}
+              {c.cors_origins.length > 0 && <p class="hint">CORS origins: {c.cors_origins.join(' ')}</p>}
+              {can('admin:clients:write') && !c.managed && <EditClient client={c} onSaved={clients.reload} />}
               {can('admin:clients:write') && !c.managed && (
                 <div class="actions">
                   {c.token_endpoint_auth_method !== 'none' && (
@@ -138,6 +140,37 @@ export function Clients() {
         </ul>
       </Section>
     </>
+  );
+}
+
+/** Grants, redirect URIs and CORS origins of a client, changed in place (PATCH /clients/{id}). */
+function EditClient({ client, onSaved }: { client: Client; onSaved: () => void }) {
+  const { call } = useConsole();
+  const initial = { grants: client.grant_types.join(' '), redirects: client.redirect_uris.join(' '), cors: client.cors_origins.join(' ') };
+  const [form, setForm] = useState(initial);
+  const [error, busy, run] = useAction();
+  const id = client.client_id.replace(/[^A-Za-z0-9_-]/g, '_');
+  // The API names the field (`redirect_uris`); each client's form has its own field ids.
+  const scoped = error instanceof ApiError && error.field ? new ApiError(error.status, error.code, error.message, `${error.field}-${id}`) : undefined;
+  return (
+    <details>
+      <summary>Edit {client.name}</summary>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          void run(async () => {
+            await call('PATCH', `/clients/${encodeURIComponent(client.client_id)}`, { grant_types: list(form.grants), redirect_uris: list(form.redirects), cors_origins: list(form.cors) });
+            onSaved();
+          });
+        }}
+      >
+        <Field label="Grant types" name={`grant_types-${id}`} value={form.grants} onInput={(v) => setForm({ ...form, grants: v })} error={scoped} />
+        <Field label="Redirect URIs" name={`redirect_uris-${id}`} value={form.redirects} onInput={(v) => setForm({ ...form, redirects: v })} error={scoped} />
+        <Field label="CORS origins" name={`cors_origins-${id}`} value={form.cors} onInput={(v) => setForm({ ...form, cors: v })} error={scoped} />
+        <FormError error={error} />
+        <button type="submit" class="small" disabled={busy}>Save client</button>
+      </form>
+    </details>
   );
 }
 
