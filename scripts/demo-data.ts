@@ -1,6 +1,6 @@
 // The scenarios' demo data (shared/SCENARIOS.md), created on first start: the FastAPI tutorial's
 // users (their bcrypt hashes imported as-is and upgraded to argon2id at first login), the items
-// API and its scopes, a role, a public `docs` client for Swagger UI and a confidential service client.
+// API and its scopes, a role, an administrator for the admin console, a public `docs` client for Swagger UI and a confidential service client.
 import type { Db } from '@gatehouse/server';
 import * as apis from '@gatehouse/server/internal/storage/apis';
 import * as clients from '@gatehouse/server/internal/storage/clients';
@@ -23,6 +23,9 @@ export const DEMO = {
   webAppClientId: 'web-app',
   mcpServerUrl: env.MCP_SERVER_PUBLIC_URL ?? 'http://localhost:8003',
   mcpEndpoint: `${env.MCP_SERVER_PUBLIC_URL ?? 'http://localhost:8003'}/mcp`,
+  // The admin console's first administrator (role gatehouse-admin, made by migration 006).
+  adminUsername: 'admin',
+  adminPassword: 'gatehouse-demo-admin',
 } as const;
 
 // johndoe's bcrypt hash from FastAPI's "OAuth2 with scopes" tutorial (password "secret"),
@@ -55,6 +58,7 @@ export async function ensureDemoData(db: Db): Promise<DemoCredentials | undefine
       { username: 'johndoe', email: 'johndoe@example.com', passwordHash: JOHNDOE_BCRYPT, roles: ['user'], emailVerified: true },
       // The first tutorial's alice / "secret2" (shorter than the policy allows now), disabled ("Inactive user").
       { username: 'alice', email: 'alice@example.com', passwordHash: await hashPassword('secret2'), roles: ['user'], disabled: true },
+      { username: DEMO.adminUsername, email: 'admin@example.com', passwordHash: await hashPassword(DEMO.adminPassword), roles: ['gatehouse-admin'], emailVerified: true },
     ]),
   );
   await clients.createClient(db, {

@@ -25,6 +25,7 @@ const PLANS: Record<string, Plan> = {
     // Two blocks start this way; the CLI tour imports the reader's own users.json and runs a second
     // server on the demo's port. The admin API block (the other one) is run.
     'run',
+  "README.md: echo 'choose-a-long-passphrase' | npx gatehouse users create --username ops --email ops@example.com --roles gatehouse-admin": 'run',
   'examples/items-api/README.md: curl -i http://localhost:8001/users/me/items/': 'run',
   'examples/items-api/README.md: export GATEHOUSE_DATABASE_URL=sqlite:./data/gatehouse.db': 'run',
   'examples/items-api/README.md: TOKEN=$(curl -s http://localhost:8000/token -d grant_type=password -d client_id=docs \\': 'run',
@@ -143,10 +144,11 @@ test('every README command works as written against a started demo', { timeout: 
   }).catch((error: Error) => assert.fail(`${error.message}\n${demo.output()}`));
 
   // What the first line promises is what the banner says.
-  const [, login] = /login: (\S+ \/ \S+)\)/.exec(startLine) ?? [];
+  const [, login] = /login: (\S+ \/ \S+)[;)]/.exec(startLine) ?? [];
+  const [, admin] = /admin console: (\S+ \/ \S+)\)/.exec(startLine) ?? [];
   assert.ok(login && /Gatehouse on http:\/\/localhost:8000/.test(startLine), `the start line names the URL and the login: ${startLine}`);
   await waitFor(() => demo.output().includes('Press Ctrl+C to stop.'), { message: 'the start banner' });
-  for (const promised of [`server     ${url('8000')}`, `items API  ${url('8001')}`, `web app    ${url('8002')}`, `logins     ${login}`]) {
+  for (const promised of [`server     ${url('8000')}`, `items API  ${url('8001')}`, `web app    ${url('8002')}`, `logins     ${login}`, `sign in as ${admin}`]) {
     assert.ok(demo.output().includes(promised), `the banner says "${promised}"`);
   }
 

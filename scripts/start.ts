@@ -122,6 +122,7 @@ Gatehouse is starting:
   items API  ${DEMO.apiUrl}   (Swagger UI: ${DEMO.apiUrl}/docs, click Authorize; API keys: X-API-Key)
   web app    ${DEMO.webAppUrl}   (server-rendered, signs in with Gatehouse)
   MCP server ${DEMO.mcpEndpoint}   (connect an MCP client: it registers itself and sends you to the login page)
+  console    ${DEMO.serverUrl}/admin   (the admin console: sign in as ${DEMO.adminUsername} / ${DEMO.adminPassword})
   account    ${DEMO.serverUrl}/account   (password, two-factor; sign-up at ${DEMO.serverUrl}/register, emails go to this log)
   data       ./data/gatehouse.db (SQLite)${keys.warnings.length > 0 ? `, its secrets encrypted with the development key ./${DEVELOPMENT_KEY_FILE}` : ''}
   logins     johndoe / secret    (alice / secret2 is disabled)

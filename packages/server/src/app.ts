@@ -26,6 +26,7 @@ import { auditWriter, loginAuditEvent, type AuditWriter } from './parts/audit-wr
 import { ExpiredRecordsPurge } from './parts/purge.ts';
 import { connectSharedState, type SharedState } from './parts/shared-state.ts';
 import { siteRoutes } from './parts/site-routes.ts';
+import { consoleRoutes } from './console/routes.ts';
 import { createPasswordLogin, type PasswordLogin, type PasswordFunctions } from './passwords/password-login.ts';
 import { LoginThrottle, RateLimiter, type ThrottleStore } from './passwords/throttle.ts';
 import { databaseTimeouts, migrate, openStorage, type Db, type Storage } from './storage/database.ts';
@@ -108,6 +109,8 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
     if (config.dynamicClientRegistration) await app.register(registrationRoutes, registrationOptions(storage.db, shared, audit));
     await app.register(interactionRoutes, await pageOptions({ config, db: storage.db, engine, passwordLogin, layout, mailer, throttle, shared, audit }));
     await app.register(adminApi, { app, config, db: storage.db, changed, maintainKeys: () => keyMaintenance.maintain() });
+    // The admin console at /admin (src/console/), a client of the admin API; GATEHOUSE_ADMIN_CONSOLE.
+    if (config.adminConsole) await app.register(consoleRoutes, { publicUrl: config.publicUrl, layout });
     await app.register(siteRoutes, { config, db: storage.db, layout, redisThrottle: shared.redisThrottle });
     await startBackground(app, { engine, shared, keyMaintenance, apiKeyUses, purge: new ExpiredRecordsPurge(storage.db, app.log, config.dynamicClientTtl) });
 

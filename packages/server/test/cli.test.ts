@@ -166,7 +166,7 @@ test('roles create and list', async (t) => {
   assert.match(table, /^NAME\s+SCOPES\s+DESCRIPTION\n/);
   assert.match(table, /reader\s+items:read me\s+Reads items\n/);
   const page = await json(env, ['roles', 'list']);
-  assert.deepEqual(page.items.map((r: { name: string }) => r.name), ['nobody', 'reader']);
+  assert.deepEqual(page.items.map((r: { name: string }) => r.name), ['gatehouse-admin', 'nobody', 'reader'], 'gatehouse-admin from migration 006');
   assertRefused(await gatehouse(env, ['roles', 'create', '--name', 'bad', '--scopes', 'a"b']), /scopes contains an invalid scope/, 'bad scope');
 });
 

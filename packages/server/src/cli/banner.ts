@@ -47,6 +47,7 @@ export async function startBanner(config: Config, db: Db): Promise<BannerLine[]>
       `password grant ${passwordClients.length > 0 ? `on for ${passwordClients.join(', ')}` : 'off (no client has it)'}`,
       `dynamic client registration ${config.dynamicClientRegistration ? 'on' : 'off'}`,
       `development settings ${development.length > 0 ? development.join(', ') : 'none'}`,
+      `admin console ${config.adminConsole ? 'on at /admin' : 'off (GATEHOUSE_ADMIN_CONSOLE=false)'}`,
     ].join('; '),
   });
   return lines;

@@ -288,6 +288,13 @@ export const settings = {
     description:
       'How long a dynamically registered client (`GATEHOUSE_DYNAMIC_CLIENT_REGISTRATION`) is kept without being used: once it is older than this and holds no live grant (never used, or its users\' grants all expired or were revoked), it is deleted. A client that needs it again registers again.',
   }),
+  adminConsole: setting({
+    env: 'GATEHOUSE_ADMIN_CONSOLE',
+    type: boolean(),
+    default: true,
+    description:
+      'Whether the admin console is served at `/admin`: a browser application that signs in on the login page as the built-in public client `gatehouse-console` (authorization code + PKCE) and then calls only the admin API, with the admin scopes the user\'s roles grant. `false`: no `/admin` page and no such client; the admin API and the CLI are unchanged.',
+  }),
   smtpUrl: setting({
     env: 'GATEHOUSE_SMTP_URL',
     type: optional(smtpUrl()),

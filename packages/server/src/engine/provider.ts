@@ -33,6 +33,8 @@ import { securityAuditEvent, type SecurityEvent } from './security-events.ts';
 import { createProviderPages } from './provider-pages.ts';
 import type { Layout } from '../html/layout.ts';
 import { accountClientMetadata, ACCOUNT_CLIENT_ID } from './account-client.ts';
+import { consoleClientMetadata, CONSOLE_CLIENT_ID } from './console-client.ts';
+import { findApi } from '../storage/apis.ts';
 
 export interface Engine {
   /** The current provider; replaced (not mutated) when the signing keys change. */
@@ -79,11 +81,18 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
   const resourceIndicators = createResourceIndicators(db, config);
   const clientMetadata: ClientMetadataCache = new TtlCache(config.cacheTtl * 1000);
   const usernames = new TtlCache<string | undefined>(config.cacheTtl * 1000);
+  const consoleClient = consoleClientSource(deps);
   const extensions = createTokenExtensions({
     db,
     issuer: config.publicUrl,
     jwks: () => keys.jwks(),
     ...(deps.onApiKeyUse ? { onApiKeyUse: deps.onApiKeyUse } : {}),
+    // The console's tokens are checked against its metadata as it is now (off: none are active).
+    builtInClient: async (clientId) => {
+      if (clientId !== CONSOLE_CLIENT_ID || !config.adminConsole) return undefined;
+      const metadata = await consoleClient();
+      return { apis: metadata.apis as string[], scopes: metadata.api_scopes as string[] };
+    },
   });
   const parts: ProviderParts = {
     deps,
@@ -92,7 +101,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     revokeGrant,
     resourceIndicators,
     extensions,
-    adapter: createAdapter(deps, clientMetadata, revokeGrant),
+    adapter: createAdapter(deps, clientMetadata, revokeGrant, consoleClient),
     usernameOf: (accountId) => usernames.get(accountId, async () => (await accountRecord(db, accountId))?.username),
   };
   let provider = buildProvider(parts);
@@ -132,7 +141,24 @@ interface ProviderParts {
   readonly usernameOf: (accountId: string) => Promise<string | undefined>;
 }
 
-function createAdapter({ db, config, layout }: EngineDeps, clientMetadata: ClientMetadataCache, revokeGrant: (grantId: string) => Promise<void>): Adapter {
+type ConsoleClient = () => Promise<ReturnType<typeof consoleClientMetadata>>;
+
+/** The admin console's client (engine/console-client.ts): it may ask for every scope the admin API defines. */
+function consoleClientSource({ db, config, layout }: EngineDeps): ConsoleClient {
+  const adminScopes = new TtlCache<readonly string[]>(config.cacheTtl * 1000);
+  const adminApi = `${config.publicUrl}/admin/api`;
+  return async () => {
+    const scopes = await adminScopes.get(adminApi, async () => (await findApi(db, adminApi))?.scopes.map((scope) => scope.name) ?? []);
+    return consoleClientMetadata({ publicUrl: config.publicUrl, brandName: layout.brand.name, adminApi, adminScopes: scopes });
+  };
+}
+
+function createAdapter(
+  { db, config, layout }: EngineDeps,
+  clientMetadata: ClientMetadataCache,
+  revokeGrant: (grantId: string) => Promise<void>,
+  consoleClient: ConsoleClient,
+): Adapter {
   return createOidcAdapter(db, {
     refreshReuseGraceMs: config.refreshTokenReuseGrace * 1000,
     // A consumed code is kept as long as its grant may live, so a late replay still revokes it.
@@ -140,6 +166,8 @@ function createAdapter({ db, config, layout }: EngineDeps, clientMetadata: Clien
     async findClient(clientId) {
       // The server's own account pages sign in through it like any app (engine/account-client.ts).
       if (clientId === ACCOUNT_CLIENT_ID) return accountClientMetadata(config.publicUrl, layout.brand.name);
+      // The admin console (/admin), unless GATEHOUSE_ADMIN_CONSOLE=false: engine/console-client.ts.
+      if (clientId === CONSOLE_CLIENT_ID && config.adminConsole) return consoleClient();
       const metadata = await clientMetadata.get(clientId, async () => {
         const client = await findStoredClient(db, clientId);
         // A revoked client is an unknown client: no authentication, no tokens.

@@ -19,6 +19,8 @@ export interface TokenExtensionsOptions {
   readonly jwks: () => JSONWebKeySet;
   /** Told when an API key was used (last-used time is written in batches). */
   readonly onApiKeyUse?: (id: string) => void;
+  /** The server's own clients, which are not stored (the admin console: console-client.ts). */
+  readonly builtInClient?: (clientId: string) => Promise<{ readonly apis: readonly string[]; readonly scopes: readonly string[] } | undefined>;
 }
 
 type Introspection = Record<string, unknown> & { active: boolean };
@@ -33,7 +35,7 @@ export interface TokenExtensions {
 
 const looksLikeJwt = (token: string) => token.split('.').length === 3;
 
-export function createTokenExtensions({ db, issuer, jwks, onApiKeyUse }: TokenExtensionsOptions): TokenExtensions {
+export function createTokenExtensions({ db, issuer, jwks, onApiKeyUse, builtInClient }: TokenExtensionsOptions): TokenExtensions {
   async function verifyOwnJwt(token: string): Promise<JWTPayload | undefined> {
     try {
       const { payload } = await jwtVerify(token, createLocalJWKSet(jwks()), { issuer, typ: 'at+jwt', algorithms: ['ES256', 'RS256'] });
@@ -47,8 +49,8 @@ export function createTokenExtensions({ db, issuer, jwks, onApiKeyUse }: TokenEx
     const claims = await verifyOwnJwt(token);
     if (!claims) return INACTIVE;
     const clientId = claims.client_id as string;
-    const client = await findStoredClient(db, clientId);
-    if (!client || client.revokedAt) return INACTIVE;
+    const client = (await builtInClient?.(clientId)) ?? (await findStoredClient(db, clientId));
+    if (!client || ('revokedAt' in client && client.revokedAt)) return INACTIVE;
     const record = await findAccessToken(db, claims.jti!);
     if (record?.revoked_at) return INACTIVE;
     // The token is checked against the grant as it is now, not as it was at issuance: a JWT

@@ -1,10 +1,11 @@
-// /admin/api/users: create, list (filters), read, change email and roles, disable/enable, set password.
+// /admin/api/users: create, list (filters), read, change email and roles, disable/enable, set password,
+// reset two-factor, end sessions.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Static } from 'typebox';
 import { rolesByName } from '../../storage/roles.ts';
 import { disableTwoFactor } from '../../storage/two-factor.ts';
 import { setUserPassword, withPasswordHash } from '../../passwords/user-passwords.ts';
-import { createUser, findUser, grantedScopes, listUsers, requireUser, setUserDisabled, updateUser, type User } from '../../storage/users.ts';
+import { createUser, findUser, grantedScopes, listUsers, requireUser, revokeUserSessions, setUserDisabled, updateUser, type User } from '../../storage/users.ts';
 import { noteAudit } from '../audit.ts';
 import { assertGrantable, assertManageable, assertNotApiKey, assertNotSelf } from '../policy.ts';
 import * as S from '../schemas.ts';
@@ -193,6 +194,30 @@ export async function userRoutes(app: FastifyInstance, { db, changed }: AdminCon
       noteAudit(request, { target: { kind: 'user', id: user.id } });
       await disableTwoFactor(db, user.id);
       return userView((await findUser(db, user.id))!);
+    },
+  );
+
+  app.delete<{ Params: S.IdParams }>(
+    '/users/:id/sessions',
+    {
+      auth: { scopes: ['admin:users:write'] },
+      config: { audit: { type: 'user.sessions_ended', target: 'user' } },
+      schema: {
+        tags,
+        operationId: 'endUserSessions',
+        summary: 'End every session of a user',
+        description:
+          'Signs the user out everywhere: their login sessions, grants and refresh tokens end, and issued access tokens stop at introspection. The account stays enabled: they can sign in again. Refused for a user holding admin scopes the caller lacks.',
+        params: S.IdParams,
+        response: responses({ 200: S.User }, 404),
+      },
+    },
+    async (request) => {
+      const user = await manageableUser(request, request.params.id);
+      noteAudit(request, { target: { kind: 'user', id: user.id } });
+      await revokeUserSessions(db, user.id);
+      await changed('users');
+      return userView(user);
     },
   );
 }

@@ -7,6 +7,7 @@ import * as apiKeysAuditRevocation from './002-api-keys-audit-revocation.ts';
 import * as selfService from './003-self-service.ts';
 import { encryptSecrets } from './004-encrypt-secrets.ts';
 import * as clientApis from './005-client-apis.ts';
+import * as adminRole from './006-admin-role.ts';
 import * as dynamicClients from './007-dynamic-clients.ts';
 
 /** What data migrations need from the process running them. */
@@ -22,6 +23,7 @@ export function migrationProviderFor(context: MigrationContext): MigrationProvid
     '003-self-service': selfService,
     '004-encrypt-secrets': encryptSecrets(context.keyring),
     '005-client-apis': clientApis,
+    '006-admin-role': adminRole,
     '007-dynamic-clients': dynamicClients,
   };
   return { getMigrations: async () => migrations };

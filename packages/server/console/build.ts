@@ -1,0 +1,23 @@
+// Builds the admin console (src/ → dist/console.js, dist/console.css) with esbuild: one ES module
+// with Preact inside, no source maps, deterministic output. Run by `npm ci` (the root postinstall),
+// `npm start`, `npm test` and `prepack`, so neither a clone nor the published package depends on
+// a committed build (docs/adr/0010-admin-console.md).
+import { build } from 'esbuild';
+import { fileURLToPath } from 'node:url';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+await build({
+  absWorkingDir: here,
+  // The stylesheet main.tsx imports becomes dist/console.css beside dist/console.js.
+  entryPoints: { console: 'src/main.tsx' },
+  entryNames: '[name]',
+  outdir: 'dist',
+  bundle: true,
+  format: 'esm',
+  target: 'es2022',
+  minify: true,
+  jsx: 'automatic',
+  jsxImportSource: 'preact',
+  legalComments: 'none',
+  logLevel: 'warning',
+});

@@ -1,0 +1,224 @@
+// Overview, users and roles.
+import { useState } from 'preact/hooks';
+import { query, type Page } from './api.ts';
+import { useConsole } from './context.ts';
+import { ConfirmButton, Field, FormError, list, Pager, Section, useAction, useLoad, when } from './ui.tsx';
+
+interface User { id: string; username: string; email: string | null; disabled: boolean; two_factor: boolean; roles: string[]; created_at: string }
+interface Role { id: string; name: string; description: string | null; scopes: string[] }
+export interface AuditEvent { id: string; at: string; type: string; outcome: string; actor: { kind: string; id: string | null }; target: { kind: string; id: string } | null; ip: string | null; details: Record<string, unknown> }
+interface SigningKey { kid: string; alg: string; state: string; activates_at: string | null; activated_at: string | null; retired_at: string | null }
+
+const count = async (call: ReturnType<typeof useConsole>['call'], path: string) => (await call<Page<unknown>>('GET', `${path}?limit=1`)).total;
+
+export function Overview() {
+  const { call, can } = useConsole();
+  const counts = useLoad(async () => {
+    const entries = await Promise.all(
+      ([['users', 'admin:users:read'], ['roles', 'admin:roles:read'], ['apis', 'admin:apis:read'], ['clients', 'admin:clients:read'], ['api-keys', 'admin:api-keys:read']] as const)
+        .filter(([, scope]) => can(scope))
+        .map(async ([path]) => [path, await count(call, `/${path}`)] as const),
+    );
+    return entries;
+  }, []);
+  const logins = useLoad(async () => (can('admin:audit:read') ? (await call<Page<AuditEvent>>('GET', `/audit-events${query({ type: 'login', limit: 10 })}`)).items : []), []);
+  const keys = useLoad(async () => (can('admin:keys:read') ? (await call<Page<SigningKey>>('GET', '/signing-keys')).items : []), []);
+  return (
+    <>
+      <h1>Overview</h1>
+      <Section title="Counts">
+        <dl class="counts">
+          {counts.data?.map(([name, total]) => (
+            <div key={name}>
+              <dt>{name.replace('-', ' ')}</dt>
+              <dd>{total}</dd>
+            </div>
+          ))}
+        </dl>
+      </Section>
+      {can('admin:audit:read') && (
+        <Section title="Recent sign-ins">
+          <AuditTable events={logins.data ?? []} />
+        </Section>
+      )}
+      {can('admin:keys:read') && (
+        <Section title="Signing keys">
+          <ul>{keys.data?.map((k) => <li key={k.kid}>{k.alg} {k.state} <code>{k.kid.slice(0, 12)}</code></li>)}</ul>
+        </Section>
+      )}
+    </>
+  );
+}
+
+export function AuditTable({ events }: { events: AuditEvent[] }) {
+  return (
+    <div class="table-wrap">
+      <table>
+        <thead>
+          <tr><th scope="col">When</th><th scope="col">Action</th><th scope="col">Outcome</th><th scope="col">Actor</th><th scope="col">Target</th></tr>
+        </thead>
+        <tbody>
+          {events.map((e) => (
+            <tr key={e.id}>
+              <td>{when(e.at)}</td>
+              <td><code>{e.type}</code></td>
+              <td class={e.outcome === 'failure' ? 'bad' : ''}>{e.outcome}</td>
+              <td>{e.actor.kind}{e.actor.id ? ` ${e.actor.id}` : ''}</td>
+              <td>{e.target ? `${e.target.kind} ${e.target.id}` : '—'}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+export function Users() {
+  const { call, can } = useConsole();
+  const [q, setQ] = useState('');
+  const [offset, setOffset] = useState(0);
+  const [selected, setSelected] = useState<string | undefined>();
+  const users = useLoad(() => call<Page<User>>('GET', `/users${query({ q, offset, limit: 20 })}`), [q, offset]);
+  return (
+    <>
+      <h1>Users</h1>
+      {can('admin:users:write') && <NewUser onCreated={users.reload} />}
+      <Section title="All users">
+        <Field label="Search" name="q" value={q} onInput={(v) => (setQ(v), setOffset(0))} hint="Part of a username or an email address." />
+        <div class="table-wrap">
+          <table>
+            <thead><tr><th scope="col">Username</th><th scope="col">Email</th><th scope="col">Roles</th><th scope="col">State</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
+            <tbody>
+              {users.data?.items.map((u) => (
+                <tr key={u.id}>
+                  <td>{u.username}</td>
+                  <td>{u.email ?? '—'}</td>
+                  <td>{u.roles.join(', ') || '—'}</td>
+                  <td>{u.disabled ? 'disabled' : 'active'}{u.two_factor ? ', two-factor' : ''}</td>
+                  <td><button type="button" class="small secondary" onClick={() => setSelected(u.id)} aria-label={`Open ${u.username}`}>Open</button></td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+        {users.data && <Pager total={users.data.total} offset={offset} limit={20} onOffset={setOffset} />}
+      </Section>
+      {selected && <UserDetail id={selected} onChanged={users.reload} />}
+    </>
+  );
+}
+
+function NewUser({ onCreated }: { onCreated: () => void }) {
+  const { call } = useConsole();
+  const [form, setForm] = useState({ username: '', email: '', password: '', roles: '' });
+  const [error, busy, run] = useAction();
+  const set = (key: keyof typeof form) => (value: string) => setForm({ ...form, [key]: value });
+  return (
+    <Section title="New user">
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          void run(async () => {
+            await call('POST', '/users', { username: form.username, ...(form.email ? { email: form.email } : {}), ...(form.password ? { password: form.password } : {}), roles: list(form.roles) });
+            setForm({ username: '', email: '', password: '', roles: '' });
+            onCreated();
+          });
+        }}
+      >
+        <Field label="Username" name="username" value={form.username} onInput={set('username')} error={error as never} required />
+        <Field label="Email" name="email" type="email" value={form.email} onInput={set('email')} error={error as never} />
+        <Field label="Password" name="password" type="password" value={form.password} onInput={set('password')} error={error as never} hint="Optional: without one, the user sets it through the forgot-password page." />
+        <Field label="Roles" name="roles" value={form.roles} onInput={set('roles')} error={error as never} hint="Role names, separated by spaces." />
+        <FormError error={error} />
+        <button type="submit" disabled={busy}>Create user</button>
+      </form>
+    </Section>
+  );
+}
+
+function UserDetail({ id, onChanged }: { id: string; onChanged: () => void }) {
+  const { call, can } = useConsole();
+  const user = useLoad(() => call<User>('GET', `/users/${encodeURIComponent(id)}`), [id]);
+  const trail = useLoad(async () => (can('admin:audit:read') ? (await call<Page<AuditEvent>>('GET', `/audit-events${query({ actor_id: id, limit: 10 })}`)).items : []), [id]);
+  const [roles, setRoles] = useState<string | undefined>();
+  const [error, busy, run] = useAction();
+  const u = user.data;
+  if (!u) return null;
+  const act = (method: string, path: string, body?: unknown) => run(async () => {
+    await call(method, `/users/${encodeURIComponent(u.id)}${path}`, body);
+    user.reload();
+    onChanged();
+  });
+  return (
+    <Section title={`User ${u.username}`}>
+      <p>Created {when(u.created_at)}; {u.disabled ? 'disabled' : 'active'}; two-factor {u.two_factor ? 'on' : 'off'}.</p>
+      {can('admin:users:write') && (
+        <>
+          <form onSubmit={(e) => (e.preventDefault(), void act('PATCH', '', { roles: list(roles ?? u.roles.join(' ')) }))}>
+            <Field label="Roles of this user" name="roles" value={roles ?? u.roles.join(' ')} onInput={setRoles} error={error as never} />
+            <button type="submit" disabled={busy}>Save roles</button>
+          </form>
+          <div class="actions">
+            {u.disabled ? (
+              <ConfirmButton label="Enable user" danger={false} question={`Enable ${u.username}?`} onConfirm={() => act('POST', '/enable')} />
+            ) : (
+              <ConfirmButton label="Disable user" question={`Disable ${u.username}? Their sessions and tokens end at once.`} onConfirm={() => act('POST', '/disable')} />
+            )}
+            <ConfirmButton label="End sessions" question={`End every session and grant of ${u.username}?`} onConfirm={() => act('DELETE', '/sessions')} />
+            {u.two_factor && <ConfirmButton label="Reset two-factor" question={`Turn off two-factor for ${u.username}?`} onConfirm={() => act('DELETE', '/two-factor')} />}
+          </div>
+          <FormError error={error} />
+        </>
+      )}
+      {can('admin:audit:read') && (
+        <>
+          <h3>What {u.username} did</h3>
+          <AuditTable events={trail.data ?? []} />
+        </>
+      )}
+    </Section>
+  );
+}
+
+export function Roles() {
+  const { call, can } = useConsole();
+  const roles = useLoad(() => call<Page<Role>>('GET', '/roles?limit=200'), []);
+  const [form, setForm] = useState({ name: '', description: '', scopes: '' });
+  const [error, busy, run] = useAction();
+  return (
+    <>
+      <h1>Roles</h1>
+      {can('admin:roles:write') && (
+        <Section title="New role">
+          <form
+            onSubmit={(e) => {
+              e.preventDefault();
+              void run(async () => {
+                await call('POST', '/roles', { name: form.name, ...(form.description ? { description: form.description } : {}), scopes: list(form.scopes) });
+                setForm({ name: '', description: '', scopes: '' });
+                roles.reload();
+              });
+            }}
+          >
+            <Field label="Name" name="name" value={form.name} onInput={(v) => setForm({ ...form, name: v })} error={error as never} required />
+            <Field label="Description" name="description" value={form.description} onInput={(v) => setForm({ ...form, description: v })} error={error as never} />
+            <Field label="Scopes" name="scopes" value={form.scopes} onInput={(v) => setForm({ ...form, scopes: v })} error={error as never} hint="Scopes this role grants, separated by spaces." />
+            <FormError error={error} />
+            <button type="submit" disabled={busy}>Create role</button>
+          </form>
+        </Section>
+      )}
+      <Section title="All roles">
+        <ul class="cards">
+          {roles.data?.items.map((r) => (
+            <li key={r.id}>
+              <strong>{r.name}</strong> {r.description && <span class="hint">{r.description}</span>}
+              <p><code>{r.scopes.join(' ') || '(no scopes)'}</code></p>
+              {can('admin:roles:write') && <ConfirmButton label="Delete role" question={`Delete the role ${r.name}? Users lose what it grants.`} onConfirm={() => run(async () => (await call('DELETE', `/roles/${r.id}`), roles.reload()))} />}
+            </li>
+          ))}
+        </ul>
+      </Section>
+    </>
+  );
+}
