@@ -7,11 +7,11 @@ import { createAuthenticator, oauthFlows, SECURITY_SCHEMES, securityRequirements
 const base = { issuer: 'https://id.example.test', audience: 'https://api.example.test', algorithms: ['ES256' as const], introspection: { clientId: 'a', clientSecret: 'b' } };
 
 test('a scheme for each enabled credential source, and none for a disabled one', () => {
-  const all = createAuthenticator({ ...base, credentials: { cookie: 'token', query: true, apiKey: { header: 'X-Api-Key', query: 'api_key', cookie: 'key' } } });
+  const all = createAuthenticator({ ...base, credentials: { cookie: '__Host-token', query: true, apiKey: { header: 'X-Api-Key', query: 'api_key', cookie: '__Host-key' } } });
   const schemes = securitySchemes(all.description);
-  assert.deepEqual(schemes[SECURITY_SCHEMES.cookie], { type: 'apiKey', in: 'cookie', name: 'token', description: 'Access token in a cookie' });
+  assert.deepEqual(schemes[SECURITY_SCHEMES.cookie], { type: 'apiKey', in: 'cookie', name: '__Host-token', description: 'Access token in a cookie' });
   assert.equal((schemes[SECURITY_SCHEMES.query] as { name: string }).name, 'access_token');
-  assert.deepEqual(schemes[SECURITY_SCHEMES.apiKeyCookie], { type: 'apiKey', in: 'cookie', name: 'key' });
+  assert.deepEqual(schemes[SECURITY_SCHEMES.apiKeyCookie], { type: 'apiKey', in: 'cookie', name: '__Host-key' });
   const route = all.requirement({ sources: ['bearer', 'cookie', 'query'] });
   assert.deepEqual(securityRequirements(all.description, route), [{ [SECURITY_SCHEMES.bearer]: [] }, { [SECURITY_SCHEMES.cookie]: [] }, { [SECURITY_SCHEMES.query]: [] }]);
 

@@ -123,9 +123,9 @@ test('values at the edges are accepted as given, and the description says what i
   const locations = (credentials: AuthenticatorOptions['credentials']) => createAuthenticator({ ...base, introspection, credentials }).description.locations;
   assert.equal(locations({ query: false }).query, undefined);
   assert.equal(locations({ query: true }).query, DEFAULTS.queryParameter);
-  assert.deepEqual(locations({ cookie: 'token', apiKey: { cookie: 'key' } }).apiKey, { header: 'X-API-Key', query: undefined, cookie: 'key' });
+  assert.deepEqual(locations({ cookie: '__Host-token', apiKey: { cookie: '__Host-key' } }).apiKey, { header: 'X-API-Key', query: undefined, cookie: '__Host-key' });
   assert.deepEqual(locations({ apiKey: { query: 'api_key' } }).apiKey, { header: 'X-API-Key', query: 'api_key', cookie: undefined });
-  assert.equal(locations({ cookie: 'token', apiKey: { header: 'X-Api-Key' } }).cookie, 'token');
+  assert.equal(locations({ cookie: '__Secure-token', apiKey: { header: 'X-Api-Key' } }).cookie, '__Secure-token');
   assert.throws(() => createAuthenticator({ ...base, introspection, credentials: { apiKey: 'yes' as never } }), /^TypeError: credentials\.apiKey: expected true or/);
   assert.throws(() => createAuthenticator({ ...base, jwks: { keys: [null as never] } }), /^TypeError: jwks\.keys\[0\]: expected a JWK object/);
   assert.throws(() => createAuthenticator({ ...base, jwks: null as never }), /^TypeError: jwks/);

@@ -205,7 +205,7 @@ test('lost answers past the grace window: the session survives (Gatehouse replay
   assert.equal((await web.app.inject({ url: '/profile', headers: { cookie: saved } })).statusCode, 200);
 });
 
-test('logout: local session cleared, refresh token revoked, then Gatehouse\'s session ended after confirmation', async (t) => {
+test('logout: local session cleared, refresh token revoked, then Gatehouse\'s session ended without a question', async (t) => {
   const time = clock();
   const web = await buildTestApp(t, gh, { now: time.now });
   const { cookie, gatehouse } = await signIn(web);
@@ -225,11 +225,13 @@ test('logout: local session cleared, refresh token revoked, then Gatehouse\'s se
   assert.equal(copy.statusCode, 303);
   time.reset();
 
-  // At Gatehouse: "Sign out?", then back to the app.
+  // At Gatehouse: no question — the hint names the current session and the redirect URI is
+  // registered (RP-Initiated Logout §2, ADR 0014) — the page submits the form itself; then back to the app.
   const confirm = await gatehouse.get(endSession);
   assert.equal(confirm.status, 200);
   const page = await confirm.text();
-  assert.match(page, /Sign out\?/);
+  assert.doesNotMatch(page, /Sign out\?/);
+  assert.match(page, /Signing you out/);
   const action = /<form[^>]*id="op.logoutForm"[^>]*action="([^"]+)"|<form[^>]*action="([^"]+)"[^>]*id="op.logoutForm"/.exec(page)!;
   const done = await gatehouse.post(new URL((action[1] ?? action[2])!.replace(/&amp;/g, '&'), gh.issuer), { xsrf: formValue(page, 'xsrf'), logout: 'yes' });
   assert.equal(done.status, 303);
