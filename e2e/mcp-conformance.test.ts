@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { REPO_ROOT } from '@gatehouse/test-support/gatehouse';
 
 test('npm run conformance:mcp: the MCP conformance suite\'s server scenarios pass', async () => {
-  // Through npm, as a user runs it: npm puts the pinned Node on the PATH the suite's npx needs.
+  // Through npm, as a user runs it (npm runs the script with the pinned Node the suite needs).
   const child = spawn('npm', ['run', '--silent', 'conformance:mcp'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (chunk) => (output += chunk));

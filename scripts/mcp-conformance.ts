@@ -1,5 +1,5 @@
 // `npm run conformance:mcp`: the official MCP conformance suite (@modelcontextprotocol/conformance,
-// fetched by npx from the npm registry, pinned) against the example MCP server behind a real
+// pinned in e2e's devDependencies, so `npm ci` installs it and no run needs the registry) against the example MCP server behind a real
 // Gatehouse. The suite's server scenarios speak MCP without OAuth, so they reach the server through
 // a local proxy that adds a Gatehouse access token (client credentials, audience = the MCP
 // endpoint) and passes every other header on unchanged (the Host header included, for the DNS
@@ -13,13 +13,15 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { buildMcpServer, listen, mcpEndpoint, SCOPES } from '@gatehouse/example-mcp-server/app';
 import * as apis from '@gatehouse/server/internal/storage/apis';
 import * as clients from '@gatehouse/server/internal/storage/clients';
 import { startInProcess } from '@gatehouse/test-support/gatehouse';
 import { freePort } from '@gatehouse/test-support/ports';
 
-const CONFORMANCE = '@modelcontextprotocol/conformance@0.1.16';
+// The suite's own command, from the repository's install (e2e/package.json pins the version).
+const CONFORMANCE = fileURLToPath(new URL('../node_modules/.bin/conformance', import.meta.url));
 export const SCENARIOS = ['server-initialize', 'ping', 'tools-list', 'dns-rebinding-protection'] as const;
 
 const cleanups: (() => unknown)[] = [];
@@ -69,9 +71,9 @@ async function main(): Promise<number> {
 
   const results: { scenario: string; passed: boolean }[] = [];
   for (const scenario of SCENARIOS) {
-    // npx runs the suite with the node of this npm script's PATH (the pinned Node 24 the suite needs).
-    // Asynchronously: the servers it talks to run in this process.
-    const run = spawn('npx', ['--yes', CONFORMANCE, 'server', '--url', proxied, '--scenario', scenario], { stdio: ['ignore', 'inherit', 'inherit'], timeout: 180_000 });
+    // Run with this process's node (the pinned Node 24 the suite needs), asynchronously: the
+    // servers it talks to run in this process.
+    const run = spawn(process.execPath, [CONFORMANCE, 'server', '--url', proxied, '--scenario', scenario], { stdio: ['ignore', 'inherit', 'inherit'], timeout: 180_000 });
     const [status] = (await once(run, 'exit')) as [number | null];
     results.push({ scenario, passed: status === 0 });
   }
