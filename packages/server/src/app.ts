@@ -8,6 +8,7 @@ import type { Config } from './config/schema.ts';
 import { createInteractionApi } from './engine/interactions.ts';
 import { KeyMaintenance } from './engine/key-maintenance.ts';
 import { mountProvider } from './engine/mount.ts';
+import { ADMIN_DOCS_CLIENT_ID } from './engine/admin-docs-client.ts';
 import { registrationRoutes, type RegistrationOptions } from './engine/dynamic-registration.ts';
 import { createEngine, type Engine } from './engine/provider.ts';
 import { Layout } from './html/layout.ts';
@@ -108,7 +109,7 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
     mountProvider(app, engine);
     if (config.dynamicClientRegistration) await app.register(registrationRoutes, registrationOptions(storage.db, shared, audit));
     await app.register(interactionRoutes, await pageOptions({ config, db: storage.db, engine, passwordLogin, layout, mailer, throttle, shared, audit }));
-    await app.register(adminApi, { app, config, db: storage.db, changed, maintainKeys: () => keyMaintenance.maintain() });
+    await app.register(adminApi, { app, config, db: storage.db, changed, maintainKeys: () => keyMaintenance.maintain(), docsClientId: ADMIN_DOCS_CLIENT_ID });
     // The admin console at /admin (src/console/), a client of the admin API; GATEHOUSE_ADMIN_CONSOLE.
     if (config.adminConsole) await app.register(consoleRoutes, { publicUrl: config.publicUrl, layout });
     await app.register(siteRoutes, { config, db: storage.db, layout, redisThrottle: shared.redisThrottle });

@@ -44,7 +44,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
-import { AUTH_ERROR_SCHEMA_ID, securitySchemes } from '@gatehouse/sdk';
+import { AUTH_ERROR_SCHEMA_ID, oauthFlows, securitySchemes } from '@gatehouse/sdk';
 import { gatehouse } from '@gatehouse/sdk/fastify';
 import type { ClusterEvent } from '../cluster/bus.ts';
 import type { Config } from '../config/schema.ts';
@@ -77,6 +77,8 @@ export interface AdminApiOptions {
   readonly changed: (type: ClusterEvent['type']) => Promise<void>;
   /** GatehouseServer.maintainKeys: activates due rotations and reloads the published keys now. */
   readonly maintainKeys: () => Promise<void>;
+  /** The built-in public client Swagger UI at /admin/docs signs in as (engine/admin-docs-client.ts). */
+  readonly docsClientId: string;
 }
 
 declare module 'fastify' {
@@ -143,7 +145,16 @@ export const adminApi: FastifyPluginAsync<AdminApiOptions> = async (admin, optio
         { name: 'audit', description: 'The audit log.' },
         { name: 'me', description: 'The caller.' },
       ],
-      components: { securitySchemes: securitySchemes(authenticator.description) },
+      // The bearer scheme is OAuth2: Authorize signs in on this server's login page (code + PKCE).
+      components: {
+        securitySchemes: securitySchemes(
+          authenticator.description,
+          oauthFlows(
+            { issuer: config.publicUrl, authorization_endpoint: `${config.publicUrl}/authorize`, token_endpoint: `${config.publicUrl}/token` },
+            { flows: ['authorizationCode'], scopes: ADMIN_SCOPES },
+          ),
+        ),
+      },
     },
   } as Parameters<typeof swagger>[1]);
 
@@ -170,11 +181,19 @@ export const adminApi: FastifyPluginAsync<AdminApiOptions> = async (admin, optio
     { prefix: ADMIN_PREFIX },
   );
 
-  // Swagger UI: paste an access token or an API key in "Authorize".
+  // Swagger UI: "Authorize" signs in through Gatehouse, or takes an API key.
   const https = config.publicUrl.startsWith('https:');
   await admin.register(swaggerUi, {
     routePrefix: ADMIN_DOCS_PATH,
     uiConfig: { validatorUrl: null, persistAuthorization: false, displayOperationId: true },
+    // Authorize: the built-in first-party client, PKCE, a token for the admin API (RFC 8707).
+    initOAuth: {
+      clientId: options.docsClientId,
+      usePkceWithAuthorizationCodeGrant: true,
+      additionalQueryStringParams: { resource: adminApiIdentifier(config.publicUrl) },
+      // Every admin scope pre-selected: the token carries those the user's roles grant.
+      scopes: Object.keys(ADMIN_SCOPES),
+    },
     // The operator's brand, not Swagger's: the page title and the icon of every other page.
     theme: {
       title: `${config.brandName} admin API`,

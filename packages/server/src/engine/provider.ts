@@ -2,7 +2,7 @@
 // APIs, keys, grants and pages. This folder is the only one that imports oidc-provider.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { JSONWebKeySet } from 'jose';
-import Provider, { errors, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors, type ClientMetadata, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config/schema.ts';
 import type { PasswordLogin } from '../passwords/password-login.ts';
 import { verifySecret } from '../secrets.ts';
@@ -34,6 +34,7 @@ import { createProviderPages } from './provider-pages.ts';
 import type { Layout } from '../html/layout.ts';
 import { accountClientMetadata, ACCOUNT_CLIENT_ID } from './account-client.ts';
 import { consoleClientMetadata, CONSOLE_CLIENT_ID } from './console-client.ts';
+import { adminDocsClientMetadata, ADMIN_DOCS_CLIENT_ID } from './admin-docs-client.ts';
 import { findApi } from '../storage/apis.ts';
 
 export interface Engine {
@@ -81,7 +82,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
   const resourceIndicators = createResourceIndicators(db, config);
   const clientMetadata: ClientMetadataCache = new TtlCache(config.cacheTtl * 1000);
   const usernames = new TtlCache<string | undefined>(config.cacheTtl * 1000);
-  const consoleClient = consoleClientSource(deps);
+  const builtInAdminClient = adminClientSource(deps);
   const extensions = createTokenExtensions({
     db,
     issuer: config.publicUrl,
@@ -89,9 +90,8 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     ...(deps.onApiKeyUse ? { onApiKeyUse: deps.onApiKeyUse } : {}),
     // The console's tokens are checked against its metadata as it is now (off: none are active).
     builtInClient: async (clientId) => {
-      if (clientId !== CONSOLE_CLIENT_ID || !config.adminConsole) return undefined;
-      const metadata = await consoleClient();
-      return { apis: metadata.apis as string[], scopes: metadata.api_scopes as string[] };
+      const metadata = await builtInAdminClient(clientId);
+      return metadata && { apis: metadata.apis as string[], scopes: metadata.api_scopes as string[] };
     },
   });
   const parts: ProviderParts = {
@@ -101,7 +101,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     revokeGrant,
     resourceIndicators,
     extensions,
-    adapter: createAdapter(deps, clientMetadata, revokeGrant, consoleClient),
+    adapter: createAdapter(deps, clientMetadata, revokeGrant, builtInAdminClient),
     usernameOf: (accountId) => usernames.get(accountId, async () => (await accountRecord(db, accountId))?.username),
   };
   let provider = buildProvider(parts);
@@ -141,15 +141,22 @@ interface ProviderParts {
   readonly usernameOf: (accountId: string) => Promise<string | undefined>;
 }
 
-type ConsoleClient = () => Promise<ReturnType<typeof consoleClientMetadata>>;
+/** The built-in clients of the admin API (its console and its docs page), by client id; undefined for any other. */
+type AdminClientSource = (clientId: string) => Promise<ClientMetadata | undefined>;
 
-/** The admin console's client (engine/console-client.ts): it may ask for every scope the admin API defines. */
-function consoleClientSource({ db, config, layout }: EngineDeps): ConsoleClient {
+/**
+ * The admin console (engine/console-client.ts, unless GATEHOUSE_ADMIN_CONSOLE=false) and the admin
+ * API's Swagger UI (engine/admin-docs-client.ts): each may ask for every scope the admin API defines.
+ */
+function adminClientSource({ db, config, layout }: EngineDeps): AdminClientSource {
   const adminScopes = new TtlCache<readonly string[]>(config.cacheTtl * 1000);
   const adminApi = `${config.publicUrl}/admin/api`;
-  return async () => {
+  return async (clientId) => {
+    const isConsole = clientId === CONSOLE_CLIENT_ID && config.adminConsole;
+    if (!isConsole && clientId !== ADMIN_DOCS_CLIENT_ID) return undefined;
     const scopes = await adminScopes.get(adminApi, async () => (await findApi(db, adminApi))?.scopes.map((scope) => scope.name) ?? []);
-    return consoleClientMetadata({ publicUrl: config.publicUrl, brandName: layout.brand.name, adminApi, adminScopes: scopes });
+    const options = { publicUrl: config.publicUrl, brandName: layout.brand.name, adminApi, adminScopes: scopes };
+    return isConsole ? consoleClientMetadata(options) : adminDocsClientMetadata(options);
   };
 }
 
@@ -157,7 +164,7 @@ function createAdapter(
   { db, config, layout }: EngineDeps,
   clientMetadata: ClientMetadataCache,
   revokeGrant: (grantId: string) => Promise<void>,
-  consoleClient: ConsoleClient,
+  builtInAdminClient: AdminClientSource,
 ): Adapter {
   return createOidcAdapter(db, {
     refreshReuseGraceMs: config.refreshTokenReuseGrace * 1000,
@@ -166,8 +173,9 @@ function createAdapter(
     async findClient(clientId) {
       // The server's own account pages sign in through it like any app (engine/account-client.ts).
       if (clientId === ACCOUNT_CLIENT_ID) return accountClientMetadata(config.publicUrl, layout.brand.name);
-      // The admin console (/admin), unless GATEHOUSE_ADMIN_CONSOLE=false: engine/console-client.ts.
-      if (clientId === CONSOLE_CLIENT_ID && config.adminConsole) return consoleClient();
+      // The admin console (/admin) and the admin API's Swagger UI (/admin/docs).
+      const adminClient = await builtInAdminClient(clientId);
+      if (adminClient) return adminClient;
       const metadata = await clientMetadata.get(clientId, async () => {
         const client = await findStoredClient(db, clientId);
         // A revoked client is an unknown client: no authentication, no tokens.
