@@ -1,7 +1,8 @@
 // The admin API's Swagger UI signs in through Gatehouse itself (issue 13): Authorize on /admin/docs
 // opens this server's login page (authorization code + PKCE as the built-in first-party client
 // gatehouse-admin-docs, engine/admin-docs-client.ts), and the page then calls the admin API with
-// the token — no pasted token, no secret. What the token carries follows the user's roles.
+// the token — no pasted token, no secret. What the token carries follows the user's roles. The
+// page keeps its strict CSP: no violation in the console.
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { test } from 'node:test';
@@ -21,6 +22,11 @@ test('/admin/docs: Authorize signs in on the Gatehouse login page with PKCE, the
   const screenshots = `${REPO_ROOT}test-results/admin-docs`;
   mkdirSync(screenshots, { recursive: true });
 
+  // A strict CSP that the page itself keeps: no violation reported in the console.
+  const violations: string[] = [];
+  page.on('console', (message) => {
+    if (/Content Security Policy/.test(message.text())) violations.push(message.text());
+  });
   await page.goto(`${gh.issuer}/admin/docs`);
   await page.locator('button.authorize').first().click();
   const codeFlow = page.locator('.auth-container', { hasText: 'authorizationCode' });
@@ -51,4 +57,5 @@ test('/admin/docs: Authorize signs in on the Gatehouse login page with PKCE, the
   const body = (await block.locator('.live-responses-table .response .highlight-code').first().textContent()) ?? '';
   assert.match(body, /"username": "ops"/, 'the admin API answered with its users');
   await page.screenshot({ path: `${screenshots}/users-200.png`, fullPage: true });
+  assert.deepEqual(violations, [], 'no CSP violation on /admin/docs');
 });

@@ -67,6 +67,8 @@ export { ADMIN_SCOPES, ADMIN_INTROSPECTION_CLIENT_ID, adminApiIdentifier } from 
 
 export const ADMIN_PREFIX = '/admin/api';
 export const ADMIN_DOCS_PATH = '/admin/docs';
+/** The hash of the <style> element swagger-ui-bundle.js inserts at run time. */
+const SWAGGER_UI_INLINE_STYLE = 'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w=';
 
 export interface AdminApiOptions {
   /** The root app: the SDK reaches discovery, JWKS and introspection through its `inject`. */
@@ -202,6 +204,11 @@ export const adminApi: FastifyPluginAsync<AdminApiOptions> = async (admin, optio
     staticCSP: true,
     // The UI is never framed; and an http public URL (development) must not be upgraded to https.
     transformStaticCSP: (header: string) =>
-      header.replace("frame-ancestors 'self'", "frame-ancestors 'none'").replace(https ? /$^/ : / ?upgrade-insecure-requests;/, ''),
+      header
+        .replace("frame-ancestors 'self'", "frame-ancestors 'none'")
+        .replace(https ? /$^/ : / ?upgrade-insecure-requests;/, '')
+        // The one <style> element swagger-ui's bundle inserts, allowed by its hash alone (no
+        // 'unsafe-inline'); e2e/admin-docs-browser.test.ts fails if a new swagger-ui changes it.
+        .replace(/style-src ([^;]*);/, `style-src $1 '${SWAGGER_UI_INLINE_STYLE}';`),
   } as Parameters<typeof swaggerUi>[1]);
 };
