@@ -100,7 +100,7 @@ function assertUsageError(run: Run, pattern: RegExp, label: string): void {
 
 function assertRefused(run: Run, pattern: RegExp, label: string): void {
   assert.equal(run.code, 1, `${label}: exit code (stderr: ${run.stderr})`);
-  assert.match(run.stderr, /^gatehouse: /, label);
+  assert.match(run.stderr.replace(CREATED, ''), /^gatehouse: /, label);
   assert.match(run.stderr, pattern, label);
   assert.doesNotMatch(run.stderr, NO_STACK, `${label}: no stack trace`);
 }
@@ -339,6 +339,20 @@ test('serve on a port already in use names the setting that changes it', async (
   const { port } = blocker.address() as AddressInfo;
   const run = await gatehouse({ ...env, GATEHOUSE_HOST: '127.0.0.1', GATEHOUSE_PORT: String(port), GATEHOUSE_LOG_LEVEL: 'silent' }, ['serve']);
   assertRefused(run, new RegExp(`GATEHOUSE_PORT: port ${port} on 127\\.0\\.0\\.1 is already in use.*GATEHOUSE_PORT=<n> or --port <n>`), 'port in use');
+});
+
+test('serve says when it creates the SQLite database (a mistyped path is noticed), and not when it exists', async (t) => {
+  const { env } = environment(t);
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  t.after(() => blocker.close());
+  const { port } = blocker.address() as AddressInfo;
+  // The port is taken, so serve builds the server (creating the database) and then stops.
+  const serveEnv = { ...env, GATEHOUSE_HOST: '127.0.0.1', GATEHOUSE_PORT: String(port), GATEHOUSE_LOG_LEVEL: 'silent' };
+  const first = await gatehouse(serveEnv, ['serve']);
+  assert.match(first.stderr, /created a new SQLite database at \S+/);
+  const second = await gatehouse(serveEnv, ['serve']);
+  assert.doesNotMatch(second.stderr, /created a new SQLite database/);
 });
 
 test('clients create, list and delete; a secret is printed once, at creation', async (t) => {

@@ -29,6 +29,12 @@ function sqliteFile(databaseUrl: string): string | undefined {
   return location.kind === 'sqlite' && location.path !== ':memory:' ? resolve(location.path) : undefined;
 }
 
+/** The SQLite file the configuration names when it does not exist yet (it is about to be created). */
+export function missingSqliteFile(config: Config): string | undefined {
+  const file = sqliteFile(config.databaseUrl);
+  return file !== undefined && !existsSync(file) ? file : undefined;
+}
+
 type DbContext = Pick<CommandContext, 'env' | 'out'>;
 
 /**

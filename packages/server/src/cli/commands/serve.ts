@@ -6,7 +6,7 @@ import { DEVELOPMENT_KEY_FILE, keyProviderFromConfig } from '../../secret-key/ke
 import { migrate } from '../../storage/database.ts';
 import { startBanner } from '../banner.ts';
 import type { Command } from '../command.ts';
-import { openForCommand } from '../storage.ts';
+import { missingSqliteFile, openForCommand } from '../storage.ts';
 
 /** Listens on the configured address; a port already taken is a configuration error naming the setting. */
 async function listen(server: Awaited<ReturnType<typeof buildServer>>, config: Config): Promise<string> {
@@ -25,7 +25,7 @@ export const serveCommand: Command = {
   usage: 'gatehouse serve [--port <n>] [--host <h>]   (settings: GATEHOUSE_* variables, see docs/configuration.md)',
   summary: 'Run the authorization server.',
   options: { port: { type: 'string' }, host: { type: 'string' } },
-  async run({ values, env }) {
+  async run({ values, env, out }) {
     const overrides = {
       ...(values.port === undefined ? {} : { port: values.port }),
       ...(values.host === undefined ? {} : { host: values.host }),
@@ -33,7 +33,11 @@ export const serveCommand: Command = {
     const { config, warnings } = loadConfig(env, overrides);
     // Refuses to start in production without GATEHOUSE_SECRET_KEY; elsewhere, a development key.
     const keys = keyProviderFromConfig(config, { developmentKeyFile: DEVELOPMENT_KEY_FILE });
+    // Like every command that writes, serve says when it creates the SQLite file: a mistyped path
+    // is noticed at once, not as an empty database.
+    const creating = missingSqliteFile(config);
     const server = await buildServer({ config, keys: keys.provider });
+    if (creating !== undefined) out.warn(`created a new SQLite database at ${creating}`);
     for (const warning of [...warnings, ...keys.warnings]) server.app.log.warn(warning);
     // What is open beyond the defaults: registration, password-grant clients, development settings.
     for (const line of await startBanner(config, server.storage.db)) server.app.log[line.level](line.message);
