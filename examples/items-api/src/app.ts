@@ -5,6 +5,11 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { createAuthenticator, type AuthenticatorOptions } from '@gatehouse/sdk';
 import { gatehouse, gatehouseDocs } from '@gatehouse/sdk/fastify';
 
+/** The items API's icon: an "I" on the demo's colour. */
+const ITEMS_ICON =
+  '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#2f6fde"/>' +
+  '<text x="16" y="23" font-family="sans-serif" font-size="20" font-weight="700" text-anchor="middle" fill="#fff">I</text></svg>';
+
 export interface ItemsApiOptions {
   /** The Gatehouse server (the token issuer). */
   readonly issuer: string;
@@ -54,6 +59,8 @@ export async function buildItemsApi(options: ItemsApiOptions): Promise<FastifyIn
     flows: ['authorizationCode', 'password'],
     defaultScopes: ['me', 'items'],
     openapi: { info: { title: 'Items API', version: '1.0.0', description: 'The Gatehouse demo API.' } },
+    // The API's own icon on its docs page, not Swagger's.
+    ui: { theme: { favicon: [{ filename: 'favicon.svg', rel: 'icon', type: 'image/svg+xml', sizes: 'any', content: ITEMS_ICON }] } },
   });
 
   app.get('/', { schema: { summary: 'Public: no credentials needed' } }, async () => ({ Hello: 'World' }));

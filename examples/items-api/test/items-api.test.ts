@@ -75,6 +75,9 @@ test('with a running Gatehouse: real tokens from the password and client-credent
   // The docs page is titled after the API, not "Swagger UI".
   const docsPage = await api.inject({ url: '/docs/' });
   assert.match(docsPage.body, /<title>Items API<\/title>/);
+  // …and shows the API's own icon, not Swagger's.
+  assert.match(docsPage.body, /<link rel="icon"[^>]*favicon\.svg/);
+  assert.doesNotMatch(docsPage.body, /favicon-32x32\.png/);
   // The docs advertise the server's real endpoints.
   const spec = (await api.inject({ url: '/docs/json' })).json();
   const flows = spec.components.securitySchemes.gatehouse.flows;

@@ -86,10 +86,12 @@ const plugin: FastifyPluginAsync<GatehouseDocsOptions> = async (fastify, options
       return payload.replace(REDIRECT_URL_IN_INITIALIZER, `oauth2RedirectUrl: ${JSON.stringify(redirectUrl)}`);
     });
     const title = (openapi.info as { title?: unknown } | undefined)?.title;
+    const ui = options.ui ?? {};
     await docs.register(swaggerUi, {
-      // The page is titled after the API (openapi.info.title), not "Swagger UI".
-      ...(typeof title === 'string' ? { theme: { title } } : {}),
-      ...options.ui,
+      ...ui,
+      // The page is titled after the API (openapi.info.title), not "Swagger UI"; the rest of the
+      // theme (an icon of the API's own, …) as given in `ui.theme`.
+      theme: { ...(typeof title === 'string' ? { title } : {}), ...(ui.theme as Record<string, unknown> | undefined) },
       routePrefix,
       initOAuth: {
         clientId: options.clientId,
