@@ -4,10 +4,25 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as client from 'openid-client';
+import { mkdirSync } from 'node:fs';
+import type { Page } from 'playwright-core';
 import { launchChromium } from '@gatehouse/test-support/chromium';
+import { textLayoutProblems } from '@gatehouse/test-support/layout-check';
 import * as clients from '@gatehouse/server/internal/storage/clients';
-import { ITEMS_API, seedDemo, startInProcess } from '@gatehouse/test-support/gatehouse';
+import { ITEMS_API, REPO_ROOT, seedDemo, startInProcess } from '@gatehouse/test-support/gatehouse';
 import { startTinyServer } from '@gatehouse/test-support/http-server';
+
+const SCREENSHOTS = `${REPO_ROOT}test-results/login`;
+
+/** A screenshot at desktop and phone width, and no clipped, overlapping or split text at either. */
+async function checkLayout(page: Page, name: string): Promise<void> {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  for (const [label, size] of [['desktop', { width: 1280, height: 800 }], ['phone', { width: 390, height: 844 }]] as const) {
+    await page.setViewportSize(size);
+    await page.screenshot({ path: `${SCREENSHOTS}/${name}-${label}.png`, fullPage: true });
+    assert.deepEqual(await textLayoutProblems(page), [], `${name} at ${label} width: no clipped, overlapping or split text`);
+  }
+}
 
 test('a browser signs in on the login page and lands on the client with a code', async (t) => {
   const gh = await startInProcess(t, { GATEHOUSE_DEFAULT_API: ITEMS_API });
@@ -37,6 +52,7 @@ test('a browser signs in on the login page and lands on the client with a code',
   await page.goto(url.href);
   assert.equal(await page.title(), 'Sign in · Gatehouse');
   assert.match(await page.textContent('body') ?? '', /Web app/, 'names the client');
+  await checkLayout(page, '01-login');
 
   // A wrong password: the error is announced (role=alert) and tied to the form.
   await page.getByLabel('Username').fill('johndoe');
@@ -46,6 +62,7 @@ test('a browser signs in on the login page and lands on the client with a code',
   assert.equal((await page.textContent('[role=alert]'))?.trim(), 'Invalid username or password.');
   assert.equal(await page.getByLabel('Password').getAttribute('aria-invalid'), 'true');
   assert.equal(await page.getByLabel('Username').inputValue(), 'johndoe', 'the username is kept');
+  await checkLayout(page, '02-login-error');
 
   // The right password: through the redirect chain to the client.
   await page.getByLabel('Password').fill('correct horse');
