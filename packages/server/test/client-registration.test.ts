@@ -67,6 +67,19 @@ test('a client id cannot be a user\'s id: its tokens would carry that user\'s id
   assert.equal(attempt.status, 401);
 });
 
+test('the built-in clients\' ids are reserved: a stored client could never be used under them', async (t) => {
+  const { create } = await setup(t);
+  const { ACCOUNT_CLIENT_ID } = await import('../src/engine/account-client.ts');
+  const { CONSOLE_CLIENT_ID } = await import('../src/engine/console-client.ts');
+  const { ADMIN_DOCS_CLIENT_ID } = await import('../src/engine/admin-docs-client.ts');
+  for (const clientId of [ACCOUNT_CLIENT_ID, CONSOLE_CLIENT_ID, ADMIN_DOCS_CLIENT_ID]) {
+    const answer = await create({ client_id: clientId, name: 'Impostor', grant_types: ['client_credentials'], scopes: ['me'], apis: [ITEMS_API] });
+    assert.equal(answer.status, 400, `${clientId}: ${answer.text}`);
+    assert.equal(answer.body.field, 'client_id');
+    assert.match(answer.body.message, /reserved for one of the server's built-in clients/);
+  }
+});
+
 test('client-credentials tokens say they are a client\'s (gty), and introspection says so too', async (t) => {
   const { issuer, seed, db } = await setup(t);
   const cc = await tokenRequest(issuer, { grant_type: 'client_credentials' }, seed.service);

@@ -76,6 +76,12 @@ const CLIENT_ID = /^[A-Za-z0-9._~-]{1,64}$/;
 // credentials tokens with a user's id as `sub`: that shape is reserved for users, so the two can
 // never collide, whichever is created first.
 const USER_ID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/**
+ * The server's built-in clients, never stored (engine/account-client.ts, console-client.ts,
+ * admin-docs-client.ts): a stored client of the same id would be shadowed by the built-in one, so
+ * the ids are refused rather than accepted and never used.
+ */
+export const BUILT_IN_CLIENT_IDS: readonly string[] = ['gatehouse-account', 'gatehouse-console', 'gatehouse-admin-docs'];
 
 function toStoredClient(row: ClientsTable, apis: readonly string[]): StoredClient {
   return {
@@ -182,6 +188,9 @@ export async function createClient(db: Db, input: NewClient): Promise<CreatedCli
   }
   if (USER_ID_SHAPE.test(clientId)) {
     throw new GatehouseError('invalid_request', 'client_id must not look like a UUID: that shape is reserved for user ids, so that no client token can name a user', { field: 'client_id' });
+  }
+  if (BUILT_IN_CLIENT_IDS.includes(clientId)) {
+    throw new GatehouseError('invalid_request', `client_id ${clientId} is reserved for one of the server's built-in clients`, { field: 'client_id' });
   }
   const name = validate.displayName(input.name);
   const isPublic = input.public === true;
