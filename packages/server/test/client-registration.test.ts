@@ -72,7 +72,7 @@ test('the built-in clients\' ids are reserved: a stored client could never be us
   const { ACCOUNT_CLIENT_ID } = await import('../src/engine/account-client.ts');
   const { CONSOLE_CLIENT_ID } = await import('../src/engine/console-client.ts');
   const { ADMIN_DOCS_CLIENT_ID } = await import('../src/engine/admin-docs-client.ts');
-  for (const clientId of [ACCOUNT_CLIENT_ID, CONSOLE_CLIENT_ID, ADMIN_DOCS_CLIENT_ID]) {
+  for (const clientId of [ACCOUNT_CLIENT_ID, CONSOLE_CLIENT_ID, ADMIN_DOCS_CLIENT_ID, 'Gatehouse-Console']) {
     const answer = await create({ client_id: clientId, name: 'Impostor', grant_types: ['client_credentials'], scopes: ['me'], apis: [ITEMS_API] });
     assert.equal(answer.status, 400, `${clientId}: ${answer.text}`);
     assert.equal(answer.body.field, 'client_id');

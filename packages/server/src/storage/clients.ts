@@ -189,7 +189,7 @@ export async function createClient(db: Db, input: NewClient): Promise<CreatedCli
   if (USER_ID_SHAPE.test(clientId)) {
     throw new GatehouseError('invalid_request', 'client_id must not look like a UUID: that shape is reserved for user ids, so that no client token can name a user', { field: 'client_id' });
   }
-  if (BUILT_IN_CLIENT_IDS.includes(clientId)) {
+  if (BUILT_IN_CLIENT_IDS.includes(clientId.toLowerCase())) {
     throw new GatehouseError('invalid_request', `client_id ${clientId} is reserved for one of the server's built-in clients`, { field: 'client_id' });
   }
   const name = validate.displayName(input.name);
