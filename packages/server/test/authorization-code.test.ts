@@ -164,6 +164,8 @@ test('third-party clients get a consent page listing what will be shared; denyin
   html = await response.text();
   assert.match(html, /Allow access\?/);
   assert.match(html, /Partner App/);
+  // The name is the client's choice; where the answer goes is not: the page says both.
+  assert.match(html, /Partner App<\/span> \(at <strong class="destination">127\.0\.0\.1:8999<\/strong>\)/);
   assert.match(html, /<code>items<\/code>/);
   assert.doesNotMatch(html, /<code>accounts:read<\/code>/, 'a scope the user\'s roles do not grant is not offered');
   assert.match(html, /will not be given: accounts:read/);

@@ -103,7 +103,7 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
       return sendPage(
         reply,
         200,
-        pages.consent({ action: actions(uid).consent, abortAction: actions(uid).abort, csrf: csrf.issue(uid, 'interaction'), clientName: view.clientName, ...consent }),
+        pages.consent({ action: actions(uid).consent, abortAction: actions(uid).abort, csrf: csrf.issue(uid, 'interaction'), clientName: view.clientName, destination: destinationOf(view.redirectUri), ...consent }),
         targets,
       );
     }
@@ -234,4 +234,14 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
   // same HTML error pages.
   await selfServiceRoutes(app, options);
   await accountRoutes(app, options);
+}
+
+/** The redirect URI's host (`app.example.com`, `127.0.0.1:8999`), or `com.example.app:` for an app's own scheme. */
+function destinationOf(redirectUri: string | undefined): string {
+  try {
+    const url = new URL(redirectUri ?? '');
+    return url.host === '' ? url.protocol : url.host;
+  } catch {
+    return 'an unknown address';
+  }
 }

@@ -67,6 +67,12 @@ export interface ConsentPageInput {
   readonly abortAction: string;
   readonly csrf: string;
   readonly clientName: string;
+  /**
+   * Where the answer goes (the redirect URI's host, or its scheme for an app's own scheme): a
+   * client name is the client's own choice (dynamically registered clients pick theirs), the host
+   * is not, so the person can tell an app from one posing as it (RFC 6819 §4.2.3).
+   */
+  readonly destination: string;
   readonly apis: readonly { name: string; granted: readonly string[]; refused: readonly string[] }[];
   readonly oidcScopes: readonly string[];
 }
@@ -158,11 +164,11 @@ ${hidden('pending', pending)}
     });
   }
 
-  consent({ action, abortAction, csrf, clientName, apis, oidcScopes }: ConsentPageInput): string {
+  consent({ action, abortAction, csrf, clientName, destination, apis, oidcScopes }: ConsentPageInput): string {
     return this.#layout.page({
       title: 'Allow access',
       body: html`<h1>Allow access?</h1>
-<p><span class="client">${clientName}</span> asks to:</p>
+<p><span class="client">${clientName}</span> (at <strong class="destination">${destination}</strong>) asks to:</p>
 <ul class="scopes">
 ${oidcScopes.map((s) => html`<li>${OIDC_SCOPE_TEXT[s] ?? s}</li>`)}
 ${apis.flatMap((api) => api.granted.map((s) => html`<li>Use <strong>${api.name}</strong> with the scope <code>${s}</code></li>`))}
