@@ -11,6 +11,7 @@ import * as apis from '../src/storage/apis.ts';
 import * as clients from '../src/storage/clients.ts';
 import { createBrowser, loginThroughForm } from '@gatehouse/test-support/browser';
 import { tempDir } from '@gatehouse/test-support/files';
+import { tempPostgres } from '@gatehouse/test-support/postgres';
 import { ITEMS_API, cli, discoverClient, seedDemo, startInProcess, startProcess, tokenRequest, type Env } from '@gatehouse/test-support/gatehouse';
 import { linkIn, startMailbox } from '@gatehouse/test-support/smtp';
 
@@ -56,8 +57,9 @@ test('the attack: a stranger registers, verifies a mailbox and asks an SPA for a
   assert.equal(callback.searchParams.get('code'), null);
 });
 
-test('authorization code: the token endpoint refuses an API outside the client\'s grant; the granted API works', async (t) => {
-  const { issuer, seed } = await setup(t);
+for (const database of ['sqlite', 'postgres'] as const) {
+test(`[${database}] authorization code: the token endpoint refuses an API outside the client's grant; the granted API works`, async (t) => {
+  const { issuer, seed } = await setup(t, database === 'postgres' ? { GATEHOUSE_DATABASE_URL: await tempPostgres(t) } : {});
   const { config, verifier, url } = await authorizationUrl(issuer, seed.webRedirectUri, { resource: ITEMS_API });
   const { callback } = await loginThroughForm(createBrowser(), url, JOHN, seed.webRedirectUri);
   const code = callback.searchParams.get('code');
@@ -77,9 +79,11 @@ test('authorization code: the token endpoint refuses an API outside the client\'
   assert.equal(refreshed.status, 400);
   assert.equal(refreshed.body.error, 'invalid_target');
 });
+}
 
-test('client credentials and the password grant refuse an API outside the client\'s grant', async (t) => {
-  const { issuer, seed } = await setup(t);
+for (const database of ['sqlite', 'postgres'] as const) {
+test(`[${database}] client credentials and the password grant refuse an API outside the client's grant`, async (t) => {
+  const { issuer, seed } = await setup(t, database === 'postgres' ? { GATEHOUSE_DATABASE_URL: await tempPostgres(t) } : {});
   const service = await tokenRequest(issuer, { grant_type: 'client_credentials', resource: BILLING_API }, seed.service);
   assert.equal(service.status, 400, JSON.stringify(service.body));
   assert.equal(service.body.error, 'invalid_target');
@@ -90,6 +94,7 @@ test('client credentials and the password grant refuse an API outside the client
   assert.equal(decodeJwt((await tokenRequest(issuer, { grant_type: 'client_credentials', resource: ITEMS_API }, seed.service)).body.access_token).aud, ITEMS_API);
   assert.equal(decodeJwt((await tokenRequest(issuer, { grant_type: 'password', ...JOHN, resource: ITEMS_API }, seed.passwordClient)).body.access_token).aud, ITEMS_API);
 });
+}
 
 test('an unknown API and an API the client was not granted get the same answer', async (t) => {
   const { issuer, seed } = await setup(t);

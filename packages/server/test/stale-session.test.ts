@@ -7,12 +7,20 @@ import * as client from 'openid-client';
 import * as users from '../src/storage/users.ts';
 import { createBrowser, loginThroughForm, type Browser } from '@gatehouse/test-support/browser';
 import { ITEMS_API, cliAsync, seedDemo, startInProcess } from '@gatehouse/test-support/gatehouse';
+import { tempPostgres } from '@gatehouse/test-support/postgres';
 import { startAdmin } from './admin-support.ts';
 
 const JOHN = { username: 'johndoe', password: 'correct horse' };
 
-async function setup(t: test.TestContext) {
-  const gh = await startInProcess(t, { GATEHOUSE_DEFAULT_API: ITEMS_API });
+const DATABASES = ['sqlite', 'postgres'] as const;
+
+/** The database a test runs on: a temporary SQLite file (the default) or a temporary PostgreSQL database. */
+async function databaseEnv(t: test.TestContext, database: (typeof DATABASES)[number]): Promise<Record<string, string>> {
+  return database === 'postgres' ? { GATEHOUSE_DATABASE_URL: await tempPostgres(t) } : {};
+}
+
+async function setup(t: test.TestContext, database: (typeof DATABASES)[number] = 'sqlite') {
+  const gh = await startInProcess(t, { GATEHOUSE_DEFAULT_API: ITEMS_API, ...(await databaseEnv(t, database)) });
   const seed = await seedDemo(gh.db);
   return { ...gh, seed };
 }
@@ -70,8 +78,9 @@ async function assertStaleSessionHandled(issuer: string, browser: Browser, redir
   assert.match(interactive.html, /name="password"/, `${why}: the login page`);
 }
 
-test('a user disabled while signed in: their session ends, and their browser gets login_required or the login page', async (t) => {
-  const { issuer, seed, db } = await setup(t);
+for (const database of DATABASES) {
+test(`[${database}] a user disabled while signed in: their session ends, and their browser gets login_required or the login page`, async (t) => {
+  const { issuer, seed, db } = await setup(t, database);
   const browser = await signedIn(issuer, seed.webRedirectUri);
   const john = (await users.findUser(db, 'johndoe'))!;
   const sessionsOf = async () => (await db.selectFrom('oidc_payloads').select('model').where('model', '=', 'Session').where('account_id', '=', john.id).execute()).length;
@@ -80,6 +89,7 @@ test('a user disabled while signed in: their session ends, and their browser get
   assert.equal(await sessionsOf(), 0, 'disabling ended the session');
   await assertStaleSessionHandled(issuer, browser, seed.webRedirectUri, 'disabled');
 });
+}
 
 test('a session whose user row is gone, or whose grant is gone, is answered as no session', async (t) => {
   const { issuer, seed, db } = await setup(t);
@@ -108,8 +118,9 @@ test('a session whose user row is gone, or whose grant is gone, is answered as n
   await assertStaleSessionHandled(issuer, orphan, seed.webRedirectUri, 'deleted');
 });
 
-test('disabling through the CLI or the admin API ends the user\'s sessions too', async (t) => {
-  const admin = await startAdmin(t, { GATEHOUSE_DEFAULT_API: ITEMS_API });
+for (const database of DATABASES) {
+test(`[${database}] disabling through the CLI or the admin API ends the user's sessions too`, async (t) => {
+  const admin = await startAdmin(t, { GATEHOUSE_DEFAULT_API: ITEMS_API, ...(await databaseEnv(t, database)) });
   const seed = await seedDemo(admin.db);
   const sessionsOf = async (userId: string) =>
     (await admin.db.selectFrom('oidc_payloads').select('model').where('model', '=', 'Session').where('account_id', '=', userId).execute()).length;
@@ -131,3 +142,4 @@ test('disabling through the CLI or the admin API ends the user\'s sessions too',
   assert.equal(await sessionsOf(john.id), 0, 'the admin API ended the session');
   await assertStaleSessionHandled(admin.issuer, viaApi, seed.webRedirectUri, 'disabled by the admin API');
 });
+}
