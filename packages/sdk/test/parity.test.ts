@@ -1,5 +1,5 @@
-// Every adapter sends the same bytes: the same requests go to Fastify (inject), Express and Hono
-// (@hono/node-server), both on real sockets, and status, WWW-Authenticate, Retry-After, content
+// Every adapter sends the same bytes: the same requests go to Fastify, Express and Hono
+// (@hono/node-server), each on a real socket, and status, WWW-Authenticate, Retry-After, content
 // type and body must match. Each adapter gives the core the client's address (the failure limit).
 import assert from 'node:assert/strict';
 import { request as httpRequest, type OutgoingHttpHeaders, type Server } from 'node:http';
@@ -31,7 +31,7 @@ interface Wire {
 }
 
 /** A header given as an array is sent as that many separate fields (fetch would join them). */
-type Call = (path: string, headers: Record<string, string | string[]>) => Promise<Wire>;
+type Call = (path: string, headers: Record<string, string | string[]>, method?: 'GET' | 'POST') => Promise<Wire>;
 
 interface Adapters {
   readonly fastify: Call;
@@ -40,43 +40,38 @@ interface Adapters {
   close(): Promise<void>;
 }
 
-/** The same two routes on the three frameworks, protected by one authenticator (as one API would be). */
-async function serveEverywhere(authenticator: Authenticator): Promise<Adapters> {
+/**
+ * The same routes on the three frameworks, protected by one authenticator (as one API would be):
+ * `GET /items` and `POST /items` with `items` as their requirement, and an optional `GET /feed`.
+ */
+async function serveEverywhere(authenticator: Authenticator, items: AuthRequirement = ITEMS): Promise<Adapters> {
   const fastifyApp = Fastify();
   await fastifyApp.register(fastifyGatehouse, { authenticator });
-  fastifyApp.get('/items', { auth: ITEMS }, async (request) => ({ subject: request.auth?.subject, kind: request.auth?.kind }));
+  fastifyApp.get('/items', { auth: items }, async (request) => ({ subject: request.auth?.subject, kind: request.auth?.kind }));
+  fastifyApp.post('/items', { auth: items }, async (request) => ({ subject: request.auth?.subject, kind: request.auth?.kind }));
   fastifyApp.get('/feed', { auth: FEED }, async (request) => ({ subject: request.auth?.subject ?? null }));
-  await fastifyApp.ready();
+  await fastifyApp.listen({ port: 0, host: '127.0.0.1' });
 
   const { requireAuth } = expressGatehouse(authenticator);
   const app = express();
-  app.get('/items', requireAuth(ITEMS), (req, res) => void res.json({ subject: req.auth?.subject, kind: req.auth?.kind }));
+  app.get('/items', requireAuth(items), (req, res) => void res.json({ subject: req.auth?.subject, kind: req.auth?.kind }));
+  app.post('/items', requireAuth(items), (req, res) => void res.json({ subject: req.auth?.subject, kind: req.auth?.kind }));
   app.get('/feed', requireAuth(FEED), (req, res) => void res.json({ subject: req.auth?.subject ?? null }));
   const expressServer = await listen(app.listen(0, '127.0.0.1'));
 
   const hono = honoGatehouse(authenticator);
   const honoApp = new Hono();
-  honoApp.get('/items', hono.requireAuth(ITEMS), (c) => c.json({ subject: c.get('auth')?.subject, kind: c.get('auth')?.kind }));
+  honoApp.get('/items', hono.requireAuth(items), (c) => c.json({ subject: c.get('auth')?.subject, kind: c.get('auth')?.kind }));
+  honoApp.post('/items', hono.requireAuth(items), (c) => c.json({ subject: c.get('auth')?.subject, kind: c.get('auth')?.kind }));
   honoApp.get('/feed', hono.requireAuth({ optional: true }), (c) => c.json({ subject: c.get('auth')?.subject ?? null }));
   const honoServer = await listen(createAdaptorServer({ fetch: honoApp.fetch }).listen(0, '127.0.0.1') as Server);
 
   const overSocket = (server: Server): Call => {
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    return (path, headers) => get(`${base}${path}`, headers);
+    return (path, headers, method = 'GET') => send(method, `${base}${path}`, headers);
   };
   return {
-    fastify: async (path, headers) => {
-      const response = await fastifyApp.inject({ method: 'GET', url: path, headers });
-      const header = (name: string) => (response.headers[name] === undefined ? undefined : String(response.headers[name]));
-      return {
-        status: response.statusCode,
-        wwwAuthenticate: header('www-authenticate'),
-        retryAfter: header('retry-after'),
-        contentType: header('content-type'),
-        cacheControl: header('cache-control'),
-        body: response.body,
-      };
-    },
+    fastify: overSocket(fastifyApp.server),
     express: overSocket(expressServer),
     hono: overSocket(honoServer),
     async close() {
@@ -89,10 +84,10 @@ async function serveEverywhere(authenticator: Authenticator): Promise<Adapters> 
   };
 }
 
-/** A GET over a real socket with node:http, which sends each element of an array header as its own field. */
-function get(url: string, headers: OutgoingHttpHeaders): Promise<Wire> {
+/** A request over a real socket with node:http, which sends each element of an array header as its own field. */
+function send(method: 'GET' | 'POST', url: string, headers: OutgoingHttpHeaders): Promise<Wire> {
   return new Promise((resolve, reject) => {
-    const outgoing = httpRequest(url, { headers }, (response) => {
+    const outgoing = httpRequest(url, { method, headers }, (response) => {
       let body = '';
       response.setEncoding('utf8');
       response.on('data', (chunk: string) => (body += chunk));
@@ -119,8 +114,14 @@ async function listen(server: Server): Promise<Server> {
 }
 
 /** Fastify's, Express' and Hono's answers, asserted identical (a 200's content type is each framework's own). */
-async function sameEverywhere(adapters: Adapters, name: string, path: string, headers: Record<string, string | string[]>): Promise<Wire> {
-  const answers = [await adapters.fastify(path, headers), await adapters.express(path, headers), await adapters.hono(path, headers)];
+async function sameEverywhere(
+  adapters: Adapters,
+  name: string,
+  path: string,
+  headers: Record<string, string | string[]>,
+  method: 'GET' | 'POST' = 'GET',
+): Promise<Wire> {
+  const answers = [await adapters.fastify(path, headers, method), await adapters.express(path, headers, method), await adapters.hono(path, headers, method)];
   const [fastifyWire, expressWire, honoWire] = answers.map((answer) => (answer.status < 400 ? { ...answer, contentType: undefined } : answer)) as [Wire, Wire, Wire];
   assert.deepEqual(expressWire, fastifyWire, `${name}: Express differs from Fastify`);
   assert.deepEqual(honoWire, fastifyWire, `${name}: Hono differs from Fastify`);
@@ -198,6 +199,8 @@ test('Fastify, Express and Hono answer every case with identical status, challen
       if (expect === 401 || expect === 403 || expect === 400) assert.ok(fastifyWire.wwwAuthenticate?.startsWith('Bearer realm='), name);
       assert.equal(fastifyWire.cacheControl, name === 'token in the query' ? 'no-store' : undefined, name);
       if (name.startsWith('two A')) assert.match(fastifyWire.body, /"error":"invalid_request".*sent more than once/, name);
+      // Every 503 says when to come back (RFC 9110 §10.2.3).
+      if (expect === 503) assert.equal(fastifyWire.retryAfter, '1', name);
     } finally {
       teardown?.();
     }
@@ -234,5 +237,47 @@ test('past the failure limit, every adapter answers 429 with the same Retry-Afte
     assert.equal(issuer.requests.introspection, before);
   } finally {
     await throttled.close();
+  }
+});
+
+// Issue 10.12-13: under an https issuer a credential cookie is read only under a name no other site
+// or subdomain can set (`__Host-`/`__Secure-`, RFC 6265bis §4.1.3), and a cookie credential on an
+// unsafe method from another site is refused 403 `cross_site_request` without a challenge.
+test('cookie credentials under an https issuer: prefixed names only, cross-site POSTs 403, the same on every adapter', async () => {
+  const httpsIssuer = 'https://issuer.example.test';
+  // Static keys: an https issuer with no network at all.
+  const options = { issuer: httpsIssuer, audience: issuer.audience, algorithms: ['ES256' as const], jwks: issuer.jwks() };
+  assert.throws(
+    () => createAuthenticator({ ...options, credentials: { cookie: 'token' } }),
+    (error: unknown) => error instanceof TypeError && /^credentials\.cookie: .*__Host-token.*credentials\.unprefixedCookies: true/.test(error.message),
+  );
+  const COOKIE_ONLY: AuthRequirement = { scopes: ['items'], sources: ['cookie'] };
+  const token = await issuer.mintAccessToken({ issuer: httpsIssuer, scopes: ['items'] });
+
+  const prefixed = await serveEverywhere(createAuthenticator({ ...options, credentials: { cookie: '__Host-token' } }), COOKIE_ONLY);
+  try {
+    const ok = await sameEverywhere(prefixed, '__Host- cookie', '/items', { cookie: `__Host-token=${token}` });
+    assert.equal(ok.status, 200, ok.body);
+    assert.equal(JSON.parse(ok.body).subject, 'user-1');
+    // The same token under the bare name is not a credential here: nothing was sent.
+    const bare = await sameEverywhere(prefixed, 'unprefixed cookie', '/items', { cookie: `token=${token}` });
+    assert.deepEqual([bare.status, bare.wwwAuthenticate], [401, `Bearer realm="${issuer.audience}"`]);
+
+    const sameOrigin = await sameEverywhere(prefixed, 'same-origin POST', '/items', { cookie: `__Host-token=${token}`, 'sec-fetch-site': 'same-origin' }, 'POST');
+    assert.equal(sameOrigin.status, 200, sameOrigin.body);
+    const crossSite = await sameEverywhere(prefixed, 'cross-site POST', '/items', { cookie: `__Host-token=${token}`, 'sec-fetch-site': 'cross-site', origin: 'https://evil.example' }, 'POST');
+    assert.equal(crossSite.status, 403);
+    assert.equal(crossSite.wwwAuthenticate, undefined, 'no challenge: signing in again would not help');
+    assert.equal(JSON.parse(crossSite.body).error, 'cross_site_request');
+  } finally {
+    await prefixed.close();
+  }
+
+  // The opt-out, for a cookie that cannot be renamed.
+  const unprefixed = await serveEverywhere(createAuthenticator({ ...options, credentials: { cookie: 'token', unprefixedCookies: true } }), COOKIE_ONLY);
+  try {
+    assert.equal((await sameEverywhere(unprefixed, 'opted-out cookie', '/items', { cookie: `token=${token}` })).status, 200);
+  } finally {
+    await unprefixed.close();
   }
 });
