@@ -18,23 +18,38 @@ export interface ConsoleClientOptions {
   readonly adminScopes: readonly string[];
 }
 
-export function consoleClientMetadata({ publicUrl, brandName, adminApi, adminScopes }: ConsoleClientOptions): ClientMetadata {
+export function consoleClientMetadata(options: ConsoleClientOptions): ClientMetadata {
+  return adminClientMetadata(options, {
+    clientId: CONSOLE_CLIENT_ID,
+    name: `${options.brandName} admin console`,
+    redirectUri: `${options.publicUrl}${CONSOLE_CALLBACK_PATH}`,
+    postLogoutRedirectUri: `${options.publicUrl}${CONSOLE_PATH}`,
+  });
+}
+
+/**
+ * A built-in browser client of the admin API (the console, the admin docs): public, first-party,
+ * authorization code only (no refresh token: the token lives in the page), granted the admin API
+ * alone with every admin scope as the most it may ask for, on this server's own origin.
+ */
+export function adminClientMetadata(
+  { publicUrl, adminApi, adminScopes }: ConsoleClientOptions,
+  client: { readonly clientId: string; readonly name: string; readonly redirectUri: string; readonly postLogoutRedirectUri?: string },
+): ClientMetadata {
   return {
-    client_id: CONSOLE_CLIENT_ID,
-    client_name: `${brandName} admin console`,
+    client_id: client.clientId,
+    client_name: client.name,
     token_endpoint_auth_method: 'none',
     application_type: 'web',
-    redirect_uris: [`${publicUrl}${CONSOLE_CALLBACK_PATH}`],
-    post_logout_redirect_uris: [`${publicUrl}${CONSOLE_PATH}`],
-    // No refresh token: the console keeps its access token in memory only; when it expires, a
-    // new authorization request is answered at once from the login session.
+    redirect_uris: [client.redirectUri],
+    ...(client.postLogoutRedirectUri === undefined ? {} : { post_logout_redirect_uris: [client.postLogoutRedirectUri] }),
     grant_types: ['authorization_code'],
     response_types: ['code'],
     scope: 'openid',
     id_token_signed_response_alg: 'ES256',
     api_scopes: [...adminScopes],
     apis: [adminApi],
-    // The browser sends the console's Origin with its token request: this server's own.
+    // The browser sends the page's Origin with its token request: this server's own.
     cors_origins: [new URL(publicUrl).origin],
     first_party: true,
   };
