@@ -14,7 +14,7 @@ import { withPasswordHash } from '@gatehouse/server/internal/passwords/user-pass
 import * as users from '@gatehouse/server/internal/storage/users';
 import { decodeSecretKey, Keyring } from '@gatehouse/server/internal/keyring';
 import { tempDir } from './files.ts';
-import { freePort } from './ports.ts';
+import { withFreePort } from './ports.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const GATEHOUSE_BIN = join(REPO_ROOT, 'packages/server/bin/gatehouse.js');
@@ -52,21 +52,28 @@ export interface InProcessServer {
 
 /** A server in this process on a free port, with its own SQLite file (or the given database). */
 export async function startInProcess(t: Pick<TestContext, 'after'>, env: Env = {}, options: Omit<BuildOptions, 'config'> = {}): Promise<InProcessServer> {
-  const port = await freePort();
-  const issuer = `http://127.0.0.1:${port}`;
   const databaseUrl = env.GATEHOUSE_DATABASE_URL ?? `sqlite:${join(tempDir(t), 'gatehouse.db')}`;
-  const { config } = loadConfig(
-    withTestKey({
-      GATEHOUSE_PUBLIC_URL: issuer,
-      GATEHOUSE_PORT: String(port),
-      GATEHOUSE_HOST: '127.0.0.1',
-      GATEHOUSE_LOG_LEVEL: process.env.GATEHOUSE_TEST_LOG_LEVEL ?? 'silent',
-      ...env,
-      GATEHOUSE_DATABASE_URL: databaseUrl,
-    }),
-  );
-  const server = await buildServer({ ...options, config });
-  await server.app.listen({ port, host: '127.0.0.1' });
+  const { port, server } = await withFreePort(async (port) => {
+    const { config } = loadConfig(
+      withTestKey({
+        GATEHOUSE_PUBLIC_URL: `http://127.0.0.1:${port}`,
+        GATEHOUSE_PORT: String(port),
+        GATEHOUSE_HOST: '127.0.0.1',
+        GATEHOUSE_LOG_LEVEL: process.env.GATEHOUSE_TEST_LOG_LEVEL ?? 'silent',
+        ...env,
+        GATEHOUSE_DATABASE_URL: databaseUrl,
+      }),
+    );
+    const server = await buildServer({ ...options, config });
+    try {
+      await server.app.listen({ port, host: '127.0.0.1' });
+    } catch (error) {
+      await server.close();
+      throw error;
+    }
+    return { port, server };
+  });
+  const issuer = `http://127.0.0.1:${port}`;
   let closed = false;
   const close = async () => {
     if (closed) return;
@@ -144,8 +151,12 @@ export interface ServerProcess {
 }
 
 /** `gatehouse serve` as a separate process, resolved once it listens. */
-export async function startProcess(t: Pick<TestContext, 'after'>, env: Env, port?: number): Promise<ServerProcess> {
-  const listenPort = port ?? (await freePort());
+export function startProcess(t: Pick<TestContext, 'after'>, env: Env, port?: number): Promise<ServerProcess> {
+  // With a port of its own choosing, a port taken between the choice and the listen is chosen again.
+  return port === undefined ? withFreePort((free) => launch(t, env, free)) : launch(t, env, port);
+}
+
+async function launch(t: Pick<TestContext, 'after'>, env: Env, listenPort: number): Promise<ServerProcess> {
   const issuer = `http://127.0.0.1:${listenPort}`;
   const child = spawn(process.execPath, [GATEHOUSE_BIN, 'serve'], {
     env: {
@@ -181,7 +192,9 @@ export async function startProcess(t: Pick<TestContext, 'after'>, env: Env, port
     child.stdout!.on('data', check);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${output}`));
+      const error: NodeJS.ErrnoException = new Error(`server exited with ${code}:\n${output}`);
+      if (output.includes('EADDRINUSE')) error.code = 'EADDRINUSE';
+      reject(error);
     });
   });
   return { issuer, port: listenPort, child, output: () => output, stop };

@@ -3,7 +3,6 @@
 import type { TestContext } from 'node:test';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
-import { freePort } from './ports.ts';
 
 export interface ReceivedMail {
   readonly to: string;
@@ -49,11 +48,12 @@ export async function startMailbox(t: Pick<TestContext, 'after'>): Promise<TestM
         .catch((error: Error) => callback(error));
     },
   });
-  const port = await freePort();
+  // Port 0: the server binds at once, so nothing can take the port between choosing and listening.
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve());
+    server.listen(0, '127.0.0.1', () => resolve());
   });
+  const { port } = server.server.address() as { port: number };
   t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
   const taken = new Set<ReceivedMail>();
   return {
