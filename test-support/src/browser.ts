@@ -72,6 +72,8 @@ export interface LoginResult {
   readonly callback: URL;
   /** Every response status on the way, for assertions. */
   readonly statuses: number[];
+  /** The pages shown on the way (login, consent), in order. */
+  readonly pages: string[];
 }
 
 /**
@@ -85,17 +87,19 @@ export async function loginThroughForm(
   redirectUri: string,
 ): Promise<LoginResult> {
   const statuses: number[] = [];
+  const pages: string[] = [];
   let response = await browser.get(authorizationUrl);
   for (let hops = 0; hops < 10; hops++) {
     statuses.push(response.status);
     const location = response.headers.get('location');
     if (location) {
       const next = new URL(location, response.url || authorizationUrl);
-      if (next.href.startsWith(redirectUri)) return { callback: next, statuses };
+      if (next.href.startsWith(redirectUri)) return { callback: next, statuses, pages };
       response = await browser.get(next);
       continue;
     }
     const html = await response.text();
+    pages.push(html);
     if (html.includes('name="password"')) {
       const base = new URL(response.url);
       response = await browser.post(new URL(formAction(html, '/login'), base), {

@@ -96,7 +96,7 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
     const throttle = loginThrottle(config, shared.throttleStore);
     const passwordLogin = passwordLoginFor(options, storage.db, throttle, app);
     const apiKeyUses = new ApiKeyUses(storage.db, app.log);
-    const engine = await engineFor({ config, db: storage.db, passwordLogin, layout, audit, apiKeyUses, log: app.log });
+    const engine = await engineFor({ config, db: storage.db, passwordLogin, layout, audit, apiKeyUses, log: app.log, limiter: new RateLimiter(shared.throttleStore) });
     const announce = announcer(shared.bus, app);
     const keyMaintenance = new KeyMaintenance({ db: storage.db, engine, checkIntervalSeconds: config.keyCheckInterval, announce: () => announce('keys'), log: app.log });
     const changed = async (type: ClusterEvent['type']): Promise<void> => {
@@ -161,10 +161,11 @@ interface EngineParts {
   readonly audit: AuditWriter;
   readonly apiKeyUses: ApiKeyUses;
   readonly log: FastifyBaseLogger;
+  readonly limiter: RateLimiter;
 }
 
 /** The protocol engine (oidc-provider) with keys and cookie secrets from storage. */
-function engineFor({ config, db, passwordLogin, layout, audit, apiKeyUses, log }: EngineParts): Promise<Engine> {
+function engineFor({ config, db, passwordLogin, layout, audit, apiKeyUses, log, limiter }: EngineParts): Promise<Engine> {
   return createEngine({
     db,
     config,
@@ -175,6 +176,7 @@ function engineFor({ config, db, passwordLogin, layout, audit, apiKeyUses, log }
     onProtocolError: (event) => log.debug(event, 'protocol request refused'),
     // A replayed code or a reused refresh token: a security event, in the audit log.
     audit,
+    limiter,
   });
 }
 

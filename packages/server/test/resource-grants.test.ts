@@ -108,7 +108,7 @@ test('registration is off by default, and the start banner says what is open: re
   const databaseUrl = `sqlite:${join(tempDir(t), 'gatehouse.db')}`;
   const closed = await startProcess(t, { GATEHOUSE_DATABASE_URL: databaseUrl });
   assert.equal((await fetch(`${closed.issuer}/register`)).status, 404, 'no self-registration unless turned on');
-  assert.match(closed.output(), /registration off; password grant off \(no client has it\); dynamic client registration off; development settings GATEHOUSE_SMTP_URL/);
+  assert.match(closed.output(), /registration off; password grant off \(no client has it\); dynamic client registration off; client metadata documents off; development settings GATEHOUSE_SMTP_URL/);
   assert.doesNotMatch(closed.output(), /registration is on/);
   await closed.stop();
 
@@ -120,7 +120,7 @@ test('registration is off by default, and the start banner says what is open: re
   assert.match(output, /"level":40[^\n]*registration is on: anyone can create an account/);
   assert.match(output, /"level":40[^\n]*the password grant is on for 1 client\(s\): tutorial/);
   assert.match(output, /"level":40[^\n]*dynamic client registration is on: any client may register itself/);
-  assert.match(output, /registration on; password grant on for tutorial; dynamic client registration on; development settings none/);
+  assert.match(output, /registration on; password grant on for tutorial; dynamic client registration on; client metadata documents off; development settings none/);
   const banner = output.indexOf('registration is on');
   assert.ok(banner >= 0 && banner < output.indexOf('Gatehouse is listening'), 'said before the server takes requests');
 });

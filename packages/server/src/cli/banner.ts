@@ -31,6 +31,12 @@ export async function startBanner(config: Config, db: Db): Promise<BannerLine[]>
       message: 'dynamic client registration is on: any client may register itself at /connect/register and get tokens for the APIs open to dynamically registered clients (GATEHOUSE_DYNAMIC_CLIENT_REGISTRATION=true)',
     });
   }
+  if (config.clientIdMetadataDocuments) {
+    lines.push({
+      level: 'warn',
+      message: `client metadata documents are on: a client_id may be an https URL, fetched to learn the client, which then gets tokens for the APIs open to dynamic clients (GATEHOUSE_CLIENT_ID_METADATA_DOCUMENTS=true${config.clientIdMetadataDocumentsLoopback ? '; also from this machine, for development' : ''})`,
+    });
+  }
   if (passwordClients.length > 0) {
     lines.push({
       level: 'warn',
@@ -46,6 +52,7 @@ export async function startBanner(config: Config, db: Db): Promise<BannerLine[]>
       `registration ${config.registration ? 'on' : 'off'}`,
       `password grant ${passwordClients.length > 0 ? `on for ${passwordClients.join(', ')}` : 'off (no client has it)'}`,
       `dynamic client registration ${config.dynamicClientRegistration ? 'on' : 'off'}`,
+      `client metadata documents ${config.clientIdMetadataDocuments ? 'on' : 'off'}`,
       `development settings ${development.length > 0 ? development.join(', ') : 'none'}`,
       `admin console ${config.adminConsole ? 'on at /admin' : 'off (GATEHOUSE_ADMIN_CONSOLE=false)'}`,
     ].join('; '),

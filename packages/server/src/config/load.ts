@@ -2,6 +2,7 @@
 // GATEHOUSE_CONFIG_FILE), validates every setting against the schema and fails with
 // one message per bad setting, naming it and what it accepts.
 import { readFileSync } from 'node:fs';
+import { isProduction } from './production.ts';
 import { settings, type Config, type SettingKey } from './schema.ts';
 
 export class ConfigError extends Error {
@@ -89,6 +90,13 @@ function crossChecks(config: Config): string[] {
   }
   if (config.headersTimeout > config.requestTimeout) {
     problems.push(`${settings.headersTimeout.env}: must be at most ${settings.requestTimeout.env} (${config.requestTimeout}s)`);
+  }
+  // Fetching from loopback lets any client id make the server GET its own machine's services.
+  if (config.clientIdMetadataDocumentsLoopback && isProduction(config)) {
+    problems.push(`${settings.clientIdMetadataDocumentsLoopback.env}: for development only; refused with ${settings.publicUrl.env}=${config.publicUrl} (only an http URL on a loopback host is development)`);
+  }
+  if (config.clientIdMetadataDocumentsLoopback && !config.clientIdMetadataDocuments) {
+    problems.push(`${settings.clientIdMetadataDocumentsLoopback.env}: needs ${settings.clientIdMetadataDocuments.env}=true`);
   }
   return problems;
 }

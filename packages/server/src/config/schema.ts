@@ -288,6 +288,20 @@ export const settings = {
     description:
       'How long a dynamically registered client (`GATEHOUSE_DYNAMIC_CLIENT_REGISTRATION`) is kept without being used: once it is older than this and holds no live grant (never used, or its users\' grants all expired or were revoked), it is deleted. A client that needs it again registers again.',
   }),
+  clientIdMetadataDocuments: setting({
+    env: 'GATEHOUSE_CLIENT_ID_METADATA_DOCUMENTS',
+    type: boolean(),
+    default: false,
+    description:
+      'Whether a `client_id` may be an https URL whose JSON document describes the client (OAuth Client ID Metadata Documents, as MCP clients use). Gatehouse fetches the document (https only, no private, loopback or link-local address even after DNS, no redirects, at most 5 KiB and 2.5 s, cached as its `Cache-Control` says, for 1 minute at least and 1 hour at most); its `client_id` must equal its URL and its redirect URIs are the only ones allowed. Such clients are third-party (consent page, naming the host of the document), public unless the document says `private_key_jwt` with a `jwks_uri`, limited to the authorization code and refresh token grants, and reach exactly the APIs open to dynamically registered clients (`open_to_dynamic_clients`), with the scopes the roles of the user grant: docs/adr/0012-client-id-metadata-documents.md.',
+  }),
+  clientIdMetadataDocumentsLoopback: setting({
+    env: 'GATEHOUSE_CLIENT_ID_METADATA_DOCUMENTS_LOOPBACK',
+    type: boolean(),
+    default: false,
+    description:
+      'Development only: also fetch client metadata documents from https URLs on this machine (`https://127.0.0.1:…`, `https://[::1]:…`, `https://localhost:…`), to try an MCP client locally. Refused unless the public URL is http on a loopback host (not production). A self-signed certificate is trusted through Node\'s `NODE_EXTRA_CA_CERTS`.',
+  }),
   adminConsole: setting({
     env: 'GATEHOUSE_ADMIN_CONSOLE',
     type: boolean(),

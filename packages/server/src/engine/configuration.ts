@@ -4,7 +4,15 @@
 import type { Adapter, Configuration, FindAccount, KoaContextWithOIDC } from 'oidc-provider';
 import type { JWK } from 'jose';
 import type { Config } from '../config/schema.ts';
+import type { RateLimiter } from '../passwords/throttle.ts';
 import { createInteractionPolicy } from './interaction-policy.ts';
+import {
+  constrainMetadataDocumentClient,
+  METADATA_DOCUMENT_LIMIT_NAME,
+  METADATA_DOCUMENT_MAX_BYTES,
+  metadataDocumentFeature,
+  outboundFetch,
+} from './metadata-documents.ts';
 
 /** The scopes of OpenID Connect itself: what the userinfo endpoint answers for. */
 export const OPENID_SCOPES = ['openid', 'offline_access', 'profile', 'email'] as const;
@@ -77,6 +85,8 @@ export interface ConfigurationParts {
   readonly recordAccessToken: (record: JwtAccessTokenRecord) => Promise<void>;
   /** The username put in a user's access token (RFC 9068 §2.2.3.1), if the user exists. */
   readonly usernameOf: (accountId: string) => Promise<string | undefined>;
+  /** Limits how many client metadata documents one address makes the server fetch. */
+  readonly limiter?: RateLimiter;
 }
 
 export function providerConfiguration(config: Config, parts: ConfigurationParts): Configuration {
@@ -105,7 +115,9 @@ export function providerConfiguration(config: Config, parts: ConfigurationParts)
       // S256 only (oidc-provider 9 refuses `plain`); required for public clients.
       required: (_ctx, client) => client.tokenEndpointAuthMethod === 'none',
     },
-    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
+    // private_key_jwt only for clients described by a metadata document (metadata-documents.ts):
+    // stored clients authenticate with a secret or are public.
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none', ...(config.clientIdMetadataDocuments ? ['private_key_jwt' as const] : [])],
     enabledJWA: {
       idTokenSigningAlgValues: SIGNING_ALGS as never,
       userinfoSigningAlgValues: SIGNING_ALGS as never,
@@ -122,11 +134,20 @@ export function providerConfiguration(config: Config, parts: ConfigurationParts)
     },
     extraClientMetadata: {
       properties: ['api_scopes', 'apis', 'cors_origins', 'first_party', 'registered_dynamically'],
+      // A client metadata document never sets these, and what it may say is bounded.
+      validator: (_ctx, _key, _value, metadata) => constrainMetadataDocumentClient(metadata as Record<string, unknown>, OPENID_SCOPES),
+    },
+    fetch: outboundFetch(config),
+    fetchResponseBodyLimits: {
+      [METADATA_DOCUMENT_LIMIT_NAME]: METADATA_DOCUMENT_MAX_BYTES,
+      // A document client's keys; unbounded by default in oidc-provider.
+      jwks_uri: 64 * 1024,
+      sector_identifier_uri: 16 * 1024,
     },
     // Browsers may call the token, introspection and revocation endpoints only from origins the
     // client lists (Swagger UI on the API's own origin, for instance).
     clientBasedCORS: (_ctx, origin, client) => Array.isArray(client.cors_origins) && (client.cors_origins as string[]).includes(origin),
-    features: features(parts),
+    features: features(config, parts),
     interactions: {
       url: (_ctx, interaction) => `${INTERACTION_PATH}/${interaction.uid}`,
       // A session whose user was disabled or deleted asks for a login, never a 500.
@@ -148,15 +169,16 @@ export function providerConfiguration(config: Config, parts: ConfigurationParts)
     // RFC 8414 §2: what the discovery document adds to oidc-provider's own members.
     discovery: {
       ...(config.dynamicClientRegistration ? { registration_endpoint: `${config.publicUrl.replace(/\/$/, '')}${ROUTES.registration}` } : {}),
-      // Clients are known in advance or registered through RFC 7591; a URL is not a client id here.
-      client_id_metadata_document_supported: false,
+      // MCP clients read this before they try a document (GATEHOUSE_CLIENT_ID_METADATA_DOCUMENTS).
+      client_id_metadata_document_supported: config.clientIdMetadataDocuments,
     },
     conformIdTokenClaims: true,
   };
 }
 
-function features(parts: ConfigurationParts): Features {
+function features(config: Config, parts: ConfigurationParts): Features {
   return {
+    clientIdMetadataDocument: metadataDocumentFeature(config, parts.limiter ? { limiter: parts.limiter } : {}),
     devInteractions: { enabled: false },
     registration: { enabled: false },
     introspection: {

@@ -7,12 +7,15 @@ import type { Db } from '../storage/database.ts';
 import { findApi } from '../storage/apis.ts';
 import { grantedScopes } from '../storage/users.ts';
 import { decideUserScopes } from './scope-policy.ts';
+import { metadataDocumentHost } from './metadata-documents.ts';
 
 export interface InteractionView {
   readonly uid: string;
   readonly prompt: string;
   readonly clientId: string;
   readonly clientName: string;
+  /** For a client described by a metadata document, the host that published it (its client_id's). */
+  readonly publisher: string | undefined;
   readonly redirectUri: string | undefined;
   readonly accountId: string | undefined;
 }
@@ -85,6 +88,7 @@ export function createInteractionApi(currentProvider: () => Provider, db: Db): I
         prompt: interaction.prompt.name,
         clientId,
         clientName: client?.clientName ?? clientId,
+        publisher: metadataDocumentHost(clientId),
         redirectUri: typeof interaction.params.redirect_uri === 'string' ? interaction.params.redirect_uri : undefined,
         accountId: interaction.session?.accountId,
       };

@@ -5,6 +5,7 @@ import type { JSONWebKeySet } from 'jose';
 import Provider, { errors, type ClientMetadata, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config/schema.ts';
 import type { PasswordLogin } from '../passwords/password-login.ts';
+import type { RateLimiter } from '../passwords/throttle.ts';
 import { verifySecret } from '../secrets.ts';
 import { TtlCache } from '../storage/cache.ts';
 import { findStoredClient } from '../storage/clients.ts';
@@ -67,6 +68,8 @@ export interface EngineDeps {
   readonly onProtocolError?: (event: { endpoint: string; error: string | undefined; detail: string | undefined }) => void;
   /** Writes to the audit log (security events: a replayed code, a reused refresh token). */
   readonly audit?: (event: AuditEventInput) => Promise<void>;
+  /** Rate limits shared by every instance (client metadata documents fetched per address). */
+  readonly limiter?: RateLimiter;
 }
 
 type Adapter = ReturnType<typeof createOidcAdapter>;
@@ -212,6 +215,7 @@ function buildProvider(parts: ProviderParts): Provider {
       pages: createProviderPages(layout),
       recordAccessToken: (record) => recordAccessToken(db, record),
       usernameOf: parts.usernameOf,
+      ...(parts.deps.limiter ? { limiter: parts.deps.limiter } : {}),
     }),
   );
   // Koa's `proxy` would take the left-most X-Forwarded-For entry, which the client writes:

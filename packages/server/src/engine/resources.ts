@@ -12,6 +12,7 @@ import { TtlCache } from '../storage/cache.ts';
 import type { Db } from '../storage/database.ts';
 import { clientApiScopes } from './scope-policy.ts';
 import { OPENID_SCOPES } from './configuration.ts';
+import { isMetadataDocumentClientId } from './metadata-documents.ts';
 
 /** The client's allowed API scopes, kept in its metadata (see client-metadata.ts). */
 export function allowedScopesOf(client: ProviderClient): string[] {
@@ -23,9 +24,13 @@ export function grantedApisOf(client: ProviderClient): string[] {
   return Array.isArray(client.apis) ? (client.apis as string[]) : [];
 }
 
-/** Registered through RFC 7591 (client-metadata.ts): reaches the APIs open to such clients (ADR 0011). */
-export function registeredDynamically(client: ProviderClient): boolean {
-  return client.registered_dynamically === true;
+/**
+ * A client no operator set up: registered through RFC 7591 (client-metadata.ts; ADR 0011) or
+ * described by a client metadata document (metadata-documents.ts; ADR 0012). It reaches the APIs
+ * open to dynamic clients.
+ */
+export function isDynamicClient(client: ProviderClient): boolean {
+  return client.registered_dynamically === true || isMetadataDocumentClientId(client.clientId);
 }
 
 /**
@@ -92,10 +97,10 @@ export function createResourceIndicators(db: Db, config: Config) {
       return isPlainSignIn(ctx.oidc.params?.scope) ? undefined : fallback;
     },
     async getResourceServerInfo(ctx: KoaContextWithOIDC, indicator: string, client: ProviderClient): Promise<ResourceServer> {
-      // A dynamically registered client reaches the APIs open to such clients, decided now (an API
+      // A dynamic client reaches the APIs open to such clients, decided now (an API
       // closed to them stops their tokens and refreshes at once), besides any granted to it by name.
       const granted = grantedApisOf(client).includes(indicator);
-      if (!granted && !registeredDynamically(client)) throw refusal(ctx, indicator);
+      if (!granted && !isDynamicClient(client)) throw refusal(ctx, indicator);
       const api = await apis.get(indicator, () => findApi(db, indicator));
       if (!api) throw refusal(ctx, indicator);
       if (granted) return resourceServerFor(api, client, config);

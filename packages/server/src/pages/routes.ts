@@ -103,7 +103,7 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
       return sendPage(
         reply,
         200,
-        pages.consent({ action: actions(uid).consent, abortAction: actions(uid).abort, csrf: csrf.issue(uid, 'interaction'), clientName: view.clientName, destination: destinationOf(view.redirectUri), ...consent }),
+        pages.consent({ action: actions(uid).consent, abortAction: actions(uid).abort, csrf: csrf.issue(uid, 'interaction'), clientName: view.clientName, publisher: view.publisher, destination: destinationOf(view.redirectUri), ...consent }),
         targets,
       );
     }

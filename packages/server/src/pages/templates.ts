@@ -73,6 +73,8 @@ export interface ConsentPageInput {
    * is not, so the person can tell an app from one posing as it (RFC 6819 §4.2.3).
    */
   readonly destination: string;
+  /** The host that published the client's metadata document, for such a client: who it really is. */
+  readonly publisher?: string | undefined;
   readonly apis: readonly { name: string; granted: readonly string[]; refused: readonly string[] }[];
   readonly oidcScopes: readonly string[];
 }
@@ -164,11 +166,15 @@ ${hidden('pending', pending)}
     });
   }
 
-  consent({ action, abortAction, csrf, clientName, destination, apis, oidcScopes }: ConsentPageInput): string {
+  consent({ action, abortAction, csrf, clientName, publisher, destination, apis, oidcScopes }: ConsentPageInput): string {
     return this.#layout.page({
       title: 'Allow access',
       body: html`<h1>Allow access?</h1>
-<p><span class="client">${clientName}</span> (at <strong class="destination">${destination}</strong>) asks to:</p>
+<p><span class="client">${clientName}</span> ${
+      publisher === undefined
+        ? html`(at <strong class="destination">${destination}</strong>)`
+        : html`(described by <strong class="publisher">${publisher}</strong>, answering at <strong class="destination">${destination}</strong>)`
+    } asks to:</p>
 <ul class="scopes">
 ${oidcScopes.map((s) => html`<li>${OIDC_SCOPE_TEXT[s] ?? s}</li>`)}
 ${apis.flatMap((api) => api.granted.map((s) => html`<li>Use <strong>${api.name}</strong> with the scope <code>${s}</code></li>`))}

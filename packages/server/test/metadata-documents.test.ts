@@ -1,0 +1,261 @@
+// Client ID Metadata Documents (issue 15; docs/adr/0012): a client_id that is an https URL is
+// resolved by fetching its document, with the protections such a fetch needs, and the client it
+// describes is what Gatehouse decides (public or private_key_jwt, third-party, the APIs open to
+// dynamic clients), never what the document claims. Real server, real https document server,
+// real HTTP; the flows are driven by openid-client.
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import { test, type TestContext } from 'node:test';
+import * as client from 'openid-client';
+import { createBrowser, loginThroughForm } from '@gatehouse/test-support/browser';
+import { startInProcess, testSecretKey } from '@gatehouse/test-support/gatehouse';
+import { startHttpsServer, trustInThisProcess } from '@gatehouse/test-support/https-server';
+import { ConfigError, loadConfig } from '../src/config/load.ts';
+import { METADATA_FETCHES_PER_ADDRESS_PER_MINUTE, METADATA_DOCUMENT_MAX_BYTES, refusedDocumentUrl } from '../src/engine/metadata-documents.ts';
+import * as apis from '../src/storage/apis.ts';
+import * as roles from '../src/storage/roles.ts';
+import * as users from '../src/storage/users.ts';
+import { withPasswordHash } from '../src/passwords/user-passwords.ts';
+
+const MCP = 'http://127.0.0.1:9/mcp';
+const CLOSED = 'http://127.0.0.1:9/internal';
+const REDIRECT = 'http://127.0.0.1:8999/callback';
+const ADA = { username: 'ada', password: 'analytical engine 1843' };
+const ON = { GATEHOUSE_CLIENT_ID_METADATA_DOCUMENTS: 'true', GATEHOUSE_CLIENT_ID_METADATA_DOCUMENTS_LOOPBACK: 'true' };
+
+type Answer = (response: ServerResponse) => void;
+
+async function setup(t: TestContext, env: Record<string, string> = ON) {
+  const answers = new Map<string, Answer>();
+  const documents = await startHttpsServer(t, (request, response) => {
+    const answer = answers.get(request.url ?? '');
+    if (answer) answer(response);
+    else response.writeHead(404).end();
+  });
+  trustInThisProcess(t, documents.certificate);
+  const server = await startInProcess(t, env);
+  await apis.createApi(server.db, { identifier: MCP, name: 'MCP', scopes: 'tools:read tools:write', openToDynamicClients: true });
+  await apis.createApi(server.db, { identifier: CLOSED, name: 'Internal', scopes: 'tools:read internal' });
+  await roles.createRole(server.db, { name: 'tools', scopes: 'tools:read tools:write internal' });
+  await users.createUser(server.db, await withPasswordHash({ ...ADA, email: 'ada@example.com', roles: ['tools'] }));
+
+  /** Serves a document at `path` (JSON, or the given answer) and returns its URL, the client id. */
+  const serve = (path: string, document: Record<string, unknown> | Answer = {}, headers: Record<string, string> = {}): string => {
+    const clientId = `${documents.origin}${path}`;
+    answers.set(
+      path,
+      typeof document === 'function'
+        ? document
+        : (response) =>
+            response
+              .writeHead(200, { 'content-type': 'application/json', ...headers })
+              .end(JSON.stringify({ client_id: clientId, client_name: 'Agent', redirect_uris: [REDIRECT], grant_types: ['authorization_code', 'refresh_token'], token_endpoint_auth_method: 'none', ...document })),
+    );
+    return clientId;
+  };
+  const fetchesOf = (path: string) => documents.requests.filter((p) => p === path).length;
+
+  /** The authorization request a public client sends; the page or redirect it gets. */
+  const authorize = async (clientId: string, redirectUri = REDIRECT) => {
+    const url = new URL(`${server.issuer}/authorize`);
+    url.search = new URLSearchParams({
+      client_id: clientId,
+      response_type: 'code',
+      redirect_uri: redirectUri,
+      scope: 'tools:read',
+      resource: MCP,
+      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
+    }).toString();
+    const response = await fetch(url, { redirect: 'manual' });
+    return { status: response.status, location: response.headers.get('location'), body: await response.text() };
+  };
+  return { ...server, documents, serve, fetchesOf, authorize };
+}
+
+const discovery = async (issuer: string) => (await (await fetch(`${issuer}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>;
+
+/** Refused before a login page: oidc-provider's error page, never a redirect to the client. */
+function assertRefused(answer: { status: number; location: string | null; body: string }, why: RegExp, what: string, code = 'invalid_client'): void {
+  assert.equal(answer.status, 400, `${what}: ${answer.status} ${answer.location ?? ''}`);
+  assert.equal(answer.location, null, what);
+  assert.match(answer.body, new RegExp(`<code>${code}</code>`), what);
+  assert.match(answer.body, why, what);
+}
+
+test('off by default: not advertised, and a URL client_id is an unknown client that is never fetched', async (t) => {
+  const { issuer, serve, fetchesOf, authorize } = await setup(t, {});
+  assert.equal((await discovery(issuer)).client_id_metadata_document_supported, false);
+  const clientId = serve('/agent.json');
+  assert.equal((await authorize(clientId)).status, 400);
+  assert.equal(fetchesOf('/agent.json'), 0);
+});
+
+test('a document client signs in through a consent page naming its host, and gets tokens for the open API only, whatever its document claims', async (t) => {
+  const { issuer, serve, documents } = await setup(t);
+  assert.equal((await discovery(issuer)).client_id_metadata_document_supported, true);
+  // Everything Gatehouse decides, claimed by the document: first party (no consent), APIs and
+  // scopes by name, a CORS origin, an API scope in `scope`.
+  const clientId = serve('/agent.json', {
+    first_party: true,
+    apis: [CLOSED],
+    api_scopes: ['internal'],
+    cors_origins: ['https://evil.example'],
+    registered_dynamically: false,
+    scope: 'openid internal',
+  });
+  const config = await client.discovery(new URL(issuer), clientId, undefined, client.None(), { execute: [client.allowInsecureRequests] });
+  const authorize = async (resource: string) => {
+    const verifier = client.randomPKCECodeVerifier();
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: REDIRECT,
+      scope: 'tools:read internal',
+      resource,
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+    });
+    return { verifier, result: await loginThroughForm(createBrowser(), url, ADA, REDIRECT) };
+  };
+  const { verifier, result } = await authorize(MCP);
+  const consent = result.pages.find((page) => page.includes('/consent'));
+  assert.ok(consent, 'a consent page was shown: the document cannot make itself first party');
+  assert.match(consent, new RegExp(`described by <strong class="publisher">127\\.0\\.0\\.1:${documents.port}</strong>`));
+  assert.match(consent, /answering at <strong class="destination">127\.0\.0\.1:8999<\/strong>/);
+
+  const tokens = await client.authorizationCodeGrant(config, result.callback, { pkceCodeVerifier: verifier, expectedState: client.skipStateCheck }, { resource: MCP });
+  const claims = JSON.parse(Buffer.from(tokens.access_token.split('.')[1]!, 'base64url').toString()) as { aud: string; scope: string; client_id: string };
+  assert.deepEqual([claims.aud, claims.scope, claims.client_id], [MCP, 'tools:read', clientId]);
+  assert.ok(tokens.refresh_token, 'a refresh token without offline_access, as MCP clients expect');
+  const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token!, { resource: MCP });
+  assert.ok(refreshed.access_token);
+
+  // The API the document named is not open to dynamic clients: invalid_target, as for anyone.
+  const refused = await authorize(CLOSED);
+  assert.equal(refused.result.callback.searchParams.get('error'), 'invalid_target');
+
+  // Its CORS origin was not taken: a browser on that origin may not use the token endpoint.
+  const fromBrowser = await fetch(`${issuer}/token`, {
+    method: 'POST',
+    headers: { origin: 'https://evil.example', 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshed.refresh_token!, client_id: clientId, resource: MCP }),
+  });
+  assert.equal(fromBrowser.status, 400);
+  assert.equal(((await fromBrowser.json()) as { error: string }).error, 'invalid_request');
+  assert.equal(fromBrowser.headers.get('access-control-allow-origin'), null);
+});
+
+test('a document that lies or misbehaves is refused: each protection of the fetch and of the metadata', async (t) => {
+  const { serve, authorize, fetchesOf, documents } = await setup(t);
+  // Fetch failures are invalid_client; a document that says what it may not, invalid_client_metadata.
+  const FETCH = 'invalid_client';
+  const METADATA = 'invalid_client_metadata';
+  const cases: [string, Record<string, unknown> | Answer, RegExp, string][] = [
+    ['/wrong-id.json', { client_id: 'https://other.example/agent.json' }, /client_id does not match/, METADATA],
+    ['/too-large.json', { client_name: 'x'.repeat(METADATA_DOCUMENT_MAX_BYTES) }, /fetch failed/, FETCH],
+    ['/redirects.json', (response) => response.writeHead(302, { location: 'https://10.0.0.1/agent.json' }).end(), /fetch failed/, FETCH],
+    ['/not-json.json', (response) => response.writeHead(200, { 'content-type': 'application/json' }).end('<html>'), /fetch failed/, FETCH],
+    ['/array.json', (response) => response.writeHead(200, { 'content-type': 'application/json' }).end('[]'), /not a JSON object/, METADATA],
+    ['/gone.json', (response) => response.writeHead(500).end(), /fetch failed/, FETCH],
+    ['/secret.json', { token_endpoint_auth_method: 'client_secret_post' }, /shared-secret/, METADATA],
+    ['/with-secret.json', { client_secret: 'chosen by the client' }, /client_secret/, METADATA],
+    ['/machine.json', { grant_types: ['client_credentials'] }, /only authorization_code and refresh_token/, METADATA],
+    ['/http-redirect.json', { redirect_uris: ['http://evil.example/callback'] }, /must use https/, 'invalid_redirect_uri'],
+    ['/jwt-without-keys.json', { token_endpoint_auth_method: 'private_key_jwt' }, /needs a jwks_uri/, METADATA],
+  ];
+  for (const [path, document, why, code] of cases) {
+    const answer = await authorize(serve(path, document));
+    assertRefused(answer, why, path, code);
+    // Fetched (a refused document is not cached: oidc-provider looks for the client again to
+    // render its error, so a refusal may cost two fetches, both within the per-address limit).
+    assert.ok(fetchesOf(path) >= 1, `${path} was fetched`);
+  }
+  // A redirect URI the document does not list: oidc-provider's redirect check, with the document's list.
+  const listed = serve('/listed.json');
+  const other = await authorize(listed, 'http://127.0.0.1:8999/elsewhere');
+  assert.equal(other.status, 400);
+  assert.equal(other.location, null, 'never sent to an unlisted redirect URI');
+  assert.match(other.body, /redirect_uri did not match/);
+  // The redirect to a private address was not followed.
+  assert.deepEqual(documents.requests.filter((p) => p.includes('agent.json')), []);
+});
+
+test('a document server that never answers is given up on, and the client refused', async (t) => {
+  const { serve, authorize } = await setup(t);
+  // Holds the request open until the test ends (oidc-provider's fetch gives up after 2.5 s).
+  const answer = await authorize(serve('/slow.json', () => {}));
+  assertRefused(answer, /fetch failed/, 'slow');
+});
+
+test('some URLs are never fetched: private, link-local and loopback addresses, no path, a query', async (t) => {
+  const server = await setup(t, { GATEHOUSE_CLIENT_ID_METADATA_DOCUMENTS: 'true' });
+  const loopbackDocument = server.serve('/agent.json');
+  for (const clientId of [
+    loopbackDocument,
+    `https://localhost:${server.documents.port}/agent.json`,
+    // 2130706433 is 127.0.0.1 written as one number: the URL parser normalizes it first.
+    `https://2130706433:${server.documents.port}/agent.json`,
+    'https://10.1.2.3/agent.json',
+    'https://169.254.169.254/latest/meta-data',
+    'https://[fd00::1]/agent.json',
+    'https://[::ffff:192.168.0.1]/agent.json',
+    'https://100.64.0.1/agent.json',
+  ]) {
+    assertRefused(await server.authorize(clientId), /not fetched from/, clientId);
+  }
+  assertRefused(await server.authorize('https://agent.example/'), /must have a path/, 'bare origin');
+  assertRefused(await server.authorize('https://agent.example/agent.json?x=1'), /must not have a query/, 'query');
+  assert.deepEqual(server.documents.requests, [], 'nothing reached the document server');
+  // The rule alone, for the addresses the suite cannot reach.
+  assert.equal(refusedDocumentUrl('https://agent.example/agent.json', false), undefined);
+  assert.match(refusedDocumentUrl('https://[fe80::1]/agent.json', false)!, /link-local/);
+});
+
+test('a fetched document is kept at least a minute, whatever its Cache-Control says', async (t) => {
+  const { serve, authorize, fetchesOf } = await setup(t);
+  const clientId = serve('/cached.json', {}, { 'cache-control': 'max-age=0' });
+  for (let i = 0; i < 3; i++) {
+    const answer = await authorize(clientId);
+    assert.equal(answer.status, 303, answer.body.slice(0, 200));
+    assert.match(answer.location!, /\/interaction\//);
+  }
+  assert.equal(fetchesOf('/cached.json'), 1);
+});
+
+test('one address may make the server fetch only so many documents a minute', async (t) => {
+  const { serve, authorize, fetchesOf } = await setup(t);
+  for (let i = 0; i < METADATA_FETCHES_PER_ADDRESS_PER_MINUTE; i++) {
+    assert.equal((await authorize(serve(`/many-${i}.json`))).status, 303);
+  }
+  assertRefused(await authorize(serve('/one-too-many.json')), /too many client metadata documents/, 'over the limit');
+  assert.equal(fetchesOf('/one-too-many.json'), 0);
+});
+
+test('a document client with private_key_jwt and a jwks_uri authenticates with its key', async (t) => {
+  const { issuer, serve, documents } = await setup(t);
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'agent-1', use: 'sig', alg: 'ES256' };
+  serve('/jwks.json', (response) => response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] })));
+  const clientId = serve('/confidential.json', { token_endpoint_auth_method: 'private_key_jwt', jwks_uri: `${documents.origin}/jwks.json`, token_endpoint_auth_signing_alg: 'ES256' });
+  const key = { key: await crypto.subtle.importKey('jwk', { ...privateKey.export({ format: 'jwk' }) }, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']), kid: 'agent-1' };
+  const config = await client.discovery(new URL(issuer), clientId, undefined, client.PrivateKeyJwt(key), { execute: [client.allowInsecureRequests] });
+  const verifier = client.randomPKCECodeVerifier();
+  const url = client.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'tools:read', resource: MCP, code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
+  const { callback } = await loginThroughForm(createBrowser(), url, ADA, REDIRECT);
+  const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: client.skipStateCheck }, { resource: MCP });
+  assert.ok(tokens.access_token);
+
+  // The same client without its key is refused: it is confidential.
+  const keyless = await client.discovery(new URL(issuer), clientId, undefined, client.None(), { execute: [client.allowInsecureRequests] });
+  await assert.rejects(client.refreshTokenGrant(keyless, tokens.refresh_token!, { resource: MCP }), (error: client.ResponseBodyError) => error.error === 'invalid_client');
+});
+
+test('the loopback allowance is for development only, and only with documents on', () => {
+  const env = { GATEHOUSE_SECRET_KEY: testSecretKey(undefined), GATEHOUSE_PUBLIC_URL: 'https://auth.example.com', ...ON };
+  assert.throws(() => loadConfig(env), (error: ConfigError) => error.problems.some((p) => /GATEHOUSE_CLIENT_ID_METADATA_DOCUMENTS_LOOPBACK: for development only/.test(p)));
+  assert.throws(
+    () => loadConfig({ GATEHOUSE_CLIENT_ID_METADATA_DOCUMENTS_LOOPBACK: 'true' }),
+    (error: ConfigError) => error.problems.some((p) => /needs GATEHOUSE_CLIENT_ID_METADATA_DOCUMENTS=true/.test(p)),
+  );
+  assert.equal(loadConfig(ON).config.clientIdMetadataDocumentsLoopback, true);
+});
