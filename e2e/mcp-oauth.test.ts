@@ -1,7 +1,8 @@
 // The official MCP TypeScript client (@modelcontextprotocol/sdk, its OAuth client provider)
 // connects with no prior configuration to the example MCP server (examples/mcp-server, the
 // official SDK's server protected by @gatehouse/sdk) through a real Gatehouse server: it reads the
-// RFC 9728 metadata the 401 points to, discovers Gatehouse (RFC 8414), registers itself (RFC 7591),
+// RFC 9728 metadata the 401 points to, discovers Gatehouse (RFC 8414), registers itself (RFC 7591)
+// or names its Client ID Metadata Document,
 // sends a user through the real login and consent pages (authorization code + PKCE S256 with an
 // RFC 8707 resource), lists and calls tools, is refused a tool whose scope it lacks with a 403
 // naming that scope, steps up, and refreshes. Nothing here is Gatehouse's client code.
@@ -20,6 +21,7 @@ import * as users from '@gatehouse/server/internal/storage/users';
 import { withPasswordHash } from '@gatehouse/server/internal/passwords/user-passwords';
 import { createBrowser, loginThroughForm } from '@gatehouse/test-support/browser';
 import { startInProcess } from '@gatehouse/test-support/gatehouse';
+import { startHttpsServer, trustInThisProcess } from '@gatehouse/test-support/https-server';
 import { freePort } from '@gatehouse/test-support/ports';
 
 const USER = { username: 'ada', password: 'analytical engine 1843' };
@@ -76,8 +78,8 @@ interface Setup {
   readonly fetchFn: typeof fetch;
 }
 
-async function setup(t: TestContext): Promise<Setup> {
-  const gatehouse = await startInProcess(t, { GATEHOUSE_DYNAMIC_CLIENT_REGISTRATION: 'true' });
+async function setup(t: TestContext, env: Record<string, string> = { GATEHOUSE_DYNAMIC_CLIENT_REGISTRATION: 'true' }): Promise<Setup> {
+  const gatehouse = await startInProcess(t, env);
   const port = await freePort();
   const publicUrl = `http://127.0.0.1:${port}`;
   const endpoint = mcpEndpoint(publicUrl);
@@ -187,6 +189,39 @@ test('the official MCP client registers, logs a user in, calls tools, is refused
   assert.equal(provider.authorizations.length, 2);
   assert.equal(text(await stepped.callTool({ name: 'clear_notes', arguments: {} })), 'cleared');
   await stepped.close();
+});
+
+test('with client metadata documents on, the official MCP client uses its clientMetadataUrl instead of registering', async (t) => {
+  // The client's document, on https (the SDK refuses an http clientMetadataUrl) on this machine:
+  // Gatehouse's development allowance fetches it; a test certificate is trusted.
+  let documentUrl = '';
+  const documents = await startHttpsServer(t, (request, response) => {
+    if (request.url !== '/mcp-client.json') return void response.writeHead(404).end();
+    response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ client_id: documentUrl, ...new MemoryProvider().clientMetadata }));
+  });
+  documentUrl = `${documents.origin}/mcp-client.json`;
+  trustInThisProcess(t, documents.certificate);
+  const s = await setup(t, { GATEHOUSE_CLIENT_ID_METADATA_DOCUMENTS: 'true', GATEHOUSE_CLIENT_ID_METADATA_DOCUMENTS_LOOPBACK: 'true' });
+  const provider = new (class extends MemoryProvider {
+    get clientMetadataUrl(): string {
+      return documentUrl;
+    }
+  })();
+  const client = await connect(s, provider);
+  // No registration endpoint was there to use: the client id is the document's URL.
+  assert.equal(provider.client?.client_id, documentUrl);
+  assert.equal(provider.authorizations[0]!.searchParams.get('client_id'), documentUrl);
+  assert.deepEqual(documents.requests, ['/mcp-client.json'], 'fetched once by Gatehouse');
+  const claims = JSON.parse(Buffer.from(provider.saved!.access_token.split('.')[1]!, 'base64url').toString()) as { aud: string; scope: string; client_id: string };
+  assert.deepEqual([claims.aud, claims.client_id], [s.endpoint, documentUrl]);
+  assert.deepEqual(claims.scope.split(' ').sort(), ['notes:read', 'notes:write']);
+  assert.equal(text(await client.callTool({ name: 'add_note', arguments: { text: 'from a document client' } })), 'saved (1 notes)');
+  // Refresh without the user, as for a registered client.
+  const before = provider.saved!;
+  provider.saved = { ...before, access_token: `${before.access_token.slice(0, -4)}AAAA` };
+  assert.equal(text(await client.callTool({ name: 'add_note', arguments: { text: 'again' } })), 'saved (2 notes)');
+  assert.notEqual(provider.saved!.refresh_token, before.refresh_token);
+  await client.close();
 });
 
 test('the example MCP server takes only tokens for itself, and only requests addressed to its own host name', async (t) => {
