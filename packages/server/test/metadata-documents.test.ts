@@ -245,6 +245,10 @@ test('a document client with private_key_jwt and a jwks_uri authenticates with i
   const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: client.skipStateCheck }, { resource: MCP });
   assert.ok(tokens.access_token);
 
+  // It may not introspect: a key in a document anyone can publish is no reason to trust a client
+  // with other clients' tokens (RFC 7662 §2.1 leaves who may to the server).
+  assert.deepEqual(await client.tokenIntrospection(config, tokens.access_token), { active: false });
+
   // The same client without its key is refused: it is confidential.
   const keyless = await client.discovery(new URL(issuer), clientId, undefined, client.None(), { execute: [client.allowInsecureRequests] });
   await assert.rejects(client.refreshTokenGrant(keyless, tokens.refresh_token!, { resource: MCP }), (error: client.ResponseBodyError) => error.error === 'invalid_client');

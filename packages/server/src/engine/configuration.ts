@@ -6,6 +6,7 @@ import type { JWK } from 'jose';
 import type { Config } from '../config/schema.ts';
 import type { RateLimiter } from '../passwords/throttle.ts';
 import { createInteractionPolicy } from './interaction-policy.ts';
+import { mayIntrospect } from './token-extensions.ts';
 import {
   constrainMetadataDocumentClient,
   METADATA_DOCUMENT_LIMIT_NAME,
@@ -183,8 +184,7 @@ function features(config: Config, parts: ConfigurationParts): Features {
     registration: { enabled: false },
     introspection: {
       enabled: true,
-      // RFC 7662 §2.1: only authenticated (confidential) clients may introspect.
-      allowedPolicy: async (ctx) => ctx.oidc.client?.clientAuthMethod !== 'none',
+      allowedPolicy: async (ctx) => mayIntrospect(ctx.oidc.client),
     },
     revocation: {
       enabled: true,

@@ -3,7 +3,7 @@
 // the client and answered; only an answer of {"active": false} is looked at again, so everything
 // oidc-provider knows keeps its own answer.
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
-import type { KoaContextWithOIDC } from 'oidc-provider';
+import type { Client as ProviderClient, KoaContextWithOIDC } from 'oidc-provider';
 import { findAccessToken, revokeAccessToken } from '../storage/access-tokens.ts';
 import { looksLikeApiKey, verifyApiKey } from '../storage/api-keys.ts';
 import type { Db } from '../storage/database.ts';
@@ -11,6 +11,7 @@ import { findStoredClient } from '../storage/clients.ts';
 import { accountRecord, grantedScopes } from '../storage/users.ts';
 import { OIDC_SCOPES, splitScope } from './scope-policy.ts';
 import { answerUnavailable } from './unavailable.ts';
+import { isMetadataDocumentClientId } from './metadata-documents.ts';
 
 export interface TokenExtensionsOptions {
   readonly db: Db;
@@ -139,6 +140,15 @@ export function createTokenExtensions({ db, issuer, jwks, onApiKeyUse, builtInCl
 }
 
 /** The Koa middleware (provider.use) that applies the extensions to /introspect and /revoke. */
+/**
+ * RFC 7662 §2.1 leaves who may introspect to the server: authenticated (confidential) clients, and
+ * among them not one a metadata document describes (anyone can publish a document with a key).
+ * Both oidc-provider's policy (configuration.ts) and the answers for Gatehouse's own tokens use it.
+ */
+export function mayIntrospect(client: Pick<ProviderClient, 'clientAuthMethod' | 'clientId'> | undefined): boolean {
+  return client !== undefined && client.clientAuthMethod !== 'none' && !isMetadataDocumentClientId(client.clientId);
+}
+
 export function tokenExtensionsMiddleware(
   extensions: TokenExtensions,
   paths: { introspection: string; revocation: string },
@@ -161,8 +171,7 @@ export function tokenExtensionsMiddleware(
     try {
       if (isIntrospection) {
         ctx.status = 200;
-        // RFC 7662 §2.1: only authenticated (confidential) clients learn anything.
-        ctx.body = client.clientAuthMethod === 'none' ? { active: false } : ((await extensions.introspect(token)) ?? { active: false });
+        ctx.body = mayIntrospect(client) ? ((await extensions.introspect(token)) ?? { active: false }) : { active: false };
       } else {
         // Revoked, another client's (RFC 7009 §2.1: not this client's to revoke, so left alone),
         // or not a token we know: §2.2 answers 200 in every case, so the answer confirms nothing.
