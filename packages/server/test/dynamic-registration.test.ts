@@ -116,8 +116,21 @@ test('a registered client gets tokens for the open API, through consent and PKCE
   // The operator closes the API to dynamically registered clients: refreshes stop at once, with
   // invalid_grant (the MCP SDK then asks the user again; invalid_target would be fatal to it).
   const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token!, { resource: MCP });
+  // A resource server introspecting the token sees it active: the client reaches the open API
+  // although no API is granted to it by name; once the API is closed, inactive.
+  const { clientSecret } = await clients.createClient(db, { clientId: 'resource-server', name: 'Resource server', grantTypes: 'client_credentials' });
+  const introspect = async (token: string) =>
+    (await (
+      await fetch(`${issuer}/introspect`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from(`resource-server:${clientSecret}`).toString('base64')}` },
+        body: new URLSearchParams({ token }),
+      })
+    ).json()) as { active: boolean; client_id?: string; aud?: string };
+  assert.deepEqual(await introspect(refreshed.access_token).then((answer) => [answer.active, answer.client_id, answer.aud]), [true, body.client_id, MCP]);
   await apis.updateApi(db, (await apis.findApi(db, MCP))!.id, { openToDynamicClients: false });
   await server.changed('apis');
+  assert.equal((await introspect(refreshed.access_token)).active, false);
   await assert.rejects(client.refreshTokenGrant(config, refreshed.refresh_token!, { resource: MCP }), (error: client.ResponseBodyError) => error.error === 'invalid_grant');
 });
 

@@ -14,6 +14,7 @@ import { startHttpsServer, trustInThisProcess } from '@gatehouse/test-support/ht
 import { ConfigError, loadConfig } from '../src/config/load.ts';
 import { METADATA_FETCHES_PER_ADDRESS_PER_MINUTE, METADATA_DOCUMENT_MAX_BYTES, refusedDocumentUrl } from '../src/engine/metadata-documents.ts';
 import * as apis from '../src/storage/apis.ts';
+import * as clients from '../src/storage/clients.ts';
 import * as roles from '../src/storage/roles.ts';
 import * as users from '../src/storage/users.ts';
 import { withPasswordHash } from '../src/passwords/user-passwords.ts';
@@ -74,6 +75,23 @@ async function setup(t: TestContext, env: Record<string, string> = ON) {
   return { ...server, documents, serve, fetchesOf, authorize };
 }
 
+/** RFC 7662 as a resource server calls it: a stored confidential client allowed nothing else. */
+async function introspector(db: Parameters<typeof clients.createClient>[0], issuer: string) {
+  const clientId = 'resource-server';
+  const { clientSecret } = await clients.createClient(db, { clientId, name: 'Resource server', grantTypes: 'client_credentials' });
+  return async (token: string) => {
+    const answer = await fetch(`${issuer}/introspect`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}` },
+      body: new URLSearchParams({ token }),
+    });
+    assert.equal(answer.status, 200);
+    return (await answer.json()) as Record<string, unknown>;
+  };
+}
+
+const pick = (record: Record<string, unknown>, ...keys: string[]) => Object.fromEntries(keys.map((key) => [key, record[key]]));
+
 const discovery = async (issuer: string) => (await (await fetch(`${issuer}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>;
 
 /** Refused before a login page: oidc-provider's error page, never a redirect to the client. */
@@ -93,7 +111,7 @@ test('off by default: not advertised, and a URL client_id is an unknown client t
 });
 
 test('a document client signs in through a consent page naming its host, and gets tokens for the open API only, whatever its document claims', async (t) => {
-  const { issuer, serve, documents } = await setup(t);
+  const { issuer, serve, documents, server, db } = await setup(t);
   assert.equal((await discovery(issuer)).client_id_metadata_document_supported, true);
   // Everything Gatehouse decides, claimed by the document: first party (no consent), APIs and
   // scopes by name, a CORS origin, an API scope in `scope`.
@@ -129,10 +147,18 @@ test('a document client signs in through a consent page naming its host, and get
   assert.ok(tokens.refresh_token, 'a refresh token without offline_access, as MCP clients expect');
   const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token!, { resource: MCP });
   assert.ok(refreshed.access_token);
+  // A resource server that introspects sees the token active (the client is not stored: its
+  // reach is the APIs open to dynamic clients), and inactive once the API is closed to them.
+  const introspect = await introspector(db, issuer);
+  assert.deepEqual(pick(await introspect(refreshed.access_token), 'active', 'client_id', 'aud', 'scope'), { active: true, client_id: clientId, aud: MCP, scope: 'tools:read' });
 
   // The API the document named is not open to dynamic clients: invalid_target, as for anyone.
   const refused = await authorize(CLOSED);
   assert.equal(refused.result.callback.searchParams.get('error'), 'invalid_target');
+
+  await apis.updateApi(db, (await apis.findApi(db, MCP))!.id, { openToDynamicClients: false });
+  await server.changed('apis');
+  assert.deepEqual(await introspect(refreshed.access_token), { active: false });
 
   // Its CORS origin was not taken: a browser on that origin may not use the token endpoint.
   const fromBrowser = await fetch(`${issuer}/token`, {

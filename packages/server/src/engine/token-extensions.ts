@@ -8,6 +8,7 @@ import { findAccessToken, revokeAccessToken } from '../storage/access-tokens.ts'
 import { looksLikeApiKey, verifyApiKey } from '../storage/api-keys.ts';
 import type { Db } from '../storage/database.ts';
 import { findStoredClient } from '../storage/clients.ts';
+import { apisOpenToDynamicClients } from '../storage/apis.ts';
 import { accountRecord, grantedScopes } from '../storage/users.ts';
 import { OIDC_SCOPES, splitScope } from './scope-policy.ts';
 import { answerUnavailable } from './unavailable.ts';
@@ -46,12 +47,32 @@ export function createTokenExtensions({ db, issuer, jwks, onApiKeyUse, builtInCl
     }
   }
 
+  /**
+   * The APIs and scopes the token's client may hold now: a built-in client's, a stored client's
+   * (none once revoked), and for a dynamic client (registered through RFC 7591 or described by a
+   * metadata document) also every API open to such clients, with its scopes, as resources.ts
+   * decides at each token request.
+   */
+  async function reachOf(clientId: string): Promise<{ readonly apis: readonly string[]; readonly scopes: readonly string[] } | undefined> {
+    const builtIn = await builtInClient?.(clientId);
+    if (builtIn) return builtIn;
+    const described = isMetadataDocumentClientId(clientId);
+    const stored = described ? undefined : await findStoredClient(db, clientId);
+    if (!described && (!stored || stored.revokedAt)) return undefined;
+    if (stored && !stored.registeredDynamically) return stored;
+    const open = await apisOpenToDynamicClients(db);
+    return {
+      apis: [...(stored?.apis ?? []), ...open.map((api) => api.identifier)],
+      scopes: [...(stored?.scopes ?? []), ...open.flatMap((api) => api.scopes.map((scope) => scope.name))],
+    };
+  }
+
   async function introspectJwt(token: string): Promise<Introspection> {
     const claims = await verifyOwnJwt(token);
     if (!claims) return INACTIVE;
     const clientId = claims.client_id as string;
-    const client = (await builtInClient?.(clientId)) ?? (await findStoredClient(db, clientId));
-    if (!client || ('revokedAt' in client && client.revokedAt)) return INACTIVE;
+    const client = await reachOf(clientId);
+    if (!client) return INACTIVE;
     const record = await findAccessToken(db, claims.jti!);
     if (record?.revoked_at) return INACTIVE;
     // The token is checked against the grant as it is now, not as it was at issuance: a JWT
