@@ -10,6 +10,7 @@ import { withPasswordHash } from '@gatehouse/server/internal/passwords/user-pass
 import * as users from '@gatehouse/server/internal/storage/users';
 import { launchChromium } from '@gatehouse/test-support/chromium';
 import { startInProcess, REPO_ROOT } from '@gatehouse/test-support/gatehouse';
+import { assertAuthorizeDialogAtTop } from '@gatehouse/test-support/swagger-ui';
 
 test('/admin/docs: Authorize signs in on the Gatehouse login page with PKCE, then the admin API answers from the page', async (t) => {
   const gh = await startInProcess(t);
@@ -31,6 +32,8 @@ test('/admin/docs: Authorize signs in on the Gatehouse login page with PKCE, the
   await page.locator('button.authorize').first().click();
   const codeFlow = page.locator('.auth-container', { hasText: 'authorizationCode' });
   await codeFlow.waitFor();
+  // At the sign-in, not scrolled down to the API key field below it.
+  await assertAuthorizeDialogAtTop(page);
   assert.equal(await codeFlow.locator('input#client_id_authorizationCode').inputValue(), 'gatehouse-admin-docs', 'the built-in client is preset');
   assert.equal(await codeFlow.locator('input#client_secret_authorizationCode').inputValue(), '', 'no secret in the browser');
   assert.match((await codeFlow.textContent()) ?? '', /authorizationCode with PKCE/);

@@ -80,10 +80,11 @@ test('with a running Gatehouse: real tokens from the password and client-credent
   assert.doesNotMatch(docsPage.body, /favicon-32x32\.png/);
   // The docs advertise the server's real endpoints.
   const spec = (await api.inject({ url: '/docs/json' })).json();
-  const flows = spec.components.securitySchemes.gatehouse.flows;
-  assert.equal(flows.authorizationCode.authorizationUrl, `${gh.issuer}/authorize`);
-  assert.equal(flows.authorizationCode.tokenUrl, `${gh.issuer}/token`);
-  assert.deepEqual(spec.paths['/users/me/items/'].get.security, [{ gatehouse: ['items'] }]);
+  const { gatehouse, gatehousePassword } = spec.components.securitySchemes;
+  assert.equal(gatehouse.flows.authorizationCode.authorizationUrl, `${gh.issuer}/authorize`);
+  assert.equal(gatehouse.flows.authorizationCode.tokenUrl, `${gh.issuer}/token`);
+  assert.equal(gatehousePassword.flows.password.tokenUrl, `${gh.issuer}/token`);
+  assert.deepEqual(spec.paths['/users/me/items/'].get.security, [{ gatehouse: ['items'] }, { gatehousePassword: ['items'] }]);
 });
 
 test('/me (the JupyterHub service): a token from ?token=, the bearer header or the cookie; two at once is 400; other routes read the header only', async (t) => {
