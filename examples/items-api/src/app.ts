@@ -22,8 +22,19 @@ export interface ItemsApiOptions {
   readonly logger?: boolean;
 }
 
-/** The cookie `/me` reads a token from (the JupyterHub service's `jupyterhub-services` cookie). */
+/** The cookie `/me` reads a token from (the JupyterHub service's `jupyterhub-services` cookie), over http. */
 export const TOKEN_COOKIE = 'items-token';
+
+/**
+ * The cookie's name: `__Host-items-token` when the issuer or this API is https, `items-token`
+ * over http. Under an https issuer the SDK reads a credential cookie only under a name no other
+ * site or subdomain can set (RFC 6265bis §4.1.3); browsers keep `__Host-` cookies from https
+ * origins only, so plain http (local development) keeps the bare name.
+ */
+export function tokenCookieName(urls: Pick<ItemsApiOptions, 'issuer' | 'publicUrl'>): string {
+  const https = [urls.issuer, urls.publicUrl].some((url) => new URL(url).protocol === 'https:');
+  return https ? `__Host-${TOKEN_COOKIE}` : TOKEN_COOKIE;
+}
 
 export const SCOPES = {
   me: 'Read information about the current user.',
@@ -38,13 +49,14 @@ const ACCOUNTS: Record<string, { username: string; plan: string }> = {
 };
 
 export async function buildItemsApi(options: ItemsApiOptions): Promise<FastifyInstance> {
+  const tokenCookie = tokenCookieName(options);
   const authenticator = createAuthenticator({
     issuer: options.issuer,
     audience: options.publicUrl,
     algorithms: ['ES256'],
     realm: 'items-api',
     // The JupyterHub service's three ways in (`/me` only): the bearer header, a cookie and `?token=`.
-    credentials: { bearer: true, cookie: TOKEN_COOKIE, query: 'token', ...(options.introspection ? { apiKey: { header: 'X-API-Key' } } : {}) },
+    credentials: { bearer: true, cookie: tokenCookie, query: 'token', ...(options.introspection ? { apiKey: { header: 'X-API-Key' } } : {}) },
     // Every other route reads the bearer header alone: cookies and query tokens only where a route says so.
     defaultSources: ['bearer'],
     ...(options.introspection ? { introspection: options.introspection } : {}),
@@ -87,7 +99,7 @@ export async function buildItemsApi(options: ItemsApiOptions): Promise<FastifyIn
     '/me',
     {
       auth: { sources: ['bearer', 'cookie', 'query'] },
-      schema: { summary: `Who the token belongs to: from \`?token=\`, the bearer header or the \`${TOKEN_COOKIE}\` cookie` },
+      schema: { summary: `Who the token belongs to: from \`?token=\`, the bearer header or the \`${tokenCookie}\` cookie` },
     },
     async (request) => {
       const principal = request.auth!;

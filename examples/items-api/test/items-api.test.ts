@@ -9,7 +9,8 @@ import * as roles from '@gatehouse/server/internal/storage/roles';
 import { withPasswordHash } from '@gatehouse/server/internal/passwords/user-passwords';
 import * as users from '@gatehouse/server/internal/storage/users';
 import { startInProcess, tokenRequest } from '@gatehouse/test-support/gatehouse';
-import { buildItemsApi, TOKEN_COOKIE } from '../src/app.ts';
+import { startHttpsServer } from '@gatehouse/test-support/tls';
+import { buildItemsApi, TOKEN_COOKIE, tokenCookieName } from '../src/app.ts';
 
 test('with the SDK test issuer: 401 without a token, 403 without the scope, 200 with it', async (t) => {
   const issuer = await createTestIssuer({ audience: 'https://items.example' });
@@ -93,11 +94,13 @@ test('/me (the JupyterHub service): a token from ?token=, the bearer header or t
   const api = await buildItemsApi({ issuer: issuer.issuer, publicUrl: 'https://items.example', docsClientId: 'docs' });
   t.after(() => api.close());
   const token = await issuer.mintAccessToken({ sub: 'user-1', scopes: ['me'], claims: { preferred_username: 'johndoe' } });
+  // https://items.example is https: the cookie is `__Host-items-token`.
+  const cookie = tokenCookieName({ issuer: issuer.issuer, publicUrl: 'https://items.example' });
 
   for (const request of [
     { url: `/me?token=${token}` },
     { url: '/me', headers: { authorization: `Bearer ${token}` } },
-    { url: '/me', headers: { cookie: `${TOKEN_COOKIE}=${token}` } },
+    { url: '/me', headers: { cookie: `${cookie}=${token}` } },
   ]) {
     const answer = await api.inject(request);
     assert.equal(answer.statusCode, 200, JSON.stringify(request));
@@ -110,5 +113,45 @@ test('/me (the JupyterHub service): a token from ?token=, the bearer header or t
   assert.ok(!twice.body.includes(token), 'the token is never echoed back');
   // Query tokens and cookies are for /me only.
   assertMissingCredentials(await api.inject({ url: `/users/me?token=${token}` }));
-  assertMissingCredentials(await api.inject({ url: '/users/me', headers: { cookie: `${TOKEN_COOKIE}=${token}` } }));
+  assertMissingCredentials(await api.inject({ url: '/users/me', headers: { cookie: `${cookie}=${token}` } }));
+});
+
+// Under an https issuer the SDK refuses an unprefixed credential cookie (RFC 6265bis §4.1.3): the
+// example names its cookie `__Host-items-token` there, and starts.
+test('under an https issuer: the app starts, and /me reads the __Host-items-token cookie', async (t) => {
+  const keys = await createTestIssuer({ audience: 'https://items.example' });
+  t.after(() => keys.close());
+  // A real https issuer: discovery and the test issuer's keys, on 127.0.0.1 with a trusted self-signed certificate.
+  let origin = '';
+  const https = await startHttpsServer(t, (request, response) => {
+    const documents: Record<string, unknown> = {
+      '/.well-known/openid-configuration': {
+        issuer: origin,
+        jwks_uri: `${origin}/jwks`,
+        authorization_endpoint: `${origin}/authorize`,
+        token_endpoint: `${origin}/token`,
+      },
+      '/jwks': keys.jwks(),
+    };
+    const body = documents[request.url ?? ''];
+    response.writeHead(body === undefined ? 404 : 200, { 'content-type': 'application/json' }).end(JSON.stringify(body ?? {}));
+  });
+  origin = https.origin;
+
+  const cookie = tokenCookieName({ issuer: origin, publicUrl: 'https://items.example' });
+  assert.equal(cookie, `__Host-${TOKEN_COOKIE}`);
+  assert.equal(tokenCookieName({ issuer: 'http://localhost:8000', publicUrl: 'http://localhost:8001' }), TOKEN_COOKIE, 'over http the name stays');
+  const api = await buildItemsApi({ issuer: origin, publicUrl: 'https://items.example', docsClientId: 'docs' });
+  t.after(() => api.close());
+
+  const token = await keys.mintAccessToken({ issuer: origin, sub: 'user-1', scopes: ['me'], claims: { preferred_username: 'johndoe' } });
+  const me = await api.inject({ url: '/me', headers: { cookie: `${cookie}=${token}` } });
+  assert.equal(me.statusCode, 200, me.body);
+  assert.deepEqual(me.json(), { kind: 'user', name: 'johndoe', scopes: ['me'] });
+  // The bare name is not read.
+  assertMissingCredentials(await api.inject({ url: '/me', headers: { cookie: `${TOKEN_COOKIE}=${token}` } }));
+  // The docs name the cookie the API reads.
+  const spec = (await api.inject({ url: '/docs/json' })).json();
+  assert.equal(spec.components.securitySchemes.accessTokenCookie.name, cookie);
+  assert.match(spec.paths['/me'].get.summary, new RegExp(cookie));
 });
