@@ -10,7 +10,7 @@ import { withPasswordHash } from '@gatehouse/server/internal/passwords/user-pass
 import * as users from '@gatehouse/server/internal/storage/users';
 import { launchChromium } from '@gatehouse/test-support/chromium';
 import { startInProcess, REPO_ROOT } from '@gatehouse/test-support/gatehouse';
-import { assertAuthorizeDialogAtTop } from '@gatehouse/test-support/swagger-ui';
+import { assertAuthorizeDialogAtTop, documentedExample } from '@gatehouse/test-support/swagger-ui';
 
 test('/admin/docs: Authorize signs in on the Gatehouse login page with PKCE, then the admin API answers from the page', async (t) => {
   const gh = await startInProcess(t);
@@ -59,6 +59,10 @@ test('/admin/docs: Authorize signs in on the Gatehouse login page with PKCE, the
   assert.equal((await status.textContent())!.trim().split(/\s+/)[0], '200');
   const body = (await block.locator('.live-responses-table .response .highlight-code').first().textContent()) ?? '';
   assert.match(body, /"username": "ops"/, 'the admin API answered with its users');
+  // The documented answer shows a realistic page of users (issue 13), not `"string"` placeholders.
+  const documented = (await documentedExample(block, '200')) ?? '';
+  assert.match(documented, /"username": "johndoe"/);
+  assert.doesNotMatch(documented, /"string"/);
   await page.screenshot({ path: `${screenshots}/users-200.png`, fullPage: true });
   assert.deepEqual(violations, [], 'no CSP violation on /admin/docs');
 });

@@ -13,7 +13,7 @@ import { buildItemsApi } from '@gatehouse/example-items-api/app';
 import { launchChromium } from '@gatehouse/test-support/chromium';
 import { startInProcess, REPO_ROOT } from '@gatehouse/test-support/gatehouse';
 import { freePort } from '@gatehouse/test-support/ports';
-import { assertAuthorizeDialogAtTop } from '@gatehouse/test-support/swagger-ui';
+import { assertAuthorizeDialogAtTop, documentedExample } from '@gatehouse/test-support/swagger-ui';
 
 test('Swagger UI: Authorize with PKCE on the Gatehouse login page, then 200 within scope and 403 outside it', async (t) => {
   const apiPort = await freePort();
@@ -85,6 +85,10 @@ test('Swagger UI: Authorize with PKCE on the Gatehouse login page, then 200 with
   }
 
   assert.equal(await execute('/users/me/items/'), '200');
+  // The documented answers show realistic bodies (issue 13), not Swagger UI's `"string"` placeholders.
+  const items = page.locator('.opblock', { has: page.locator('[data-path="/users/me/items/"]') }).first();
+  assert.match((await documentedExample(items, '200')) ?? '', /"item_id": "Foo"/);
+  assert.match((await documentedExample(items, '403')) ?? '', /"error": "insufficient_scope"[\s\S]*"scope": "items"/);
   await page.screenshot({ path: `${screenshots}/items-200.png`, fullPage: true });
   const forbidden = await execute('/accounts/{username}', async (block) => {
     await block.locator('input[placeholder="username"]').fill('alice');

@@ -42,6 +42,35 @@ export const SCOPES = {
   'accounts:read': 'Read any account.',
 } as const;
 
+// What each route answers, with the examples Swagger UI shows (not its `"string"` placeholders).
+// The SDK adds its 401/403 (RFC 6750 bodies) to these; the serializer writes only what is listed.
+const strings = { type: 'array', items: { type: 'string' } } as const;
+const object = (properties: Record<string, unknown>, example: Record<string, unknown>) =>
+  ({ type: 'object', properties, required: Object.keys(properties), additionalProperties: false, examples: [example] }) as const;
+
+const USER = object(
+  { id: { type: 'string' }, username: { type: ['string', 'null'] }, scopes: strings, client_id: { type: ['string', 'null'] } },
+  { id: '5f0c6a1e-8b2d-4c3f-9a7e-1d2b3c4d5e6f', username: 'johndoe', scopes: ['items', 'me'], client_id: 'docs' },
+);
+const WHO = object(
+  { kind: { type: 'string', enum: ['user', 'client', 'api_key'] }, name: { type: 'string' }, scopes: strings },
+  { kind: 'user', name: 'johndoe', scopes: ['items', 'me'] },
+);
+const ITEMS = {
+  type: 'array',
+  items: object({ item_id: { type: 'string' }, owner: { type: 'string' } }, { item_id: 'Foo', owner: 'johndoe' }),
+  examples: [[{ item_id: 'Foo', owner: 'johndoe' }]],
+} as const;
+const ACCOUNT = object(
+  {
+    username: { type: 'string' },
+    plan: { type: 'string' },
+    read_by: object({ kind: { type: 'string' }, subject: { type: 'string' } }, { kind: 'client', subject: 'items-service' }),
+  },
+  { username: 'alice', plan: 'free', read_by: { kind: 'client', subject: 'items-service' } },
+);
+const NOT_FOUND = { ...object({ detail: { type: 'string' } }, { detail: 'No such account' }), description: 'No such account.' };
+
 // A stand-in for the API's own data.
 const ACCOUNTS: Record<string, { username: string; plan: string }> = {
   johndoe: { username: 'johndoe', plan: 'pro' },
@@ -75,13 +104,15 @@ export async function buildItemsApi(options: ItemsApiOptions): Promise<FastifyIn
     ui: { theme: { favicon: [{ filename: 'favicon.svg', rel: 'icon', type: 'image/svg+xml', sizes: 'any', content: ITEMS_ICON }] } },
   });
 
-  app.get('/', { schema: { summary: 'Public: no credentials needed' } }, async () => ({ Hello: 'World' }));
+  app.get('/', { schema: { summary: 'Public: no credentials needed', response: { 200: object({ Hello: { type: 'string' } }, { Hello: 'World' }) } } }, async () => ({
+    Hello: 'World',
+  }));
   // The icon is the issuer's brand: browsers follow the redirect (and the docs page shows it).
   app.get('/favicon.ico', { schema: { hide: true } }, async (_request, reply) => reply.redirect(new URL('/favicon.ico', options.issuer).href, 302));
 
   app.get(
     '/users/me',
-    { auth: { scopes: ['me'], kinds: ['user'] }, schema: { summary: 'The current user (a user token with `me`)' } },
+    { auth: { scopes: ['me'], kinds: ['user'] }, schema: { summary: 'The current user (a user token with `me`)', response: { 200: USER } } },
     async (request) => {
       const principal = request.auth!;
       return {
@@ -99,7 +130,7 @@ export async function buildItemsApi(options: ItemsApiOptions): Promise<FastifyIn
     '/me',
     {
       auth: { sources: ['bearer', 'cookie', 'query'] },
-      schema: { summary: `Who the token belongs to: from \`?token=\`, the bearer header or the \`${tokenCookie}\` cookie` },
+      schema: { summary: `Who the token belongs to: from \`?token=\`, the bearer header or the \`${tokenCookie}\` cookie`, response: { 200: WHO } },
     },
     async (request) => {
       const principal = request.auth!;
@@ -109,7 +140,7 @@ export async function buildItemsApi(options: ItemsApiOptions): Promise<FastifyIn
 
   app.get(
     '/users/me/items/',
-    { auth: { scopes: ['items'], kinds: ['user'] }, schema: { summary: "The current user's items (scope `items`)" } },
+    { auth: { scopes: ['items'], kinds: ['user'] }, schema: { summary: "The current user's items (scope `items`)", response: { 200: ITEMS } } },
     async (request) => [{ item_id: 'Foo', owner: request.auth!.claims.preferred_username ?? request.auth!.subject }],
   );
 
@@ -120,6 +151,7 @@ export async function buildItemsApi(options: ItemsApiOptions): Promise<FastifyIn
       schema: {
         summary: 'Any account (scope `accounts:read`, a bearer token or an API key)',
         params: { type: 'object', properties: { username: { type: 'string', maxLength: 64 } }, required: ['username'] },
+        response: { 200: ACCOUNT, 404: NOT_FOUND },
       },
     },
     async (request, reply) => {

@@ -9,6 +9,7 @@ import * as roles from '@gatehouse/server/internal/storage/roles';
 import { withPasswordHash } from '@gatehouse/server/internal/passwords/user-passwords';
 import * as users from '@gatehouse/server/internal/storage/users';
 import { startInProcess, tokenRequest } from '@gatehouse/test-support/gatehouse';
+import { assertRealisticExamples } from '@gatehouse/test-support/openapi-examples';
 import { startHttpsServer } from '@gatehouse/test-support/tls';
 import { buildItemsApi, TOKEN_COOKIE, tokenCookieName } from '../src/app.ts';
 
@@ -44,6 +45,26 @@ test('with the SDK test issuer: 401 without a token, 403 without the scope, 200 
 
   assertInvalidToken(await api.inject({ url: '/users/me', headers: { authorization: `Bearer ${await issuer.mintBadToken('expired', { scopes: ['me'] })}` } }));
   assertInvalidToken(await api.inject({ url: '/users/me', headers: { authorization: `Bearer ${await issuer.mintBadToken('wrong_audience', { scopes: ['me'] })}` } }));
+});
+
+// Issue 13: Swagger UI shows realistic bodies, not `{"item_id": "string"}`: every route's answers
+// have examples that fit their schemas, the SDK's refusals included (RFC 6750 bodies).
+test('the docs show a realistic example for every response', async (t) => {
+  const issuer = await createTestIssuer({ audience: 'https://items.example' });
+  t.after(() => issuer.close());
+  const api = await buildItemsApi({ issuer: issuer.issuer, publicUrl: 'https://items.example', docsClientId: 'docs' });
+  t.after(() => api.close());
+  const examples = assertRealisticExamples((await api.inject({ url: '/docs/json' })).json());
+  const example = (label: string) => examples.find((found) => found.label === label)?.example;
+  assert.deepEqual(example('GET /users/me/items/ 200'), [{ item_id: 'Foo', owner: 'johndoe' }]);
+  assert.deepEqual(example('GET /users/me 200'), { id: '5f0c6a1e-8b2d-4c3f-9a7e-1d2b3c4d5e6f', username: 'johndoe', scopes: ['items', 'me'], client_id: 'docs' });
+  assert.deepEqual(example('GET /accounts/{username} 404'), { detail: 'No such account' });
+  assert.deepEqual(example('GET /users/me/items/ 401'), { error: 'invalid_token', error_description: 'The access token has expired' });
+  assert.deepEqual(example('GET /users/me/items/ 403'), {
+    error: 'insufficient_scope',
+    error_description: 'The credential lacks a scope this route requires',
+    scope: 'items',
+  });
 });
 
 test('with a running Gatehouse: real tokens from the password and client-credentials grants', async (t) => {

@@ -30,12 +30,14 @@ export type { FetchLike } from './upstream.ts';
 export {
   SECURITY_SCHEMES,
   AUTH_ERROR_SCHEMA_ID,
+  authErrorExample,
   authErrorSchema,
   errorResponses,
   oauthFlows,
   oauthSchemeNames,
   securitySchemes,
   securityRequirements,
+  withAuthErrorExamples,
   withFlowSchemes,
 } from './openapi.ts';
 export type { ErrorResponseDoc, OAuthDocsOptions, OAuthFlowName, SecurityScheme, SecurityRequirementObject } from './openapi.ts';

@@ -173,6 +173,47 @@ export function authErrorSchema(): Record<string, unknown> {
   };
 }
 
+/** What the SDK answers, by status, as the example Swagger UI shows (the descriptions are the SDK's own). */
+const AUTH_ERROR_EXAMPLES: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  401: { error: 'invalid_token', error_description: 'The access token has expired' },
+  403: { error: 'insufficient_scope', error_description: 'The credential lacks a scope this route requires' },
+  429: { error: 'too_many_requests', error_description: 'Too many invalid credentials from this address; try again later' },
+  503: { error: 'temporarily_unavailable', error_description: 'The authorization server could not be reached' },
+};
+
+/** An example body of the SDK's answer with this status; a 403's `scope` is `scopes`, when there are some. */
+export function authErrorExample(status: number | string, scopes: readonly string[] = []): Record<string, string> | undefined {
+  const example = AUTH_ERROR_EXAMPLES[String(status)];
+  if (example === undefined) return undefined;
+  return String(status) === '403' && scopes.length > 0 ? { ...example, scope: scopes.join(' ') } : { ...example };
+}
+
+/**
+ * A copy of an OpenAPI document in which every response whose body is the SDK's error schema
+ * (`$ref` to `AUTH_ERROR_SCHEMA_ID`) and has no example gets `authErrorExample(status)`, a 403 with
+ * the scopes of the operation's first `security` alternative. Without, Swagger UI showed
+ * `{"error": "string", …}`. Examples go on the media type: OpenAPI ignores a `$ref`'s siblings.
+ */
+export function withAuthErrorExamples<T extends object>(document: T): T {
+  const copy = structuredClone(document) as T & { paths?: Record<string, Record<string, unknown>> };
+  for (const item of Object.values(copy.paths ?? {})) {
+    for (const operation of Object.values(item)) {
+      if (typeof operation !== 'object' || operation === null || !('responses' in operation)) continue;
+      const { responses, security } = operation as { responses?: Record<string, { content?: Record<string, Record<string, unknown>> }>; security?: SecurityRequirementObject[] };
+      const scopes = Object.values(security?.[0] ?? {})[0] ?? [];
+      for (const [status, response] of Object.entries(responses ?? {})) {
+        const media = response.content?.['application/json'];
+        const ref = (media?.schema as { $ref?: unknown } | undefined)?.$ref;
+        if (media === undefined || typeof ref !== 'string' || !ref.endsWith(`/${AUTH_ERROR_SCHEMA_ID}`)) continue;
+        if (media.example !== undefined || media.examples !== undefined) continue;
+        const example = authErrorExample(status, scopes);
+        if (example !== undefined) media.example = example;
+      }
+    }
+  }
+  return copy;
+}
+
 export interface ErrorResponseDoc {
   readonly description: string;
   readonly headers?: Readonly<Record<string, { readonly type: string; readonly description: string }>>;

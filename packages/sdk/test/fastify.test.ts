@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { AUTH_ERROR_SCHEMA_ID, authErrorSchema, createAuthenticator, errorResponses, type Authenticator } from '@gatehouse/sdk';
+import { AUTH_ERROR_SCHEMA_ID, authErrorExample, authErrorSchema, createAuthenticator, errorResponses, type Authenticator } from '@gatehouse/sdk';
 import { docsRedirectUrl, gatehouse, gatehouseDocs } from '@gatehouse/sdk/fastify';
 import { assertInsufficientScope, assertMissingCredentials, createTestIssuer, type TestIssuer } from '@gatehouse/sdk/testing';
 import { bearer } from './helpers.ts';
@@ -183,6 +183,12 @@ describe('OpenAPI and Swagger UI', () => {
       assert.deepEqual(Object.keys(items).sort(), ['200', '401', '403', '429', '503']);
       assert.equal(items['200'].description, 'Default Response', 'the default success response stays');
       for (const status of ['401', '403', '429', '503']) assert.deepEqual(items[status].content['application/json'].schema, ref, status);
+      // Swagger UI shows what the SDK answers, not `{"error": "string"}`; a 403 names the route's scopes.
+      const example = (status: string) => items[status].content['application/json'].example;
+      assert.deepEqual(example('401'), authErrorExample(401));
+      assert.deepEqual(example('403'), { error: 'insufficient_scope', error_description: 'The credential lacks a scope this route requires', scope: 'items' });
+      assert.equal(example('429').error, 'too_many_requests');
+      assert.equal(example('503').error, 'temporarily_unavailable');
       assert.ok(items['401'].headers['WWW-Authenticate'] && items['403'].headers['WWW-Authenticate']);
       assert.deepEqual(items['429'].headers['Retry-After'].schema, { type: 'integer' });
       assert.deepEqual(Object.keys(responses('/feed')).sort(), ['200', '401', '429', '503'], 'no scope, no 403');

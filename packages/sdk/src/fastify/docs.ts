@@ -10,7 +10,7 @@
  */
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
-import { AUTH_ERROR_SCHEMA_ID, oauthFlows, securitySchemes, withFlowSchemes, type OAuthFlowName, type SecurityRequirementObject } from '../openapi.ts';
+import { AUTH_ERROR_SCHEMA_ID, oauthFlows, securitySchemes, withAuthErrorExamples, withFlowSchemes, type OAuthFlowName, type SecurityRequirementObject } from '../openapi.ts';
 
 export interface GatehouseDocsOptions {
   /** The API's public base URL as browsers see it, e.g. `https://api.example.com` (behind a proxy, the proxy's). */
@@ -91,6 +91,12 @@ const plugin: FastifyPluginAsync<GatehouseDocsOptions> = async (fastify, options
         json.$id === AUTH_ERROR_SCHEMA_ID ? AUTH_ERROR_SCHEMA_ID : `def-${index}`,
     },
     ...options.swagger,
+    // Realistic bodies for the SDK's 401/403/429/503 in Swagger UI, after any transform of the caller's.
+    transformObject: (documentObject: { openapiObject?: object; swaggerObject?: object }) => {
+      const own = options.swagger?.transformObject as ((input: typeof documentObject) => object) | undefined;
+      const document = own === undefined ? (documentObject.openapiObject ?? documentObject.swaggerObject!) : own(documentObject);
+      return withAuthErrorExamples(document);
+    },
     openapi: {
       ...openapi,
       components: {

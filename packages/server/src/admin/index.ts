@@ -44,7 +44,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
-import { AUTH_ERROR_SCHEMA_ID, oauthFlows, securitySchemes } from '@gatehouse/sdk';
+import { AUTH_ERROR_SCHEMA_ID, oauthFlows, securitySchemes, withAuthErrorExamples } from '@gatehouse/sdk';
 import { AUTHORIZE_DIALOG_SCRIPT, gatehouse } from '@gatehouse/sdk/fastify';
 import type { ClusterEvent } from '../cluster/bus.ts';
 import type { Config } from '../config/schema.ts';
@@ -123,6 +123,8 @@ export const adminApi: FastifyPluginAsync<AdminApiOptions> = async (admin, optio
       buildLocalReference: (json: { $id?: unknown }, _base: unknown, _fragment: unknown, index: number) =>
         json.$id === AUTH_ERROR_SCHEMA_ID ? AUTH_ERROR_SCHEMA_ID : `def-${index}`,
     },
+    // Realistic bodies in Swagger UI for the SDK's 429 and 503, which refer to its shared schema.
+    transformObject: ({ openapiObject }: { openapiObject: object }) => withAuthErrorExamples(openapiObject),
     openapi: {
       openapi: '3.0.3',
       info: {
