@@ -10,6 +10,7 @@ import { withPasswordHash } from '@gatehouse/server/internal/passwords/user-pass
 import * as users from '@gatehouse/server/internal/storage/users';
 import { launchChromium } from '@gatehouse/test-support/chromium';
 import { startInProcess, REPO_ROOT } from '@gatehouse/test-support/gatehouse';
+import { assertAuthorizeDialogAtTop, documentedExample } from '@gatehouse/test-support/swagger-ui';
 
 test('/admin/docs: Authorize signs in on the Gatehouse login page with PKCE, then the admin API answers from the page', async (t) => {
   const gh = await startInProcess(t);
@@ -31,6 +32,8 @@ test('/admin/docs: Authorize signs in on the Gatehouse login page with PKCE, the
   await page.locator('button.authorize').first().click();
   const codeFlow = page.locator('.auth-container', { hasText: 'authorizationCode' });
   await codeFlow.waitFor();
+  // At the sign-in, not scrolled down to the API key field below it.
+  await assertAuthorizeDialogAtTop(page);
   assert.equal(await codeFlow.locator('input#client_id_authorizationCode').inputValue(), 'gatehouse-admin-docs', 'the built-in client is preset');
   assert.equal(await codeFlow.locator('input#client_secret_authorizationCode').inputValue(), '', 'no secret in the browser');
   assert.match((await codeFlow.textContent()) ?? '', /authorizationCode with PKCE/);
@@ -56,6 +59,10 @@ test('/admin/docs: Authorize signs in on the Gatehouse login page with PKCE, the
   assert.equal((await status.textContent())!.trim().split(/\s+/)[0], '200');
   const body = (await block.locator('.live-responses-table .response .highlight-code').first().textContent()) ?? '';
   assert.match(body, /"username": "ops"/, 'the admin API answered with its users');
+  // The documented answer shows a realistic page of users (issue 13), not `"string"` placeholders.
+  const documented = (await documentedExample(block, '200')) ?? '';
+  assert.match(documented, /"username": "johndoe"/);
+  assert.doesNotMatch(documented, /"string"/);
   await page.screenshot({ path: `${screenshots}/users-200.png`, fullPage: true });
   assert.deepEqual(violations, [], 'no CSP violation on /admin/docs');
 });

@@ -13,6 +13,7 @@ import { buildItemsApi } from '@gatehouse/example-items-api/app';
 import { launchChromium } from '@gatehouse/test-support/chromium';
 import { startInProcess, REPO_ROOT } from '@gatehouse/test-support/gatehouse';
 import { freePort } from '@gatehouse/test-support/ports';
+import { assertAuthorizeDialogAtTop, documentedExample } from '@gatehouse/test-support/swagger-ui';
 
 test('Swagger UI: Authorize with PKCE on the Gatehouse login page, then 200 within scope and 403 outside it', async (t) => {
   const apiPort = await freePort();
@@ -47,6 +48,7 @@ test('Swagger UI: Authorize with PKCE on the Gatehouse login page, then 200 with
   await page.locator('button.authorize').first().click();
   const codeFlow = page.locator('.auth-container', { hasText: 'authorizationCode' });
   await codeFlow.waitFor();
+  await assertAuthorizeDialogAtTop(page);
   assert.equal(await codeFlow.locator('input#client_id_authorizationCode').inputValue(), 'docs', 'the public client id is preset');
   // Swagger UI always shows a secret field for this flow; with PKCE it stays empty: no secret in the browser.
   assert.equal(await codeFlow.locator('input#client_secret_authorizationCode').inputValue(), '');
@@ -64,6 +66,10 @@ test('Swagger UI: Authorize with PKCE on the Gatehouse login page, then 200 with
   // Back in Swagger UI: the scheme shows as authorized (the code was exchanged with PKCE).
   await codeFlow.getByRole('button', { name: 'Remove authorization' }).waitFor({ timeout: 15_000 });
   assert.match(await codeFlow.textContent() ?? '', /Authorized/);
+  // Only the flow used: the password flow is a scheme of its own, still waiting for credentials.
+  const passwordFlow = page.locator('.auth-container', { hasText: 'Flow: password' });
+  assert.doesNotMatch(await passwordFlow.textContent() ?? '', /Authorized/);
+  assert.equal(await passwordFlow.locator('#oauth_username').count(), 1, 'the password flow still asks for a username');
   await page.screenshot({ path: `${screenshots}/authorized.png` });
   await page.locator('.modal-ux button.close-modal').click();
 
@@ -79,6 +85,10 @@ test('Swagger UI: Authorize with PKCE on the Gatehouse login page, then 200 with
   }
 
   assert.equal(await execute('/users/me/items/'), '200');
+  // The documented answers show realistic bodies (issue 13), not Swagger UI's `"string"` placeholders.
+  const items = page.locator('.opblock', { has: page.locator('[data-path="/users/me/items/"]') }).first();
+  assert.match((await documentedExample(items, '200')) ?? '', /"item_id": "Foo"/);
+  assert.match((await documentedExample(items, '403')) ?? '', /"error": "insufficient_scope"[\s\S]*"scope": "items"/);
   await page.screenshot({ path: `${screenshots}/items-200.png`, fullPage: true });
   const forbidden = await execute('/accounts/{username}', async (block) => {
     await block.locator('input[placeholder="username"]').fill('alice');
@@ -131,6 +141,10 @@ test('Swagger UI: the password flow with Swagger UI\'s defaults (HTTP Basic, emp
   assert.equal(await passwordFlow.locator('#password_type').inputValue(), 'basic');
   await passwordFlow.getByRole('button', { name: 'Apply given OAuth2 credentials' }).click();
   await passwordFlow.getByRole('button', { name: 'Remove authorization' }).waitFor({ timeout: 15_000 });
+  // The authorization-code flow, a scheme of its own, is not shown as authorized by this login.
+  const codeFlow = page.locator('.auth-container', { hasText: 'authorizationCode' });
+  assert.doesNotMatch(await codeFlow.textContent() ?? '', /Authorized/);
+  assert.equal(await codeFlow.getByRole('button', { name: 'Remove authorization' }).count(), 0);
 
   // Swagger UI sent what its defaults send: the public client in HTTP Basic with an empty secret.
   assert.equal(tokenRequests.length, 1);

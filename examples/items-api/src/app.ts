@@ -22,14 +22,54 @@ export interface ItemsApiOptions {
   readonly logger?: boolean;
 }
 
-/** The cookie `/me` reads a token from (the JupyterHub service's `jupyterhub-services` cookie). */
+/** The cookie `/me` reads a token from (the JupyterHub service's `jupyterhub-services` cookie), over http. */
 export const TOKEN_COOKIE = 'items-token';
+
+/**
+ * The cookie's name: `__Host-items-token` when the issuer or this API is https, `items-token`
+ * over http. Under an https issuer the SDK reads a credential cookie only under a name no other
+ * site or subdomain can set (RFC 6265bis §4.1.3); browsers keep `__Host-` cookies from https
+ * origins only, so plain http (local development) keeps the bare name.
+ */
+export function tokenCookieName(urls: Pick<ItemsApiOptions, 'issuer' | 'publicUrl'>): string {
+  const https = [urls.issuer, urls.publicUrl].some((url) => new URL(url).protocol === 'https:');
+  return https ? `__Host-${TOKEN_COOKIE}` : TOKEN_COOKIE;
+}
 
 export const SCOPES = {
   me: 'Read information about the current user.',
   items: 'Read items.',
   'accounts:read': 'Read any account.',
 } as const;
+
+// What each route answers, with the examples Swagger UI shows (not its `"string"` placeholders).
+// The SDK adds its 401/403 (RFC 6750 bodies) to these; the serializer writes only what is listed.
+const strings = { type: 'array', items: { type: 'string' } } as const;
+const object = (properties: Record<string, unknown>, example: Record<string, unknown>) =>
+  ({ type: 'object', properties, required: Object.keys(properties), additionalProperties: false, examples: [example] }) as const;
+
+const USER = object(
+  { id: { type: 'string' }, username: { type: ['string', 'null'] }, scopes: strings, client_id: { type: ['string', 'null'] } },
+  { id: '5f0c6a1e-8b2d-4c3f-9a7e-1d2b3c4d5e6f', username: 'johndoe', scopes: ['items', 'me'], client_id: 'docs' },
+);
+const WHO = object(
+  { kind: { type: 'string', enum: ['user', 'client', 'api_key'] }, name: { type: 'string' }, scopes: strings },
+  { kind: 'user', name: 'johndoe', scopes: ['items', 'me'] },
+);
+const ITEMS = {
+  type: 'array',
+  items: object({ item_id: { type: 'string' }, owner: { type: 'string' } }, { item_id: 'Foo', owner: 'johndoe' }),
+  examples: [[{ item_id: 'Foo', owner: 'johndoe' }]],
+} as const;
+const ACCOUNT = object(
+  {
+    username: { type: 'string' },
+    plan: { type: 'string' },
+    read_by: object({ kind: { type: 'string' }, subject: { type: 'string' } }, { kind: 'client', subject: 'items-service' }),
+  },
+  { username: 'alice', plan: 'free', read_by: { kind: 'client', subject: 'items-service' } },
+);
+const NOT_FOUND = { ...object({ detail: { type: 'string' } }, { detail: 'No such account' }), description: 'No such account.' };
 
 // A stand-in for the API's own data.
 const ACCOUNTS: Record<string, { username: string; plan: string }> = {
@@ -38,13 +78,14 @@ const ACCOUNTS: Record<string, { username: string; plan: string }> = {
 };
 
 export async function buildItemsApi(options: ItemsApiOptions): Promise<FastifyInstance> {
+  const tokenCookie = tokenCookieName(options);
   const authenticator = createAuthenticator({
     issuer: options.issuer,
     audience: options.publicUrl,
     algorithms: ['ES256'],
     realm: 'items-api',
     // The JupyterHub service's three ways in (`/me` only): the bearer header, a cookie and `?token=`.
-    credentials: { bearer: true, cookie: TOKEN_COOKIE, query: 'token', ...(options.introspection ? { apiKey: { header: 'X-API-Key' } } : {}) },
+    credentials: { bearer: true, cookie: tokenCookie, query: 'token', ...(options.introspection ? { apiKey: { header: 'X-API-Key' } } : {}) },
     // Every other route reads the bearer header alone: cookies and query tokens only where a route says so.
     defaultSources: ['bearer'],
     ...(options.introspection ? { introspection: options.introspection } : {}),
@@ -63,13 +104,15 @@ export async function buildItemsApi(options: ItemsApiOptions): Promise<FastifyIn
     ui: { theme: { favicon: [{ filename: 'favicon.svg', rel: 'icon', type: 'image/svg+xml', sizes: 'any', content: ITEMS_ICON }] } },
   });
 
-  app.get('/', { schema: { summary: 'Public: no credentials needed' } }, async () => ({ Hello: 'World' }));
+  app.get('/', { schema: { summary: 'Public: no credentials needed', response: { 200: object({ Hello: { type: 'string' } }, { Hello: 'World' }) } } }, async () => ({
+    Hello: 'World',
+  }));
   // The icon is the issuer's brand: browsers follow the redirect (and the docs page shows it).
   app.get('/favicon.ico', { schema: { hide: true } }, async (_request, reply) => reply.redirect(new URL('/favicon.ico', options.issuer).href, 302));
 
   app.get(
     '/users/me',
-    { auth: { scopes: ['me'], kinds: ['user'] }, schema: { summary: 'The current user (a user token with `me`)' } },
+    { auth: { scopes: ['me'], kinds: ['user'] }, schema: { summary: 'The current user (a user token with `me`)', response: { 200: USER } } },
     async (request) => {
       const principal = request.auth!;
       return {
@@ -87,7 +130,7 @@ export async function buildItemsApi(options: ItemsApiOptions): Promise<FastifyIn
     '/me',
     {
       auth: { sources: ['bearer', 'cookie', 'query'] },
-      schema: { summary: `Who the token belongs to: from \`?token=\`, the bearer header or the \`${TOKEN_COOKIE}\` cookie` },
+      schema: { summary: `Who the token belongs to: from \`?token=\`, the bearer header or the \`${tokenCookie}\` cookie`, response: { 200: WHO } },
     },
     async (request) => {
       const principal = request.auth!;
@@ -97,7 +140,7 @@ export async function buildItemsApi(options: ItemsApiOptions): Promise<FastifyIn
 
   app.get(
     '/users/me/items/',
-    { auth: { scopes: ['items'], kinds: ['user'] }, schema: { summary: "The current user's items (scope `items`)" } },
+    { auth: { scopes: ['items'], kinds: ['user'] }, schema: { summary: "The current user's items (scope `items`)", response: { 200: ITEMS } } },
     async (request) => [{ item_id: 'Foo', owner: request.auth!.claims.preferred_username ?? request.auth!.subject }],
   );
 
@@ -108,6 +151,7 @@ export async function buildItemsApi(options: ItemsApiOptions): Promise<FastifyIn
       schema: {
         summary: 'Any account (scope `accounts:read`, a bearer token or an API key)',
         params: { type: 'object', properties: { username: { type: 'string', maxLength: 64 } }, required: ['username'] },
+        response: { 200: ACCOUNT, 404: NOT_FOUND },
       },
     },
     async (request, reply) => {

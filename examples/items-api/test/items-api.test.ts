@@ -9,7 +9,9 @@ import * as roles from '@gatehouse/server/internal/storage/roles';
 import { withPasswordHash } from '@gatehouse/server/internal/passwords/user-passwords';
 import * as users from '@gatehouse/server/internal/storage/users';
 import { startInProcess, tokenRequest } from '@gatehouse/test-support/gatehouse';
-import { buildItemsApi, TOKEN_COOKIE } from '../src/app.ts';
+import { assertRealisticExamples } from '@gatehouse/test-support/openapi-examples';
+import { startHttpsServer } from '@gatehouse/test-support/tls';
+import { buildItemsApi, TOKEN_COOKIE, tokenCookieName } from '../src/app.ts';
 
 test('with the SDK test issuer: 401 without a token, 403 without the scope, 200 with it', async (t) => {
   const issuer = await createTestIssuer({ audience: 'https://items.example' });
@@ -43,6 +45,26 @@ test('with the SDK test issuer: 401 without a token, 403 without the scope, 200 
 
   assertInvalidToken(await api.inject({ url: '/users/me', headers: { authorization: `Bearer ${await issuer.mintBadToken('expired', { scopes: ['me'] })}` } }));
   assertInvalidToken(await api.inject({ url: '/users/me', headers: { authorization: `Bearer ${await issuer.mintBadToken('wrong_audience', { scopes: ['me'] })}` } }));
+});
+
+// Issue 13: Swagger UI shows realistic bodies, not `{"item_id": "string"}`: every route's answers
+// have examples that fit their schemas, the SDK's refusals included (RFC 6750 bodies).
+test('the docs show a realistic example for every response', async (t) => {
+  const issuer = await createTestIssuer({ audience: 'https://items.example' });
+  t.after(() => issuer.close());
+  const api = await buildItemsApi({ issuer: issuer.issuer, publicUrl: 'https://items.example', docsClientId: 'docs' });
+  t.after(() => api.close());
+  const examples = assertRealisticExamples((await api.inject({ url: '/docs/json' })).json());
+  const example = (label: string) => examples.find((found) => found.label === label)?.example;
+  assert.deepEqual(example('GET /users/me/items/ 200'), [{ item_id: 'Foo', owner: 'johndoe' }]);
+  assert.deepEqual(example('GET /users/me 200'), { id: '5f0c6a1e-8b2d-4c3f-9a7e-1d2b3c4d5e6f', username: 'johndoe', scopes: ['items', 'me'], client_id: 'docs' });
+  assert.deepEqual(example('GET /accounts/{username} 404'), { detail: 'No such account' });
+  assert.deepEqual(example('GET /users/me/items/ 401'), { error: 'invalid_token', error_description: 'The access token has expired' });
+  assert.deepEqual(example('GET /users/me/items/ 403'), {
+    error: 'insufficient_scope',
+    error_description: 'The credential lacks a scope this route requires',
+    scope: 'items',
+  });
 });
 
 test('with a running Gatehouse: real tokens from the password and client-credentials grants', async (t) => {
@@ -80,10 +102,11 @@ test('with a running Gatehouse: real tokens from the password and client-credent
   assert.doesNotMatch(docsPage.body, /favicon-32x32\.png/);
   // The docs advertise the server's real endpoints.
   const spec = (await api.inject({ url: '/docs/json' })).json();
-  const flows = spec.components.securitySchemes.gatehouse.flows;
-  assert.equal(flows.authorizationCode.authorizationUrl, `${gh.issuer}/authorize`);
-  assert.equal(flows.authorizationCode.tokenUrl, `${gh.issuer}/token`);
-  assert.deepEqual(spec.paths['/users/me/items/'].get.security, [{ gatehouse: ['items'] }]);
+  const { gatehouse, gatehousePassword } = spec.components.securitySchemes;
+  assert.equal(gatehouse.flows.authorizationCode.authorizationUrl, `${gh.issuer}/authorize`);
+  assert.equal(gatehouse.flows.authorizationCode.tokenUrl, `${gh.issuer}/token`);
+  assert.equal(gatehousePassword.flows.password.tokenUrl, `${gh.issuer}/token`);
+  assert.deepEqual(spec.paths['/users/me/items/'].get.security, [{ gatehouse: ['items'] }, { gatehousePassword: ['items'] }]);
 });
 
 test('/me (the JupyterHub service): a token from ?token=, the bearer header or the cookie; two at once is 400; other routes read the header only', async (t) => {
@@ -92,11 +115,13 @@ test('/me (the JupyterHub service): a token from ?token=, the bearer header or t
   const api = await buildItemsApi({ issuer: issuer.issuer, publicUrl: 'https://items.example', docsClientId: 'docs' });
   t.after(() => api.close());
   const token = await issuer.mintAccessToken({ sub: 'user-1', scopes: ['me'], claims: { preferred_username: 'johndoe' } });
+  // https://items.example is https: the cookie is `__Host-items-token`.
+  const cookie = tokenCookieName({ issuer: issuer.issuer, publicUrl: 'https://items.example' });
 
   for (const request of [
     { url: `/me?token=${token}` },
     { url: '/me', headers: { authorization: `Bearer ${token}` } },
-    { url: '/me', headers: { cookie: `${TOKEN_COOKIE}=${token}` } },
+    { url: '/me', headers: { cookie: `${cookie}=${token}` } },
   ]) {
     const answer = await api.inject(request);
     assert.equal(answer.statusCode, 200, JSON.stringify(request));
@@ -109,5 +134,45 @@ test('/me (the JupyterHub service): a token from ?token=, the bearer header or t
   assert.ok(!twice.body.includes(token), 'the token is never echoed back');
   // Query tokens and cookies are for /me only.
   assertMissingCredentials(await api.inject({ url: `/users/me?token=${token}` }));
-  assertMissingCredentials(await api.inject({ url: '/users/me', headers: { cookie: `${TOKEN_COOKIE}=${token}` } }));
+  assertMissingCredentials(await api.inject({ url: '/users/me', headers: { cookie: `${cookie}=${token}` } }));
+});
+
+// Under an https issuer the SDK refuses an unprefixed credential cookie (RFC 6265bis §4.1.3): the
+// example names its cookie `__Host-items-token` there, and starts.
+test('under an https issuer: the app starts, and /me reads the __Host-items-token cookie', async (t) => {
+  const keys = await createTestIssuer({ audience: 'https://items.example' });
+  t.after(() => keys.close());
+  // A real https issuer: discovery and the test issuer's keys, on 127.0.0.1 with a trusted self-signed certificate.
+  let origin = '';
+  const https = await startHttpsServer(t, (request, response) => {
+    const documents: Record<string, unknown> = {
+      '/.well-known/openid-configuration': {
+        issuer: origin,
+        jwks_uri: `${origin}/jwks`,
+        authorization_endpoint: `${origin}/authorize`,
+        token_endpoint: `${origin}/token`,
+      },
+      '/jwks': keys.jwks(),
+    };
+    const body = documents[request.url ?? ''];
+    response.writeHead(body === undefined ? 404 : 200, { 'content-type': 'application/json' }).end(JSON.stringify(body ?? {}));
+  });
+  origin = https.origin;
+
+  const cookie = tokenCookieName({ issuer: origin, publicUrl: 'https://items.example' });
+  assert.equal(cookie, `__Host-${TOKEN_COOKIE}`);
+  assert.equal(tokenCookieName({ issuer: 'http://localhost:8000', publicUrl: 'http://localhost:8001' }), TOKEN_COOKIE, 'over http the name stays');
+  const api = await buildItemsApi({ issuer: origin, publicUrl: 'https://items.example', docsClientId: 'docs' });
+  t.after(() => api.close());
+
+  const token = await keys.mintAccessToken({ issuer: origin, sub: 'user-1', scopes: ['me'], claims: { preferred_username: 'johndoe' } });
+  const me = await api.inject({ url: '/me', headers: { cookie: `${cookie}=${token}` } });
+  assert.equal(me.statusCode, 200, me.body);
+  assert.deepEqual(me.json(), { kind: 'user', name: 'johndoe', scopes: ['me'] });
+  // The bare name is not read.
+  assertMissingCredentials(await api.inject({ url: '/me', headers: { cookie: `${TOKEN_COOKIE}=${token}` } }));
+  // The docs name the cookie the API reads.
+  const spec = (await api.inject({ url: '/docs/json' })).json();
+  assert.equal(spec.components.securitySchemes.accessTokenCookie.name, cookie);
+  assert.match(spec.paths['/me'].get.summary, new RegExp(cookie));
 });

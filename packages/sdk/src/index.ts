@@ -27,5 +27,17 @@ export type { JwsAlgorithm } from './algorithms.ts';
 export { SUPPORTED_ALGORITHMS } from './algorithms.ts';
 export type { FetchLike } from './upstream.ts';
 
-export { SECURITY_SCHEMES, AUTH_ERROR_SCHEMA_ID, authErrorSchema, errorResponses, oauthFlows, securitySchemes, securityRequirements } from './openapi.ts';
+export {
+  SECURITY_SCHEMES,
+  AUTH_ERROR_SCHEMA_ID,
+  authErrorExample,
+  authErrorSchema,
+  errorResponses,
+  oauthFlows,
+  oauthSchemeNames,
+  securitySchemes,
+  securityRequirements,
+  withAuthErrorExamples,
+  withFlowSchemes,
+} from './openapi.ts';
 export type { ErrorResponseDoc, OAuthDocsOptions, OAuthFlowName, SecurityScheme, SecurityRequirementObject } from './openapi.ts';

@@ -12,7 +12,10 @@ import type { ResolvedRequirement } from './requirement.ts';
 
 /** Names of the security schemes in `components.securitySchemes`. */
 export const SECURITY_SCHEMES = {
-  /** Access token in `Authorization: Bearer` — an OAuth2 scheme with flows, or HTTP bearer. */
+  /**
+   * Access token in `Authorization: Bearer` — HTTP bearer, or OAuth2 with the first advertised
+   * flow (each further flow is a scheme of its own, `oauthSchemeNames`).
+   */
   bearer: 'gatehouse',
   cookie: 'accessTokenCookie',
   query: 'accessTokenQuery',
@@ -53,17 +56,37 @@ export function oauthFlows(metadata: IssuerMetadata, options: OAuthDocsOptions =
 }
 
 /**
- * `components.securitySchemes` for the enabled sources. With `flows` the bearer scheme is OAuth2
- * (Swagger UI's Authorize button logs in with them); without, it is plain HTTP bearer.
+ * The OAuth2 scheme of each flow, by flow name, in the order given: the first flow is
+ * `SECURITY_SCHEMES.bearer` (`gatehouse`), each other one `gatehouse` + its name
+ * (`gatehousePassword`, `gatehouseClientCredentials`). One scheme per flow, because Swagger UI keeps
+ * one "Authorized" state per scheme: flows sharing a scheme all showed as authorized after a login
+ * with one of them.
+ */
+export function oauthSchemeNames(flows: Readonly<Record<string, unknown>>): Record<string, string> {
+  const names: Record<string, string> = {};
+  Object.keys(flows).forEach((flow, index) => {
+    names[flow] = index === 0 ? SECURITY_SCHEMES.bearer : `${SECURITY_SCHEMES.bearer}${flow[0]!.toUpperCase()}${flow.slice(1)}`;
+  });
+  return names;
+}
+
+/**
+ * `components.securitySchemes` for the enabled sources. With `flows` the bearer token is OAuth2,
+ * one scheme per flow, the first flow first (Swagger UI's Authorize button logs in with them, in
+ * this order); without, it is plain HTTP bearer.
  */
 export function securitySchemes(description: AuthenticatorDescription, flows?: Record<string, unknown>): Record<string, SecurityScheme> {
   const { locations } = description;
   const schemes: Record<string, SecurityScheme> = {};
   if (locations.bearer) {
-    schemes[SECURITY_SCHEMES.bearer] =
-      flows === undefined
-        ? { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: `Access token issued by ${description.issuer}` }
-        : { type: 'oauth2', description: `Access token issued by ${description.issuer}`, flows };
+    const tokenDescription = `Access token issued by ${description.issuer}`;
+    if (flows === undefined || Object.keys(flows).length === 0) {
+      schemes[SECURITY_SCHEMES.bearer] = { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: tokenDescription };
+    } else {
+      for (const [flow, name] of Object.entries(oauthSchemeNames(flows))) {
+        schemes[name] = { type: 'oauth2', description: tokenDescription, flows: { [flow]: flows[flow] } };
+      }
+    }
   }
   if (locations.cookie !== undefined) {
     schemes[SECURITY_SCHEMES.cookie] = { type: 'apiKey', in: 'cookie', name: locations.cookie, description: 'Access token in a cookie' };
@@ -83,8 +106,14 @@ export function securitySchemes(description: AuthenticatorDescription, flows?: R
  * suffices), carrying the required scopes on the OAuth2 scheme. Any-of scopes become one
  * alternative per acceptable scope. An optional route adds `{}` (anonymous allowed).
  * Scopes are listed on OAuth2 entries only: OpenAPI 3.0 requires other schemes' arrays to be empty.
+ * With `flows` (as given to `securitySchemes`), the bearer alternatives are repeated for each
+ * flow's scheme (`withFlowSchemes`).
  */
-export function securityRequirements(description: AuthenticatorDescription, requirement: ResolvedRequirement): SecurityRequirementObject[] {
+export function securityRequirements(
+  description: AuthenticatorDescription,
+  requirement: ResolvedRequirement,
+  flows?: Readonly<Record<string, unknown>>,
+): SecurityRequirementObject[] {
   const { locations } = description;
   const scopeSets: string[][] =
     requirement.anyScopes.length === 0
@@ -103,7 +132,21 @@ export function securityRequirements(description: AuthenticatorDescription, requ
     if (locations.apiKey.cookie !== undefined) alternatives.push({ [SECURITY_SCHEMES.apiKeyCookie]: [] });
   }
   if (requirement.optional) alternatives.push({});
-  return alternatives;
+  return flows === undefined ? alternatives : withFlowSchemes(alternatives, flows);
+}
+
+/**
+ * A `security` list with each bearer alternative followed by the same one on every other flow's
+ * scheme (`oauthSchemeNames`): a token from any flow is accepted where a bearer token is, and
+ * Swagger UI sends whichever the user authorized with.
+ */
+export function withFlowSchemes(security: readonly SecurityRequirementObject[], flows: Readonly<Record<string, unknown>>): SecurityRequirementObject[] {
+  const others = Object.values(oauthSchemeNames(flows)).filter((name) => name !== SECURITY_SCHEMES.bearer);
+  return security.flatMap((alternative) => {
+    const scopes = alternative[SECURITY_SCHEMES.bearer];
+    if (scopes === undefined || Object.keys(alternative).length !== 1) return [alternative];
+    return [alternative, ...others.map((name) => ({ [name]: [...scopes] }))];
+  });
 }
 
 /** Name of the error body schema in `components.schemas` (the Fastify adapter's shared schema `$id`). */
@@ -128,6 +171,47 @@ export function authErrorSchema(): Record<string, unknown> {
     },
     additionalProperties: true,
   };
+}
+
+/** What the SDK answers, by status, as the example Swagger UI shows (the descriptions are the SDK's own). */
+const AUTH_ERROR_EXAMPLES: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  401: { error: 'invalid_token', error_description: 'The access token has expired' },
+  403: { error: 'insufficient_scope', error_description: 'The credential lacks a scope this route requires' },
+  429: { error: 'too_many_requests', error_description: 'Too many invalid credentials from this address; try again later' },
+  503: { error: 'temporarily_unavailable', error_description: 'The authorization server could not be reached' },
+};
+
+/** An example body of the SDK's answer with this status; a 403's `scope` is `scopes`, when there are some. */
+export function authErrorExample(status: number | string, scopes: readonly string[] = []): Record<string, string> | undefined {
+  const example = AUTH_ERROR_EXAMPLES[String(status)];
+  if (example === undefined) return undefined;
+  return String(status) === '403' && scopes.length > 0 ? { ...example, scope: scopes.join(' ') } : { ...example };
+}
+
+/**
+ * A copy of an OpenAPI document in which every response whose body is the SDK's error schema
+ * (`$ref` to `AUTH_ERROR_SCHEMA_ID`) and has no example gets `authErrorExample(status)`, a 403 with
+ * the scopes of the operation's first `security` alternative. Without, Swagger UI showed
+ * `{"error": "string", …}`. Examples go on the media type: OpenAPI ignores a `$ref`'s siblings.
+ */
+export function withAuthErrorExamples<T extends object>(document: T): T {
+  const copy = structuredClone(document) as T & { paths?: Record<string, Record<string, unknown>> };
+  for (const item of Object.values(copy.paths ?? {})) {
+    for (const operation of Object.values(item)) {
+      if (typeof operation !== 'object' || operation === null || !('responses' in operation)) continue;
+      const { responses, security } = operation as { responses?: Record<string, { content?: Record<string, Record<string, unknown>> }>; security?: SecurityRequirementObject[] };
+      const scopes = Object.values(security?.[0] ?? {})[0] ?? [];
+      for (const [status, response] of Object.entries(responses ?? {})) {
+        const media = response.content?.['application/json'];
+        const ref = (media?.schema as { $ref?: unknown } | undefined)?.$ref;
+        if (media === undefined || typeof ref !== 'string' || !ref.endsWith(`/${AUTH_ERROR_SCHEMA_ID}`)) continue;
+        if (media.example !== undefined || media.examples !== undefined) continue;
+        const example = authErrorExample(status, scopes);
+        if (example !== undefined) media.example = example;
+      }
+    }
+  }
+  return copy;
 }
 
 export interface ErrorResponseDoc {

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { AUTH_ERROR_SCHEMA_ID, authErrorSchema, createAuthenticator, errorResponses, type Authenticator } from '@gatehouse/sdk';
+import { AUTH_ERROR_SCHEMA_ID, authErrorExample, authErrorSchema, createAuthenticator, errorResponses, type Authenticator } from '@gatehouse/sdk';
 import { docsRedirectUrl, gatehouse, gatehouseDocs } from '@gatehouse/sdk/fastify';
 import { assertInsufficientScope, assertMissingCredentials, createTestIssuer, type TestIssuer } from '@gatehouse/sdk/testing';
 import { bearer } from './helpers.ts';
@@ -144,15 +144,26 @@ describe('OpenAPI and Swagger UI', () => {
         tokenUrl: `${issuer.issuer}/token`,
         scopes: SCOPES,
       });
-      assert.deepEqual(schemes.gatehouse.flows.password, { tokenUrl: `${issuer.issuer}/token`, scopes: SCOPES });
+      // One scheme per flow, the authorization code first: Swagger UI keeps one "Authorized" per scheme.
+      assert.deepEqual(Object.keys(schemes.gatehouse.flows), ['authorizationCode']);
+      assert.deepEqual(schemes.gatehousePassword.flows, { password: { tokenUrl: `${issuer.issuer}/token`, scopes: SCOPES } });
+      assert.deepEqual(Object.keys(schemes).slice(0, 2), ['gatehouse', 'gatehousePassword']);
       assert.deepEqual(schemes.apiKeyHeader, { type: 'apiKey', in: 'header', name: 'X-API-Key' });
 
       const security = (path: string, method = 'get') => document.paths[path][method].security;
       assert.equal(document.paths['/'].get.security, undefined);
-      assert.deepEqual(security('/users/me/items/'), [{ gatehouse: ['items'] }]);
-      assert.deepEqual(security('/accounts/{username}'), [{ gatehouse: ['accounts:read'] }, { apiKeyHeader: [] }], 'API key OR bearer');
-      assert.deepEqual(security('/feed'), [{ gatehouse: [] }, {}], 'optional: anonymous allowed');
-      assert.deepEqual(security('/items', 'post'), [{ gatehouse: ['items'] }, { gatehouse: ['admin'] }], 'any-of: one alternative per scope');
+      assert.deepEqual(security('/users/me/items/'), [{ gatehouse: ['items'] }, { gatehousePassword: ['items'] }], 'a token from either flow');
+      assert.deepEqual(
+        security('/accounts/{username}'),
+        [{ gatehouse: ['accounts:read'] }, { gatehousePassword: ['accounts:read'] }, { apiKeyHeader: [] }],
+        'API key OR bearer',
+      );
+      assert.deepEqual(security('/feed'), [{ gatehouse: [] }, { gatehousePassword: [] }, {}], 'optional: anonymous allowed');
+      assert.deepEqual(
+        security('/items', 'post'),
+        [{ gatehouse: ['items'] }, { gatehousePassword: ['items'] }, { gatehouse: ['admin'] }, { gatehousePassword: ['admin'] }],
+        'any-of: one alternative per scope',
+      );
       assert.equal(issuer.requests.discovery >= 1, true, 'discovery was read to build the docs');
     } finally {
       await app.close();
@@ -172,6 +183,12 @@ describe('OpenAPI and Swagger UI', () => {
       assert.deepEqual(Object.keys(items).sort(), ['200', '401', '403', '429', '503']);
       assert.equal(items['200'].description, 'Default Response', 'the default success response stays');
       for (const status of ['401', '403', '429', '503']) assert.deepEqual(items[status].content['application/json'].schema, ref, status);
+      // Swagger UI shows what the SDK answers, not `{"error": "string"}`; a 403 names the route's scopes.
+      const example = (status: string) => items[status].content['application/json'].example;
+      assert.deepEqual(example('401'), authErrorExample(401));
+      assert.deepEqual(example('403'), { error: 'insufficient_scope', error_description: 'The credential lacks a scope this route requires', scope: 'items' });
+      assert.equal(example('429').error, 'too_many_requests');
+      assert.equal(example('503').error, 'temporarily_unavailable');
       assert.ok(items['401'].headers['WWW-Authenticate'] && items['403'].headers['WWW-Authenticate']);
       assert.deepEqual(items['429'].headers['Retry-After'].schema, { type: 'integer' });
       assert.deepEqual(Object.keys(responses('/feed')).sort(), ['200', '401', '429', '503'], 'no scope, no 403');

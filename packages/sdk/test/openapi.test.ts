@@ -2,7 +2,7 @@
 // the others, and a route's alternatives are the sources it accepts.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createAuthenticator, oauthFlows, SECURITY_SCHEMES, securityRequirements, securitySchemes } from '@gatehouse/sdk';
+import { createAuthenticator, oauthFlows, oauthSchemeNames, SECURITY_SCHEMES, securityRequirements, securitySchemes, withFlowSchemes } from '@gatehouse/sdk';
 
 const base = { issuer: 'https://id.example.test', audience: 'https://api.example.test', algorithms: ['ES256' as const], introspection: { clientId: 'a', clientSecret: 'b' } };
 
@@ -27,4 +27,28 @@ test('OAuth flows come from the discovery document, and its missing endpoints ar
   });
   assert.throws(() => oauthFlows({ ...metadata, token_endpoint: undefined } as never, { flows: ['clientCredentials'] }), /no token_endpoint/);
   assert.throws(() => oauthFlows({ ...metadata, authorization_endpoint: undefined } as never), /no authorization_endpoint/);
+});
+
+test('each OAuth flow is a scheme of its own, the first flow first, and a bearer route lists them all', () => {
+  const metadata = { issuer: base.issuer, authorization_endpoint: `${base.issuer}/authorize`, token_endpoint: `${base.issuer}/token` };
+  const flows = oauthFlows(metadata as never, { flows: ['authorizationCode', 'password', 'clientCredentials'], scopes: { items: 'Items' } });
+  assert.deepEqual(oauthSchemeNames(flows), { authorizationCode: 'gatehouse', password: 'gatehousePassword', clientCredentials: 'gatehouseClientCredentials' });
+
+  const authenticator = createAuthenticator({ ...base, credentials: { apiKey: { header: 'X-Api-Key' } } });
+  const schemes = securitySchemes(authenticator.description, flows);
+  // Swagger UI lists the schemes in this order and shows one "Authorized" per scheme.
+  assert.deepEqual(Object.keys(schemes), ['gatehouse', 'gatehousePassword', 'gatehouseClientCredentials', SECURITY_SCHEMES.apiKeyHeader]);
+  assert.deepEqual(schemes.gatehouse, { type: 'oauth2', description: `Access token issued by ${base.issuer}`, flows: { authorizationCode: flows.authorizationCode } });
+  assert.deepEqual(schemes.gatehousePassword, { type: 'oauth2', description: `Access token issued by ${base.issuer}`, flows: { password: flows.password } });
+
+  const route = authenticator.requirement({ scopes: ['items'], sources: ['bearer', 'apiKey'], optional: true });
+  assert.deepEqual(securityRequirements(authenticator.description, route, flows), [
+    { gatehouse: ['items'] },
+    { gatehousePassword: ['items'] },
+    { gatehouseClientCredentials: ['items'] },
+    { [SECURITY_SCHEMES.apiKeyHeader]: [] },
+    {},
+  ]);
+  // One flow: the layout is the same as without the split.
+  assert.deepEqual(withFlowSchemes([{ gatehouse: ['items'] }, {}], { authorizationCode: flows.authorizationCode }), [{ gatehouse: ['items'] }, {}]);
 });

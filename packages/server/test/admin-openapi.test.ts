@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
 import { Ajv, type AnySchemaObject } from 'ajv';
+import { assertRealisticExamples } from '@gatehouse/test-support/openapi-examples';
 import { ADMIN_SCOPES } from '../src/admin/scopes.ts';
 import { startAdmin } from './admin-support.ts';
 
@@ -105,6 +106,25 @@ test('the admin OpenAPI document validates against the OpenAPI 3.0 schema and do
   for (const forbidden of ['password', 'password_hash', 'secret_hash', 'private_jwk', 'd', 'p', 'q']) assert.ok(!names.has(forbidden), `no "${forbidden}" in a response`);
   // Only where a secret is shown once, on purpose.
   assert.ok(names.has('client_secret') && names.has('key'));
+});
+
+// Issue 13: Swagger UI shows what the API really answers, not `{"id": "string", …}`.
+test('every admin response body has a realistic example that fits its schema', async (t) => {
+  const server = await startAdmin(t);
+  const doc = (await (await fetch(`${server.issuer}/admin/api/openapi.json`)).json()) as any;
+  const examples = assertRealisticExamples(doc);
+  const example = (label: string) => examples.find((found) => found.label === label)?.example as any;
+
+  assert.equal(example('GET /admin/api/users 200').items[0].username, 'johndoe', 'a page of users');
+  assert.equal(example('GET /admin/api/users/{id} 200').email, 'johndoe@example.com');
+  assert.equal(example('POST /admin/api/clients 201').client.client_id, 'items-web');
+  assert.equal(example('GET /admin/api/me 200').kind, 'user');
+  // The RFC 6750 bodies: the admin API's own 401/403, and the SDK's 429/503.
+  assert.equal(example('GET /admin/api/users 401').error, 'invalid_token');
+  assert.equal(example('GET /admin/api/users 403').error, 'insufficient_scope');
+  assert.equal(example('GET /admin/api/users 429').error, 'too_many_requests');
+  assert.equal(example('GET /admin/api/users 503').error, 'temporarily_unavailable');
+  assert.equal(example('GET /admin/api/users/{id} 404').error, 'not_found');
 });
 
 test('Swagger UI is served at /admin/docs, framed by nobody, and reads the admin document', async (t) => {

@@ -10,7 +10,7 @@
  */
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
-import { AUTH_ERROR_SCHEMA_ID, oauthFlows, securitySchemes, type OAuthFlowName } from '../openapi.ts';
+import { AUTH_ERROR_SCHEMA_ID, oauthFlows, securitySchemes, withAuthErrorExamples, withFlowSchemes, type OAuthFlowName, type SecurityRequirementObject } from '../openapi.ts';
 
 export interface GatehouseDocsOptions {
   /** The API's public base URL as browsers see it, e.g. `https://api.example.com` (behind a proxy, the proxy's). */
@@ -40,6 +40,27 @@ export function docsRedirectUrl(publicUrl: string, routePrefix = '/docs'): strin
 // rewritten to use the configured one instead. Checked by the docs test against the installed version.
 const REDIRECT_URL_IN_INITIALIZER = /oauth2RedirectUrl:\s*resolveUrl\([^)]*\)/;
 
+/**
+ * A script for Swagger UI's page (its `theme.js`) that opens the Authorize dialog at its top.
+ * Swagger UI gives every credential field in the dialog `autofocus`, so the browser scrolled the
+ * dialog down to the last one (the password flow's username, an API key's value) and the first
+ * section, the authorization-code login, was out of sight. The first field takes the focus
+ * instead, without scrolling. Runs after React's commit (a MutationObserver callback), once per
+ * opening (the dialog is a new element each time).
+ */
+export const AUTHORIZE_DIALOG_SCRIPT = {
+  filename: 'gatehouse-authorize-dialog.js',
+  content: `new MutationObserver(function () {
+  var content = document.querySelector('.modal-ux-content');
+  if (content === null || content.dataset.gatehouseOpened) return;
+  content.dataset.gatehouseOpened = 'true';
+  var first = content.querySelector('input, select, textarea, button');
+  if (first !== null) first.focus({ preventScroll: true });
+  content.scrollTop = 0;
+}).observe(document.body, { childList: true, subtree: true });
+`,
+} as const;
+
 const plugin: FastifyPluginAsync<GatehouseDocsOptions> = async (fastify, options) => {
   const routePrefix = options.routePrefix ?? '/docs';
   validate(options, routePrefix);
@@ -52,6 +73,15 @@ const plugin: FastifyPluginAsync<GatehouseDocsOptions> = async (fastify, options
   const openapi = options.openapi ?? {};
   const components = (openapi.components ?? {}) as Record<string, unknown>;
 
+  // Each flow is a security scheme of its own (oauthSchemeNames): a route that takes a bearer token
+  // lists every flow's scheme. Runs after the gatehouse plugin's onRoute (which sets `security`) and
+  // before @fastify/swagger's, which is registered below.
+  fastify.addHook('onRoute', (route) => {
+    const security = route.schema?.security as SecurityRequirementObject[] | undefined;
+    if (route.auth === undefined || security === undefined) return;
+    route.schema = { ...route.schema, security: withFlowSchemes(security, flows) };
+  });
+
   const { default: swagger } = await import('@fastify/swagger');
   await fastify.register(swagger, {
     // The error schema of the 401/403/429/503 answers appears under its own name in
@@ -61,6 +91,12 @@ const plugin: FastifyPluginAsync<GatehouseDocsOptions> = async (fastify, options
         json.$id === AUTH_ERROR_SCHEMA_ID ? AUTH_ERROR_SCHEMA_ID : `def-${index}`,
     },
     ...options.swagger,
+    // Realistic bodies for the SDK's 401/403/429/503 in Swagger UI, after any transform of the caller's.
+    transformObject: (documentObject: { openapiObject?: object; swaggerObject?: object }) => {
+      const own = options.swagger?.transformObject as ((input: typeof documentObject) => object) | undefined;
+      const document = own === undefined ? (documentObject.openapiObject ?? documentObject.swaggerObject!) : own(documentObject);
+      return withAuthErrorExamples(document);
+    },
     openapi: {
       ...openapi,
       components: {
@@ -87,11 +123,16 @@ const plugin: FastifyPluginAsync<GatehouseDocsOptions> = async (fastify, options
     });
     const title = (openapi.info as { title?: unknown } | undefined)?.title;
     const ui = options.ui ?? {};
+    const theme = (ui.theme ?? {}) as Record<string, unknown>;
     await docs.register(swaggerUi, {
       ...ui,
       // The page is titled after the API (openapi.info.title), not "Swagger UI"; the rest of the
-      // theme (an icon of the API's own, …) as given in `ui.theme`.
-      theme: { ...(typeof title === 'string' ? { title } : {}), ...(ui.theme as Record<string, unknown> | undefined) },
+      // theme (an icon of the API's own, …) as given in `ui.theme`, plus the Authorize dialog's fix.
+      theme: {
+        ...(typeof title === 'string' ? { title } : {}),
+        ...theme,
+        js: [...((theme.js as unknown[] | undefined) ?? []), AUTHORIZE_DIALOG_SCRIPT],
+      },
       routePrefix,
       initOAuth: {
         clientId: options.clientId,

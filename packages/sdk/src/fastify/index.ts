@@ -16,7 +16,7 @@ import type { Principal } from '../principal.ts';
 import type { AuthRequirement, ResolvedRequirement } from '../requirement.ts';
 import { metadataResponse } from '../protected-resource.ts';
 
-export { gatehouseDocs, docsRedirectUrl } from './docs.ts';
+export { gatehouseDocs, docsRedirectUrl, AUTHORIZE_DIALOG_SCRIPT } from './docs.ts';
 export type { GatehouseDocsOptions } from './docs.ts';
 export { gatehouseWebApp } from './webapp.ts';
 export type { GatehouseWebAppFastifyOptions } from './webapp.ts';

@@ -44,8 +44,8 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
-import { AUTH_ERROR_SCHEMA_ID, oauthFlows, securitySchemes } from '@gatehouse/sdk';
-import { gatehouse } from '@gatehouse/sdk/fastify';
+import { AUTH_ERROR_SCHEMA_ID, oauthFlows, securitySchemes, withAuthErrorExamples } from '@gatehouse/sdk';
+import { AUTHORIZE_DIALOG_SCRIPT, gatehouse } from '@gatehouse/sdk/fastify';
 import type { ClusterEvent } from '../cluster/bus.ts';
 import type { Config } from '../config/schema.ts';
 import type { Db } from '../storage/database.ts';
@@ -123,6 +123,8 @@ export const adminApi: FastifyPluginAsync<AdminApiOptions> = async (admin, optio
       buildLocalReference: (json: { $id?: unknown }, _base: unknown, _fragment: unknown, index: number) =>
         json.$id === AUTH_ERROR_SCHEMA_ID ? AUTH_ERROR_SCHEMA_ID : `def-${index}`,
     },
+    // Realistic bodies in Swagger UI for the SDK's 429 and 503, which refer to its shared schema.
+    transformObject: ({ openapiObject }: { openapiObject: object }) => withAuthErrorExamples(openapiObject),
     openapi: {
       openapi: '3.0.3',
       info: {
@@ -196,9 +198,11 @@ export const adminApi: FastifyPluginAsync<AdminApiOptions> = async (admin, optio
       // Every admin scope pre-selected: the token carries those the user's roles grant.
       scopes: Object.keys(ADMIN_SCOPES),
     },
-    // The operator's brand, not Swagger's: the page title and the icon of every other page.
+    // The operator's brand, not Swagger's: the page title and the icon of every other page. The
+    // SDK's script opens the Authorize dialog at its top (the sign-in), not at the API key field.
     theme: {
       title: `${config.brandName} admin API`,
+      js: [AUTHORIZE_DIALOG_SCRIPT],
       favicon: [{ filename: 'favicon.svg', rel: 'icon', type: 'image/svg+xml', sizes: 'any', content: faviconSvg({ name: config.brandName, color: config.brandColor }) }],
     },
     staticCSP: true,

@@ -15,6 +15,15 @@ const Enum = <const T extends readonly string[]>(values: T, options: { descripti
 
 const Timestamp = (description: string) => Type.String({ format: 'date-time', description });
 
+/**
+ * The example Swagger UI shows for a schema (and @fastify/swagger writes as OpenAPI 3.0's
+ * `example`): realistic values instead of the `"string"` it makes up from the types. Examples
+ * document only; they validate and serialize nothing.
+ */
+const example = (value: Record<string, unknown>) => ({ examples: [value] });
+/** The example of a schema built with `example()`. */
+const exampleOf = (schema: TSchema): unknown => (schema as { examples?: unknown[] }).examples?.[0];
+
 // RFC 6749 §3.3 scope-token; the repositories check it again (validate.ts).
 const Scope = Type.String({ pattern: '^[\\x21\\x23-\\x5B\\x5D-\\x7E]{1,128}$', description: 'A scope (RFC 6749 §3.3 scope token).' });
 const Scopes = Type.Array(Scope, { maxItems: 200, uniqueItems: true });
@@ -27,7 +36,7 @@ export const ErrorBody = Type.Object(
     message: Type.String(),
     field: Type.Optional(Type.String({ description: 'The input field that is wrong, when there is one.' })),
   },
-  { description: 'An error.' },
+  { description: 'An error.', ...example({ error: 'not_found', message: 'No such user' }) },
 );
 
 /** What @gatehouse/sdk answers for 401 and 403 (RFC 6750 §3), and the admin API's own 403. */
@@ -57,7 +66,7 @@ export const Page = <T extends TSchema>(item: T, description: string) =>
       limit: Type.Integer(),
       offset: Type.Integer(),
     },
-    { description },
+    { description, ...example({ items: exampleOf(item) === undefined ? [] : [exampleOf(item)], total: 1, limit: 50, offset: 0 }) },
   );
 
 export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 254, description: 'The object\'s id.' }) });
@@ -78,7 +87,21 @@ export const User = Type.Object(
     created_at: Timestamp('When the user was created.'),
     updated_at: Timestamp('When the user last changed.'),
   },
-  { description: 'A user. Password hashes are never returned.' },
+  {
+    description: 'A user. Password hashes are never returned.',
+    ...example({
+      id: '5f0c6a1e-8b2d-4c3f-9a7e-1d2b3c4d5e6f',
+      username: 'johndoe',
+      email: 'johndoe@example.com',
+      email_verified: true,
+      disabled: false,
+      self_registered: false,
+      two_factor: false,
+      roles: ['user'],
+      created_at: '2026-01-15T09:30:00.000Z',
+      updated_at: '2026-02-01T14:05:12.000Z',
+    }),
+  },
 );
 
 export const UserQuery = Type.Object(
@@ -128,7 +151,16 @@ export const Role = Type.Object(
     scopes: Type.Array(Type.String()),
     created_at: Timestamp('When the role was created.'),
   },
-  { description: 'A role: the scopes it grants to its users.' },
+  {
+    description: 'A role: the scopes it grants to its users.',
+    ...example({
+      id: '0b7e2f4a-3c1d-4e5f-8a9b-6c7d8e9f0a1b',
+      name: 'user',
+      description: 'Reads their own profile and items',
+      scopes: ['items', 'me'],
+      created_at: '2026-01-15T09:30:00.000Z',
+    }),
+  },
 );
 
 export const NewRole = Type.Object(
@@ -165,7 +197,23 @@ export const Api = Type.Object(
     managed: Type.Boolean({ description: 'Managed by Gatehouse itself (the admin API): read-only here.' }),
     created_at: Timestamp('When the API was created.'),
   },
-  { description: 'An API (an OAuth resource server).' },
+  {
+    description: 'An API (an OAuth resource server).',
+    ...example({
+      id: '7c9d1e2f-4a5b-4c6d-8e7f-9a0b1c2d3e4f',
+      identifier: 'https://items.example.com',
+      name: 'Items API',
+      scopes: [
+        { name: 'me', description: 'Read information about the current user.' },
+        { name: 'items', description: 'Read items.' },
+      ],
+      access_token_ttl: null,
+      signing_alg: null,
+      open_to_dynamic_clients: false,
+      managed: false,
+      created_at: '2026-01-15T09:30:00.000Z',
+    }),
+  },
 );
 
 export const ApiQuery = Type.Object(
@@ -225,7 +273,27 @@ export const Client = Type.Object(
     created_at: Timestamp('When the client was created.'),
     revoked_at: Nullable(Timestamp('When the client was revoked.')),
   },
-  { description: 'A client. Secrets are never returned, except once at creation and rotation.' },
+  {
+    description: 'A client. Secrets are never returned, except once at creation and rotation.',
+    ...example({
+      client_id: 'items-web',
+      name: 'Items web app',
+      type: 'confidential',
+      token_endpoint_auth_method: 'client_secret_basic',
+      redirect_uris: ['https://app.example.com/auth/callback'],
+      post_logout_redirect_uris: ['https://app.example.com/'],
+      grant_types: ['authorization_code', 'refresh_token'],
+      scopes: ['me', 'items'],
+      apis: ['https://items.example.com'],
+      cors_origins: [],
+      first_party: true,
+      application_type: 'web',
+      registered_dynamically: false,
+      managed: false,
+      created_at: '2026-01-15T09:30:00.000Z',
+      revoked_at: null,
+    }),
+  },
 );
 
 export const NewClient = Type.Object(
@@ -275,7 +343,7 @@ export const ClientWithSecret = Type.Object(
     client: Client,
     client_secret: Type.Optional(Type.String({ description: 'Shown now and never again (confidential clients only).' })),
   },
-  { description: 'The client, and its secret shown once.' },
+  { description: 'The client, and its secret shown once.', ...example({ client: exampleOf(Client), client_secret: 'gatehouse_cs_…' }) },
 );
 
 // ── API keys ────────────────────────────────────────────────────────────────────────────────────
@@ -294,7 +362,20 @@ export const ApiKey = Type.Object(
     last_used_at: Nullable(Timestamp('When the key was last used (recorded every 30 seconds or so).')),
     revoked_at: Nullable(Timestamp('When the key was revoked.')),
   },
-  { description: 'An API key. The key itself is never returned, except once at creation.' },
+  {
+    description: 'An API key. The key itself is never returned, except once at creation.',
+    ...example({
+      id: 'Kx3vQ9mT2pLw',
+      name: 'nightly report',
+      owner: { kind: 'client', id: 'items-service' },
+      api: 'https://items.example.com',
+      scopes: ['accounts:read'],
+      created_at: '2026-01-15T09:30:00.000Z',
+      expires_at: '2027-01-15T09:30:00.000Z',
+      last_used_at: '2026-02-01T02:00:04.000Z',
+      revoked_at: null,
+    }),
+  },
 );
 
 export const ApiKeyQuery = Type.Object(
@@ -324,7 +405,7 @@ export const NewApiKey = Type.Object(
 
 export const ApiKeyWithKey = Type.Object(
   { api_key: ApiKey, key: Type.String({ description: 'The key: shown now and never again.' }) },
-  { description: 'The API key, and the key itself shown once.' },
+  { description: 'The API key, and the key itself shown once.', ...example({ api_key: exampleOf(ApiKey), key: 'gatehouse_ak_Kx3vQ9mT2pLw_…' }) },
 );
 
 // ── signing keys ────────────────────────────────────────────────────────────────────────────────
@@ -358,7 +439,27 @@ export const SigningKey = Type.Object(
     retired_at: Nullable(Timestamp('When the key was retired.')),
     public_jwk: PublicJwk,
   },
-  { description: 'A signing key, public parts only.' },
+  {
+    description: 'A signing key, public parts only.',
+    ...example({
+      kid: 'vT3nq0Jq6cG2x8o4Yd1Zr5WbHkLm9sPaEfUiC7tBwXo',
+      alg: 'ES256',
+      state: 'active',
+      created_at: '2026-01-15T09:30:00.000Z',
+      activates_at: null,
+      activated_at: '2026-01-15T09:30:00.000Z',
+      retired_at: null,
+      public_jwk: {
+        kty: 'EC',
+        kid: 'vT3nq0Jq6cG2x8o4Yd1Zr5WbHkLm9sPaEfUiC7tBwXo',
+        alg: 'ES256',
+        use: 'sig',
+        crv: 'P-256',
+        x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU',
+        y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0',
+      },
+    }),
+  },
 );
 
 
@@ -386,7 +487,19 @@ export const AuditEvent = Type.Object(
     ip: Nullable(Type.String()),
     details: Type.Object({}, { additionalProperties: true, description: 'Short values about the event; never a secret.' }),
   },
-  { description: 'An audit event.' },
+  {
+    description: 'An audit event.',
+    ...example({
+      id: '3e4f5a6b-7c8d-4e9f-a0b1-c2d3e4f5a6b7',
+      at: '2026-02-01T14:05:12.000Z',
+      type: 'user.updated',
+      outcome: 'success',
+      actor: { kind: 'user', id: '9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d' },
+      target: { kind: 'user', id: '5f0c6a1e-8b2d-4c3f-9a7e-1d2b3c4d5e6f' },
+      ip: '203.0.113.7',
+      details: { roles: 'user' },
+    }),
+  },
 );
 
 export const AuditQuery = Type.Object(
@@ -412,5 +525,15 @@ export const Me = Type.Object(
     scopes: Type.Array(Type.String()),
     expires_at: Nullable(Timestamp('When the credential expires.')),
   },
-  { description: 'Who is calling, and with which admin scopes.' },
+  {
+    description: 'Who is calling, and with which admin scopes.',
+    ...example({
+      kind: 'user',
+      subject: '9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d',
+      client_id: 'gatehouse-admin-docs',
+      api_key_id: null,
+      scopes: ['admin:users:read', 'admin:users:write'],
+      expires_at: '2026-02-01T14:20:12.000Z',
+    }),
+  },
 );

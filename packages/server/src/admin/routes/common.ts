@@ -23,6 +23,15 @@ const DESCRIPTIONS = {
   409: 'Conflict: `conflict` (it already exists, or its state does not allow this).',
 } as const;
 
+// What Swagger UI shows for each error answer, instead of `{"error": "string", …}`.
+const EXAMPLES = {
+  400: { error: 'invalid_request', message: 'username is required', field: 'username' },
+  401: { error: 'invalid_token', error_description: 'The access token has expired' },
+  403: { error: 'insufficient_scope', error_description: 'The credential lacks a scope this route requires', scope: 'admin:users:write' },
+  404: { error: 'not_found', message: 'No such user' },
+  409: { error: 'conflict', message: 'A user with this username already exists' },
+} as const;
+
 /**
  * Response schemas: the success ones given, plus 401/403 (every admin route requires a
  * credential and a scope, and may refuse on an object-level rule) and the listed error codes.
@@ -30,12 +39,16 @@ const DESCRIPTIONS = {
 export function responses(success: Record<number, TSchema>, ...errors: (keyof typeof DESCRIPTIONS)[]): Record<number, TSchema> {
   const all: Record<number, TSchema> = {
     ...success,
-    401: Type.Object(AuthErrorBody.properties, { description: 'No credential (`WWW-Authenticate` says which are accepted), or an invalid one: `invalid_token`.' }),
+    401: Type.Object(AuthErrorBody.properties, {
+      description: 'No credential (`WWW-Authenticate` says which are accepted), or an invalid one: `invalid_token`.',
+      examples: [EXAMPLES[401]],
+    }),
     403: Type.Object(AuthErrorBody.properties, {
       description: 'The credential lacks the scope (`insufficient_scope`) or kind the route requires, or an object-level rule refuses: `forbidden`.',
+      examples: [EXAMPLES[403]],
     }),
   };
-  for (const code of errors) all[code] = Type.Object(ErrorBody.properties, { description: DESCRIPTIONS[code] });
+  for (const code of errors) all[code] = Type.Object(ErrorBody.properties, { description: DESCRIPTIONS[code], examples: [EXAMPLES[code]] });
   return all;
 }
 
