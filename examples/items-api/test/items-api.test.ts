@@ -10,7 +10,7 @@ import { withPasswordHash } from '@gatehouse/server/internal/passwords/user-pass
 import * as users from '@gatehouse/server/internal/storage/users';
 import { startInProcess, tokenRequest } from '@gatehouse/test-support/gatehouse';
 import { assertRealisticExamples } from '@gatehouse/test-support/openapi-examples';
-import { startHttpsServer } from '@gatehouse/test-support/tls';
+import { startHttpsServer, trustInThisProcess } from '@gatehouse/test-support/https-server';
 import { buildItemsApi, TOKEN_COOKIE, tokenCookieName } from '../src/app.ts';
 
 test('with the SDK test issuer: 401 without a token, 403 without the scope, 200 with it', async (t) => {
@@ -157,6 +157,7 @@ test('under an https issuer: the app starts, and /me reads the __Host-items-toke
     const body = documents[request.url ?? ''];
     response.writeHead(body === undefined ? 404 : 200, { 'content-type': 'application/json' }).end(JSON.stringify(body ?? {}));
   });
+  trustInThisProcess(t, https.certificate);
   origin = https.origin;
 
   const cookie = tokenCookieName({ issuer: origin, publicUrl: 'https://items.example' });
