@@ -94,6 +94,32 @@ describe('scopes', () => {
       assert.throws(() => authenticator.requirement(bad as AuthRequirement), /auth\.(any)?[sS]copes/);
     }
   });
+  test('kinds and sources are validated when declared: a non-empty array of known names', () => {
+    const refusals: [AuthRequirement, RegExp][] = [
+      [{ kinds: [] }, /^TypeError: auth\.kinds: expected a non-empty array of user, client, api_key$/],
+      [{ kinds: 'user' as never }, /^TypeError: auth\.kinds: expected a non-empty array of user, client, api_key$/],
+      [{ kinds: ['robot' as never] }, /^TypeError: auth\.kinds\[0\]: expected one of user, client, api_key$/],
+      [{ sources: [] }, /^TypeError: auth\.sources: expected a non-empty array of bearer, cookie, query, apiKey$/],
+      [{ sources: ['bearer', 'header' as never] }, /^TypeError: auth\.sources\[1\]: expected one of bearer, cookie, query, apiKey$/],
+    ];
+    for (const [bad, message] of refusals) assert.throws(() => authenticator.requirement(bad), message, JSON.stringify(bad));
+    assert.deepEqual([...authenticator.requirement({ kinds: ['client', 'user'] }).kinds], ['client', 'user']);
+  });
+});
+
+describe('challenges', () => {
+  test('a route challenges with the schemes it reads: Bearer for a header, cookie or query token, ApiKey for keys', async () => {
+    const everySource = createAuthenticator(
+      issuer.authenticatorOptions({ jwks: issuer.jwks(), credentials: { cookie: 'access_token', query: true, apiKey: true } }),
+    );
+    const challenge = async (sources: AuthRequirement['sources']): Promise<string | undefined> => {
+      const outcome = await everySource.authenticate(request({}), { sources });
+      return outcome.ok ? 'ok' : outcome.response.headers['www-authenticate'];
+    };
+    for (const token of ['bearer', 'cookie', 'query'] as const) assert.match((await challenge([token])) ?? '', /^Bearer realm="[^"]*"$/, token);
+    assert.match((await challenge(['apiKey'])) ?? '', /^ApiKey realm="[^"]*", header="X-API-Key"$/);
+    assert.match((await challenge(['cookie', 'apiKey'])) ?? '', /^Bearer realm="[^"]*", ApiKey realm=/);
+  });
 });
 
 describe('principal kinds', () => {

@@ -81,6 +81,14 @@ describe('sources', () => {
     assert.equal(await check({ cookie: 'access_token=' }), 'missing_credentials');
     assert.equal(await check({ authorization: 'Basic dXNlcjpwYXNz' }), 'missing_credentials');
   });
+
+  test('a cookie value in double quotes is read without them; a lone quote is part of the value (RFC 6265 §4.1.1)', async () => {
+    assert.equal(await check({ cookie: `access_token="${token}"` }), 'ok:user');
+    assert.equal(await check({ cookie: 'access_token=""' }), 'missing_credentials', 'quoted empty is empty');
+    // One quote at either end is no quoting: the value is kept whole, and is no valid token.
+    assert.equal(await check({ cookie: 'access_token=x"' }), 'invalid_token');
+    assert.equal(await check({ cookie: 'access_token="x' }), 'invalid_token');
+  });
 });
 
 describe('two methods at once', () => {

@@ -69,6 +69,24 @@ describe('RFC 6750 responses', () => {
     assert.equal(toErrorResponse(new AuthError('invalid_token', 'x'), bearerOnly).headers['retry-after'], undefined);
     const scoped = toErrorResponse(new AuthError('insufficient_scope', 'need more', { requiredScopes: ['me', 'items'] }), bearerOnly);
     assert.equal(scoped.headers['www-authenticate'], 'Bearer realm="api", error="insufficient_scope", error_description="need more", scope="me items"');
+    // An empty list names no scope: no scope="" and no "scope" member in the body.
+    const unscoped = toErrorResponse(new AuthError('insufficient_scope', 'not for you', { requiredScopes: [] }), bearerOnly);
+    assert.equal(unscoped.headers['www-authenticate'], 'Bearer realm="api", error="insufficient_scope", error_description="not for you"');
+    assert.deepEqual(JSON.parse(unscoped.body), { error: 'insufficient_scope', error_description: 'not for you' });
+  });
+
+  test('an error keeps its cause (what the issuer answered) and has none when not given', async () => {
+    const down = await createTestIssuer();
+    try {
+      down.fail('jwks', 'unavailable');
+      const outcome = await createAuthenticator(down.authenticatorOptions({ onError: () => {} })).authenticate(request(bearer(await down.mintAccessToken())));
+      assert.ok(!outcome.ok);
+      assert.equal(outcome.error.code, 'temporarily_unavailable');
+      assert.match(String((outcome.error.cause as Error | undefined)?.message), /^jwks answered 503$/);
+    } finally {
+      await down.close();
+    }
+    assert.ok(!('cause' in new AuthError('invalid_token', 'x')));
   });
 
   test('the API key challenge: ApiKey realm, where the key goes, and the error on the scheme presented', () => {

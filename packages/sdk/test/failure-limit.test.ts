@@ -150,6 +150,29 @@ describe('addresses', () => {
     assert.equal(introspections(), before + 5);
   });
 
+  test('the /64 prefix is read from any valid IPv6 spelling; anything else counts as the string it is', () => {
+    // "::" stands for as many zero groups as are missing, so a long tail moves into the prefix.
+    assert.equal(addressKey('2001::1:2:3:4:5:6'), '2001:0:1:2::/64');
+    assert.equal(addressKey('::1:2:3:4:5:6:7'), '0:1:2:3::/64');
+    assert.equal(addressKey('2001:db8:1:2:3:4:5::'), '2001:db8:1:2::/64');
+    // Not IPv6 (two "::", a group that is not hex, nine groups): never merged with another address.
+    for (const notIpv6 of ['2001:db8::1::2', '2001:db8::1::3', 'fe80::zz', 'zz::1', '1:2:3:4:5:6:7:8:9', '1:2:3:4::5:6:7:8']) {
+      assert.equal(addressKey(notIpv6), notIpv6);
+    }
+  });
+
+  test('without an address: a good credential passes and a repeated bad one (answered from the cache) is 401', async () => {
+    const { withKey, introspections } = setup({ max: 1, window: 60 });
+    assert.equal(codeOf(await withKey(issuer.createApiKey(), null)), 'ok');
+    const repeated = badKey();
+    // Judged as a bad key, not refused as "could not be verified" by a fault in the limit's check.
+    for (let index = 0; index < 2; index += 1) {
+      const outcome = await withKey(repeated, null);
+      assert.equal(outcome.ok ? 'ok' : outcome.error.description, 'The API key is not valid');
+    }
+    assert.equal(introspections(), 2, 'the repeated key was answered from the negative cache');
+  });
+
   test('memory is bounded: past `addresses`, the least recently seen address is forgotten', async () => {
     const { withKey } = setup({ max: 1, window: 60, addresses: 2 });
     for (const address of ['192.0.2.1', '192.0.2.2']) assert.equal(codeOf(await withKey(badKey(), address)), 'invalid_token');

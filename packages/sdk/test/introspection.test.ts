@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createAuthenticator, type AuthenticatorOptions, type AuthOutcome } from '@gatehouse/sdk';
 import { createTestIssuer, type TestFault, type TestIssuer } from '@gatehouse/sdk/testing';
-import { bearer, countingFetch, manualClock, request } from './helpers.ts';
+import { bearer, countingFetch, manualClock, request, stubServer } from './helpers.ts';
 
 let issuer: TestIssuer;
 before(async () => {
@@ -99,6 +99,38 @@ describe('answers', () => {
     const jwtShaped = await withKey(await issuer.mintAccessToken());
     assert.equal(codeOf(jwtShaped), 'invalid_token');
     assert.equal(introspections(), before + 1);
+  });
+
+  test('token_type_hint: access_token for a bearer token, none for an API key (RFC 7662 §2.1)', async () => {
+    const hints: (string | null)[] = [];
+    const recording: typeof fetch = (input, init) => {
+      if (String(input).endsWith('/introspect')) hints.push(new URLSearchParams(String(init?.body)).get('token_type_hint'));
+      return fetch(input, init);
+    };
+    const { withToken, withKey } = setup({ fetch: recording });
+    assert.equal(codeOf(await withToken(issuer.createOpaqueToken())), 'ok');
+    assert.equal(codeOf(await withKey(issuer.createApiKey())), 'ok');
+    assert.deepEqual(hints, ['access_token', null]);
+  });
+
+  test('an active answer with members of the wrong type is unusable: 503, reported, never a principal', async () => {
+    let answer: Record<string, unknown> = {};
+    const stub = await stubServer((path, url) => {
+      if (path === '/.well-known/openid-configuration') return { body: { issuer: url, introspection_endpoint: `${url}/introspect` } };
+      return path === '/introspect' ? { body: { active: true, iss: url, aud: issuer.audience, sub: 'user-1', client_id: 'web', ...answer } } : undefined;
+    });
+    try {
+      const { withToken, errors } = setup({ issuer: stub.url, introspection: { ...issuer.introspectionClient, cacheTtl: 0 } });
+      assert.equal(codeOf(await withToken('opaque-token')), 'ok', 'the well-formed answer passes');
+      for (const malformed of [{ sub: 42 }, { exp: 'soon' }, { aud: 7 }, { scope: ['items'] }, { scp: 5 }]) {
+        answer = malformed;
+        errors.length = 0;
+        assert.equal(codeOf(await withToken('opaque-token')), 'temporarily_unavailable', JSON.stringify(malformed));
+        assert.deepEqual(errors.map((error) => error.message), ['introspection answer has malformed members'], JSON.stringify(malformed));
+      }
+    } finally {
+      await stub.close();
+    }
   });
 
   test('without introspection, a credential that is not a JWT is 401 and no request is made', async () => {

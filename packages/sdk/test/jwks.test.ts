@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { createAuthenticator, type AuthenticatorOptions, type AuthOutcome } from '@gatehouse/sdk';
 import { createTestIssuer, type TestFault, type TestIssuer } from '@gatehouse/sdk/testing';
 import { discoveryUrls } from '../src/discovery.ts';
-import { bearer, countingFetch, manualClock, request } from './helpers.ts';
+import { bearer, countingFetch, manualClock, request, stubServer, type StubAnswer } from './helpers.ts';
 
 let issuer: TestIssuer;
 before(async () => {
@@ -199,6 +199,20 @@ describe('JWKS', () => {
     assert.equal(codeOf(await check(await issuer.mintAccessToken())), 'ok', 'the good key still verifies');
   });
 
+  test('a JWKS answering anything but 200 is refused, even with a key set in its body', async () => {
+    const stub = await stubServer((path, url) =>
+      path === '/.well-known/openid-configuration' ? { body: { issuer: url, jwks_uri: `${url}/jwks` } } : path === '/jwks' ? { status: 404, body: issuer.jwks() } : undefined,
+    );
+    try {
+      const { check, errors } = setup({ issuer: stub.url });
+      const outcome = await check(await issuer.mintAccessToken({ issuer: stub.url }));
+      assert.equal(codeOf(outcome), 'temporarily_unavailable');
+      assert.match(errors.map((error) => error.message).join('\n'), /JWKS answered 404/);
+    } finally {
+      await stub.close();
+    }
+  });
+
   test('static keys: never a request, an unknown kid is simply refused', async () => {
     const { check, counter } = setup({ jwks: issuer.jwks() });
     assert.equal(codeOf(await check(await issuer.mintAccessToken())), 'ok');
@@ -238,6 +252,74 @@ describe('discovery', () => {
       ]);
     } finally {
       await oauthOnly.close();
+    }
+  });
+
+  test('a discovery document that is not a JSON object is refused as such', async () => {
+    for (const body of ['null', '[]', '<html>']) {
+      const stub = await stubServer((path) => (path === '/.well-known/openid-configuration' ? { body } : undefined));
+      try {
+        await assert.rejects(setup({ issuer: stub.url }).authenticator.discover(), { message: 'discovery document is not a JSON object' }, body);
+      } finally {
+        await stub.close();
+      }
+    }
+  });
+
+  test('endpoints in the discovery document must be http(s) URLs; an https issuer\'s must be https', async () => {
+    const document = (url: string, jwksUri: unknown): StubAnswer => ({ body: { issuer: url, jwks_uri: jwksUri } });
+    const bad = (url: string): unknown[] => [42, [`${url}/jwks`], 'not a url', 'ftp://127.0.0.1/jwks', 'javascript:alert(1)'];
+    let jwksUri: unknown;
+    const stub = await stubServer((path, url) => (path === '/.well-known/openid-configuration' ? document(url, jwksUri) : undefined));
+    try {
+      for (const value of bad(stub.url)) {
+        jwksUri = value;
+        await assert.rejects(setup({ issuer: stub.url }).authenticator.discover(), { message: 'discovery document has an invalid jwks_uri' }, JSON.stringify(value));
+      }
+      jwksUri = `${stub.url}/jwks`;
+      assert.equal((await setup({ issuer: stub.url }).authenticator.discover()).jwks_uri, jwksUri, 'an http issuer may use http');
+    } finally {
+      await stub.close();
+    }
+
+    // An https issuer (its name mapped onto a local stub by the fetch) may not point at http.
+    const secureIssuer = 'https://id.example.test';
+    const secure = await stubServer((path) => (path === '/.well-known/openid-configuration' ? document(secureIssuer, jwksUri) : undefined));
+    const toStub: typeof fetch = (input, init) => fetch(String(input).replace(secureIssuer, secure.url), init);
+    try {
+      jwksUri = 'http://id.example.test/jwks';
+      await assert.rejects(setup({ issuer: secureIssuer, fetch: toStub }).authenticator.discover(), { message: 'discovery document has an invalid jwks_uri' });
+      jwksUri = 'https://id.example.test/jwks';
+      assert.equal((await setup({ issuer: secureIssuer, fetch: toStub }).authenticator.discover()).jwks_uri, jwksUri);
+    } finally {
+      await secure.close();
+    }
+  });
+
+  test('a 500 is the issuer failing, not "not here": no fallback location is tried', async () => {
+    const stub = await stubServer(() => ({ status: 500, body: { error: 'server_error' } }));
+    try {
+      await assert.rejects(setup({ issuer: stub.url }).authenticator.discover(), { message: 'discovery answered 500' });
+      assert.deepEqual(stub.paths, ['/.well-known/openid-configuration']);
+    } finally {
+      await stub.close();
+    }
+  });
+
+  test('an answer of exactly the size limit (512 KiB) is read; one byte more is refused', async () => {
+    const LIMIT = 512 * 1024;
+    let size = LIMIT;
+    const stub = await stubServer((path, url) => {
+      if (path !== '/.well-known/openid-configuration') return undefined;
+      const padding = size - JSON.stringify({ issuer: url, padding: '' }).length;
+      return { body: JSON.stringify({ issuer: url, padding: 'x'.repeat(padding) }) };
+    });
+    try {
+      assert.equal((await setup({ issuer: stub.url }).authenticator.discover()).issuer, stub.url);
+      size = LIMIT + 1;
+      await assert.rejects(setup({ issuer: stub.url }).authenticator.discover(), { message: 'discovery response could not be read' });
+    } finally {
+      await stub.close();
     }
   });
 

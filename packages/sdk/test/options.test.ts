@@ -126,6 +126,10 @@ test('values at the edges are accepted as given, and the description says what i
   assert.deepEqual(locations({ cookie: '__Host-token', apiKey: { cookie: '__Host-key' } }).apiKey, { header: 'X-API-Key', query: undefined, cookie: '__Host-key' });
   assert.deepEqual(locations({ apiKey: { query: 'api_key' } }).apiKey, { header: 'X-API-Key', query: 'api_key', cookie: undefined });
   assert.equal(locations({ cookie: '__Secure-token', apiKey: { header: 'X-Api-Key' } }).cookie, '__Secure-token');
+  // With the header turned off, a query parameter or a cookie alone is enough for API keys; nothing at all is not.
+  assert.deepEqual(locations({ apiKey: { header: false, query: 'api_key' } }).apiKey, { header: undefined, query: 'api_key', cookie: undefined });
+  assert.deepEqual(locations({ apiKey: { header: false, cookie: '__Host-key' } }).apiKey, { header: undefined, query: undefined, cookie: '__Host-key' });
+  assert.throws(() => locations({ apiKey: { header: false } }), /^TypeError: credentials\.apiKey: enable at least one of header, query, cookie$/);
   assert.throws(() => createAuthenticator({ ...base, introspection, credentials: { apiKey: 'yes' as never } }), /^TypeError: credentials\.apiKey: expected true or/);
   assert.throws(() => createAuthenticator({ ...base, jwks: { keys: [null as never] } }), /^TypeError: jwks\.keys\[0\]: expected a JWK object/);
   assert.throws(() => createAuthenticator({ ...base, jwks: null as never }), /^TypeError: jwks/);

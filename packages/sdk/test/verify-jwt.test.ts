@@ -189,6 +189,22 @@ describe('keys', () => {
     assert.equal((await authenticator.authenticate(request(bearer(good)))).ok, true);
   });
 
+  test('an Ed25519 key named EdDSA verifies Ed25519 tokens and the reverse (RFC 9864); named for another alg, neither', async () => {
+    const { privateKey, publicKey } = await generateKeyPair('Ed25519', { extractable: true });
+    const jwk = await exportJWK(publicKey);
+    const keys = [
+      { ...jwk, alg: 'EdDSA', kid: 'named-eddsa' },
+      { ...jwk, alg: 'Ed25519', kid: 'named-ed25519' },
+      { ...jwk, alg: 'ES256', kid: 'named-es256' },
+    ];
+    const authenticator = createAuthenticator({ issuer: issuer.issuer, audience: issuer.audience, algorithms: ['EdDSA', 'Ed25519'], jwks: { keys } });
+    const check = async (alg: string, kid: string) => authenticator.authenticate(request(bearer(await signJws({ alg, typ: 'at+jwt', kid }, claims(), privateKey))));
+    for (const alg of ['EdDSA', 'Ed25519']) {
+      for (const kid of ['named-eddsa', 'named-ed25519']) assert.equal((await check(alg, kid)).ok, true, `${alg} with ${kid}`);
+      assertInvalid(await check(alg, 'named-es256'), /unknown key/);
+    }
+  });
+
   test('an RSA key shorter than 2048 bits is never used (RFC 8725 §3.5)', async () => {
     const rsa = async (modulusLength: number) => {
       const params = { name: 'RSASSA-PKCS1-v1_5', modulusLength, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' };
