@@ -12,7 +12,7 @@ import { createBrowser, loginThroughForm } from '@gatehouse/test-support/browser
 import { startInProcess, testSecretKey } from '@gatehouse/test-support/gatehouse';
 import { startHttpsServer, trustInThisProcess } from '@gatehouse/test-support/https-server';
 import { ConfigError, loadConfig } from '../src/config/load.ts';
-import { METADATA_FETCHES_PER_ADDRESS_PER_MINUTE, METADATA_DOCUMENT_MAX_BYTES, refusedDocumentUrl } from '../src/engine/metadata-documents.ts';
+import { MAX_CLIENT_ID_URL_LENGTH, METADATA_FETCHES_PER_ADDRESS_PER_MINUTE, METADATA_DOCUMENT_MAX_BYTES, refusedDocumentUrl } from '../src/engine/metadata-documents.ts';
 import * as apis from '../src/storage/apis.ts';
 import * as clients from '../src/storage/clients.ts';
 import * as roles from '../src/storage/roles.ts';
@@ -231,6 +231,7 @@ test('some URLs are never fetched: private, link-local and loopback addresses, n
   }
   assertRefused(await server.authorize('https://agent.example/'), /must have a path/, 'bare origin');
   assertRefused(await server.authorize('https://agent.example/agent.json?x=1'), /must not have a query/, 'query');
+  assertRefused(await server.authorize(`https://agent.example/${'a'.repeat(MAX_CLIENT_ID_URL_LENGTH)}.json`), /at most 1024 characters/, 'long');
   assert.deepEqual(server.documents.requests, [], 'nothing reached the document server');
   // The rule alone, for the addresses the suite cannot reach.
   assert.equal(refusedDocumentUrl('https://agent.example/agent.json', false), undefined);

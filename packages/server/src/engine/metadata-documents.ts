@@ -27,6 +27,8 @@ export const METADATA_DOCUMENT_CACHE = { min: 60, max: 3600 } as const;
 /** Documents fetched (not served from the cache) per client address and minute (IPv6 per /64). */
 export const METADATA_FETCHES_PER_ADDRESS_PER_MINUTE = 30;
 
+export const MAX_CLIENT_ID_URL_LENGTH = 1024;
+
 /** Gatehouse's own client metadata: never taken from a document (first_party would skip consent). */
 const GATEHOUSE_PROPERTIES = ['api_scopes', 'apis', 'cors_origins', 'first_party', 'registered_dynamically'] as const;
 const OFFERED_GRANTS = new Set(['authorization_code', 'refresh_token']);
@@ -82,6 +84,8 @@ export function isLoopbackDocumentHost(hostname: string): boolean {
 
 /** Why a document URL may not be fetched, or undefined when it may. */
 export function refusedDocumentUrl(clientId: string, allowLoopback: boolean): string | undefined {
+  // It is stored with every grant and token and written in the audit log.
+  if (clientId.length > MAX_CLIENT_ID_URL_LENGTH) return `client_id URL must be at most ${MAX_CLIENT_ID_URL_LENGTH} characters`;
   let url: URL;
   try {
     url = new URL(clientId);
