@@ -65,6 +65,13 @@ describe('scopes', () => {
     assert.equal(codeOf(await withScopes(undefined, { scopes: ['items'] }, { scp: ['Items'] })), 'insufficient_scope');
   });
 
+  test('an scp that is neither a string nor an array of strings makes the token malformed, never a partial grant', async () => {
+    for (const scp of [['items', 1], ['items', null], 5, { items: true }]) {
+      const outcome = await withScopes(undefined, { scopes: ['items'] }, { scp });
+      assert.equal(outcome.ok ? 'ok' : `${outcome.error.code}: ${outcome.error.description}`, 'invalid_token: The access token is malformed', JSON.stringify(scp));
+    }
+  });
+
   test('an scp string (as some issuers send it) is read as space-delimited values', async () => {
     assert.equal(codeOf(await withScopes(undefined, { scopes: ['items'] }, { scp: 'me items' })), 'ok');
     assert.equal(codeOf(await withScopes(undefined, { scopes: ['items'] }, { scp: 'me  Items' })), 'insufficient_scope');
@@ -171,6 +178,21 @@ describe('principal kinds', () => {
     assert.equal(client.ok && client.principal?.subject, 'svc', 'a client\'s subject is its client id');
     const nobody = await authenticator.authenticate(request(bearer(await issuer.mintAccessToken({ sub: null, claims: { client_id: undefined } }))));
     assert.equal(codeOf(nobody), 'invalid_token');
+  });
+});
+
+describe('answers to share', () => {
+  test('a success from a query token says Cache-Control: no-store, first time and cached; from a header, nothing', async () => {
+    // The URL holds the credential: a cache keyed by it must not keep the answer.
+    const both = createAuthenticator(issuer.authenticatorOptions({ jwks: issuer.jwks(), credentials: { query: true } }));
+    const token = await issuer.mintAccessToken({ scopes: ['items'] });
+    const url = `https://api.example.test/items?access_token=${token}`;
+    for (const attempt of ['first', 'cached']) {
+      const fromQuery = await both.authenticate(request({}, { url }), { scopes: ['items'] });
+      assert.deepEqual(fromQuery.ok && fromQuery.headers, { 'cache-control': 'no-store' }, attempt);
+      const fromHeader = await both.authenticate(request(bearer(token)), { scopes: ['items'] });
+      assert.deepEqual(fromHeader.ok && fromHeader.headers, undefined, attempt);
+    }
   });
 });
 

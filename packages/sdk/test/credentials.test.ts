@@ -2,7 +2,7 @@
 // query tokens are off unless enabled; cookie credentials on unsafe methods need CSRF protection.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createAuthenticator, type AuthenticatorOptions, type AuthOutcome, type AuthRequirement } from '@gatehouse/sdk';
+import { createAuthenticator, type AuthenticatorOptions, type AuthOutcome, type AuthRequest, type AuthRequirement } from '@gatehouse/sdk';
 import { createTestIssuer, type TestIssuer } from '@gatehouse/sdk/testing';
 import { bearer, request } from './helpers.ts';
 
@@ -129,6 +129,34 @@ describe('two methods at once', () => {
   });
 });
 
+describe('a credential header sent twice', () => {
+  // Node keeps only the first Authorization in request.headers; rawHeaders shows both.
+  const raw = (pairs: [string, string][]): AuthRequest => ({
+    method: 'GET',
+    url: 'https://api.example.test/items',
+    headers: Object.fromEntries(pairs.map(([name, value]) => [name.toLowerCase(), value])),
+    rawHeaders: pairs.flat(),
+  });
+  // A Web Headers (fetch, Hono) joins repeated fields with ", ".
+  const web = (pairs: [string, string][]): AuthRequest => ({ method: 'GET', url: 'https://api.example.test/items', headers: new Headers(pairs) });
+  const outcomeOf = async (authRequest: AuthRequest) => codeOf(await authenticatorWith({ credentials: all }).authenticate(authRequest));
+
+  test('twice is 400 invalid_request, from Node raw headers and from a Web Headers alike', async () => {
+    for (const build of [raw, web]) {
+      assert.equal(await outcomeOf(build([['Authorization', `Bearer ${token}`], ['authorization', `Bearer ${token}`]])), 'invalid_request', build.name);
+      assert.equal(await outcomeOf(build([['X-API-Key', apiKey], ['x-api-key', apiKey]])), 'invalid_request', build.name);
+      // Once is fine, and so is no credential header at all.
+      assert.equal(await outcomeOf(build([['Authorization', `Bearer ${token}`]])), 'ok:user', build.name);
+      assert.equal(await outcomeOf(build([['X-API-Key', apiKey]])), 'ok:api_key', build.name);
+      assert.equal(await outcomeOf(build([['Accept', 'application/json']])), 'missing_credentials', build.name);
+    }
+  });
+
+  test('in a Web Headers, a comma beside another Authorization scheme is that scheme\'s own (Digest), not a second header', async () => {
+    assert.equal(await outcomeOf(web([['Authorization', 'Digest username="a", realm="b"']])), 'missing_credentials');
+  });
+});
+
 describe('CSRF: cookie credentials on unsafe methods', () => {
   const cookie = () => ({ cookie: `access_token=${token}` });
   const same = 'https://api.example.test';
@@ -153,6 +181,9 @@ describe('CSRF: cookie credentials on unsafe methods', () => {
       assert.equal(await check({ ...cookie(), origin: 'null' }, { method }), 'cross_site_request');
       assert.equal(await check({ ...cookie(), origin: 'http://api.example.test' }, { method }), 'cross_site_request', 'scheme matters');
       assert.equal(await check(cookie(), { method }), 'cross_site_request', 'neither header: fail closed');
+      // Sec-Fetch-Site, when sent, decides alone: the browser sets it and a page cannot.
+      assert.equal(await check({ ...cookie(), 'sec-fetch-site': 'same-origin' }, { method }), 'ok:user', `${method} Sec-Fetch-Site only`);
+      assert.equal(await check({ ...cookie(), 'sec-fetch-site': 'cross-site', origin: same }, { method }), 'cross_site_request');
     }
   });
 

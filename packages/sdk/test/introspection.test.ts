@@ -133,6 +133,33 @@ describe('answers', () => {
     }
   });
 
+  test('an answer\'s nbf is checked like a JWT\'s: later than now plus the clock tolerance is 401', async () => {
+    let nbf: number | undefined;
+    const stub = await stubServer((path, url) => {
+      if (path === '/.well-known/openid-configuration') return { body: { issuer: url, introspection_endpoint: `${url}/introspect` } };
+      return path === '/introspect' ? { body: { active: true, iss: url, aud: issuer.audience, sub: 'user-1', client_id: 'web', nbf } } : undefined;
+    });
+    try {
+      // A whole second, so that now + tolerance is exactly an nbf the answer can carry.
+      const nowSec = Math.floor(Date.now() / 1000);
+      const { withToken } = setup({ issuer: stub.url, now: () => nowSec * 1000, clockTolerance: 5, introspection: { ...issuer.introspectionClient, cacheTtl: 0, negativeCacheTtl: 0 } });
+      const cases: [number | undefined, string][] = [
+        [undefined, 'ok'],
+        [nowSec - 100, 'ok'],
+        [nowSec + 3, 'ok'],
+        [nowSec + 5, 'ok'],
+        [nowSec + 6, 'invalid_token: The credential is not valid yet'],
+      ];
+      for (const [value, expected] of cases) {
+        nbf = value;
+        const outcome = await withToken('opaque-token');
+        assert.equal(outcome.ok ? 'ok' : `${outcome.error.code}: ${outcome.error.description}`, expected, `nbf now${value === undefined ? ' absent' : `${value - nowSec >= 0 ? '+' : ''}${value - nowSec}`}`);
+      }
+    } finally {
+      await stub.close();
+    }
+  });
+
   test('without introspection, a credential that is not a JWT is 401 and no request is made', async () => {
     const counter = countingFetch();
     const authenticator = createAuthenticator({ issuer: issuer.issuer, audience: issuer.audience, algorithms: ['ES256'], fetch: counter.fetch });

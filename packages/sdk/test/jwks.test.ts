@@ -213,6 +213,24 @@ describe('JWKS', () => {
     }
   });
 
+  test('a published key with private or symmetric members (d, p, k) verifies nothing, though its public part would', async () => {
+    // Such a JWKS leaks a secret or was built wrongly: either way its keys are not trusted.
+    let extra: Record<string, string> = {};
+    const stub = await stubServer((path, url) => {
+      if (path === '/.well-known/openid-configuration') return { body: { issuer: url, jwks_uri: `${url}/jwks` } };
+      return path === '/jwks' ? { body: { keys: issuer.jwks().keys.map((key) => ({ ...key, ...extra })) } } : undefined;
+    });
+    try {
+      for (const member of [{}, { d: 'AQAB' }, { p: 'AQAB' }, { k: 'AQAB' }] as Record<string, string>[]) {
+        extra = member;
+        const { check } = setup({ issuer: stub.url });
+        assert.equal(codeOf(await check(await issuer.mintAccessToken({ issuer: stub.url }))), Object.keys(member).length === 0 ? 'ok' : 'invalid_token', JSON.stringify(member));
+      }
+    } finally {
+      await stub.close();
+    }
+  });
+
   test('static keys: never a request, an unknown kid is simply refused', async () => {
     const { check, counter } = setup({ jwks: issuer.jwks() });
     assert.equal(codeOf(await check(await issuer.mintAccessToken())), 'ok');

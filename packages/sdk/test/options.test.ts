@@ -1,6 +1,7 @@
 // Misuse fails at construction with a TypeError naming the option (STYLE.md point 3), and the
 // Express adapter's optional next(err) mode.
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
@@ -33,7 +34,13 @@ test('required options and bad values throw a TypeError naming the option', () =
     [{ introspection: { clientId: 'a', clientSecret: 'b', failureLimit: { addresses: -1 } } }, /^introspection\.failureLimit\.addresses/],
     [{ credentials: { apiKey: true } }, /^credentials\.apiKey: API keys are checked by introspection/],
     [{ credentials: { bearer: false } }, /^credentials: every credential source is disabled/],
-    [{ credentials: { cookie: 'bad name' } }, /^credentials\.cookie/],
+    // Exact messages: a bad name must be refused as a name, not later for its missing prefix.
+    [{ credentials: { cookie: 'bad name' } }, /^credentials\.cookie: expected a name made of token characters/],
+    [{ credentials: { query: 'a b' } }, /^credentials\.query: expected a name made of token characters/],
+    [{ credentials: { query: 7 } }, /^credentials\.query: expected a name made of token characters/],
+    // One name for both would make a token and an API key indistinguishable.
+    [{ credentials: { cookie: '__Host-t', apiKey: { cookie: '__Host-t' } }, introspection: { clientId: 'a', clientSecret: 'b' } }, /^credentials: the token and API key cookies need different names/],
+    [{ credentials: { query: 'token', apiKey: { query: 'token' } }, introspection: { clientId: 'a', clientSecret: 'b' } }, /^credentials: the token and API key parameters need different names/],
     // Under an https issuer, a credential cookie any subdomain or http page could set is refused.
     [{ credentials: { cookie: 'access_token' } }, /^credentials\.cookie: under an https issuer a credential cookie must be named __Host-access_token/],
     [{ credentials: { apiKey: { cookie: 'key' } }, introspection: { clientId: 'a', clientSecret: 'b' } }, /^credentials\.apiKey\.cookie: under an https issuer/],
@@ -45,6 +52,7 @@ test('required options and bad values throw a TypeError naming the option', () =
     [{ credentials: { apiKey: { header: 'Authorization' } }, introspection: { clientId: 'a', clientSecret: 'b' } }, /^credentials\.apiKey\.header: Authorization is reserved/],
     [{ defaultSources: ['query'] }, /^defaultSources\[0\]: 'query' is not an enabled/],
     [{ trustedOrigins: ['https://app.example.test/'] }, /^trustedOrigins\[0\]/],
+    [{ trustedOrigins: 'https://app.example.test' }, /^trustedOrigins: expected an array of origins/],
     [{ clockTolerance: 3600 }, /^clockTolerance/],
     [{ timeout: -1 }, /^timeout/],
     [{ tokenCacheSize: 1.5 }, /^tokenCacheSize/],
@@ -130,7 +138,36 @@ test('values at the edges are accepted as given, and the description says what i
   assert.deepEqual(locations({ apiKey: { header: false, query: 'api_key' } }).apiKey, { header: undefined, query: 'api_key', cookie: undefined });
   assert.deepEqual(locations({ apiKey: { header: false, cookie: '__Host-key' } }).apiKey, { header: undefined, query: undefined, cookie: '__Host-key' });
   assert.throws(() => locations({ apiKey: { header: false } }), /^TypeError: credentials\.apiKey: enable at least one of header, query, cookie$/);
+  // false is the documented way to say "no API keys", not a value of the wrong type.
+  assert.equal(locations({ apiKey: false }).apiKey, undefined);
   assert.throws(() => createAuthenticator({ ...base, introspection, credentials: { apiKey: 'yes' as never } }), /^TypeError: credentials\.apiKey: expected true or/);
   assert.throws(() => createAuthenticator({ ...base, jwks: { keys: [null as never] } }), /^TypeError: jwks\.keys\[0\]: expected a JWK object/);
   assert.throws(() => createAuthenticator({ ...base, jwks: null as never }), /^TypeError: jwks/);
+  // jwksUri is taken as configured: http is accepted on any host, without allowHttpIssuer
+  // (a discovered jwks_uri is held to the issuer's scheme instead, discovery.ts).
+  assert.doesNotThrow(() => createAuthenticator({ ...base, jwksUri: 'http://keys.internal.test/jwks' }));
+  assert.throws(() => createAuthenticator({ ...base, jwksUri: 'http://keys.internal.test/jwks?v=1' }), /^TypeError: jwksUri: must not have a query/);
+});
+
+test('a static RSA key is measured by its modulus: exact bits, leading zero bytes skipped, anything else 0 bits', () => {
+  const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const jwk = publicKey.export({ format: 'jwk' }) as { kty: 'RSA'; n: string; e: string };
+  assert.doesNotThrow(() => createAuthenticator({ ...base, algorithms: ['RS256'], jwks: { keys: [jwk] } }), 'a 2048-bit key is long enough');
+  // The bit count the refusal names, or 'accepted'.
+  const bitsOf = (n: string): string => {
+    try {
+      createAuthenticator({ ...base, algorithms: ['RS256'], jwks: { keys: [{ kty: 'RSA', n, e: jwk.e }] } });
+      return 'accepted';
+    } catch (error) {
+      return /an RSA key of (-?\d+) bits/.exec((error as Error).message)?.[1] ?? (error as Error).message;
+    }
+  };
+  const modulus = (bytes: number[]) => Buffer.from(bytes).toString('base64url');
+  assert.equal(bitsOf(modulus([0x01, 0x00, 0x01])), '17');
+  assert.equal(bitsOf(modulus([0x80, 0x00, 0x00])), '24');
+  assert.equal(bitsOf(modulus([0x00, 0x00, 0x01, 0xff])), '9', 'leading zero bytes do not count');
+  assert.equal(bitsOf(modulus([0x00, 0x00, 0x00])), '0', 'an all-zero modulus is no modulus');
+  // JWK members are base64url without padding (RFC 7518 §6.3.1.1): the padded form of a good modulus is none.
+  assert.equal(bitsOf(`${jwk.n}==`), '0');
+  assert.equal(bitsOf(`/${jwk.n.slice(1)}`), '0', 'a standard-base64 character');
 });
