@@ -175,10 +175,14 @@ export function resolveOptions(options: AuthenticatorOptions): ResolvedOptions {
   const algorithms = resolveAlgorithms(options.algorithms);
 
   if (options.jwks !== undefined) validateStaticJwks(options.jwks);
-  const jwksUri = options.jwksUri === undefined ? undefined : requireUrl(options.jwksUri, 'jwksUri', true);
+  // The keys and the introspection answers decide who gets in, and introspection carries the
+  // client's secret: over http, anyone on the path could swap them or read it. Held to the
+  // issuer's rule (https, http on loopback, or allowHttpIssuer), as discovered endpoints are.
+  const allowHttp = options.allowHttpIssuer === true;
+  const jwksUri = options.jwksUri === undefined ? undefined : requireUrl(options.jwksUri, 'jwksUri', allowHttp);
   if (options.jwks !== undefined && jwksUri !== undefined) throw new TypeError('jwks, jwksUri: give one or the other');
 
-  const introspection = resolveIntrospection(options.introspection);
+  const introspection = resolveIntrospection(options.introspection, allowHttp);
   const locations = resolveLocations(options.credentials, new URL(issuer).protocol === 'https:');
   if (locations.apiKey !== undefined && introspection === undefined) {
     throw new TypeError('credentials.apiKey: API keys are checked by introspection; set the introspection option');
@@ -299,14 +303,14 @@ function rsaModulusBits(n: unknown): number {
   return (bytes.length - first - 1) * 8 + (32 - Math.clz32(bytes.charCodeAt(first)));
 }
 
-function resolveIntrospection(value: IntrospectionOptions | undefined): ResolvedOptions['introspection'] {
+function resolveIntrospection(value: IntrospectionOptions | undefined, allowHttp: boolean): ResolvedOptions['introspection'] {
   if (value === undefined) return undefined;
   if (typeof value.clientId !== 'string' || value.clientId === '') throw new TypeError('introspection.clientId: required');
   if (typeof value.clientSecret !== 'string' || value.clientSecret === '') throw new TypeError('introspection.clientSecret: required');
   return {
     clientId: value.clientId,
     clientSecret: value.clientSecret,
-    endpoint: value.endpoint === undefined ? undefined : requireUrl(value.endpoint, 'introspection.endpoint', true),
+    endpoint: value.endpoint === undefined ? undefined : requireUrl(value.endpoint, 'introspection.endpoint', allowHttp),
     cacheTtl: seconds(value.cacheTtl, DEFAULTS.introspectionCacheTtl, 'introspection.cacheTtl'),
     negativeCacheTtl: seconds(value.negativeCacheTtl, DEFAULTS.introspectionNegativeCacheTtl, 'introspection.negativeCacheTtl'),
     cacheSize: count(value.cacheSize, DEFAULTS.introspectionCacheSize, 'introspection.cacheSize'),

@@ -143,10 +143,16 @@ test('values at the edges are accepted as given, and the description says what i
   assert.throws(() => createAuthenticator({ ...base, introspection, credentials: { apiKey: 'yes' as never } }), /^TypeError: credentials\.apiKey: expected true or/);
   assert.throws(() => createAuthenticator({ ...base, jwks: { keys: [null as never] } }), /^TypeError: jwks\.keys\[0\]: expected a JWK object/);
   assert.throws(() => createAuthenticator({ ...base, jwks: null as never }), /^TypeError: jwks/);
-  // jwksUri is taken as configured: http is accepted on any host, without allowHttpIssuer
-  // (a discovered jwks_uri is held to the issuer's scheme instead, discovery.ts).
-  assert.doesNotThrow(() => createAuthenticator({ ...base, jwksUri: 'http://keys.internal.test/jwks' }));
-  assert.throws(() => createAuthenticator({ ...base, jwksUri: 'http://keys.internal.test/jwks?v=1' }), /^TypeError: jwksUri: must not have a query/);
+  // jwksUri and introspection.endpoint follow the issuer's rule: anyone on an http path could
+  // swap the keys, forge introspection answers or read the client secret. http only on loopback
+  // or with allowHttpIssuer.
+  assert.throws(() => createAuthenticator({ ...base, jwksUri: 'http://keys.internal.test/jwks' }), /^TypeError: jwksUri: expected an https URL \(http is accepted only on loopback or with allowHttpIssuer\)/);
+  assert.doesNotThrow(() => createAuthenticator({ ...base, jwksUri: 'http://127.0.0.1:9/jwks' }));
+  assert.doesNotThrow(() => createAuthenticator({ ...base, allowHttpIssuer: true, jwksUri: 'http://keys.internal.test/jwks' }));
+  assert.throws(() => createAuthenticator({ ...base, allowHttpIssuer: true, jwksUri: 'http://keys.internal.test/jwks?v=1' }), /^TypeError: jwksUri: must not have a query/);
+  const plainIntrospection = { ...introspection, endpoint: 'http://id.internal.test/introspect' };
+  assert.throws(() => createAuthenticator({ ...base, introspection: plainIntrospection }), /^TypeError: introspection\.endpoint: expected an https URL/);
+  assert.doesNotThrow(() => createAuthenticator({ ...base, allowHttpIssuer: true, introspection: plainIntrospection }));
 });
 
 test('a static RSA key is measured by its modulus: exact bits, leading zero bytes skipped, anything else 0 bits', () => {
