@@ -56,6 +56,12 @@ async function seededDatabase(t: test.TestContext): Promise<{ databaseUrl: strin
   return { databaseUrl, seed };
 }
 
+const postForm = (server: ServerProcess, path: string, form: Record<string, string>) =>
+  fetch(`${server.issuer}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form) });
+const selfServiceForms = [
+  (server: ServerProcess) => postForm(server, '/forgot-password', { email: 'johndoe@example.com' }),
+  (server: ServerProcess) => postForm(server, '/register', { username: `new-${randomBytes(3).toString('hex')}`, email: `new-${randomBytes(3).toString('hex')}@example.com`, password: 'a long enough new passphrase' }),
+];
 const healthz = async (server: ServerProcess) => (await fetch(`${server.issuer}/healthz`)).json() as Promise<any>;
 
 const passwordGrant = (server: ServerProcess, seed: DemoSeed) =>
@@ -88,6 +94,7 @@ test('serve with Redis unreachable starts degraded: password checks 503, the res
     GATEHOUSE_DEFAULT_API: 'http://localhost:8001',
     // Only an announcement on the bus can make the server see a client change in time.
     GATEHOUSE_CACHE_TTL: '300',
+    GATEHOUSE_REGISTRATION: 'true',
   });
 
   // Up, and saying what is missing.
@@ -103,6 +110,13 @@ test('serve with Redis unreachable starts degraded: password checks 503, the res
   assert.match(await login.text(), /Temporarily unavailable/);
   const service = await tokenRequest(server.issuer, { grant_type: 'client_credentials' }, seed.service);
   assert.equal(service.status, 200, 'what needs no Redis is served');
+  // The self-service forms whose rate limits live in Redis: a 503 page, never a mail sent uncounted.
+  for (const form of selfServiceForms) {
+    const refused = await form(server);
+    assert.equal(refused.status, 503, `${refused.url}: ${refused.status}`);
+    assert.ok(Number(refused.headers.get('retry-after')) > 0, refused.url);
+    assert.match(await refused.text(), /Temporarily unavailable/);
+  }
 
   // Many reconnection attempts, one warning per connection.
   await waitFor('reconnection attempts', () => dead.attempts() >= 15);
@@ -116,6 +130,7 @@ test('serve with Redis unreachable starts degraded: password checks 503, the res
   await waitFor('Redis healthy again', async () => (await healthz(server)).checks.redis === 'ok');
   assert.equal((await passwordGrant(server, seed)).status, 200);
   assert.equal((await loginPage(server, seed)).status, 303);
+  for (const form of selfServiceForms) assert.equal((await form(server)).status, 200, 'the forms are served again');
   // Each connection comes back on its own backoff (at most 2 s): one line each.
   await waitFor('every connection back', () => lines(server.output(), /Redis is reachable again/).length >= 3);
   assert.equal(lines(server.output(), /Redis is reachable again/).length, 3);
