@@ -38,3 +38,14 @@ test('the token endpoint’s Basic header cannot make the server fetch documents
   const fetched = new Set(documents.requests).size;
   assert.ok(fetched <= METADATA_FETCHES_PER_ADDRESS_PER_MINUTE, `${fetched} distinct documents fetched for one address`);
 });
+
+// RFC 9700 §4.11.2: anyone can publish a document naming any redirect URI.
+test('a document client’s authorization errors are shown here, never redirected to the URI its document names', async (t) => {
+  const { issuer, documents } = await setup(t);
+  const url = new URL(`${issuer}/authorize`);
+  url.search = new URLSearchParams({ client_id: `${documents.origin}/redirector.json`, response_type: 'code', redirect_uri: REDIRECT, scope: 'openid', prompt: 'none', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' }).toString();
+  const answer = await fetch(url, { redirect: 'manual' });
+  assert.equal(answer.headers.get('location'), null);
+  assert.equal(answer.status, 400);
+  assert.match(await answer.text(), /<code>login_required<\/code>/);
+});
