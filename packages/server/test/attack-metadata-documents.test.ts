@@ -9,6 +9,7 @@ import { startHttpsServer, trustInThisProcess } from '@gatehouse/test-support/ht
 import { METADATA_FETCHES_PER_ADDRESS_PER_MINUTE } from '../src/engine/metadata-documents.ts';
 
 const REDIRECT = 'http://127.0.0.1:8999/callback';
+const BYE = 'https://evil.example/bye';
 const ON = { GATEHOUSE_CLIENT_ID_METADATA_DOCUMENTS: 'true', GATEHOUSE_CLIENT_ID_METADATA_DOCUMENTS_LOOPBACK: 'true' };
 
 async function setup(t: TestContext) {
@@ -16,7 +17,7 @@ async function setup(t: TestContext) {
     const clientId = `${documents.origin}${request.url}`;
     response
       .writeHead(200, { 'content-type': 'application/json' })
-      .end(JSON.stringify({ client_id: clientId, client_name: 'Agent', redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none' }));
+      .end(JSON.stringify({ client_id: clientId, client_name: 'Agent', redirect_uris: [REDIRECT], post_logout_redirect_uris: [BYE], token_endpoint_auth_method: 'none' }));
   });
   trustInThisProcess(t, documents.certificate);
   const server = await startInProcess(t, ON);
@@ -48,4 +49,17 @@ test('a document client’s authorization errors are shown here, never redirecte
   assert.equal(answer.headers.get('location'), null);
   assert.equal(answer.status, 400);
   assert.match(await answer.text(), /<code>login_required<\/code>/);
+});
+
+// oidc-provider answers a logout from a browser with no session by a page that posts itself to
+// /logout/confirm, which then redirects to post_logout_redirect_uri: no question, no click.
+test('a document cannot make the logout endpoint an open redirector with the post-logout URIs it lists', async (t) => {
+  const { issuer, documents } = await setup(t);
+  const url = new URL(`${issuer}/logout`);
+  url.search = new URLSearchParams({ client_id: `${documents.origin}/logout.json`, post_logout_redirect_uri: BYE }).toString();
+  const answer = await fetch(url, { redirect: 'manual' });
+  const page = await answer.text();
+  assert.equal(answer.status, 400, page.slice(0, 300));
+  assert.doesNotMatch(page, /logout\/confirm/, 'no form to confirm the logout with');
+  assert.match(page, /post_logout_redirect_uri not registered/);
 });
