@@ -42,3 +42,19 @@ test('a self-registered client cannot use authorization errors to make this serv
   assert.equal(operators.status, 303);
   assert.match(operators.location!, /^https:\/\/app\.example\/cb\?error=login_required/);
 });
+
+test('a registration holds no more redirect URIs than an operator may give a client (50, as the admin API)', async (t) => {
+  const { issuer, db } = await startInProcess(t, { GATEHOUSE_DYNAMIC_CLIENT_REGISTRATION: 'true' });
+  const register = (count: number) =>
+    fetch(`${issuer}/connect/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ redirect_uris: Array.from({ length: count }, (_, i) => `https://agent.example/cb/${i}`) }),
+    });
+  const before = (await clients.listClients(db, {})).total;
+  const many = await register(2000);
+  assert.equal(many.status, 400);
+  assert.equal(((await many.json()) as { error: string }).error, 'invalid_redirect_uri');
+  assert.equal((await clients.listClients(db, {})).total, before, 'nothing stored');
+  assert.equal((await register(50)).status, 201);
+});
