@@ -110,8 +110,14 @@ test('a registered client gets tokens for the open API, through consent and PKCE
   assert.equal(await clients.findClient(db, unused.body.client_id as string), undefined);
   assert.ok(await clients.findClient(db, body.client_id as string), 'the client in use is kept');
 
-  const refused = await authorize(CLOSED);
-  assert.equal(refused.result.callback.searchParams.get('error'), 'invalid_target');
+  // An error of a dynamic client's request is shown here, not sent to its redirect URI (which
+  // anyone may have chosen: RFC 9700 §4.11.2; provider.ts).
+  const refused = await fetch(
+    client.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'tools:read', resource: CLOSED, code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()), code_challenge_method: 'S256' }),
+    { redirect: 'manual' },
+  );
+  assert.equal(refused.status, 400);
+  assert.match(await refused.text(), /<code>invalid_target<\/code>/);
 
   // The operator closes the API to dynamically registered clients: refreshes stop at once, with
   // invalid_grant (the MCP SDK then asks the user again; invalid_target would be fatal to it).

@@ -153,8 +153,14 @@ test('a document client signs in through a consent page naming its host, and get
   assert.deepEqual(pick(await introspect(refreshed.access_token), 'active', 'client_id', 'aud', 'scope'), { active: true, client_id: clientId, aud: MCP, scope: 'tools:read' });
 
   // The API the document named is not open to dynamic clients: invalid_target, as for anyone.
-  const refused = await authorize(CLOSED);
-  assert.equal(refused.result.callback.searchParams.get('error'), 'invalid_target');
+  // An error of a dynamic client's request is shown here, not sent to its redirect URI (which
+  // anyone may have chosen: RFC 9700 §4.11.2; provider.ts).
+  const refused = await fetch(
+    client.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'tools:read', resource: CLOSED, code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()), code_challenge_method: 'S256' }),
+    { redirect: 'manual' },
+  );
+  assert.equal(refused.status, 400);
+  assert.match(await refused.text(), /<code>invalid_target<\/code>/);
 
   await apis.updateApi(db, (await apis.findApi(db, MCP))!.id, { openToDynamicClients: false });
   await server.changed('apis');

@@ -20,6 +20,8 @@ export const REGISTRATION_PATH = ROUTES.registration;
 export const REGISTRATIONS_PER_ADDRESS_PER_HOUR = 20;
 const HOUR = 3600;
 const DEFAULT_NAME = 'Dynamically registered client';
+/** As many redirect URIs as the admin API lets an operator give a client (admin/schemas.ts). */
+export const MAX_REDIRECT_URIS = 50;
 
 export interface RegistrationOptions {
   readonly db: Db;
@@ -53,6 +55,7 @@ function readMetadata(body: unknown): { name: string; redirectUris: string[]; ap
   const metadata = body as Record<string, unknown>;
   const redirectUris = stringList(metadata.redirect_uris, 'redirect_uris');
   if (redirectUris === undefined || redirectUris.length === 0) throw new RegistrationError('invalid_redirect_uri', 'redirect_uris is required');
+  if (redirectUris.length > MAX_REDIRECT_URIS) throw new RegistrationError('invalid_redirect_uri', `redirect_uris: at most ${MAX_REDIRECT_URIS}`);
   // Public clients only: a client that registers itself has no secret an operator handed it.
   const method = metadata.token_endpoint_auth_method;
   if (method !== undefined && method !== 'none') {

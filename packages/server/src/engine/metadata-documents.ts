@@ -149,7 +149,8 @@ export function outboundFetch(config: Config): NonNullable<Configuration['fetch'
  * What a document may and may not say (extraClientMetadata.validator; oidc-provider calls it
  * once per Gatehouse property, before its own checks): Gatehouse's properties are dropped, the
  * client is public unless it authenticates with private_key_jwt, its grants are the
- * authorization code (and refresh tokens), its redirect URIs follow ADR 0009, and its `scope`
+ * authorization code (and refresh tokens), its redirect URIs follow ADR 0009 (post-logout ones
+ * are dropped), and its `scope`
  * holds OpenID scopes only (an API's scopes come from the API's policy, not from the document).
  */
 export function constrainMetadataDocumentClient(metadata: Record<string, unknown>, openidScopes: readonly string[]): void {
@@ -171,18 +172,19 @@ export function constrainMetadataDocumentClient(metadata: Record<string, unknown
     throw new errors.InvalidClientMetadata('grant_types: only authorization_code and refresh_token are offered to client metadata documents');
   }
   const applicationType = metadata.application_type === 'native' ? 'native' : 'web';
-  for (const field of ['redirect_uris', 'post_logout_redirect_uris'] as const) {
-    const uris = metadata[field];
-    if (!Array.isArray(uris)) continue;
-    for (const uri of uris) {
-      try {
-        redirectUri(uri, field, applicationType);
-      } catch (error) {
-        if (error instanceof GatehouseError) throw new errors.InvalidClientMetadata(error.message);
-        throw error;
-      }
+  const uris = Array.isArray(metadata.redirect_uris) ? metadata.redirect_uris : [];
+  for (const uri of uris) {
+    try {
+      redirectUri(uri, 'redirect_uris', applicationType);
+    } catch (error) {
+      if (error instanceof GatehouseError) throw new errors.InvalidClientMetadata(error.message);
+      throw error;
     }
   }
+  // No post-logout redirects, as for registered dynamic clients: oidc-provider sends a browser
+  // without a session there with no page shown, so anyone publishing a document could use the
+  // logout endpoint as an open redirector (RFC 9700 §4.11.2).
+  delete metadata.post_logout_redirect_uris;
   const asked = typeof metadata.scope === 'string' ? metadata.scope.split(' ') : [];
   const allowed = openidScopes.filter((scope) => scope !== 'offline_access' || grants.includes('refresh_token'));
   metadata.scope = (asked.length > 0 ? asked.filter((scope) => allowed.includes(scope)) : allowed).join(' ') || 'openid';

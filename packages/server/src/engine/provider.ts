@@ -27,7 +27,7 @@ import { registerPasswordGrant } from './password-grant.ts';
 import { publicClientBasicMiddleware } from './public-client-basic.ts';
 import { publicUrlMiddleware } from './public-url.ts';
 import { registerRefreshRotation } from './refresh-rotation.ts';
-import { createResourceIndicators } from './resources.ts';
+import { createResourceIndicators, isDynamicClient } from './resources.ts';
 import { protocolAnswersMiddleware } from './protocol-answers.ts';
 import { createTokenExtensions, tokenExtensionsMiddleware, type TokenExtensions } from './token-extensions.ts';
 import { answerUnavailableFromProvider } from './unavailable.ts';
@@ -246,6 +246,9 @@ function buildProvider(parts: ProviderParts): Provider {
   // RFC 6749 §5.1/§5.2 where oidc-provider's answers differ (protocol-answers.ts).
   provider.use(protocolAnswersMiddleware(config.publicUrl, ROUTES));
   provider.on('server_error', (_ctx: KoaContextWithOIDC, error: unknown) => onServerError?.(error));
+  // Errors of a dynamic client's authorization request are shown here, not redirected (below).
+  provider.on('authorization.error', keepErrorOfDynamicClient);
+  provider.on('server_error', keepErrorOfDynamicClient);
   // A dependency down is a 503 with Retry-After, not a 500 (unavailable.ts).
   answerUnavailableFromProvider(provider);
   // Why a token request was refused (oidc-provider keeps the detail out of the response).
@@ -253,4 +256,20 @@ function buildProvider(parts: ProviderParts): Provider {
     onProtocolError?.({ endpoint: 'token', error: error.error, detail: error.error_detail }),
   );
   return provider;
+}
+
+/**
+ * RFC 9700 §4.11.2: the server redirects to a URI unasked only when it trusts it. A dynamic
+ * client's redirect URI is whatever anyone registered or published, so an error of its request at
+ * /authorize (prompt=none, a bad parameter: before any page was shown) would make this server an
+ * open redirector. Such an error is rendered as our error page instead. After the login and consent
+ * pages (which show the destination: /authorize/<uid>), the user chose to go there: redirected.
+ * oidc-provider emits these events just before it decides between a redirect and renderError.
+ */
+function keepErrorOfDynamicClient(ctx: KoaContextWithOIDC, error: unknown): void {
+  const client = ctx.oidc?.client;
+  if (ctx.path !== ROUTES.authorization || !client || !isDynamicClient(client)) return;
+  if (typeof error === 'object' && error !== null) (error as { allow_redirect?: boolean }).allow_redirect = false;
+  // prompt=none's errors carry 303, the status of the redirect they were meant for.
+  if (ctx.status < 400) ctx.status = 400;
 }

@@ -13,6 +13,7 @@
 // Decision and test: docs/adr/0014-interop-choices.md, e2e/swagger-login.test.ts.
 import type { IncomingMessage } from 'node:http';
 import type { KoaContextWithOIDC, Provider } from 'oidc-provider';
+import { isMetadataDocumentClientId } from './metadata-documents.ts';
 import { PROVIDER_BODY_LIMIT } from './mount.ts';
 
 /** The client id of `Basic base64("<id>:")` (an empty password), or undefined. */
@@ -60,7 +61,10 @@ function replayedRequest(original: IncomingMessage, headers: IncomingMessage['he
 export function publicClientBasicMiddleware(provider: Provider, tokenPath: string) {
   return async function publicClientBasic(ctx: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> {
     const clientId = ctx.method === 'POST' && ctx.path === tokenPath && ctx.is('application/x-www-form-urlencoded') ? publicBasicClientId(ctx.get('authorization')) : undefined;
-    if (clientId === undefined) return next();
+    // A URL id is a metadata document client: looked up here, before oidc-provider's context
+    // exists, its document would be fetched outside the per-address limit (metadata-documents.ts).
+    // Such a client never has a secret; oidc-provider resolves it (counted) and refuses the header.
+    if (clientId === undefined || isMetadataDocumentClientId(clientId)) return next();
     const client = await provider.Client.find(clientId);
     if (client?.clientAuthMethod !== 'none') return next();
     const raw = await readBody(ctx.req);
