@@ -79,8 +79,8 @@ async function setup(t: TestContext, env: Record<string, string> = ON) {
 async function introspector(db: Parameters<typeof clients.createClient>[0], issuer: string) {
   const clientId = 'resource-server';
   const { clientSecret } = await clients.createClient(db, { clientId, name: 'Resource server', grantTypes: 'client_credentials' });
-  return async (token: string) => {
-    const answer = await fetch(`${issuer}/introspect`, {
+  return async (token: string, at = issuer) => {
+    const answer = await fetch(`${at}/introspect`, {
       method: 'POST',
       headers: { authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}` },
       body: new URLSearchParams({ token }),
@@ -111,7 +111,7 @@ test('off by default: not advertised, and a URL client_id is an unknown client t
 });
 
 test('a document client signs in through a consent page naming its host, and gets tokens for the open API only, whatever its document claims', async (t) => {
-  const { issuer, serve, documents, server, db } = await setup(t);
+  const { issuer, serve, documents, server, db, databaseUrl } = await setup(t);
   assert.equal((await discovery(issuer)).client_id_metadata_document_supported, true);
   // Everything Gatehouse decides, claimed by the document: first party (no consent), APIs and
   // scopes by name, a CORS origin, an API scope in `scope`.
@@ -151,6 +151,10 @@ test('a document client signs in through a consent page naming its host, and get
   // reach is the APIs open to dynamic clients), and inactive once the API is closed to them.
   const introspect = await introspector(db, issuer);
   assert.deepEqual(pick(await introspect(refreshed.access_token), 'active', 'client_id', 'aud', 'scope'), { active: true, client_id: clientId, aud: MCP, scope: 'tools:read' });
+  // An instance with documents turned off (same database, same public URL) knows no such client,
+  // nor its tokens.
+  const without = await startInProcess(t, { GATEHOUSE_DATABASE_URL: databaseUrl, GATEHOUSE_PUBLIC_URL: issuer });
+  assert.deepEqual(await introspect(refreshed.access_token, without.issuer), { active: false });
 
   // The API the document named is not open to dynamic clients: invalid_target, as for anyone.
   // An error of a dynamic client's request is shown here, not sent to its redirect URI (which

@@ -92,6 +92,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
   const extensions = createTokenExtensions({
     db,
     issuer: config.publicUrl,
+    metadataDocuments: config.clientIdMetadataDocuments,
     jwks: () => keys.jwks(),
     ...(deps.onApiKeyUse ? { onApiKeyUse: deps.onApiKeyUse } : {}),
     // The console's tokens are checked against its metadata as it is now (off: none are active).

@@ -17,6 +17,8 @@ import { isMetadataDocumentClientId } from './metadata-documents.ts';
 export interface TokenExtensionsOptions {
   readonly db: Db;
   readonly issuer: string;
+  /** Whether clients described by metadata documents are accepted now (GATEHOUSE_CLIENT_ID_METADATA_DOCUMENTS). */
+  readonly metadataDocuments?: boolean;
   /** The public keys currently published (active, next and retired). */
   readonly jwks: () => JSONWebKeySet;
   /** Told when an API key was used (last-used time is written in batches). */
@@ -37,7 +39,7 @@ export interface TokenExtensions {
 
 const looksLikeJwt = (token: string) => token.split('.').length === 3;
 
-export function createTokenExtensions({ db, issuer, jwks, onApiKeyUse, builtInClient }: TokenExtensionsOptions): TokenExtensions {
+export function createTokenExtensions({ db, issuer, jwks, onApiKeyUse, builtInClient, metadataDocuments = false }: TokenExtensionsOptions): TokenExtensions {
   async function verifyOwnJwt(token: string): Promise<JWTPayload | undefined> {
     try {
       const { payload } = await jwtVerify(token, createLocalJWKSet(jwks()), { issuer, typ: 'at+jwt', algorithms: ['ES256', 'RS256'] });
@@ -57,6 +59,8 @@ export function createTokenExtensions({ db, issuer, jwks, onApiKeyUse, builtInCl
     const builtIn = await builtInClient?.(clientId);
     if (builtIn) return builtIn;
     const described = isMetadataDocumentClientId(clientId);
+    // Documents turned off: such clients are unknown, and so are the tokens they still hold.
+    if (described && !metadataDocuments) return undefined;
     const stored = described ? undefined : await findStoredClient(db, clientId);
     if (!described && (!stored || stored.revokedAt)) return undefined;
     if (stored && !stored.registeredDynamically) return stored;
