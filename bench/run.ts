@@ -2,7 +2,7 @@
 // writes bench/results/<name>.json. The runner pins itself to core 0 and each server to core 1.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { LOAD_CORE } from './support.ts';
+import { LOAD_CORE, machineReport } from './support.ts';
 import { sdkBenchmark } from './sdk.ts';
 import { storageBenchmark } from './storage.ts';
 import { tokenEndpointBenchmark } from './token-endpoint.ts';
@@ -29,6 +29,7 @@ for (const name of names) {
   if (!benchmark) throw new Error(`unknown benchmark ${name}; known: ${Object.keys(BENCHMARKS).join(', ')}`);
   process.stdout.write(`\n## ${name}\n\n`);
   const { markdown, results } = await benchmark();
-  process.stdout.write(`${markdown}\n`);
-  writeFileSync(new URL(`./results/${name}.json`, import.meta.url), `${JSON.stringify({ date: new Date().toISOString(), results }, null, 2)}\n`);
+  const machine = machineReport();
+  process.stdout.write(`${markdown}\n\n${machine}\n`);
+  writeFileSync(new URL(`./results/${name}.json`, import.meta.url), `${JSON.stringify({ date: new Date().toISOString(), results, machine }, null, 2)}\n`);
 }

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { GATEHOUSE_BIN, testSecretKey } from '@gatehouse/test-support/gatehouse';
 import { freePort } from '@gatehouse/test-support/ports';
+import { machineDuring, NOISE_LIMIT, sampleCpu, type MachineDuring } from './machine.ts';
 
 export const LOAD_CORE = 0;
 // os.cpus() counts the machine's cores; availableParallelism() would count only those this
@@ -76,6 +77,8 @@ export interface LoadSpec {
 
 export interface LoadResult {
   readonly name: string;
+  /** The load and the other processes' CPU during the measured run (machine.ts). */
+  readonly machine?: MachineDuring;
   readonly requestsPerSecond: number;
   readonly latencyP50: number;
   readonly latencyP99: number;
@@ -168,11 +171,52 @@ async function runAutocannon(spec: LoadSpec, duration: number): Promise<Omit<Loa
   };
 }
 
-/** A short warm-up (JIT, caches, connections), then the measured run. */
+/** Measured runs: each with the machine's load beside it, for the report (takeMachineLog). */
+const machineLog: { name: string; attempts: number; machine: MachineDuring }[] = [];
+
+/** The runs measured since the last call, and what the machine did during each. */
+export function takeMachineLog(): { name: string; attempts: number; machine: MachineDuring }[] {
+  return machineLog.splice(0);
+}
+
+/** Attempts at a run before it is kept and reported as noisy. */
+const ATTEMPTS = 3;
+
+/**
+ * A short warm-up (JIT, caches, connections), then the measured run, with what other processes
+ * used of the machine meanwhile; a run during which they used more than NOISE_LIMIT percent of a
+ * core is measured again (up to ATTEMPTS), and then kept, marked noisy.
+ */
 export async function load(name: string, spec: LoadSpec): Promise<LoadResult> {
   const run = loadGenerator() === 'wrk' ? runWrk : runAutocannon;
   await run(spec, 2);
-  return { name, ...(await run(spec, spec.duration)) };
+  for (let attempt = 1; ; attempt++) {
+    const before = sampleCpu();
+    const result = await run(spec, spec.duration);
+    const machine = machineDuring(before, sampleCpu());
+    if (!machine.noisy || attempt >= ATTEMPTS) {
+      machineLog.push({ name, attempts: attempt, machine });
+      return { name, machine, ...result };
+    }
+  }
+}
+
+/** The machine during the runs since the last call, as Markdown, to print beside the ratios. */
+export function machineReport(): string {
+  const log = takeMachineLog();
+  if (log.length === 0) return '';
+  const foreign = log.map((entry) => entry.machine.foreignCorePercent);
+  const loads = log.map((entry) => entry.machine.load1);
+  const noisy = log.filter((entry) => entry.machine.noisy);
+  const retried = log.filter((entry) => entry.attempts > 1).length;
+  return [
+    `Machine during the ${log.length} measured runs: load average ${fixed(Math.min(...loads), 2)}–${fixed(Math.max(...loads), 2)};`,
+    `other processes used ${fixed(median(foreign), 1)}% of a core (median; max ${fixed(Math.max(...foreign), 1)}%).`,
+    `${retried} run(s) measured again because others used more than ${NOISE_LIMIT}% of a core;`,
+    noisy.length === 0
+      ? 'none stayed noisy.'
+      : `**${noisy.length} stayed noisy after ${ATTEMPTS} attempts (${noisy.map((entry) => entry.name).join(', ')}): these ratios are not a quiet machine's.**`,
+  ].join(' ');
 }
 
 export interface Comparison {
