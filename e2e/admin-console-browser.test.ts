@@ -37,7 +37,7 @@ async function openConsole(page: Page, issuer: string, username: string, passwor
   await page.goto(`${issuer}/admin`);
   await page.getByLabel('Username').fill(username);
   await page.getByLabel('Password').fill(password);
-  await Promise.all([page.waitForURL(`${issuer}/admin#**`), page.getByRole('button', { name: 'Sign in' }).click()]).catch(async () => {
+  await Promise.all([page.waitForURL(`${issuer}/admin#**`), page.getByRole('button', { name: 'Sign in', exact: true }).click()]).catch(async () => {
     await page.waitForURL(`${issuer}/admin**`);
   });
   await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor({ timeout: 10_000 }).catch(async (error: Error) => {

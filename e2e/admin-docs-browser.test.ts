@@ -44,7 +44,7 @@ test('/admin/docs: Authorize signs in on the Gatehouse login page with PKCE, the
   await popup.getByLabel('Username').fill('ops');
   await popup.getByLabel('Password').fill('a long passphrase');
   // First-party: no consent page; the redirect page hands the code back and closes itself.
-  await Promise.all([popup.waitForEvent('close'), popup.getByRole('button', { name: 'Sign in' }).click()]);
+  await Promise.all([popup.waitForEvent('close'), popup.getByRole('button', { name: 'Sign in', exact: true }).click()]);
   await codeFlow.getByRole('button', { name: 'Remove authorization' }).waitFor({ timeout: 15_000 }).catch(async (error: Error) => assert.fail(`${error.message}: ${await page.locator('.modal-ux').textContent()}`));
   await page.screenshot({ path: `${screenshots}/authorized.png` });
   await page.locator('.modal-ux button.close-modal').click();

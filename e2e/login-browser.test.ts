@@ -57,7 +57,7 @@ test('a browser signs in on the login page and lands on the client with a code',
   // A wrong password: the error is announced (role=alert) and tied to the form.
   await page.getByLabel('Username').fill('johndoe');
   await page.getByLabel('Password').fill('not the password');
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await page.waitForSelector('[role=alert]');
   assert.equal((await page.textContent('[role=alert]'))?.trim(), 'Invalid username or password.');
   assert.equal(await page.getByLabel('Password').getAttribute('aria-invalid'), 'true');
@@ -66,7 +66,7 @@ test('a browser signs in on the login page and lands on the client with a code',
 
   // The right password: through the redirect chain to the client.
   await page.getByLabel('Password').fill('correct horse');
-  await Promise.all([page.waitForURL(`${REDIRECT}**`), page.getByRole('button', { name: 'Sign in' }).click()]);
+  await Promise.all([page.waitForURL(`${REDIRECT}**`), page.getByRole('button', { name: 'Sign in', exact: true }).click()]);
   const landed = app.requests.find((request) => request.pathname === '/callback');
   assert.ok(landed, 'the browser reached the client');
   assert.equal(landed.searchParams.get('state'), 'browser-state');

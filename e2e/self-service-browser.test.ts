@@ -61,7 +61,7 @@ async function shoot(page: Page, name: string): Promise<void> {
 async function signIn(page: Page, username: string, password: string): Promise<void> {
   await page.getByLabel('Username').fill(username);
   await page.getByLabel('Password', { exact: true }).fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
 }
 
 test('registration → verification link from the mailbox → sign in', async (t) => {

@@ -61,7 +61,7 @@ test('Swagger UI: Authorize with PKCE on the Gatehouse login page, then 200 with
   await popup.getByLabel('Username').fill('johndoe');
   await popup.getByLabel('Password').fill('correct horse');
   // The redirect page hands the code to Swagger UI through window.opener and closes itself.
-  await Promise.all([popup.waitForEvent('close'), popup.getByRole('button', { name: 'Sign in' }).click()]);
+  await Promise.all([popup.waitForEvent('close'), popup.getByRole('button', { name: 'Sign in', exact: true }).click()]);
 
   // Back in Swagger UI: the scheme shows as authorized (the code was exchanged with PKCE).
   await codeFlow.getByRole('button', { name: 'Remove authorization' }).waitFor({ timeout: 15_000 });

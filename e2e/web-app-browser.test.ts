@@ -103,7 +103,7 @@ test('notes web app: protected page → Gatehouse login → signed in → refres
   await shoot('02-gatehouse-login');
   await page.getByLabel('Username').fill('johndoe');
   await page.getByLabel('Password').fill('correct horse');
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
 
   // 3. The consent page (offline_access asks for it, OpenID Connect Core §11), then back.
   await page.waitForURL((url) => url.href.startsWith(appUrl) || /\/interaction\//.test(url.pathname));

@@ -50,13 +50,21 @@ export interface InProcessServer {
   close(): Promise<void>;
 }
 
+export type InProcessOptions = Omit<BuildOptions, 'config'> & {
+  /**
+   * The public URL's host (127.0.0.1 by default). `localhost` for passkeys: browsers refuse an IP
+   * address as a WebAuthn RP ID, and the RP ID is the public URL's hostname.
+   */
+  readonly publicHost?: string;
+};
+
 /** A server in this process on a free port, with its own SQLite file (or the given database). */
-export async function startInProcess(t: Pick<TestContext, 'after'>, env: Env = {}, options: Omit<BuildOptions, 'config'> = {}): Promise<InProcessServer> {
+export async function startInProcess(t: Pick<TestContext, 'after'>, env: Env = {}, { publicHost = '127.0.0.1', ...options }: InProcessOptions = {}): Promise<InProcessServer> {
   const databaseUrl = env.GATEHOUSE_DATABASE_URL ?? `sqlite:${join(tempDir(t), 'gatehouse.db')}`;
   const { port, server } = await withFreePort(async (port) => {
     const { config } = loadConfig(
       withTestKey({
-        GATEHOUSE_PUBLIC_URL: `http://127.0.0.1:${port}`,
+        GATEHOUSE_PUBLIC_URL: `http://${publicHost}:${port}`,
         GATEHOUSE_PORT: String(port),
         GATEHOUSE_HOST: '127.0.0.1',
         GATEHOUSE_LOG_LEVEL: process.env.GATEHOUSE_TEST_LOG_LEVEL ?? 'silent',
@@ -73,7 +81,7 @@ export async function startInProcess(t: Pick<TestContext, 'after'>, env: Env = {
     }
     return { port, server };
   });
-  const issuer = `http://127.0.0.1:${port}`;
+  const issuer = `http://${publicHost}:${port}`;
   let closed = false;
   const close = async () => {
     if (closed) return;

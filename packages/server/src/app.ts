@@ -17,6 +17,7 @@ import { Pages } from './pages/templates.ts';
 import { interactionRoutes, type InteractionRoutesOptions } from './pages/routes.ts';
 import { createMailer, type Mailer } from './mail/mailer.ts';
 import { SecretBox } from './passwords/totp.ts';
+import { relyingPartyFor } from './passkeys/webauthn.ts';
 import { adminApi } from './admin/index.ts';
 import type { ClusterBus, ClusterEvent } from './cluster/bus.ts';
 import { errorAnswers } from './http/error-answers.ts';
@@ -286,6 +287,7 @@ async function pageOptions({ config, db, engine, passwordLogin, layout, mailer, 
     csrf: new CsrfTokens(csrfSecrets),
     signed: new SignedValues(csrfSecrets),
     secretBox: new SecretBox(await ensureSecrets(db, 'totp')),
+    relyingParty: relyingPartyFor(config.publicUrl, layout.brand.name, config.passkeyUserVerification),
     bodyLimit: config.bodyLimit,
     db,
     layout,

@@ -13,6 +13,8 @@ export interface Brand {
 export const DEFAULT_BRAND: Brand = { name: 'Gatehouse', color: '#2f5bd3' };
 
 export const STYLESHEET_PATH = '/assets/gatehouse.css';
+/** The passkey script of the login and account pages (a same-origin file: no inline code). */
+export const PASSKEY_SCRIPT_PATH = '/assets/passkeys.js';
 
 export interface PageOptions {
   readonly title: string;
@@ -56,8 +58,10 @@ ${body}
   /**
    * Headers for every HTML page: no framing, no referrer, no inline code, forms post only to
    * this server (and to the origins a redirect after the post may reach, which browsers check too).
+   * With `scripts`, this server's own script files run and may call this server (the passkey
+   * pages); still no inline code.
    */
-  headers(formTargets: readonly string[] = []): Record<string, string> {
+  headers(formTargets: readonly string[] = [], { scripts = false }: { scripts?: boolean } = {}): Record<string, string> {
     const formAction = ["'self'", ...new Set(formTargets)].join(' ');
     return {
       'content-type': 'text/html; charset=utf-8',
@@ -65,6 +69,7 @@ ${body}
       'content-security-policy': [
         "default-src 'none'",
         "style-src 'self'",
+        ...(scripts ? ["script-src 'self'", "connect-src 'self'"] : []),
         `img-src ${this.#imageSources}`,
         `form-action ${formAction}`,
         "frame-ancestors 'none'",
@@ -124,6 +129,11 @@ ol.codes li { white-space: nowrap; }
 dl.account { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; margin: 1rem 0; }
 dl.account dt { font-weight: 600; }
 dl.account dd { margin: 0; color: var(--muted); word-break: break-word; }
+ul.passkeys { list-style: none; padding: 0; margin: 1rem 0; display: flex; flex-direction: column; gap: .75rem; }
+ul.passkeys li { border: 1px solid var(--border); border-radius: 8px; padding: .75rem; }
+ul.passkeys .hint { display: block; }
+ul.passkeys button { margin-top: .5rem; }
+h2 { font-size: 1.1rem; margin: 1.5rem 0 .25rem; }
 nav.account { display: flex; flex-direction: column; gap: .5rem; margin: 1rem 0 0; }
 @media (max-width: 30rem) { body { padding: 0; align-items: stretch; } .card { border-radius: 0; border: 0; padding: 1.25rem; } }
 `;

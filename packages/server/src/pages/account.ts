@@ -1,5 +1,6 @@
 // The account pages: a signed-in user sees their account, changes their password, and turns
-// TOTP two-factor authentication on (QR code, confirmation code, recovery codes) or off.
+// TOTP two-factor authentication on (QR code, confirmation code, recovery codes) or off, and
+// enrols and removes passkeys.
 // Signing in is the server's own authorization request (engine/account-client.ts); the pages
 // then read the login session through the engine's InteractionApi (engine/interactions.ts).
 // Forms carry a CSRF token bound to that session.
@@ -15,7 +16,10 @@ import { newRecoveryCodes, newTotpSecret, recoveryCodeHashes, SecretBox, totpSte
 import { atomically } from '../storage/scope.ts';
 import { disableTwoFactor, enableTwoFactor, replaceRecoveryCodes, setPendingSecret, twoFactorState } from '../storage/two-factor.ts';
 import { accountSummary, revokeUserSessions, updatePasswordHash } from '../storage/users.ts';
-import type { CsrfTokens } from './csrf.ts';
+import { addPasskey, listPasskeys, removePasskey } from '../storage/passkeys.ts';
+import { GatehouseError } from '../errors.ts';
+import { CEREMONY_SECONDS, registrationOptions, verifyRegistration, type RelyingParty } from '../passkeys/webauthn.ts';
+import type { CsrfTokens, SignedValues } from './csrf.ts';
 import { formField, sendPage, type SelfServiceOptions } from './self-service.ts';
 
 export const ACCOUNT_PATHS = {
@@ -26,12 +30,18 @@ export const ACCOUNT_PATHS = {
   enableTwoFactor: `${ACCOUNT_PATH}/two-factor/enable`,
   disableTwoFactor: `${ACCOUNT_PATH}/two-factor/disable`,
   recoveryCodes: `${ACCOUNT_PATH}/two-factor/recovery-codes`,
+  passkeys: `${ACCOUNT_PATH}/passkeys`,
+  passkeyOptions: `${ACCOUNT_PATH}/passkeys/options`,
+  removePasskey: `${ACCOUNT_PATH}/passkeys/remove`,
 } as const;
 
 export interface AccountOptions extends SelfServiceOptions {
   readonly interactions: InteractionApi;
   readonly csrf: CsrfTokens;
   readonly secretBox: SecretBox;
+  readonly signed: SignedValues;
+  /** Who passkeys are for: the public URL's hostname and origin (passkeys/webauthn.ts). */
+  readonly relyingParty: RelyingParty;
 }
 
 type Form = { Body: Record<string, string | string[] | undefined> };
@@ -39,10 +49,18 @@ type Form = { Body: Record<string, string | string[] | undefined> };
 const NOTICES: Record<string, string> = {
   'password-changed': 'Your password was changed. Other devices were signed out.',
   'two-factor-off': 'Two-factor authentication is off.',
+  'passkey-added': 'The passkey was added. You can sign in with it now.',
+  'passkey-removed': 'The passkey was removed.',
 };
 
+/** A passkey's name as people type it: trimmed, at most 64 characters, "Passkey" when empty. */
+function passkeyName(typed: string): string {
+  const name = typed.replace(/\s+/g, ' ').trim().slice(0, 64);
+  return name === '' ? 'Passkey' : name;
+}
+
 export async function accountRoutes(app: FastifyInstance, options: AccountOptions): Promise<void> {
-  const { db, layout, pages, mailer, csrf, secretBox, throttle, audit } = options;
+  const { db, layout, pages, mailer, csrf, secretBox, throttle, audit, signed, relyingParty } = options;
   const brand = { name: layout.brand.name };
   const page = (reply: FastifyReply, status: number, body: string) => sendPage(reply, layout, status, body);
   const signOutUrl = `${ROUTES.end_session}?client_id=${ACCOUNT_CLIENT_ID}`;
@@ -96,15 +114,16 @@ export async function accountRoutes(app: FastifyInstance, options: AccountOption
     const current = await signedIn(request, reply);
     if (!current) return reply;
     const state = await twoFactorState(db, current.user.id);
+    const passkeys = await listPasskeys(db, current.user.id);
     const notice = typeof request.query.done === 'string' ? NOTICES[request.query.done] : undefined;
     return page(
       reply,
       200,
       pages.account({
-        view: { ...current.user, twoFactor: current.user.twoFactor, recoveryCodesLeft: state?.recoveryCodesLeft ?? 0 },
+        view: { ...current.user, twoFactor: current.user.twoFactor, recoveryCodesLeft: state?.recoveryCodesLeft ?? 0, passkeys: passkeys.length },
         notice,
         signOutUrl,
-        links: { password: ACCOUNT_PATHS.password, twoFactor: ACCOUNT_PATHS.twoFactor },
+        links: { password: ACCOUNT_PATHS.password, twoFactor: ACCOUNT_PATHS.twoFactor, passkeys: ACCOUNT_PATHS.passkeys },
       }),
     );
   });
@@ -253,5 +272,95 @@ export async function accountRoutes(app: FastifyInstance, options: AccountOption
     if (user.email) mailer.send(twoFactorChangedMail(brand, user.email, user.username, false));
     await audit({ type: 'account.two_factor_disabled', actor: { kind: 'user', id: user.id }, target: { kind: 'user', id: user.id }, ip: request.ip });
     return reply.redirect(`${ACCOUNT_PATH}?done=two-factor-off`, 303);
+  });
+
+  // ── Passkeys (docs/adr/0015-passkeys.md) ────────────────────────────────────────────────────
+  async function passkeysPage(reply: FastifyReply, status: number, session: LoginSession, user: { id: string; username: string; passwordHash: string | null }, messages: { notice?: string | undefined; error?: string | undefined } = {}) {
+    const passkeys = await listPasskeys(db, user.id);
+    return page(
+      reply,
+      status,
+      pages.passkeys({
+        action: ACCOUNT_PATHS.passkeys,
+        optionsAction: ACCOUNT_PATHS.passkeyOptions,
+        removeAction: ACCOUNT_PATHS.removePasskey,
+        csrf: token(session),
+        username: user.username,
+        askPassword: user.passwordHash !== null,
+        passkeys,
+        ...messages,
+        backUrl: ACCOUNT_PATH,
+      }),
+    );
+  }
+
+  app.get<{ Querystring: { done?: string } }>(ACCOUNT_PATHS.passkeys, async (request, reply) => {
+    const current = await signedIn(request, reply);
+    if (!current) return reply;
+    const notice = typeof request.query.done === 'string' ? NOTICES[request.query.done] : undefined;
+    return passkeysPage(reply, 200, current.session, current.user, { notice });
+  });
+
+  // The first step of enrolling: the options for the browser, after the password (a new way into
+  // the account is decided by someone who knows the password now, not by a session cookie alone,
+  // as for two-factor). Answered in JSON for the passkey script; the challenge goes with them,
+  // HMAC-signed and bound to this login session, and comes back with the new credential.
+  app.post<Form>(ACCOUNT_PATHS.passkeyOptions, async (request, reply) => {
+    reply.header('cache-control', 'no-store');
+    const session = await options.interactions.loginSession(request.raw, reply.raw);
+    const user = session && (await accountSummary(db, session.accountId));
+    if (!session || !user || user.disabled) return reply.status(401).send({ error: 'You are signed out. Reload the page and sign in again.' });
+    if (!csrf.verify(session.id, 'account', formField(request.body, 'csrf'))) return reply.status(403).send({ error: 'This form could not be verified. Reload the page and try again.' });
+    if (user.passwordHash !== null) {
+      const check = await passwordOk(user, formField(request.body, 'current'), request.ip);
+      if (typeof check === 'object') {
+        reply.header('retry-after', String(check.retryAfter));
+        return reply.status(429).send({ error: `Too many failed attempts. Try again in ${Math.ceil(check.retryAfter / 60)} minute(s).` });
+      }
+      if (!check) return reply.status(400).send({ error: 'This is not your password.' });
+    }
+    const creation = await registrationOptions(relyingParty, user, await listPasskeys(db, user.id));
+    return reply.send({ options: creation, state: signed.sign(`passkey-enrol:${session.id}`, creation.challenge, CEREMONY_SECONDS) });
+  });
+
+  // The second step: the browser's new credential, verified (origin, RP ID, challenge, user
+  // presence), stored as its public key.
+  app.post<Form>(ACCOUNT_PATHS.passkeys, async (request, reply) => {
+    const current = await signedIn(request, reply);
+    if (!current || !formOk(current.session, request, reply)) return reply;
+    const { session, user } = current;
+    const challenge = signed.verify(`passkey-enrol:${session.id}`, formField(request.body, 'state'));
+    if (challenge === undefined) return passkeysPage(reply, 400, session, user, { error: 'Adding the passkey took too long, or did not start. Please try again.' });
+    let response: unknown;
+    try {
+      response = JSON.parse(formField(request.body, 'response'));
+    } catch {
+      response = undefined;
+    }
+    const credential = await verifyRegistration(relyingParty, response, challenge);
+    if (!credential) {
+      await audit({ type: 'account.passkey_added', outcome: 'failure', actor: { kind: 'user', id: user.id }, target: { kind: 'user', id: user.id }, ip: request.ip, details: { result: 'invalid' } });
+      return passkeysPage(reply, 400, session, user, { error: 'The passkey could not be verified. Please try again.' });
+    }
+    let passkey;
+    try {
+      passkey = await addPasskey(db, { userId: user.id, ...credential, name: passkeyName(formField(request.body, 'name')) });
+    } catch (error) {
+      if (error instanceof GatehouseError && error.code === 'conflict') return passkeysPage(reply, 400, session, user, { error: 'This passkey is registered already.' });
+      throw error;
+    }
+    await audit({ type: 'account.passkey_added', actor: { kind: 'user', id: user.id }, target: { kind: 'user', id: user.id }, ip: request.ip, details: { passkey_id: passkey.id, name: passkey.name } });
+    return reply.redirect(`${ACCOUNT_PATHS.passkeys}?done=passkey-added`, 303);
+  });
+
+  app.post<Form>(ACCOUNT_PATHS.removePasskey, async (request, reply) => {
+    const current = await signedIn(request, reply);
+    if (!current || !formOk(current.session, request, reply)) return reply;
+    const { session, user } = current;
+    const removal = await removePasskey(db, user.id, formField(request.body, 'id'));
+    if (removal.kind === 'not_found') return passkeysPage(reply, 404, session, user, { error: 'This passkey does not exist (any more).' });
+    if (removal.kind === 'last_way_in') return passkeysPage(reply, 400, session, user, { error: 'This is your only way to sign in: add another passkey before you remove this one.' });
+    await audit({ type: 'account.passkey_removed', actor: { kind: 'user', id: user.id }, target: { kind: 'user', id: user.id }, ip: request.ip, details: { passkey_id: removal.passkey.id, name: removal.passkey.name } });
+    return reply.redirect(`${ACCOUNT_PATHS.passkeys}?done=passkey-removed`, 303);
   });
 }

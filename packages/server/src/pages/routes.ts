@@ -1,5 +1,6 @@
 // The interaction routes: GET shows the page oidc-provider asked for (login or consent), POST
 // handles the form and answers 303 to where the protocol continues.
+import { readFile } from 'node:fs/promises';
 import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { InteractionExpired } from '../engine/interactions.ts';
@@ -7,18 +8,24 @@ import { INTERACTION_PATH } from '../engine/configuration.ts';
 import type { PasswordLogin } from '../passwords/password-login.ts';
 import { recoveryCodeHash, totpStep } from '../passwords/totp.ts';
 import { acceptTotpStep, consumeRecoveryCode, twoFactorState } from '../storage/two-factor.ts';
-import { accountSummary } from '../storage/users.ts';
+import { accountRecord, accountSummary } from '../storage/users.ts';
+import { authenticationOptions, CEREMONY_SECONDS, verifyPasskeySignIn, type PasskeySignIn } from '../passkeys/webauthn.ts';
 import { RETRY_AFTER_SECONDS, unavailableDependency } from '../unavailable.ts';
-import { crossSiteFormProblem, type SignedValues } from './csrf.ts';
-import { originOf } from '../html/layout.ts';
+import { crossSiteFormProblem } from './csrf.ts';
+import { originOf, PASSKEY_SCRIPT_PATH } from '../html/layout.ts';
 import { accountRoutes, type AccountOptions } from './account.ts';
 import { formField, SELF_SERVICE_PATHS, selfServiceRoutes, sendPage as sendLayoutPage, sendVerification } from './self-service.ts';
 
 export interface InteractionRoutesOptions extends AccountOptions {
   readonly passwordLogin: PasswordLogin;
-  readonly signed: SignedValues;
   readonly bodyLimit: number;
 }
+
+/** The passkey script, built with the console (console/build.ts; shipped in the package's console/dist). */
+const PASSKEY_SCRIPT_FILE = new URL('../../console/dist/passkeys.js', import.meta.url);
+
+/** The first factor before a second-factor page, as the session's `amr` names it. */
+type FirstFactor = 'pwd' | 'webauthn';
 
 /** How long the second-factor page may take after the password step. */
 const PENDING_TTL = 300;
@@ -30,8 +37,9 @@ const INVALID_CREDENTIALS = 'Invalid username or password.';
 
 
 export async function interactionRoutes(app: FastifyInstance, options: InteractionRoutesOptions): Promise<void> {
-  const { interactions, passwordLogin, csrf, signed, layout, pages, db, throttle, audit, secretBox } = options;
+  const { interactions, passwordLogin, csrf, signed, layout, pages, db, throttle, audit, secretBox, relyingParty } = options;
   await app.register(formbody, { bodyLimit: options.bodyLimit });
+  await passkeyScriptRoute(app);
 
   const sendPage = (reply: FastifyReply, status: number, body: string, formTargets: (string | undefined)[] = []): FastifyReply =>
     sendLayoutPage(reply, layout, status, body, formTargets);
@@ -45,6 +53,8 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
     resend: `${INTERACTION_PATH}/${uid}/resend-verification`,
     consent: `${INTERACTION_PATH}/${uid}/consent`,
     abort: `${INTERACTION_PATH}/${uid}/abort`,
+    passkey: `${INTERACTION_PATH}/${uid}/passkey`,
+    passkeyOptions: `${INTERACTION_PATH}/${uid}/passkey/options`,
   });
   const loginPage = (uid: string, clientName: string, extra: { username?: string; error?: string; notice?: string } = {}) =>
     pages.login({
@@ -54,10 +64,18 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
       clientName,
       forgotPasswordUrl: `${SELF_SERVICE_PATHS.forgotPassword}?interaction=${uid}`,
       registerUrl: options.registration ? `${SELF_SERVICE_PATHS.register}?interaction=${uid}` : undefined,
+      passkey: { action: actions(uid).passkey, optionsAction: actions(uid).passkeyOptions },
       ...extra,
     });
   const secondFactorPage = (uid: string, pending: string, error?: string) =>
     pages.secondFactor({ action: actions(uid).secondFactor, abortAction: actions(uid).abort, csrf: csrf.issue(uid, 'interaction'), pending, error });
+  // "This user passed the first factor of this interaction (a password or a passkey without user
+  // verification); a code is next": signed, bound to the interaction, valid PENDING_TTL.
+  const secondFactorPending = (uid: string, factor: FirstFactor, userId: string) => signed.sign(`second-factor:${uid}`, `${factor} ${userId}`, PENDING_TTL);
+  const readSecondFactorPending = (uid: string, pending: string): { factor: FirstFactor; userId: string } | undefined => {
+    const [factor, userId] = (signed.verify(`second-factor:${uid}`, pending) ?? '').split(' ');
+    return (factor === 'pwd' || factor === 'webauthn') && userId ? { factor, userId } : undefined;
+  };
   const formExpired = (reply: FastifyReply) =>
     sendPage(reply, 403, messagePage('Form expired', 'This form could not be verified. Go back to the application and start again.'));
 
@@ -136,7 +154,7 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
         // Only after the right password: the account's state is not shown to anyone else.
         return sendPage(reply, 403, pages.unverified({ action: actions(uid).resend, csrf: csrf.issue(uid, 'interaction'), pending: signed.sign(`unverified:${uid}`, outcome.userId, PENDING_TTL), sent: false }), targets);
       case 'second_factor':
-        return sendPage(reply, 200, secondFactorPage(uid, signed.sign(`second-factor:${uid}`, outcome.userId, PENDING_TTL)), targets);
+        return sendPage(reply, 200, secondFactorPage(uid, secondFactorPending(uid, 'pwd', outcome.userId)), targets);
       case 'ok': {
         // 303: the browser follows with a GET, never re-posting the password (RFC 9110 §15.4.4).
         const returnTo = await interactions.finishLogin(request.raw, reply.raw, uid, outcome.userId);
@@ -155,9 +173,9 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
     if (!csrf.verify(uid, 'interaction', formField(request.body, 'csrf'))) return formExpired(reply);
     if (view.prompt !== 'login') return expired(reply);
     const pending = formField(request.body, 'pending');
-    const userId = signed.verify(`second-factor:${uid}`, pending);
-    const user = userId === undefined ? undefined : await accountSummary(db, userId);
-    if (!user || user.disabled || !user.twoFactor) return sendPage(reply, 400, loginPage(uid, view.clientName, { error: 'Your sign-in took too long. Please sign in again.' }), targets);
+    const firstStep = readSecondFactorPending(uid, pending);
+    const user = firstStep === undefined ? undefined : await accountSummary(db, firstStep.userId);
+    if (!firstStep || !user || user.disabled || !user.twoFactor) return sendPage(reply, 400, loginPage(uid, view.clientName, { error: 'Your sign-in took too long. Please sign in again.' }), targets);
 
     // Counted before the code is looked at, on the second factor's own per-account counter
     // (a right password does not clear it) and the address's.
@@ -194,7 +212,79 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
     // A wrong code (or recovery code) stays counted.
     if (!method) return sendPage(reply, 401, secondFactorPage(uid, pending, 'This code is not right. Enter the current code from your app.'), targets);
     await attempt.succeeded();
-    const returnTo = await interactions.finishLogin(request.raw, reply.raw, uid, user.id, ['pwd', 'otp']);
+    const returnTo = await interactions.finishLogin(request.raw, reply.raw, uid, user.id, [firstStep.factor, 'otp']);
+    return reply.redirect(returnTo, 303);
+  });
+
+  // ── Passkeys (docs/adr/0015-passkeys.md) ──────────────────────────────────────────────────
+  // Username-less: the options name no credential, the authenticator offers the passkeys it holds
+  // for this RP ID, and the assertion's credential id says whose it is. The challenge travels to
+  // the browser and back HMAC-signed and bound to this interaction (which is bound to this
+  // browser's cookie), valid for one ceremony's time: no server-side state between the two steps.
+  app.post<UidParams & FormBody>(actions(':uid').passkeyOptions, async (request, reply) => {
+    const { uid } = request.params;
+    const view = await interactions.load(request.raw, reply.raw, uid);
+    reply.header('cache-control', 'no-store');
+    if (!csrf.verify(uid, 'interaction', formField(request.body, 'csrf')) || view.prompt !== 'login') {
+      return reply.status(403).send({ error: 'This sign-in page is no longer valid. Go back to the application and start again.' });
+    }
+    const passkeyOptions = await authenticationOptions(relyingParty);
+    return reply.send({ options: passkeyOptions, state: signed.sign(`passkey-sign-in:${uid}`, passkeyOptions.challenge, CEREMONY_SECONDS) });
+  });
+
+  app.post<UidParams & FormBody>(actions(':uid').passkey, async (request, reply) => {
+    const { uid } = request.params;
+    const view = await interactions.load(request.raw, reply.raw, uid);
+    const targets = [originOf(view.redirectUri)];
+    if (!csrf.verify(uid, 'interaction', formField(request.body, 'csrf'))) return formExpired(reply);
+    if (view.prompt !== 'login') return expired(reply);
+    const refuse = (status: number, error: string) => sendPage(reply, status, loginPage(uid, view.clientName, { error }), targets);
+    const record = (result: string, outcome: 'success' | 'failure', found?: { userId: string; passkeyId: string; username?: string | undefined; userVerified?: boolean }) =>
+      audit({
+        type: 'login.passkey',
+        outcome,
+        actor: found ? { kind: 'user', id: found.userId } : { kind: 'anonymous' },
+        target: found ? { kind: 'user', id: found.userId } : undefined,
+        ip: request.ip,
+        details: {
+          result,
+          client_id: view.clientId,
+          ...(found ? { passkey_id: found.passkeyId } : {}),
+          ...(found?.username ? { username: found.username } : {}),
+          ...(found?.userVerified !== undefined ? { user_verified: found.userVerified } : {}),
+        },
+      });
+
+    const challenge = signed.verify(`passkey-sign-in:${uid}`, formField(request.body, 'state'));
+    if (challenge === undefined) {
+      await record('expired', 'failure');
+      return refuse(400, 'The passkey sign-in took too long. Please try again.');
+    }
+    const result = await verifyPasskeySignIn(db, relyingParty, parseJson(formField(request.body, 'response')), challenge);
+    if (result.kind !== 'ok') {
+      await record(result.kind, 'failure', passkeyOwner(result));
+      return refuse(401, result.kind === 'unknown_passkey' ? 'This passkey is not registered here (it may have been removed). Sign in another way.' : 'This passkey could not sign you in.');
+    }
+    const { passkey, userVerified } = result;
+    const user = await accountRecord(db, passkey.userId);
+    const found = { userId: passkey.userId, passkeyId: passkey.id, username: user?.username, userVerified };
+    // The same refusals as the password login, in the same order.
+    if (!user || user.disabled === 1) {
+      await record('disabled', 'failure', found);
+      return refuse(403, 'This account is disabled.');
+    }
+    if (user.self_registered === 1 && user.email_verified === 0) {
+      await record('unverified', 'failure', found);
+      return sendPage(reply, 403, pages.unverified({ action: actions(uid).resend, csrf: csrf.issue(uid, 'interaction'), pending: signed.sign(`unverified:${uid}`, user.id, PENDING_TTL), sent: false }), targets);
+    }
+    // A passkey that verified its user is two factors (the device, and the PIN or biometric that
+    // unlocks it): no code is asked. One that did not is one factor, like a password.
+    if (!userVerified && user.totp_enabled_at !== null) {
+      await record('second_factor', 'failure', found);
+      return sendPage(reply, 200, secondFactorPage(uid, secondFactorPending(uid, 'webauthn', user.id)), targets);
+    }
+    await record('ok', 'success', found);
+    const returnTo = await interactions.finishLogin(request.raw, reply.raw, uid, user.id, userVerified ? ['webauthn', 'mfa'] : ['webauthn']);
     return reply.redirect(returnTo, 303);
   });
 
@@ -234,6 +324,32 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
   // same HTML error pages.
   await selfServiceRoutes(app, options);
   await accountRoutes(app, options);
+}
+
+/**
+ * /assets/passkeys.js. Not built (a checkout where `npm ci` did not run the build): 404, and the
+ * pages work as before, their passkey forms hidden.
+ */
+async function passkeyScriptRoute(app: FastifyInstance): Promise<void> {
+  const script = await readFile(PASSKEY_SCRIPT_FILE, 'utf8').catch(() => undefined);
+  if (script === undefined) app.log.warn('the passkey script is not built: passkeys are hidden until `npm run build:console -w @gatehouse/server` has run');
+  app.get(PASSKEY_SCRIPT_PATH, async (_request, reply) => {
+    if (script === undefined) return reply.status(404).header('content-type', 'text/plain; charset=utf-8').send('not built');
+    return reply.header('content-type', 'text/javascript; charset=utf-8').header('cache-control', 'no-cache').header('x-content-type-options', 'nosniff').send(script);
+  });
+}
+
+/** The user and passkey an unsuccessful sign-in named, when it named a stored passkey. */
+function passkeyOwner(result: Exclude<PasskeySignIn, { kind: 'ok' }>): { userId: string; passkeyId: string } | undefined {
+  return result.kind === 'invalid' ? { userId: result.passkey.userId, passkeyId: result.passkey.id } : undefined;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The redirect URI's host (`app.example.com`, `127.0.0.1:8999`), or `com.example.app:` for an app's own scheme. */

@@ -20,7 +20,7 @@ import { createUser, findUser, findUserByEmail, markEmailVerified, revokeUserSes
 import * as validate from '../storage/validate.ts';
 import { INTERACTION_PATH } from '../engine/configuration.ts';
 import { ACCOUNT_PATH } from '../engine/account-client.ts';
-import type { Layout } from '../html/layout.ts';
+import { PASSKEY_SCRIPT_PATH, type Layout } from '../html/layout.ts';
 import type { Pages } from './templates.ts';
 
 export const SELF_SERVICE_PATHS = {
@@ -93,9 +93,11 @@ const BAD_EMAIL = 'Enter an email address, like name@example.com.';
 
 /** An HTML page with the layout's headers; `formTargets` are origins a form's redirect may reach. */
 export function sendPage(reply: FastifyReply, layout: Layout, status: number, body: string, formTargets: readonly (string | undefined)[] = []): FastifyReply {
+  // Only a page that loads the passkey script may run scripts (this server's files, never inline).
+  const scripts = body.includes(`<script type="module" src="${PASSKEY_SCRIPT_PATH}">`);
   return reply
     .status(status)
-    .headers(layout.headers(formTargets.filter((t): t is string => t !== undefined)))
+    .headers(layout.headers(formTargets.filter((t): t is string => t !== undefined), { scripts }))
     .send(body);
 }
 

@@ -4,7 +4,7 @@
 // announced (role=alert), and the pages work without JavaScript, on a phone as on a desktop.
 import { MIN_PASSWORD_LENGTH } from '../passwords/hash.ts';
 import { Html, html } from '../html/escape.ts';
-import type { Layout } from '../html/layout.ts';
+import { PASSKEY_SCRIPT_PATH, type Layout } from '../html/layout.ts';
 
 export interface FieldSpec {
   readonly name: string;
@@ -48,6 +48,24 @@ function fieldErrorSummary(errors: Readonly<Record<string, string | undefined>>)
 
 const hidden = (name: string, value: string) => html`<input type="hidden" name="${name}" value="${value}">`;
 
+/** The passkey script (a file of this server: the CSP allows no inline code). */
+const passkeyScript = () => html`<script type="module" src="${PASSKEY_SCRIPT_PATH}"></script>`;
+
+/** The fields the passkey script fills in after the ceremony, and where it says what went wrong. */
+const passkeyFields = () => html`<input type="hidden" name="state" value="">
+<input type="hidden" name="response" value="">
+<p class="error" role="alert" data-passkey-error hidden></p>`;
+
+/** "2026-12-04 21:47 UTC": a date people read, the same on every server. */
+const when = (isoTime: string | null) => (isoTime === null ? 'never' : `${isoTime.slice(0, 16).replace('T', ' ')} UTC`);
+
+export interface PasskeyItem {
+  readonly id: string;
+  readonly name: string;
+  readonly createdAt: string;
+  readonly lastUsedAt: string | null;
+}
+
 export const PASSWORD_HINT = `At least ${MIN_PASSWORD_LENGTH} characters, and not one of the common passwords attackers try first. A few unrelated words make a strong password.`;
 
 export interface LoginPageInput {
@@ -60,6 +78,8 @@ export interface LoginPageInput {
   readonly notice?: string | undefined;
   readonly forgotPasswordUrl?: string | undefined;
   readonly registerUrl?: string | undefined;
+  /** Where the passkey sign-in posts its options request and its assertion. */
+  readonly passkey?: { readonly action: string; readonly optionsAction: string } | undefined;
 }
 
 export interface ConsentPageInput {
@@ -97,6 +117,7 @@ export interface AccountView {
   readonly emailVerified: boolean;
   readonly twoFactor: boolean;
   readonly recoveryCodesLeft: number;
+  readonly passkeys: number;
 }
 
 export class Pages {
@@ -109,7 +130,7 @@ export class Pages {
     return this.#layout.brand.name;
   }
 
-  login({ action, abortAction, csrf, clientName, username, error, notice, forgotPasswordUrl, registerUrl }: LoginPageInput): string {
+  login({ action, abortAction, csrf, clientName, username, error, notice, forgotPasswordUrl, registerUrl, passkey }: LoginPageInput): string {
     return this.#layout.page({
       title: 'Sign in',
       body: html`<h1>Sign in</h1>
@@ -124,6 +145,14 @@ ${notice ? html`<p class="notice" role="status">${notice}</p>` : ''}
 ${error ? html`<p id="login-error" class="error" role="alert">${error}</p>` : ''}
 <button type="submit">Sign in</button>
 </form>
+${passkey
+  ? html`<form method="post" action="${passkey.action}" data-passkey="sign-in" data-options="${passkey.optionsAction}" hidden>
+${hidden('csrf', csrf)}
+${passkeyFields()}
+<button class="secondary" type="submit">Sign in with a passkey</button>
+</form>
+${passkeyScript()}`
+  : ''}
 ${forgotPasswordUrl || registerUrl
   ? html`<p class="links">${forgotPasswordUrl ? html`<a href="${forgotPasswordUrl}">Forgot your password?</a>` : ''}${registerUrl ? html`<a href="${registerUrl}">Create an account</a>` : ''}</p>`
   : ''}
@@ -264,7 +293,7 @@ ${fields([
     });
   }
 
-  account({ view, notice, signOutUrl, links }: { view: AccountView; notice?: string | undefined; signOutUrl: string; links: { password: string; twoFactor: string } }): string {
+  account({ view, notice, signOutUrl, links }: { view: AccountView; notice?: string | undefined; signOutUrl: string; links: { password: string; twoFactor: string; passkeys: string } }): string {
     return this.#layout.page({
       title: 'Your account',
       body: html`<h1>Your account</h1>
@@ -273,12 +302,48 @@ ${notice ? html`<p class="notice" role="status">${notice}</p>` : ''}
 <dt>Username</dt><dd>${view.username}</dd>
 <dt>Email</dt><dd>${view.email ?? 'none'}${view.email ? (view.emailVerified ? ' (verified)' : ' (not verified)') : ''}</dd>
 <dt>Two-factor</dt><dd>${view.twoFactor ? `On, ${view.recoveryCodesLeft} recovery code(s) left` : 'Off'}</dd>
+<dt>Passkeys</dt><dd>${view.passkeys === 0 ? 'None' : String(view.passkeys)}</dd>
 </dl>
 <nav class="account" aria-label="Account settings">
 <a href="${links.password}">Change your password</a>
 <a href="${links.twoFactor}">${view.twoFactor ? 'Manage two-factor authentication' : 'Set up two-factor authentication'}</a>
+<a href="${links.passkeys}">${view.passkeys === 0 ? 'Add a passkey' : 'Manage your passkeys'}</a>
 <a href="${signOutUrl}">Sign out</a>
 </nav>`,
+    });
+  }
+
+  passkeys({ action, optionsAction, removeAction, csrf, username, askPassword, passkeys, notice, error, backUrl }: Required<FormPage> & { optionsAction: string; removeAction: string; username: string; askPassword: boolean; passkeys: readonly PasskeyItem[]; notice?: string | undefined; error?: string | undefined; backUrl: string }): string {
+    return this.#layout.page({
+      title: 'Passkeys',
+      body: html`<h1>Passkeys</h1>
+<p>A passkey signs you in with your device's screen lock or a security key, without a password or a code.</p>
+${notice ? html`<p class="notice" role="status">${notice}</p>` : ''}
+${formError(error)}
+${passkeys.length === 0
+  ? html`<p>You have no passkey yet.</p>`
+  : html`<ul class="passkeys">${passkeys.map(
+      (p) => html`<li><strong class="passkey-name">${p.name}</strong><span class="hint">Added ${when(p.createdAt)}, last used ${when(p.lastUsedAt)}</span>
+<form method="post" action="${removeAction}">
+${hidden('csrf', csrf)}
+${hidden('id', p.id)}
+<button class="secondary" type="submit" aria-label="Remove the passkey ${p.name}">Remove</button>
+</form></li>`,
+    )}</ul>`}
+<h2>Add a passkey</h2>
+<noscript><p>Adding a passkey needs JavaScript: your browser and the server talk to your device.</p></noscript>
+<form method="post" action="${action}" data-passkey="enrol" data-options="${optionsAction}" novalidate hidden>
+${hidden('csrf', csrf)}
+<input type="text" name="username" value="${username}" autocomplete="username" hidden>
+${passkeyFields()}
+${fields([
+  { name: 'name', label: 'Name of the passkey', autocomplete: 'off', maxlength: 64, hint: 'To tell your passkeys apart, such as "Laptop" or "Phone".' },
+  ...(askPassword ? [{ name: 'current', label: 'Your password', type: 'password' as const, autocomplete: 'current-password', maxlength: 1024, hint: 'Confirm it is you: a passkey is a new way into your account.' }] : []),
+])}
+<button type="submit">Add a passkey</button>
+</form>
+${passkeyScript()}
+<p class="links"><a href="${backUrl}">Back to your account</a></p>`,
     });
   }
 

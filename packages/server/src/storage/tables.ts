@@ -37,6 +37,22 @@ export interface RecoveryCodesTable {
   used_at: number | null;
 }
 
+/** WebAuthn credentials (migration 009): public keys only. */
+export interface PasskeysTable {
+  id: string;
+  user_id: string;
+  /** base64url, as the authenticator names it. */
+  credential_id: string;
+  /** The COSE public key, base64url. */
+  public_key: string;
+  sign_count: number;
+  /** JSON array of transport names. */
+  transports: string;
+  name: string;
+  created_at: number;
+  last_used_at: number | null;
+}
+
 export interface RolesTable {
   id: string;
   name: string;
@@ -197,6 +213,7 @@ export interface Database {
   access_tokens: AccessTokensTable;
   account_tokens: AccountTokensTable;
   recovery_codes: RecoveryCodesTable;
+  passkeys: PasskeysTable;
 }
 
 export type { Generated };
