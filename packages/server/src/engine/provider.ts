@@ -37,6 +37,7 @@ import { accountClientMetadata, ACCOUNT_CLIENT_ID } from './account-client.ts';
 import { consoleClientMetadata, CONSOLE_CLIENT_ID } from './console-client.ts';
 import { adminDocsClientMetadata, ADMIN_DOCS_CLIENT_ID } from './admin-docs-client.ts';
 import { findApi } from '../storage/apis.ts';
+import { reportProviderDeliveries, sendLogoutTokens, sessionParticipants, type BackchannelOutcome } from './backchannel-logout.ts';
 
 export interface Engine {
   /** The current provider; replaced (not mutated) when the signing keys change. */
@@ -53,6 +54,11 @@ export interface Engine {
   invalidateCaches(): void;
   /** Removes everything issued under a grant: refresh tokens, codes, the grant itself. */
   revokeGrant(grantId: string): Promise<void>;
+  /**
+   * Runs `end`, which ends sessions of the account in storage, then sends a logout token to each
+   * client of those sessions that registered a backchannel_logout_uri (failures are reported).
+   */
+  endingSessions<T>(accountId: string, end: () => Promise<T>): Promise<T>;
 }
 
 export interface EngineDeps {
@@ -70,6 +76,8 @@ export interface EngineDeps {
   readonly audit?: (event: AuditEventInput) => Promise<void>;
   /** Rate limits shared by every instance (client metadata documents fetched per address). */
   readonly limiter?: RateLimiter;
+  /** Told of each logout token sent (or not) to a client's backchannel_logout_uri. */
+  readonly onBackchannelLogout?: (outcome: BackchannelOutcome) => void;
 }
 
 type Adapter = ReturnType<typeof createOidcAdapter>;
@@ -124,6 +132,12 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     publishedJwks: () => keys.jwks(),
     retentionMs: () => keys.retentionMs(),
     revokeGrant,
+    async endingSessions(accountId, end) {
+      const participants = await sessionParticipants(db, accountId);
+      const result = await end();
+      await sendLogoutTokens(provider, accountId, participants, (outcome) => deps.onBackchannelLogout?.(outcome));
+      return result;
+    },
     invalidateCaches() {
       clientMetadata.clear();
       usernames.clear();
@@ -242,6 +256,7 @@ function buildProvider(parts: ProviderParts): Provider {
   provider.use(tokenExtensionsMiddleware(parts.extensions, ROUTES, (error) => onServerError?.(error)));
   // RFC 6749 §5.1/§5.2 where oidc-provider's answers differ (protocol-answers.ts).
   provider.use(protocolAnswersMiddleware(config.publicUrl, ROUTES));
+  reportProviderDeliveries(provider, (outcome) => parts.deps.onBackchannelLogout?.(outcome));
   provider.on('server_error', (_ctx: KoaContextWithOIDC, error: unknown) => onServerError?.(error));
   // A dependency down is a 503 with Retry-After, not a 500 (unavailable.ts).
   answerUnavailableFromProvider(provider);
