@@ -7,7 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
+import expressApp from 'express';
+import { Hono } from 'hono';
+import { gatehouseWebApp as expressWebApp } from '@gatehouse/sdk/express';
+import { gatehouseWebApp as honoWebApp } from '@gatehouse/sdk/hono';
 import { generateKeyPair, importJWK, SignJWT, type JWTPayload } from 'jose';
 import * as clients from '@gatehouse/server/internal/storage/clients';
 import { listSigningKeys } from '@gatehouse/server/internal/storage/keys';
@@ -195,4 +201,38 @@ test('off by default: no endpoint, and the option is checked at creation', async
   assert.equal(answer.statusCode, 404);
   await assert.rejects(buildTestApp(t, gh, { backchannelLogout: { path: '/auth/logout' } }), /backchannelLogout\.path/);
   await assert.rejects(buildTestApp(t, gh, { backchannelLogout: { maxRevocations: 0 } }), /backchannelLogout\.maxRevocations/);
+});
+
+test('Express (with or without a form parser before it) and Hono answer the endpoint as Fastify does', async (t) => {
+  const f = await setup(t);
+  const path = f.test.webApp.description.backchannelLogout!.path;
+  const form = (token: string) => new URLSearchParams({ logout_token: token }).toString();
+  const headers = { 'content-type': 'application/x-www-form-urlencoded' };
+
+  const hono = new Hono();
+  hono.use(honoWebApp(f.test.webApp).routes);
+  const express = async (parser: boolean) => {
+    const app = expressApp();
+    if (parser) app.use(expressApp.urlencoded({ extended: false }));
+    app.use(expressWebApp(f.test.webApp).routes);
+    const server = app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  };
+  const senders: Record<string, (body: string) => Promise<Response>> = {
+    hono: async (body) => hono.request(path, { method: 'POST', headers, body }),
+    express: async (body) => fetch(`${await expressPlain}${path}`, { method: 'POST', headers, body }),
+    'express after urlencoded()': async (body) => fetch(`${await expressParsed}${path}`, { method: 'POST', headers, body }),
+  };
+  const expressPlain = express(false);
+  const expressParsed = express(true);
+  for (const [name, send] of Object.entries(senders)) {
+    const ok = await send(form(await logoutToken(f, validClaims(f, { sid: `sid-${name}` }))));
+    assert.equal(ok.status, 200, `${name}: ${await ok.clone().text()}`);
+    assert.equal(ok.headers.get('cache-control'), 'no-store', name);
+    const bad = await send(form(await logoutToken(f, { ...validClaims(f, { sid: 'x' }), nonce: 'n' })));
+    assert.equal(bad.status, 400, name);
+    assert.deepEqual((await bad.json()).error, 'invalid_request', name);
+  }
 });
