@@ -4,6 +4,7 @@
 // implementation independent of the server's.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import * as oidc from 'openid-client';
 import { createRemoteJWKSet, decodeJwt, jwtVerify, type JWTPayload } from 'jose';
@@ -30,8 +31,10 @@ interface Fixture {
   readonly userId: string;
 }
 
-async function setup(t: TestContext, options: { rpStatus?: number } = {}): Promise<Fixture> {
-  const server = await startAdmin(t, { GATEHOUSE_DEFAULT_API: ITEMS_API });
+async function setup(t: TestContext, options: { rpStatus?: number; logs?: string[] } = {}): Promise<Fixture> {
+  const logs = options.logs;
+  const logger = logs && { logger: { level: 'warn', stream: new Writable({ write: (chunk, _encoding, done) => (logs.push(String(chunk)), done()) }) } };
+  const server = await startAdmin(t, { GATEHOUSE_DEFAULT_API: ITEMS_API }, logger ?? {});
   await seedDemo(server.db);
   const endpoint = await startTinyServer(t, () => ({ body: '', status: options.rpStatus ?? 200 }));
   const bystander = await startTinyServer(t);
@@ -131,8 +134,9 @@ test('logging out at /logout sends the relying party a valid logout token naming
   assert.equal(f.bystander.posts.length, 0, 'the other client took no part in the session');
 });
 
-test('a relying party that fails to answer does not stop the logout', async (t) => {
-  const f = await setup(t, { rpStatus: 500 });
+test('a relying party that fails to answer does not stop the logout; the failure is logged', async (t) => {
+  const logs: string[] = [];
+  const f = await setup(t, { rpStatus: 500, logs });
   const browser = createBrowser();
   const { idToken } = await signIn(f, browser);
   const confirmed = await logOut(f.server.issuer, browser, idToken);
@@ -140,6 +144,10 @@ test('a relying party that fails to answer does not stop the logout', async (t) 
   assert.equal(f.rp.endpoint.posts.length, 1, 'the token was sent');
   const again = await browser.get(`${f.server.issuer}/logout`);
   assert.doesNotMatch(await again.text(), /johndoe/, 'the session is gone');
+  const warning = logs.flatMap((chunk) => chunk.split('\n').filter(Boolean)).map((line) => JSON.parse(line)).find((entry) => entry.msg?.startsWith('back-channel logout not delivered'));
+  assert.ok(warning, 'the operator is told');
+  assert.equal(warning.clientId, 'rp');
+  assert.doesNotMatch(logs.join(''), /logout_token|eyJ/, 'never the token');
 });
 
 test('an admin ending the user\'s sessions sends the relying party a logout token', async (t) => {
@@ -223,4 +231,23 @@ test('the CLI sets, shows and removes a client\'s back-channel logout URI, and r
   const refused = run('update', 'web', '--backchannel-logout-uri', 'http://app.example.com/bcl');
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /backchannel_logout_uri must use https/);
+});
+
+test('signing out from the account page sends the relying party a logout token too', async (t) => {
+  const f = await setup(t);
+  const browser = createBrowser();
+  const { claims } = await signIn(f, browser);
+  // The account page signs in through the same Gatehouse session (no login form this time).
+  let response = await browser.get(`${f.server.issuer}/account`);
+  for (let hops = 0; response.headers.get('location') && hops < 10; hops++) response = await browser.get(new URL(response.headers.get('location')!, f.server.issuer));
+  const html = await response.text();
+  const signOut = /<a href="([^"]*\/logout[^"]*)">Sign out<\/a>/.exec(html)?.[1];
+  assert.ok(signOut, 'the account page has a sign-out link');
+  const confirm = await browser.get(new URL(signOut.replace(/&amp;/g, '&'), f.server.issuer));
+  const page = await confirm.text();
+  const action = /action="([^"]+)"/.exec(page)![1]!;
+  const done = await browser.post(new URL(action, f.server.issuer), { xsrf: formValue(page, 'xsrf'), logout: 'yes' });
+  assert.equal(done.status, 303);
+  const [token] = logoutTokens(f.rp.endpoint);
+  await assertValidLogoutToken(f.server.issuer, token!, { aud: 'rp', sub: claims.sub!, sid: claims.sid as string });
 });
