@@ -304,6 +304,7 @@ async function pageOptions({ config, db, engine, passwordLogin, layout, mailer, 
     registrationRoles: config.registrationRoles,
     emailVerificationTtl: config.emailVerificationTtl,
     passwordResetTtl: config.passwordResetTtl,
+    sessionsEnding: (userId, options) => engine.sessionsEnding(userId, options),
   };
 }
 

@@ -12,6 +12,7 @@ import { createBrowser, formValue, loginThroughForm, type Browser } from '@gateh
 import { startTinyServer, type TinyServer } from '@gatehouse/test-support/http-server';
 import { tempDir } from '@gatehouse/test-support/files';
 import { cli, discoverClient, ITEMS_API, seedDemo } from '@gatehouse/test-support/gatehouse';
+import { issueAccountToken } from '../src/storage/account-tokens.ts';
 import { createClient } from '../src/storage/clients.ts';
 import { startAdmin, type AdminServer } from './admin-support.ts';
 
@@ -250,4 +251,48 @@ test('signing out from the account page sends the relying party a logout token t
   assert.equal(done.status, 303);
   const [token] = logoutTokens(f.rp.endpoint);
   await assertValidLogoutToken(f.server.issuer, token!, { aud: 'rp', sub: claims.sub!, sid: claims.sid as string });
+});
+
+test('every password change that ends sessions sends logout tokens: an admin setting it, a reset link, the account page (other sessions only)', async (t) => {
+  const NEW = 'a brand new passphrase';
+  await t.test('an admin sets the password', async (t) => {
+    const f = await setup(t);
+    const ops = await f.server.clientToken(await f.server.machine('ops', ['admin:users:write']), ['admin:users:write']);
+    const { claims } = await signIn(f, createBrowser());
+    const set = await f.server.call('PUT', `/admin/api/users/${f.userId}/password`, { token: ops }, { password: NEW });
+    assert.equal(set.status, 200, set.text);
+    const [token] = logoutTokens(f.rp.endpoint);
+    await assertValidLogoutToken(f.server.issuer, token!, { aud: 'rp', sub: claims.sub!, sid: claims.sid as string });
+  });
+
+  await t.test('a reset link is used', async (t) => {
+    const f = await setup(t);
+    const { claims } = await signIn(f, createBrowser());
+    const reset = await issueAccountToken(f.server.db, { purpose: 'reset_password', userId: f.userId, email: 'johndoe@example.com', ttlSeconds: 3600 });
+    const done = await fetch(`${f.server.issuer}/reset-password`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: reset, password: NEW, confirm: NEW }).toString(),
+    });
+    assert.equal(done.status, 200);
+    const [token] = logoutTokens(f.rp.endpoint);
+    await assertValidLogoutToken(f.server.issuer, token!, { aud: 'rp', sub: claims.sub!, sid: claims.sid as string });
+  });
+
+  await t.test('the account page changes it: the other browser\'s session is named, this one\'s is not', async (t) => {
+    const f = await setup(t);
+    const here = createBrowser();
+    const there = createBrowser();
+    const mine = await signIn(f, here);
+    const other = await signIn(f, there);
+    assert.notEqual(mine.claims.sid, other.claims.sid);
+    let form = await here.get(`${f.server.issuer}/account/password`);
+    for (let hops = 0; form.headers.get('location') && hops < 10; hops++) form = await here.get(new URL(form.headers.get('location')!, f.server.issuer));
+    const html = await form.text();
+    const changed = await here.post(`${f.server.issuer}/account/password`, { csrf: formValue(html, 'csrf'), current: 'correct horse', password: NEW, confirm: NEW });
+    assert.equal(changed.status, 303);
+    const tokens = logoutTokens(f.rp.endpoint);
+    assert.equal(tokens.length, 1, 'only the other session ended');
+    await assertValidLogoutToken(f.server.issuer, tokens[0]!, { aud: 'rp', sub: other.claims.sub!, sid: other.claims.sid as string });
+  });
 });

@@ -6,6 +6,7 @@
 // backchannel_logout_uri is sent a logout token the same way (Client#backchannelLogout).
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
+import { sha256 } from '../secrets.ts';
 import type { Db } from '../storage/database.ts';
 
 /** A client that took part in a login session, with the session id it was given (`sid`). */
@@ -25,15 +26,24 @@ interface SessionPayload {
   readonly authorizations?: Record<string, { readonly sid?: unknown }>;
 }
 
-/** The clients of every live login session of an account (from oidc-provider's Session payloads). */
-export async function sessionParticipants(db: Db, accountId: string): Promise<SessionParticipant[]> {
-  const rows = await db
+/** Sessions about to end: sends their clients logout tokens once they have. */
+export interface LogoutNotice {
+  send(): Promise<void>;
+}
+
+/**
+ * The clients of every live login session of an account (from oidc-provider's Session payloads),
+ * but the one kept (by its id, the session cookie's value; payload ids are stored as SHA-256).
+ */
+export async function sessionParticipants(db: Db, accountId: string, options: { keepSession?: string } = {}): Promise<SessionParticipant[]> {
+  let query = db
     .selectFrom('oidc_payloads')
     .select('payload')
     .where('model', '=', 'Session')
     .where('account_id', '=', accountId)
-    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', Date.now())]))
-    .execute();
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', Date.now())]));
+  if (options.keepSession !== undefined) query = query.where('id', '!=', sha256(options.keepSession));
+  const rows = await query.execute();
   return rows.flatMap((row) => {
     const payload = parse(row.payload);
     return Object.entries(payload.authorizations ?? {}).flatMap(([clientId, authorization]) =>

@@ -37,7 +37,7 @@ import { accountClientMetadata, ACCOUNT_CLIENT_ID } from './account-client.ts';
 import { consoleClientMetadata, CONSOLE_CLIENT_ID } from './console-client.ts';
 import { adminDocsClientMetadata, ADMIN_DOCS_CLIENT_ID } from './admin-docs-client.ts';
 import { findApi } from '../storage/apis.ts';
-import { reportProviderDeliveries, sendLogoutTokens, sessionParticipants, type BackchannelOutcome } from './backchannel-logout.ts';
+import { reportProviderDeliveries, sendLogoutTokens, sessionParticipants, type BackchannelOutcome, type LogoutNotice } from './backchannel-logout.ts';
 
 export interface Engine {
   /** The current provider; replaced (not mutated) when the signing keys change. */
@@ -59,6 +59,11 @@ export interface Engine {
    * client of those sessions that registered a backchannel_logout_uri (failures are reported).
    */
   endingSessions<T>(accountId: string, end: () => Promise<T>): Promise<T>;
+  /**
+   * The same in two steps, for sessions ended inside a transaction: who took part in the account's
+   * sessions (all, or all but `keepSession`) is read now; `send()` once they have ended.
+   */
+  sessionsEnding(accountId: string, options?: { keepSession?: string }): Promise<LogoutNotice>;
 }
 
 export interface EngineDeps {
@@ -117,6 +122,11 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
   };
   let provider = buildProvider(parts);
   let callback = provider.callback();
+  const sessionsEnding: Engine['sessionsEnding'] = async (accountId, options = {}) => {
+    const participants = await sessionParticipants(db, accountId, options);
+    // The provider current when sending: keys may have been reloaded meanwhile.
+    return { send: () => sendLogoutTokens(provider, accountId, participants, (outcome) => deps.onBackchannelLogout?.(outcome)) };
+  };
 
   return {
     get provider() {
@@ -132,10 +142,11 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     publishedJwks: () => keys.jwks(),
     retentionMs: () => keys.retentionMs(),
     revokeGrant,
+    sessionsEnding,
     async endingSessions(accountId, end) {
-      const participants = await sessionParticipants(db, accountId);
+      const notice = await sessionsEnding(accountId);
       const result = await end();
-      await sendLogoutTokens(provider, accountId, participants, (outcome) => deps.onBackchannelLogout?.(outcome));
+      await notice.send();
       return result;
     },
     invalidateCaches() {

@@ -169,7 +169,7 @@ export async function userRoutes(app: FastifyInstance, { db, changed, endingSess
     async (request) => {
       const user = await manageableUser(request, request.params.id);
       noteAudit(request, { target: { kind: 'user', id: user.id } });
-      return userView(await setUserPassword(db, user.id, request.body.password));
+      return userView(await endingSessions(user.id, () => setUserPassword(db, user.id, request.body.password)));
     },
   );
 
