@@ -236,3 +236,17 @@ test('Express (with or without a form parser before it) and Hono answer the endp
     assert.deepEqual((await bad.json()).error, 'invalid_request', name);
   }
 });
+
+test('a session that recorded no sid (signed in before the client had a back-channel URI) ends with a token naming its user and any sid; one with another sid stays', async (t) => {
+  const f = await setup(t);
+  const withSid = await signIn(f.test);
+  const { sub, sid } = await sessionOf(f, withSid);
+  // Without a back-channel URI, Gatehouse puts no sid in the ID token.
+  await clients.updateClient(f.gh.db, f.test.clientId, { backchannelLogoutUri: null });
+  await f.gh.server.changed('clients');
+  const withoutSid = await signIn(f.test);
+  const answer = await post(f, await logoutToken(f, validClaims(f, { sub, sid: `not-${sid}` })));
+  assert.equal(answer.status, 200, answer.body);
+  assert.equal(await profile(f, withoutSid.cookie), 401, 'cannot be told apart: ended');
+  assert.equal(await profile(f, withSid.cookie), 200, 'another Gatehouse session: kept');
+});

@@ -63,8 +63,13 @@ export class BackchannelLogout {
       return refused();
     }
     const { revocations } = this.#parts;
-    if (typeof claims.sid === 'string') revocations.revokeSid(claims.sid);
-    else revocations.revokeSub(claims.sub!);
+    if (typeof claims.sid === 'string') {
+      revocations.revokeSid(claims.sid);
+      // A session that recorded no sid is matched by the user the token also names.
+      if (typeof claims.sub === 'string') revocations.revokeSub(claims.sub, { sidless: true });
+    } else {
+      revocations.revokeSub(claims.sub!);
+    }
     return { status: 200, headers: { 'cache-control': 'no-store' }, cookies: [], body: '' };
   }
 

@@ -5,7 +5,10 @@
  *
  *   - by `sid`: every local session signed in through that issuer session;
  *   - by `sub` (a logout token without `sid`): every session of that user signed in before the
- *     token arrived (a sign-in after it is a new session and stays).
+ *     token arrived (a sign-in after it is a new session and stays);
+ *   - by `sub`, for sessions that recorded no `sid` (signed in before the client's back-channel URI
+ *     was registered, or before the helper kept it), when the token names both: such a session
+ *     cannot be told apart, so it ends too.
  *
  * Bounded in memory: each entry expires once every session it could name has ended
  * (`sessionMaxAge` after it was added, the longest a session lives), and at most `maxEntries` are
@@ -16,7 +19,7 @@
 export interface RevocationBounds {
   /** Milliseconds an entry is kept: the longest a session lives. */
   readonly ttlMs: number;
-  /** Entries kept per kind (sid, sub) at most. */
+  /** Entries kept per kind (sid, sub, sub of sessions without sid) at most. */
   readonly maxEntries: number;
   readonly now: () => number;
 }
@@ -36,6 +39,8 @@ export class SessionRevocations {
   readonly #sids = new Map<string, number>();
   /** sub → { sessions signed in before this instant are over; when the entry expires }. */
   readonly #subs = new Map<string, { readonly before: number; readonly expires: number }>();
+  /** The same, for sessions without a recorded sid only. */
+  readonly #sidlessSubs = new Map<string, { readonly before: number; readonly expires: number }>();
 
   constructor(bounds: RevocationBounds) {
     this.#bounds = bounds;
@@ -47,11 +52,13 @@ export class SessionRevocations {
     this.#trim(this.#sids, (expires) => expires);
   }
 
-  revokeSub(sub: string): void {
+  /** Every session of `sub` signed in until now; with `sidless`, only those that recorded no sid. */
+  revokeSub(sub: string, options: { sidless?: boolean } = {}): void {
     const now = this.#bounds.now();
-    this.#subs.delete(sub);
-    this.#subs.set(sub, { before: now, expires: now + this.#bounds.ttlMs });
-    this.#trim(this.#subs, (entry) => entry.expires);
+    const map = options.sidless ? this.#sidlessSubs : this.#subs;
+    map.delete(sub);
+    map.set(sub, { before: now, expires: now + this.#bounds.ttlMs });
+    this.#trim(map, (entry) => entry.expires);
   }
 
   isRevoked(session: SessionIdentity): boolean {
@@ -60,13 +67,13 @@ export class SessionRevocations {
       const expires = this.#sids.get(session.sid);
       if (expires !== undefined && expires > now) return true;
     }
-    const sub = this.#subs.get(session.sub);
-    return sub !== undefined && sub.expires > now && session.signedInAt <= sub.before;
+    const covers = (entry: { before: number; expires: number } | undefined) => entry !== undefined && entry.expires > now && session.signedInAt <= entry.before;
+    return covers(this.#subs.get(session.sub)) || (session.sid === undefined && covers(this.#sidlessSubs.get(session.sub)));
   }
 
   /** How many entries are kept (for tests and status). */
   get size(): number {
-    return this.#sids.size + this.#subs.size;
+    return this.#sids.size + this.#subs.size + this.#sidlessSubs.size;
   }
 
   /** Drops expired entries, then the oldest while over the bound (Maps iterate in insertion order). */
