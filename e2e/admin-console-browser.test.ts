@@ -129,6 +129,18 @@ test('the demo admin manages APIs, roles, users, clients, API keys and signing k
   assert.equal(token.body.scope, 'orders:read');
   await shoot(page, 'clients');
 
+  // A web client told of logouts (Back-Channel Logout): the URI is kept and shown; a bad one is
+  // refused on its field.
+  await newClient.getByLabel('Name', { exact: true }).fill('Orders web');
+  await newClient.getByLabel('Grant types').fill('authorization_code');
+  await newClient.getByLabel('Redirect URIs').fill('https://orders.example.com/cb');
+  await newClient.getByLabel('Back-channel logout URI').fill('http://orders.example.com/bcl');
+  await page.getByRole('button', { name: 'Create client' }).click();
+  await newClient.getByText('backchannel_logout_uri must use https').waitFor();
+  await newClient.getByLabel('Back-channel logout URI').fill('https://orders.example.com/bcl');
+  await page.getByRole('button', { name: 'Create client' }).click();
+  await page.getByText('Back-channel logout: https://orders.example.com/bcl').waitFor();
+
   // An API key for that client, shown once; then revoked.
   await go(page, 'API keys');
   await page.getByLabel('Owner', { exact: true }).fill(clientId);

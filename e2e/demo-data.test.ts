@@ -42,6 +42,12 @@ test('the demo data: the README\'s password and client-credentials requests work
     assert.deepEqual([stored?.apis, stored?.firstParty], [[DEMO.apiUrl], true], clientId);
   }
   assert.match(webAppSecret, /^gatehouse_cs_/);
+  // Gatehouse tells the web app when a visitor's session ends (back-channel logout), also in a demo
+  // database made before it did.
+  assert.equal((await clients.findClient(gh.db, DEMO.webAppClientId))?.backchannelLogoutUri, 'http://localhost:8002/auth/backchannel-logout');
+  await clients.updateClient(gh.db, DEMO.webAppClientId, { backchannelLogoutUri: null });
+  assert.equal(await ensureWebAppClient(gh.db, webAppSecret), webAppSecret);
+  assert.equal((await clients.findClient(gh.db, DEMO.webAppClientId))?.backchannelLogoutUri, DEMO.webAppBackchannelLogoutUri);
 });
 
 test('the MCP demo: the example MCP server\'s API is open to dynamically registered clients, and johndoe may read and write notes', async (t) => {

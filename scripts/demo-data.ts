@@ -21,6 +21,8 @@ export const DEMO = {
   itemsApiClientId: 'items-api',
   webAppUrl: env.WEB_APP_PUBLIC_URL ?? 'http://localhost:8002',
   webAppClientId: 'web-app',
+  /** The web app's back-channel logout endpoint (@gatehouse/sdk/webapp's default path). */
+  webAppBackchannelLogoutUri: `${env.WEB_APP_PUBLIC_URL ?? 'http://localhost:8002'}/auth/backchannel-logout`,
   mcpServerUrl: env.MCP_SERVER_PUBLIC_URL ?? 'http://localhost:8003',
   mcpEndpoint: `${env.MCP_SERVER_PUBLIC_URL ?? 'http://localhost:8003'}/mcp`,
   // The admin console's first administrator (role gatehouse-admin, made by migration 006).
@@ -87,11 +89,15 @@ export async function ensureDemoData(db: Db): Promise<DemoCredentials | undefine
 
 /**
  * The notes web app's confidential client (examples/web-app: authorization code + refresh tokens,
- * RP-initiated logout back to its home page). Created when missing; when it exists but its secret
- * was not kept (`knownSecret` undefined), the secret is re-issued. Returns the secret to use.
+ * RP-initiated logout back to its home page, back-channel logout to its endpoint). Created when
+ * missing; when it exists but its secret was not kept (`knownSecret` undefined), the secret is
+ * re-issued. Returns the secret to use.
  */
 export async function ensureWebAppClient(db: Db, knownSecret: string | undefined): Promise<string> {
-  if (await clients.findClient(db, DEMO.webAppClientId)) {
+  const existing = await clients.findClient(db, DEMO.webAppClientId);
+  if (existing) {
+    // Demo databases made before back-channel logout get the web app's endpoint.
+    if (existing.backchannelLogoutUri === null) await clients.updateClient(db, DEMO.webAppClientId, { backchannelLogoutUri: DEMO.webAppBackchannelLogoutUri });
     return knownSecret ?? (await clients.rotateClientSecret(db, DEMO.webAppClientId)).clientSecret;
   }
   const created = await clients.createClient(db, {
@@ -100,6 +106,8 @@ export async function ensureWebAppClient(db: Db, knownSecret: string | undefined
     grantTypes: 'authorization_code refresh_token',
     redirectUris: [`${DEMO.webAppUrl}/auth/callback`],
     postLogoutRedirectUris: [`${DEMO.webAppUrl}/`],
+    // Gatehouse POSTs a logout token here when the visitor's Gatehouse session ends.
+    backchannelLogoutUri: DEMO.webAppBackchannelLogoutUri,
     scopes: 'me items',
     apis: [DEMO.apiUrl],
     firstParty: true,

@@ -1,6 +1,6 @@
 // A server-rendered web app whose visitors sign in on the Gatehouse login page (shared/SCENARIOS.md
 // §5, Fief's web example), built on @gatehouse/sdk/webapp: the helper answers /auth/login,
-// /auth/callback and /auth/logout; a page that needs a signed-in visitor says `session: {}`.
+// /auth/callback, /auth/logout and /auth/backchannel-logout; a page that needs a signed-in visitor says `session: {}`.
 // The session's access token is for the items API, which the notes page calls as the user.
 import Fastify, { type FastifyInstance } from 'fastify';
 import { createAuthenticator } from '@gatehouse/sdk';
@@ -39,6 +39,9 @@ export async function buildNotesApp(options: NotesAppOptions): Promise<FastifyIn
     publicUrl: options.publicUrl,
     secret: options.secret,
     scopes: ['me', 'items'],
+    // POST /auth/backchannel-logout: when the visitor signs out at Gatehouse (or an admin ends
+    // their sessions), Gatehouse sends a logout token here and this app's session ends too.
+    backchannelLogout: true,
     ...(options.refreshSkew === undefined ? {} : { refreshSkew: options.refreshSkew }),
     ...(options.onError === undefined ? {} : { onError: options.onError }),
   });

@@ -21,6 +21,11 @@ test('a valid configuration builds, with the documented defaults', () => {
     redirectUri: 'https://app.example.test/auth/callback',
     postLogoutRedirectUri: 'https://app.example.test/',
     cookies: { session: '__Host-gatehouse_session', login: '__Host-gatehouse_session_login' },
+    backchannelLogout: undefined,
+  });
+  assert.deepEqual(createWebApp({ ...valid, backchannelLogout: true }).description.backchannelLogout, {
+    path: WEBAPP_DEFAULTS.backchannelLogout.path,
+    uri: 'https://app.example.test/auth/backchannel-logout',
   });
   const local = createWebApp({ ...valid, publicUrl: 'http://localhost:8002', cookieName: 'notes', paths: { callback: '/oidc/cb', afterLogout: '/bye' } });
   assert.equal(local.description.redirectUri, 'http://localhost:8002/oidc/cb');

@@ -110,7 +110,7 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
     mountProvider(app, engine);
     if (config.dynamicClientRegistration) await app.register(registrationRoutes, registrationOptions(storage.db, shared, audit));
     await app.register(interactionRoutes, await pageOptions({ config, db: storage.db, engine, passwordLogin, layout, mailer, throttle, shared, audit }));
-    await app.register(adminApi, { app, config, db: storage.db, changed, maintainKeys: () => keyMaintenance.maintain(), docsClientId: ADMIN_DOCS_CLIENT_ID });
+    await app.register(adminApi, { app, config, db: storage.db, changed, maintainKeys: () => keyMaintenance.maintain(), docsClientId: ADMIN_DOCS_CLIENT_ID, endingSessions: (userId, end) => engine.endingSessions(userId, end) });
     // The admin console at /admin (src/console/), a client of the admin API; GATEHOUSE_ADMIN_CONSOLE.
     if (config.adminConsole) await app.register(consoleRoutes, { publicUrl: config.publicUrl, layout });
     await app.register(siteRoutes, { config, db: storage.db, layout, redisThrottle: shared.redisThrottle });
@@ -178,6 +178,11 @@ function engineFor({ config, db, passwordLogin, layout, audit, apiKeyUses, log, 
     // A replayed code or a reused refresh token: a security event, in the audit log.
     audit,
     limiter,
+    // A relying party that missed a logout token keeps its session: the operator should know.
+    onBackchannelLogout: ({ clientId, sid, error }) =>
+      error === undefined
+        ? log.debug({ clientId, sid }, 'back-channel logout delivered')
+        : log.warn({ clientId, sid, err: error }, 'back-channel logout not delivered: the client keeps its session until it expires'),
   });
 }
 
@@ -301,6 +306,7 @@ async function pageOptions({ config, db, engine, passwordLogin, layout, mailer, 
     registrationRoles: config.registrationRoles,
     emailVerificationTtl: config.emailVerificationTtl,
     passwordResetTtl: config.passwordResetTtl,
+    sessionsEnding: (userId, options) => engine.sessionsEnding(userId, options),
   };
 }
 

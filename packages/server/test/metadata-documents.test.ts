@@ -8,7 +8,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { test, type TestContext } from 'node:test';
 import * as client from 'openid-client';
-import { createBrowser, loginThroughForm } from '@gatehouse/test-support/browser';
+import { createBrowser, formValue, loginThroughForm } from '@gatehouse/test-support/browser';
 import { startInProcess, testSecretKey } from '@gatehouse/test-support/gatehouse';
 import { startHttpsServer, trustInThisProcess } from '@gatehouse/test-support/https-server';
 import { ConfigError, loadConfig } from '../src/config/load.ts';
@@ -299,4 +299,28 @@ test('the loopback allowance is for development only, and only with documents on
     (error: ConfigError) => error.problems.some((p) => /needs GATEHOUSE_CLIENT_ID_METADATA_DOCUMENTS=true/.test(p)),
   );
   assert.equal(loadConfig(ON).config.clientIdMetadataDocumentsLoopback, true);
+});
+
+test('a document cannot register a back-channel logout URI: the server never POSTs where a stranger says (ADR 0013)', async (t) => {
+  const { issuer, serve, documents, fetchesOf } = await setup(t);
+  // An https URI (oidc-provider refuses any other in a document) on the document server itself.
+  const clientId = serve('/logout-agent.json', { backchannel_logout_uri: `${documents.origin}/bcl`, backchannel_logout_session_required: true });
+  const config = await client.discovery(new URL(issuer), clientId, undefined, client.None(), { execute: [client.allowInsecureRequests] });
+  const verifier = client.randomPKCECodeVerifier();
+  const url = client.buildAuthorizationUrl(config, {
+    redirect_uri: REDIRECT,
+    scope: 'openid tools:read',
+    resource: MCP,
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+  });
+  const browser = createBrowser();
+  const { callback } = await loginThroughForm(browser, url, ADA, REDIRECT);
+  const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: client.skipStateCheck }, { resource: MCP });
+  assert.equal(tokens.claims()?.sid, undefined, 'no sid: the client has no back-channel URI');
+  const page = await browser.get(`${issuer}/logout`);
+  const html = await page.text();
+  const confirmed = await browser.post(new URL(/action="([^"]+)"/.exec(html)![1]!, issuer), { xsrf: formValue(html, 'xsrf'), logout: 'yes' });
+  assert.equal(confirmed.status, 303);
+  assert.equal(fetchesOf('/bcl'), 0, 'nothing was sent to the URI the document named');
 });

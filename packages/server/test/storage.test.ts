@@ -231,6 +231,7 @@ function storageContract(name: string, databases: Databases): void {
         id: taken, name: 'Legacy', type: 'public', secret_hash: null, token_endpoint_auth_method: 'none', redirect_uris: '[]',
         post_logout_redirect_uris: '[]', grant_types: '["password"]', scopes: '[]', cors_origins: '[]', first_party: 0,
         created_at: Date.now(), updated_at: Date.now(), revoked_at: null, application_type: 'web', registered_dynamically: 0,
+        backchannel_logout_uri: null, backchannel_logout_session_required: 1,
       }).execute();
       const original = crypto.randomUUID.bind(crypto);
       const ids = [taken];

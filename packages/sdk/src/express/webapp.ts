@@ -10,6 +10,7 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { AuthRequest } from '../credentials.ts';
+import { MAX_LOGOUT_REQUEST_BYTES } from '../webapp/backchannel-logout.ts';
 import type { WebAppResponse } from '../webapp/errors.ts';
 import type { WebSession } from '../webapp/session.ts';
 import type { WebApp, WebRequirement } from '../webapp/web-app.ts';
@@ -37,8 +38,16 @@ export function gatehouseWebApp(webApp: WebApp): GatehouseWebAppExpress {
   const { paths } = webApp.description;
   const flowPaths = new Set([paths.login, paths.callback, paths.logout]);
 
+  const backchannel = webApp.description.backchannelLogout;
+
   return {
     routes(req, res, next) {
+      if (backchannel !== undefined && req.path === backchannel.path && req.method === 'POST') {
+        readBody(req)
+          .then((body) => webApp.backchannelLogout(body, req.get('content-type')))
+          .then((response) => send(res, response), next);
+        return;
+      }
       if (!flowPaths.has(req.path)) return next();
       webApp.handle(toAuthRequest(req)).then((response) => (response === undefined ? next() : send(res, response)), next);
     },
@@ -57,6 +66,19 @@ export function gatehouseWebApp(webApp: WebApp): GatehouseWebAppExpress {
       };
     },
   };
+}
+
+/** The raw form, whether or not a body parser (express.urlencoded) ran first. */
+async function readBody(req: Request): Promise<string> {
+  if (typeof req.body === 'string') return req.body;
+  if (req.body !== null && typeof req.body === 'object' && req.readableEnded) return new URLSearchParams(req.body as Record<string, string>).toString();
+  let body = '';
+  for await (const chunk of req) {
+    body += String(chunk);
+    // Too large for a logout token: refused (400) without reading the rest.
+    if (body.length > MAX_LOGOUT_REQUEST_BYTES) return body;
+  }
+  return body;
 }
 
 function toAuthRequest(req: Request): AuthRequest {

@@ -13,6 +13,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest, onRequestHookHan
 import fastifyPlugin from 'fastify-plugin';
 import type { AuthRequest } from '../credentials.ts';
 import type { ResolvedRequirement } from '../requirement.ts';
+import { MAX_LOGOUT_REQUEST_BYTES } from '../webapp/backchannel-logout.ts';
 import type { WebAppResponse } from '../webapp/errors.ts';
 import type { WebSession } from '../webapp/session.ts';
 import type { WebApp, WebRequirement } from '../webapp/web-app.ts';
@@ -74,6 +75,18 @@ const plugin: FastifyPluginAsync<GatehouseWebAppFastifyOptions> = async (fastify
     // GET is answered too, with 405 and `Allow: POST`.
     routes.route({ method: ['GET', 'POST'], url: paths.logout, handler });
   });
+
+  // Back-channel logout: Gatehouse's POST, a form read as text here whatever parsers the app has.
+  const backchannel = webApp.description.backchannelLogout;
+  if (backchannel !== undefined) {
+    await fastify.register(async (routes) => {
+      routes.removeAllContentTypeParsers();
+      routes.addContentTypeParser('*', { parseAs: 'string', bodyLimit: MAX_LOGOUT_REQUEST_BYTES }, (_request, body, done) => done(null, body));
+      routes.post(backchannel.path, async (request, reply) =>
+        send(reply, await webApp.backchannelLogout(typeof request.body === 'string' ? request.body : '', request.headers['content-type'])),
+      );
+    });
+  }
 };
 
 function toAuthRequest(request: FastifyRequest): AuthRequest {

@@ -10,6 +10,7 @@
  */
 import type { MiddlewareHandler } from 'hono';
 import type { Principal } from '../principal.ts';
+import { MAX_LOGOUT_REQUEST_BYTES } from '../webapp/backchannel-logout.ts';
 import { toWebResponse } from '../webapp/errors.ts';
 import type { WebSession } from '../webapp/session.ts';
 import type { WebApp, WebRequirement } from '../webapp/web-app.ts';
@@ -40,7 +41,14 @@ export function gatehouseWebApp(webApp: WebApp): GatehouseWebAppHono {
   const { paths } = webApp.description;
   const flowPaths = new Set([paths.login, paths.callback, paths.logout]);
 
+  const backchannel = webApp.description.backchannelLogout;
+
   const routes: MiddlewareHandler = async (c, next) => {
+    if (backchannel !== undefined && c.req.path === backchannel.path && c.req.method === 'POST') {
+      // A declared size too large for a logout token is refused (400) without reading the body.
+      const body = Number(c.req.header('content-length') ?? 0) > MAX_LOGOUT_REQUEST_BYTES ? '' : await c.req.text();
+      return toWebResponse(await webApp.backchannelLogout(body, c.req.header('content-type')));
+    }
     if (!flowPaths.has(c.req.path)) return next();
     const response = await webApp.handle(c.req.raw);
     if (response === undefined) return next();

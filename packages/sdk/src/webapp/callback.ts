@@ -73,6 +73,9 @@ export async function finishLogin(context: WebAppContext, request: AuthRequest):
         accessTokenExpiresAt: expiresAt(principal, tokens.expires_in, nowMs),
         refreshToken: tokens.refresh_token,
         idToken: tokens.id_token!,
+        // Back-Channel Logout §2.4: the session a logout token will name.
+        sid: typeof idClaims.sid === 'string' ? idClaims.sid : undefined,
+        signedInAt: nowMs,
       },
       Math.floor(nowMs / 1000) + options.sessionMaxAge,
     );

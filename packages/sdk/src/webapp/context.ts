@@ -7,11 +7,14 @@ import type { WebAppError, WebAppResponse } from './errors.ts';
 import type { ResolvedWebAppOptions } from './options.ts';
 import type { IssuerClient } from './issuer-client.ts';
 import type { CookieSealer } from './sealed-cookie.ts';
+import type { SessionRevocations } from './revocations.ts';
 
 export interface WebAppContext {
   readonly options: ResolvedWebAppOptions;
   readonly issuer: IssuerClient;
   readonly sealer: CookieSealer;
+  /** Sessions Gatehouse ended (back-channel logout); undefined when the endpoint is off. */
+  readonly revocations: SessionRevocations | undefined;
   /** The answer for a request failure (the configured error page), with these cookies. */
   respond(error: WebAppError, cookies: readonly string[]): WebAppResponse;
   /** Reports a failure that is not the visitor's fault (never with a token in it). */
@@ -29,6 +32,10 @@ export interface SessionTokens {
   readonly refreshToken: string | undefined;
   /** Kept for logout's `id_token_hint` (OpenID Connect RP-Initiated Logout 1.0 §2). */
   readonly idToken: string;
+  /** Gatehouse's session id (the ID token's `sid`), which a logout token names. */
+  readonly sid: string | undefined;
+  /** When the visitor signed in, milliseconds since the epoch (a logout token naming only the user ends sessions begun before it). */
+  readonly signedInAt: number;
 }
 
 /** A token answer Gatehouse gave but that cannot start or continue a session. */

@@ -18,6 +18,20 @@ export interface WebAppPaths {
   readonly afterLogout?: string;
 }
 
+/** OpenID Connect Back-Channel Logout 1.0: where Gatehouse POSTs logout tokens, and how much is remembered. */
+export interface BackchannelLogoutOptions {
+  /**
+   * The endpoint's path (register `publicUrl` + path as the client's `backchannel_logout_uri`).
+   * Default `/auth/backchannel-logout`.
+   */
+  readonly path?: string;
+  /**
+   * Ended sessions remembered at most, per kind (by session id, by user), until they could no longer
+   * be used anyway (`sessionMaxAge`); past that, the oldest are forgotten. Default 10000.
+   */
+  readonly maxRevocations?: number;
+}
+
 export interface WebAppOptions {
   /**
    * Verifies the access tokens the app receives and builds the `Principal`. Its issuer is the
@@ -70,6 +84,12 @@ export interface WebAppOptions {
   readonly onError?: (error: Error) => void;
   /** Current time in milliseconds. Default `Date.now`. For tests. */
   readonly now?: () => number;
+  /**
+   * Mounts a back-channel logout endpoint (`POST`): when the visitor's Gatehouse session ends
+   * (logout there, an admin ending it), Gatehouse sends a logout token and this app's sessions for
+   * it end too. `true` for the defaults. Off by default.
+   */
+  readonly backchannelLogout?: boolean | BackchannelLogoutOptions;
 }
 
 /** Defaults, in one place (seconds unless noted). */
@@ -81,6 +101,7 @@ export const WEBAPP_DEFAULTS = {
   timeout: 5,
   prompt: false as const,
   paths: { login: '/auth/login', callback: '/auth/callback', logout: '/auth/logout', afterLogout: '/' },
+  backchannelLogout: { path: '/auth/backchannel-logout', maxRevocations: 10_000 },
 } as const;
 
 export interface ResolvedWebAppOptions {
@@ -109,6 +130,8 @@ export interface ResolvedWebAppOptions {
   readonly errorPage: ErrorPage;
   readonly onError: (error: Error) => void;
   readonly now: () => number;
+  /** Undefined when off. */
+  readonly backchannelLogout: { readonly path: string; readonly uri: string; readonly maxRevocations: number } | undefined;
 }
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -182,7 +205,22 @@ export function resolveWebAppOptions(options: WebAppOptions): ResolvedWebAppOpti
     errorPage: options.errorPage ?? defaultErrorPage,
     onError: options.onError ?? (() => undefined),
     now: options.now ?? Date.now,
+    backchannelLogout: resolveBackchannelLogout(options.backchannelLogout, paths, publicUrl),
   });
+}
+
+function resolveBackchannelLogout(value: WebAppOptions['backchannelLogout'], paths: Required<WebAppPaths>, publicUrl: URL): ResolvedWebAppOptions['backchannelLogout'] {
+  if (value === undefined || value === false) return undefined;
+  if (value !== true && (typeof value !== 'object' || value === null)) throw new TypeError('backchannelLogout: expected true, false or { path, maxRevocations }');
+  const given = value === true ? {} : value;
+  const path = given.path ?? WEBAPP_DEFAULTS.backchannelLogout.path;
+  if (typeof path !== 'string' || !PATH.test(path) || path.startsWith('//')) throw new TypeError('backchannelLogout.path: expected an absolute path like /auth/backchannel-logout');
+  if ([paths.login, paths.callback, paths.logout].includes(path)) throw new TypeError('backchannelLogout.path: needs a path of its own (not login, callback or logout)');
+  const maxRevocations = given.maxRevocations ?? WEBAPP_DEFAULTS.backchannelLogout.maxRevocations;
+  if (typeof maxRevocations !== 'number' || !Number.isInteger(maxRevocations) || maxRevocations < 1) {
+    throw new TypeError('backchannelLogout.maxRevocations: expected a whole number ≥ 1');
+  }
+  return Object.freeze({ path, uri: new URL(path, publicUrl).href, maxRevocations });
 }
 
 function parsePublicUrl(value: unknown): URL {

@@ -83,6 +83,9 @@ export class Refresher {
         accessTokenExpiresAt: expiresAt(principal, answer.expires_in, options.now()),
         refreshToken: answer.refresh_token ?? tokens.refreshToken,
         idToken: answer.id_token ?? tokens.idToken,
+        // The same sign-in: the session id and sign-in time stay.
+        sid: tokens.sid,
+        signedInAt: tokens.signedInAt,
       },
     };
   }

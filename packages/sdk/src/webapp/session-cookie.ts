@@ -29,7 +29,7 @@ export async function sealSession(context: WebAppContext, tokens: SessionTokens,
   const { options, sealer } = context;
   const sealed = await sealer.seal(
     'session',
-    { sub: tokens.sub, at: tokens.accessToken, ate: tokens.accessTokenExpiresAt, rt: tokens.refreshToken, idt: tokens.idToken },
+    { sub: tokens.sub, at: tokens.accessToken, ate: tokens.accessTokenExpiresAt, rt: tokens.refreshToken, idt: tokens.idToken, sid: tokens.sid, lt: tokens.signedInAt },
     endsAt,
   );
   if (sealed.length > MAX_COOKIE_VALUE) {
@@ -44,8 +44,11 @@ export function clearSession(context: WebAppContext): string {
 }
 
 function toTokens(payload: Record<string, unknown>): SessionTokens | undefined {
-  const { sub, at, ate, rt, idt } = payload;
+  const { sub, at, ate, rt, idt, sid, lt } = payload;
   if (typeof sub !== 'string' || typeof at !== 'string' || typeof ate !== 'number' || typeof idt !== 'string') return undefined;
   if (rt !== undefined && typeof rt !== 'string') return undefined;
-  return { sub, accessToken: at, accessTokenExpiresAt: ate, refreshToken: rt, idToken: idt };
+  if (sid !== undefined && typeof sid !== 'string') return undefined;
+  // A cookie sealed before sign-in times were kept counts as the oldest session there is.
+  const signedInAt = typeof lt === 'number' ? lt : 0;
+  return { sub, accessToken: at, accessTokenExpiresAt: ate, refreshToken: rt, idToken: idt, sid, signedInAt };
 }

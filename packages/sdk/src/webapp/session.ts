@@ -35,6 +35,8 @@ export async function currentSession(context: WebAppContext, refresher: Refreshe
   const opened = await openSession(context, request);
   if (opened.state === 'none') return { session: undefined, cookies: [] };
   if (opened.state === 'invalid') return ended;
+  // Ended at Gatehouse (back-channel logout): over here too, before any token is used or refreshed.
+  if (context.revocations?.isRevoked(opened.tokens)) return ended;
 
   let tokens: SessionTokens = opened.tokens;
   const cookies: string[] = [];

@@ -9,6 +9,7 @@ import { readHeader, type AuthRequest } from '../credentials.ts';
 import { isSafeMethod, isSameOriginRequest } from '../cross-origin.ts';
 import { AuthError } from '../errors.ts';
 import { authorize, ResolvedRequirement, type AuthRequirement } from '../requirement.ts';
+import { BackchannelLogout, MAX_TOKEN_AGE_SECONDS } from './backchannel-logout.ts';
 import { finishLogin } from './callback.ts';
 import type { WebAppContext } from './context.ts';
 import { errorResponse, WebAppError, type WebAppResponse } from './errors.ts';
@@ -18,6 +19,7 @@ import { logout } from './logout.ts';
 import { resolveWebAppOptions, type ResolvedWebAppOptions, type WebAppOptions } from './options.ts';
 import { Refresher } from './refresh.ts';
 import { CookieSealer } from './sealed-cookie.ts';
+import { SeenTokenIds, SessionRevocations } from './revocations.ts';
 import { currentSession, type WebSession } from './session.ts';
 
 /** What a page requires of the signed-in visitor. Sessions are always users', from the session cookie. */
@@ -40,6 +42,8 @@ export interface WebAppDescription {
   readonly redirectUri: string;
   readonly postLogoutRedirectUri: string;
   readonly cookies: ResolvedWebAppOptions['cookies'];
+  /** The back-channel logout endpoint's path and full URI (the client's `backchannel_logout_uri`), when on. */
+  readonly backchannelLogout: { readonly path: string; readonly uri: string } | undefined;
 }
 
 export interface WebApp {
@@ -56,6 +60,12 @@ export interface WebApp {
   protect(request: AuthRequest, requirement?: WebRequirement | ResolvedRequirement): Promise<ProtectOutcome>;
   /** Validates a requirement once, at route declaration; throws a TypeError naming the problem. */
   requirement(input?: WebRequirement, label?: string): ResolvedRequirement;
+  /**
+   * Answers a `POST` to `description.backchannelLogout.path`: `body` is the raw request body, with
+   * its `Content-Type`. 200 when the logout token is valid (the sessions it names are over), else
+   * 400 `invalid_request`. Never throws. 404 when the option is off.
+   */
+  backchannelLogout(body: string, contentType: string | undefined): Promise<WebAppResponse>;
   readonly description: WebAppDescription;
 }
 
@@ -69,11 +79,13 @@ class GatehouseWebApp implements WebApp {
   readonly #context: WebAppContext;
   readonly #refresher: Refresher;
   readonly #defaultRequirement: ResolvedRequirement;
+  readonly #backchannel: BackchannelLogout | undefined;
   readonly description: WebAppDescription;
 
   constructor(options: ResolvedWebAppOptions) {
     this.#options = options;
     this.#authenticator = options.authenticator;
+    const bounds = options.backchannelLogout && { maxEntries: options.backchannelLogout.maxRevocations, now: options.now };
     this.#context = {
       options,
       issuer: new IssuerClient({
@@ -84,16 +96,27 @@ class GatehouseWebApp implements WebApp {
         timeoutMs: options.timeoutMs,
       }),
       sealer: new CookieSealer(options.secrets, options.now),
+      // A session can be used until its absolute end: an ended one is remembered that long.
+      revocations: bounds && new SessionRevocations({ ...bounds, ttlMs: options.sessionMaxAge * 1000 }),
       respond: (error, cookies) => errorResponse(error, cookies, options.errorPage, options.paths.login),
       report: (error) => options.onError(error instanceof Error ? error : new Error(String(error))),
     };
     this.#refresher = new Refresher(this.#context);
+    this.#backchannel =
+      bounds &&
+      new BackchannelLogout({
+        context: this.#context,
+        revocations: this.#context.revocations!,
+        // A token older than MAX_TOKEN_AGE is refused anyway: its jti need not be kept longer.
+        seen: new SeenTokenIds({ ...bounds, ttlMs: (MAX_TOKEN_AGE_SECONDS + 60) * 1000 }),
+      });
     this.description = Object.freeze({
       origin: options.origin,
       paths: options.paths,
       redirectUri: options.redirectUri,
       postLogoutRedirectUri: options.postLogoutRedirectUri,
       cookies: options.cookies,
+      backchannelLogout: options.backchannelLogout && Object.freeze({ path: options.backchannelLogout.path, uri: options.backchannelLogout.uri }),
     });
     this.#defaultRequirement = this.requirement({});
   }
@@ -129,6 +152,11 @@ class GatehouseWebApp implements WebApp {
     } catch (error) {
       return this.#unavailable(error, []);
     }
+  }
+
+  async backchannelLogout(body: string, contentType: string | undefined): Promise<WebAppResponse> {
+    if (this.#backchannel === undefined) return { status: 404, headers: { 'cache-control': 'no-store' }, cookies: [], body: '' };
+    return this.#backchannel.handle(body, contentType);
   }
 
   async protect(request: AuthRequest, requirement?: WebRequirement | ResolvedRequirement): Promise<ProtectOutcome> {

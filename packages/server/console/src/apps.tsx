@@ -6,7 +6,7 @@ import { AuditTable, type AuditEvent } from './people.tsx';
 import { ConfirmButton, Field, FormError, list, Pager, Section, ShownOnce, useAction, useLoad, when } from './ui.tsx';
 
 interface Api { id: string; identifier: string; name: string; scopes: { name: string; description: string | null }[]; managed: boolean }
-interface Client { client_id: string; name: string; type?: string; token_endpoint_auth_method: string; redirect_uris: string[]; grant_types: string[]; scopes: string[]; apis: string[]; cors_origins: string[]; first_party: boolean; managed: boolean; revoked_at?: string | null }
+interface Client { client_id: string; name: string; type?: string; token_endpoint_auth_method: string; redirect_uris: string[]; grant_types: string[]; scopes: string[]; apis: string[]; cors_origins: string[]; backchannel_logout_uri?: string | null; first_party: boolean; managed: boolean; revoked_at?: string | null }
 interface ApiKey { id: string; name: string; owner: { kind: string; id: string }; api: string; scopes: string[]; created_at: string; expires_at: string | null; last_used_at: string | null; revoked_at: string | null }
 interface SigningKey { kid: string; alg: string; state: string; created_at: string; activates_at: string | null; activated_at: string | null; retired_at: string | null }
 
@@ -56,7 +56,7 @@ export function Apis() {
 export function Clients() {
   const { call, can } = useConsole();
   const clients = useLoad(() => call<Page<Client>>('GET', '/clients?limit=200'), []);
-  const empty = { name: '', kind: 'confidential', grants: 'client_credentials', redirects: '', apis: '', scopes: '', cors: '', firstParty: 'yes' };
+  const empty = { name: '', kind: 'confidential', grants: 'client_credentials', redirects: '', apis: '', scopes: '', cors: '', firstParty: 'yes', backchannel: '' };
   const [form, setForm] = useState(empty);
   const [secret, setSecret] = useState<{ label: string; value: string } | undefined>();
   const [error, busy, run] = useAction();
@@ -81,6 +81,7 @@ export function Clients() {
                   scopes: list(form.scopes),
                   ...(form.cors ? { cors_origins: list(form.cors) } : {}),
                   ...(grants.includes('authorization_code') ? { first_party: form.firstParty === 'yes' } : {}),
+                  ...(grants.includes('authorization_code') && form.backchannel ? { backchannel_logout_uri: form.backchannel.trim() } : {}),
                 });
                 if (created.client_secret) setSecret({ label: `Secret of ${created.client.client_id}`, value: created.client_secret });
                 setForm(empty);
@@ -110,6 +111,9 @@ export function Clients() {
                 </select>
               </div>
             )}
+            {grants.includes('authorization_code') && (
+              <Field label="Back-channel logout URI" name="backchannel_logout_uri" value={form.backchannel} onInput={set('backchannel')} error={error as never} hint="Optional: where Gatehouse POSTs a logout token when a user's session ends." />
+            )}
             <FormError error={error} />
             <button type="submit" disabled={busy}>Create client</button>
           </form>
@@ -123,6 +127,7 @@ export function Clients() {
               <p class="hint">{c.token_endpoint_auth_method === 'none' ? 'public' : 'confidential'}; grants {c.grant_types.join(', ')}; APIs {c.apis.join(', ') || 'none'}; scopes {c.scopes.join(' ') || 'none'}</p>
               {c.redirect_uris.length > 0 && <p class="hint">Redirects: {c.redirect_uris.join(' ')}</p>}
               {c.cors_origins.length > 0 && <p class="hint">CORS origins: {c.cors_origins.join(' ')}</p>}
+              {c.backchannel_logout_uri && <p class="hint">Back-channel logout: {c.backchannel_logout_uri}</p>}
               {can('admin:clients:write') && !c.managed && <EditClient client={c} onSaved={clients.reload} />}
               {can('admin:clients:write') && !c.managed && (
                 <div class="actions">
@@ -143,10 +148,10 @@ export function Clients() {
   );
 }
 
-/** Grants, redirect URIs and CORS origins of a client, changed in place (PATCH /clients/{id}). */
+/** Grants, redirect URIs, CORS origins and back-channel logout URI of a client, changed in place (PATCH /clients/{id}). */
 function EditClient({ client, onSaved }: { client: Client; onSaved: () => void }) {
   const { call } = useConsole();
-  const initial = { grants: client.grant_types.join(' '), redirects: client.redirect_uris.join(' '), cors: client.cors_origins.join(' ') };
+  const initial = { grants: client.grant_types.join(' '), redirects: client.redirect_uris.join(' '), cors: client.cors_origins.join(' '), backchannel: client.backchannel_logout_uri ?? '' };
   const [form, setForm] = useState(initial);
   const [error, busy, run] = useAction();
   const id = client.client_id.replace(/[^A-Za-z0-9_-]/g, '_');
@@ -159,7 +164,13 @@ function EditClient({ client, onSaved }: { client: Client; onSaved: () => void }
         onSubmit={(e) => {
           e.preventDefault();
           void run(async () => {
-            await call('PATCH', `/clients/${encodeURIComponent(client.client_id)}`, { grant_types: list(form.grants), redirect_uris: list(form.redirects), cors_origins: list(form.cors) });
+            await call('PATCH', `/clients/${encodeURIComponent(client.client_id)}`, {
+              grant_types: list(form.grants),
+              redirect_uris: list(form.redirects),
+              cors_origins: list(form.cors),
+              // Emptied: no more logout tokens.
+              backchannel_logout_uri: form.backchannel.trim() || null,
+            });
             onSaved();
           });
         }}
@@ -167,6 +178,7 @@ function EditClient({ client, onSaved }: { client: Client; onSaved: () => void }
         <Field label="Grant types" name={`grant_types-${id}`} value={form.grants} onInput={(v) => setForm({ ...form, grants: v })} error={scoped} />
         <Field label="Redirect URIs" name={`redirect_uris-${id}`} value={form.redirects} onInput={(v) => setForm({ ...form, redirects: v })} error={scoped} />
         <Field label="CORS origins" name={`cors_origins-${id}`} value={form.cors} onInput={(v) => setForm({ ...form, cors: v })} error={scoped} />
+        <Field label="Back-channel logout URI" name={`backchannel_logout_uri-${id}`} value={form.backchannel} onInput={(v) => setForm({ ...form, backchannel: v })} error={scoped} />
         <FormError error={error} />
         <button type="submit" class="small" disabled={busy}>Save client</button>
       </form>

@@ -81,6 +81,8 @@ export interface AdminApiOptions {
   readonly maintainKeys: () => Promise<void>;
   /** The built-in public client Swagger UI at /admin/docs signs in as (engine/admin-docs-client.ts). */
   readonly docsClientId: string;
+  /** Engine#endingSessions: ends a user's sessions, then sends back-channel logout tokens. */
+  readonly endingSessions: <T>(userId: string, end: () => Promise<T>) => Promise<T>;
 }
 
 declare module 'fastify' {
@@ -165,7 +167,7 @@ export const adminApi: FastifyPluginAsync<AdminApiOptions> = async (admin, optio
   // Every change and every refusal, in the audit log before the response leaves.
   admin.addHook('onSend', auditHook(db, authenticator));
 
-  const context: AdminContext = { db, config, adminApi: api, changed: options.changed, maintainKeys: options.maintainKeys };
+  const context: AdminContext = { db, config, adminApi: api, changed: options.changed, maintainKeys: options.maintainKeys, endingSessions: options.endingSessions };
   await admin.register(
     async (routes) => {
       // Responses carry secrets shown once and personal data: never stored by a cache.

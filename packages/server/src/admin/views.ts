@@ -65,6 +65,8 @@ export function clientView(client: Client, managed: boolean): Static<typeof S.Cl
     first_party: client.firstParty,
     application_type: client.applicationType,
     registered_dynamically: client.registeredDynamically,
+    backchannel_logout_uri: client.backchannelLogoutUri,
+    backchannel_logout_session_required: client.backchannelLogoutSessionRequired,
     managed,
     created_at: client.createdAt,
     revoked_at: client.revokedAt,

@@ -27,5 +27,10 @@ export function toClientMetadata(client: StoredClient): ClientMetadata {
     cors_origins: [...client.corsOrigins],
     first_party: client.firstParty,
     registered_dynamically: client.registeredDynamically,
+    // oidc-provider POSTs the logout token (features.backchannelLogout); with session_required
+    // it also puts `sid` in this client's ID tokens, which the relying party keeps to match it.
+    ...(client.backchannelLogoutUri === null
+      ? {}
+      : { backchannel_logout_uri: client.backchannelLogoutUri, backchannel_logout_session_required: client.backchannelLogoutSessionRequired }),
   };
 }

@@ -195,6 +195,10 @@ function features(config: Config, parts: ConfigurationParts): Features {
     clientCredentials: { enabled: true },
     userinfo: { enabled: true },
     rpInitiatedLogout: { enabled: true, logoutSource: parts.pages.logoutSource, postLogoutSuccessSource: parts.pages.postLogoutSuccessSource },
+    // OpenID Connect Back-Channel Logout 1.0: when a session ends at /logout, each client of the
+    // session with a backchannel_logout_uri gets a logout token (ADR 0013). A client that fails to
+    // answer is logged (provider.ts), never in the way of the user's logout.
+    backchannelLogout: { enabled: true },
     resourceIndicators: parts.resourceIndicators,
   };
 }

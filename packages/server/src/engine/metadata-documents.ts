@@ -31,6 +31,12 @@ export const MAX_CLIENT_ID_URL_LENGTH = 1024;
 
 /** Gatehouse's own client metadata: never taken from a document (first_party would skip consent). */
 const GATEHOUSE_PROPERTIES = ['api_scopes', 'apis', 'cors_origins', 'first_party', 'registered_dynamically'] as const;
+/**
+ * Addresses the server itself POSTs to (Back-Channel Logout). Taken from an operator's registration
+ * only: that fetch is allowed private and loopback addresses (outboundFetch), so a document must
+ * not be able to aim it.
+ */
+const SERVER_CALLED_PROPERTIES = ['backchannel_logout_uri', 'backchannel_logout_session_required'] as const;
 const OFFERED_GRANTS = new Set(['authorization_code', 'refresh_token']);
 const SHARED_SECRET_METHODS = new Set(['client_secret_basic', 'client_secret_post', 'client_secret_jwt']);
 
@@ -137,12 +143,28 @@ export function metadataDocumentFeature(config: Config, parts: MetadataDocumentP
  */
 export function outboundFetch(config: Config): NonNullable<Configuration['fetch']> {
   return (url, options) => {
+    if (isBackchannelLogout(options)) return fetch(url, withoutDispatcher(options));
     if (config.clientIdMetadataDocumentsLoopback && isLoopbackDocumentHost(new URL(url instanceof Request ? url.url : url).hostname)) {
-      const { dispatcher: _protected, ...rest } = options as RequestInit & { dispatcher?: unknown };
-      return fetch(url, rest);
+      return fetch(url, withoutDispatcher(options));
     }
     return fetch(url, options);
   };
+}
+
+function withoutDispatcher(options: RequestInit = {}): RequestInit {
+  const { dispatcher: _protected, ...rest } = options as RequestInit & { dispatcher?: unknown };
+  return rest;
+}
+
+/**
+ * A logout token POSTed to a client's backchannel_logout_uri (oidc-provider's
+ * Client#backchannelLogout, the only form POST carrying `logout_token`). That URI comes only from
+ * an operator's registration (never a document: SERVER_CALLED_PROPERTIES), and relying parties
+ * commonly live on a private network or, in development, on loopback: the special-use address
+ * refusal, which is there for URLs strangers name, does not apply to it.
+ */
+function isBackchannelLogout(options: RequestInit = {}): boolean {
+  return options.method === 'POST' && options.body instanceof URLSearchParams && options.body.has('logout_token');
 }
 
 /**
@@ -156,6 +178,7 @@ export function outboundFetch(config: Config): NonNullable<Configuration['fetch'
 export function constrainMetadataDocumentClient(metadata: Record<string, unknown>, openidScopes: readonly string[]): void {
   if (!isMetadataDocumentClientId(metadata.client_id)) return;
   for (const property of GATEHOUSE_PROPERTIES) delete metadata[property];
+  for (const property of SERVER_CALLED_PROPERTIES) delete metadata[property];
   // oidc-provider refuses a document that names a shared-secret method, so one seen here is the
   // server's default filling the document's silence: such a client is public.
   const stated = metadata.token_endpoint_auth_method;

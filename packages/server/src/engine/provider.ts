@@ -38,6 +38,7 @@ import { accountClientMetadata, ACCOUNT_CLIENT_ID } from './account-client.ts';
 import { consoleClientMetadata, CONSOLE_CLIENT_ID } from './console-client.ts';
 import { adminDocsClientMetadata, ADMIN_DOCS_CLIENT_ID } from './admin-docs-client.ts';
 import { findApi } from '../storage/apis.ts';
+import { reportProviderDeliveries, sendLogoutTokens, sessionParticipants, type BackchannelOutcome, type LogoutNotice } from './backchannel-logout.ts';
 
 export interface Engine {
   /** The current provider; replaced (not mutated) when the signing keys change. */
@@ -54,6 +55,16 @@ export interface Engine {
   invalidateCaches(): void;
   /** Removes everything issued under a grant: refresh tokens, codes, the grant itself. */
   revokeGrant(grantId: string): Promise<void>;
+  /**
+   * Runs `end`, which ends sessions of the account in storage, then sends a logout token to each
+   * client of those sessions that registered a backchannel_logout_uri (failures are reported).
+   */
+  endingSessions<T>(accountId: string, end: () => Promise<T>): Promise<T>;
+  /**
+   * The same in two steps, for sessions ended inside a transaction: who took part in the account's
+   * sessions (all, or all but `keepSession`) is read now; `send()` once they have ended.
+   */
+  sessionsEnding(accountId: string, options?: { keepSession?: string }): Promise<LogoutNotice>;
 }
 
 export interface EngineDeps {
@@ -71,6 +82,8 @@ export interface EngineDeps {
   readonly audit?: (event: AuditEventInput) => Promise<void>;
   /** Rate limits shared by every instance (client metadata documents fetched per address). */
   readonly limiter?: RateLimiter;
+  /** Told of each logout token sent (or not) to a client's backchannel_logout_uri. */
+  readonly onBackchannelLogout?: (outcome: BackchannelOutcome) => void;
 }
 
 type Adapter = ReturnType<typeof createOidcAdapter>;
@@ -113,6 +126,11 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
   };
   let provider = buildProvider(parts);
   let callback = provider.callback();
+  const sessionsEnding: Engine['sessionsEnding'] = async (accountId, options = {}) => {
+    const participants = await sessionParticipants(db, accountId, options);
+    // The provider current when sending: keys may have been reloaded meanwhile.
+    return { send: () => sendLogoutTokens(provider, accountId, participants, (outcome) => deps.onBackchannelLogout?.(outcome)) };
+  };
 
   return {
     get provider() {
@@ -128,6 +146,13 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     publishedJwks: () => keys.jwks(),
     retentionMs: () => keys.retentionMs(),
     revokeGrant,
+    sessionsEnding,
+    async endingSessions(accountId, end) {
+      const notice = await sessionsEnding(accountId);
+      const result = await end();
+      await notice.send();
+      return result;
+    },
     invalidateCaches() {
       clientMetadata.clear();
       usernames.clear();
@@ -246,6 +271,7 @@ function buildProvider(parts: ProviderParts): Provider {
   provider.use(tokenExtensionsMiddleware(parts.extensions, ROUTES, (error) => onServerError?.(error)));
   // RFC 6749 §5.1/§5.2 where oidc-provider's answers differ (protocol-answers.ts).
   provider.use(protocolAnswersMiddleware(config.publicUrl, ROUTES));
+  reportProviderDeliveries(provider, (outcome) => parts.deps.onBackchannelLogout?.(outcome));
   provider.on('server_error', (_ctx: KoaContextWithOIDC, error: unknown) => onServerError?.(error));
   // Errors of a dynamic client's authorization request are shown here, not redirected (below).
   provider.on('authorization.error', keepErrorOfDynamicClient);

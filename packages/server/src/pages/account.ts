@@ -165,11 +165,14 @@ export async function accountRoutes(app: FastifyInstance, options: AccountOption
     if (!check) return again(400, { current: 'This is not your current password.' });
 
     const hash = await hashPassword(password);
+    const notice = await options.sessionsEnding?.(user.id, { keepSession: session.id });
     await atomically(db, async () => {
       await updatePasswordHash(db, user.id, hash);
       // Every other session, grant and refresh token ends; this browser stays signed in.
       await revokeUserSessions(db, user.id, { keepSession: session.id });
     });
+    // The applications of the other sessions are told (Back-Channel Logout); never fails the change.
+    await notice?.send();
     if (user.email) mailer.send(passwordChangedMail(brand, user.email, user.username));
     await audit({ type: 'account.password_changed', actor: { kind: 'user', id: user.id }, target: { kind: 'user', id: user.id }, ip: request.ip });
     return reply.redirect(`${ACCOUNT_PATH}?done=password-changed`, 303);

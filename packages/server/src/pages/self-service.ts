@@ -44,6 +44,8 @@ export interface SelfServiceOptions {
   readonly registrationRoles: readonly string[];
   readonly emailVerificationTtl: number;
   readonly passwordResetTtl: number;
+  /** Engine#sessionsEnding: the clients of sessions about to end, sent logout tokens after (Back-Channel Logout). */
+  readonly sessionsEnding?: (userId: string, options?: { keepSession?: string }) => Promise<{ send(): Promise<void> }>;
 }
 
 type Form = { Body: Record<string, string | string[] | undefined> };
@@ -259,6 +261,7 @@ export async function selfServiceRoutes(app: FastifyInstance, options: SelfServi
     // Hash before the transaction (argon2id must not hold the write lock), then all or nothing:
     // the link is used, the password set, every other reset link and every session ended.
     const hash = await hashPassword(password);
+    let notice: { send(): Promise<void> } | undefined;
     const link = await atomically(db, async () => {
       const used = await consumeAccountToken(db, 'reset_password', token);
       if (!used) return undefined;
@@ -269,10 +272,13 @@ export async function selfServiceRoutes(app: FastifyInstance, options: SelfServi
       await invalidateAccountTokens(db, used.userId, 'reset_password');
       // Opening the link proved the mailbox is theirs.
       await markEmailVerified(db, used.userId, used.email);
+      notice = await options.sessionsEnding?.(used.userId);
       await revokeUserSessions(db, used.userId);
       return used;
     });
     if (!link) return invalidLink(reply);
+    // Committed: the applications of the ended sessions are told (never fails the reset).
+    await notice?.send();
     const user = await findUser(db, link.userId);
     if (user) {
       await options.throttle.clearPasswordFailures(user.username);

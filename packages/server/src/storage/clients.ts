@@ -35,6 +35,10 @@ export interface Client {
   readonly applicationType: ApplicationType;
   /** Registered by the client itself through RFC 7591 dynamic registration (ADR 0011). */
   readonly registeredDynamically: boolean;
+  /** OpenID Connect Back-Channel Logout 1.0: where a logout token is POSTed when a session it took part in ends. */
+  readonly backchannelLogoutUri: string | null;
+  /** Back-Channel Logout §2.4: the logout token (and ID tokens) carry `sid`. */
+  readonly backchannelLogoutSessionRequired: boolean;
   readonly createdAt: string;
   /** A revoked client can no longer authenticate, and everything issued to it stops working. */
   readonly revokedAt: string | null;
@@ -63,6 +67,10 @@ export interface NewClient {
   readonly applicationType?: string | undefined;
   /** Set by the registration endpoint only (ADR 0011). */
   readonly registeredDynamically?: boolean | undefined;
+  /** Back-Channel Logout: https (http on loopback), as a web client's redirect URI. */
+  readonly backchannelLogoutUri?: string | null | undefined;
+  /** Whether logout tokens carry `sid`; true when not given. */
+  readonly backchannelLogoutSessionRequired?: boolean | undefined;
 }
 
 export interface CreatedClient {
@@ -98,6 +106,8 @@ function toStoredClient(row: ClientsTable, apis: readonly string[]): StoredClien
     firstParty: row.first_party === 1,
     applicationType: row.application_type === 'native' ? 'native' : 'web',
     registeredDynamically: row.registered_dynamically === 1,
+    backchannelLogoutUri: row.backchannel_logout_uri ?? null,
+    backchannelLogoutSessionRequired: row.backchannel_logout_session_required !== 0,
     createdAt: iso(row.created_at)!,
     revokedAt: iso(row.revoked_at),
     secretHash: row.secret_hash,
@@ -166,7 +176,7 @@ function grantTypes(value: NewClient['grantTypes']): GrantType[] {
 }
 
 /** The rules that tie a client's grants to its type and redirect URIs (creation and every change). */
-function checkGrants(isPublic: boolean, grants: readonly GrantType[], redirectUris: readonly string[]): void {
+function checkGrants(isPublic: boolean, grants: readonly GrantType[], redirectUris: readonly string[], backchannelLogoutUri: string | null): void {
   if (isPublic && grants.includes('client_credentials')) {
     throw new GatehouseError('invalid_request', 'a public client cannot use client_credentials: it has no secret to authenticate with', { field: 'grant_types' });
   }
@@ -179,6 +189,26 @@ function checkGrants(isPublic: boolean, grants: readonly GrantType[], redirectUr
   if (grants.includes('refresh_token') && !grants.includes('authorization_code') && !grants.includes('password')) {
     throw new GatehouseError('invalid_request', 'refresh_token needs authorization_code or password: nothing else issues refresh tokens', { field: 'grant_types' });
   }
+  // Only the authorization code flow gives a client a place in a user's login session.
+  if (backchannelLogoutUri !== null && !grants.includes('authorization_code')) {
+    throw new GatehouseError('invalid_request', 'backchannel_logout_uri is only used by clients that sign users in (the authorization_code grant)', { field: 'backchannel_logout_uri' });
+  }
+}
+
+/**
+ * Back-Channel Logout §2.2: an absolute URI without a fragment, which the server calls directly.
+ * The rules of a web client's redirect URI apply (https; http on a loopback host only), whatever
+ * the client's application type: it is a server, not an app on a device.
+ */
+function backchannelLogoutUri(value: string | null | undefined): string | null {
+  if (value === undefined || value === null || value === '') return null;
+  return validate.redirectUri(value, 'backchannel_logout_uri', 'web');
+}
+
+function sessionRequired(value: unknown): boolean {
+  if (value === undefined) return true;
+  if (typeof value !== 'boolean') throw new GatehouseError('invalid_request', 'backchannel_logout_session_required must be true or false', { field: 'backchannel_logout_session_required' });
+  return value;
 }
 
 export async function createClient(db: Db, input: NewClient): Promise<CreatedClient> {
@@ -203,8 +233,10 @@ export async function createClient(db: Db, input: NewClient): Promise<CreatedCli
   const postLogoutRedirectUris = [...new Set((input.postLogoutRedirectUris ?? []).map((u) => validate.redirectUri(u, 'post_logout_redirect_uris', applicationType)))];
   const scopes = validate.scopes(input.scopes ?? []);
   const corsOrigins = [...new Set((input.corsOrigins ?? []).map((o) => validate.origin(o, 'cors_origins')))];
+  const logoutUri = backchannelLogoutUri(input.backchannelLogoutUri);
+  const logoutSessionRequired = sessionRequired(input.backchannelLogoutSessionRequired);
 
-  checkGrants(isPublic, grants, redirectUris);
+  checkGrants(isPublic, grants, redirectUris, logoutUri);
   const firstParty = firstPartyChoice(input.firstParty, grants);
   let authMethod: Client['tokenEndpointAuthMethod'] = 'none';
   if (!isPublic) {
@@ -232,6 +264,8 @@ export async function createClient(db: Db, input: NewClient): Promise<CreatedCli
     revoked_at: null,
     application_type: applicationType,
     registered_dynamically: input.registeredDynamically === true ? 1 : 0,
+    backchannel_logout_uri: logoutUri,
+    backchannel_logout_session_required: logoutSessionRequired ? 1 : 0,
   };
   let apis: { id: string; identifier: string }[] = [];
   try {
@@ -354,6 +388,9 @@ export interface ClientChanges {
   readonly apis?: readonly string[] | undefined;
   readonly corsOrigins?: readonly string[] | undefined;
   readonly firstParty?: boolean | undefined;
+  /** null (or '') removes it: no more logout tokens. */
+  readonly backchannelLogoutUri?: string | null | undefined;
+  readonly backchannelLogoutSessionRequired?: boolean | undefined;
 }
 
 /**
@@ -375,7 +412,10 @@ export async function updateClient(db: Db, clientId: string, changes: ClientChan
   const scopes = changes.scopes === undefined ? [...client.scopes] : validate.scopes(changes.scopes);
   const corsOrigins = changes.corsOrigins === undefined ? [...client.corsOrigins] : [...new Set(changes.corsOrigins.map((o) => validate.origin(o, 'cors_origins')))];
   const firstParty = changes.firstParty ?? client.firstParty;
-  checkGrants(client.type === 'public', grants, redirectUris);
+  const logoutUri = changes.backchannelLogoutUri === undefined ? client.backchannelLogoutUri : backchannelLogoutUri(changes.backchannelLogoutUri);
+  const logoutSessionRequired =
+    changes.backchannelLogoutSessionRequired === undefined ? client.backchannelLogoutSessionRequired : sessionRequired(changes.backchannelLogoutSessionRequired);
+  checkGrants(client.type === 'public', grants, redirectUris, logoutUri);
   await db.transaction().execute(async (trx) => {
     const apis = changes.apis === undefined ? undefined : await resolveApis(trx, changes.apis);
     await trx
@@ -388,6 +428,8 @@ export async function updateClient(db: Db, clientId: string, changes: ClientChan
         scopes: JSON.stringify(scopes),
         cors_origins: JSON.stringify(corsOrigins),
         first_party: firstParty ? 1 : 0,
+        backchannel_logout_uri: logoutUri,
+        backchannel_logout_session_required: logoutSessionRequired ? 1 : 0,
         updated_at: now(),
       })
       .where('id', '=', client.clientId)
@@ -429,6 +471,8 @@ export async function ensureInternalClient(
           revoked_at: null,
           application_type: 'web',
           registered_dynamically: 0,
+          backchannel_logout_uri: null,
+          backchannel_logout_session_required: 1,
         })
         .execute();
     } catch (error) {

@@ -107,6 +107,10 @@ export interface ClientsTable {
   application_type: 'web' | 'native';
   /** 1: registered through RFC 7591 dynamic registration (migration 007). */
   registered_dynamically: number;
+  /** OpenID Connect Back-Channel Logout: where logout tokens go; null sends none (migration 008). */
+  backchannel_logout_uri: string | null;
+  /** 1: the logout token and ID tokens carry `sid` (Back-Channel Logout §2.4; the default). */
+  backchannel_logout_session_required: number;
 }
 
 /** The APIs a client may get tokens for (its `resource` values); nothing else is issued to it. */

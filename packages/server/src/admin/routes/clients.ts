@@ -85,6 +85,8 @@ export async function clientRoutes(app: FastifyInstance, { db, changed }: AdminC
         apis: body.apis,
         corsOrigins: body.cors_origins,
         firstParty: body.first_party,
+        backchannelLogoutUri: body.backchannel_logout_uri,
+        backchannelLogoutSessionRequired: body.backchannel_logout_session_required,
       });
       noteAudit(request, { target: { kind: 'client', id: created.client.clientId } });
       await changed('clients');
@@ -111,7 +113,7 @@ export async function clientRoutes(app: FastifyInstance, { db, changed }: AdminC
         tags,
         operationId: 'updateClient',
         summary: 'Change a client',
-        description: 'Name, grants, redirect URIs, scopes, granted APIs, CORS origins, first-party flag; checked as a whole like a new client. The id, type and authentication method never change.',
+        description: 'Name, grants, redirect URIs, scopes, granted APIs, CORS origins, first-party flag, back-channel logout URI; checked as a whole like a new client. The id, type and authentication method never change.',
         params: S.IdParams,
         body: S.ClientChanges,
         response: responses({ 200: S.Client }, 400, 404, 409),
@@ -131,6 +133,8 @@ export async function clientRoutes(app: FastifyInstance, { db, changed }: AdminC
         apis: body.apis,
         corsOrigins: body.cors_origins,
         firstParty: body.first_party,
+        backchannelLogoutUri: body.backchannel_logout_uri,
+        backchannelLogoutSessionRequired: body.backchannel_logout_session_required,
       });
       await changed('clients');
       return view(updated);

@@ -15,6 +15,8 @@ export interface AdminContext {
   readonly changed: (type: ClusterEvent['type']) => Promise<void>;
   /** Activates due key rotations and reloads the published keys now. */
   readonly maintainKeys: () => Promise<void>;
+  /** Runs what ends a user's sessions, then sends logout tokens to their clients (Back-Channel Logout). */
+  readonly endingSessions: <T>(userId: string, end: () => Promise<T>) => Promise<T>;
 }
 
 const DESCRIPTIONS = {

@@ -14,7 +14,7 @@ import { responses, type AdminContext } from './common.ts';
 
 const tags = ['users'];
 
-export async function userRoutes(app: FastifyInstance, { db, changed }: AdminContext): Promise<void> {
+export async function userRoutes(app: FastifyInstance, { db, changed, endingSessions }: AdminContext): Promise<void> {
   /** The user named by `:id` (404 first), whom the caller must be allowed to manage. */
   async function manageableUser(request: FastifyRequest, id: string): Promise<User> {
     const user = await requireUser(db, id);
@@ -143,7 +143,7 @@ export async function userRoutes(app: FastifyInstance, { db, changed }: AdminCon
         const user = await manageableUser(request, request.params.id);
         noteAudit(request, { target: { kind: 'user', id: user.id } });
         if (disabled) assertNotSelf(request.auth!, { kind: 'user', id: user.id }, 'disable');
-        const result = await setUserDisabled(db, user.id, disabled);
+        const result = disabled ? await endingSessions(user.id, () => setUserDisabled(db, user.id, true)) : await setUserDisabled(db, user.id, false);
         await changed('users');
         return userView(result);
       },
@@ -169,7 +169,7 @@ export async function userRoutes(app: FastifyInstance, { db, changed }: AdminCon
     async (request) => {
       const user = await manageableUser(request, request.params.id);
       noteAudit(request, { target: { kind: 'user', id: user.id } });
-      return userView(await setUserPassword(db, user.id, request.body.password));
+      return userView(await endingSessions(user.id, () => setUserPassword(db, user.id, request.body.password)));
     },
   );
 
@@ -215,7 +215,7 @@ export async function userRoutes(app: FastifyInstance, { db, changed }: AdminCon
     async (request) => {
       const user = await manageableUser(request, request.params.id);
       noteAudit(request, { target: { kind: 'user', id: user.id } });
-      await revokeUserSessions(db, user.id);
+      await endingSessions(user.id, () => revokeUserSessions(db, user.id));
       await changed('users');
       return userView(user);
     },

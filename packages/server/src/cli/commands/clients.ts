@@ -28,9 +28,11 @@ export const createClientCommand: Command = {
     '    [--api <api identifier> …] [--scopes "<s1> <s2>"] [--first-party | --third-party]',
     '    [--public] [--id <client_id>] [--redirect-uri <uri> …] [--post-logout-redirect-uri <uri> …]',
     '    [--cors-origin <origin> …] [--auth-method client_secret_basic|client_secret_post] [--application-type web|native]',
+    '    [--backchannel-logout-uri <uri>]',
     '  The client gets tokens only for the APIs given with --api, with the --scopes they define.',
     '  With authorization_code, say --first-party (no consent page) or --third-party (the user is asked).',
     '  --application-type native: a public app on a device, which may use any port of http://127.0.0.1/… (RFC 8252).',
+    '  --backchannel-logout-uri: where a logout token is POSTed when a user\'s session with this client ends.',
   ].join('\n'),
   summary: 'Register a client application. Confidential clients get a secret, shown once.',
   options: {
@@ -47,6 +49,7 @@ export const createClientCommand: Command = {
     'third-party': { type: 'boolean' },
     'auth-method': { type: 'string' },
     'application-type': { type: 'string' },
+    'backchannel-logout-uri': { type: 'string' },
   },
   async run({ values, out, env }) {
     // Arguments are checked before the database is opened: a usage error touches nothing.
@@ -65,11 +68,13 @@ export const createClientCommand: Command = {
       firstParty: party(values, grantTypes.includes('authorization_code')),
       tokenEndpointAuthMethod: optionalString(values, 'auth-method'),
       applicationType: optionalString(values, 'application-type'),
+      backchannelLogoutUri: optionalString(values, 'backchannel-logout-uri'),
     };
     const created = await withDb({ env, out }, (db) => createClient(db, input));
     out.text(`Created ${created.client.type} client ${created.client.name}`);
     out.text(`client_id:     ${created.client.clientId}`);
     out.text(`APIs:          ${created.client.apis.join(' ') || '(none: it gets no API tokens; add one with --api)'}`);
+    if (created.client.backchannelLogoutUri) out.text(`back-channel logout: ${created.client.backchannelLogoutUri}`);
     if (created.clientSecret) {
       out.text(`client_secret: ${created.clientSecret}`);
       out.text('Store the secret now: it is not stored in readable form and will not be shown again.');
@@ -93,10 +98,11 @@ export const listClientsCommand: Command = {
 export const updateClientCommand: Command = {
   usage: [
     'gatehouse clients update <client_id> [--api <api identifier> … | --no-apis] [--scopes "<s1> <s2>"]',
-    '    [--first-party | --third-party] [--name <n>]',
+    '    [--first-party | --third-party] [--name <n>] [--backchannel-logout-uri <uri> | --no-backchannel-logout]',
     '  --api replaces the APIs the client may get tokens for; --no-apis removes them all.',
+    '  --no-backchannel-logout: no more logout tokens for this client.',
   ].join('\n'),
-  summary: 'Change which APIs and scopes a client may get, its name, or whether it is first-party.',
+  summary: 'Change which APIs and scopes a client may get, its name, whether it is first-party, or its back-channel logout URI.',
   options: {
     api: { type: 'string', multiple: true },
     'no-apis': { type: 'boolean' },
@@ -104,18 +110,25 @@ export const updateClientCommand: Command = {
     'first-party': { type: 'boolean' },
     'third-party': { type: 'boolean' },
     name: { type: 'string' },
+    'backchannel-logout-uri': { type: 'string' },
+    'no-backchannel-logout': { type: 'boolean' },
   },
   positionals: { min: 1, max: 1 },
   async run({ positionals, values, out, env }) {
     const apis = stringList(values, 'api');
     if (apis.length > 0 && values['no-apis'] === true) throw new UsageError('give --api or --no-apis, not both');
+    const logoutUri = optionalString(values, 'backchannel-logout-uri');
+    if (logoutUri !== undefined && values['no-backchannel-logout'] === true) throw new UsageError('give --backchannel-logout-uri or --no-backchannel-logout, not both');
     const changes = {
       name: optionalString(values, 'name'),
       scopes: optionalString(values, 'scopes'),
       apis: values['no-apis'] === true ? [] : apis.length > 0 ? apis : undefined,
       firstParty: party(values, false),
+      backchannelLogoutUri: values['no-backchannel-logout'] === true ? null : logoutUri,
     };
-    if (Object.values(changes).every((v) => v === undefined)) throw new UsageError('nothing to change: give --api, --no-apis, --scopes, --first-party, --third-party or --name');
+    if (Object.values(changes).every((v) => v === undefined)) {
+      throw new UsageError('nothing to change: give --api, --no-apis, --scopes, --first-party, --third-party, --name, --backchannel-logout-uri or --no-backchannel-logout');
+    }
     const client = await withDb({ env, out }, async (db) => {
       const updated = await updateClient(db, positionals[0]!, changes);
       await recordAuditEvent(db, {
@@ -127,7 +140,9 @@ export const updateClientCommand: Command = {
       return updated;
     });
     await announce(env, 'clients', (text) => out.text(`warning: ${text}`));
-    out.text(`Updated client ${client.clientId}: APIs ${client.apis.join(' ') || '(none)'}; scopes ${client.scopes.join(' ') || '(none)'}; ${client.firstParty ? 'first' : 'third'}-party`);
+    out.text(
+      `Updated client ${client.clientId}: APIs ${client.apis.join(' ') || '(none)'}; scopes ${client.scopes.join(' ') || '(none)'}; ${client.firstParty ? 'first' : 'third'}-party${client.backchannelLogoutUri ? `; back-channel logout ${client.backchannelLogoutUri}` : ''}`,
+    );
     out.json({ client });
   },
 };

@@ -9,6 +9,7 @@ import { encryptSecrets } from './004-encrypt-secrets.ts';
 import * as clientApis from './005-client-apis.ts';
 import * as adminRole from './006-admin-role.ts';
 import * as dynamicClients from './007-dynamic-clients.ts';
+import * as backchannelLogout from './008-backchannel-logout.ts';
 import * as passkeys from './009-passkeys.ts';
 
 /** What data migrations need from the process running them. */
@@ -26,6 +27,7 @@ export function migrationProviderFor(context: MigrationContext): MigrationProvid
     '005-client-apis': clientApis,
     '006-admin-role': adminRole,
     '007-dynamic-clients': dynamicClients,
+    '008-backchannel-logout': backchannelLogout,
     '009-passkeys': passkeys,
   };
   return { getMigrations: async () => migrations };
