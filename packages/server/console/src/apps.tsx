@@ -85,7 +85,7 @@ function EditApiScopes({ api, onSaved }: { api: Api; onSaved: () => void }) {
   });
   return (
     <EditForm summary={`Edit scopes of ${api.name}`} submit="Save scopes" error={shown} busy={busy} onSubmit={() => void save()}>
-      <p class="hint">Tokens already issued keep the scopes they carry until they expire.</p>
+      <p class="hint">A removed scope: new tokens no longer carry it, tokens already issued keep it until they expire, and roles and clients that name it keep the name.</p>
       {rows.map((r, row) => (
         <fieldset key={row} class="row">
           <legend>Scope {row + 1}</legend>
