@@ -154,6 +154,11 @@ test('the demo admin manages APIs, roles, users, clients, API keys and signing k
   // Her email changed and marked verified.
   const carolPanel = page.getByRole('region', { name: 'User carol' });
   await unfold(carolPanel, 'Edit email');
+  // Another user's address: the API's conflict is shown beside the field.
+  await carolPanel.getByLabel('Email of this user').fill('johndoe@example.com');
+  await carolPanel.getByRole('button', { name: 'Save email' }).click();
+  await waitFor(async () => (await carolPanel.getByLabel('Email of this user').getAttribute('aria-invalid')) === 'true', { message: 'the taken address marked invalid' });
+  assert.match((await carolPanel.locator('#field-email-user-error').textContent()) ?? '', /another user has this email address/);
   await carolPanel.getByLabel('Email of this user').fill('carol.new@example.com');
   await carolPanel.getByLabel('Email verified').check();
   await carolPanel.getByRole('button', { name: 'Save email' }).click();

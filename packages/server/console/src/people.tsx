@@ -192,7 +192,9 @@ function EditEmail({ user, onSaved }: { user: User; onSaved: () => void }) {
   const [error, busy, run] = useAction();
   const shown = forFields(error, suffixed('user', ['email', 'email_verified']));
   const save = () => run(async () => {
-    await call('PATCH', `/users/${encodeURIComponent(user.id)}`, { email: email.trim() || null, email_verified: email.trim() ? verified : false });
+    const next = email.trim() || null;
+    // Only what changed, so the audit log's `changed` says what the operator changed.
+    await call('PATCH', `/users/${encodeURIComponent(user.id)}`, { ...(next === user.email ? {} : { email: next }), email_verified: next ? verified : false });
     onSaved();
   });
   return (
