@@ -1,6 +1,7 @@
 // The admin console (/admin) in a real browser (Debian chromium via playwright-core), signed in
 // through the login page as the demo administrator of `npm start`: every page is used the way an
-// operator would, and each action is then found in the audit log. A second operator, whose role
+// operator would (including editing a user's email and password, a role's scopes and an API's
+// scopes), and each action is then found through the admin API and in the audit log. A second operator, whose role
 // grants read scopes only, sees no write control, and a write forged with their session's token is
 // refused by the admin API. Screenshots of every page, at desktop and phone width, go to
 // test-results/admin-console/.
@@ -55,6 +56,30 @@ async function confirm(page: Page, label: string): Promise<void> {
   await page.getByRole('dialog').getByRole('button', { name: `Yes, ${label.toLowerCase()}` }).click();
 }
 
+/** The bearer token the console sends to the admin API, as it last sent it. */
+function bearerWatch(page: Page): () => string {
+  let bearer: string | undefined;
+  page.on('request', (request) => {
+    if (request.url().includes('/admin/api/')) bearer = request.headers().authorization ?? bearer;
+  });
+  return () => {
+    assert.ok(bearer?.startsWith('Bearer '), 'the console called the admin API with a bearer token');
+    return bearer!;
+  };
+}
+
+/** A GET on the admin API with the console's own token: what the console wrote, as the API reads it. */
+async function adminGet(page: Page, path: string, authorization: string): Promise<any> {
+  const response = await page.request.get(`${new URL(page.url()).origin}/admin/api${path}`, { headers: { authorization } });
+  assert.equal(response.status(), 200, `${path}: ${await response.text()}`);
+  return response.json();
+}
+
+/** Opens the fold of an edit form (its <summary>) inside `scope`. */
+async function unfold(scope: Page | ReturnType<Page['locator']>, summary: string): Promise<void> {
+  await scope.locator('summary', { hasText: summary }).click();
+}
+
 function cspWatch(page: Page): string[] {
   const violations: string[] = [];
   page.on('console', (message) => {
@@ -69,6 +94,7 @@ test('the demo admin manages APIs, roles, users, clients, API keys and signing k
   const browser = await launchChromium(t);
   const page = await (await browser.newContext({ viewport: VIEWPORTS.desktop })).newPage();
   const violations = cspWatch(page);
+  const bearer = bearerWatch(page);
 
   // Signed in on the login page, as the built-in first-party client: no consent page.
   await openConsole(page, gh.issuer, DEMO.adminUsername, DEMO.adminPassword);
@@ -93,24 +119,81 @@ test('the demo admin manages APIs, roles, users, clients, API keys and signing k
 
   // A role granting one of its scopes.
   await go(page, 'Roles');
-  await page.getByLabel('Name', { exact: true }).fill('orders-clerk');
-  await page.getByLabel('Scopes').fill('orders:read');
+  const newRole = page.getByRole('region', { name: 'New role' });
+  await newRole.getByLabel('Name', { exact: true }).fill('orders-clerk');
+  await newRole.getByLabel('Scopes').fill('orders:read');
   await page.getByRole('button', { name: 'Create role' }).click();
   await page.getByText('orders-clerk', { exact: true }).waitFor();
+
+  // Its scopes edited in place: a scope that is no RFC 6749 scope token is refused beside the field.
+  const clerk = page.getByRole('listitem').filter({ has: page.getByText('orders-clerk', { exact: true }) });
+  await unfold(clerk, 'Edit orders-clerk');
+  await clerk.getByLabel('Scopes of orders-clerk').fill('orders:read bad"scope');
+  await clerk.getByRole('button', { name: 'Save role' }).click();
+  await waitFor(async () => (await clerk.getByLabel('Scopes of orders-clerk').getAttribute('aria-invalid')) === 'true', { message: 'the role\'s scopes marked invalid' });
+  assert.match((await clerk.locator('.field-error').textContent()) ?? '', /scopes/);
+  await clerk.getByLabel('Scopes of orders-clerk').fill('orders:read orders:write');
+  await clerk.getByRole('button', { name: 'Save role' }).click();
+  await clerk.getByText('orders:read orders:write', { exact: true }).waitFor();
+  assert.deepEqual((await adminGet(page, '/roles/orders-clerk', bearer())).scopes.sort(), ['orders:read', 'orders:write']);
   await shoot(page, 'roles');
 
   // A user with that role.
   await go(page, 'Users');
-  await page.getByLabel('Username', { exact: true }).fill('carol');
-  await page.getByLabel('Email').fill('carol@example.com');
-  await page.getByLabel('Password', { exact: true }).fill('orders clerk passphrase');
-  await page.getByLabel('Roles', { exact: true }).fill('orders-clerk');
+  const newUser = page.getByRole('region', { name: 'New user' });
+  await newUser.getByLabel('Username', { exact: true }).fill('carol');
+  await newUser.getByLabel('Email').fill('carol@example.com');
+  await newUser.getByLabel('Password', { exact: true }).fill('orders clerk passphrase');
+  await newUser.getByLabel('Roles', { exact: true }).fill('orders-clerk');
   await page.getByRole('button', { name: 'Create user' }).click();
   await page.getByRole('cell', { name: 'carol', exact: true }).waitFor();
   await page.getByLabel('Search').fill('carol');
   await page.getByRole('button', { name: 'Open carol' }).click();
   await page.getByRole('heading', { name: 'User carol' }).waitFor();
+
+  // Her email changed and marked verified.
+  const carolPanel = page.getByRole('region', { name: 'User carol' });
+  await unfold(carolPanel, 'Edit email');
+  // Another user's address: the API's conflict is shown beside the field.
+  await carolPanel.getByLabel('Email of this user').fill('johndoe@example.com');
+  await carolPanel.getByRole('button', { name: 'Save email' }).click();
+  await waitFor(async () => (await carolPanel.getByLabel('Email of this user').getAttribute('aria-invalid')) === 'true', { message: 'the taken address marked invalid' });
+  assert.match((await carolPanel.locator('#field-email-user-error').textContent()) ?? '', /another user has this email address/);
+  await carolPanel.getByLabel('Email of this user').fill('carol.new@example.com');
+  await carolPanel.getByLabel('Email verified').check();
+  await carolPanel.getByRole('button', { name: 'Save email' }).click();
+  await carolPanel.getByText(/email carol\.new@example\.com \(verified\)/).waitFor();
+  const carolRead = await adminGet(page, '/users/carol', bearer());
+  assert.equal(carolRead.email, 'carol.new@example.com');
+  assert.equal(carolRead.email_verified, true);
+
+  // A password set for her: typed twice, the server's refusal of a common one shown, then set.
+  await unfold(carolPanel, 'Set password');
+  const newPassword = 'carol chose this one herself';
+  await carolPanel.getByLabel('New password', { exact: true }).fill(newPassword);
+  await carolPanel.getByLabel('New password again').fill(`${newPassword}!`);
+  await carolPanel.getByRole('button', { name: 'Save password' }).click();
+  await waitFor(async () => (await carolPanel.getByLabel('New password again').getAttribute('aria-invalid')) === 'true', { message: 'the second copy marked invalid' });
+  assert.match((await carolPanel.locator('#field-password_again-user-error').textContent()) ?? '', /differ/);
+  await carolPanel.getByLabel('New password', { exact: true }).fill('password123');
+  await carolPanel.getByLabel('New password again').fill('password123');
+  await carolPanel.getByRole('button', { name: 'Save password' }).click();
+  await waitFor(async () => (await carolPanel.getByLabel('New password', { exact: true }).getAttribute('aria-invalid')) === 'true', { message: 'the common password marked invalid' });
+  assert.match((await carolPanel.locator('#field-password-user-error').textContent()) ?? '', /common passwords/);
+  await carolPanel.getByLabel('New password', { exact: true }).fill(newPassword);
+  await carolPanel.getByLabel('New password again').fill(newPassword);
+  await carolPanel.getByRole('button', { name: 'Save password' }).click();
+  await carolPanel.getByText('Password set; the sessions of carol have ended.').waitFor();
   await shoot(page, 'users');
+
+  // She signs in with it on the login page (her roles grant no admin scope: the console says so).
+  const carolPage = await (await browser.newContext({ viewport: VIEWPORTS.desktop })).newPage();
+  await carolPage.goto(`${gh.issuer}/admin`);
+  await carolPage.getByLabel('Username').fill('carol');
+  await carolPage.getByLabel('Password').fill(newPassword);
+  await carolPage.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await carolPage.getByText('Your account holds no admin scope').waitFor({ timeout: 10_000 });
+  await carolPage.context().close();
 
   // A confidential client: its secret is shown once, and it works.
   await go(page, 'Clients');
@@ -155,6 +238,26 @@ test('the demo admin manages APIs, roles, users, clients, API keys and signing k
   await page.getByRole('cell', { name: /^revoked/ }).waitFor();
   await shoot(page, 'api-keys');
 
+  // The API's scopes edited: one described, one removed, one added; a bad name refused on its row.
+  await go(page, 'APIs');
+  const orders = page.getByRole('listitem').filter({ has: page.getByText(ORDERS, { exact: true }) });
+  await unfold(orders, 'Edit scopes of Orders');
+  await orders.getByLabel('Description of scope 1').fill('Read orders');
+  await orders.getByRole('button', { name: 'Remove scope 2' }).click();
+  await orders.getByRole('button', { name: 'Add scope' }).click();
+  await orders.getByLabel('Name of scope 2').fill('orders admin');
+  await orders.getByRole('button', { name: 'Save scopes' }).click();
+  await waitFor(async () => (await orders.getByLabel('Name of scope 2').getAttribute('aria-invalid')) === 'true', { message: 'the bad scope name marked invalid' });
+  assert.match((await orders.locator('.field-error').textContent()) ?? '', /scopes\[1\]\.name/);
+  await orders.getByLabel('Name of scope 2').fill('orders:admin');
+  await orders.getByLabel('Description of scope 2').fill('Cancel and refund orders');
+  await orders.getByRole('button', { name: 'Save scopes' }).click();
+  await orders.getByRole('listitem').filter({ hasText: 'orders:admin Cancel and refund orders' }).waitFor();
+  const ordersRead = (await adminGet(page, `/apis?identifier=${encodeURIComponent(ORDERS)}`, bearer())).items[0];
+  const byName = (a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name);
+  assert.deepEqual(ordersRead.scopes.sort(byName), [{ name: 'orders:admin', description: 'Cancel and refund orders' }, { name: 'orders:read', description: 'Read orders' }]);
+  await shoot(page, 'apis-edited');
+
   // Signing keys: a rotation scheduled, the next key listed.
   await go(page, 'Signing keys');
   await confirm(page, 'Rotate ES256');
@@ -173,7 +276,7 @@ test('the demo admin manages APIs, roles, users, clients, API keys and signing k
   const admin = (await users.findUser(gh.db, DEMO.adminUsername))!;
   await go(page, 'Audit log');
   await page.getByLabel('Actor').fill(admin.id);
-  for (const action of ['api.created', 'role.created', 'user.created', 'client.created', 'api_key.created', 'api_key.revoked', 'signing_key.rotation_scheduled', 'user.disabled']) {
+  for (const action of ['api.created', 'role.created', 'user.created', 'client.created', 'api_key.created', 'api_key.revoked', 'signing_key.rotation_scheduled', 'user.disabled', 'user.updated', 'user.password_set', 'role.updated', 'api.updated']) {
     await page.getByLabel('Action').fill(action);
     await page.getByRole('cell', { name: action, exact: true }).first().waitFor();
     await waitFor(async () => (await page.locator('tbody tr').allTextContents()).every((row) => row.includes(action)), { message: `only ${action} events` });
@@ -184,6 +287,10 @@ test('the demo admin manages APIs, roles, users, clients, API keys and signing k
   await page.getByRole('cell', { name: 'failure' }).first().waitFor();
   await page.getByLabel('Action').fill('');
   await shoot(page, 'audit');
+  // The password change names its target, never the password.
+  const passwordSet = await adminGet(page, `/audit-events?type=user.password_set&actor_id=${admin.id}`, bearer());
+  assert.ok(passwordSet.items.some((e: any) => e.outcome === 'success' && e.target?.id === carol!.id), JSON.stringify(passwordSet.items));
+  assert.doesNotMatch(JSON.stringify(passwordSet.items), /carol chose|password123/);
   assert.deepEqual(violations, [], 'no CSP violation');
 });
 
@@ -196,33 +303,34 @@ test('an operator with read scopes only sees no write control, and a write forge
   const browser = await launchChromium(t);
   const page = await (await browser.newContext({ viewport: VIEWPORTS.desktop })).newPage();
   const violations = cspWatch(page);
-  let bearer: string | undefined;
-  page.on('request', (request) => {
-    if (request.url().includes('/admin/api/')) bearer = request.headers().authorization ?? bearer;
-  });
+  const bearer = bearerWatch(page);
 
   await openConsole(page, gh.issuer, 'olive', 'read only operator');
   for (const title of ['Users', 'Roles', 'APIs', 'Clients', 'API keys', 'Signing keys', 'Audit log']) {
     await go(page, title);
     await page.locator('main .panel').first().waitFor();
     await page.waitForLoadState('networkidle');
-    const writes = page.getByRole('button', { name: /^(Create|Delete|Revoke|Rotate|Disable|Enable|End sessions|Reset|Save)/ });
+    const writes = page.getByRole('button', { name: /^(Create|Delete|Revoke|Rotate|Disable|Enable|End sessions|Reset|Save|Set|Add|Remove)/ });
+    // Edit forms fold under a <summary> ("Edit …", "Set password"): none at all for this operator.
+    const edits = page.locator('summary');
     assert.equal(await writes.count(), 0, `${title}: no write control`);
+    assert.equal(await edits.count(), 0, `${title}: no edit form`);
     assert.equal(await page.locator('form').count(), 0, `${title}: no form`);
     if (title === 'Users') {
       await page.getByRole('button', { name: 'Open johndoe' }).click();
       await page.getByRole('heading', { name: 'User johndoe' }).waitFor();
       assert.equal(await writes.count(), 0, 'no write control on a user');
+      assert.equal(await edits.count(), 0, 'no email or password form on a user');
+      assert.equal(await page.getByLabel(/Email of this user|New password/).count(), 0, 'no email or password field');
     }
     await shoot(page, `read-only-${title.toLowerCase().replace(' ', '-')}`);
   }
 
   // The session's own token, used for a write the console never offered: refused by the API.
-  assert.ok(bearer?.startsWith('Bearer '), 'the console called the admin API with a bearer token');
   const forged = await page.evaluate(async (authorization) => {
     const response = await fetch('/admin/api/users', { method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body: JSON.stringify({ username: 'mallory', roles: ['gatehouse-admin'] }) });
     return { status: response.status, body: await response.json() };
-  }, bearer!);
+  }, bearer());
   assert.equal(forged.status, 403);
   assert.equal(forged.body.error, 'insufficient_scope');
   assert.equal(await users.findUser(gh.db, 'mallory'), undefined);

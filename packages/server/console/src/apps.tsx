@@ -1,9 +1,9 @@
 // APIs, clients, API keys, signing keys and the audit log.
 import { useState } from 'preact/hooks';
-import { ApiError, query, type Page } from './api.ts';
+import { query, type Page } from './api.ts';
 import { useConsole } from './context.ts';
 import { AuditTable, type AuditEvent } from './people.tsx';
-import { ConfirmButton, Field, FormError, list, Pager, Section, ShownOnce, useAction, useLoad, when } from './ui.tsx';
+import { ConfirmButton, EditForm, Field, fieldSuffix, FormError, forFields, list, Pager, Section, ShownOnce, suffixed, useAction, useLoad, when } from './ui.tsx';
 
 interface Api { id: string; identifier: string; name: string; scopes: { name: string; description: string | null }[]; managed: boolean }
 interface Client { client_id: string; name: string; type?: string; token_endpoint_auth_method: string; redirect_uris: string[]; grant_types: string[]; scopes: string[]; apis: string[]; cors_origins: string[]; backchannel_logout_uri?: string | null; first_party: boolean; managed: boolean; revoked_at?: string | null }
@@ -44,12 +44,60 @@ export function Apis() {
             <li key={a.id}>
               <strong>{a.name}</strong> <code>{a.identifier}</code> {a.managed && <span class="badge">managed</span>}
               <ul>{a.scopes.map((s) => <li key={s.name}><code>{s.name}</code> {s.description}</li>)}</ul>
+              {can('admin:apis:write') && !a.managed && <EditApiScopes api={a} onSaved={apis.reload} />}
               {can('admin:apis:write') && !a.managed && <ConfirmButton label="Delete API" question={`Delete the API ${a.name}? Clients lose access to it.`} onConfirm={() => run(async () => (await call('DELETE', `/apis/${a.id}`), apis.reload()))} />}
             </li>
           ))}
         </ul>
       </Section>
     </>
+  );
+}
+
+interface ScopeRow { name: string; description: string }
+
+/**
+ * The scopes of an API, added, described and removed in place (PATCH /apis/{id}: the list sent
+ * replaces the API's). Rows left without a name are not sent.
+ */
+function EditApiScopes({ api, onSaved }: { api: Api; onSaved: () => void }) {
+  const { call } = useConsole();
+  const [rows, setRows] = useState<ScopeRow[]>(api.scopes.map((s) => ({ name: s.name, description: s.description ?? '' })));
+  const [sent, setSent] = useState<number[]>([]);
+  const [error, busy, run] = useAction();
+  const id = fieldSuffix(api.id);
+  const nameField = (row: number) => `scope-${row}-${id}`;
+  const descriptionField = (row: number) => `scope_description-${row}-${id}`;
+  // The API names `scopes[i].name` / `scopes[i].description` of what was sent, or `scopes.<name>.description`.
+  const shown = forFields(error, (field) => {
+    const byIndex = /^scopes\[(\d+)\]\.(name|description)$/.exec(field);
+    const byName = /^scopes\.(.+)\.description$/.exec(field);
+    const row = byIndex ? sent[Number(byIndex[1])] : byName ? rows.findIndex((r) => r.name.trim() === byName[1]) : undefined;
+    if (row === undefined || row < 0) return undefined;
+    return byIndex?.[2] === 'name' ? nameField(row) : descriptionField(row);
+  });
+  const change = (row: number, key: keyof ScopeRow) => (value: string) => setRows(rows.map((r, i) => (i === row ? { ...r, [key]: value } : r)));
+  const save = () => run(async () => {
+    const kept = rows.map((r, row) => ({ ...r, name: r.name.trim(), row })).filter((r) => r.name !== '');
+    setSent(kept.map((r) => r.row));
+    await call('PATCH', `/apis/${api.id}`, { scopes: kept.map((r) => ({ name: r.name, description: r.description.trim() || null })) });
+    onSaved();
+  });
+  return (
+    <EditForm summary={`Edit scopes of ${api.name}`} submit="Save scopes" error={shown} busy={busy} onSubmit={() => void save()}>
+      <p class="hint">A removed scope: new tokens no longer carry it, tokens already issued keep it until they expire, and roles and clients that name it keep the name.</p>
+      {rows.map((r, row) => (
+        <fieldset key={row} class="row">
+          <legend>Scope {row + 1}</legend>
+          <Field label={`Name of scope ${row + 1}`} name={nameField(row)} value={r.name} onInput={change(row, 'name')} error={shown} />
+          <Field label={`Description of scope ${row + 1}`} name={descriptionField(row)} value={r.description} onInput={change(row, 'description')} error={shown} />
+          <button type="button" class="small secondary" onClick={() => setRows(rows.filter((_, i) => i !== row))}>Remove scope {row + 1}</button>
+        </fieldset>
+      ))}
+      <div class="actions">
+        <button type="button" class="small secondary" onClick={() => setRows([...rows, { name: '', description: '' }])}>Add scope</button>
+      </div>
+    </EditForm>
   );
 }
 
@@ -154,35 +202,26 @@ function EditClient({ client, onSaved }: { client: Client; onSaved: () => void }
   const initial = { grants: client.grant_types.join(' '), redirects: client.redirect_uris.join(' '), cors: client.cors_origins.join(' '), backchannel: client.backchannel_logout_uri ?? '' };
   const [form, setForm] = useState(initial);
   const [error, busy, run] = useAction();
-  const id = client.client_id.replace(/[^A-Za-z0-9_-]/g, '_');
+  const id = fieldSuffix(client.client_id);
   // The API names the field (`redirect_uris`); each client's form has its own field ids.
-  const scoped = error instanceof ApiError && error.field ? new ApiError(error.status, error.code, error.message, `${error.field}-${id}`) : undefined;
+  const shown = forFields(error, suffixed(id, ['grant_types', 'redirect_uris', 'cors_origins', 'backchannel_logout_uri']));
+  const save = () => run(async () => {
+    await call('PATCH', `/clients/${encodeURIComponent(client.client_id)}`, {
+      grant_types: list(form.grants),
+      redirect_uris: list(form.redirects),
+      cors_origins: list(form.cors),
+      // Emptied: no more logout tokens.
+      backchannel_logout_uri: form.backchannel.trim() || null,
+    });
+    onSaved();
+  });
   return (
-    <details>
-      <summary>Edit {client.name}</summary>
-      <form
-        onSubmit={(e) => {
-          e.preventDefault();
-          void run(async () => {
-            await call('PATCH', `/clients/${encodeURIComponent(client.client_id)}`, {
-              grant_types: list(form.grants),
-              redirect_uris: list(form.redirects),
-              cors_origins: list(form.cors),
-              // Emptied: no more logout tokens.
-              backchannel_logout_uri: form.backchannel.trim() || null,
-            });
-            onSaved();
-          });
-        }}
-      >
-        <Field label="Grant types" name={`grant_types-${id}`} value={form.grants} onInput={(v) => setForm({ ...form, grants: v })} error={scoped} />
-        <Field label="Redirect URIs" name={`redirect_uris-${id}`} value={form.redirects} onInput={(v) => setForm({ ...form, redirects: v })} error={scoped} />
-        <Field label="CORS origins" name={`cors_origins-${id}`} value={form.cors} onInput={(v) => setForm({ ...form, cors: v })} error={scoped} />
-        <Field label="Back-channel logout URI" name={`backchannel_logout_uri-${id}`} value={form.backchannel} onInput={(v) => setForm({ ...form, backchannel: v })} error={scoped} />
-        <FormError error={error} />
-        <button type="submit" class="small" disabled={busy}>Save client</button>
-      </form>
-    </details>
+    <EditForm summary={`Edit ${client.name}`} submit="Save client" error={shown} busy={busy} onSubmit={() => void save()}>
+      <Field label="Grant types" name={`grant_types-${id}`} value={form.grants} onInput={(v) => setForm({ ...form, grants: v })} error={shown} />
+      <Field label="Redirect URIs" name={`redirect_uris-${id}`} value={form.redirects} onInput={(v) => setForm({ ...form, redirects: v })} error={shown} />
+      <Field label="CORS origins" name={`cors_origins-${id}`} value={form.cors} onInput={(v) => setForm({ ...form, cors: v })} error={shown} />
+      <Field label="Back-channel logout URI" name={`backchannel_logout_uri-${id}`} value={form.backchannel} onInput={(v) => setForm({ ...form, backchannel: v })} error={shown} />
+    </EditForm>
   );
 }
 

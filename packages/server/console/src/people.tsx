@@ -1,10 +1,10 @@
 // Overview, users and roles.
 import { useState } from 'preact/hooks';
-import { query, type Page } from './api.ts';
+import { ApiError, query, type Page } from './api.ts';
 import { useConsole } from './context.ts';
-import { ConfirmButton, Field, FormError, list, Pager, Section, useAction, useLoad, when } from './ui.tsx';
+import { Checkbox, ConfirmButton, EditForm, Field, fieldSuffix, FormError, forFields, list, Pager, Section, suffixed, useAction, useLoad, when } from './ui.tsx';
 
-interface User { id: string; username: string; email: string | null; disabled: boolean; two_factor: boolean; roles: string[]; created_at: string }
+interface User { id: string; username: string; email: string | null; email_verified: boolean; disabled: boolean; two_factor: boolean; roles: string[]; created_at: string }
 interface Role { id: string; name: string; description: string | null; scopes: string[] }
 export interface AuditEvent { id: string; at: string; type: string; outcome: string; actor: { kind: string; id: string | null }; target: { kind: string; id: string } | null; ip: string | null; details: Record<string, unknown> }
 interface SigningKey { kid: string; alg: string; state: string; activates_at: string | null; activated_at: string | null; retired_at: string | null }
@@ -144,18 +144,20 @@ function UserDetail({ id, onChanged }: { id: string; onChanged: () => void }) {
   const [error, busy, run] = useAction();
   const u = user.data;
   if (!u) return null;
+  const saved = () => (user.reload(), onChanged());
   const act = (method: string, path: string, body?: unknown) => run(async () => {
     await call(method, `/users/${encodeURIComponent(u.id)}${path}`, body);
-    user.reload();
-    onChanged();
+    saved();
   });
+  // The new-user form on the same page has fields of the same names.
+  const shown = forFields(error, suffixed('user', ['roles']));
   return (
     <Section title={`User ${u.username}`}>
-      <p>Created {when(u.created_at)}; {u.disabled ? 'disabled' : 'active'}; two-factor {u.two_factor ? 'on' : 'off'}.</p>
+      <p>Created {when(u.created_at)}; {u.disabled ? 'disabled' : 'active'}; two-factor {u.two_factor ? 'on' : 'off'}; email {u.email ?? 'none'}{u.email ? (u.email_verified ? ' (verified)' : ' (not verified)') : ''}.</p>
       {can('admin:users:write') && (
         <>
           <form onSubmit={(e) => (e.preventDefault(), void act('PATCH', '', { roles: list(roles ?? u.roles.join(' ')) }))}>
-            <Field label="Roles of this user" name="roles" value={roles ?? u.roles.join(' ')} onInput={setRoles} error={error as never} />
+            <Field label="Roles of this user" name="roles-user" value={roles ?? u.roles.join(' ')} onInput={setRoles} error={shown} />
             <button type="submit" disabled={busy}>Save roles</button>
           </form>
           <div class="actions">
@@ -167,7 +169,9 @@ function UserDetail({ id, onChanged }: { id: string; onChanged: () => void }) {
             <ConfirmButton label="End sessions" question={`End every session and grant of ${u.username}?`} onConfirm={() => act('DELETE', '/sessions')} />
             {u.two_factor && <ConfirmButton label="Reset two-factor" question={`Turn off two-factor for ${u.username}?`} onConfirm={() => act('DELETE', '/two-factor')} />}
           </div>
-          <FormError error={error} />
+          <FormError error={shown} />
+          <EditEmail key={`email-${u.id}`} user={u} onSaved={saved} />
+          <SetPassword key={`password-${u.id}`} user={u} onSaved={saved} />
         </>
       )}
       {can('admin:audit:read') && (
@@ -177,6 +181,55 @@ function UserDetail({ id, onChanged }: { id: string; onChanged: () => void }) {
         </>
       )}
     </Section>
+  );
+}
+
+/** A user's email address and whether it is verified (PATCH /users/{id}); empty removes it. */
+function EditEmail({ user, onSaved }: { user: User; onSaved: () => void }) {
+  const { call } = useConsole();
+  const [email, setEmail] = useState(user.email ?? '');
+  const [verified, setVerified] = useState(user.email_verified);
+  const [error, busy, run] = useAction();
+  const shown = forFields(error, suffixed('user', ['email', 'email_verified']));
+  const save = () => run(async () => {
+    const next = email.trim() || null;
+    // Only what changed, so the audit log's `changed` says what the operator changed.
+    await call('PATCH', `/users/${encodeURIComponent(user.id)}`, { ...(next === user.email ? {} : { email: next }), email_verified: next ? verified : false });
+    onSaved();
+  });
+  return (
+    <EditForm summary="Edit email" submit="Save email" error={shown} busy={busy} onSubmit={() => void save()}>
+      <Field label="Email of this user" name="email-user" type="email" value={email} onInput={setEmail} error={shown} hint="Empty removes it. Reset links sent to the old address stop working." />
+      <Checkbox label="Email verified" name="email_verified-user" checked={verified} onChange={setVerified} />
+    </EditForm>
+  );
+}
+
+/**
+ * A new password for a user (PUT /users/{id}/password), typed twice. The server refuses short and
+ * common passwords; this form only checks that both copies match.
+ */
+function SetPassword({ user, onSaved }: { user: User; onSaved: () => void }) {
+  const { call } = useConsole();
+  const [form, setForm] = useState({ password: '', again: '' });
+  const [done, setDone] = useState(false);
+  const [error, busy, run] = useAction();
+  const shown = forFields(error, suffixed('user', ['password', 'password_again']));
+  const save = () => run(async () => {
+    setDone(false);
+    if (form.password !== form.again) throw new ApiError(400, 'invalid_request', 'the two passwords differ', 'password_again');
+    await call('PUT', `/users/${encodeURIComponent(user.id)}/password`, { password: form.password });
+    setForm({ password: '', again: '' });
+    setDone(true);
+    onSaved();
+  });
+  return (
+    <EditForm summary="Set password" submit="Save password" error={shown} busy={busy} onSubmit={() => void save()}>
+      <p class="hint">Ends every session of {user.username}: their refresh and access tokens stop working, and unused reset links too.</p>
+      <Field label="New password" name="password-user" type="password" value={form.password} onInput={(v) => setForm({ ...form, password: v })} error={shown} required />
+      <Field label="New password again" name="password_again-user" type="password" value={form.again} onInput={(v) => setForm({ ...form, again: v })} error={shown} required />
+      {done && <p role="status">Password set; the sessions of {user.username} have ended.</p>}
+    </EditForm>
   );
 }
 
@@ -214,11 +267,31 @@ export function Roles() {
             <li key={r.id}>
               <strong>{r.name}</strong> {r.description && <span class="hint">{r.description}</span>}
               <p><code>{r.scopes.join(' ') || '(no scopes)'}</code></p>
+              {can('admin:roles:write') && <EditRole role={r} onSaved={roles.reload} />}
               {can('admin:roles:write') && <ConfirmButton label="Delete role" question={`Delete the role ${r.name}? Users lose what it grants.`} onConfirm={() => run(async () => (await call('DELETE', `/roles/${r.id}`), roles.reload()))} />}
             </li>
           ))}
         </ul>
       </Section>
     </>
+  );
+}
+
+/** A role's description and scopes (PATCH /roles/{id}: the scopes sent replace the role's). */
+function EditRole({ role, onSaved }: { role: Role; onSaved: () => void }) {
+  const { call } = useConsole();
+  const [form, setForm] = useState({ description: role.description ?? '', scopes: role.scopes.join(' ') });
+  const [error, busy, run] = useAction();
+  const id = fieldSuffix(role.id);
+  const shown = forFields(error, suffixed(id, ['description', 'scopes']));
+  const save = () => run(async () => {
+    await call('PATCH', `/roles/${role.id}`, { description: form.description.trim() || null, scopes: list(form.scopes) });
+    onSaved();
+  });
+  return (
+    <EditForm summary={`Edit ${role.name}`} submit="Save role" error={shown} busy={busy} onSubmit={() => void save()}>
+      <Field label={`Description of ${role.name}`} name={`description-${id}`} value={form.description} onInput={(v) => setForm({ ...form, description: v })} error={shown} />
+      <Field label={`Scopes of ${role.name}`} name={`scopes-${id}`} value={form.scopes} onInput={(v) => setForm({ ...form, scopes: v })} error={shown} hint="Replaces the role's scopes; its users get the new ones at their next token or refresh." />
+    </EditForm>
   );
 }

@@ -1,5 +1,6 @@
 // Small building blocks every page uses: labelled fields that show the API's error beside them,
-// a confirmation dialog for destructive actions, a secret shown once, paging.
+// an edit form folded under a summary, a confirmation dialog for destructive actions, a secret
+// shown once, paging.
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from './api.ts';
@@ -9,7 +10,7 @@ export interface FieldProps {
   readonly name: string;
   readonly value: string;
   readonly onInput: (value: string) => void;
-  readonly error?: ApiError | undefined;
+  readonly error?: ApiError | Error | undefined;
   readonly type?: string;
   readonly hint?: string;
   readonly required?: boolean;
@@ -18,7 +19,7 @@ export interface FieldProps {
 /** A labelled input; the API's error is shown under it when the API names this field. */
 export function Field({ label, name, value, onInput, error, type = 'text', hint, required }: FieldProps) {
   const id = `field-${name}`;
-  const mine = error?.field === name;
+  const mine = error instanceof ApiError && error.field === name;
   const described = [hint ? `${id}-hint` : '', mine ? `${id}-error` : ''].filter(Boolean).join(' ');
   return (
     <div class="field">
@@ -27,6 +28,56 @@ export function Field({ label, name, value, onInput, error, type = 'text', hint,
       {hint && <p class="hint" id={`${id}-hint`}>{hint}</p>}
       {mine && <p class="field-error" id={`${id}-error`}>{error.message}</p>}
     </div>
+  );
+}
+
+/** A labelled checkbox (a boolean the API takes, e.g. `email_verified`). */
+export function Checkbox({ label, name, checked, onChange }: { label: string; name: string; checked: boolean; onChange: (checked: boolean) => void }) {
+  const id = `field-${name}`;
+  return (
+    <div class="field check">
+      <input id={id} name={name} type="checkbox" checked={checked} onChange={(e) => onChange((e.target as HTMLInputElement).checked)} />
+      <label for={id}>{label}</label>
+    </div>
+  );
+}
+
+/**
+ * The API names a field of its request (`scopes[1].name`, `password`); a page showing several
+ * forms gives each its own field names. This renames the error's field to the one the form shows,
+ * or to none (then the form shows it) when `rename` knows no such field.
+ */
+export function forFields(error: ApiError | Error | undefined, rename: (field: string) => string | undefined): ApiError | Error | undefined {
+  if (!(error instanceof ApiError) || !error.field) return error;
+  return new ApiError(error.status, error.code, error.message, rename(error.field));
+}
+
+/** A suffix for field ids made of an id or a name (`https://x/y` → `https___x_y`). */
+export const fieldSuffix = (id: string): string => id.replace(/[^A-Za-z0-9_-]/g, '_');
+
+/**
+ * `rename` for a form whose fields are some of the API's top-level names plus a suffix
+ * (`scopes[2]` → `scopes-role1`); a field the form does not show goes to the form's error.
+ */
+export const suffixed = (suffix: string, names: readonly string[]) => (field: string) => {
+  const top = /^[^.[]+/.exec(field)?.[0] ?? field;
+  return names.includes(top) ? `${top}-${suffix}` : undefined;
+};
+
+/**
+ * A change to something listed on the page, folded under "Edit …" so the list stays short: the
+ * form, its error and its submit button.
+ */
+export function EditForm({ summary, submit, error, busy, onSubmit, children }: { summary: string; submit: string; error: ApiError | Error | undefined; busy: boolean; onSubmit: () => void; children: ComponentChildren }) {
+  return (
+    <details>
+      <summary>{summary}</summary>
+      <form onSubmit={(e) => (e.preventDefault(), onSubmit())}>
+        {children}
+        <FormError error={error} />
+        <button type="submit" class="small" disabled={busy}>{submit}</button>
+      </form>
+    </details>
   );
 }
 
