@@ -174,6 +174,11 @@ async function runAutocannon(spec: LoadSpec, duration: number): Promise<Omit<Loa
 /** Measured runs: each with the machine's load beside it, for the report (takeMachineLog). */
 const machineLog: { name: string; attempts: number; machine: MachineDuring }[] = [];
 
+/** Records a run measured by a benchmark's own load loop (bench/storage.ts), for machineReport. */
+export function recordMachine(name: string, machine: MachineDuring): void {
+  machineLog.push({ name, attempts: 1, machine });
+}
+
 /** The runs measured since the last call, and what the machine did during each. */
 export function takeMachineLog(): { name: string; attempts: number; machine: MachineDuring }[] {
   return machineLog.splice(0);
