@@ -32,6 +32,8 @@ interface Chain {
   refreshToken: string;
   refreshes: number;
   lost?: string;
+  /** Refresh requests sent and not yet answered, by the token they carry. */
+  readonly inFlight: Map<string, number>;
 }
 
 interface Answer {
@@ -113,20 +115,29 @@ test('two instances under load through PostgreSQL stopped and frozen, Redis kill
     while (running) {
       const i = turn % USERS;
       const { status, body } = await token({ grant_type: 'password', username: `user${i}`, password: `password of user ${i}`, scope: 'items' }, basic(app), turn++);
-      if (status === 200) chains.push({ user: `user${i}`, refreshToken: body.refresh_token, refreshes: 0 });
+      if (status === 200) chains.push({ user: `user${i}`, refreshToken: body.refresh_token, refreshes: 0, inFlight: new Map() });
       await pause(400);
     }
   };
   const refresh = async () => {
     while (running) {
-      const live = chains.filter((c) => !c.lost);
+      // Two refreshes of one token at once are fine (both get its successor). A refresh with the
+      // successor while the older token's request is still on its way is not: should the older
+      // one reach the server after the successor was used, it is reuse (RFC 9700 §4.14.2) and
+      // the grant is revoked, as it must be; no client sends that, and the test must not either.
+      const live = chains.filter((c) => !c.lost && [...c.inFlight.keys()].every((sentToken) => sentToken === c.refreshToken));
       const chain = live[Math.floor(Math.random() * live.length)];
       if (!chain) {
         await pause(50);
         continue;
       }
       const sent = chain.refreshToken;
-      const { status, body } = await token({ grant_type: 'refresh_token', refresh_token: sent }, basic(app), turn++);
+      chain.inFlight.set(sent, (chain.inFlight.get(sent) ?? 0) + 1);
+      const { status, body } = await token({ grant_type: 'refresh_token', refresh_token: sent }, basic(app), turn++).finally(() => {
+        const left = chain.inFlight.get(sent)! - 1;
+        if (left === 0) chain.inFlight.delete(sent);
+        else chain.inFlight.set(sent, left);
+      });
       if (status === 200) {
         // Keep the newest token: a late answer to an older one (two refreshes of one token at
         // once get the same successor) must not replace what a later refresh brought.
