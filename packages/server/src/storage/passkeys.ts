@@ -5,6 +5,7 @@ import { GatehouseError, isUniqueViolation } from '../errors.ts';
 import type { Db } from './database.ts';
 import { iso, jsonArray, now } from './rows.ts';
 import { atomically } from './scope.ts';
+import type { PasskeysTable } from './tables.ts';
 
 export interface Passkey {
   readonly id: string;
@@ -29,19 +30,7 @@ export interface NewPasskey {
   readonly name: string;
 }
 
-type Row = {
-  id: string;
-  user_id: string;
-  credential_id: string;
-  public_key: string;
-  sign_count: number;
-  transports: string;
-  name: string;
-  created_at: number;
-  last_used_at: number | null;
-};
-
-function toPasskey(row: Row): Passkey {
+function toPasskey(row: PasskeysTable): Passkey {
   return {
     id: row.id,
     userId: row.user_id,
@@ -57,7 +46,7 @@ function toPasskey(row: Row): Passkey {
 }
 
 export async function addPasskey(db: Db, input: NewPasskey): Promise<Passkey> {
-  const row: Row = {
+  const row: PasskeysTable = {
     id: crypto.randomUUID(),
     user_id: input.userId,
     credential_id: input.credentialId,
