@@ -61,10 +61,11 @@ export function createLoadExistingGrant(db: Db) {
  * Drops from a grant the API scopes the user's roles no longer grant, so a refresh never
  * outlives a role change. Returns false when nothing changed.
  */
-export async function reconcileGrantWithRoles(db: Db, grant: Grant): Promise<boolean> {
+export async function reconcileGrantWithRoles(db: Db, grant: Grant, known?: { readonly roleScopes: ReadonlySet<string> }): Promise<boolean> {
   const g = grant as GrantPayload;
   if (!g.resources || !grant.accountId) return false;
-  const roleScopes = await grantedScopes(db, grant.accountId);
+  // `known`: the scopes the account's roles grant, read in the same transaction.
+  const roleScopes = known?.roleScopes ?? (await grantedScopes(db, grant.accountId));
   let changed = false;
   for (const [indicator, scope] of Object.entries(g.resources)) {
     const current = scope.split(' ').filter(Boolean);

@@ -8,6 +8,7 @@ import { sql } from 'kysely';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { sha256 } from '../secrets.ts';
 import type { Db } from '../storage/database.ts';
+import { forget, queueWrite, remember, remembered } from '../storage/scope.ts';
 
 /** Thrown by `consume` when another request consumed the same code or token first. */
 export class AlreadyConsumedError extends Error {
@@ -38,6 +39,24 @@ export interface AdapterOptions {
    * (RFC 6749 §4.1.2), not only for the code's own short lifetime. The longest a grant lives.
    */
   readonly consumedCodeRetentionMs?: number;
+}
+
+/** A stored payload's row, as `find` reads it. */
+export interface PayloadRow {
+  readonly id: string;
+  readonly payload: string;
+  readonly consumed_at: number | null;
+  readonly expires_at: number | null;
+}
+
+const rowKey = (model: string, hashedId?: string) => `oidc_payloads:${model}:${hashedId ?? ''}`;
+
+/**
+ * Keeps a payload's row (`undefined`: it does not exist) that the transaction in scope read
+ * ahead, so `find` in the same transaction answers from it instead of reading it again.
+ */
+export function rememberPayload(model: string, hashedId: string, row: PayloadRow | undefined): void {
+  remember(rowKey(model, hashedId), row);
 }
 
 const epoch = (ms: number | null): number | undefined => (ms === null ? undefined : Math.floor(ms / 1000));
@@ -96,7 +115,8 @@ export function createOidcAdapter(db: Db, options: AdapterOptions): new (model: 
         expires_at: expiresIn ? Date.now() + expiresIn * 1000 : null,
         consumed_at: null,
       };
-      await db
+      forget(rowKey(this.model, row.id));
+      const query = db
         .insertInto('oidc_payloads')
         .values(row)
         .onConflict((oc) =>
@@ -110,18 +130,29 @@ export function createOidcAdapter(db: Db, options: AdapterOptions): new (model: 
             // Saved again after it was consumed, a code keeps the retention consume() gave it.
             expires_at: sql<number | null>`case when oidc_payloads.consumed_at is null then ${row.expires_at} else oidc_payloads.expires_at end`,
           }),
-        )
-        .execute();
+        );
+      // Nothing waits for the answer: a transaction that batches its writes sends it with others.
+      if (!queueWrite(query)) await query.execute();
     }
 
-    async #findBy(column: 'id' | 'uid' | 'user_code', value: string, id?: string): Promise<AdapterPayload | undefined> {
-      const row = await db
+    async #read(column: 'id' | 'uid' | 'user_code', value: string): Promise<Pick<PayloadRow, 'payload' | 'consumed_at'> | undefined> {
+      const kept = column === 'id' ? remembered<PayloadRow>(rowKey(this.model, value)) : undefined;
+      if (kept) {
+        const row = kept.row;
+        // The same test as the query's below, as of now.
+        return row && (row.expires_at === null || row.expires_at > Date.now()) ? row : undefined;
+      }
+      return db
         .selectFrom('oidc_payloads')
         .select(['id', 'payload', 'consumed_at'])
         .where('model', '=', this.model)
         .where(column, '=', value)
         .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', Date.now())]))
         .executeTakeFirst();
+    }
+
+    async #findBy(column: 'id' | 'uid' | 'user_code', value: string, id?: string): Promise<AdapterPayload | undefined> {
+      const row = await this.#read(column, value);
       if (!row) return undefined;
       const payload = JSON.parse(row.payload) as AdapterPayload;
       const inReuseWindow =
@@ -152,6 +183,7 @@ export function createOidcAdapter(db: Db, options: AdapterOptions): new (model: 
       // Atomic: of two requests redeeming the same code or refresh token at the same moment,
       // exactly one updates the row; the other learns it lost. A consumed code is kept past its
       // own lifetime, so a late replay is still recognised (engine/authorization-code.ts).
+      forget(rowKey(this.model, sha256(id)));
       const at = Date.now();
       const retention = this.model === 'AuthorizationCode' ? options.consumedCodeRetentionMs : undefined;
       const result = await db
@@ -175,10 +207,12 @@ export function createOidcAdapter(db: Db, options: AdapterOptions): new (model: 
     }
 
     async destroy(id: string): Promise<void> {
+      forget(rowKey(this.model, sha256(id)));
       await db.deleteFrom('oidc_payloads').where('model', '=', this.model).where('id', '=', sha256(id)).execute();
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
+      forget(rowKey(this.model));
       await db.deleteFrom('oidc_payloads').where('model', '=', this.model).where('grant_id', '=', grantId).execute();
     }
   }

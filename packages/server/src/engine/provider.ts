@@ -12,6 +12,7 @@ import { findStoredClient } from '../storage/clients.ts';
 import type { Db } from '../storage/database.ts';
 import { recordAccessToken } from '../storage/access-tokens.ts';
 import { ensureSecrets } from '../storage/keys.ts';
+import { forget } from '../storage/scope.ts';
 import { accountRecord } from '../storage/users.ts';
 import { createOidcAdapter, type AlreadyConsumedError } from './oidc-adapter.ts';
 import type { AuditEventInput } from '../storage/audit.ts';
@@ -93,6 +94,8 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
   const cookieKeys = await ensureSecrets(db, 'cookie');
   const keys = await loadPublishedKeys(db, config);
   const revokeGrant = async (grantId: string): Promise<void> => {
+    // Rows the transaction in scope read ahead may be among those deleted.
+    forget('oidc_payloads:');
     await db.deleteFrom('oidc_payloads').where('grant_id', '=', grantId).execute();
   };
   const resourceIndicators = createResourceIndicators(db, config);

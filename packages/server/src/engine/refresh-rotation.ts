@@ -24,7 +24,8 @@ import { handler as refreshTokenHandler, parameters as refreshTokenParameters } 
 import { sha256 } from '../secrets.ts';
 import type { Db } from '../storage/database.ts';
 import { AlreadyConsumedError } from './oidc-adapter.ts';
-import { atomically } from '../storage/scope.ts';
+import { atomically, queueWrite } from '../storage/scope.ts';
+import { readAheadRefresh, type RefreshTokenState } from './refresh-read-ahead.ts';
 import { reconcileGrantWithRoles } from './grants.ts';
 import type { SecurityEvent } from './security-events.ts';
 
@@ -118,16 +119,6 @@ export function registerRefreshRotation(provider: Provider, options: RefreshRota
     return undefined;
   }
 
-  async function consumedAt(token: string): Promise<{ consumedAt: number | null; grantId: string | null; accountId: string | null } | undefined> {
-    const row = await db
-      .selectFrom('oidc_payloads')
-      .select(['consumed_at', 'grant_id', 'account_id'])
-      .where('model', '=', 'RefreshToken')
-      .where('id', '=', sha256(token))
-      .executeTakeFirst();
-    return row && { consumedAt: row.consumed_at, grantId: row.grant_id, accountId: row.account_id };
-  }
-
   /** A rotated token presented again when no replay is due: reuse, and the grant goes (RFC 9700 §4.14.2). */
   async function reuse(grantId: string | null): Promise<never> {
     if (grantId) await options.revokeGrant(grantId);
@@ -138,70 +129,93 @@ export function registerRefreshRotation(provider: Provider, options: RefreshRota
     'refresh_token',
     async (ctx) => {
       const arrived = Date.now();
-      const token = ctx.oidc.params.refresh_token;
+      const presented = ctx.oidc.params.refresh_token;
       const clientId = ctx.oidc.client.clientId;
-      if (typeof token !== 'string' || token === '') throw new errors.InvalidRequest("missing required parameter 'refresh_token'");
+      if (typeof presented !== 'string' || presented === '') throw new errors.InvalidRequest("missing required parameter 'refresh_token'");
+      const token: string = presented;
       const window = windowSeconds(ctx.oidc.client.clientAuthMethod !== 'none');
 
-      const state = await consumedAt(token);
+      /** The token as the latest transaction read it. */
+      let state: RefreshTokenState | undefined;
       // RFC 9700 §4.14.2: a rotated refresh token presented again was probably stolen; the grant
       // is revoked (by oidc-provider or below) and the audit log is told which one.
       const reused = (grantId: string | null) =>
         options.onSecurityEvent?.({ type: 'refresh_token.reused', grantType: 'refresh_token', clientId, accountId: state?.accountId ?? null, grantId, ip: ctx.ip });
-      if (window > 0 && state?.consumedAt) {
-        // Already rotated: inside the window, answer what the first use got, if its successor is
-        // still the latest token; outside it, let oidc-provider treat it as reuse and revoke the grant.
-        if (arrived - state.consumedAt <= window * 1000) {
-          const replay = await waitForResponse(token, clientId, arrived);
-          if (replay?.kind === 'superseded') {
-            await reused(state.grantId);
-            return reuse(state.grantId);
-          }
-          // Only while the grant lives: a logout or a revocation ends the window too.
-          if (replay && state.grantId && (await provider.Grant.find(state.grantId))) {
-            ctx.body = replay.body;
-            return;
-          }
-        }
-      }
 
-      // Roles may have changed since the grant was made: drop scopes they no longer grant.
-      if (state?.grantId) {
+      /** Roles may have changed since the grant was made: drop scopes they no longer grant. */
+      async function reconcileRoles(): Promise<void> {
+        if (!state?.grantId) return;
         const grant = await provider.Grant.find(state.grantId);
-        if (grant && grant.clientId === clientId && (await reconcileGrantWithRoles(db, grant))) await grant.save();
+        // The role scopes read ahead are the token's account's: the grant's, unless oidc-provider refuses it anyway.
+        const known = grant?.accountId === state.accountId ? { roleScopes: state.roleScopes } : undefined;
+        if (grant && grant.clientId === clientId && (await reconcileGrantWithRoles(db, grant, known))) await grant.save();
       }
 
-      try {
-        // One transaction: consuming the token, saving its successor and keeping the answer for
-        // the replay window commit together or not at all (an instance killed in between leaves
-        // the old token usable, so the client's retry works).
+      /**
+       * One refresh in one transaction: consuming the token, saving its successor and keeping the
+       * answer for the replay window commit together or not at all (an instance killed in between
+       * leaves the old token usable, so the client's retry works). With `mayReplay`, a token already
+       * rotated inside the window is left alone ('rotated'): the replay is answered outside any
+       * transaction, since it may wait for another request's commit.
+       */
+      async function rotate(mayReplay: boolean): Promise<'rotated' | undefined> {
         let refusal: unknown;
-        await atomically(db, async () => {
-          try {
-            await original(ctx as unknown as KoaContextWithOIDC);
-          } catch (error) {
-            // A refusal is a decision, and what it did must stay: reuse detection revokes the
-            // grant before refusing. Only unexpected errors (and a lost race) roll back.
-            if (error instanceof errors.OIDCProviderError) {
-              refusal = error;
-              return;
+        const outcome = await atomically(
+          db,
+          async () => {
+            // The token, its grant, account and role scopes in one read, which oidc-provider's
+            // lookups below answer from (engine/refresh-read-ahead.ts).
+            state = await readAheadRefresh(db, token);
+            if (mayReplay && window > 0 && state?.consumedAt && arrived - state.consumedAt <= window * 1000) return 'rotated' as const;
+            await reconcileRoles();
+            try {
+              await original(ctx as unknown as KoaContextWithOIDC);
+            } catch (error) {
+              // A refusal is a decision, and what it did must stay: reuse detection revokes the
+              // grant before refusing. Only unexpected errors (and a lost race) roll back.
+              if (error instanceof errors.OIDCProviderError) {
+                refusal = error;
+                return undefined;
+              }
+              throw error;
             }
-            throw error;
-          }
-          const body = ctx.body as Record<string, unknown> | undefined;
-          if (window > 0 && body && typeof body.refresh_token === 'string' && body.refresh_token !== token) {
-            const response = seal(token, clientId, { issuedAt: Date.now(), body });
-            await db
-              .insertInto('refresh_reuses')
-              .values({ token_hash: sha256(token), client_id: clientId, response, expires_at: Date.now() + window * 1000 })
-              .onConflict((oc) => oc.column('token_hash').doNothing())
-              .execute();
-          }
-        });
+            const body = ctx.body as Record<string, unknown> | undefined;
+            if (window > 0 && body && typeof body.refresh_token === 'string' && body.refresh_token !== token) {
+              const response = seal(token, clientId, { issuedAt: Date.now(), body });
+              const query = db
+                .insertInto('refresh_reuses')
+                .values({ token_hash: sha256(token), client_id: clientId, response, expires_at: Date.now() + window * 1000 })
+                .onConflict((oc) => oc.column('token_hash').doNothing());
+              if (!queueWrite(query)) await query.execute();
+            }
+            return undefined;
+          },
+          // The successor, the access token's record and the answer go in one statement.
+          { batchWrites: true },
+        );
         if (refusal) {
           if (refusal instanceof errors.InvalidGrant && refusal.error_detail === REFRESH_REUSED) await reused(state?.grantId ?? null);
           throw refusal;
         }
+        return outcome;
+      }
+
+      try {
+        if ((await rotate(true)) !== 'rotated') return;
+        // Already rotated: inside the window, answer what the first use got, if its successor is
+        // still the latest token; outside it, let oidc-provider treat it as reuse and revoke the grant.
+        const { grantId } = state!;
+        const replay = await waitForResponse(token, clientId, arrived);
+        if (replay?.kind === 'superseded') {
+          await reused(grantId);
+          return reuse(grantId);
+        }
+        // Only while the grant lives: a logout or a revocation ends the window too.
+        if (replay?.kind === 'replay' && grantId && (await provider.Grant.find(grantId))) {
+          ctx.body = replay.body;
+          return;
+        }
+        await rotate(false);
       } catch (error) {
         if (!(error instanceof AlreadyConsumedError)) throw error;
         // Another request rotated this token between our read and our consume.

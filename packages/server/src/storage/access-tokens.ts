@@ -3,6 +3,7 @@
 // Client-credentials tokens need no record: revoking the client is what revokes them.
 import { sha256 } from '../secrets.ts';
 import type { Db } from './database.ts';
+import { queueWrite } from './scope.ts';
 import type { AccessTokensTable } from './tables.ts';
 
 export interface AccessTokenRecord {
@@ -15,7 +16,7 @@ export interface AccessTokenRecord {
 }
 
 export async function recordAccessToken(db: Db, token: AccessTokenRecord): Promise<void> {
-  await db
+  const query = db
     .insertInto('access_tokens')
     .values({
       jti_hash: sha256(token.jti),
@@ -25,8 +26,9 @@ export async function recordAccessToken(db: Db, token: AccessTokenRecord): Promi
       expires_at: token.exp * 1000,
       revoked_at: null,
     })
-    .onConflict((oc) => oc.column('jti_hash').doNothing())
-    .execute();
+    .onConflict((oc) => oc.column('jti_hash').doNothing());
+  // Nothing waits for the answer: a transaction that batches its writes sends it with others.
+  if (!queueWrite(query)) await query.execute();
 }
 
 export async function findAccessToken(db: Db, jti: string): Promise<AccessTokensTable | undefined> {

@@ -11,7 +11,7 @@ import type { Keyring } from '../keyring.ts';
 import { DependencyUnavailable, NETWORK_ERROR_CODES } from '../unavailable.ts';
 import { migrationProviderFor } from './migrations/index.ts';
 import { keyringFor, useKeys } from './sealing.ts';
-import { scoped } from './scope.ts';
+import { combinedWrites, scoped, takeQueuedWrites } from './scope.ts';
 import { NodeSqliteDatabase, NodeSqliteDialect } from './sqlite-driver.ts';
 import type { Database } from './tables.ts';
 
@@ -185,6 +185,8 @@ function guardedPool(pool: pg.Pool): PostgresPool {
         const query = (async (...args: [string, unknown[]]) => {
           if (broken) throw new DependencyUnavailable('database', { message: 'the connection failed earlier' });
           try {
+            // Writes the transaction queued (storage/scope.ts) go first: this statement may read them.
+            for (const write of combinedWrites(takeQueuedWrites())) await client.query(write.sql, [...write.parameters]);
             return await client.query(...args);
           } catch (error) {
             const converted = unavailable(error);
