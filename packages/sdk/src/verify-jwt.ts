@@ -16,6 +16,7 @@
 import { decodeJwt, errors, jwtVerify, type JWTHeaderParameters, type JWTPayload, type JWTVerifyOptions } from 'jose';
 import type { JwsAlgorithm } from './algorithms.ts';
 import { AuthError } from './errors.ts';
+import { nativeEs256, ordinaryEs256Header, validateClaims, type ClaimRules } from './es256.ts';
 import type { KeyStore } from './jwks.ts';
 import { isAudience, type Claims } from './principal.ts';
 import { readScopes } from './scopes.ts';
@@ -65,8 +66,16 @@ function invalid(description: string): AuthError {
  */
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
+export interface VerifierOptions {
+  /**
+   * Verify ordinary ES256 tokens with node:crypto (es256.ts) when the runtime has it; `false`
+   * sends every token through jose (the reference the native path is tested against).
+   */
+  readonly native?: boolean;
+}
+
 /** Builds the verifier once per authenticator; the returned function runs once per (uncached) token. */
-export function createJwtVerifier(context: JwtVerifyContext): (token: string) => Promise<VerifiedJwt> {
+export function createJwtVerifier(context: JwtVerifyContext, options: VerifierOptions = {}): (token: string) => Promise<VerifiedJwt> {
   const allowed: readonly string[] = context.algorithms;
   const resolveKey = async (header: JWTHeaderParameters): Promise<CryptoKey> => {
     // jose has already refused an `alg` outside `algorithms` (JOSEAlgNotAllowed, before it calls
@@ -82,7 +91,7 @@ export function createJwtVerifier(context: JwtVerifyContext): (token: string) =>
     // Exact `kid` in this issuer's key set, bound to `alg`; `jwk`, `jku`, `x5u`, `x5c` are never read.
     return context.keys.getKey(kid, alg as JwsAlgorithm);
   };
-  const options: JWTVerifyOptions = {
+  const jwtOptions: JWTVerifyOptions = {
     issuer: context.issuer,
     audience: context.audience,
     algorithms: [...context.algorithms],
@@ -93,6 +102,9 @@ export function createJwtVerifier(context: JwtVerifyContext): (token: string) =>
     requiredClaims: ['exp'],
     clockTolerance: context.clockToleranceSec,
   };
+  const claimRules: ClaimRules = { issuer: context.issuer, audience: context.audience, typ: 'at+jwt', clockToleranceSec: context.clockToleranceSec };
+
+  const native = options.native !== false && allowed.includes('ES256') ? nativeEs256 : undefined;
 
   return async (token) => {
     // 1. shape: size cap before any parsing, then three strict base64url segments (5 = JWE).
@@ -103,12 +115,21 @@ export function createJwtVerifier(context: JwtVerifyContext): (token: string) =>
 
     // 2. issuer first, on the unverified payload: a token from another issuer is refused before any
     //    key lookup, so it can never cause a JWKS fetch; keys are looked up by (issuer, kid).
-    if (decodeUnverified(token).iss !== context.issuer) throw invalid(DESCRIPTIONS.issuer);
+    const unverified = decodeUnverified(token);
+    if (unverified.iss !== context.issuer) throw invalid(DESCRIPTIONS.issuer);
 
     // 3. jose: header, crit, alg allow-list, key (resolveKey), signature, typ, iss, aud, nbf, exp.
+    //    An ordinary ES256 token takes the same steps with node:crypto's ECDSA (es256.ts).
     let payload: JWTPayload;
+    const now = context.now();
     try {
-      ({ payload } = await jwtVerify(token, resolveKey, { ...options, currentDate: new Date(context.now()) }));
+      const header = native && ordinaryEs256Header(token);
+      if (header) {
+        await native.verifySignature(token, await resolveKey(header));
+        payload = validateClaims(header, unverified, claimRules, now);
+      } else {
+        ({ payload } = await jwtVerify(token, resolveKey, { ...jwtOptions, currentDate: new Date(now) }));
+      }
     } catch (error) {
       throw toAuthError(error);
     }
