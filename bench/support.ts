@@ -20,7 +20,10 @@ export const SERVER_CORE = cpus().length > 1 ? 1 : 0;
 
 /** Runs a command pinned to one core with taskset. */
 export function pinned(core: number, args: string[], env: Record<string, string | undefined> = {}): ChildProcess {
-  return spawn('taskset', ['-c', String(core), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // BENCH_PROFILE_DIR: every Node process under test writes a CPU profile there (bench/profile.ts reads them).
+  const profile = process.env.BENCH_PROFILE_DIR;
+  const command = profile && args[0] === process.execPath ? [args[0], '--cpu-prof', `--cpu-prof-dir=${profile}`, ...args.slice(1)] : args;
+  return spawn('taskset', ['-c', String(core), ...command], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 export interface BenchServer {
