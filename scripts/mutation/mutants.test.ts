@@ -1,8 +1,11 @@
 // The mutations `npm run mutate` applies: one place per mutant, never inside strings, comments,
-// imports or types, and never a mutant that does not parse.
+// imports or types, and never a mutant that does not parse; and no source file left unmapped.
 import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { generateMutants } from './mutants.ts';
+import { TARGETS } from './targets.ts';
 
 const SOURCE = [
   "import { a } from './a.ts';",
@@ -42,4 +45,18 @@ test('a mutant is refused on a file that changed since it was generated', () => 
 test('a mutant that does not parse is dropped', () => {
   // Removing the call would leave a dangling argument list: no mutant of that line.
   assert.deepEqual(generateMutants('split.ts', 'save(\n  1,\n  2);\nsave(3);').map((m) => m.line), [4]);
+});
+
+test('every source file of the mutated folders has tests mapped, and the mapped test files exist', () => {
+  const root = new URL('../../', import.meta.url).pathname;
+  for (const folder of ['packages/sdk/src', 'packages/server/src/engine']) {
+    for (const name of readdirSync(join(root, folder)).filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts') && file !== 'index.ts')) {
+      const tests = TARGETS[`${folder}/${name}`];
+      assert.ok(tests && tests.length > 0, `${folder}/${name} has no tests in scripts/mutation/targets.ts: a mutation run would skip it`);
+    }
+  }
+  for (const [source, tests] of Object.entries(TARGETS)) {
+    assert.ok(existsSync(join(root, source)), `${source} (targets.ts) does not exist`);
+    for (const file of tests) assert.ok(existsSync(join(root, file)), `${source}: mapped test ${file} does not exist`);
+  }
 });
