@@ -59,7 +59,7 @@ function createNativeEs256(crypto: NodeCrypto, Buffer: NodeBuffer): NativeEs256 
     async verifySignature(token, key) {
       const dot = token.lastIndexOf('.');
       const keyObject = keyObjectOf(key);
-      let verified = false;
+      let verified: boolean;
       try {
         verified = crypto.verify(
           'sha256',
@@ -154,9 +154,10 @@ function normalizeTyp(value: string): string {
   return value.includes('/') ? normalized : `application/${normalized}`;
 }
 
-/** jose's isObject (lib/validate.js): a plain JSON object. */
+/**
+ * jose's isObject (lib/validate.js) for what JSON.parse can return: an object, not an array or null
+ * (JSON.parse makes no other kind of object; a "__proto__" member is an own property).
+ */
 function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Object.prototype.toString.call(value) !== '[object Object]') return false;
-  const prototype = Object.getPrototypeOf(value) as object | null;
-  return prototype === null || Object.getPrototypeOf(prototype) === null;
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -9,7 +9,7 @@ import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { test } from 'node:test';
 import { AuthError } from '@gatehouse/sdk';
 import { StaticKeys } from '../src/jwks.ts';
-import { nativeEs256, ordinaryEs256Header } from '../src/es256.ts';
+import { nativeEs256, ordinaryEs256Header, validateClaims } from '../src/es256.ts';
 import { createJwtVerifier, type JwtVerifyContext } from '../src/verify-jwt.ts';
 
 const ISSUER = 'https://issuer.example.test';
@@ -179,5 +179,34 @@ test('a clock that answers NaN or Infinity is an error on both paths, never a pa
     const [fromNative, fromJose] = [await outcomeOf(createJwtVerifier(broken), token), await outcomeOf(createJwtVerifier(broken, { native: false }), token)];
     assert.deepEqual(fromNative, { ok: false, error: 'TypeError: Invalid currentDate option input' });
     assert.deepEqual(fromNative, fromJose);
+  }
+});
+
+// What verify-jwt.ts already guarantees before these run (the key store binds keys to ES256, the
+// issuer is checked on the unverified payload, the tolerance is validated with the options) is
+// checked again here, as jose checks it again: each check on its own.
+test('the native primitives on their own: key type, issuer, tolerance, KeyObjects made once', async (t) => {
+  const { subtle } = globalThis.crypto;
+  const es256 = (jwkKey: JsonWebKey) => subtle.importKey('jwk', jwkKey, { name: 'ECDSA', namedCurve: jwkKey.crv! }, false, ['verify']);
+  const token = signed(segment(HEADER), segment(CLAIMS));
+  const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey.export({ format: 'jwk' });
+  for (const key of [
+    await es256(p384),
+    await subtle.importKey('jwk', { ...privateKey.export({ format: 'jwk' }) }, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']),
+    await subtle.importKey('jwk', generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' }), { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, false, ['verify']),
+  ]) {
+    await assert.rejects(nativeEs256!.verifySignature(token, key), /needs a P-256 ECDSA public key/, `${key.type} ${key.algorithm.name}`);
+  }
+  const key = await es256(publicKey.export({ format: 'jwk' }));
+  const from = t.mock.method(process.getBuiltinModule('node:crypto').KeyObject, 'from');
+  for (let index = 0; index < 3; index += 1) await nativeEs256!.verifySignature(token, key);
+  assert.equal(from.mock.callCount(), 1, 'one KeyObject per CryptoKey');
+
+  const rules = { issuer: ISSUER, audience: AUDIENCE, typ: 'at+jwt', clockToleranceSec: TOLERANCE };
+  const header = { alg: 'ES256', typ: 'at+jwt' };
+  assert.deepEqual(validateClaims(header, { ...CLAIMS }, rules, NOW * 1000), CLAIMS);
+  assert.throws(() => validateClaims(header, { ...CLAIMS, iss: 'https://other.example' }, rules, NOW * 1000), (error: { claim?: string }) => error.claim === 'iss');
+  for (const clockToleranceSec of [-1, Number.NaN, Number.POSITIVE_INFINITY]) {
+    assert.throws(() => validateClaims(header, { ...CLAIMS }, { ...rules, clockToleranceSec }, NOW * 1000), /Invalid clockTolerance option input/);
   }
 });

@@ -14,6 +14,7 @@ import { gatehouse as expressGatehouse } from '@gatehouse/sdk/express';
 import { gatehouse as fastifyGatehouse } from '@gatehouse/sdk/fastify';
 import { gatehouse as honoGatehouse } from '@gatehouse/sdk/hono';
 import { createTestIssuer, type TestIssuer } from '@gatehouse/sdk/testing';
+import { metadataResponse } from '../src/protected-resource.ts';
 
 const AUDIENCE = 'https://api.example.test/mcp';
 const METADATA_PATH = '/.well-known/oauth-protected-resource/mcp';
@@ -118,6 +119,12 @@ test('metadata locations follow RFC 9728 §3.1, and misuse fails at construction
   assert.deepEqual(metadataLocation('https://api.example.test/v1/mcp/'), { path: '/.well-known/oauth-protected-resource/v1/mcp', url: 'https://api.example.test/.well-known/oauth-protected-resource/v1/mcp' });
   assert.throws(() => createAuthenticator(issuer.authenticatorOptions({ audience: 'notes-api', protectedResource: true })), /protectedResource: the audience must be an absolute URL/);
   assert.throws(() => createAuthenticator(issuer.authenticatorOptions({ protectedResource: { scopes: ['a b'] } })), /protectedResource.scopes/);
+  assert.throws(() => createAuthenticator(issuer.authenticatorOptions({ protectedResource: 'yes' as never })), /protectedResource: expected true or an object/);
+  assert.throws(() => createAuthenticator(issuer.authenticatorOptions({ protectedResource: null as never })), /protectedResource: expected true or an object/);
+  // An empty scope list says nothing: no empty scopes_supported, so the adapter's declared scopes fill it.
+  const empty = createAuthenticator(issuer.authenticatorOptions({ protectedResource: { scopes: [] } })).description.protectedResource!;
+  assert.equal('scopes_supported' in empty.metadata, false);
+  assert.deepEqual(JSON.parse(metadataResponse(empty, ['tools:read']).body).scopes_supported, ['tools:read']);
   // Without the option nothing changes: no metadata, no resource_metadata.
   assert.equal(createAuthenticator(issuer.authenticatorOptions()).description.protectedResource, undefined);
 });
