@@ -56,6 +56,9 @@ function corpus(): Array<[string, string]> {
   add('header null', null, CLAIMS);
   cases.push(['header not JSON', signed(segment('{"alg":"ES256",'), segment(CLAIMS))]);
   cases.push(['header not UTF-8', signed(Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]).toString('base64url'), segment(CLAIMS))]);
+  // An ordinary header but for one byte that is not UTF-8, inside a string: jose refuses the header.
+  const ordinaryButOneByte = Buffer.concat([Buffer.from('{"alg":"ES256","typ":"at+jwt","kid":"k1","x":"'), Buffer.from([0xff]), Buffer.from('"}')]);
+  cases.push(['ordinary header with a byte that is not UTF-8', signed(ordinaryButOneByte.toString('base64url'), segment(CLAIMS))]);
   cases.push(['duplicate alg member', signed(segment('{"alg":"none","typ":"at+jwt","kid":"k1","alg":"ES256"}'), segment(CLAIMS))]);
   cases.push(['__proto__ in header', signed(segment('{"alg":"ES256","typ":"at+jwt","kid":"k1","__proto__":{"crit":["x"]}}'), segment(CLAIMS))]);
 
@@ -143,6 +146,8 @@ test('node:crypto is available here, so ordinary ES256 tokens take the native pa
   assert.ok(nativeEs256, 'process.getBuiltinModule("node:crypto") should be there on Node 24');
   assert.ok(ordinaryEs256Header(signed(segment(HEADER), segment(CLAIMS))));
   assert.equal(ordinaryEs256Header(signed(segment({ ...HEADER, crit: ['x'] }), segment(CLAIMS))), undefined);
+  // A header without kid is ordinary too (a key set of one key).
+  assert.deepEqual(ordinaryEs256Header(signed(segment({ alg: 'ES256', typ: 'at+jwt' }), segment(CLAIMS))), { alg: 'ES256', typ: 'at+jwt' });
 });
 
 test('the native path answers every token of the corpus exactly as jose does', async () => {
@@ -206,6 +211,7 @@ test('the native primitives on their own: key type, issuer, tolerance, KeyObject
   const header = { alg: 'ES256', typ: 'at+jwt' };
   assert.deepEqual(validateClaims(header, { ...CLAIMS }, rules, NOW * 1000), CLAIMS);
   assert.throws(() => validateClaims(header, { ...CLAIMS, iss: 'https://other.example' }, rules, NOW * 1000), (error: { claim?: string }) => error.claim === 'iss');
+  assert.deepEqual(validateClaims(header, { ...CLAIMS }, { ...rules, clockToleranceSec: 0 }, NOW * 1000), CLAIMS, 'no tolerance is a tolerance');
   for (const clockToleranceSec of [-1, Number.NaN, Number.POSITIVE_INFINITY]) {
     assert.throws(() => validateClaims(header, { ...CLAIMS }, { ...rules, clockToleranceSec }, NOW * 1000), /Invalid clockTolerance option input/);
   }

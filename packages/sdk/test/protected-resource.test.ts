@@ -125,6 +125,16 @@ test('metadata locations follow RFC 9728 §3.1, and misuse fails at construction
   const empty = createAuthenticator(issuer.authenticatorOptions({ protectedResource: { scopes: [] } })).description.protectedResource!;
   assert.equal('scopes_supported' in empty.metadata, false);
   assert.deepEqual(JSON.parse(metadataResponse(empty, ['tools:read']).body).scopes_supported, ['tools:read']);
+  // Its name and documentation when given, nothing when not; its own scopes win over the adapter's.
+  const named = createAuthenticator(issuer.authenticatorOptions({ protectedResource: { name: 'Items', documentation: 'https://docs.example.test', scopes: ['a'] } })).description.protectedResource!;
+  assert.equal(named.metadata.resource_name, 'Items');
+  assert.equal(named.metadata.resource_documentation, 'https://docs.example.test');
+  assert.deepEqual(JSON.parse(metadataResponse(named, ['b']).body).scopes_supported, ['a']);
+  const bare = createAuthenticator(issuer.authenticatorOptions({ protectedResource: true })).description.protectedResource!;
+  assert.equal('resource_name' in bare.metadata || 'resource_documentation' in bare.metadata, false);
+  for (const audience of ['https://api.example.test/?v=1', 'https://api.example.test/#x']) {
+    assert.throws(() => createAuthenticator(issuer.authenticatorOptions({ audience, protectedResource: true })), /must not have a query or fragment/);
+  }
   // Without the option nothing changes: no metadata, no resource_metadata.
   assert.equal(createAuthenticator(issuer.authenticatorOptions()).description.protectedResource, undefined);
 });
