@@ -246,6 +246,10 @@ test('some URLs are never fetched: private, link-local and loopback addresses, n
   // The rule alone, for the addresses the suite cannot reach.
   assert.equal(refusedDocumentUrl('https://agent.example/agent.json', false), undefined);
   assert.match(refusedDocumentUrl('https://[fe80::1]/agent.json', false)!, /link-local/);
+  // oidc-provider only takes https URLs for document clients; the rule refuses the others itself.
+  assert.match(refusedDocumentUrl('http://agent.example/agent.json', false)!, /over https only/);
+  assert.match(refusedDocumentUrl('http://localhost/agent.json', true)!, /over https only/, 'even with loopback documents allowed');
+  assert.match(refusedDocumentUrl('not a url', false)!, /not a URL/);
 });
 
 test('a fetched document is kept at least a minute, whatever its Cache-Control says', async (t) => {
