@@ -148,6 +148,8 @@ test('confidential methods, other grants and bad redirect URIs are refused in RF
     [{ redirect_uris: [REDIRECT], grant_types: ['client_credentials'] }, 'invalid_client_metadata'],
     [{ redirect_uris: [REDIRECT], response_types: ['token'] }, 'invalid_client_metadata'],
     [{ redirect_uris: [REDIRECT], client_name: 42 }, 'invalid_client_metadata'],
+    [{ redirect_uris: [REDIRECT], application_type: 'service' }, 'invalid_client_metadata'],
+    [{ redirect_uris: [REDIRECT], application_type: 7 }, 'invalid_client_metadata'],
     [{}, 'invalid_redirect_uri'],
     [{ redirect_uris: 'http://127.0.0.1/cb' }, 'invalid_redirect_uri'],
     [{ redirect_uris: ['https://*.example.com/cb'] }, 'invalid_redirect_uri'],

@@ -152,3 +152,19 @@ test('an API with no scopes is granted like any other; the default API only to t
   const refreshed = await tokenRequest(issuer, { grant_type: 'refresh_token', refresh_token: user.body.refresh_token }, seed.passwordClient);
   assert.deepEqual([refreshed.status, refreshed.body.error], [400, 'invalid_grant']);
 });
+
+// ADR 0004: no `scope` in a password request asks for everything the user may have at the API;
+// an empty username or password is a malformed request, not a failed login.
+test('the password grant: no scope means every scope the user may have; empty credentials are invalid_request', async (t) => {
+  const { issuer, seed } = await setup(t);
+  const all = await tokenRequest(issuer, { grant_type: 'password', ...JOHN }, seed.passwordClient);
+  assert.equal(all.status, 200, JSON.stringify(all.body));
+  assert.deepEqual(String(decodeJwt(all.body.access_token).scope).split(' ').sort(), ['items', 'me']);
+  const some = await tokenRequest(issuer, { grant_type: 'password', ...JOHN, scope: 'me' }, seed.passwordClient);
+  assert.equal(decodeJwt(some.body.access_token).scope, 'me');
+  for (const form of [{ username: '', password: JOHN.password }, { username: JOHN.username, password: '' }, { username: JOHN.username }]) {
+    const refused = await tokenRequest(issuer, { grant_type: 'password', ...form }, seed.passwordClient);
+    assert.equal(refused.status, 400, JSON.stringify(form));
+    assert.equal(refused.body.error, 'invalid_request', JSON.stringify(form));
+  }
+});
