@@ -162,7 +162,8 @@ test('the password grant: no scope means every scope the user may have; empty cr
   assert.deepEqual(String(decodeJwt(all.body.access_token).scope).split(' ').sort(), ['items', 'me']);
   const some = await tokenRequest(issuer, { grant_type: 'password', ...JOHN, scope: 'me' }, seed.passwordClient);
   assert.equal(decodeJwt(some.body.access_token).scope, 'me');
-  for (const form of [{ username: '', password: JOHN.password }, { username: JOHN.username, password: '' }, { username: JOHN.username }]) {
+  const forms: Record<string, string>[] = [{ username: '', password: JOHN.password }, { username: JOHN.username, password: '' }, { username: JOHN.username }];
+  for (const form of forms) {
     const refused = await tokenRequest(issuer, { grant_type: 'password', ...form }, seed.passwordClient);
     assert.equal(refused.status, 400, JSON.stringify(form));
     assert.equal(refused.body.error, 'invalid_request', JSON.stringify(form));
