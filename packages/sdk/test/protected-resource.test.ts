@@ -125,6 +125,7 @@ test('metadata locations follow RFC 9728 §3.1, and misuse fails at construction
   const empty = createAuthenticator(issuer.authenticatorOptions({ protectedResource: { scopes: [] } })).description.protectedResource!;
   assert.equal('scopes_supported' in empty.metadata, false);
   assert.deepEqual(JSON.parse(metadataResponse(empty, ['tools:read']).body).scopes_supported, ['tools:read']);
+  assert.equal('scopes_supported' in JSON.parse(metadataResponse(empty, []).body), false, 'nor from an adapter with none');
   // Its name and documentation when given, nothing when not; its own scopes win over the adapter's.
   const named = createAuthenticator(issuer.authenticatorOptions({ protectedResource: { name: 'Items', documentation: 'https://docs.example.test', scopes: ['a'] } })).description.protectedResource!;
   assert.equal(named.metadata.resource_name, 'Items');
