@@ -7,6 +7,7 @@ import { decodeJwt } from 'jose';
 import * as clients from '../src/storage/clients.ts';
 import * as roles from '../src/storage/roles.ts';
 import * as users from '../src/storage/users.ts';
+import { sha256 } from '../src/secrets.ts';
 import { adminUser, startAdmin } from './admin-support.ts';
 import { ITEMS_API, seedDemo, startInProcess, tokenRequest } from '@gatehouse/test-support/gatehouse';
 import { tempPostgres } from '@gatehouse/test-support/postgres';
@@ -162,4 +163,18 @@ test('the admin API (checkJwts, no cache) refuses at once a token whose admin sc
   const refused = await admin.call('GET', '/admin/api/audit-events', { token: auditor.token });
   assert.equal(refused.status, 401, 'the whole token is refused, not only the scope taken away');
   assert.match(refused.headers.get('www-authenticate') ?? '', /error="invalid_token"/);
+});
+
+// Each check of a user JWT stands on its own, whatever else disabling or revoking also does:
+// the user's flag alone (the grant left in place), the token's record alone.
+test('a user JWT is inactive once its user is flagged disabled even with its grant intact, and once its record is gone', async (t) => {
+  const { post, userTokens, db } = await setup(t);
+  const introspect = async (token: string) => (await post('/introspect', { token })).body;
+  const flagged = (await userTokens()).access_token;
+  const orphan = (await userTokens()).access_token;
+  assert.equal((await introspect(flagged)).active, true);
+  await db.deleteFrom('access_tokens').where('jti_hash', '=', sha256(String(decodeJwt(orphan).jti))).execute();
+  assert.deepEqual(await introspect(orphan), { active: false }, 'no record: the grant it belongs to is unknown');
+  await db.updateTable('users').set({ disabled: 1 }).where('username', '=', 'johndoe').execute();
+  assert.deepEqual(await introspect(flagged), { active: false }, 'the disabled flag alone');
 });
