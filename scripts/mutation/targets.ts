@@ -38,7 +38,7 @@ export const TARGETS: Readonly<Record<string, readonly string[]>> = {
   'packages/server/src/engine/configuration.ts': [`${SERVER}/provider-configuration.test.ts`, `${SERVER}/client-auth.test.ts`],
   'packages/server/src/engine/console-client.ts': [`${SERVER}/attack-built-in-clients.test.ts`, `${SERVER}/client-registration.test.ts`],
   'packages/server/src/engine/dynamic-registration.ts': [`${SERVER}/dynamic-registration.test.ts`, `${SERVER}/attack-dynamic-clients.test.ts`],
-  'packages/server/src/engine/grants.ts': [`${SERVER}/resource-grants.test.ts`, `${SERVER}/authorization-code.test.ts`, `${SERVER}/login.test.ts`],
+  'packages/server/src/engine/grants.ts': [`${SERVER}/resource-grants.test.ts`, `${SERVER}/authorization-code.test.ts`, `${SERVER}/login.test.ts`, `${SERVER}/refresh-token.test.ts`],
   'packages/server/src/engine/interaction-policy.ts': [`${SERVER}/stale-session.test.ts`, `${SERVER}/login.test.ts`],
   'packages/server/src/engine/interactions.ts': [`${SERVER}/login.test.ts`, `${SERVER}/stale-session.test.ts`],
   'packages/server/src/engine/key-maintenance.ts': [`${SERVER}/keys.test.ts`, 'e2e/key-rotation.test.ts'],
