@@ -105,3 +105,22 @@ test('the admin API\'s failure limit and audit log see the same client address b
   assert.ok(items.length > 0);
   assert.deepEqual([...new Set(items.map((e) => e.ip))], ['198.51.100.7']);
 });
+
+// What the engine answers carries the same two headers as our own pages: no MIME sniffing, and no
+// Referer (an authorization code or a state in a URL must not leak to the next site).
+test('every engine answer says nosniff and no-referrer, and names the public URL, not the Host header', async (t) => {
+  const gh = await setup(t);
+  const { end_session_endpoint: endSession, jwks_uri: jwks } = (await (await fetch(`${gh.issuer}/.well-known/openid-configuration`)).json()) as Record<string, string>;
+  const answers = await Promise.all(
+    [`${gh.issuer}/.well-known/openid-configuration`, jwks!, `${gh.issuer}/authorize?client_id=nobody`, endSession!].map((url) =>
+      fetch(url, { redirect: 'manual', headers: { host: 'evil.example' } }),
+    ),
+  );
+  for (const answer of answers) {
+    assert.equal(answer.headers.get('x-content-type-options'), 'nosniff', answer.url);
+    assert.equal(answer.headers.get('referrer-policy'), 'no-referrer', answer.url);
+  }
+  const discovery = (await answers[0]!.json()) as { issuer: string; token_endpoint: string };
+  assert.equal(discovery.issuer, gh.issuer);
+  assert.equal(discovery.token_endpoint, `${gh.issuer}/token`);
+});
