@@ -6,6 +6,7 @@ import * as apis from '../src/storage/apis.ts';
 import * as clients from '../src/storage/clients.ts';
 import * as signingKeys from '../src/storage/keys.ts';
 import { ITEMS_API, seedDemo, startInProcess, tokenRequest } from '@gatehouse/test-support/gatehouse';
+import { waitFor } from '@gatehouse/test-support/wait';
 
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'];
 
@@ -150,4 +151,31 @@ test("a retired key stays published as long as an API's own (longer) access-toke
   const gone = await retiredAgo(DAY + 60);
   assert.equal(gone.keys.find((k) => k.kid === oldKid), undefined);
   assert.equal((await signingKeys.listSigningKeys(gh.db)).find((k) => k.kid === oldKid), undefined);
+});
+
+// The periodic check (GATEHOUSE_KEY_CHECK_INTERVAL) is the safety net; a scheduled rotation comes
+// due on its own timer, armed at start and whenever the keys change, to the millisecond rather
+// than at the next check. Here the check is an hour apart: only the timer can activate the keys.
+test('a scheduled rotation activates on its own timer, armed at start and when the keys change', async (t) => {
+  const env = { GATEHOUSE_KEY_CHECK_INTERVAL: '3600' };
+  const first = await startInProcess(t, env);
+  const seed = await seedDemo(first.db);
+  const kidOf = async (issuer: string) =>
+    decodeProtectedHeader((await tokenRequest(issuer, { grant_type: 'client_credentials', resource: ITEMS_API }, seed.service)).body.access_token).kid;
+  const oldKid = await kidOf(first.issuer);
+
+  // Armed when the keys change: a rotation scheduled a moment from now, announced.
+  const soon = await signingKeys.scheduleKeyRotation(first.db, 'ES256', Date.now() + 1_000);
+  await first.server.changed('keys');
+  await waitFor(async () => (await kidOf(first.issuer)) === soon.kid, { timeout: 20_000, message: 'the scheduled key signs, with no periodic check' });
+  assert.notEqual(soon.kid, oldKid);
+
+  // Armed at start: a rotation scheduled while no instance runs comes due in the next one.
+  const due = Date.now() + 4_000;
+  const later = await signingKeys.scheduleKeyRotation(first.db, 'ES256', due);
+  await first.close();
+  const second = await startInProcess(t, { ...env, GATEHOUSE_DATABASE_URL: first.databaseUrl });
+  const signer = await kidOf(second.issuer);
+  if (Date.now() < due) assert.equal(signer, soon.kid, 'not yet due');
+  await waitFor(async () => (await kidOf(second.issuer)) === later.kid, { timeout: 20_000, message: 'the key scheduled before start signs' });
 });
