@@ -12,7 +12,7 @@ import { createBrowser, formValue, loginThroughForm } from '@gatehouse/test-supp
 import { startInProcess, testSecretKey } from '@gatehouse/test-support/gatehouse';
 import { startHttpsServer, trustInThisProcess } from '@gatehouse/test-support/https-server';
 import { ConfigError, loadConfig } from '../src/config/load.ts';
-import { MAX_CLIENT_ID_URL_LENGTH, METADATA_FETCHES_PER_ADDRESS_PER_MINUTE, METADATA_DOCUMENT_MAX_BYTES, refusedDocumentUrl } from '../src/engine/metadata-documents.ts';
+import { MAX_CLIENT_ID_URL_LENGTH, METADATA_FETCHES_PER_ADDRESS_PER_MINUTE, METADATA_DOCUMENT_MAX_BYTES, constrainMetadataDocumentClient, refusedDocumentUrl } from '../src/engine/metadata-documents.ts';
 import * as apis from '../src/storage/apis.ts';
 import * as clients from '../src/storage/clients.ts';
 import * as roles from '../src/storage/roles.ts';
@@ -327,4 +327,21 @@ test('a document cannot register a back-channel logout URI: the server never POS
   const confirmed = await browser.post(new URL(/action="([^"]+)"/.exec(html)![1]!, issuer), { xsrf: formValue(html, 'xsrf'), logout: 'yes' });
   assert.equal(confirmed.status, 303);
   assert.equal(fetchesOf('/bcl'), 0, 'nothing was sent to the URI the document named');
+});
+
+test("a document's scope: OpenID scopes only, offline_access only with refresh tokens, all of them when it says none", () => {
+  const OIDC = ['openid', 'profile', 'email', 'offline_access'];
+  const constrained = (document: Record<string, unknown>) => {
+    const metadata: Record<string, unknown> = { client_id: 'https://agent.example/agent.json', redirect_uris: ['https://agent.example/cb'], ...document };
+    constrainMetadataDocumentClient(metadata, OIDC);
+    return metadata.scope;
+  };
+  assert.equal(constrained({}), 'openid profile email', 'silent: every OpenID scope but offline_access (no refresh grant)');
+  assert.equal(constrained({ grant_types: ['authorization_code', 'refresh_token'] }), 'openid profile email offline_access');
+  assert.equal(constrained({ scope: 'email items:write admin' }), 'email', 'API scopes come from the API policy, not the document');
+  assert.equal(constrained({ scope: 'items:write' }), 'openid', 'nothing left: openid');
+  // Not a document client: left alone.
+  const registered: Record<string, unknown> = { client_id: 'app', scope: 'items:write' };
+  constrainMetadataDocumentClient(registered, OIDC);
+  assert.equal(registered.scope, 'items:write');
 });
