@@ -345,3 +345,22 @@ test("a document's scope: OpenID scopes only, offline_access only with refresh t
   constrainMetadataDocumentClient(registered, OIDC);
   assert.equal(registered.scope, 'items:write');
 });
+
+// engine/public-client-basic.ts: a client id in `Authorization: Basic base64("<id>:")` is looked
+// up before oidc-provider's context exists. A URL id is left to oidc-provider, so its document is
+// fetched under the same per-address limit as at /authorize, never around it.
+test('a document client named in a Basic header is fetched under the per-address limit too', async (t) => {
+  const { serve, documents, issuer } = await setup(t);
+  const urls = Array.from({ length: METADATA_FETCHES_PER_ADDRESS_PER_MINUTE + 5 }, (_, i) => serve(`/basic-${i}.json`));
+  for (const url of urls) {
+    const answer = await fetch(`${issuer}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${encodeURIComponent(url)}:`).toString('base64')}` },
+      body: new URLSearchParams({ grant_type: 'authorization_code', code: 'nothing', redirect_uri: REDIRECT, code_verifier: 'x'.repeat(43) }).toString(),
+    });
+    assert.ok(answer.status >= 400 && answer.status < 500, `${answer.status}`);
+    await answer.body?.cancel();
+  }
+  const fetched = documents.requests.filter((path) => path.startsWith('/basic-')).length;
+  assert.ok(fetched <= METADATA_FETCHES_PER_ADDRESS_PER_MINUTE, `${fetched} documents fetched for one address`);
+});
