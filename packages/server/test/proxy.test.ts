@@ -120,6 +120,11 @@ test('every engine answer says nosniff and no-referrer, and names the public URL
     assert.equal(answer.headers.get('x-content-type-options'), 'nosniff', answer.url);
     assert.equal(answer.headers.get('referrer-policy'), 'no-referrer', answer.url);
   }
+  // The error page says what was wrong with the request (its description), as oidc-provider put it.
+  const errorPage = await answers[2]!.text();
+  assert.match(errorPage, /We could not sign you in/);
+  assert.match(errorPage, /<code>invalid_client<\/code>/);
+  assert.doesNotMatch(errorPage, /Something went wrong on our side/, 'a client error is not a server error');
   const discovery = (await answers[0]!.json()) as { issuer: string; token_endpoint: string };
   assert.equal(discovery.issuer, gh.issuer);
   assert.equal(discovery.token_endpoint, `${gh.issuer}/token`);

@@ -162,6 +162,14 @@ test('the password grant: no scope means every scope the user may have; empty cr
   assert.deepEqual(String(decodeJwt(all.body.access_token).scope).split(' ').sort(), ['items', 'me']);
   const some = await tokenRequest(issuer, { grant_type: 'password', ...JOHN, scope: 'me' }, seed.passwordClient);
   assert.equal(decodeJwt(some.body.access_token).scope, 'me');
+  // RFC 8707 §2: one resource per token request for this grant; two are invalid_target.
+  const two = new URLSearchParams({ grant_type: 'password', ...JOHN });
+  two.append('resource', ITEMS_API);
+  two.append('resource', BILLING_API);
+  const basic = `Basic ${Buffer.from(`${seed.passwordClient.clientId}:${seed.passwordClient.clientSecret}`).toString('base64')}`;
+  const twoResources = await fetch(`${issuer}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic }, body: two.toString() });
+  assert.equal(twoResources.status, 400);
+  assert.equal(((await twoResources.json()) as { error: string }).error, 'invalid_target');
   const forms: Record<string, string>[] = [{ username: '', password: JOHN.password }, { username: JOHN.username, password: '' }, { username: JOHN.username }];
   for (const form of forms) {
     const refused = await tokenRequest(issuer, { grant_type: 'password', ...form }, seed.passwordClient);
