@@ -60,3 +60,9 @@ test('every source file of the mutated folders has tests mapped, and the mapped 
     for (const file of tests) assert.ok(existsSync(join(root, file)), `${source}: mapped test ${file} does not exist`);
   }
 });
+
+test('a mutant that only changes a type is not generated: it could never be killed', () => {
+  const source = ['export function f(x: string | true, y = true): boolean {', '  return y;', '}'].join('\n');
+  const mutants = generateMutants('types.ts', source);
+  assert.deepEqual(mutants.map((m) => m.mutated), ['export function f(x: string | true, y = false): boolean {']);
+});

@@ -104,14 +104,23 @@ export function generateMutants(file: string, source: string): Mutant[] {
     const call = CALL_STATEMENT.exec(line);
     if (call && !/^\s*(return|throw|if|for|while|const|let|super)\b/.test(line)) add(index, call[1]!.length, 'remove-call', `${call[1]};`);
   });
-  return mutants.filter((mutant) => parses(mutant.apply(source)));
+  // A mutant that does not parse would only be "killed" by the syntax error; one whose JavaScript
+  // is the original's changed nothing but a type (`options: Shape | true`) and cannot be killed.
+  const javascript = stripped(source);
+  return mutants.filter((mutant) => {
+    const mutated = stripped(mutant.apply(source));
+    return mutated !== undefined && mutated !== javascript;
+  });
 }
 
-function parses(source: string): boolean {
+/**
+ * The JavaScript of a TypeScript source, or undefined if it does not parse. Types are blanked out
+ * in place, so runs of whitespace are made one (mutants never touch string literals).
+ */
+function stripped(source: string): string | undefined {
   try {
-    stripTypeScriptTypes(source);
-    return true;
+    return stripTypeScriptTypes(source).replace(/\s+/g, ' ');
   } catch {
-    return false;
+    return undefined;
   }
 }
