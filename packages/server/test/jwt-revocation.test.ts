@@ -27,7 +27,7 @@ async function setup(t: test.TestContext, store: Store = 'sqlite') {
       body: new URLSearchParams(form).toString(),
     });
     const text = await response.text();
-    return { status: response.status, body: text ? JSON.parse(text) : undefined };
+    return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers };
   };
   const userTokens = async () =>
     (await tokenRequest(gh.issuer, { grant_type: 'password', username: 'johndoe', password: 'correct horse', scope: 'me items' }, seed.passwordClient)).body as {
@@ -120,6 +120,7 @@ for (const store of ['sqlite', 'postgres'] as const) {
     assert.equal(failed.status, 500);
     assert.equal(failed.body.error, 'server_error');
     assert.equal(failed.body.active, undefined);
+    assert.equal(failed.headers.get('cache-control'), 'no-store', 'an error is never cached either');
   });
 
   test(`[${store}] a scope taken away (from the user's roles or from the client) makes the JWTs carrying it inactive; the others stay active`, async (t) => {
