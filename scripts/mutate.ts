@@ -106,14 +106,17 @@ async function main(): Promise<void> {
     if (current) writeFileSync(join(ROOT, current), originals.get(current)!);
     current = undefined;
   };
+  const outcomes: Outcome[] = [];
+  // Stopped early (Ctrl-C, a kill): the source is put back and what ran is reported as if the
+  // budget had run out, so a long run can be ended at any time without losing it.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
       restore();
+      summarize(outcomes, mutants.length, values.report);
       process.exit(130);
     });
   }
 
-  const outcomes: Outcome[] = [];
   for (const mutant of mutants) {
     if (Date.now() > deadline) break;
     current = mutant.file;
@@ -135,13 +138,18 @@ async function main(): Promise<void> {
     console.log(`${mark.padEnd(8)} ${mutant.file}:${mutant.line} [${mutant.operator}] ${mutant.original}  →  ${mutant.mutated}`);
   }
 
+  summarize(outcomes, mutants.length, values.report);
+}
+
+/** The score over the mutants run, each survivor's id (for `--only`), and the JSON report. */
+function summarize(outcomes: readonly Outcome[], generated: number, report: string | undefined): void {
   const detected = outcomes.filter((o) => o.status !== 'survived').length;
-  console.log(`\n${outcomes.length} of ${mutants.length} mutants run; ${detected} detected (killed or timed out); score ${((100 * detected) / Math.max(1, outcomes.length)).toFixed(1)}%`);
+  console.log(`\n${outcomes.length} of ${generated} mutants run; ${detected} detected (killed or timed out); score ${((100 * detected) / Math.max(1, outcomes.length)).toFixed(1)}%`);
   const survivors = outcomes.filter((o) => o.status === 'survived');
   for (const { mutant } of survivors) console.log(`survivor: ${mutant.id}  ${mutant.original}  →  ${mutant.mutated}`);
-  if (values.report) {
+  if (report) {
     const rows = outcomes.map(({ mutant, status, by }) => ({ id: mutant.id, status, by, original: mutant.original, mutated: mutant.mutated }));
-    writeFileSync(values.report, `${JSON.stringify({ generated: mutants.length, run: outcomes.length, detected, outcomes: rows }, null, 2)}\n`);
+    writeFileSync(report, `${JSON.stringify({ generated, run: outcomes.length, detected, outcomes: rows }, null, 2)}\n`);
   }
 }
 
