@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as client from 'openid-client';
+import { createBrowser } from '@gatehouse/test-support/browser';
 import { startInProcess } from '@gatehouse/test-support/gatehouse';
 import * as clients from '../src/storage/clients.ts';
 
@@ -57,4 +58,31 @@ test('a registration holds no more redirect URIs than an operator may give a cli
   assert.equal(((await many.json()) as { error: string }).error, 'invalid_redirect_uri');
   assert.equal((await clients.listClients(db, {})).total, before, 'nothing stored');
   assert.equal((await register(50)).status, 201);
+});
+
+// A name anyone can register ("Google Drive") is never all the login page shows: it says where the
+// client answers, which is also where Cancel sends the browser (the error redirect after the
+// user's own click, ADR 0011). Operator clients show their host the same way.
+test('the login page says where a self-registered client answers, beside the name it chose', async (t) => {
+  const { issuer, db } = await startInProcess(t, { GATEHOUSE_DYNAMIC_CLIENT_REGISTRATION: 'true' });
+  const registered = await fetch(`${issuer}/connect/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ redirect_uris: [EVIL], client_name: 'Google Drive' }),
+  });
+  const { client_id: clientId } = (await registered.json()) as { client_id: string };
+  const browser = createBrowser();
+  const loginPageOf = async (id: string, redirectUri: string) => {
+    const url = new URL(`${issuer}/authorize`);
+    url.search = new URLSearchParams({ client_id: id, response_type: 'code', redirect_uri: redirectUri, scope: 'openid', code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()), code_challenge_method: 'S256' }).toString();
+    const start = await browser.get(url);
+    assert.equal(start.status, 303, await start.text());
+    const page = await browser.get(new URL(start.headers.get('location')!, issuer));
+    assert.equal(page.status, 200);
+    return page.text();
+  };
+  const page = await loginPageOf(clientId, EVIL);
+  assert.match(page, /to continue to <span class="client">Google Drive<\/span> \(at <strong class="destination">evil\.example<\/strong>\)/);
+  await clients.createClient(db, { clientId: 'operator-app', name: 'App', public: true, grantTypes: ['authorization_code'], redirectUris: ['https://app.example/cb'], firstParty: false });
+  assert.match(await loginPageOf('operator-app', 'https://app.example/cb'), /<strong class="destination">app\.example<\/strong>/);
 });

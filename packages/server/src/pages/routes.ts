@@ -56,12 +56,17 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
     passkey: `${INTERACTION_PATH}/${uid}/passkey`,
     passkeyOptions: `${INTERACTION_PATH}/${uid}/passkey/options`,
   });
-  const loginPage = (uid: string, clientName: string, extra: { username?: string; error?: string; notice?: string } = {}) =>
+  // The login page names the client as the consent page does, with where it answers (its
+  // redirect URI's host) and, for a client described by a metadata document, who describes it:
+  // a name anyone can choose is never the only thing shown, and Cancel sends the browser there.
+  const loginPage = (uid: string, view: ClientView, extra: { username?: string; error?: string; notice?: string } = {}) =>
     pages.login({
       action: actions(uid).login,
       abortAction: actions(uid).abort,
       csrf: csrf.issue(uid, 'interaction'),
-      clientName,
+      clientName: view.clientName,
+      publisher: view.publisher,
+      destination: destinationOf(view.redirectUri),
       forgotPasswordUrl: `${SELF_SERVICE_PATHS.forgotPassword}?interaction=${uid}`,
       registerUrl: options.registration ? `${SELF_SERVICE_PATHS.register}?interaction=${uid}` : undefined,
       passkey: { action: actions(uid).passkey, optionsAction: actions(uid).passkeyOptions },
@@ -114,7 +119,7 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
     const view = await interactions.load(request.raw, reply.raw, uid);
     const targets = [originOf(view.redirectUri)];
     if (view.prompt === 'login') {
-      return sendPage(reply, 200, loginPage(uid, view.clientName), targets);
+      return sendPage(reply, 200, loginPage(uid, view), targets);
     }
     if (view.prompt === 'consent') {
       const consent = await interactions.consentView(request.raw, reply.raw, uid);
@@ -132,7 +137,7 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
     const { uid } = request.params;
     const view = await interactions.load(request.raw, reply.raw, uid);
     const targets = [originOf(view.redirectUri)];
-    const rerender = (status: number, error: string, username: string) => sendPage(reply, status, loginPage(uid, view.clientName, { username, error }), targets);
+    const rerender = (status: number, error: string, username: string) => sendPage(reply, status, loginPage(uid, view, { username, error }), targets);
 
     if (!csrf.verify(uid, 'interaction', formField(request.body, 'csrf'))) return formExpired(reply);
     if (view.prompt !== 'login') return expired(reply);
@@ -175,7 +180,7 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
     const pending = formField(request.body, 'pending');
     const firstStep = readSecondFactorPending(uid, pending);
     const user = firstStep === undefined ? undefined : await accountSummary(db, firstStep.userId);
-    if (!firstStep || !user || user.disabled || !user.twoFactor) return sendPage(reply, 400, loginPage(uid, view.clientName, { error: 'Your sign-in took too long. Please sign in again.' }), targets);
+    if (!firstStep || !user || user.disabled || !user.twoFactor) return sendPage(reply, 400, loginPage(uid, view, { error: 'Your sign-in took too long. Please sign in again.' }), targets);
 
     // Counted before the code is looked at, on the second factor's own per-account counter
     // (a right password does not clear it) and the address's.
@@ -238,7 +243,7 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
     const targets = [originOf(view.redirectUri)];
     if (!csrf.verify(uid, 'interaction', formField(request.body, 'csrf'))) return formExpired(reply);
     if (view.prompt !== 'login') return expired(reply);
-    const refuse = (status: number, error: string) => sendPage(reply, status, loginPage(uid, view.clientName, { error }), targets);
+    const refuse = (status: number, error: string) => sendPage(reply, status, loginPage(uid, view, { error }), targets);
     const record = (result: string, outcome: 'success' | 'failure', found?: { userId: string; passkeyId: string; username?: string | undefined; userVerified?: boolean }) =>
       audit({
         type: 'login.passkey',
@@ -296,7 +301,7 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
     const pending = formField(request.body, 'pending');
     const userId = signed.verify(`unverified:${uid}`, pending);
     const user = userId === undefined ? undefined : await accountSummary(db, userId);
-    if (!user || user.emailVerified || !user.email) return sendPage(reply, 400, loginPage(uid, view.clientName, { error: 'Please sign in again.' }));
+    if (!user || user.emailVerified || !user.email) return sendPage(reply, 400, loginPage(uid, view, { error: 'Please sign in again.' }));
     const limit = await options.limiter.take([{ key: `verify:user:${user.id}`, max: 5 }], 3600);
     if (limit.limited) {
       reply.header('retry-after', String(limit.retryAfter));
@@ -353,6 +358,9 @@ function parseJson(text: string): unknown {
 }
 
 /** The redirect URI's host (`app.example.com`, `127.0.0.1:8999`), or `com.example.app:` for an app's own scheme. */
+/** What the pages show of a client: its name, who describes it, where it answers. */
+type ClientView = { readonly clientName: string; readonly publisher: string | undefined; readonly redirectUri: string | undefined };
+
 function destinationOf(redirectUri: string | undefined): string {
   try {
     const url = new URL(redirectUri ?? '');

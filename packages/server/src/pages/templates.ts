@@ -73,6 +73,10 @@ export interface LoginPageInput {
   readonly abortAction: string;
   readonly csrf: string;
   readonly clientName: string;
+  /** The host of the metadata document describing the client, when one does. */
+  readonly publisher?: string | undefined;
+  /** Where the client answers (its redirect URI's host): where Cancel, too, sends the browser. */
+  readonly destination: string;
   readonly username?: string | undefined;
   readonly error?: string | undefined;
   readonly notice?: string | undefined;
@@ -130,11 +134,11 @@ export class Pages {
     return this.#layout.brand.name;
   }
 
-  login({ action, abortAction, csrf, clientName, username, error, notice, forgotPasswordUrl, registerUrl, passkey }: LoginPageInput): string {
+  login({ action, abortAction, csrf, clientName, publisher, destination, username, error, notice, forgotPasswordUrl, registerUrl, passkey }: LoginPageInput): string {
     return this.#layout.page({
       title: 'Sign in',
       body: html`<h1>Sign in</h1>
-<p>to continue to <span class="client">${clientName}</span></p>
+<p>to continue to <span class="client">${clientName}</span> ${clientWhereabouts(publisher, destination)}</p>
 ${notice ? html`<p class="notice" role="status">${notice}</p>` : ''}
 <form method="post" action="${action}" novalidate${error ? html` aria-describedby="login-error"` : ''}>
 <input type="hidden" name="csrf" value="${csrf}">
@@ -199,11 +203,7 @@ ${hidden('pending', pending)}
     return this.#layout.page({
       title: 'Allow access',
       body: html`<h1>Allow access?</h1>
-<p><span class="client">${clientName}</span> ${
-      publisher === undefined
-        ? html`(at <strong class="destination">${destination}</strong>)`
-        : html`(described by <strong class="publisher">${publisher}</strong>, answering at <strong class="destination">${destination}</strong>)`
-    } asks to:</p>
+<p><span class="client">${clientName}</span> ${clientWhereabouts(publisher, destination)} asks to:</p>
 <ul class="scopes">
 ${oidcScopes.map((s) => html`<li>${OIDC_SCOPE_TEXT[s] ?? s}</li>`)}
 ${apis.flatMap((api) => api.granted.map((s) => html`<li>Use <strong>${api.name}</strong> with the scope <code>${s}</code></li>`))}
@@ -420,4 +420,11 @@ ${field({ name: 'current', label: 'Your password', type: 'password', autocomplet
 <p class="links"><a href="${backUrl}">Back to your account</a></p>`,
     });
   }
+}
+
+/** Where a client answers, and who describes it when a metadata document does: on the login and consent pages. */
+function clientWhereabouts(publisher: string | undefined, destination: string): Html {
+  return publisher === undefined
+    ? html`(at <strong class="destination">${destination}</strong>)`
+    : html`(described by <strong class="publisher">${publisher}</strong>, answering at <strong class="destination">${destination}</strong>)`;
 }
