@@ -127,6 +127,11 @@ test('a request with two Host headers is answered 400 (RFC 9112 §3.2), wherever
     socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n`);
     const raw = await answered;
     assert.equal(status(raw), 400, `${path}: ${raw.text.slice(0, 200)}`);
+    // A protocol endpoint refuses in RFC 6749 §5.2's form, not cached, like its other answers.
+    if (path === '/token') {
+      assert.match(raw.text, /\r\ncache-control: no-store\r\n/i, raw.text.slice(0, 300));
+      assert.match(raw.text, /"error":"invalid_request"/);
+    }
   }
   // One Host header is fine.
   assert.equal((await fetch(`${issuer}/healthz`)).status, 200);
