@@ -165,6 +165,8 @@ test('a scheduled rotation activates on its own timer, armed at start and when t
   const oldKid = await kidOf(first.issuer);
 
   // Armed when the keys change: a rotation scheduled a moment from now, announced.
+  // Another rotation, much later, beside it: the timer is for the earliest.
+  await signingKeys.scheduleKeyRotation(first.db, 'RS256', Date.now() + 3_600_000);
   const soon = await signingKeys.scheduleKeyRotation(first.db, 'ES256', Date.now() + 1_000);
   await first.server.changed('keys');
   await waitFor(async () => (await kidOf(first.issuer)) === soon.kid, { timeout: 20_000, message: 'the scheduled key signs, with no periodic check' });
