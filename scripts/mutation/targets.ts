@@ -40,7 +40,7 @@ export const TARGETS: Readonly<Record<string, readonly string[]>> = {
   'packages/server/src/engine/dynamic-registration.ts': [`${SERVER}/dynamic-registration.test.ts`, `${SERVER}/attack-dynamic-clients.test.ts`],
   'packages/server/src/engine/grants.ts': [`${SERVER}/resource-grants.test.ts`, `${SERVER}/authorization-code.test.ts`, `${SERVER}/login.test.ts`, `${SERVER}/refresh-token.test.ts`],
   'packages/server/src/engine/interaction-policy.ts': [`${SERVER}/stale-session.test.ts`, `${SERVER}/login.test.ts`],
-  'packages/server/src/engine/interactions.ts': [`${SERVER}/login.test.ts`, `${SERVER}/stale-session.test.ts`],
+  'packages/server/src/engine/interactions.ts': [`${SERVER}/login.test.ts`, `${SERVER}/stale-session.test.ts`, `${SERVER}/self-service.test.ts`],
   'packages/server/src/engine/key-maintenance.ts': [`${SERVER}/keys.test.ts`, 'e2e/key-rotation.test.ts'],
   'packages/server/src/engine/keys.ts': [`${SERVER}/keys.test.ts`],
   'packages/server/src/engine/metadata-documents.ts': [`${SERVER}/metadata-documents.test.ts`, `${SERVER}/attack-metadata-documents.test.ts`],
