@@ -148,6 +148,32 @@ test('a passkey is enrolled on the account page, signs in username-less to a cli
   // A device-bound passkey (the virtual authenticator's are not backup eligible) that verified its user.
   assert.deepEqual(viaAutofill.amr, ['hwk', 'mfa']);
 
+  // The button while a conditional request is pending: with user presence not simulated, the
+  // conditional request stays pending (nobody chose a passkey); the button aborts it and starts a
+  // modal one, which the authenticator answers once presence is simulated again.
+  await signOut();
+  optionsRequests.length = 0;
+  await cdp.send('WebAuthn.setAutomaticPresenceSimulation', { authenticatorId, enabled: false });
+  // Seen from the test: the mediation of each navigator.credentials.get the page makes (passed
+  // through to the browser's own).
+  await page.addInitScript(() => {
+    const calls: string[] = ((window as unknown as { credentialGets: string[] }).credentialGets = []);
+    const get = navigator.credentials.get.bind(navigator.credentials);
+    navigator.credentials.get = (options?: CredentialRequestOptions) => {
+      calls.push(options?.mediation ?? 'optional');
+      return get(options);
+    };
+  });
+  const pending = await authorizeUrl();
+  await page.goto(pending.url);
+  await page.waitForFunction(() => (window as unknown as { credentialGets: string[] }).credentialGets.includes('conditional'));
+  await page.getByRole('button', { name: 'Sign in with a passkey' }).waitFor();
+  assert.equal(new URL(page.url()).origin, gh.issuer, 'still on the login page: the conditional request is pending');
+  await cdp.send('WebAuthn.setAutomaticPresenceSimulation', { authenticatorId, enabled: true });
+  await Promise.all([page.waitForURL(`${webRedirectUri}**`), page.getByRole('button', { name: 'Sign in with a passkey' }).click()]);
+  assert.deepEqual(optionsRequests.map((body) => new URLSearchParams(body).get('mediation')), ['conditional', null], 'the conditional request, then the button\'s');
+  assert.deepEqual((await redeem(pending.verifier)).amr, ['hwk', 'mfa']);
+
   // A browser without conditional UI (as one that has not shipped it): the page starts no
   // conditional request, the username field is as before, and the button signs in.
   await page.addInitScript(() => {
@@ -188,7 +214,7 @@ test('a passkey is enrolled on the account page, signs in username-less to a cli
   const events = (await listAuditEvents(gh.db, {})).items.filter((e) => e.type.includes('passkey'));
   assert.deepEqual(
     events.map((e) => `${e.type} ${e.outcome}`).reverse(),
-    ['account.passkey_added success', 'login.passkey success', 'login.passkey success', 'account.passkey_removed success', 'login.passkey failure'],
+    ['account.passkey_added success', 'login.passkey success', 'login.passkey success', 'login.passkey success', 'account.passkey_removed success', 'login.passkey failure'],
   );
   assert.deepEqual(violations, [], 'no CSP violation');
 });
