@@ -43,7 +43,7 @@ export const TARGETS: Readonly<Record<string, readonly string[]>> = {
   'packages/server/src/engine/interactions.ts': [`${SERVER}/login.test.ts`, `${SERVER}/stale-session.test.ts`, `${SERVER}/self-service.test.ts`],
   'packages/server/src/engine/key-maintenance.ts': [`${SERVER}/keys.test.ts`, 'e2e/key-rotation.test.ts'],
   'packages/server/src/engine/keys.ts': [`${SERVER}/keys.test.ts`],
-  'packages/server/src/engine/metadata-documents.ts': [`${SERVER}/metadata-documents.test.ts`, `${SERVER}/attack-metadata-documents.test.ts`],
+  'packages/server/src/engine/metadata-documents.ts': [`${SERVER}/metadata-documents.test.ts`, `${SERVER}/attack-metadata-documents.test.ts`, `${SERVER}/backchannel-logout.test.ts`],
   'packages/server/src/engine/mount.ts': [`${SERVER}/client-auth.test.ts`, `${SERVER}/proxy.test.ts`, `${SERVER}/http-limits.test.ts`],
   'packages/server/src/engine/oidc-adapter.ts': [`${SERVER}/refresh-token.test.ts`, `${SERVER}/authorization-code.test.ts`, `${SERVER}/storage.test.ts`, `${SERVER}/refresh-round-trips.test.ts`],
   'packages/server/src/engine/password-grant.ts': [`${SERVER}/resource-grants.test.ts`, `${SERVER}/login-throttle.test.ts`, `${SERVER}/self-service.test.ts`, `${SERVER}/login.test.ts`],
