@@ -32,10 +32,10 @@ interface Fixture {
   readonly userId: string;
 }
 
-async function setup(t: TestContext, options: { rpStatus?: number; logs?: string[] } = {}): Promise<Fixture> {
+async function setup(t: TestContext, options: { rpStatus?: number; logs?: string[]; env?: Record<string, string> } = {}): Promise<Fixture> {
   const logs = options.logs;
   const logger = logs && { logger: { level: 'warn', stream: new Writable({ write: (chunk, _encoding, done) => (logs.push(String(chunk)), done()) }) } };
-  const server = await startAdmin(t, { GATEHOUSE_DEFAULT_API: ITEMS_API }, logger ?? {});
+  const server = await startAdmin(t, { GATEHOUSE_DEFAULT_API: ITEMS_API, ...options.env }, logger ?? {});
   await seedDemo(server.db);
   const endpoint = await startTinyServer(t, () => ({ body: '', status: options.rpStatus ?? 200 }));
   const bystander = await startTinyServer(t);
@@ -133,6 +133,19 @@ test('logging out at /logout sends the relying party a valid logout token naming
   assert.equal(more.length, 0, 'one logout token');
   await assertValidLogoutToken(f.server.issuer, token!, { aud: 'rp', sub: claims.sub!, sid: claims.sid as string });
   assert.equal(f.bystander.posts.length, 0, 'the other client took no part in the session');
+});
+
+// With metadata documents on, oidc-provider's outgoing requests go through a dispatcher that
+// refuses private and loopback addresses (engine/metadata-documents.ts). A logout token is for a
+// client an operator registered, often on a private network: it does not go through it.
+test('with client metadata documents on, logout tokens still reach a relying party on a private address', async (t) => {
+  const f = await setup(t, { env: { GATEHOUSE_CLIENT_ID_METADATA_DOCUMENTS: 'true' } });
+  const browser = createBrowser();
+  const { idToken, claims } = await signIn(f, browser);
+  assert.equal((await logOut(f.server.issuer, browser, idToken)).status, 303);
+  const [token] = logoutTokens(f.rp.endpoint);
+  assert.ok(token, 'the loopback relying party got its logout token');
+  await assertValidLogoutToken(f.server.issuer, token, { aud: 'rp', sub: claims.sub!, sid: claims.sid as string });
 });
 
 test('a relying party that fails to answer does not stop the logout; the failure is logged', async (t) => {

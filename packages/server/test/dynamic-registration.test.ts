@@ -164,6 +164,13 @@ test('confidential methods, other grants and bad redirect URIs are refused in RF
     assert.equal(typeof answer.body.error_description, 'string');
   }
   assert.equal((await clients.listClients(db)).total, before);
+  // Both kinds OpenID Connect Registration defines are taken: a web app at an https address, a
+  // native app at a loopback one.
+  for (const [applicationType, uri] of [['web', 'https://agent.example/cb'], ['native', REDIRECT]] as const) {
+    const answer = await register({ redirect_uris: [uri], application_type: applicationType });
+    assert.equal(answer.status, 201, `${applicationType}: ${JSON.stringify(answer.body)}`);
+    assert.equal(answer.body.application_type, applicationType);
+  }
 });
 
 test(`at most ${REGISTRATIONS_PER_ADDRESS_PER_HOUR} registrations per address and hour, then 429 with Retry-After`, async (t) => {

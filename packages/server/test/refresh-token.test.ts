@@ -337,3 +337,10 @@ test('a public browser client refreshes without extending its refresh token expi
   const cli2 = (await tokenRequest(issuer, { grant_type: 'refresh_token', refresh_token: cli1.refresh_token }, seed.passwordClient)).body;
   assert.ok((await expiry(cli2.refresh_token)) > (await expiry(cli1.refresh_token)));
 });
+
+test('an empty refresh_token is invalid_request, never a 500', async (t) => {
+  const { issuer, seed } = await setup(t, '30');
+  const empty = await tokenRequest(issuer, { grant_type: 'refresh_token', refresh_token: '' }, seed.passwordClient);
+  assert.equal(empty.status, 400);
+  assert.deepEqual(empty.body, { error: 'invalid_request', error_description: "missing required parameter 'refresh_token'" });
+});

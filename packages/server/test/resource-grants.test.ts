@@ -177,3 +177,20 @@ test('the password grant: no scope means every scope the user may have; empty cr
     assert.equal(refused.body.error, 'invalid_request', JSON.stringify(form));
   }
 });
+
+// Client credentials: a scope asked for is what the token gets (within the client's); none asked
+// for is every scope the client may have at the API (ADR 0004).
+test('client credentials: the scopes asked for, or all the client may have when none are', async (t) => {
+  const { issuer, db } = await setup(t);
+  const machine = await clients.createClient(db, { clientId: 'machine', name: 'Machine', grantTypes: 'client_credentials', scopes: 'me accounts:read', apis: [ITEMS_API] });
+  const as = { clientId: 'machine', clientSecret: machine.clientSecret! };
+  const one = await tokenRequest(issuer, { grant_type: 'client_credentials', scope: 'me' }, as);
+  assert.equal(one.status, 200, JSON.stringify(one.body));
+  assert.equal(decodeJwt(one.body.access_token).scope, 'me');
+  const all = await tokenRequest(issuer, { grant_type: 'client_credentials' }, as);
+  assert.deepEqual(String(decodeJwt(all.body.access_token).scope).split(' ').sort(), ['accounts:read', 'me']);
+  // ADR 0004: a scope the client may not have is left out, not refused (the response says what it got).
+  const outside = await tokenRequest(issuer, { grant_type: 'client_credentials', scope: 'me items' }, as);
+  assert.equal(outside.status, 200, JSON.stringify(outside.body));
+  assert.equal(decodeJwt(outside.body.access_token).scope, 'me');
+});
