@@ -35,7 +35,7 @@ export const TARGETS: Readonly<Record<string, readonly string[]>> = {
   'packages/server/src/engine/backchannel-logout.ts': [`${SERVER}/backchannel-logout.test.ts`],
   'packages/server/src/engine/client-credentials.ts': [`${SERVER}/resource-grants.test.ts`],
   'packages/server/src/engine/client-metadata.ts': [`${SERVER}/client-auth.test.ts`, `${SERVER}/resource-grants.test.ts`],
-  'packages/server/src/engine/configuration.ts': [`${SERVER}/provider-configuration.test.ts`, `${SERVER}/client-auth.test.ts`, `${SERVER}/backchannel-logout.test.ts`],
+  'packages/server/src/engine/configuration.ts': [`${SERVER}/provider-configuration.test.ts`, `${SERVER}/client-auth.test.ts`, `${SERVER}/backchannel-logout.test.ts`, `${SERVER}/authorization-code.test.ts`],
   'packages/server/src/engine/console-client.ts': [`${SERVER}/engine-parts.test.ts`, `${SERVER}/attack-built-in-clients.test.ts`, `${SERVER}/client-registration.test.ts`],
   'packages/server/src/engine/dynamic-registration.ts': [`${SERVER}/dynamic-registration.test.ts`, `${SERVER}/attack-dynamic-clients.test.ts`],
   'packages/server/src/engine/grants.ts': [`${SERVER}/resource-grants.test.ts`, `${SERVER}/authorization-code.test.ts`, `${SERVER}/login.test.ts`, `${SERVER}/refresh-token.test.ts`],

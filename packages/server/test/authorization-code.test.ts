@@ -4,7 +4,9 @@ import { test } from 'node:test';
 import * as client from 'openid-client';
 import { decodeJwt } from 'jose';
 import * as clients from '../src/storage/clients.ts';
-import { createBrowser, loginThroughForm } from '@gatehouse/test-support/browser';
+import { createBrowser, formAction, formValue, loginThroughForm } from '@gatehouse/test-support/browser';
+import { totpCode } from '../src/passwords/totp.ts';
+import { client as pagesClient, enableTwoFactor, signIn } from './interaction-support.ts';
 import { ITEMS_API, discoverClient, seedDemo, startInProcess, tokenRequest } from '@gatehouse/test-support/gatehouse';
 
 const REDIRECT = 'http://127.0.0.1:8999/callback';
@@ -196,4 +198,48 @@ test('OpenID requests: a first-party client gets a refresh token without offline
   await clients.createClient(db, { clientId: 'partner', name: 'Partner', public: true, firstParty: false, grantTypes: 'authorization_code refresh_token', redirectUris: [REDIRECT], scopes: 'items', apis: [ITEMS_API] });
   const thirdParty = await tokensFor('partner', 'openid items');
   assert.equal(thirdParty.refresh_token, undefined, 'third-party without offline_access: none');
+});
+
+// RFC 8176 `amr` in the ID token, through the real login pages: a password alone is `pwd`; a
+// password and a TOTP code add `otp` and `mfa` (passkeys: e2e/passkeys-browser.test.ts).
+test('the ID token says how the user signed in (amr): pwd, or pwd + otp + mfa with two-factor', async (t) => {
+  const gh = await setup(t);
+  const config = await discoverClient(gh.issuer, 'web');
+
+  const withPassword = await codeFor(gh.issuer, 'web');
+  const pwd = await client.authorizationCodeGrant(config, withPassword.callback, { pkceCodeVerifier: withPassword.verifier, expectedState: 'xyz' });
+  assert.deepEqual(pwd.claims()!.amr, ['pwd']);
+
+  // Two-factor on (through the account pages), then the authorization request again in a new browser.
+  const owner = pagesClient();
+  await signIn(owner, gh.issuer, JOHN.username, JOHN.password);
+  const { secret } = await enableTwoFactor(owner, gh.issuer, JOHN.password);
+  const browser = pagesClient();
+  const verifier = client.randomPKCECodeVerifier();
+  let response = await browser.get(authorizeUrl(gh.issuer, { client_id: 'web', code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' }));
+  let url = new URL(gh.issuer);
+  let callback: URL | undefined;
+  for (let hops = 0; hops < 12 && !callback; hops++) {
+    const location = response.headers.get('location');
+    if (location) {
+      url = new URL(location, url);
+      if (url.href.startsWith(REDIRECT)) callback = url;
+      else response = await browser.get(url);
+      continue;
+    }
+    const html = await response.text();
+    assert.equal(response.status, 200, html.slice(0, 300));
+    if (html.includes('name="password"')) {
+      response = await browser.post(new URL(formAction(html, '/login'), url), { csrf: formValue(html, 'csrf'), username: JOHN.username, password: JOHN.password });
+    } else if (html.includes('name="pending"')) {
+      // The next time step's code: the enrolment used the current one.
+      response = await browser.post(new URL(formAction(html, '/second-factor'), url), { csrf: formValue(html, 'csrf'), pending: formValue(html, 'pending'), code: totpCode(secret, Date.now() + 30_000) });
+    } else {
+      throw new Error(`unexpected page: ${html.slice(0, 300)}`);
+    }
+  }
+  assert.ok(callback, 'the browser came back to the client');
+  const mfa = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: 'xyz' });
+  assert.deepEqual(mfa.claims()!.amr, ['pwd', 'otp', 'mfa']);
+  assert.equal(mfa.claims()!.sub, pwd.claims()!.sub);
 });

@@ -17,6 +17,7 @@ import { verifyPassword } from '../src/passwords/hash.ts';
 import { openStorage } from '../src/storage/database.ts';
 import { findLoginRecord } from '../src/storage/users.ts';
 import { enableTwoFactor } from '../src/storage/two-factor.ts';
+import { addPasskey, listPasskeys } from '../src/storage/passkeys.ts';
 import { newRecoveryCodes, recoveryCodeHashes } from '../src/passwords/totp.ts';
 import { listAuditEvents } from '../src/storage/audit.ts';
 import { ensureSecrets, ensureSigningKeys } from '../src/storage/keys.ts';
@@ -108,7 +109,7 @@ function assertRefused(run: Run, pattern: RegExp, label: string): void {
 // Every command the overview lists; the first test fails if one is added without a test here.
 const COMMANDS = [
   'serve', 'migrate', 'doctor', 'apis create', 'apis list', 'roles create', 'roles list', 'users create', 'users list',
-  'users disable', 'users enable', 'users set-password', 'users reset-two-factor', 'users import', 'clients create', 'clients list', 'clients update', 'clients delete',
+  'users disable', 'users enable', 'users set-password', 'users reset-two-factor', 'users passkeys', 'users remove-passkey', 'users import', 'clients create', 'clients list', 'clients update', 'clients delete',
   'clients revoke', 'clients rotate-secret', 'api-keys create', 'api-keys list', 'api-keys revoke', 'keys list', 'keys rotate', 'secrets reencrypt',
 ];
 
@@ -225,6 +226,42 @@ test('users create (password by option or on stdin), list, disable, enable, set-
   assertRefused(await gatehouse(env, ['users', 'create', '--username', 'shorty'], 'short\n'), /password must be at least 8 characters/, 'weak password');
 });
 
+test('users passkeys and remove-passkey: names and dates, never key material; removal audited; unknown user or passkey and the last way in refused', async (t) => {
+  const { env } = environment(t);
+  await json(env, ['users', 'create', '--username', 'johndoe'], 'correct horse battery\n');
+  await json(env, ['users', 'create', '--username', 'keyonly'], 'keyonly password\n');
+  assert.equal(await human(env, ['users', 'passkeys', 'johndoe']), 'johndoe has no passkey\n');
+  const storage = openStorage(env.GATEHOUSE_DATABASE_URL!, { keys: testKeys(env.GATEHOUSE_DATABASE_URL!) });
+  const withStorage = async <T>(run: (db: typeof storage.db) => Promise<T>) => run(storage.db);
+  t.after(() => storage.close());
+  const john = (await findLoginRecord(storage.db, 'johndoe'))!;
+  const keyonly = (await findLoginRecord(storage.db, 'keyonly'))!;
+  const laptop = await withStorage((db) => addPasskey(db, { userId: john.id, credentialId: 'am9obi1sYXB0b3AtY3JlZGVudGlhbA', publicKey: 'am9obi1sYXB0b3AtcHVibGljLWtleQ', signCount: 0, transports: ['internal'], name: 'Laptop' }));
+  const key = await withStorage((db) => addPasskey(db, { userId: keyonly.id, credentialId: 'a2V5b25seS1jcmVkZW50aWFs', publicKey: 'a2V5b25seS1wdWJsaWMta2V5', signCount: 0, transports: [], name: 'Only key' }));
+  // keyonly signs in with the passkey alone: no password.
+  await storage.db.updateTable('users').set({ password_hash: null }).where('id', '=', keyonly.id).execute();
+
+  const text = await human(env, ['users', 'passkeys', 'johndoe']);
+  assert.match(text, /Laptop\s+\d{4}-\d\d-\d\dT[\d:.]+Z\s+never\s+[0-9a-f-]{36}/);
+  assert.ok(text.includes(laptop.id));
+  const listed = await json(env, ['users', 'passkeys', 'johndoe']);
+  assert.deepEqual(listed.passkeys, [{ id: laptop.id, name: 'Laptop', created_at: laptop.createdAt, last_used_at: null }]);
+  for (const output of [text, JSON.stringify(listed)]) assert.ok(!output.includes(laptop.credentialId) && !output.includes(laptop.publicKey), 'no key material');
+
+  assertRefused(await gatehouse(env, ['users', 'passkeys', 'nobody']), /no user "nobody"/, 'unknown user');
+  assertRefused(await gatehouse(env, ['users', 'remove-passkey', 'nobody', laptop.id]), /no user "nobody"/, 'unknown user');
+  assertRefused(await gatehouse(env, ['users', 'remove-passkey', 'johndoe', 'no-such-passkey']), /johndoe has no passkey "no-such-passkey"/, 'unknown passkey');
+  assertRefused(await gatehouse(env, ['users', 'remove-passkey', 'johndoe', key.id]), /johndoe has no passkey/, "another user's passkey");
+  assertRefused(await gatehouse(env, ['users', 'remove-passkey', 'keyonly', key.id]), /last way keyonly can sign in/, 'the last way in');
+  assertUsageError(await gatehouse(env, ['users', 'remove-passkey', 'johndoe']), /passkey|argument/i, 'no passkey id');
+  assert.equal((await listPasskeys(storage.db, keyonly.id)).length, 1);
+
+  assert.equal(await human(env, ['users', 'remove-passkey', 'johndoe', laptop.id]), 'Removed the passkey Laptop of johndoe\n');
+  assert.deepEqual(await listPasskeys(storage.db, john.id), []);
+  const events = (await listAuditEvents(storage.db, { type: 'user.passkey_removed' })).items;
+  assert.deepEqual(events.map((e) => [e.actor.kind, e.target?.id, e.details.passkey_id, e.details.name]), [['cli', john.id, laptop.id, 'Laptop']]);
+});
+
 test('users import: bcrypt and argon2id hashes from a file, all or nothing', async (t) => {
   const { env, dir } = environment(t);
   await json(env, ['roles', 'create', '--name', 'reader', '--scopes', 'items:read']);
@@ -322,7 +359,7 @@ test('a command group alone lists its commands', async (t) => {
   const { env, databaseFile } = environment(t);
   const bare = await gatehouse(env, ['users']);
   assert.equal(bare.code, 2);
-  assert.match(bare.stderr, /^gatehouse: "users" needs a command, one of: create, list, disable, enable, set-password, reset-two-factor, import\n/);
+  assert.match(bare.stderr, /^gatehouse: "users" needs a command, one of: create, list, disable, enable, set-password, reset-two-factor, passkeys, remove-passkey, import\n/);
   assert.match(bare.stderr, /Usage: gatehouse users <command>/);
   assert.match(bare.stderr, /^ {2}users import +Import users/m);
   assert.doesNotMatch(bare.stderr, /clients create/, 'only the group\'s commands');

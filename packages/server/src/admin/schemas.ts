@@ -104,6 +104,30 @@ export const User = Type.Object(
   },
 );
 
+export const Passkey = Type.Object(
+  {
+    id: Type.String({ description: "The passkey's id on this server (not the authenticator's credential id)." }),
+    name: Type.String({ description: 'The name the user gave it.' }),
+    created_at: Timestamp('When it was enrolled.'),
+    last_used_at: Nullable(Timestamp('When it last signed in (null: never).')),
+  },
+  {
+    description: "One of a user's passkeys (docs/adr/0015-passkeys.md). Its public key and credential id are never returned.",
+    ...example({ id: '0b6f1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d', name: 'Laptop', created_at: '2026-01-15T09:30:00.000Z', last_used_at: '2026-02-01T14:05:12.000Z' }),
+  },
+);
+
+export const PasskeyList = Type.Object(
+  { items: Type.Array(Passkey) },
+  { description: "The user's passkeys, oldest first.", ...example({ items: [exampleOf(Passkey)] }) },
+);
+
+export const PasskeyParams = Type.Object({
+  id: Type.String({ minLength: 1, maxLength: 254, description: "The user's id or username." }),
+  passkeyId: Type.String({ minLength: 1, maxLength: 254, description: "The passkey's id." }),
+});
+export type PasskeyParams = Static<typeof PasskeyParams>;
+
 export const UserQuery = Type.Object(
   {
     ...Paging,

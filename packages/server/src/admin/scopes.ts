@@ -3,8 +3,8 @@
 // (ensured at start, see bootstrap.ts) and these are its scopes.
 
 export const ADMIN_SCOPES = {
-  'admin:users:read': 'List and read users (never their password hashes).',
-  'admin:users:write': 'Create users, change their email and roles, disable or enable them, set their passwords.',
+  'admin:users:read': 'List and read users (never their password hashes) and their passkeys (never the keys).',
+  'admin:users:write': 'Create users, change their email and roles, disable or enable them, set their passwords, remove their passkeys.',
   'admin:roles:read': 'List and read roles and the scopes they grant.',
   'admin:roles:write': 'Create, change and delete roles (never granting admin scopes you do not hold).',
   'admin:apis:read': 'List and read APIs and their scopes.',

@@ -6,6 +6,7 @@ import type { ApiKey } from '../storage/api-keys.ts';
 import type { AuditEvent } from '../storage/audit.ts';
 import type { Client } from '../storage/clients.ts';
 import type { SigningKey } from '../storage/keys.ts';
+import type { Passkey } from '../storage/passkeys.ts';
 import type { Page } from '../storage/rows.ts';
 import type { Role } from '../storage/roles.ts';
 import type { User } from '../storage/users.ts';
@@ -15,6 +16,11 @@ const iso = (ms: number | null): string | null => (ms === null ? null : new Date
 
 export function pageView<T, V>(page: Page<T>, view: (item: T) => V): { items: V[]; total: number; limit: number; offset: number } {
   return { items: page.items.map(view), total: page.total, limit: page.limit, offset: page.offset };
+}
+
+/** A passkey as the admin API shows it: never its public key or credential id. */
+export function passkeyView(passkey: Passkey): Static<typeof S.Passkey> {
+  return { id: passkey.id, name: passkey.name, created_at: passkey.createdAt, last_used_at: passkey.lastUsedAt };
 }
 
 export function userView(user: User): Static<typeof S.User> {

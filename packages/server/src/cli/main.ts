@@ -18,7 +18,9 @@ import {
   disableUserCommand,
   enableUserCommand,
   importUsersCommand,
+  listPasskeysCommand,
   listUsersCommand,
+  removePasskeyCommand,
   resetTwoFactorCommand,
   setPasswordCommand,
 } from './commands/users.ts';
@@ -37,6 +39,8 @@ const COMMANDS: Record<string, Command | Record<string, Command>> = {
     enable: enableUserCommand,
     'set-password': setPasswordCommand,
     'reset-two-factor': resetTwoFactorCommand,
+    passkeys: listPasskeysCommand,
+    'remove-passkey': removePasskeyCommand,
     import: importUsersCommand,
   },
   clients: {

@@ -279,7 +279,7 @@ export const settings = {
     type: oneOf(['preferred', 'required'] as const),
     default: 'preferred' as 'preferred' | 'required',
     description:
-      'Whether a passkey must verify its user (a PIN, a fingerprint, the device\'s unlock) when it is enrolled and at each sign-in. `preferred`: the browser asks for it whenever the authenticator can; a sign-in where it did not happen counts as one factor, so an account with two-factor authentication is then asked for its code. `required`: an authenticator that cannot verify its user is refused. A passkey sign-in with user verification counts as both factors (`amr` `webauthn`, `mfa`): docs/adr/0015-passkeys.md.',
+      'Whether a passkey must verify its user (a PIN, a fingerprint, the device\'s unlock) when it is enrolled and at each sign-in. `preferred`: the browser asks for it whenever the authenticator can; a sign-in where it did not happen counts as one factor, so an account with two-factor authentication is then asked for its code. `required`: an authenticator that cannot verify its user is refused. A passkey sign-in with user verification counts as both factors (`amr` `hwk` or `swk`, and `mfa`): docs/adr/0015-passkeys.md.',
   }),
   dynamicClientRegistration: setting({
     env: 'GATEHOUSE_DYNAMIC_CLIENT_REGISTRATION',

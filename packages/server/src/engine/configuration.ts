@@ -104,7 +104,9 @@ export function providerConfiguration(config: Config, parts: ConfigurationParts)
     },
     scopes: [...OPENID_SCOPES],
     claims: {
-      openid: ['sub'],
+      // `amr`: how the user signed in (RFC 8176), in every ID token (docs/adr/0015-passkeys.md).
+      // oidc-provider puts in an ID token only the claims its scopes (or a `claims` request) name.
+      openid: ['sub', 'amr'],
       profile: ['preferred_username', 'updated_at'],
       email: ['email', 'email_verified'],
     },

@@ -43,7 +43,7 @@ export class InteractionExpired extends Error {
 export interface InteractionApi {
   load(req: IncomingMessage, res: ServerResponse, uid: string): Promise<InteractionView>;
   consentView(req: IncomingMessage, res: ServerResponse, uid: string): Promise<ConsentView>;
-  /** `amr` (RFC 8176): `pwd`, plus `otp` when a second factor was checked. */
+  /** `amr` (RFC 8176): `pwd`, `hwk` or `swk` (a passkey), plus `otp` and `mfa` when a second factor was checked, `mfa` for a passkey that verified its user. */
   finishLogin(req: IncomingMessage, res: ServerResponse, uid: string, accountId: string, amr?: readonly string[]): Promise<string>;
   finishConsent(req: IncomingMessage, res: ServerResponse, uid: string): Promise<string>;
   abort(req: IncomingMessage, res: ServerResponse, uid: string): Promise<string>;

@@ -24,8 +24,11 @@ export interface InteractionRoutesOptions extends AccountOptions {
 /** The passkey script, built with the console (console/build.ts; shipped in the package's console/dist). */
 const PASSKEY_SCRIPT_FILE = new URL('../../console/dist/passkeys.js', import.meta.url);
 
-/** The first factor before a second-factor page, as the session's `amr` names it. */
-type FirstFactor = 'pwd' | 'webauthn';
+/**
+ * The first factor before a second-factor page, as the session's `amr` (RFC 8176) names it: a
+ * password, or a passkey without user verification (`hwk` device-bound, `swk` synced).
+ */
+type FirstFactor = 'pwd' | 'hwk' | 'swk';
 
 /** How long the second-factor page may take after the password step. */
 const PENDING_TTL = 300;
@@ -79,7 +82,7 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
   const secondFactorPending = (uid: string, factor: FirstFactor, userId: string) => signed.sign(`second-factor:${uid}`, `${factor} ${userId}`, PENDING_TTL);
   const readSecondFactorPending = (uid: string, pending: string): { factor: FirstFactor; userId: string } | undefined => {
     const [factor, userId] = (signed.verify(`second-factor:${uid}`, pending) ?? '').split(' ');
-    return (factor === 'pwd' || factor === 'webauthn') && userId ? { factor, userId } : undefined;
+    return (factor === 'pwd' || factor === 'hwk' || factor === 'swk') && userId ? { factor, userId } : undefined;
   };
   const formExpired = (reply: FastifyReply) =>
     sendPage(reply, 403, messagePage('Form expired', 'This form could not be verified. Go back to the application and start again.'));
@@ -217,7 +220,7 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
     // A wrong code (or recovery code) stays counted.
     if (!method) return sendPage(reply, 401, secondFactorPage(uid, pending, 'This code is not right. Enter the current code from your app.'), targets);
     await attempt.succeeded();
-    const returnTo = await interactions.finishLogin(request.raw, reply.raw, uid, user.id, [firstStep.factor, 'otp']);
+    const returnTo = await interactions.finishLogin(request.raw, reply.raw, uid, user.id, [firstStep.factor, 'otp', 'mfa']);
     return reply.redirect(returnTo, 303);
   });
 
@@ -270,7 +273,7 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
       await record(result.kind, 'failure', passkeyOwner(result));
       return refuse(401, result.kind === 'unknown_passkey' ? 'This passkey is not registered here (it may have been removed). Sign in another way.' : 'This passkey could not sign you in.');
     }
-    const { passkey, userVerified } = result;
+    const { passkey, userVerified, keyAmr } = result;
     const user = await accountRecord(db, passkey.userId);
     const found = { userId: passkey.userId, passkeyId: passkey.id, username: user?.username, userVerified };
     // The same refusals as the password login, in the same order.
@@ -286,10 +289,10 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
     // unlocks it): no code is asked. One that did not is one factor, like a password.
     if (!userVerified && user.totp_enabled_at !== null) {
       await record('second_factor', 'failure', found);
-      return sendPage(reply, 200, secondFactorPage(uid, secondFactorPending(uid, 'webauthn', user.id)), targets);
+      return sendPage(reply, 200, secondFactorPage(uid, secondFactorPending(uid, keyAmr, user.id)), targets);
     }
     await record('ok', 'success', found);
-    const returnTo = await interactions.finishLogin(request.raw, reply.raw, uid, user.id, userVerified ? ['webauthn', 'mfa'] : ['webauthn']);
+    const returnTo = await interactions.finishLogin(request.raw, reply.raw, uid, user.id, userVerified ? [keyAmr, 'mfa'] : [keyAmr]);
     return reply.redirect(returnTo, 303);
   });
 

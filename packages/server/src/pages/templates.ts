@@ -143,7 +143,7 @@ ${notice ? html`<p class="notice" role="status">${notice}</p>` : ''}
 <form method="post" action="${action}" novalidate${error ? html` aria-describedby="login-error"` : ''}>
 <input type="hidden" name="csrf" value="${csrf}">
 <label for="username">Username</label>
-<input id="username" name="username" type="text" autocomplete="username" autocapitalize="none" spellcheck="false" required maxlength="254" value="${username ?? ''}"${error ? html` aria-invalid="true" aria-describedby="login-error"` : ''}${username ? '' : html` autofocus`}>
+<input id="username" name="username" type="text" autocomplete="${passkey ? 'username webauthn' : 'username'}" autocapitalize="none" spellcheck="false" required maxlength="254" value="${username ?? ''}"${error ? html` aria-invalid="true" aria-describedby="login-error"` : ''}${username ? '' : html` autofocus`}>
 <label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required maxlength="1024"${error ? html` aria-invalid="true" aria-describedby="login-error"` : ''}${username ? html` autofocus` : ''}>
 ${error ? html`<p id="login-error" class="error" role="alert">${error}</p>` : ''}

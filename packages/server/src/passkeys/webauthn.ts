@@ -100,8 +100,16 @@ export function authenticationOptions(rp: RelyingParty): Promise<PublicKeyCreden
   return generateAuthenticationOptions({ rpID: rp.id, timeout: CEREMONY_SECONDS * 1000, userVerification: rp.userVerification });
 }
 
+/**
+ * What a passkey proves, as RFC 8176 names it: `hwk`, proof of possession of a hardware-secured
+ * key, for a device-bound passkey (the authenticator's backup-eligible flag off: the private key
+ * never leaves it); `swk`, a software-secured key, for a synced one (backup eligible: the key is
+ * copied through a cloud keychain). docs/adr/0015-passkeys.md.
+ */
+export type PasskeyAmr = 'hwk' | 'swk';
+
 export type PasskeySignIn =
-  | { readonly kind: 'ok'; readonly passkey: Passkey; readonly userVerified: boolean }
+  | { readonly kind: 'ok'; readonly passkey: Passkey; readonly userVerified: boolean; readonly keyAmr: PasskeyAmr }
   /** No stored passkey has the credential id the assertion names (never enrolled, or removed). */
   | { readonly kind: 'unknown_passkey' }
   /** The passkey is known, but the assertion does not verify (origin, RP ID, challenge, signature, counter, user). */
@@ -123,6 +131,7 @@ export async function verifyPasskeySignIn(db: Db, rp: RelyingParty, response: un
   if (userHandle !== undefined && Buffer.from(String(userHandle), 'base64url').toString('utf8') !== passkey.userId) return { kind: 'invalid', passkey };
   let newCounter: number;
   let userVerified: boolean;
+  let keyAmr: PasskeyAmr;
   try {
     const result = await verifyAuthenticationResponse({
       response: assertion as AuthenticationResponseJSON,
@@ -139,9 +148,10 @@ export async function verifyPasskeySignIn(db: Db, rp: RelyingParty, response: un
     });
     if (!result.verified) return { kind: 'invalid', passkey };
     ({ newCounter, userVerified } = result.authenticationInfo);
+    keyAmr = result.authenticationInfo.credentialDeviceType === 'singleDevice' ? 'hwk' : 'swk';
   } catch {
     return { kind: 'invalid', passkey };
   }
   if (!(await recordPasskeyUse(db, passkey.id, passkey.signCount, newCounter))) return { kind: 'invalid', passkey };
-  return { kind: 'ok', passkey, userVerified };
+  return { kind: 'ok', passkey, userVerified, keyAmr };
 }

@@ -1,16 +1,18 @@
 // /admin/api/users: create, list (filters), read, change email and roles, disable/enable, set password,
-// reset two-factor, end sessions.
+// reset two-factor, end sessions, list and remove passkeys.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Static } from 'typebox';
 import { rolesByName } from '../../storage/roles.ts';
+import { GatehouseError } from '../../errors.ts';
+import { listPasskeys, removePasskey } from '../../storage/passkeys.ts';
 import { disableTwoFactor } from '../../storage/two-factor.ts';
 import { setUserPassword, withPasswordHash } from '../../passwords/user-passwords.ts';
 import { createUser, findUser, grantedScopes, listUsers, requireUser, revokeUserSessions, setUserDisabled, updateUser, type User } from '../../storage/users.ts';
 import { noteAudit } from '../audit.ts';
 import { assertGrantable, assertManageable, assertNotApiKey, assertNotSelf } from '../policy.ts';
 import * as S from '../schemas.ts';
-import { pageView, userView } from '../views.ts';
-import { responses, type AdminContext } from './common.ts';
+import { pageView, passkeyView, userView } from '../views.ts';
+import { NoContent, responses, type AdminContext } from './common.ts';
 
 const tags = ['users'];
 
@@ -218,6 +220,55 @@ export async function userRoutes(app: FastifyInstance, { db, changed, endingSess
       await endingSessions(user.id, () => revokeUserSessions(db, user.id));
       await changed('users');
       return userView(user);
+    },
+  );
+
+  // Passkeys (docs/adr/0015-passkeys.md): what an operator needs to help a user who lost a
+  // device, never the public key or the credential id.
+  app.get<{ Params: S.IdParams }>(
+    '/users/:id/passkeys',
+    {
+      auth: { scopes: ['admin:users:read'] },
+      config: { audit: { type: 'user.passkeys_listed', target: 'user' } },
+      schema: {
+        tags,
+        operationId: 'listUserPasskeys',
+        summary: "List a user's passkeys",
+        description: 'Name, when enrolled, when last used; oldest first. Never the public key or the credential id.',
+        params: S.IdParams,
+        response: responses({ 200: S.PasskeyList }, 404),
+      },
+    },
+    async (request) => {
+      const user = await requireUser(db, request.params.id);
+      noteAudit(request, { target: { kind: 'user', id: user.id } });
+      return { items: (await listPasskeys(db, user.id)).map(passkeyView) };
+    },
+  );
+
+  app.delete<{ Params: S.PasskeyParams }>(
+    '/users/:id/passkeys/:passkeyId',
+    {
+      auth: { scopes: ['admin:users:write'] },
+      config: { audit: { type: 'user.passkey_removed', target: 'user' } },
+      schema: {
+        tags,
+        operationId: 'removeUserPasskey',
+        summary: "Remove one of a user's passkeys",
+        description:
+          'For a lost or stolen device: the passkey signs in no more. Refused (409) when it is the last way into an account without a password. Refused for a user holding admin scopes the caller lacks.',
+        params: S.PasskeyParams,
+        response: responses({ 204: NoContent('Removed.') }, 404, 409),
+      },
+    },
+    async (request, reply) => {
+      const user = await manageableUser(request, request.params.id);
+      noteAudit(request, { target: { kind: 'user', id: user.id }, details: { passkey_id: request.params.passkeyId } });
+      const removal = await removePasskey(db, user.id, request.params.passkeyId);
+      if (removal.kind === 'not_found') throw new GatehouseError('not_found', `user ${user.username} has no passkey ${request.params.passkeyId}`);
+      if (removal.kind === 'last_way_in') throw new GatehouseError('conflict', `passkey ${request.params.passkeyId} is the last way user ${user.username} can sign in (no password, no other passkey)`);
+      noteAudit(request, { details: { passkey_id: removal.passkey.id, name: removal.passkey.name } });
+      return reply.code(204).send();
     },
   );
 }

@@ -1,6 +1,8 @@
-// gatehouse users create | list | disable | enable | set-password | reset-two-factor | import
+// gatehouse users create | list | disable | enable | set-password | reset-two-factor | passkeys | remove-passkey | import
 import { readFile } from 'node:fs/promises';
+import { GatehouseError } from '../../errors.ts';
 import { recordAuditEvent } from '../../storage/audit.ts';
+import { listPasskeys, removePasskey } from '../../storage/passkeys.ts';
 import { disableTwoFactor } from '../../storage/two-factor.ts';
 import { setUserPassword, withPasswordHash, withPasswordHashes } from '../../passwords/user-passwords.ts';
 import { createUser, importUsers, listUsers, requireUser, setUserDisabled, type User } from '../../storage/users.ts';
@@ -95,6 +97,45 @@ export const resetTwoFactorCommand: Command = {
     });
     out.text(`Turned off two-factor authentication for ${user.username}`);
     out.json({ user });
+  },
+};
+
+// Passkeys (docs/adr/0015-passkeys.md): name, dates and this server's id, never the public key
+// or the authenticator's credential id.
+export const listPasskeysCommand: Command = {
+  usage: 'gatehouse users passkeys <username>',
+  summary: "List a user's passkeys (name, added, last used, id).",
+  options: {},
+  positionals: { min: 1, max: 1 },
+  async run({ positionals, out, env }) {
+    const { user, passkeys } = await readDb({ env, out }, async (db) => {
+      const found = await requireUser(db, positionals[0]!);
+      return { user: found, passkeys: await listPasskeys(db, found.id) };
+    });
+    const items = passkeys.map((p) => ({ id: p.id, name: p.name, created_at: p.createdAt, last_used_at: p.lastUsedAt }));
+    if (items.length === 0) out.text(`${user.username} has no passkey`);
+    else out.table(items.map((p) => ({ ...p, last_used_at: p.last_used_at ?? 'never' })), ['name', 'created_at', 'last_used_at', 'id']);
+    out.json({ user: { id: user.id, username: user.username }, passkeys: items });
+  },
+};
+
+export const removePasskeyCommand: Command = {
+  usage: 'gatehouse users remove-passkey <username> <passkey-id>',
+  summary: 'Remove one of a user\'s passkeys (a lost device); not the last way into an account without a password.',
+  options: {},
+  positionals: { min: 2, max: 2 },
+  async run({ positionals, out, env }) {
+    const [username, passkeyId] = positionals as [string, string];
+    const { user, removed } = await withDb({ env, out }, async (db) => {
+      const found = await requireUser(db, username);
+      const removal = await removePasskey(db, found.id, passkeyId);
+      if (removal.kind === 'not_found') throw new GatehouseError('not_found', `user ${found.username} has no passkey "${passkeyId}" (see gatehouse users passkeys ${found.username})`);
+      if (removal.kind === 'last_way_in') throw new GatehouseError('conflict', `passkey "${passkeyId}" is the last way ${found.username} can sign in (no password, no other passkey): set a password first`);
+      await recordAuditEvent(db, { type: 'user.passkey_removed', actor: { kind: 'cli' }, target: { kind: 'user', id: found.id }, details: { passkey_id: removal.passkey.id, name: removal.passkey.name } });
+      return { user: found, removed: removal.passkey };
+    });
+    out.text(`Removed the passkey ${removed.name} of ${user.username}`);
+    out.json({ user: { id: user.id, username: user.username }, removed: { id: removed.id, name: removed.name } });
   },
 };
 
