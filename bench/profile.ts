@@ -8,16 +8,14 @@
 // `BENCH_PROFILE_DIR=/tmp/profiles BENCH_ROUNDS=1 npm run bench -- token-endpoint`.
 // The summary: each part's share of the busy CPU (Node, Fastify, oidc-provider, the SDK, …) and the
 // functions with the most self time; per request when the request count is known.
-import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTestIssuer } from '@gatehouse/sdk/testing';
-import { freePort } from '@gatehouse/test-support/ports';
-import { migrate, openStorage } from '@gatehouse/server';
-import { ITEMS_API, seedDemo } from '@gatehouse/test-support/gatehouse';
-import { SERVER_CORE, load, pinned, startPinnedServer } from './support.ts';
+import { load } from './support.ts';
+import { startSdkServer, sdkRequests, type SdkRow } from './sdk.ts';
+import { startTokenServer, tokenRequests } from './token-endpoint.ts';
 
+const SDK_ROWS: readonly SdkRow[] = ['bare', 'reused', 'distinct', 'jose', 'key'];
 const args = process.argv.slice(2);
 if (args[0] === 'token') {
   await profileTokenEndpoint(args[1] === 'password' ? 'password' : 'client_credentials', Number(args[2] ?? 10));
@@ -28,36 +26,13 @@ if (args[0] !== 'sdk') {
   process.exit(0);
 }
 const [, route = 'reused', seconds = '10'] = args;
-const issuer = await createTestIssuer({ audience: 'https://items.example' });
-const port = await freePort();
+if (!SDK_ROWS.includes(route as SdkRow)) throw new Error(`unknown route ${route}; known: ${SDK_ROWS.join(', ')}`);
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-profile-'));
-const server = pinned(SERVER_CORE, [process.execPath, '--cpu-prof', `--cpu-prof-dir=${dir}`, new URL('./sdk-server.ts', import.meta.url).pathname], {
-  BENCH_ISSUER: issuer.issuer,
-  BENCH_AUDIENCE: issuer.audience,
-  BENCH_CLIENT_ID: issuer.introspectionClient.clientId,
-  BENCH_CLIENT_SECRET: issuer.introspectionClient.clientSecret,
-  BENCH_PORT: String(port),
-});
-await new Promise<void>((resolve) => server.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('listening') && resolve()));
-const url = `http://127.0.0.1:${port}`;
-const bearer = (token: string) => `Bearer ${token}`;
-const reused = await issuer.mintAccessToken({ scopes: ['items'] });
-const pool: string[] = [];
-if (route === 'distinct' || route === 'jose') for (let i = 0; i < 20_000; i++) pool.push(await issuer.mintAccessToken({ scopes: ['items'], claims: { n: i } }));
-const common = { connections: 32, duration: Number(seconds) };
-const specs = {
-  bare: { ...common, url: `${url}/bare`, headers: { authorization: bearer(reused) } },
-  reused: { ...common, url: `${url}/bearer`, headers: { authorization: bearer(reused) } },
-  distinct: { ...common, url: `${url}/bearer`, vary: { header: 'authorization', values: pool.map(bearer) } },
-  jose: { ...common, url: `${url}/jose`, vary: { header: 'authorization', values: pool.map(bearer) } },
-  key: { ...common, url: `${url}/api-key`, headers: { 'x-api-key': issuer.createApiKey({ scopes: ['items'] }) } },
-} as const;
-const spec = specs[route as keyof typeof specs];
-if (!spec) throw new Error(`unknown route ${route}; known: ${Object.keys(specs).join(', ')}`);
-const result = await load(route, spec);
-server.kill('SIGTERM');
-await once(server, 'exit');
-await issuer.close();
+process.env.BENCH_PROFILE_DIR = dir;
+const sdk = await startSdkServer();
+const requests = await sdkRequests(sdk.url, sdk.issuer, Number(seconds), [route as SdkRow]);
+const result = await load(route, requests[route as SdkRow]);
+await sdk.close();
 
 const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'))!;
 process.stdout.write(`\n${route}: ${result.requestsPerSecond.toFixed(0)} requests/s under the profiler\n${summarize(join(dir, file), result.requestsPerSecond * Number(seconds))}`);
@@ -68,38 +43,11 @@ process.stdout.write(`\n${route}: ${result.requestsPerSecond.toFixed(0)} request
  */
 async function profileTokenEndpoint(grant: 'client_credentials' | 'password', seconds: number): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-profile-'));
-  const databaseUrl = `sqlite:${join(dir, 'bench.db')}`;
-  const storage = openStorage(databaseUrl);
-  await migrate(storage.db);
-  const seed = await seedDemo(storage.db);
-  await storage.close();
   process.env.BENCH_PROFILE_DIR = dir;
-  const server = await startPinnedServer({
-    GATEHOUSE_DATABASE_URL: databaseUrl,
-    GATEHOUSE_DEFAULT_API: ITEMS_API,
-    GATEHOUSE_LOGIN_MAX_FAILURES_PER_ACCOUNT: '1000',
-  });
-  const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
-  const form = { 'content-type': 'application/x-www-form-urlencoded' };
-  const result =
-    grant === 'client_credentials'
-      ? await load(grant, {
-          url: `${server.url}/token`,
-          method: 'POST',
-          headers: { ...form, authorization: basic(seed.service.clientId, seed.service.clientSecret) },
-          body: 'grant_type=client_credentials',
-          connections: 32,
-          duration: seconds,
-        })
-      : await load(grant, {
-          url: `${server.url}/token`,
-          method: 'POST',
-          headers: { ...form, authorization: basic(seed.passwordClient.clientId, seed.passwordClient.clientSecret) },
-          body: 'grant_type=password&username=johndoe&password=correct%20horse&scope=items',
-          connections: 4,
-          duration: seconds,
-        });
-  await server.stop();
+  const { server, seed, close } = await startTokenServer();
+  const requests = tokenRequests(server.url, seed, seconds);
+  const result = await load(grant, grant === 'client_credentials' ? requests.clientCredentials : requests.password);
+  await close();
   const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'))!;
   process.stdout.write(`\n${grant}: ${result.requestsPerSecond.toFixed(0)} tokens/s under the profiler\n${summarize(join(dir, file), result.requestsPerSecond * seconds)}`);
 }

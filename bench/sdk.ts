@@ -5,14 +5,15 @@
 // API key >= 0.8; and (issue 14) a distinct token >= 1.0 of jose's jwtVerify alone on the same route.
 // Each measure is the median of interleaved rounds.
 import { once } from 'node:events';
-import { createTestIssuer } from '@gatehouse/sdk/testing';
+import { createTestIssuer, type TestIssuer } from '@gatehouse/sdk/testing';
 import { freePort } from '@gatehouse/test-support/ports';
-import { SERVER_CORE, compare, fixed, pinned, table, type LoadResult } from './support.ts';
+import { SERVER_CORE, compare, fixed, pinned, table, type LoadResult, type LoadSpec } from './support.ts';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const DISTINCT_TOKENS = 20_000; // far more than the SDK's verified-token cache (1,000): every request misses
 
-export async function sdkBenchmark(): Promise<{ markdown: string; results: Record<string, number> }> {
+/** The API under test (sdk-server.ts), pinned to the server core, with its issuer. */
+export async function startSdkServer(): Promise<{ url: string; issuer: TestIssuer; close(): Promise<void> }> {
   const issuer = await createTestIssuer({ audience: 'https://items.example' });
   const port = await freePort();
   const server = pinned(SERVER_CORE, [process.execPath, new URL('./sdk-server.ts', import.meta.url).pathname], {
@@ -22,28 +23,55 @@ export async function sdkBenchmark(): Promise<{ markdown: string; results: Recor
     BENCH_CLIENT_SECRET: issuer.introspectionClient.clientSecret,
     BENCH_PORT: String(port),
   });
+  const close = async () => {
+    if (server.exitCode === null && server.signalCode === null) {
+      server.kill('SIGTERM');
+      await once(server, 'exit');
+    }
+    await issuer.close();
+  };
   try {
     await new Promise<void>((resolve, reject) => {
       server.stdout!.on('data', (c: Buffer) => c.toString().includes('listening') && resolve());
       server.once('exit', (code) => reject(new Error(`sdk server exited with ${code}`)));
     });
-    const url = `http://127.0.0.1:${port}`;
-    const reused = await issuer.mintAccessToken({ scopes: ['items'] });
-    const pool: string[] = [];
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return { url: `http://127.0.0.1:${port}`, issuer, close };
+}
+
+export type SdkRow = 'bare' | 'reused' | 'distinct' | 'key' | 'jose';
+
+/**
+ * Each row's requests. `distinct` and `jose` send a pool of distinct tokens, minted only when one
+ * of them is among `rows` (20,000 signatures take a while).
+ */
+export async function sdkRequests(url: string, issuer: TestIssuer, duration: number, rows: readonly SdkRow[]): Promise<Record<SdkRow, LoadSpec>> {
+  const reused = await issuer.mintAccessToken({ scopes: ['items'] });
+  const pool: string[] = [];
+  if (rows.includes('distinct') || rows.includes('jose')) {
     for (let i = 0; i < DISTINCT_TOKENS; i++) pool.push(await issuer.mintAccessToken({ scopes: ['items'], claims: { n: i } }));
-    const apiKey = issuer.createApiKey({ scopes: ['items'] });
-    const bearer = (token: string) => `Bearer ${token}`;
-    const common = { connections: 32, duration: DURATION };
-    const runs = await compare({
-      // The bare route gets the same request (with its Authorization header, which it ignores):
-      // the ratio measures what the SDK costs, not what parsing a 600-byte header costs Node.
-      bare: { ...common, url: `${url}/bare`, headers: { authorization: bearer(reused) } },
-      reused: { ...common, url: `${url}/bearer`, headers: { authorization: bearer(reused) } },
-      distinct: { ...common, url: `${url}/bearer`, vary: { header: 'authorization', values: pool.map(bearer) } },
-      key: { ...common, url: `${url}/api-key`, headers: { 'x-api-key': apiKey } },
-      // Issue 14's floor for the distinct row: jose's jwtVerify alone on the same route, same tokens.
-      jose: { ...common, url: `${url}/jose`, vary: { header: 'authorization', values: pool.map(bearer) } },
-    });
+  }
+  const bearer = (token: string) => `Bearer ${token}`;
+  const common = { connections: 32, duration };
+  return {
+    // The bare route gets the same request (with its Authorization header, which it ignores):
+    // the ratio measures what the SDK costs, not what parsing a 600-byte header costs Node.
+    bare: { ...common, url: `${url}/bare`, headers: { authorization: bearer(reused) } },
+    reused: { ...common, url: `${url}/bearer`, headers: { authorization: bearer(reused) } },
+    distinct: { ...common, url: `${url}/bearer`, vary: { header: 'authorization', values: pool.map(bearer) } },
+    key: { ...common, url: `${url}/api-key`, headers: { 'x-api-key': issuer.createApiKey({ scopes: ['items'] }) } },
+    // Issue 14's floor for the distinct row: jose's jwtVerify alone on the same route, same tokens.
+    jose: { ...common, url: `${url}/jose`, vary: { header: 'authorization', values: pool.map(bearer) } },
+  };
+}
+
+export async function sdkBenchmark(): Promise<{ markdown: string; results: Record<string, number> }> {
+  const { url, issuer, close } = await startSdkServer();
+  try {
+    const runs = await compare(await sdkRequests(url, issuer, DURATION, ['bare', 'reused', 'distinct', 'key', 'jose']));
     const { bare, reused: reusedRun, distinct, key } = runs.median as Record<'bare' | 'reused' | 'distinct' | 'key', LoadResult>;
     const row = (measure: string, name: string, target?: number, baseline = 'bare') => {
       const run = runs.median[name]!;
@@ -80,8 +108,6 @@ export async function sdkBenchmark(): Promise<{ markdown: string; results: Recor
       },
     };
   } finally {
-    server.kill('SIGTERM');
-    await once(server, 'exit');
-    await issuer.close();
+    await close();
   }
 }

@@ -8,9 +8,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { migrate, openStorage } from '@gatehouse/server';
-import { ITEMS_API, seedDemo } from '@gatehouse/test-support/gatehouse';
+import { ITEMS_API, seedDemo, type DemoSeed } from '@gatehouse/test-support/gatehouse';
 import { freePort } from '@gatehouse/test-support/ports';
-import { SERVER_CORE, compare, fixed, median, pinned, startPinnedServer, table } from './support.ts';
+import { SERVER_CORE, compare, fixed, median, pinned, startPinnedServer, table, type BenchServer, type LoadSpec } from './support.ts';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -47,30 +47,58 @@ async function argon2Rate(): Promise<number> {
 }
 
 
-export async function tokenEndpointBenchmark(): Promise<{ markdown: string; results: Record<string, number> }> {
+/** The Gatehouse server measured: the demo data in a fresh SQLite file, pinned to the server core. */
+export async function startTokenServer(): Promise<{ server: BenchServer; seed: DemoSeed; close(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
   const databaseUrl = `sqlite:${join(dir, 'bench.db')}`;
   const storage = openStorage(databaseUrl);
   await migrate(storage.db);
   const seed = await seedDemo(storage.db);
   await storage.close();
-
   const server = await startPinnedServer({
     GATEHOUSE_DATABASE_URL: databaseUrl,
     GATEHOUSE_DEFAULT_API: ITEMS_API,
     // Only failures count toward throttling; keep a bad run from locking the account anyway.
     GATEHOUSE_LOGIN_MAX_FAILURES_PER_ACCOUNT: '1000',
   });
-  const engine = await startEngineBaseline();
-  try {
-    const clientCredentials = {
-      url: `${server.url}/token`,
-      method: 'POST' as const,
+  return {
+    server,
+    seed,
+    async close() {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The two token requests measured, as the load generator sends them. */
+export function tokenRequests(serverUrl: string, seed: DemoSeed, duration: number): Record<'clientCredentials' | 'password', LoadSpec> {
+  return {
+    clientCredentials: {
+      url: `${serverUrl}/token`,
+      method: 'POST',
       headers: { ...FORM, authorization: basic(seed.service.clientId, seed.service.clientSecret) },
       body: 'grant_type=client_credentials',
       connections: 32,
-      duration: DURATION,
-    };
+      duration,
+    },
+    password: {
+      url: `${serverUrl}/token`,
+      method: 'POST',
+      headers: { ...FORM, authorization: basic(seed.passwordClient.clientId, seed.passwordClient.clientSecret) },
+      body: 'grant_type=password&username=johndoe&password=correct%20horse&scope=items',
+      connections: PASSWORD_CONCURRENCY,
+      duration,
+    },
+  };
+}
+
+export async function tokenEndpointBenchmark(): Promise<{ markdown: string; results: Record<string, number> }> {
+  const { server, seed, close } = await startTokenServer();
+  const requests = tokenRequests(server.url, seed, DURATION);
+  const engine = await startEngineBaseline();
+  try {
+    const clientCredentials = requests.clientCredentials;
     const tokens = await compare(
       {
         gatehouse: clientCredentials,
@@ -85,16 +113,7 @@ export async function tokenEndpointBenchmark(): Promise<{ markdown: string; resu
     let passwordLatency = '';
     for (let round = 0; round < ROUNDS; round++) {
       const { median: { password } } = await compare(
-        {
-          password: {
-            url: `${server.url}/token`,
-            method: 'POST',
-            headers: { ...FORM, authorization: basic(seed.passwordClient.clientId, seed.passwordClient.clientSecret) },
-            body: 'grant_type=password&username=johndoe&password=correct%20horse&scope=items',
-            connections: PASSWORD_CONCURRENCY,
-            duration: DURATION,
-          },
-        },
+        { password: requests.password },
         1,
       );
       passwordRuns.push(password!.requestsPerSecond);
@@ -128,7 +147,6 @@ export async function tokenEndpointBenchmark(): Promise<{ markdown: string; resu
     };
   } finally {
     await engine.stop().catch(() => {});
-    await server.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await close();
   }
 }
