@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { InteractionExpired } from '../engine/interactions.ts';
+import { InteractionExpired, type InteractionView } from '../engine/interactions.ts';
 import { INTERACTION_PATH } from '../engine/configuration.ts';
 import type { PasswordLogin } from '../passwords/password-login.ts';
 import { recoveryCodeHash, totpStep } from '../passwords/totp.ts';
@@ -62,7 +62,7 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
   // The login page names the client as the consent page does, with where it answers (its
   // redirect URI's host) and, for a client described by a metadata document, who describes it:
   // a name anyone can choose is never the only thing shown, and Cancel sends the browser there.
-  const loginPage = (uid: string, view: ClientView, extra: { username?: string; error?: string; notice?: string } = {}) =>
+  const loginPage = (uid: string, view: Pick<InteractionView, 'clientName' | 'publisher' | 'redirectUri'>, extra: { username?: string; error?: string; notice?: string } = {}) =>
     pages.login({
       action: actions(uid).login,
       abortAction: actions(uid).abort,
@@ -361,9 +361,6 @@ function parseJson(text: string): unknown {
 }
 
 /** The redirect URI's host (`app.example.com`, `127.0.0.1:8999`), or `com.example.app:` for an app's own scheme. */
-/** What the pages show of a client: its name, who describes it, where it answers. */
-type ClientView = { readonly clientName: string; readonly publisher: string | undefined; readonly redirectUri: string | undefined };
-
 function destinationOf(redirectUri: string | undefined): string {
   try {
     const url = new URL(redirectUri ?? '');
