@@ -26,6 +26,7 @@ import { logFailure, loggerOptions } from './logger.ts';
 import { ApiKeyUses } from './parts/api-key-uses.ts';
 import { auditWriter, loginAuditEvent, type AuditWriter } from './parts/audit-writer.ts';
 import { ExpiredRecordsPurge } from './parts/purge.ts';
+import { Transmitter } from './signals/transmitter.ts';
 import { connectSharedState, type SharedState } from './parts/shared-state.ts';
 import { siteRoutes } from './parts/site-routes.ts';
 import { consoleRoutes } from './console/routes.ts';
@@ -51,6 +52,8 @@ export interface GatehouseServer {
   /** Call after changing clients, APIs, users or keys: every instance drops what it cached. */
   changed(type: ClusterEvent['type']): Promise<void>;
   readonly passwordLogin: PasswordLogin;
+  /** The Shared Signals transmitter: `check()` delivers what was just recorded without waiting for the next check. */
+  readonly signals: Transmitter;
   readonly config: Config;
   close(): Promise<void>;
 }
@@ -100,6 +103,8 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
     const engine = await engineFor({ config, db: storage.db, passwordLogin, layout, audit, apiKeyUses, log: app.log, limiter: new RateLimiter(shared.throttleStore) });
     const announce = announcer(shared.bus, app);
     const keyMaintenance = new KeyMaintenance({ db: storage.db, engine, checkIntervalSeconds: config.keyCheckInterval, announce: () => announce('keys'), log: app.log });
+    // Shared Signals: security events to the resource servers' streams (signals/, ADR 0016).
+    const signals = new Transmitter({ db: storage.db, issuer: config.publicUrl, signingKey: () => engine.activeSigningKey(), log: app.log, pushTimeoutMs: config.ssfPushTimeout * 1000 });
     const changed = async (type: ClusterEvent['type']): Promise<void> => {
       engine.invalidateCaches();
       await announce(type);
@@ -110,17 +115,18 @@ export async function buildServer(options: BuildOptions): Promise<GatehouseServe
     mountProvider(app, engine);
     if (config.dynamicClientRegistration) await app.register(registrationRoutes, registrationOptions(storage.db, shared, audit));
     await app.register(interactionRoutes, await pageOptions({ config, db: storage.db, engine, passwordLogin, layout, mailer, throttle, shared, audit }));
-    await app.register(adminApi, { app, config, db: storage.db, changed, maintainKeys: () => keyMaintenance.maintain(), docsClientId: ADMIN_DOCS_CLIENT_ID, endingSessions: (userId, end) => engine.endingSessions(userId, end) });
+    await app.register(adminApi, { app, config, db: storage.db, changed, maintainKeys: () => keyMaintenance.maintain(), docsClientId: ADMIN_DOCS_CLIENT_ID, endingSessions: (userId, end) => engine.endingSessions(userId, end), signals });
     // The admin console at /admin (src/console/), a client of the admin API; GATEHOUSE_ADMIN_CONSOLE.
     if (config.adminConsole) await app.register(consoleRoutes, { publicUrl: config.publicUrl, layout });
     await app.register(siteRoutes, { config, db: storage.db, layout, redisThrottle: shared.redisThrottle });
-    await startBackground(app, { engine, shared, keyMaintenance, apiKeyUses, purge: new ExpiredRecordsPurge(storage.db, app.log, config.dynamicClientTtl) });
+    await startBackground(app, { engine, shared, keyMaintenance, apiKeyUses, signals, purge: new ExpiredRecordsPurge(storage.db, app.log, config.dynamicClientTtl) });
 
     return {
       app,
       storage,
       engine,
       passwordLogin,
+      signals,
       config,
       maintainKeys: () => keyMaintenance.maintain(),
       bus: shared.bus,
@@ -316,10 +322,11 @@ interface Background {
   readonly keyMaintenance: KeyMaintenance;
   readonly apiKeyUses: ApiKeyUses;
   readonly purge: ExpiredRecordsPurge;
+  readonly signals: Transmitter;
 }
 
 /** What runs beside the requests, started now and stopped when the app closes. */
-async function startBackground(app: FastifyInstance, { engine, shared, keyMaintenance, apiKeyUses, purge }: Background): Promise<void> {
+async function startBackground(app: FastifyInstance, { engine, shared, keyMaintenance, apiKeyUses, purge, signals }: Background): Promise<void> {
   purge.start();
   // A change announced by another instance: reload the keys, or drop what this one cached.
   shared.bus.subscribe((event) => {
@@ -331,7 +338,9 @@ async function startBackground(app: FastifyInstance, { engine, shared, keyMainte
   });
   apiKeyUses.start();
   await keyMaintenance.start();
+  await signals.start();
   app.addHook('onClose', async () => {
+    await signals.close();
     purge.close();
     keyMaintenance.close();
     await apiKeyUses.close();

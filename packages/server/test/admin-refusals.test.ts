@@ -144,7 +144,7 @@ test('an admin route that declares no auth option fails at boot instead of being
   t.after(() => app.close());
   await assert.rejects(async () => {
     await app.register(async (admin) => {
-      await adminApi(admin, { app, config: server.server.config, db: server.db, changed: async () => {}, maintainKeys: async () => {}, docsClientId: 'gatehouse-admin-docs', endingSessions: (_userId, end) => end() });
+      await adminApi(admin, { app, config: server.server.config, db: server.db, changed: async () => {}, maintainKeys: async () => {}, docsClientId: 'gatehouse-admin-docs', endingSessions: (_userId, end) => end(), signals: server.server.signals });
       admin.get('/admin/api/forgotten', async () => ({ open: true }));
     });
     await app.ready();

@@ -58,6 +58,8 @@ import { clientRoutes } from './routes/clients.ts';
 import type { AdminContext } from './routes/common.ts';
 import { roleRoutes } from './routes/roles.ts';
 import { signingKeyRoutes } from './routes/signing-keys.ts';
+import { streamRoutes } from './routes/streams.ts';
+import type { Transmitter } from '../signals/transmitter.ts';
 import { userRoutes } from './routes/users.ts';
 import { ADMIN_SCOPES, adminApiIdentifier } from './scopes.ts';
 import { toAdminError, validatorCompiler } from './validation.ts';
@@ -83,6 +85,8 @@ export interface AdminApiOptions {
   readonly docsClientId: string;
   /** Engine#endingSessions: ends a user's sessions, then sends back-channel logout tokens. */
   readonly endingSessions: <T>(userId: string, end: () => Promise<T>) => Promise<T>;
+  /** The Shared Signals transmitter (signals/transmitter.ts), for the stream routes. */
+  readonly signals: Transmitter;
 }
 
 declare module 'fastify' {
@@ -149,6 +153,7 @@ export const adminApi: FastifyPluginAsync<AdminApiOptions> = async (admin, optio
         { name: 'api-keys', description: 'API keys of users and clients.' },
         { name: 'signing-keys', description: 'Token signing keys and their rotation.' },
         { name: 'audit', description: 'The audit log.' },
+        { name: 'streams', description: 'Shared Signals streams: security events for resource servers (SSF 1.0, CAEP, RFC 8935/8936).' },
         { name: 'me', description: 'The caller.' },
       ],
       // The bearer scheme is OAuth2: Authorize signs in on this server's login page (code + PKCE).
@@ -167,7 +172,7 @@ export const adminApi: FastifyPluginAsync<AdminApiOptions> = async (admin, optio
   // Every change and every refusal, in the audit log before the response leaves.
   admin.addHook('onSend', auditHook(db, authenticator));
 
-  const context: AdminContext = { db, config, adminApi: api, changed: options.changed, maintainKeys: options.maintainKeys, endingSessions: options.endingSessions };
+  const context: AdminContext = { db, config, adminApi: api, changed: options.changed, maintainKeys: options.maintainKeys, endingSessions: options.endingSessions, signals: options.signals };
   await admin.register(
     async (routes) => {
       // Responses carry secrets shown once and personal data: never stored by a cache.
@@ -186,6 +191,14 @@ export const adminApi: FastifyPluginAsync<AdminApiOptions> = async (admin, optio
     },
     { prefix: ADMIN_PREFIX },
   );
+  // Shared Signals: the SSF endpoints at the issuer's root, the operators' view under /admin/api.
+  await admin.register(async (routes) => {
+    routes.addHook('onSend', async (_request, reply, payload) => {
+      reply.header('cache-control', 'no-store');
+      return payload;
+    });
+    await streamRoutes(routes, context);
+  });
 
   // Swagger UI: "Authorize" signs in through Gatehouse, or takes an API key.
   const https = config.publicUrl.startsWith('https:');

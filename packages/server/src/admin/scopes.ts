@@ -16,6 +16,8 @@ export const ADMIN_SCOPES = {
   'admin:keys:read': 'List signing keys (public parts only).',
   'admin:keys:write': 'Schedule signing-key rotations.',
   'admin:audit:read': 'Read the audit log.',
+  'admin:streams:read': 'List Shared Signals streams and their delivery state.',
+  'admin:streams:write': 'Receive security events: create, change, poll and delete your own Shared Signals streams; as an operator, pause, resume and delete any.',
 } as const;
 
 export type AdminScope = keyof typeof ADMIN_SCOPES;

@@ -228,6 +228,13 @@ export const settings = {
     description:
       'How long a new signing key is published in the JWKS before it signs anything (`gatehouse keys rotate`). Verifiers that cache the JWKS longer than this would fail on the first token it signs; @gatehouse/sdk refetches on an unknown key id, so it needs none.',
   }),
+  ssfPushTimeout: setting({
+    env: 'GATEHOUSE_SSF_PUSH_TIMEOUT',
+    type: duration(1, 60),
+    default: 5,
+    description:
+      'How long a Shared Signals push receiver has to accept one security event before the push counts as failed and is retried with backoff. An instance that stops mid-push leaves the stream to the others after twice this time.',
+  }),
   keyCheckInterval: setting({
     env: 'GATEHOUSE_KEY_CHECK_INTERVAL',
     type: duration(1, 3600),

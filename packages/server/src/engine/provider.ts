@@ -1,5 +1,7 @@
 // Builds the OpenID Provider: oidc-provider configured with Gatehouse's storage, accounts,
 // APIs, keys, grants and pages. This folder is the only one that imports oidc-provider.
+import type { SigningKey } from '../storage/keys.ts';
+import { recordSecurityEvents } from '../storage/security-events.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { JSONWebKeySet } from 'jose';
 import Provider, { errors, type ClientMetadata, type KoaContextWithOIDC } from 'oidc-provider';
@@ -51,6 +53,8 @@ export interface Engine {
   publishedJwks(): JSONWebKeySet;
   /** How long a retired key stays published (the longest token lifetime). */
   retentionMs(): number;
+  /** The ES256 key tokens are signed with now (security event tokens are too: signals/). */
+  activeSigningKey(): SigningKey;
   /** Forgets cached client and API definitions (call after changing them in this process). */
   invalidateCaches(): void;
   /** Removes everything issued under a grant: refresh tokens, codes, the grant itself. */
@@ -144,6 +148,11 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
       return true;
     },
     publishedJwks: () => keys.jwks(),
+    activeSigningKey: () => {
+      const active = keys.current().find((key) => key.state === 'active' && key.alg === 'ES256');
+      if (!active) throw new Error('no active ES256 signing key');
+      return active;
+    },
     retentionMs: () => keys.retentionMs(),
     revokeGrant,
     sessionsEnding,
@@ -258,6 +267,10 @@ function buildProvider(parts: ProviderParts): Provider {
 
   const onSecurityEvent = async (event: SecurityEvent): Promise<void> => {
     await audit?.(securityAuditEvent(event));
+    // The grant was revoked: resource servers drop its tokens (CAEP session-revoked for the user with this client).
+    if (event.accountId !== null) {
+      await recordSecurityEvents(db, [{ type: 'session-revoked', subject: { user: event.accountId, client: event.clientId }, payload: { reason_admin: { en: event.type } } }]);
+    }
   };
   registerAuthorizationCode(provider, { db, revokeGrant, onSecurityEvent });
   registerClientCredentials(provider, resourceIndicators);
@@ -272,6 +285,12 @@ function buildProvider(parts: ProviderParts): Provider {
   // RFC 6749 §5.1/§5.2 where oidc-provider's answers differ (protocol-answers.ts).
   provider.use(protocolAnswersMiddleware(config.publicUrl, ROUTES));
   reportProviderDeliveries(provider, (outcome) => parts.deps.onBackchannelLogout?.(outcome));
+  // A user signed out (RP-initiated logout): resource servers hear it as CAEP session-revoked.
+  provider.on('end_session.success', (ctx: KoaContextWithOIDC) => {
+    const accountId = ctx.oidc?.session?.accountId;
+    if (typeof accountId !== 'string') return;
+    recordSecurityEvents(db, [{ type: 'session-revoked', subject: { user: accountId }, payload: { reason_user: { en: 'signed out' } } }]).catch((error: unknown) => onServerError?.(error));
+  });
   provider.on('server_error', (_ctx: KoaContextWithOIDC, error: unknown) => onServerError?.(error));
   // Errors of a dynamic client's authorization request are shown here, not redirected (below).
   provider.on('authorization.error', keepErrorOfDynamicClient);

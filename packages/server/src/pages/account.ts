@@ -167,7 +167,7 @@ export async function accountRoutes(app: FastifyInstance, options: AccountOption
     const hash = await hashPassword(password);
     const notice = await options.sessionsEnding?.(user.id, { keepSession: session.id });
     await atomically(db, async () => {
-      await updatePasswordHash(db, user.id, hash);
+      await updatePasswordHash(db, user.id, hash, 'change');
       // Every other session, grant and refresh token ends; this browser stays signed in.
       await revokeUserSessions(db, user.id, { keepSession: session.id });
     });

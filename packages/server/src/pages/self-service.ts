@@ -268,7 +268,7 @@ export async function selfServiceRoutes(app: FastifyInstance, options: SelfServi
       // The link is bound to the address it was sent to: if the account's email changed since,
       // whoever reads the old mailbox no longer speaks for the account (the link is used up).
       if (!sameAddress((await findUser(db, used.userId))?.email, used.email)) return undefined;
-      await updatePasswordHash(db, used.userId, hash);
+      await updatePasswordHash(db, used.userId, hash, 'change');
       await invalidateAccountTokens(db, used.userId, 'reset_password');
       // Opening the link proved the mailbox is theirs.
       await markEmailVerified(db, used.userId, used.email);

@@ -1,11 +1,19 @@
 // Expired codes, sessions, reuse records and token records only take space: swept on a timer, with
-// self-registered clients nobody used (ADR 0011).
+// self-registered clients nobody used (ADR 0011), security events past their retention and poll
+// streams nobody polls any more (ADR 0016).
 import type { FastifyBaseLogger } from 'fastify';
 import { purgeExpired } from '../engine/oidc-adapter.ts';
 import { purgeExpiredAccessTokens } from '../storage/access-tokens.ts';
 import { purgeExpiredAccountTokens } from '../storage/account-tokens.ts';
 import { deleteUnusedDynamicClients } from '../storage/clients.ts';
 import type { Db } from '../storage/database.ts';
+import { purgeSecurityEvents } from '../storage/security-events.ts';
+import { deleteAbandonedStreams } from '../storage/streams.ts';
+
+/** Security events are kept a week for streams that lag (docs/adr/0016-shared-signals.md). */
+export const SECURITY_EVENT_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
+/** A poll stream nobody polled for a day has lost its receiver (a process that died without deleting it). */
+export const ABANDONED_STREAM_MS = 24 * 60 * 60 * 1000;
 
 const PURGE_EVERY_MS = 10 * 60 * 1000;
 
@@ -29,6 +37,8 @@ export class ExpiredRecordsPurge {
         purgeExpiredAccessTokens(db),
         purgeExpiredAccountTokens(db),
         deleteUnusedDynamicClients(db, Date.now() - this.#dynamicClientTtlMs),
+        purgeSecurityEvents(db, Date.now() - SECURITY_EVENT_RETENTION_MS),
+        deleteAbandonedStreams(db, Date.now() - ABANDONED_STREAM_MS),
       ]).catch((error: unknown) =>
         this.#log.warn({ err: error }, 'purging expired records failed'),
       );

@@ -72,7 +72,7 @@ export function createPasswordLogin({ db, throttle, passwords = hashing, onRehas
     // while the plain password is at hand. A failure here must not fail the login.
     if (needsRehash(record.passwordHash!)) {
       try {
-        await updatePasswordHash(db, record.id, await hashPassword(password));
+        await updatePasswordHash(db, record.id, await hashPassword(password), 'rehash');
       } catch (error) {
         onRehashError?.(error);
       }

@@ -66,7 +66,7 @@ export async function setUserPassword(db: Db, usernameOrId: string, password: st
   // Hash before the transaction: argon2id must not hold the write lock.
   const hash = await hashPassword(password);
   await atomically(db, async () => {
-    await updatePasswordHash(db, user.id, hash);
+    await updatePasswordHash(db, user.id, hash, 'change');
     await invalidateAccountTokens(db, user.id, 'reset_password');
     await revokeUserSessions(db, user.id);
   });

@@ -4,6 +4,7 @@
 // find leaked keys; the id is public (shown in listings) and finds the row without scanning; the
 // CRC32 checksum rejects mistyped or invented keys before any database lookup. Only the SHA-256 of
 // the whole key is stored, compared in constant time.
+import { inTransaction, recordSecurityEvents } from './security-events.ts';
 import { randomInt } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { GatehouseError } from '../errors.ts';
@@ -176,7 +177,10 @@ export async function revokeApiKey(db: Db, id: string): Promise<ApiKey> {
   if (!key) throw new GatehouseError('not_found', `no API key "${id}"`, { field: 'id' });
   if (key.revokedAt) return key;
   const at = now();
-  await db.updateTable('api_keys').set({ revoked_at: at }).where('id', '=', id).where('revoked_at', 'is', null).execute();
+  await inTransaction(db, async (trx) => {
+    await trx.updateTable('api_keys').set({ revoked_at: at }).where('id', '=', id).where('revoked_at', 'is', null).execute();
+    await recordSecurityEvents(trx, [{ type: 'api-key-revoked', subject: { apiKey: id, ...(key.owner.kind === 'user' ? { user: key.owner.id } : { client: key.owner.id }) } }]);
+  });
   return { ...key, revokedAt: iso(at) };
 }
 

@@ -1,6 +1,7 @@
 // Clients: the applications that ask for tokens. Confidential clients get a secret that is
 // shown once and stored only as a hash. A client gets tokens only for the APIs listed for it
 // (client_apis; docs/adr/0008-client-api-grants.md).
+import { inTransaction, recordSecurityEvents } from './security-events.ts';
 import { GatehouseError, isUniqueViolation } from '../errors.ts';
 import { hashSecret, newSecret, randomId, verifySecret } from '../secrets.ts';
 import type { Db } from './database.ts';
@@ -339,6 +340,7 @@ export async function deleteClient(db: Db, clientId: string): Promise<void> {
     await trx.deleteFrom('oidc_payloads').where('client_id', '=', clientId).execute();
     // Token responses kept for the refresh-token reuse grace window are tokens issued to it too.
     await trx.deleteFrom('refresh_reuses').where('client_id', '=', clientId).execute();
+    await recordSecurityEvents(trx, [{ type: 'client-revoked', subject: { client: clientId }, payload: { reason: 'deleted' } }]);
   });
 }
 
@@ -358,7 +360,11 @@ export async function rotateClientSecret(db: Db, clientId: string): Promise<{ cl
     throw new GatehouseError('invalid_request', 'a public client has no secret to rotate', { field: 'client_id' });
   }
   const clientSecret = newSecret(CLIENT_SECRET_PREFIX);
-  await db.updateTable('clients').set({ secret_hash: hashSecret(clientSecret), updated_at: now() }).where('id', '=', clientId).execute();
+  await inTransaction(db, async (trx) => {
+    await trx.updateTable('clients').set({ secret_hash: hashSecret(clientSecret), updated_at: now() }).where('id', '=', clientId).execute();
+    // A rotation usually means the old secret leaked: resource servers drop what it may have obtained.
+    await recordSecurityEvents(trx, [{ type: 'credential-change', subject: { client: clientId }, payload: { credential_type: 'client-secret', change_type: 'update' } }]);
+  });
   return { client: publicView(client), clientSecret };
 }
 
@@ -373,6 +379,7 @@ export async function revokeClient(db: Db, clientId: string): Promise<Client> {
   await db.transaction().execute(async (trx) => {
     await trx.updateTable('clients').set({ revoked_at: at, updated_at: at }).where('id', '=', clientId).where('revoked_at', 'is', null).execute();
     await trx.deleteFrom('oidc_payloads').where('client_id', '=', clientId).execute();
+    if (client.revokedAt === null) await recordSecurityEvents(trx, [{ type: 'client-revoked', subject: { client: clientId }, payload: { reason: 'revoked' } }]);
   });
   return { ...publicView(client), revokedAt: client.revokedAt ?? iso(at) };
 }
@@ -435,6 +442,12 @@ export async function updateClient(db: Db, clientId: string, changes: ClientChan
       .where('id', '=', client.clientId)
       .execute();
     if (apis !== undefined) await replaceApis(trx, client.clientId, apis);
+    // What the client's tokens may carry changed: CAEP token-claims-change.
+    const reach = (list: readonly string[]) => [...list].sort().join(' ');
+    const apisChanged = changes.apis !== undefined && reach(changes.apis) !== reach(client.apis);
+    if (apisChanged || reach(scopes) !== reach(client.scopes)) {
+      await recordSecurityEvents(trx, [{ type: 'token-claims-change', subject: { client: client.clientId }, payload: { claims: { scope: [...scopes].sort().join(' ') } } }]);
+    }
   });
   return publicView((await findStoredClient(db, client.clientId))!);
 }

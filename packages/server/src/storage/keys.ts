@@ -2,6 +2,7 @@
 // at first start and kept in storage, so every instance signs and verifies with the same keys and
 // a restart changes nothing. Both are stored sealed under the secret key (sealing.ts): callers get
 // plaintext, the database holds ciphertext bound to each row.
+import { inTransaction, recordSecurityEvents } from './security-events.ts';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { GatehouseError, isUniqueViolation } from '../errors.ts';
 import { randomId } from '../secrets.ts';
@@ -122,7 +123,9 @@ export async function activateDueKeys(db: Db, at = Date.now()): Promise<boolean>
     await db.transaction().execute(async (trx) => {
       const still = await trx.selectFrom('signing_keys').select('kid').where('kid', '=', key.kid).where('state', '=', 'next').executeTakeFirst();
       if (!still) return;
+      const retiring = await trx.selectFrom('signing_keys').select('kid').where('alg', '=', key.alg).where('state', '=', 'active').execute();
       await trx.updateTable('signing_keys').set({ state: 'retired', retired_at: at }).where('alg', '=', key.alg).where('state', '=', 'active').execute();
+      await recordSecurityEvents(trx, retiring.map((old) => ({ type: 'signing-key-retired' as const, subject: { signingKey: old.kid }, payload: { state: 'retired', replaced_by: key.kid } })));
       await trx.updateTable('signing_keys').set({ state: 'active', activated_at: at }).where('kid', '=', key.kid).execute();
       changed = true;
     });
@@ -132,6 +135,9 @@ export async function activateDueKeys(db: Db, at = Date.now()): Promise<boolean>
 
 /** Deletes retired keys nothing valid can have been signed with any more. */
 export async function purgeRetiredKeys(db: Db, retentionMs: number, at = Date.now()): Promise<boolean> {
-  const result = await db.deleteFrom('signing_keys').where('state', '=', 'retired').where('retired_at', '<', at - retentionMs).executeTakeFirst();
-  return Number(result.numDeletedRows) > 0;
+  return inTransaction(db, async (trx) => {
+    const purged = await trx.deleteFrom('signing_keys').where('state', '=', 'retired').where('retired_at', '<', at - retentionMs).returning('kid').execute();
+    await recordSecurityEvents(trx, purged.map((old) => ({ type: 'signing-key-retired' as const, subject: { signingKey: old.kid }, payload: { state: 'removed' } })));
+    return purged.length > 0;
+  });
 }

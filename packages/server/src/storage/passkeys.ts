@@ -1,6 +1,7 @@
 // Passkeys: a user's WebAuthn credentials, as the passkey ceremonies (passkeys/webauthn.ts) hand
 // them over. Only public keys are stored. Recording a use is a conditional UPDATE on the counter
 // the assertion was checked against, so two requests replaying one assertion cannot both pass.
+import { recordSecurityEvents } from './security-events.ts';
 import { GatehouseError, isUniqueViolation } from '../errors.ts';
 import type { Db } from './database.ts';
 import { iso, jsonArray, now } from './rows.ts';
@@ -111,6 +112,7 @@ export async function removePasskey(db: Db, userId: string, id: string): Promise
       .executeTakeFirstOrThrow();
     if (!user?.password_hash && Number(n) <= 1) return { kind: 'last_way_in' } as const;
     await db.deleteFrom('passkeys').where('id', '=', id).where('user_id', '=', userId).execute();
+    await recordSecurityEvents(db, [{ type: 'credential-change', subject: { user: userId }, payload: { credential_type: 'fido2-platform', change_type: 'delete' } }]);
     return { kind: 'removed', passkey: toPasskey(row) } as const;
   });
 }

@@ -1,4 +1,5 @@
 // Roles: a name and the scopes it grants. Users get scopes only through roles.
+import { inTransaction, recordSecurityEvents } from './security-events.ts';
 import { GatehouseError, isUniqueViolation } from '../errors.ts';
 import type { Db } from './database.ts';
 import { iso, now, pageBounds, type Page, type PageRequest } from './rows.ts';
@@ -108,6 +109,7 @@ export async function updateRole(db: Db, idOrName: string, changes: RoleChanges)
     if (scopes !== undefined) {
       await trx.deleteFrom('role_scopes').where('role_id', '=', role.id).execute();
       if (scopes.length > 0) await trx.insertInto('role_scopes').values(scopes.map((scope) => ({ role_id: role.id, scope }))).execute();
+      if ([...scopes].sort().join(' ') !== [...role.scopes].sort().join(' ')) await claimsChangedForMembers(trx, role.id);
     }
   });
   return {
@@ -120,6 +122,18 @@ export async function updateRole(db: Db, idOrName: string, changes: RoleChanges)
 /** Deletes a role; its users lose the scopes it granted (role_scopes and user_roles cascade). */
 export async function deleteRole(db: Db, idOrName: string): Promise<Role> {
   const role = await requireRole(db, idOrName);
-  await db.deleteFrom('roles').where('id', '=', role.id).execute();
+  await inTransaction(db, async (trx) => {
+    await claimsChangedForMembers(trx, role.id);
+    await trx.deleteFrom('roles').where('id', '=', role.id).execute();
+  });
   return role;
+}
+
+/** CAEP token-claims-change for every user holding the role: what their tokens may carry changed. */
+async function claimsChangedForMembers(db: Db, roleId: string): Promise<void> {
+  const members = await db.selectFrom('user_roles').select('user_id').where('role_id', '=', roleId).execute();
+  await recordSecurityEvents(
+    db,
+    members.map((member) => ({ type: 'token-claims-change' as const, subject: { user: member.user_id }, payload: { claims: { roles: 'changed' } } })),
+  );
 }

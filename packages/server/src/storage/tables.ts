@@ -199,6 +199,38 @@ export interface AccessTokensTable {
   revoked_at: number | null;
 }
 
+export interface SecurityEventsTable {
+  seq: number;
+  jti: string;
+  type: string;
+  subject: string;
+  payload: string;
+  stream_id: string | null;
+  occurred_at: number;
+}
+
+export interface SsfStreamsTable {
+  id: string;
+  client_id: string;
+  description: string | null;
+  delivery_method: string;
+  endpoint_url: string | null;
+  authorization_header: string | null;
+  events_requested: string;
+  status: string;
+  status_reason: string | null;
+  cursor: number;
+  created_at: number;
+  updated_at: number;
+  last_delivery_at: number | null;
+  last_poll_at: number | null;
+  failures: Generated<number>;
+  next_attempt_at: number | null;
+  last_error: string | null;
+  lease_owner: string | null;
+  lease_until: number | null;
+}
+
 export interface Database {
   users: UsersTable;
   roles: RolesTable;
@@ -218,6 +250,8 @@ export interface Database {
   account_tokens: AccountTokensTable;
   recovery_codes: RecoveryCodesTable;
   passkeys: PasskeysTable;
+  security_events: SecurityEventsTable;
+  ssf_streams: SsfStreamsTable;
 }
 
 export type { Generated };

@@ -2,6 +2,7 @@
 // recovery codes already hashed (passwords/totp.ts): storage keeps what it is given. Accepting a
 // code is a conditional UPDATE on the last accepted time step, so one code cannot be used twice,
 // even by two requests at once.
+import { recordSecurityEvents } from './security-events.ts';
 import type { Db } from './database.ts';
 import { now } from './rows.ts';
 import { atomically } from './scope.ts';
@@ -49,6 +50,7 @@ export async function enableTwoFactor(db: Db, userId: string, sealed: string, st
       .where('id', '=', userId)
       .execute();
     await replaceRecoveryCodes(db, userId, recoveryCodeHashes);
+    await recordSecurityEvents(db, [{ type: 'credential-change', subject: { user: userId }, payload: { credential_type: 'app', change_type: 'create' } }]);
   });
 }
 
@@ -60,6 +62,8 @@ export async function disableTwoFactor(db: Db, userId: string): Promise<void> {
       .where('id', '=', userId)
       .execute();
     await db.deleteFrom('recovery_codes').where('user_id', '=', userId).execute();
+    // CAEP credential-change: a second factor is gone (turned off by the user, or reset by an operator).
+    await recordSecurityEvents(db, [{ type: 'credential-change', subject: { user: userId }, payload: { credential_type: 'app', change_type: 'delete' } }]);
   });
 }
 

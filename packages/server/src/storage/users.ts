@@ -3,6 +3,7 @@
 // one (argon2id or bcrypt) before it gets here.
 import { sql, type Transaction } from 'kysely';
 import { GatehouseError, isUniqueViolation } from '../errors.ts';
+import { inTransaction, recordSecurityEvents } from './security-events.ts';
 import { sha256 } from '../secrets.ts';
 import { invalidateAccountTokens } from './account-tokens.ts';
 import type { Db } from './database.ts';
@@ -242,13 +243,24 @@ export async function setUserDisabled(db: Db, usernameOrId: string, disabled: bo
   const user = await requireUser(db, usernameOrId);
   await db.transaction().execute(async (trx) => {
     await trx.updateTable('users').set({ disabled: disabled ? 1 : 0, updated_at: now() }).where('id', '=', user.id).execute();
+    // RISC account-disabled / account-enabled, for the resource servers (security-events.ts).
+    await recordSecurityEvents(trx, [{ type: disabled ? 'account-disabled' : 'account-enabled', subject: { user: user.id } }]);
     if (disabled) await revokeUserSessions(trx, user.id);
   });
   return { ...user, disabled };
 }
 
-export async function updatePasswordHash(db: Db, userId: string, passwordHash: string): Promise<void> {
-  await db.updateTable('users').set({ password_hash: passwordHash, updated_at: now() }).where('id', '=', userId).execute();
+/**
+ * Stores a user's password hash. `change`: a new password (set, reset or changed), which resource
+ * servers hear of as a CAEP credential change; `rehash`: the same password under new parameters.
+ */
+export async function updatePasswordHash(db: Db, userId: string, passwordHash: string, why: 'change' | 'rehash'): Promise<void> {
+  await inTransaction(db, async (trx) => {
+    await trx.updateTable('users').set({ password_hash: passwordHash, updated_at: now() }).where('id', '=', userId).execute();
+    if (why === 'change') {
+      await recordSecurityEvents(trx, [{ type: 'credential-change', subject: { user: userId }, payload: { credential_type: 'password', change_type: 'update' } }]);
+    }
+  });
 }
 
 /** The scopes a user's roles grant, across all APIs. */
@@ -305,6 +317,10 @@ export async function updateUser(db: Db, usernameOrId: string, changes: UserChan
       if (missing.length > 0) throw new GatehouseError('invalid_request', `unknown role: ${missing.join(', ')}`, { field: 'roles' });
       await trx.deleteFrom('user_roles').where('user_id', '=', user.id).execute();
       if (found.length > 0) await trx.insertInto('user_roles').values(found.map((r) => ({ user_id: user.id, role_id: r.id }))).execute();
+      // What the user's tokens may carry changed: CAEP token-claims-change.
+      const names = found.map((r) => r.name).sort();
+      if (names.join(' ') === [...user.roles].sort().join(' ')) return;
+      await recordSecurityEvents(trx, [{ type: 'token-claims-change', subject: { user: user.id }, payload: { claims: { roles: names } } }]);
     });
   } catch (error) {
     if (isUniqueViolation(error)) throw new GatehouseError('conflict', 'another user has this email address', { field: 'email', cause: error });
@@ -340,6 +356,14 @@ export async function markEmailVerified(db: Db, userId: string, email: string): 
  * (through introspection) the JWT access tokens already issued. After a password reset, say.
  */
 export async function revokeUserSessions(db: Db, userId: string, options: { keepSession?: string } = {}): Promise<void> {
+  await inTransaction(db, async (trx) => {
+    await endSessions(trx, userId, options);
+    // CAEP session-revoked: resource servers refuse the user's tokens issued before now.
+    await recordSecurityEvents(trx, [{ type: 'session-revoked', subject: { user: userId } }]);
+  });
+}
+
+async function endSessions(db: Db, userId: string, options: { keepSession?: string }): Promise<void> {
   let payloads = db.deleteFrom('oidc_payloads').where('account_id', '=', userId);
   // A session to keep (the browser changing its own password), by id: payload ids are stored as
   // their SHA-256 (engine/oidc-adapter.ts).

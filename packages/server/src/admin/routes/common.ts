@@ -4,6 +4,7 @@ import type { ClusterEvent } from '../../cluster/bus.ts';
 import type { Config } from '../../config/schema.ts';
 import type { Api } from '../../storage/apis.ts';
 import type { Db } from '../../storage/database.ts';
+import type { Transmitter } from '../../signals/transmitter.ts';
 import { AuthErrorBody, ErrorBody } from '../schemas.ts';
 
 export interface AdminContext {
@@ -17,6 +18,8 @@ export interface AdminContext {
   readonly maintainKeys: () => Promise<void>;
   /** Runs what ends a user's sessions, then sends logout tokens to their clients (Back-Channel Logout). */
   readonly endingSessions: <T>(userId: string, end: () => Promise<T>) => Promise<T>;
+  /** The Shared Signals transmitter: polls, verification events, stream status events. */
+  readonly signals: Transmitter;
 }
 
 const DESCRIPTIONS = {

@@ -11,6 +11,7 @@ import * as adminRole from './006-admin-role.ts';
 import * as dynamicClients from './007-dynamic-clients.ts';
 import * as backchannelLogout from './008-backchannel-logout.ts';
 import * as passkeys from './009-passkeys.ts';
+import * as securityEvents from './010-security-events.ts';
 
 /** What data migrations need from the process running them. */
 export interface MigrationContext {
@@ -29,6 +30,7 @@ export function migrationProviderFor(context: MigrationContext): MigrationProvid
     '007-dynamic-clients': dynamicClients,
     '008-backchannel-logout': backchannelLogout,
     '009-passkeys': passkeys,
+    '010-security-events': securityEvents,
   };
   return { getMigrations: async () => migrations };
 }

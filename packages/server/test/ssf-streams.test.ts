@@ -1,0 +1,349 @@
+// The Shared Signals transmitter over real HTTP (docs/adr/0016-shared-signals.md): the SSF
+// configuration document, stream management by a receiver with a client-credentials token, each
+// change an operator or a user makes turning into its CAEP/RISC event, polling (RFC 8936) with
+// acknowledgements, pushing (RFC 8935) with retries, and the operators' view. Every SET is
+// checked with jose alone against the published JWKS, as any receiver would.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
+import { cli, testSecretKey } from '@gatehouse/test-support/gatehouse';
+import { startTinyServer } from '@gatehouse/test-support/http-server';
+import { waitFor } from '@gatehouse/test-support/wait';
+import * as apiKeys from '../src/storage/api-keys.ts';
+import * as roles from '../src/storage/roles.ts';
+import * as users from '../src/storage/users.ts';
+import { withPasswordHash } from '../src/passwords/user-passwords.ts';
+import { ALL_ADMIN_SCOPES, startAdmin, type AdminServer } from './admin-support.ts';
+
+const CAEP = 'https://schemas.openid.net/secevent/caep/event-type/';
+const RISC = 'https://schemas.openid.net/secevent/risc/event-type/';
+const SSF = 'https://schemas.openid.net/secevent/ssf/event-type/';
+const POLL = 'urn:ietf:rfc:8936';
+const PUSH = 'urn:ietf:rfc:8935';
+
+interface Receiver {
+  readonly clientId: string;
+  readonly token: string;
+}
+
+async function receiver(server: AdminServer, clientId = 'items-api'): Promise<Receiver> {
+  const client = await server.machine(clientId, ['admin:streams:write']);
+  return { clientId, token: await server.clientToken(client, ['admin:streams:write']) };
+}
+
+/** A SET checked as a generic receiver would: signature by the JWKS, typ, issuer, audience. */
+async function verifySet(server: AdminServer, set: string, audience: string): Promise<JWTPayload & { events: Record<string, any>; sub_id: any }> {
+  const jwks = createRemoteJWKSet(new URL(`${server.issuer}/jwks`));
+  const { payload, protectedHeader } = await jwtVerify(set, jwks, { issuer: server.issuer, audience, typ: 'secevent+jwt', algorithms: ['ES256'] });
+  assert.equal(protectedHeader.typ, 'secevent+jwt');
+  // RFC 8417 §2.2: a SET has no exp and no sub at the top: it is not an access or ID token.
+  assert.equal(payload.exp, undefined);
+  assert.equal(payload.sub, undefined);
+  assert.equal(typeof payload.jti, 'string');
+  assert.equal(typeof payload.iat, 'number');
+  return payload as never;
+}
+
+async function poll(server: AdminServer, who: Receiver, streamId: string, body: Record<string, unknown> = {}) {
+  const answer = await server.call('POST', `/ssf/poll/${streamId}`, { token: who.token }, { returnImmediately: true, ...body });
+  assert.equal(answer.status, 200, answer.text);
+  return answer.body as { sets: Record<string, string>; moreAvailable: boolean };
+}
+
+/** Polls (acknowledging everything) until `count` events came, and returns them verified, in order. */
+async function collect(server: AdminServer, who: Receiver, streamId: string, count: number) {
+  const events: Awaited<ReturnType<typeof verifySet>>[] = [];
+  await waitFor(async () => {
+    const answer = await poll(server, who, streamId, { ack: events.map((event) => event.jti), maxEvents: 50 });
+    for (const set of Object.values(answer.sets)) events.push(await verifySet(server, set, who.clientId));
+    return events.length >= count;
+  });
+  await poll(server, who, streamId, { ack: events.map((event) => event.jti) });
+  return events;
+}
+
+const typeOf = (event: { events: Record<string, unknown> }) => Object.keys(event.events)[0]!;
+
+test('the SSF configuration document names the endpoints, the delivery methods and the JWKS', async (t) => {
+  const server = await startAdmin(t);
+  const response = await fetch(`${server.issuer}/.well-known/ssf-configuration`);
+  assert.equal(response.status, 200);
+  const document = (await response.json()) as Record<string, any>;
+  assert.equal(document.issuer, server.issuer);
+  assert.equal(document.jwks_uri, `${server.issuer}/jwks`);
+  assert.deepEqual(document.delivery_methods_supported, [PUSH, POLL]);
+  assert.equal(document.configuration_endpoint, `${server.issuer}/ssf/streams`);
+  assert.equal(document.status_endpoint, `${server.issuer}/ssf/status`);
+  assert.equal(document.verification_endpoint, `${server.issuer}/ssf/verify`);
+  assert.equal(document.spec_version, '1_0');
+});
+
+test('a receiver creates a poll stream, asks for verification, and gets a SET any JWT library validates', async (t) => {
+  const server = await startAdmin(t);
+  const items = await receiver(server);
+  // Without the streams scope: refused.
+  const reader = await server.machine('reader', ['admin:users:read']);
+  const readerToken = await server.clientToken(reader, ['admin:users:read']);
+  assert.equal((await server.call('POST', '/ssf/streams', { token: readerToken }, { delivery: { method: POLL } })).status, 403);
+  assert.equal((await server.call('POST', '/ssf/streams', {}, { delivery: { method: POLL } })).status, 401);
+
+  const created = await server.call('POST', '/ssf/streams', { token: items.token }, { delivery: { method: POLL }, description: 'items' });
+  assert.equal(created.status, 201, created.text);
+  const stream = created.body;
+  assert.equal(stream.iss, server.issuer);
+  assert.equal(stream.aud, 'items-api');
+  assert.equal(stream.delivery.method, POLL);
+  assert.equal(stream.delivery.endpoint_url, `${server.issuer}/ssf/poll/${stream.stream_id}`);
+  assert.ok(stream.events_delivered.includes(`${CAEP}session-revoked`));
+
+  assert.equal((await server.call('POST', '/ssf/verify', { token: items.token }, { stream_id: stream.stream_id, state: 'abc123' })).status, 204);
+  const [event] = await collect(server, items, stream.stream_id, 1);
+  assert.deepEqual(event!.events, { [`${SSF}verification`]: { state: 'abc123' } });
+  assert.deepEqual(event!.sub_id, { format: 'opaque', id: stream.stream_id });
+  assert.equal(decodeProtectedHeader(Object.values((await poll(server, items, stream.stream_id)).sets)[0] ?? 'e30.e30.x').typ, undefined, 'acknowledged: not sent again');
+
+  // Read, list, status.
+  assert.equal((await server.call('GET', `/ssf/streams?stream_id=${stream.stream_id}`, { token: items.token })).body.stream_id, stream.stream_id);
+  assert.deepEqual(
+    (await server.call('GET', '/ssf/streams', { token: items.token })).body.map((s: any) => s.stream_id),
+    [stream.stream_id],
+  );
+  assert.deepEqual((await server.call('GET', `/ssf/status?stream_id=${stream.stream_id}`, { token: items.token })).body, { stream_id: stream.stream_id, status: 'enabled' });
+});
+
+test('another client cannot see, poll, verify or delete a stream: it does not exist for it', async (t) => {
+  const server = await startAdmin(t);
+  const items = await receiver(server);
+  const other = await receiver(server, 'other-api');
+  const stream = (await server.call('POST', '/ssf/streams', { token: items.token }, { delivery: { method: POLL } })).body;
+  assert.equal((await server.call('GET', `/ssf/streams?stream_id=${stream.stream_id}`, { token: other.token })).status, 404);
+  assert.equal((await server.call('POST', `/ssf/poll/${stream.stream_id}`, { token: other.token }, {})).status, 404);
+  assert.equal((await server.call('POST', '/ssf/verify', { token: other.token }, { stream_id: stream.stream_id })).status, 404);
+  assert.equal((await server.call('DELETE', `/ssf/streams?stream_id=${stream.stream_id}`, { token: other.token })).status, 404);
+  assert.deepEqual((await server.call('GET', '/ssf/streams', { token: other.token })).body, []);
+  assert.equal((await server.call('DELETE', `/ssf/streams?stream_id=${stream.stream_id}`, { token: items.token })).status, 204);
+  assert.equal((await server.call('GET', `/ssf/streams?stream_id=${stream.stream_id}`, { token: items.token })).status, 404);
+});
+
+test('bad stream requests are 400s naming the field, never 500s', async (t) => {
+  const server = await startAdmin(t);
+  const items = await receiver(server);
+  const cases: [unknown, string][] = [
+    [{ delivery: { method: PUSH } }, 'delivery.endpoint_url'],
+    [{ delivery: { method: PUSH, endpoint_url: 'http://receiver.example/events' } }, 'delivery.endpoint_url'],
+    [{ delivery: { method: PUSH, endpoint_url: 'not a url' } }, 'delivery.endpoint_url'],
+    [{ delivery: { method: POLL, endpoint_url: 'https://receiver.example/' } }, 'delivery'],
+    [{ delivery: { method: POLL }, events_requested: ['urn:unknown'] }, 'events_requested'],
+  ];
+  for (const [body, field] of cases) {
+    const answer = await server.call('POST', '/ssf/streams', { token: items.token }, body);
+    assert.equal(answer.status, 400, `${JSON.stringify(body)}: ${answer.text}`);
+    assert.equal(answer.body.field, field, JSON.stringify(body));
+  }
+  const unknownMethod = await server.call('POST', '/ssf/streams', { token: items.token }, { delivery: { method: 'urn:other' } });
+  assert.equal(unknownMethod.status, 400);
+});
+
+test('every change a resource server must hear of becomes its event, from the admin API and the CLI', async (t) => {
+  const server = await startAdmin(t);
+  const items = await receiver(server);
+  const stream = (await server.call('POST', '/ssf/streams', { token: items.token }, { delivery: { method: POLL } })).body;
+  const ops = await server.machine('ops', ALL_ADMIN_SCOPES);
+  const opsToken = await server.clientToken(ops, ALL_ADMIN_SCOPES);
+  await roles.createRole(server.db, { name: 'reader', scopes: ['items:read'] });
+  const alice = await users.createUser(server.db, await withPasswordHash({ username: 'alice', password: 'correct horse battery staple', roles: ['reader'] }));
+  const { apiKey: key } = await apiKeys.createApiKey(server.db, { owner: { kind: 'user', id: alice.id }, api: server.adminApi, scopes: [], name: 'k' });
+  const as = { token: opsToken };
+  await server.machine('worker', []);
+
+  assert.equal((await server.call('POST', `/admin/api/users/${alice.id}/disable`, as)).status, 200);
+  assert.equal((await server.call('POST', `/admin/api/users/${alice.id}/enable`, as)).status, 200);
+  assert.equal((await server.call('PUT', `/admin/api/users/${alice.id}/password`, as, { password: 'another long passphrase 42' })).status, 200);
+  assert.equal((await server.call('PATCH', `/admin/api/users/${alice.id}`, as, { roles: [] })).status, 200);
+  assert.equal((await server.call('POST', `/admin/api/api-keys/${key.id}/revoke`, as)).status, 200);
+  assert.equal((await server.call('POST', '/admin/api/clients/worker/secret', as)).status, 200);
+  const cliRun = cli({ GATEHOUSE_DATABASE_URL: server.databaseUrl, GATEHOUSE_SECRET_KEY: testSecretKey(server.databaseUrl) }, ['users', 'disable', 'alice']);
+  assert.equal(cliRun.code, 0, cliRun.stderr);
+
+  const events = await collect(server, items, stream.stream_id, 10);
+  const alicesSubject = { format: 'iss_sub', iss: server.issuer, sub: alice.id };
+  const seen = events.map((event) => [typeOf(event), event.sub_id]);
+  assert.deepEqual(seen, [
+    [`${RISC}account-disabled`, alicesSubject],
+    [`${CAEP}session-revoked`, alicesSubject],
+    [`${RISC}account-enabled`, alicesSubject],
+    [`${CAEP}credential-change`, alicesSubject],
+    [`${CAEP}session-revoked`, alicesSubject],
+    [`${CAEP}token-claims-change`, alicesSubject],
+    ['urn:gatehouse:secevent:api-key-revoked', { format: 'opaque', id: key.id }],
+    [`${CAEP}credential-change`, { format: 'complex', application: { format: 'opaque', id: 'worker' } }],
+    [`${RISC}account-disabled`, alicesSubject],
+    [`${CAEP}session-revoked`, alicesSubject],
+  ]);
+  const password = events[3]!.events[`${CAEP}credential-change`];
+  assert.equal(password.credential_type, 'password');
+  assert.equal(password.change_type, 'update');
+  assert.equal(typeof password.event_timestamp, 'number');
+  assert.deepEqual(events[5]!.events[`${CAEP}token-claims-change`].claims, { roles: [] });
+  assert.deepEqual(events[6]!.events['urn:gatehouse:secevent:api-key-revoked'].owner, alicesSubject);
+  // Each jti once.
+  assert.equal(new Set(events.map((event) => event.jti)).size, events.length);
+});
+
+test('a rehash at login is not a credential change; an unchanged role list is not a claims change', async (t) => {
+  const server = await startAdmin(t);
+  const items = await receiver(server);
+  const stream = (await server.call('POST', '/ssf/streams', { token: items.token }, { delivery: { method: POLL } })).body;
+  const alice = await users.createUser(server.db, { username: 'alice' });
+  await users.updatePasswordHash(server.db, alice.id, 'x', 'rehash');
+  await users.updateUser(server.db, alice.id, { roles: [] });
+  await server.call('POST', '/ssf/verify', { token: items.token }, { stream_id: stream.stream_id, state: 'end' });
+  const events = await collect(server, items, stream.stream_id, 1);
+  assert.deepEqual(events.map(typeOf), [`${SSF}verification`]);
+});
+
+test('polling: what is not acknowledged comes again, maxEvents bounds an answer, a held poll returns when an event comes', async (t) => {
+  const server = await startAdmin(t);
+  const items = await receiver(server);
+  const stream = (await server.call('POST', '/ssf/streams', { token: items.token }, { delivery: { method: POLL } })).body;
+  const ids: string[] = [];
+  for (const name of ['u1', 'u2', 'u3']) {
+    const user = await users.createUser(server.db, { username: name });
+    ids.push(user.id);
+    await users.setUserDisabled(server.db, user.id, false);
+  }
+  const first = await poll(server, items, stream.stream_id, { maxEvents: 2 });
+  assert.equal(Object.keys(first.sets).length, 2);
+  assert.equal(first.moreAvailable, true);
+  const [a, b] = Object.keys(first.sets);
+  // Only the first acknowledged: the second comes again, then the third.
+  const second = await poll(server, items, stream.stream_id, { ack: [a], maxEvents: 2 });
+  assert.deepEqual(Object.keys(second.sets)[0], b);
+  assert.equal(Object.keys(second.sets).length, 2);
+  const subjects = await Promise.all(Object.values(second.sets).map(async (set) => (await verifySet(server, set, items.clientId)).sub_id.sub));
+  assert.deepEqual(subjects, [ids[1], ids[2]]);
+  const done = await poll(server, items, stream.stream_id, { ack: Object.keys(second.sets) });
+  assert.deepEqual(done, { sets: {}, moreAvailable: false });
+
+  // A held poll (returnImmediately false) answers as soon as an event is recorded.
+  const held = server.call('POST', `/ssf/poll/${stream.stream_id}`, { token: items.token }, { returnImmediately: false });
+  await users.setUserDisabled(server.db, ids[0]!, true);
+  const answer = await held;
+  assert.equal(answer.status, 200);
+  assert.ok(Object.keys(answer.body.sets).length >= 1, answer.text);
+});
+
+test('push: SETs are POSTed in order with the receiver\'s Authorization header; a failing receiver gets them later, in order', async (t) => {
+  const server = await startAdmin(t, { GATEHOUSE_SSF_PUSH_TIMEOUT: '1' });
+  const items = await receiver(server);
+  let failing = true;
+  const sink = await startTinyServer(t, () => (failing ? { status: 503, body: 'down' } : { status: 202, body: '' }));
+  const created = await server.call('POST', '/ssf/streams', { token: items.token }, {
+    delivery: { method: PUSH, endpoint_url: `${sink.origin}/ssf/events`, authorization_header: 'Bearer receiver-secret' },
+    events_requested: [`${RISC}account-disabled`, `${RISC}account-enabled`],
+  });
+  assert.equal(created.status, 201, created.text);
+  const streamId = created.body.stream_id;
+  assert.equal(created.body.delivery.endpoint_url, `${sink.origin}/ssf/events`);
+  assert.doesNotMatch(created.text, /receiver-secret/);
+
+  const alice = await users.createUser(server.db, { username: 'alice' });
+  await users.setUserDisabled(server.db, alice.id, true);
+  await users.setUserDisabled(server.db, alice.id, false);
+  // The receiver is down: the first is tried, refused, and the stream waits.
+  await waitFor(() => sink.posts.length >= 1);
+  const ops = await server.machine('ops', ALL_ADMIN_SCOPES);
+  const opsToken = await server.clientToken(ops, ALL_ADMIN_SCOPES);
+  const lagging = await waitFor(async () => {
+    const view = (await server.call('GET', `/admin/api/streams/${streamId}`, { token: opsToken })).body;
+    return view.failures >= 1 ? view : undefined;
+  });
+  assert.equal(lagging.pending, 2);
+  assert.equal(lagging.last_error, 'HTTP 503');
+  assert.ok(lagging.next_attempt_at);
+
+  failing = false;
+  const delivered = await waitFor(() => {
+    const accepted = sink.posts.filter((post, index) => index >= 1 || post);
+    const unique = new Map(accepted.map((post) => [post.body, post]));
+    return unique.size >= 2 && sink.posts.length >= 3 ? [...unique.values()] : undefined;
+  });
+  assert.ok(delivered.every((post) => post.contentType === 'application/secevent+jwt'));
+  const sets = await Promise.all(sink.posts.map((post) => verifySet(server, post.body, items.clientId)));
+  // In order, the first (retried) before the second; only the two asked for (no session-revoked).
+  const order = [...new Map(sets.map((set) => [set.jti, typeOf(set)])).values()];
+  assert.deepEqual(order, [`${RISC}account-disabled`, `${RISC}account-enabled`]);
+  const view = await waitFor(async () => {
+    const current = (await server.call('GET', `/admin/api/streams/${streamId}`, { token: opsToken })).body;
+    return current.pending === 0 ? current : undefined;
+  });
+  assert.equal(view.failures, 0);
+  assert.equal(view.last_error, null);
+});
+
+test('push sends the stream\'s Authorization header, and a 400 from the receiver does not block the stream', async (t) => {
+  const server = await startAdmin(t);
+  const items = await receiver(server);
+  const authorizations: (string | undefined)[] = [];
+  let calls = 0;
+  const sink = await startTinyServer(t, (request) => {
+    authorizations.push(request.headers.authorization);
+    calls++;
+    return calls === 1 ? { status: 400, type: 'application/json', body: '{"err":"invalid_request","description":"nope"}' } : { status: 202, body: '' };
+  });
+  const streamId = (
+    await server.call('POST', '/ssf/streams', { token: items.token }, {
+      delivery: { method: PUSH, endpoint_url: `${sink.origin}/events`, authorization_header: 'Bearer receiver-secret' },
+    })
+  ).body.stream_id;
+  const alice = await users.createUser(server.db, { username: 'alice' });
+  await users.setUserDisabled(server.db, alice.id, true);
+  await waitFor(() => sink.posts.length >= 2);
+  assert.deepEqual([...new Set(authorizations)], ['Bearer receiver-secret']);
+  const types = await Promise.all(sink.posts.map(async (post) => typeOf(await verifySet(server, post.body, items.clientId))));
+  assert.deepEqual(types, [`${RISC}account-disabled`, `${CAEP}session-revoked`]);
+  assert.ok(streamId);
+});
+
+test('operators list streams with their lag, pause one (events kept), resume it (events delivered, the receiver told), delete it', async (t) => {
+  const server = await startAdmin(t);
+  const items = await receiver(server);
+  const streamId = (await server.call('POST', '/ssf/streams', { token: items.token }, { delivery: { method: POLL } })).body.stream_id;
+  const reader = await server.machine('auditor', ['admin:streams:read']);
+  const readerToken = await server.clientToken(reader, ['admin:streams:read']);
+  const ops = await server.machine('ops', ALL_ADMIN_SCOPES);
+  const opsToken = await server.clientToken(ops, ALL_ADMIN_SCOPES);
+
+  const alice = await users.createUser(server.db, { username: 'alice' });
+  await users.setUserDisabled(server.db, alice.id, true);
+  const list = await server.call('GET', '/admin/api/streams', { token: readerToken });
+  assert.equal(list.status, 200);
+  assert.equal(list.body.total, 1);
+  assert.equal(list.body.items[0].client_id, 'items-api');
+  assert.equal(list.body.items[0].pending, 2);
+  assert.equal((await server.call('POST', `/admin/api/streams/${streamId}/status`, { token: readerToken }, { status: 'paused' })).status, 403);
+
+  const paused = await server.call('POST', `/admin/api/streams/${streamId}/status`, { token: opsToken }, { status: 'paused', reason: 'maintenance' });
+  assert.equal(paused.status, 200, paused.text);
+  assert.equal(paused.body.status, 'paused');
+  assert.deepEqual(await poll(server, items, streamId), { sets: {}, moreAvailable: false });
+  assert.equal((await server.call('GET', `/ssf/status?stream_id=${streamId}`, { token: items.token })).body.status, 'paused');
+
+  assert.equal((await server.call('POST', `/admin/api/streams/${streamId}/status`, { token: opsToken }, { status: 'enabled' })).status, 200);
+  const events = await collect(server, items, streamId, 4);
+  assert.deepEqual(events.map(typeOf), [`${RISC}account-disabled`, `${CAEP}session-revoked`, `${SSF}stream-updated`, `${SSF}stream-updated`]);
+  assert.deepEqual(events[2]!.events[`${SSF}stream-updated`], { status: 'paused', reason: 'maintenance' });
+  assert.deepEqual(events[3]!.events[`${SSF}stream-updated`], { status: 'enabled' });
+
+  // Disabled drops what happens meanwhile; enabled again starts from now.
+  await server.call('POST', `/admin/api/streams/${streamId}/status`, { token: opsToken }, { status: 'disabled' });
+  await users.setUserDisabled(server.db, alice.id, false);
+  await server.call('POST', `/admin/api/streams/${streamId}/status`, { token: opsToken }, { status: 'enabled' });
+  const after = await collect(server, items, streamId, 1);
+  assert.deepEqual(after.map(typeOf), [`${SSF}stream-updated`]);
+
+  const audit = await server.call('GET', '/admin/api/audit-events?type=stream.status_changed', { token: opsToken });
+  assert.ok(audit.body.total >= 3);
+  assert.equal((await server.call('DELETE', `/admin/api/streams/${streamId}`, { token: opsToken })).status, 204);
+  assert.equal((await server.call('GET', `/admin/api/streams/${streamId}`, { token: opsToken })).status, 404);
+});
