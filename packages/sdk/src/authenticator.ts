@@ -11,7 +11,9 @@ import { Introspector, type IntrospectionResult } from './introspect.ts';
 import { RemoteKeys, StaticKeys, type KeyStore } from './jwks.ts';
 import { LruCache } from './lru.ts';
 import { resolveOptions, type AuthenticatorOptions, type ResolvedOptions } from './options.ts';
-import { buildPrincipal, isAudience, type Principal } from './principal.ts';
+import { buildPrincipal, isAudience, type Claims, type Principal } from './principal.ts';
+import { Revocations } from './revocations.ts';
+import { SignalReceiver, type ReceiveOutcome, type SignalEffect, type SignalsStatus } from './signals.ts';
 import { authorize, ResolvedRequirement, type AuthRequirement } from './requirement.ts';
 import type { ResolvedProtectedResource } from './protected-resource.ts';
 import { UpstreamError } from './upstream.ts';
@@ -46,6 +48,8 @@ export interface AuthenticatorDescription {
   readonly usesIssuer: boolean;
   /** RFC 9728 metadata to serve (its path, absolute URL and document), when `protectedResource` is set. */
   readonly protectedResource: ResolvedProtectedResource | undefined;
+  /** With `signals`: how events come, and for push the path of the route the adapter mounts. */
+  readonly signals: { readonly delivery: 'poll' | 'push'; readonly pushPath: string | undefined } | undefined;
 }
 
 /**
@@ -73,6 +77,18 @@ export interface Authenticator {
   requirement(input?: AuthRequirement, label?: string): ResolvedRequirement;
   /** The issuer's discovery document (fetched once). Rejects when it cannot be read or names another issuer. */
   discover(): Promise<IssuerMetadata>;
+  /**
+   * Starts what runs beside the requests: the Shared Signals stream, with the `signals` option
+   * (adapters call it as the app starts). Rejects if the stream could not be made now; polling
+   * keeps trying in the background, and `status()` says how it goes.
+   */
+  start(): Promise<void>;
+  /** Stops it and deletes the stream (adapters call it as the app closes). */
+  close(): Promise<void>;
+  /** How the revocation stream goes: `off` without the `signals` option. */
+  status(): { readonly signals: SignalsStatus };
+  /** A SET pushed by the issuer (RFC 8935), for the adapters' push route: 202, or the error to answer. */
+  receiveSignal(set: string, authorization: string | undefined): Promise<ReceiveOutcome>;
   readonly description: AuthenticatorDescription;
 }
 
@@ -93,6 +109,10 @@ class GatehouseAuthenticator implements Authenticator {
   readonly #tokenPrincipals = new WeakMap<IntrospectionResult, Principal>();
   readonly #keyPrincipals = new WeakMap<IntrospectionResult, Principal>();
   readonly #defaultRequirement: ResolvedRequirement;
+  readonly #keys: KeyStore;
+  /** JWTs revoked by security events (signals); undefined without the option. */
+  readonly #revocations: Revocations | undefined;
+  readonly #signals: SignalReceiver | undefined;
   readonly description: AuthenticatorDescription;
 
   constructor(options: ResolvedOptions) {
@@ -117,6 +137,7 @@ class GatehouseAuthenticator implements Authenticator {
             onStaleKeys: options.onError,
             onKeyError: options.onError,
           });
+    this.#keys = keys;
     this.#verifyToken = createJwtVerifier({
       issuer: options.issuer,
       audience: options.audience,
@@ -149,6 +170,28 @@ class GatehouseAuthenticator implements Authenticator {
         ? undefined
         : new FailureThrottle({ max: limit.max, windowMs: limit.window * 1000, addresses: limit.addresses, now: options.now });
     this.#verified = new LruCache(options.tokenCacheSize);
+    const signals = options.signals;
+    this.#revocations = signals === undefined ? undefined : new Revocations({ maxEntries: signals.maxRevocations, retentionSec: signals.retentionSec });
+    this.#signals =
+      signals === undefined
+        ? undefined
+        : new SignalReceiver({
+            issuer: options.issuer,
+            signals,
+            fetch: options.fetch,
+            timeoutMs: options.timeoutMs,
+            clockToleranceSec: options.clockTolerance,
+            now: options.now,
+            keys,
+            algorithms: options.algorithms,
+            tokenEndpoint: async () => {
+              const endpoint = (await this.#discovery.get()).token_endpoint;
+              if (endpoint === undefined) throw new UpstreamError('discovery', 'discovery document has no token_endpoint');
+              return endpoint;
+            },
+            apply: (effect) => this.#apply(effect),
+            onError: options.onError,
+          });
     this.description = Object.freeze({
       issuer: options.issuer,
       audience: options.audience,
@@ -160,6 +203,7 @@ class GatehouseAuthenticator implements Authenticator {
       failureLimit: this.#throttle !== undefined,
       usesIssuer: options.jwks === undefined || introspection !== undefined,
       protectedResource: options.protectedResource,
+      signals: signals === undefined ? undefined : { delivery: signals.delivery, pushPath: signals.pushUrl === undefined ? undefined : new URL(signals.pushUrl).pathname },
     });
     this.#defaultRequirement = this.requirement({});
   }
@@ -170,6 +214,56 @@ class GatehouseAuthenticator implements Authenticator {
 
   discover(): Promise<IssuerMetadata> {
     return this.#discovery.get();
+  }
+
+  async start(): Promise<void> {
+    await this.#signals?.start();
+  }
+
+  async close(): Promise<void> {
+    await this.#signals?.close();
+  }
+
+  status(): { readonly signals: SignalsStatus } {
+    return { signals: this.#signals?.status() ?? SIGNALS_OFF };
+  }
+
+  async receiveSignal(set: string, authorization: string | undefined): Promise<ReceiveOutcome> {
+    if (this.#signals === undefined) return { ok: false, status: 400, err: 'invalid_request', description: 'This API receives no security events' };
+    try {
+      return await this.#signals.receive(set, authorization);
+    } catch (error) {
+      // The keys could not be fetched: the transmitter tries again later.
+      this.#options.onError(error instanceof Error ? error : new Error(String(error)));
+      throw error;
+    }
+  }
+
+  /** What a security event asks: forget what it names, and refuse the JWTs it revoked. */
+  #apply(effect: SignalEffect): void {
+    switch (effect.kind) {
+      case 'revoke': {
+        const { subject } = effect;
+        this.#revocations!.revoke(subject, effect.at, this.#options.now() / 1000);
+        const named = (claims: Readonly<Claims>): boolean =>
+          subject.kind === 'user'
+            ? claims.sub === subject.sub
+            : subject.kind === 'client'
+              ? claims.client_id === subject.clientId
+              : claims.sub === subject.sub && claims.client_id === subject.clientId;
+        this.#verified.deleteWhere((principal) => named(principal.claims));
+        this.#introspector?.evict(named);
+        return;
+      }
+      case 'api-key':
+        this.#introspector?.evict((claims) => claims.gatehouse_key_id === effect.keyId);
+        return;
+      case 'keys':
+        this.#keys.expire?.();
+        return;
+      default:
+        return;
+    }
   }
 
   async authenticate(request: AuthRequest, requirement?: AuthRequirement | ResolvedRequirement): Promise<AuthOutcome> {
@@ -234,7 +328,10 @@ class GatehouseAuthenticator implements Authenticator {
   #cachedPrincipal(credential: Credential, client: ClientAddress): Principal | undefined {
     if (this.#isJwt(credential)) {
       const principal = this.#verified.get(credential.value, this.#options.now());
-      if (principal === undefined || this.#jwtIntrospector === undefined) return principal;
+      if (principal === undefined) return principal;
+      // Revoked by a security event since it was verified (one size check when nothing is).
+      if (this.#revocations !== undefined && this.#revocations.size !== 0 && this.#revocations.refuses(principal.claims)) throw revokedJwt();
+      if (this.#jwtIntrospector === undefined) return principal;
       // checkJwts: a verified JWT also needs a cached answer from the issuer that it is still active.
       const answer = this.#jwtIntrospector.cached(credential.value);
       if (answer !== undefined && !answer.active) throw revokedJwt();
@@ -283,6 +380,7 @@ class GatehouseAuthenticator implements Authenticator {
     const cached = this.#verified.get(token, now);
     if (cached !== undefined) return cached;
     const { claims, scopes } = await this.#verifyToken(token);
+    if (this.#revocations !== undefined && this.#revocations.size !== 0 && this.#revocations.refuses(claims)) throw revokedJwt();
     const principal = buildPrincipal('token', claims, scopes);
     // exp is required and checked, so the entry ends when the token does.
     this.#verified.set(token, principal, (claims.exp as number) * 1000, now);
@@ -376,6 +474,8 @@ class GatehouseAuthenticator implements Authenticator {
     };
   }
 }
+
+const SIGNALS_OFF: SignalsStatus = Object.freeze({ state: 'off', events: 0 });
 
 const NO_STORE: Readonly<Record<string, string>> = Object.freeze({ 'cache-control': 'no-store' });
 

@@ -5,7 +5,8 @@
  */
 export { createAuthenticator } from './authenticator.ts';
 export type { Authenticator, AuthenticatorDescription, AuthOutcome } from './authenticator.ts';
-export type { AuthenticatorOptions, CredentialOptions, FailureLimitOptions, IntrospectionOptions } from './options.ts';
+export type { AuthenticatorOptions, CredentialOptions, FailureLimitOptions, IntrospectionOptions, SignalsOptions } from './options.ts';
+export type { SignalsStatus, ReceiveOutcome } from './signals.ts';
 export { DEFAULTS } from './options.ts';
 
 export type { AuthRequest, SourceName } from './credentials.ts';

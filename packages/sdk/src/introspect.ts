@@ -34,6 +34,8 @@ export class Introspector {
   readonly #active: LruCache<IntrospectionResult>;
   readonly #inactive: LruCache<true>;
   readonly #inflight = new Map<string, Promise<IntrospectionResult>>();
+  /** Bumped by `evict`: an answer to a call started before is not cached (it may predate the revocation). */
+  #generation = 0;
 
   constructor(options: IntrospectorOptions) {
     this.#options = options;
@@ -51,6 +53,12 @@ export class Introspector {
     return this.#active.get(token, now);
   }
 
+  /** Drops the active answers whose claims `match` (a revocation named them); calls in flight are not cached. */
+  evict(match: (claims: Readonly<Claims>) => boolean): number {
+    this.#generation++;
+    return this.#active.deleteWhere((result) => result.active && match(result.claims));
+  }
+
   /** The issuer's answer for `token`, from cache when possible. Throws `UpstreamError` (→ 503). */
   async introspect(token: string, hint: 'access_token' | undefined): Promise<IntrospectionResult> {
     const cached = this.cached(token);
@@ -66,6 +74,7 @@ export class Introspector {
 
   async #call(token: string, hint: 'access_token' | undefined): Promise<IntrospectionResult> {
     const { fetch, timeoutMs, now, cacheTtlMs, negativeCacheTtlMs } = this.#options;
+    const generation = this.#generation;
     const form = new URLSearchParams({ token });
     if (hint !== undefined) form.set('token_type_hint', hint);
     const url = await this.#options.endpoint();
@@ -85,6 +94,7 @@ export class Introspector {
     const result = parseAnswer(body);
 
     const at = now();
+    if (generation !== this.#generation) return result;
     if (!result.active) {
       this.#inactive.set(token, true, at + negativeCacheTtlMs, at);
     } else {

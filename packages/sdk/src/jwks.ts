@@ -116,6 +116,8 @@ async function select(
 export interface KeyStore {
   /** The verification key for (kid, alg); throws `AuthError` (401) or `UpstreamError` (503). */
   getKey(kid: string | undefined, alg: JwsAlgorithm): Promise<CryptoKey>;
+  /** The issuer said its keys changed: the next lookup fetches them again. */
+  expire?(): void;
 }
 
 /** Keys given in configuration: never any network. */
@@ -146,6 +148,11 @@ export class RemoteKeys implements KeyStore {
 
   constructor(options: RemoteKeysOptions) {
     this.#options = options;
+  }
+
+  expire(): void {
+    this.#fetchedAt = Number.NEGATIVE_INFINITY;
+    this.#attemptedAt = Number.NEGATIVE_INFINITY;
   }
 
   async getKey(kid: string | undefined, alg: JwsAlgorithm): Promise<CryptoKey> {

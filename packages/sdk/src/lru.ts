@@ -61,6 +61,18 @@ export class LruCache<V> {
     while (this.#entries.size > this.#max && this.#oldest !== undefined) this.#remove(this.#oldest);
   }
 
+  /** Removes every entry whose value `matches`; returns how many. A walk over all entries: for rare events, not requests. */
+  deleteWhere(matches: (value: V) => boolean): number {
+    let removed = 0;
+    for (const entry of [...this.#entries.values()]) {
+      if (matches(entry.value)) {
+        this.#remove(entry);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
   delete(key: string): void {
     const entry = this.#entries.get(key);
     if (entry !== undefined) this.#remove(entry);

@@ -3,6 +3,7 @@
  * A bad option throws a TypeError naming it while the app is being built; nothing here can fail
  * on a request.
  */
+import type { ResolvedSignals } from './signals.ts';
 import { SOURCE_NAMES, type CredentialLocations, type SourceName } from './credentials.ts';
 import type { JsonWebKeySet } from './jwks.ts';
 import { isSupportedAlgorithm, MIN_RSA_MODULUS_BITS, type JwsAlgorithm } from './algorithms.ts';
@@ -66,6 +67,28 @@ export interface CredentialOptions {
   readonly unprefixedCookies?: boolean;
 }
 
+/**
+ * Revocation pushed by the issuer (Shared Signals, CAEP): docs/sdk.md "Revocation". Needs a
+ * confidential client allowed client_credentials and the `admin:streams:write` scope at the issuer.
+ */
+export interface SignalsOptions {
+  /**
+   * `'poll'` (default): a held poll open at the issuer, for an API the issuer cannot reach.
+   * `{ push: url }`: the issuer POSTs events to `url` (this API's public URL of the route the
+   * adapter mounts at its path); one process per URL.
+   */
+  readonly delivery?: 'poll' | { readonly push: string };
+  /** The receiver's client. Default: the introspection client. */
+  readonly clientId?: string;
+  readonly clientSecret?: string;
+  /** Shown to the issuer's operators. Default: `@gatehouse/sdk <audience>`. */
+  readonly description?: string;
+  /** Seconds a revocation is kept: longer than any access token lives. Default 86400. */
+  readonly retention?: number;
+  /** Revocations kept at most; beyond, the oldest become a floor under which every token is refused. Default 10000. */
+  readonly maxRevocations?: number;
+}
+
 export interface AuthenticatorOptions {
   /** The issuer, compared exactly with `iss` and with the discovery document. Required. */
   readonly issuer: string;
@@ -79,6 +102,8 @@ export interface AuthenticatorOptions {
   readonly jwksUri?: string;
   /** Enables opaque tokens and API keys (RFC 7662). */
   readonly introspection?: IntrospectionOptions;
+  /** Hears of revocations as they happen (Shared Signals streams). Off unless set. */
+  readonly signals?: true | SignalsOptions;
   readonly credentials?: CredentialOptions;
   /** Sources a route accepts when it does not say. Default: every enabled source. */
   readonly defaultSources?: readonly SourceName[];
@@ -143,6 +168,7 @@ export interface ResolvedOptions {
   readonly jwks: JsonWebKeySet | undefined;
   readonly jwksUri: string | undefined;
   readonly introspection: ResolvedIntrospection | undefined;
+  readonly signals: ResolvedSignals | undefined;
   readonly locations: CredentialLocations;
   readonly enabledSources: ReadonlySet<SourceName>;
   readonly defaultSources: ReadonlySet<SourceName>;
@@ -183,6 +209,7 @@ export function resolveOptions(options: AuthenticatorOptions): ResolvedOptions {
   if (options.jwks !== undefined && jwksUri !== undefined) throw new TypeError('jwks, jwksUri: give one or the other');
 
   const introspection = resolveIntrospection(options.introspection, allowHttp);
+  const signals = resolveSignals(options.signals, introspection, options.audience, allowHttp);
   const locations = resolveLocations(options.credentials, new URL(issuer).protocol === 'https:');
   if (locations.apiKey !== undefined && introspection === undefined) {
     throw new TypeError('credentials.apiKey: API keys are checked by introspection; set the introspection option');
@@ -212,6 +239,7 @@ export function resolveOptions(options: AuthenticatorOptions): ResolvedOptions {
     jwks: options.jwks,
     jwksUri,
     introspection,
+    signals,
     locations,
     enabledSources,
     defaultSources,
@@ -301,6 +329,34 @@ function rsaModulusBits(n: unknown): number {
   while (first < bytes.length && bytes.charCodeAt(first) === 0) first += 1;
   if (first === bytes.length) return 0;
   return (bytes.length - first - 1) * 8 + (32 - Math.clz32(bytes.charCodeAt(first)));
+}
+
+function resolveSignals(value: AuthenticatorOptions['signals'], introspection: ResolvedIntrospection | undefined, audience: string, allowHttp: boolean): ResolvedSignals | undefined {
+  if (value === undefined || (value as unknown) === false) return undefined;
+  const given: SignalsOptions = value === true ? {} : value;
+  if (typeof given !== 'object' || given === null) throw new TypeError('signals: expected true or { delivery?, clientId?, clientSecret?, … }');
+  const clientId = given.clientId ?? introspection?.clientId;
+  const clientSecret = given.clientSecret ?? introspection?.clientSecret;
+  if (typeof clientId !== 'string' || clientId === '' || typeof clientSecret !== 'string' || clientSecret === '') {
+    throw new TypeError('signals.clientId, signals.clientSecret: required (or the introspection client\'s): the stream is the client\'s');
+  }
+  const delivery = given.delivery ?? 'poll';
+  let pushUrl: string | undefined;
+  if (delivery !== 'poll') {
+    if (typeof delivery !== 'object' || delivery === null || typeof delivery.push !== 'string') throw new TypeError("signals.delivery: 'poll' or { push: '<this API's URL for events>' }");
+    pushUrl = requireUrl(delivery.push, 'signals.delivery.push', allowHttp);
+  }
+  const description = given.description ?? `@gatehouse/sdk ${audience}`;
+  if (typeof description !== 'string' || description.length > 200) throw new TypeError('signals.description: a string of at most 200 characters');
+  return {
+    delivery: pushUrl === undefined ? 'poll' : 'push',
+    pushUrl,
+    clientId,
+    clientSecret,
+    description,
+    retentionSec: seconds(given.retention, 86400, 'signals.retention'),
+    maxRevocations: count(given.maxRevocations, 10000, 'signals.maxRevocations'),
+  };
 }
 
 function resolveIntrospection(value: IntrospectionOptions | undefined, allowHttp: boolean): ResolvedOptions['introspection'] {

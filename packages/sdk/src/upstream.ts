@@ -10,7 +10,7 @@ export type FetchLike = (input: string | URL | Request, init?: RequestInit) => P
 export class UpstreamError extends Error {
   override readonly name = 'UpstreamError';
   /** Which call failed. */
-  readonly endpoint: 'discovery' | 'jwks' | 'introspection';
+  readonly endpoint: 'discovery' | 'jwks' | 'introspection' | 'signals';
   /** Milliseconds until the SDK will ask the issuer again, when it waits on purpose (a cooldown). */
   readonly retryAfterMs: number | undefined;
 
@@ -40,7 +40,8 @@ export async function fetchJson(request: UpstreamRequest): Promise<{ status: num
       ...request.init,
       // A redirect is an answer we did not ask for: metadata and keys come from the exact URL.
       redirect: 'manual',
-      signal: AbortSignal.timeout(request.timeoutMs),
+      // The caller's own signal (a receiver closing) as well as the timeout.
+      signal: request.init?.signal ? AbortSignal.any([request.init.signal, AbortSignal.timeout(request.timeoutMs)]) : AbortSignal.timeout(request.timeoutMs),
       headers: { accept: 'application/json', ...(request.init?.headers as Record<string, string> | undefined) },
     });
   } catch (error) {

@@ -41,7 +41,7 @@ const BCRYPT_SECRET = '$2b$12$EixZaYVK1fsbw1ZfbX3OXePaWxn96p36WQoeG6Lruj3vjPGga3
 const TABLES = [
   'users', 'roles', 'role_scopes', 'user_roles', 'apis', 'api_scopes', 'clients', 'client_apis',
   'signing_keys', 'server_secrets', 'oidc_payloads', 'refresh_reuses',
-  'api_keys', 'audit_events', 'access_tokens',
+  'api_keys', 'audit_events', 'access_tokens', 'security_events', 'ssf_streams',
 ] as const;
 // Every migration, in order: the list the Migrator applies.
 const MIGRATIONS = Object.keys(await migrationProvider.getMigrations()).sort();
@@ -194,8 +194,8 @@ function storageContract(name: string, databases: Databases): void {
       const { db } = await fixture(t, databases, { migrated: false });
       const first = await migrate(db);
       assert.deepEqual(first.results?.map((r) => [r.migrationName, r.status]), MIGRATIONS.map((m) => [m, 'Success']));
-      // Empty, but for the gatehouse-admin role and its scopes (migration 006).
-      const seeded: Record<string, number> = { roles: 1, role_scopes: 13 };
+      // Empty, but for the gatehouse-admin role and its scopes (migration 006, and 010's two for streams).
+      const seeded: Record<string, number> = { roles: 1, role_scopes: 15 };
       for (const table of TABLES) assert.equal(await count(db, table), seeded[table] ?? 0, table);
 
       await createRole(db, { name: 'kept', scopes: 'a' });

@@ -71,6 +71,29 @@ const plugin: FastifyPluginAsync<GatehouseFastifyOptions> = async (fastify, opti
     fastify.get(resource.path, { schema: { hide: true } }, async (_request, reply) => reply.code(metadata.status).headers(metadata.headers).send(metadata.body));
   }
 
+  // Revocation by security events (the `signals` option): the stream starts with the app (not
+  // holding it up: an issuer down at boot is retried, and status() says so) and ends with it; a
+  // push stream gets its route.
+  const signals = authenticator.description.signals;
+  if (signals !== undefined) {
+    fastify.addHook('onReady', async () => {
+      authenticator.start().catch(() => undefined);
+    });
+    fastify.addHook('onClose', async () => authenticator.close());
+    if (signals.pushPath !== undefined) {
+      const path = signals.pushPath;
+      await fastify.register(async (events) => {
+        events.addContentTypeParser('application/secevent+jwt', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_request, body, done) => done(null, body));
+        events.post(path, { schema: { hide: true } }, async (request, reply) => {
+          // RFC 8935 §2.2: the body is the SET itself; anything else is a 400 with an `err`.
+          if (typeof request.body !== 'string') return reply.code(400).send({ err: 'invalid_request', description: 'Expected application/secevent+jwt' });
+          const outcome = await authenticator.receiveSignal(request.body, request.headers.authorization);
+          return outcome.ok ? reply.code(202).send() : reply.code(outcome.status).send({ err: outcome.err, description: outcome.description });
+        });
+      });
+    }
+  }
+
   fastify.addHook('onRoute', (route) => {
     const input = route.auth;
     if (input === undefined) return;

@@ -50,7 +50,6 @@ export async function enableTwoFactor(db: Db, userId: string, sealed: string, st
       .where('id', '=', userId)
       .execute();
     await replaceRecoveryCodes(db, userId, recoveryCodeHashes);
-    await recordSecurityEvents(db, [{ type: 'credential-change', subject: { user: userId }, payload: { credential_type: 'app', change_type: 'create' } }]);
   });
 }
 

@@ -13,6 +13,7 @@ import { createStream, deleteStream, findStream, listStreams, requireStream, set
 import type { Transmitter } from '../../signals/transmitter.ts';
 import { SUPPORTED_EVENT_URIS } from '../../signals/set.ts';
 import { noteAudit } from '../audit.ts';
+import { adminApiIdentifier } from '../scopes.ts';
 import * as S from '../schemas.ts';
 import { NoContent, responses, type AdminContext } from './common.ts';
 
@@ -102,7 +103,28 @@ const OperatorStream = Type.Object(
     next_attempt_at: Type.Union([Type.String(), Type.Null()]),
     last_error: Type.Union([Type.String(), Type.Null()]),
   },
-  { description: 'A Shared Signals stream and how its delivery goes.' },
+  {
+    description: 'A Shared Signals stream and how its delivery goes.',
+    examples: [
+      {
+        id: '0f6c1c9e-3f0b-4d5e-9a57-2f9d8c1b7e42',
+        client_id: 'items-api',
+        description: '@gatehouse/sdk http://localhost:8001',
+        delivery_method: 'poll',
+        endpoint_url: null,
+        events_requested: ['https://schemas.openid.net/secevent/caep/event-type/session-revoked'],
+        status: 'enabled',
+        status_reason: null,
+        pending: 0,
+        created_at: '2026-12-01T09:30:00.000Z',
+        last_delivery_at: '2026-12-01T10:02:11.000Z',
+        last_poll_at: '2026-12-01T10:02:11.000Z',
+        failures: 0,
+        next_attempt_at: null,
+        last_error: null,
+      },
+    ],
+  },
 );
 
 /** Push URLs: https, or http to this machine (development, tests). */
@@ -177,7 +199,8 @@ export async function streamRoutes(app: FastifyInstance, { db, config, signals }
       configuration_endpoint: `${issuer}/ssf/streams`,
       status_endpoint: `${issuer}/ssf/status`,
       verification_endpoint: `${issuer}/ssf/verify`,
-      authorization_schemes: [{ spec_urn: 'urn:ietf:rfc:6749' }],
+      // OAuth 2.0 (client credentials); Gatehouse adds which API (RFC 8707 resource) and scope the token is for.
+      authorization_schemes: [{ spec_urn: 'urn:ietf:rfc:6749', resource: adminApiIdentifier(issuer), scope: 'admin:streams:write' }],
       default_subjects: 'ALL',
     }),
   );
@@ -187,7 +210,7 @@ export async function streamRoutes(app: FastifyInstance, { db, config, signals }
     {
       auth: receiver,
       config: { audit: { type: 'stream.created', target: 'stream' } },
-      schema: { tags, operationId: 'createStream', summary: 'Create a stream (SSF 1.0 §8.1.1.1)', body: StreamInput, response: responses({ 201: StreamConfiguration }, 400) },
+      schema: { hide: true, tags, operationId: 'createStream', summary: 'Create a stream (SSF 1.0 §8.1.1.1)', body: StreamInput, response: responses({ 201: StreamConfiguration }, 400) },
     },
     async (request, reply) => {
       const { delivery } = request.body;
@@ -213,6 +236,7 @@ export async function streamRoutes(app: FastifyInstance, { db, config, signals }
     {
       auth: receiver,
       schema: {
+        hide: true,
         tags,
         operationId: 'readStreams',
         summary: 'Read a stream, or list the caller\'s streams (SSF 1.0 §8.1.1.2)',
@@ -248,6 +272,7 @@ export async function streamRoutes(app: FastifyInstance, { db, config, signals }
         auth: receiver,
         config: { audit: { type: 'stream.updated', target: 'stream' } },
         schema: {
+          hide: true,
           tags,
           operationId: method === 'patch' ? 'updateStream' : 'replaceStream',
           summary: `${method === 'patch' ? 'Update' : 'Replace'} a stream's configuration (SSF 1.0 §8.1.1.${method === 'patch' ? 3 : 4})`,
@@ -264,7 +289,7 @@ export async function streamRoutes(app: FastifyInstance, { db, config, signals }
     {
       auth: receiver,
       config: { audit: { type: 'stream.deleted', target: 'stream' } },
-      schema: { tags, operationId: 'deleteStream', summary: 'Delete a stream (SSF 1.0 §8.1.1.5)', querystring: StreamIdQuery, response: responses({ 204: NoContent('Deleted.') }, 400, 404) },
+      schema: { hide: true, tags, operationId: 'deleteStream', summary: 'Delete a stream (SSF 1.0 §8.1.1.5)', querystring: StreamIdQuery, response: responses({ 204: NoContent('Deleted.') }, 400, 404) },
     },
     async (request, reply) => {
       const stream = await ownStream(request, request.query.stream_id);
@@ -277,7 +302,7 @@ export async function streamRoutes(app: FastifyInstance, { db, config, signals }
     '/ssf/status',
     {
       auth: receiver,
-      schema: { tags, operationId: 'readStreamStatus', summary: 'A stream\'s status (SSF 1.0 §8.1.2.1)', querystring: StreamIdQuery, response: responses({ 200: StatusAnswer }, 400, 404) },
+      schema: { hide: true, tags, operationId: 'readStreamStatus', summary: 'A stream\'s status (SSF 1.0 §8.1.2.1)', querystring: StreamIdQuery, response: responses({ 200: StatusAnswer }, 400, 404) },
     },
     async (request) => statusOf(await ownStream(request, request.query.stream_id)),
   );
@@ -287,7 +312,7 @@ export async function streamRoutes(app: FastifyInstance, { db, config, signals }
     {
       auth: receiver,
       config: { audit: { type: 'stream.status_changed', target: 'stream' } },
-      schema: { tags, operationId: 'updateStreamStatus', summary: 'Enable, pause or disable a stream (SSF 1.0 §8.1.2.2)', body: StatusBody, response: responses({ 200: StatusAnswer }, 400, 404) },
+      schema: { hide: true, tags, operationId: 'updateStreamStatus', summary: 'Enable, pause or disable a stream (SSF 1.0 §8.1.2.2)', body: StatusBody, response: responses({ 200: StatusAnswer }, 400, 404) },
     },
     async (request) => {
       const stream = await ownStream(request, request.body.stream_id);
@@ -300,7 +325,7 @@ export async function streamRoutes(app: FastifyInstance, { db, config, signals }
     '/ssf/verify',
     {
       auth: receiver,
-      schema: { tags, operationId: 'verifyStream', summary: 'Ask for a verification event (SSF 1.0 §8.1.4.2)', body: VerifyBody, response: responses({ 204: NoContent('A verification event is on its way.') }, 400, 404) },
+      schema: { hide: true, tags, operationId: 'verifyStream', summary: 'Ask for a verification event (SSF 1.0 §8.1.4.2)', body: VerifyBody, response: responses({ 204: NoContent('A verification event is on its way.') }, 400, 404) },
     },
     async (request, reply) => {
       await signals.verify(await ownStream(request, request.body.stream_id), request.body.state);
@@ -313,6 +338,7 @@ export async function streamRoutes(app: FastifyInstance, { db, config, signals }
     {
       auth: receiver,
       schema: {
+        hide: true,
         tags,
         operationId: 'pollStream',
         summary: 'Poll a stream\'s events (RFC 8936)',
