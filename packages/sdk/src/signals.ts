@@ -146,7 +146,7 @@ export class SignalReceiver {
     this.#error = 'closed';
     if (id === undefined) return;
     try {
-      await this.#call('DELETE', `/ssf/streams?stream_id=${encodeURIComponent(id)}`, undefined, this.#options.timeoutMs, false);
+      await this.#call('DELETE', `/ssf/streams?stream_id=${encodeURIComponent(id)}`, undefined, this.#options.timeoutMs, false, false);
     } catch {
       // Closing anyway.
     }
@@ -253,7 +253,7 @@ export class SignalReceiver {
   }
 
   /** One call to the issuer's stream endpoints with a client-credentials token (fetched again on 401). */
-  async #call(method: string, path: string, body: unknown, timeoutMs: number, retry = true): Promise<{ status: number; body: unknown }> {
+  async #call(method: string, path: string, body: unknown, timeoutMs: number, retry = true, stoppable = true): Promise<{ status: number; body: unknown }> {
     const url = path.startsWith('http') ? path : `${this.#options.issuer}${path}`;
     const token = await this.#accessToken();
     const answer = await fetchJson({
@@ -263,14 +263,14 @@ export class SignalReceiver {
       timeoutMs,
       init: {
         method,
-        signal: this.#stop.signal,
+        ...(stoppable ? { signal: this.#stop.signal } : {}),
         headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       } as RequestInit,
     });
     if (answer.status === 401 && retry) {
       this.#token = undefined;
-      return this.#call(method, path, body, timeoutMs, false);
+      return this.#call(method, path, body, timeoutMs, false, stoppable);
     }
     if (answer.status === 404) throw new StreamGone();
     if (answer.status >= 300) {

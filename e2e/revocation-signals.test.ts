@@ -1,0 +1,147 @@
+// Revocation that reaches an API at once (issue 16, docs/adr/0016-shared-signals.md): a Gatehouse
+// server process and a resource server (Fastify + @gatehouse/sdk with the `signals` option, in
+// this process) that has every credential cached for five minutes. Each change made with the CLI
+// or the admin API — a user disabled, an API key revoked, a user's sessions ended, a client
+// revoked — reaches the API as a security event, and the next request with the cached credential
+// is refused, without waiting for a TTL. By polling and by push.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import Fastify from 'fastify';
+import { createAuthenticator, type Authenticator } from '@gatehouse/sdk';
+import { gatehouse } from '@gatehouse/sdk/fastify';
+import { tempDir } from '@gatehouse/test-support/files';
+import { cli, startProcess, tokenRequest, type Env } from '@gatehouse/test-support/gatehouse';
+import { withFreePort } from '@gatehouse/test-support/ports';
+import { waitFor } from '@gatehouse/test-support/wait';
+
+const API = 'https://items.example';
+
+async function setup(t: test.TestContext, delivery: 'poll' | 'push') {
+  const env: Env = { GATEHOUSE_DATABASE_URL: `sqlite:${join(tempDir(t), 'gatehouse.db')}`, GATEHOUSE_DEFAULT_API: API };
+  const run = (...args: string[]) => {
+    const result = cli(env, [...args, '--json']);
+    assert.equal(result.code, 0, `${args.join(' ')}: ${result.stderr}`);
+    return result.json;
+  };
+  const server = await startProcess(t, env);
+  run('apis', 'create', '--identifier', API, '--name', 'Items', '--scopes', 'items:read');
+  run('roles', 'create', '--name', 'reader', '--scopes', 'items:read');
+  const alice = run('users', 'create', '--username', 'alice', '--password', 'correct horse battery staple', '--roles', 'reader').user;
+  const bob = run('users', 'create', '--username', 'bob', '--password', 'another fine passphrase', '--roles', 'reader').user;
+  const app = run('clients', 'create', '--name', 'App', '--grants', 'password', '--api', API, '--scopes', 'items:read');
+  const worker = run('clients', 'create', '--id', 'worker', '--name', 'Worker', '--grants', 'client_credentials', '--api', API, '--scopes', 'items:read');
+  // The API's own client: introspection, and a stream of security events (admin:streams:write).
+  const receiver = run('clients', 'create', '--id', 'items-api', '--name', 'Items API', '--grants', 'client_credentials', '--api', `${server.issuer}/admin/api`, '--scopes', 'admin:streams:write');
+  const key = run('api-keys', 'create', '--owner', 'user:alice', '--api', API, '--scopes', 'items:read');
+
+  // The resource server, caching every answer for five minutes.
+  const { port, authenticator } = await withFreePort(async (port) => {
+    const authenticator: Authenticator = createAuthenticator({
+      issuer: server.issuer,
+      audience: API,
+      algorithms: ['ES256'],
+      credentials: { apiKey: true },
+      introspection: { clientId: 'items-api', clientSecret: receiver.clientSecret, cacheTtl: 300 },
+      signals: delivery === 'poll' ? true : { delivery: { push: `http://127.0.0.1:${port}/security-events` } },
+    });
+    const resource = Fastify();
+    await resource.register(gatehouse, { authenticator });
+    resource.get('/items', { auth: { scopes: ['items:read'], sources: ['bearer', 'apiKey'] } }, async (request) => ({ caller: request.auth!.subject }));
+    try {
+      await resource.listen({ port, host: '127.0.0.1' });
+    } catch (error) {
+      await resource.close();
+      throw error;
+    }
+    t.after(() => resource.close());
+    return { port, authenticator };
+  });
+  await waitFor(() => authenticator.status().signals.state === 'connected', { message: `the ${delivery} stream connected` });
+
+  const password = async (username: string, secret: string) =>
+    (await tokenRequest(server.issuer, { grant_type: 'password', username, password: secret, resource: API, scope: 'items:read' }, { clientId: app.client.clientId, clientSecret: app.clientSecret })).body.access_token as string;
+  const call = async (headers: Record<string, string>) => (await fetch(`http://127.0.0.1:${port}/items`, { headers })).status;
+  return { server, run, alice, bob, worker, key, authenticator, password, call };
+}
+
+/** The credential works (and is now cached); after `revoke`, it is refused within the deadline. */
+async function refusedAfter(call: () => Promise<number>, revoke: () => unknown, what: string): Promise<number> {
+  assert.equal(await call(), 200, `${what}: works before`);
+  assert.equal(await call(), 200, `${what}: works from the cache`);
+  const started = performance.now();
+  await revoke();
+  await waitFor(async () => (await call()) === 401, { message: `${what}: refused`, timeout: 10_000 });
+  return performance.now() - started;
+}
+
+for (const delivery of ['poll', 'push'] as const) {
+  test(`${delivery}: a disabled user, a revoked API key, ended sessions and a revoked client are refused at once despite the cache`, async (t) => {
+    const { server, run, alice, bob, worker, key, authenticator, password, call } = await setup(t, delivery);
+
+    // `gatehouse users disable` (the CLI, another process): the user's cached JWT is refused.
+    const aliceToken = await password('alice', 'correct horse battery staple');
+    await refusedAfter(() => call({ authorization: `Bearer ${aliceToken}` }), () => run('users', 'disable', 'alice'), 'disabled user');
+    run('users', 'enable', 'alice');
+
+    // An API key revoked: its cached introspection answer goes.
+    const keyHeader = { 'x-api-key': key.key as string };
+    await refusedAfter(() => call(keyHeader), () => run('api-keys', 'revoke', key.apiKey.id), 'revoked API key');
+
+    // An operator ends bob's sessions through the admin API.
+    const ops = run('clients', 'create', '--name', 'Ops', '--grants', 'client_credentials', '--api', `${server.issuer}/admin/api`, '--scopes', 'admin:users:write');
+    const opsToken = (await tokenRequest(server.issuer, { grant_type: 'client_credentials', resource: `${server.issuer}/admin/api`, scope: 'admin:users:write' }, { clientId: ops.client.clientId, clientSecret: ops.clientSecret })).body.access_token;
+    const bobToken = await password('bob', 'another fine passphrase');
+    await refusedAfter(
+      () => call({ authorization: `Bearer ${bobToken}` }),
+      async () => assert.equal((await fetch(`${server.issuer}/admin/api/users/${bob.id}/sessions`, { method: 'DELETE', headers: { authorization: `Bearer ${opsToken}` } })).status, 200),
+      'ended sessions',
+    );
+    // A token issued after the event is accepted: the revocation is of what came before.
+    const fresh = await waitFor(async () => {
+      const token = await password('bob', 'another fine passphrase');
+      return (await call({ authorization: `Bearer ${token}` })) === 200 ? token : undefined;
+    }, { message: 'a new token for bob works' });
+    assert.ok(fresh);
+
+    // A client revoked: its client-credentials token is refused.
+    const workerToken = (await tokenRequest(server.issuer, { grant_type: 'client_credentials', resource: API, scope: 'items:read' }, { clientId: 'worker', clientSecret: worker.clientSecret })).body.access_token as string;
+    await refusedAfter(() => call({ authorization: `Bearer ${workerToken}` }), () => run('clients', 'revoke', 'worker'), 'revoked client');
+
+    const status = authenticator.status().signals;
+    assert.equal(status.state, 'connected');
+    assert.equal(status.delivery, delivery);
+    assert.ok(status.events >= 4, JSON.stringify(status));
+    assert.ok(alice.id);
+  });
+}
+
+test('the stream is the API\'s own: closing the API deletes it, and a stream that cannot be made says why in status()', async (t) => {
+  const { server, run, authenticator } = await setup(t, 'poll');
+  const listed = async () => {
+    const ops = run('clients', 'create', '--name', `Auditor ${Math.random()}`, '--grants', 'client_credentials', '--api', `${server.issuer}/admin/api`, '--scopes', 'admin:streams:read');
+    const token = (await tokenRequest(server.issuer, { grant_type: 'client_credentials', resource: `${server.issuer}/admin/api`, scope: 'admin:streams:read' }, { clientId: ops.client.clientId, clientSecret: ops.clientSecret })).body.access_token;
+    return ((await (await fetch(`${server.issuer}/admin/api/streams`, { headers: { authorization: `Bearer ${token}` } })).json()) as { total: number }).total;
+  };
+  assert.equal(await listed(), 1);
+  await authenticator.close();
+  assert.equal(await listed(), 0);
+  assert.equal(authenticator.status().signals.state, 'down');
+
+  // A client without the streams scope: down, saying so; requests still work by the caches' TTLs.
+  const plain = run('clients', 'create', '--name', 'Plain', '--grants', 'client_credentials', '--api', API, '--scopes', 'items:read');
+  const errors: Error[] = [];
+  const other = createAuthenticator({
+    issuer: server.issuer,
+    audience: API,
+    algorithms: ['ES256'],
+    signals: { clientId: plain.client.clientId, clientSecret: plain.clientSecret },
+    onError: (error) => errors.push(error),
+  });
+  await assert.rejects(other.start(), /admin:streams:write/);
+  t.after(() => other.close());
+  const down = other.status().signals;
+  assert.equal(down.state, 'down');
+  assert.match(down.error!, /admin:streams:write/);
+  assert.ok(errors.length >= 1);
+});
