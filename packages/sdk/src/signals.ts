@@ -161,31 +161,20 @@ export class SignalReceiver {
   }
 
   async #accept(set: string): Promise<ReceiveOutcome> {
-    let payload: JWTPayload;
-    try {
-      ({ payload } = await jwtVerify(set, (header: JWTHeaderParameters) => this.#options.keys.getKey(header.kid, header.alg as JwsAlgorithm), {
-        issuer: this.#options.issuer,
-        audience: this.#options.signals.clientId,
-        typ: 'secevent+jwt',
-        algorithms: [...this.#options.algorithms],
-        clockTolerance: this.#options.clockToleranceSec,
-      }));
-    } catch (error) {
-      if (error instanceof UpstreamError) throw error;
-      return { ok: false, status: 400, err: 'invalid_key', description: 'The SET did not verify against the issuer\'s keys, issuer, audience or type' };
-    }
-    const jti = payload.jti;
-    const events = payload.events;
-    if (typeof jti !== 'string' || !isObject(events) || Object.keys(events).length !== 1 || !isObject(payload.sub_id)) {
-      return { ok: false, status: 400, err: 'invalid_request', description: 'A SET carries a jti, a sub_id and exactly one event' };
-    }
+    const verified = await verifySet(set, {
+      issuer: this.#options.issuer,
+      audience: this.#options.signals.clientId,
+      keys: this.#options.keys,
+      algorithms: this.#options.algorithms,
+      clockToleranceSec: this.#options.clockToleranceSec,
+    });
+    if (!verified.ok) return verified;
     const now = this.#options.now();
-    if (this.#seen.get(jti, now) === true) return { ok: true };
-    const [type, event] = Object.entries(events)[0]!;
-    const effect = effectOf(type, isObject(event) ? event : {}, payload.sub_id, this.#options.issuer, payload.iat);
+    if (this.#seen.get(verified.jti, now) === true) return { ok: true };
+    const effect = effectOf(verified.type, verified.event, verified.subject, this.#options.issuer, verified.iat);
     this.#options.apply(effect);
     if (effect.kind === 'stream') this.#state = effect.status === 'enabled' ? 'connected' : 'down';
-    this.#seen.set(jti, true, now + 24 * 3600_000, now);
+    this.#seen.set(verified.jti, true, now + 24 * 3600_000, now);
     this.#events++;
     this.#lastEventAt = new Date(now);
     return { ok: true };
@@ -312,6 +301,46 @@ export class SignalReceiver {
     this.#token = { value: body.access_token, until: now + Math.max(0, lifetime - 30) * 1000 };
     return body.access_token;
   }
+}
+
+export interface VerifiedSet {
+  readonly ok: true;
+  readonly jti: string;
+  readonly type: string;
+  readonly event: Record<string, unknown>;
+  readonly subject: Record<string, unknown>;
+  readonly iat: number | undefined;
+}
+
+/**
+ * Verifies a SET as RFC 8417 and SSF 1.0 ask: signed by the issuer's keys with an accepted
+ * algorithm, `iss` the issuer, `aud` this receiver, `typ` secevent+jwt (so no other JWT of the
+ * issuer passes as one), a `jti`, a `sub_id`, exactly one event. Throws only when the keys
+ * cannot be had (`UpstreamError`); otherwise says what is wrong in RFC 8935 terms.
+ */
+export async function verifySet(
+  set: string,
+  context: { readonly issuer: string; readonly audience: string; readonly keys: KeyStore; readonly algorithms: readonly JwsAlgorithm[]; readonly clockToleranceSec: number },
+): Promise<VerifiedSet | Extract<ReceiveOutcome, { ok: false }>> {
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(set, (header: JWTHeaderParameters) => context.keys.getKey(header.kid, header.alg as JwsAlgorithm), {
+      issuer: context.issuer,
+      audience: context.audience,
+      typ: 'secevent+jwt',
+      algorithms: [...context.algorithms],
+      clockTolerance: context.clockToleranceSec,
+    }));
+  } catch (error) {
+    if (error instanceof UpstreamError) throw error;
+    return { ok: false, status: 400, err: 'invalid_key', description: 'The SET did not verify against the issuer\'s keys, issuer, audience or type' };
+  }
+  const { jti, events, sub_id: subject } = payload;
+  if (typeof jti !== 'string' || !isObject(events) || Object.keys(events).length !== 1 || !isObject(subject)) {
+    return { ok: false, status: 400, err: 'invalid_request', description: 'A SET carries a jti, a sub_id and exactly one event' };
+  }
+  const [type, event] = Object.entries(events)[0]!;
+  return { ok: true, jti, type, event: isObject(event) ? event : {}, subject, iat: payload.iat };
 }
 
 class StreamGone extends UpstreamError {
