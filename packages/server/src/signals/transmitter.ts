@@ -58,7 +58,8 @@ const MAX_BACKOFF_MS = 5 * 60_000;
 
 export class Transmitter {
   readonly #options: Required<Omit<TransmitterOptions, 'fetch'>> & { fetch: typeof fetch };
-  readonly #owner = crypto.randomUUID();
+  /** Names this process in the lease (operators and tests can tell which instance pushes a stream). */
+  readonly #owner = `${process.pid}:${crypto.randomUUID()}`;
   readonly #waiters = new Set<() => void>();
   #latest = 0;
   #timer: NodeJS.Timeout | undefined;
