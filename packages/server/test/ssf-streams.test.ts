@@ -347,3 +347,32 @@ test('operators list streams with their lag, pause one (events kept), resume it 
   assert.equal((await server.call('DELETE', `/admin/api/streams/${streamId}`, { token: opsToken })).status, 204);
   assert.equal((await server.call('GET', `/admin/api/streams/${streamId}`, { token: opsToken })).status, 404);
 });
+
+test('the CLI lists streams with their lag, pauses, resumes and deletes one, and names a stream it cannot find', async (t) => {
+  const server = await startAdmin(t);
+  const items = await receiver(server);
+  const streamId = (await server.call('POST', '/ssf/streams', { token: items.token }, { delivery: { method: POLL } })).body.stream_id;
+  const alice = await users.createUser(server.db, { username: 'alice' });
+  await users.setUserDisabled(server.db, alice.id, true);
+  const env = { GATEHOUSE_DATABASE_URL: server.databaseUrl, GATEHOUSE_SECRET_KEY: testSecretKey(server.databaseUrl) };
+  const run = (...args: string[]) => {
+    const result = cli(env, [...args, '--json']);
+    assert.equal(result.code, 0, `${args.join(' ')}: ${result.stderr}`);
+    return result.json;
+  };
+  const listed = run('streams', 'list');
+  assert.equal(listed.total, 1);
+  assert.equal(listed.items[0].id, streamId);
+  assert.equal(listed.items[0].pending, 2);
+  assert.equal(run('streams', 'pause', streamId, '--reason', 'maintenance').stream.status, 'paused');
+  assert.deepEqual(await poll(server, items, streamId), { sets: {}, moreAvailable: false });
+  assert.equal(run('streams', 'show', streamId).stream.status, 'paused');
+  assert.equal(run('streams', 'resume', streamId).stream.status, 'enabled');
+  const events = await collect(server, items, streamId, 4);
+  assert.deepEqual(events.slice(2).map((event) => event.events[`${SSF}stream-updated`]), [{ status: 'paused', reason: 'maintenance' }, { status: 'enabled' }]);
+  assert.deepEqual(run('streams', 'delete', streamId), { deleted: streamId });
+  const missing = cli(env, ['streams', 'show', streamId]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, new RegExp(`no stream ${streamId}`));
+  assert.doesNotMatch(missing.stderr, /\n\s+at /, 'no stack trace');
+});

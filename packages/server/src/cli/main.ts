@@ -7,6 +7,7 @@ import { GatehouseError } from '../errors.ts';
 import { UsageError, type Command } from './command.ts';
 import { createApiCommand, listApisCommand } from './commands/apis.ts';
 import { createApiKeyCommand, listApiKeysCommand, revokeApiKeyCommand } from './commands/api-keys.ts';
+import { deleteStreamCommand, disableStreamCommand, listStreamsCommand, pauseStreamCommand, resumeStreamCommand, showStreamCommand } from './commands/streams.ts';
 import { createClientCommand, deleteClientCommand, listClientsCommand, revokeClientCommand, rotateClientSecretCommand, updateClientCommand } from './commands/clients.ts';
 import { doctorCommand } from './commands/doctor.ts';
 import { listKeysCommand, rotateKeysCommand } from './commands/keys.ts';
@@ -53,6 +54,14 @@ const COMMANDS: Record<string, Command | Record<string, Command>> = {
   },
   'api-keys': { create: createApiKeyCommand, list: listApiKeysCommand, revoke: revokeApiKeyCommand },
   keys: { list: listKeysCommand, rotate: rotateKeysCommand },
+  streams: {
+    list: listStreamsCommand,
+    show: showStreamCommand,
+    pause: pauseStreamCommand,
+    resume: resumeStreamCommand,
+    disable: disableStreamCommand,
+    delete: deleteStreamCommand,
+  },
   secrets: { reencrypt: reencryptSecretsCommand },
 };
 

@@ -239,19 +239,6 @@ export class Transmitter {
     void this.check();
   }
 
-  /** SSF §8.1.5: tells the receiver its stream's status changed (by an operator). */
-  async statusChanged(stream: Stream): Promise<void> {
-    await recordSecurityEvents(this.#options.db, [
-      {
-        type: 'stream-updated',
-        subject: { stream: stream.id },
-        streamId: stream.id,
-        payload: { status: stream.status, ...(stream.statusReason ? { reason: stream.statusReason } : {}) },
-      },
-    ]);
-    void this.check();
-  }
-
   /** The SET for `event`, for the receiver `audience`: `typ` secevent+jwt, signed with the active ES256 key. */
   async sign(event: SecurityEvent, audience: string): Promise<string> {
     const source = this.#options.signingKey();

@@ -3,7 +3,7 @@
 // header a push receiver wants sent is a secret: sealed like the others.
 import { GatehouseError } from '../errors.ts';
 import type { Db } from './database.ts';
-import { latestSeq } from './security-events.ts';
+import { latestSeq, recordSecurityEvents } from './security-events.ts';
 import { iso, now, pageBounds, type Page, type PageRequest } from './rows.ts';
 import { seal, unseal } from './sealing.ts';
 
@@ -167,7 +167,8 @@ export async function updateStream(db: Db, id: string, changes: StreamChanges): 
 
 /**
  * Changes the status. Enabling a disabled stream starts it after the events recorded so far (SSF
- * §8.1.2.1: a disabled stream's events are not kept for it); a paused one keeps its place.
+ * §8.1.2.1: a disabled stream's events are not kept for it); a paused one keeps its place. The
+ * receiver is told by an SSF stream-updated event, recorded with the change.
  */
 export async function setStreamStatus(db: Db, id: string, status: StreamStatus, reason: string | null): Promise<Stream> {
   await db.transaction().execute(async (trx) => {
@@ -186,6 +187,7 @@ export async function setStreamStatus(db: Db, id: string, status: StreamStatus, 
       })
       .where('id', '=', id)
       .execute();
+    await recordSecurityEvents(trx, [{ type: 'stream-updated', subject: { stream: id }, streamId: id, payload: { status, ...(reason ? { reason } : {}) } }]);
   });
   return requireStream(db, id);
 }

@@ -417,7 +417,6 @@ export async function streamRoutes(app: FastifyInstance, { db, config, signals }
       const stream = await requireStream(db, request.params.id);
       noteAudit(request, { details: { status: request.body.status } });
       const changed = await setStreamStatus(db, stream.id, request.body.status, request.body.reason ?? null);
-      await signals.statusChanged(changed);
       return operatorView(changed, await latestSeq(db));
     },
   );

@@ -58,7 +58,7 @@ export const listApiKeysCommand: Command = {
 
 export const revokeApiKeyCommand: Command = {
   usage: 'gatehouse api-keys revoke <id>',
-  summary: 'Revoke an API key: APIs refuse it once their introspection cache expires (30 s by default).',
+  summary: 'Revoke an API key: APIs with a Shared Signals stream refuse it at once, others once their introspection cache expires (30 s by default).',
   options: {},
   positionals: { min: 1, max: 1 },
   async run({ positionals, out, env }) {
