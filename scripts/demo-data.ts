@@ -8,6 +8,7 @@ import { hashPassword } from '@gatehouse/server/internal/passwords/hash';
 import { withPasswordHashes } from '@gatehouse/server/internal/passwords/user-passwords';
 import * as roles from '@gatehouse/server/internal/storage/roles';
 import * as users from '@gatehouse/server/internal/storage/users';
+import { ensureAdminApi } from '@gatehouse/server/internal/admin/bootstrap';
 
 // The demo's URLs: the README's, unless the environment moves them (the test that runs the
 // README starts the demo on free ports: scripts/readme.test.ts).
@@ -139,17 +140,23 @@ export async function ensureMcpDemo(db: Db): Promise<void> {
 }
 
 /**
- * The items API's confidential client, which it introspects API keys with (it gets no tokens: no
- * API is granted to it). Created when missing; its secret re-issued when not kept, like the web app's.
+ * The items API's confidential client, which it introspects API keys with and receives security
+ * events as (a Shared Signals stream: the admin API's `admin:streams:write`, nothing else).
+ * Created when missing; its secret re-issued when not kept, like the web app's.
  */
 export async function ensureItemsApiClient(db: Db, knownSecret: string | undefined): Promise<string> {
+  const adminApi = await ensureAdminApi(db, DEMO.serverUrl);
+  const reach = { apis: [adminApi.identifier], scopes: ['admin:streams:write'] };
   if (await clients.findClient(db, DEMO.itemsApiClientId)) {
+    // Demo data from before the API received events: give it the stream scope.
+    await clients.updateClient(db, DEMO.itemsApiClientId, reach);
     return knownSecret ?? (await clients.rotateClientSecret(db, DEMO.itemsApiClientId)).clientSecret;
   }
   const created = await clients.createClient(db, {
     clientId: DEMO.itemsApiClientId,
-    name: 'Items API (introspection)',
+    name: 'Items API (introspection, security events)',
     grantTypes: 'client_credentials',
+    ...reach,
   });
   return created.clientSecret!;
 }

@@ -96,6 +96,8 @@ children.push(
     // The demo asks the server about an API key on every request, so a revoked key is refused at
     // once in the README's session (the default, 30 s, saves the round trip in production).
     ITEMS_API_INTROSPECTION_CACHE_TTL: '0',
+    // Revocation as it happens: the API keeps a Shared Signals stream at the server (ADR 0016).
+    ITEMS_API_SIGNALS: 'poll',
   }),
 );
 children.push(

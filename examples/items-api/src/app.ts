@@ -19,6 +19,8 @@ export interface ItemsApiOptions {
   readonly docsClientId: string;
   /** A confidential client this API uses to introspect API keys and opaque tokens (optional). */
   readonly introspection?: AuthenticatorOptions['introspection'];
+  /** Keep a Shared Signals stream with the introspection client, so revocations are refused as they happen. */
+  readonly signals?: boolean;
   readonly logger?: boolean;
 }
 
@@ -89,6 +91,8 @@ export async function buildItemsApi(options: ItemsApiOptions): Promise<FastifyIn
     // Every other route reads the bearer header alone: cookies and query tokens only where a route says so.
     defaultSources: ['bearer'],
     ...(options.introspection ? { introspection: options.introspection } : {}),
+    // Revocations reach this API as they happen (a Shared Signals stream of the introspection client).
+    ...(options.signals === true ? { signals: true } : {}),
   });
 
   const app = Fastify({ logger: options.logger ?? false });

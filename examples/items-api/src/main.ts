@@ -23,7 +23,15 @@ const introspection =
 let app;
 for (let attempt = 1; ; attempt++) {
   try {
-    app = await buildItemsApi({ issuer, publicUrl, docsClientId: env.ITEMS_API_DOCS_CLIENT_ID ?? 'docs', introspection, logger: true });
+    app = await buildItemsApi({
+      issuer,
+      publicUrl,
+      docsClientId: env.ITEMS_API_DOCS_CLIENT_ID ?? 'docs',
+      introspection,
+      // ITEMS_API_SIGNALS=poll: hear of revocations as they happen (needs the client's admin:streams:write).
+      signals: introspection !== undefined && env.ITEMS_API_SIGNALS === 'poll',
+      logger: true,
+    });
     break;
   } catch (error) {
     if (attempt >= 30) throw error;

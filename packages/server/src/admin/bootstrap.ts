@@ -29,13 +29,21 @@ export interface AdminSetup {
   readonly authenticator: Authenticator;
 }
 
-export async function setUpAdmin(app: FastifyInstance, db: Db, config: Config): Promise<AdminSetup> {
-  const identifier = adminApiIdentifier(config.publicUrl);
-  const api = await ensureApi(db, {
-    identifier,
+/**
+ * The admin API's row in `apis`, with every admin scope: made at every start, and by whoever needs
+ * to grant it to a client before the server first ran (the demo's items API receives security events).
+ */
+export function ensureAdminApi(db: Db, publicUrl: string): Promise<Api> {
+  return ensureApi(db, {
+    identifier: adminApiIdentifier(publicUrl),
     name: 'Gatehouse admin API',
     scopes: Object.entries(ADMIN_SCOPES).map(([name, description]) => ({ name, description })),
   });
+}
+
+export async function setUpAdmin(app: FastifyInstance, db: Db, config: Config): Promise<AdminSetup> {
+  const identifier = adminApiIdentifier(config.publicUrl);
+  const api = await ensureAdminApi(db, config.publicUrl);
   const [secret] = await ensureSecrets(db, 'admin-introspection');
   await ensureInternalClient(db, {
     clientId: ADMIN_INTROSPECTION_CLIENT_ID,
