@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { LOAD_CORE, machineReport } from './support.ts';
 import { sdkBenchmark } from './sdk.ts';
+import { revocationBenchmark } from './revocation.ts';
 import { storageBenchmark } from './storage.ts';
 import { tokenEndpointBenchmark } from './token-endpoint.ts';
 
@@ -11,6 +12,7 @@ const BENCHMARKS: Record<string, () => Promise<{ markdown: string; results: Reco
   'token-endpoint': tokenEndpointBenchmark,
   sdk: sdkBenchmark,
   storage: storageBenchmark,
+  revocation: revocationBenchmark,
 };
 
 if (!process.env.GATEHOUSE_BENCH_PINNED) {
