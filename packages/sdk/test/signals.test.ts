@@ -3,10 +3,16 @@
 // The whole flow against a real Gatehouse is in e2e/revocation-signals.test.ts.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
 import Fastify from 'fastify';
+import { Hono } from 'hono';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { createAuthenticator } from '@gatehouse/sdk';
+import { gatehouse as expressGatehouse } from '@gatehouse/sdk/express';
 import { gatehouse } from '@gatehouse/sdk/fastify';
+import { gatehouse as honoGatehouse } from '@gatehouse/sdk/hono';
 import { StaticKeys } from '../src/jwks.ts';
 import { Revocations } from '../src/revocations.ts';
 import { effectOf, verifySet } from '../src/signals.ts';
@@ -168,4 +174,41 @@ test('options: signals need a client, push needs an https URL (or loopback), and
   const wrongType = await app.inject({ method: 'POST', url: '/hooks/security-events', headers: { 'content-type': 'application/json' }, payload: '{}' });
   assert.equal(wrongType.statusCode, 400);
   assert.equal(authenticator.status().signals.state === 'connected', false);
+});
+
+test('Express and Hono mount the push route too: a push without the stream\'s secret is 401, a wrong type 400, other requests pass', async (t) => {
+  const authenticator = createAuthenticator({
+    issuer: ISSUER,
+    audience: 'https://api.example',
+    algorithms: ['ES256'],
+    signals: { clientId: 'a', clientSecret: 'b', delivery: { push: 'https://api.example/security-events' } },
+    fetch: async () => {
+      throw new Error('unreachable');
+    },
+  });
+  const set = { method: 'POST', headers: { 'content-type': 'application/secevent+jwt', authorization: 'Bearer guess' }, body: 'a.b.c' };
+  const json = { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' };
+
+  const expressApp = express();
+  expressApp.use(expressGatehouse(authenticator).securityEvents);
+  expressApp.post('/other', (_req, res) => void res.status(204).end());
+  const server = await new Promise<Server>((resolve) => {
+    const listening = expressApp.listen(0, '127.0.0.1', () => resolve(listening));
+  });
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const pushed = await fetch(`${base}/security-events`, set);
+  assert.equal(pushed.status, 401);
+  assert.equal(((await pushed.json()) as { err: string }).err, 'authentication_failed');
+  assert.equal((await fetch(`${base}/security-events`, json)).status, 400);
+  assert.equal((await fetch(`${base}/other`, json)).status, 204);
+
+  const honoApp = new Hono();
+  honoApp.use(honoGatehouse(authenticator).securityEvents);
+  honoApp.post('/other', (c) => c.body(null, 204));
+  const honoPushed = await honoApp.request('https://api.example/security-events', set);
+  assert.equal(honoPushed.status, 401);
+  assert.equal(((await honoPushed.json()) as { err: string }).err, 'authentication_failed');
+  assert.equal((await honoApp.request('https://api.example/security-events', json)).status, 400);
+  assert.equal((await honoApp.request('https://api.example/other', json)).status, 204);
 });

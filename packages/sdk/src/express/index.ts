@@ -43,7 +43,17 @@ export interface GatehouseExpress {
    * authenticator has `protectedResource`; mount it with `app.use(...)`. Passes every other request on.
    */
   protectedResourceMetadata: RequestHandler;
+  /**
+   * Receives the security events the issuer pushes (the `signals` option with `delivery: { push }`):
+   * POST at that URL's path, answered 202 (RFC 8935); mount it with `app.use(...)` before any
+   * body parser that would take `application/secevent+jwt`. Passes every other request on. Start
+   * and stop the stream with `authenticator.start()` and `authenticator.close()`.
+   */
+  securityEvents: RequestHandler;
 }
+
+/** A pushed SET is small; a larger body is refused unread. */
+const MAX_SET_BYTES = 64 * 1024;
 
 export function gatehouse(authenticator: Authenticator, options: GatehouseExpressOptions = {}): GatehouseExpress {
   if (typeof authenticator?.authenticate !== 'function') {
@@ -54,7 +64,24 @@ export function gatehouse(authenticator: Authenticator, options: GatehouseExpres
 
   const resource = authenticator.description.protectedResource;
   const metadata = resource === undefined ? undefined : metadataResponse(resource);
+  const pushPath = authenticator.description.signals?.pushPath;
   return {
+    securityEvents(req, res, next) {
+      if (pushPath === undefined || req.path !== pushPath || req.method !== 'POST') {
+        next();
+        return;
+      }
+      if (!req.is('application/secevent+jwt')) {
+        res.status(400).json({ err: 'invalid_request', description: 'Expected application/secevent+jwt' });
+        return;
+      }
+      readText(req)
+        .then((body) => authenticator.receiveSignal(body, req.get('authorization')))
+        .then((outcome) => {
+          if (outcome.ok) res.status(202).end();
+          else res.status(outcome.status).json({ err: outcome.err, description: outcome.description });
+        }, next);
+    },
     protectedResourceMetadata(req, res, next) {
       if (resource === undefined || metadata === undefined || req.path !== resource.path || (req.method !== 'GET' && req.method !== 'HEAD')) {
         next();
@@ -83,6 +110,24 @@ export function gatehouse(authenticator: Authenticator, options: GatehouseExpres
       };
     },
   };
+}
+
+/** The body as text: the one a text parser left, or read here (at most MAX_SET_BYTES). */
+function readText(req: Request): Promise<string> {
+  if (typeof req.body === 'string') return Promise.resolve(req.body);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_SET_BYTES) {
+        req.destroy();
+        reject(new Error('security event too large'));
+      } else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
 }
 
 /** The request as the core sees it; the address is read only if the failure limit needs it. */

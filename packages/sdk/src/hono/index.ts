@@ -62,6 +62,12 @@ export interface GatehouseHono {
    * authenticator has `protectedResource`; mount it with `app.use(...)`. Passes every other request on.
    */
   protectedResourceMetadata: MiddlewareHandler;
+  /**
+   * Receives the security events the issuer pushes (the `signals` option with `delivery: { push }`):
+   * POST at that URL's path, answered 202 (RFC 8935); mount it with `app.use(...)`. Passes every
+   * other request on. Start and stop the stream with `authenticator.start()` and `authenticator.close()`.
+   */
+  securityEvents: MiddlewareHandler;
 }
 
 export function gatehouse(authenticator: Authenticator, options: GatehouseHonoOptions = {}): GatehouseHono {
@@ -97,7 +103,21 @@ export function gatehouse(authenticator: Authenticator, options: GatehouseHonoOp
     }
     return c.body(metadata.body, 200, metadata.headers);
   };
-  return { requireAuth: requireAuth as GatehouseHono['requireAuth'], protectedResourceMetadata };
+  const pushPath = authenticator.description.signals?.pushPath;
+  const securityEvents: MiddlewareHandler = async (c, next) => {
+    if (pushPath === undefined || c.req.path !== pushPath || c.req.method !== 'POST') {
+      await next();
+      return undefined;
+    }
+    if (c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase() !== 'application/secevent+jwt') {
+      return c.json({ err: 'invalid_request', description: 'Expected application/secevent+jwt' }, 400);
+    }
+    const body = await c.req.text();
+    if (body.length > 64 * 1024) return c.json({ err: 'invalid_request', description: 'The SET is too large' }, 400);
+    const outcome = await authenticator.receiveSignal(body, c.req.header('authorization'));
+    return outcome.ok ? c.body(null, 202) : c.json({ err: outcome.err, description: outcome.description }, outcome.status);
+  };
+  return { requireAuth: requireAuth as GatehouseHono['requireAuth'], protectedResourceMetadata, securityEvents };
 }
 
 /** The request as the core sees it; the address is read only if the failure limit needs it. */
