@@ -142,6 +142,26 @@ test('bad stream requests are 400s naming the field, never 500s', async (t) => {
   }
   const unknownMethod = await server.call('POST', '/ssf/streams', { token: items.token }, { delivery: { method: 'urn:other' } });
   assert.equal(unknownMethod.status, 400);
+
+  // A client cannot make streams without end: each is looked at every check.
+  for (let i = 0; i < 20; i++) assert.equal((await server.call('POST', '/ssf/streams', { token: items.token }, { delivery: { method: POLL } })).status, 201);
+  const over = await server.call('POST', '/ssf/streams', { token: items.token }, { delivery: { method: POLL } });
+  assert.equal(over.status, 409, over.text);
+  assert.match(over.body.message, /20 streams already/);
+});
+
+test('with no stream, a change records no event; a stream starts with what happens after it', async (t) => {
+  const server = await startAdmin(t);
+  const alice = await users.createUser(server.db, { username: 'alice' });
+  await users.setUserDisabled(server.db, alice.id, true);
+  const count = async () => Number((await server.db.selectFrom('security_events').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+  assert.equal(await count(), 0);
+  const items = await receiver(server);
+  const stream = (await server.call('POST', '/ssf/streams', { token: items.token }, { delivery: { method: POLL } })).body;
+  await users.setUserDisabled(server.db, alice.id, false);
+  assert.equal(await count(), 1);
+  const events = await collect(server, items, stream.stream_id, 1);
+  assert.deepEqual(events.map(typeOf), [`${RISC}account-enabled`]);
 });
 
 test('every change a resource server must hear of becomes its event, from the admin API and the CLI', async (t) => {

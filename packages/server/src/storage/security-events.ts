@@ -65,10 +65,15 @@ export function inTransaction<T>(db: Kysely<Database>, fn: (trx: Kysely<Database
   return db.isTransaction ? fn(db) : db.transaction().execute((trx: Transaction<Database>) => fn(trx));
 }
 
-/** Records events; call inside the transaction that makes the change they describe. */
+/**
+ * Records events; call inside the transaction that makes the change they describe. Without any
+ * stream nothing is recorded (one read): a stream starts after the events that came before it, so
+ * nobody could receive them.
+ */
 export async function recordSecurityEvents(db: Db, events: readonly SecurityEventInput[]): Promise<void> {
   if (events.length === 0) return;
   await inTransaction(db, async (trx) => {
+    if (!(await trx.selectFrom('ssf_streams').select('id').limit(1).executeTakeFirst())) return;
     if (trx.getExecutor().adapter instanceof PostgresAdapter) await sql`select pg_advisory_xact_lock(${OUTBOX_LOCK})`.execute(trx);
     let seq = await latestSeq(trx);
     const at = now();

@@ -71,12 +71,23 @@ function toStream(row: Row): Stream {
   };
 }
 
+/** Streams one receiver may have: each is looked at every check, so a client cannot make them without end. */
+export const MAX_STREAMS_PER_CLIENT = 20;
+
 /** A new stream starts after the events recorded so far: a receiver hears of what happens next. */
 export async function createStream(db: Db, input: NewStream): Promise<Stream> {
   const id = crypto.randomUUID();
   const at = now();
   const header = input.authorizationHeader === undefined ? null : await seal(db, authorizationContext(id), input.authorizationHeader);
   await db.transaction().execute(async (trx) => {
+    const { n } = await trx
+      .selectFrom('ssf_streams')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('client_id', '=', input.clientId)
+      .executeTakeFirstOrThrow();
+    if (Number(n) >= MAX_STREAMS_PER_CLIENT) {
+      throw new GatehouseError('conflict', `client ${input.clientId} has ${MAX_STREAMS_PER_CLIENT} streams already: delete one it no longer uses`);
+    }
     await trx
       .insertInto('ssf_streams')
       .values({

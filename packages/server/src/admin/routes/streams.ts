@@ -210,7 +210,7 @@ export async function streamRoutes(app: FastifyInstance, { db, config, signals }
     {
       auth: receiver,
       config: { audit: { type: 'stream.created', target: 'stream' } },
-      schema: { hide: true, tags, operationId: 'createStream', summary: 'Create a stream (SSF 1.0 §8.1.1.1)', body: StreamInput, response: responses({ 201: StreamConfiguration }, 400) },
+      schema: { hide: true, tags, operationId: 'createStream', summary: 'Create a stream (SSF 1.0 §8.1.1.1)', body: StreamInput, response: responses({ 201: StreamConfiguration }, 400, 409) },
     },
     async (request, reply) => {
       const { delivery } = request.body;
