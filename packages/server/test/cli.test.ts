@@ -110,7 +110,7 @@ function assertRefused(run: Run, pattern: RegExp, label: string): void {
 const COMMANDS = [
   'serve', 'migrate', 'doctor', 'apis create', 'apis list', 'roles create', 'roles list', 'users create', 'users list',
   'users disable', 'users enable', 'users set-password', 'users reset-two-factor', 'users passkeys', 'users remove-passkey', 'users import', 'clients create', 'clients list', 'clients update', 'clients delete',
-  'clients revoke', 'clients rotate-secret', 'api-keys create', 'api-keys list', 'api-keys revoke', 'keys list', 'keys rotate', 'streams list', 'streams show', 'streams pause', 'streams resume', 'streams disable', 'streams delete', 'secrets reencrypt',
+  'clients revoke', 'clients rotate-secret', 'api-keys create', 'api-keys list', 'api-keys revoke', 'keys list', 'keys rotate', 'providers add', 'providers list', 'providers enable', 'providers disable', 'providers remove', 'streams list', 'streams show', 'streams pause', 'streams resume', 'streams disable', 'streams delete', 'secrets reencrypt',
 ];
 
 test('--help lists every command; each command has its own --help; no command at all is a usage error', async (t) => {

@@ -7,6 +7,7 @@ import { GatehouseError } from '../errors.ts';
 import { UsageError, type Command } from './command.ts';
 import { createApiCommand, listApisCommand } from './commands/apis.ts';
 import { createApiKeyCommand, listApiKeysCommand, revokeApiKeyCommand } from './commands/api-keys.ts';
+import { addProviderCommand, disableProviderCommand, enableProviderCommand, listProvidersCommand, removeProviderCommand } from './commands/providers.ts';
 import { deleteStreamCommand, disableStreamCommand, listStreamsCommand, pauseStreamCommand, resumeStreamCommand, showStreamCommand } from './commands/streams.ts';
 import { createClientCommand, deleteClientCommand, listClientsCommand, revokeClientCommand, rotateClientSecretCommand, updateClientCommand } from './commands/clients.ts';
 import { doctorCommand } from './commands/doctor.ts';
@@ -54,6 +55,13 @@ const COMMANDS: Record<string, Command | Record<string, Command>> = {
   },
   'api-keys': { create: createApiKeyCommand, list: listApiKeysCommand, revoke: revokeApiKeyCommand },
   keys: { list: listKeysCommand, rotate: rotateKeysCommand },
+  providers: {
+    add: addProviderCommand,
+    list: listProvidersCommand,
+    enable: enableProviderCommand,
+    disable: disableProviderCommand,
+    remove: removeProviderCommand,
+  },
   streams: {
     list: listStreamsCommand,
     show: showStreamCommand,

@@ -108,6 +108,9 @@ input[type=text], input[type=password], input[type=email] { width: 100%; padding
 input:focus-visible, button:focus-visible, a:focus-visible { outline: 3px solid var(--link); outline-offset: 2px; }
 button { width: 100%; margin-top: 1.5rem; padding: .7rem; font: inherit; font-weight: 600; border: 0; border-radius: 8px; background: var(--accent); color: #fff; cursor: pointer; }
 button.secondary { background: transparent; color: var(--text); border: 1px solid var(--border); margin-top: .75rem; }
+ul.upstream { list-style: none; padding: 0; margin: .75rem 0 0; }
+a.button { display: block; box-sizing: border-box; width: 100%; margin-top: .75rem; padding: .7rem; text-align: center; font-weight: 600; border-radius: 8px; text-decoration: none; }
+a.button.secondary { color: var(--text); border: 1px solid var(--border); }
 .error { color: var(--error); font-weight: 600; margin: 1rem 0 0; }
 ul.scopes { padding-left: 1.2rem; }
 .client { font-weight: 600; color: var(--text); }

@@ -17,6 +17,7 @@ import { atomically } from '../storage/scope.ts';
 import { disableTwoFactor, enableTwoFactor, replaceRecoveryCodes, setPendingSecret, twoFactorState } from '../storage/two-factor.ts';
 import { accountSummary, revokeUserSessions, updatePasswordHash } from '../storage/users.ts';
 import { addPasskey, listPasskeys, removePasskey } from '../storage/passkeys.ts';
+import { listLinkedIdentities, unlinkIdentity } from '../storage/upstream.ts';
 import { GatehouseError } from '../errors.ts';
 import { CEREMONY_SECONDS, registrationOptions, verifyRegistration, type RelyingParty } from '../passkeys/webauthn.ts';
 import type { CsrfTokens, SignedValues } from './csrf.ts';
@@ -33,6 +34,7 @@ export const ACCOUNT_PATHS = {
   passkeys: `${ACCOUNT_PATH}/passkeys`,
   passkeyOptions: `${ACCOUNT_PATH}/passkeys/options`,
   removePasskey: `${ACCOUNT_PATH}/passkeys/remove`,
+  removeIdentity: `${ACCOUNT_PATH}/identities/remove`,
 } as const;
 
 export interface AccountOptions extends SelfServiceOptions {
@@ -51,6 +53,7 @@ const NOTICES: Record<string, string> = {
   'two-factor-off': 'Two-factor authentication is off.',
   'passkey-added': 'The passkey was added. You can sign in with it now.',
   'passkey-removed': 'The passkey was removed.',
+  'identity-removed': 'The other account was unlinked: it no longer signs you in here.',
 };
 
 /** A passkey's name as people type it: trimmed, at most 64 characters, "Passkey" when empty. */
@@ -114,18 +117,39 @@ export async function accountRoutes(app: FastifyInstance, options: AccountOption
     const current = await signedIn(request, reply);
     if (!current) return reply;
     const state = await twoFactorState(db, current.user.id);
-    const passkeys = await listPasskeys(db, current.user.id);
     const notice = typeof request.query.done === 'string' ? NOTICES[request.query.done] : undefined;
+    return accountPage(reply, 200, current, { notice });
+  });
+
+  async function accountPage(reply: FastifyReply, status: number, current: { session: LoginSession; user: NonNullable<Awaited<ReturnType<typeof accountSummary>>> }, extra: { notice?: string | undefined; error?: string }) {
+    const state = await twoFactorState(db, current.user.id);
+    const passkeys = await listPasskeys(db, current.user.id);
+    const identities = await listLinkedIdentities(db, current.user.id);
     return page(
       reply,
-      200,
+      status,
       pages.account({
         view: { ...current.user, twoFactor: current.user.twoFactor, recoveryCodesLeft: state?.recoveryCodesLeft ?? 0, passkeys: passkeys.length },
-        notice,
+        identities: identities.map((identity) => ({ id: identity.id, provider: identity.providerName, email: identity.email, linkedAt: identity.createdAt, lastUsedAt: identity.lastUsedAt })),
+        removeIdentityAction: ACCOUNT_PATHS.removeIdentity,
+        csrf: token(current.session),
+        notice: extra.notice,
+        error: extra.error,
         signOutUrl,
         links: { password: ACCOUNT_PATHS.password, twoFactor: ACCOUNT_PATHS.twoFactor, passkeys: ACCOUNT_PATHS.passkeys },
       }),
     );
+  }
+
+  // ── Other identity providers (ADR 0017): unlink one, never the last way in ───────────────────
+  app.post<Form>(ACCOUNT_PATHS.removeIdentity, async (request, reply) => {
+    const current = await signedIn(request, reply);
+    if (!current || !formOk(current.session, request, reply)) return reply;
+    const removal = await unlinkIdentity(db, current.user.id, formField(request.body, 'id'));
+    if (removal.kind === 'not_found') return accountPage(reply, 404, current, { error: 'This linked account does not exist (any more).' });
+    if (removal.kind === 'last_way_in') return accountPage(reply, 400, current, { error: 'This is your only way to sign in: set a password or add a passkey before you unlink it.' });
+    await audit({ type: 'account.upstream_unlinked', actor: { kind: 'user', id: current.user.id }, target: { kind: 'user', id: current.user.id }, ip: request.ip, details: { identity_id: formField(request.body, 'id') } });
+    return reply.redirect(`${ACCOUNT_PATH}?done=identity-removed`, 303);
   });
 
   // Back from signing in (response_type=none carries nothing but `state` or an error).

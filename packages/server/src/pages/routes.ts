@@ -14,6 +14,8 @@ import { RETRY_AFTER_SECONDS, unavailableDependency } from '../unavailable.ts';
 import { crossSiteFormProblem } from './csrf.ts';
 import { originOf, PASSKEY_SCRIPT_PATH } from '../html/layout.ts';
 import { accountRoutes, type AccountOptions } from './account.ts';
+import { upstreamRoutes } from './upstream.ts';
+import { listUpstreamProviders } from '../storage/upstream.ts';
 import { formField, SELF_SERVICE_PATHS, selfServiceRoutes, sendPage as sendLayoutPage, sendVerification } from './self-service.ts';
 
 export interface InteractionRoutesOptions extends AccountOptions {
@@ -28,7 +30,7 @@ const PASSKEY_SCRIPT_FILE = new URL('../../console/dist/passkeys.js', import.met
  * The first factor before a second-factor page, as the session's `amr` (RFC 8176) names it: a
  * password, or a passkey without user verification (`hwk` device-bound, `swk` synced).
  */
-type FirstFactor = 'pwd' | 'hwk' | 'swk';
+type FirstFactor = 'pwd' | 'hwk' | 'swk' | 'fed';
 
 /** How long the second-factor page may take after the password step. */
 const PENDING_TTL = 300;
@@ -62,8 +64,15 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
   // The login page names the client as the consent page does, with where it answers (its
   // redirect URI's host) and, for a client described by a metadata document, who describes it:
   // a name anyone can choose is never the only thing shown, and Cancel sends the browser there.
-  const loginPage = (uid: string, view: Pick<InteractionView, 'clientName' | 'publisher' | 'redirectUri'>, extra: { username?: string; error?: string; notice?: string } = {}) =>
+  // The upstream identity providers offered on the login page (ADR 0017): a link each, carrying the CSRF token.
+  const upstreamLinks = async (uid: string) =>
+    (await listUpstreamProviders(db, { enabledOnly: true })).map((provider) => ({
+      name: provider.name,
+      href: `${INTERACTION_PATH}/${uid}/upstream/${provider.id}?csrf=${encodeURIComponent(csrf.issue(uid, 'interaction'))}`,
+    }));
+  const loginPage = async (uid: string, view: Pick<InteractionView, 'clientName' | 'publisher' | 'redirectUri'>, extra: { username?: string; error?: string; notice?: string } = {}) =>
     pages.login({
+      upstream: await upstreamLinks(uid),
       action: actions(uid).login,
       abortAction: actions(uid).abort,
       csrf: csrf.issue(uid, 'interaction'),
@@ -82,7 +91,7 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
   const secondFactorPending = (uid: string, factor: FirstFactor, userId: string) => signed.sign(`second-factor:${uid}`, `${factor} ${userId}`, PENDING_TTL);
   const readSecondFactorPending = (uid: string, pending: string): { factor: FirstFactor; userId: string } | undefined => {
     const [factor, userId] = (signed.verify(`second-factor:${uid}`, pending) ?? '').split(' ');
-    return (factor === 'pwd' || factor === 'hwk' || factor === 'swk') && userId ? { factor, userId } : undefined;
+    return (factor === 'pwd' || factor === 'hwk' || factor === 'swk' || factor === 'fed') && userId ? { factor, userId } : undefined;
   };
   const formExpired = (reply: FastifyReply) =>
     sendPage(reply, 403, messagePage('Form expired', 'This form could not be verified. Go back to the application and start again.'));
@@ -122,7 +131,7 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
     const view = await interactions.load(request.raw, reply.raw, uid);
     const targets = [originOf(view.redirectUri)];
     if (view.prompt === 'login') {
-      return sendPage(reply, 200, loginPage(uid, view), targets);
+      return sendPage(reply, 200, await loginPage(uid, view), targets);
     }
     if (view.prompt === 'consent') {
       const consent = await interactions.consentView(request.raw, reply.raw, uid);
@@ -140,7 +149,7 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
     const { uid } = request.params;
     const view = await interactions.load(request.raw, reply.raw, uid);
     const targets = [originOf(view.redirectUri)];
-    const rerender = (status: number, error: string, username: string) => sendPage(reply, status, loginPage(uid, view, { username, error }), targets);
+    const rerender = async (status: number, error: string, username: string) => sendPage(reply, status, await loginPage(uid, view, { username, error }), targets);
 
     if (!csrf.verify(uid, 'interaction', formField(request.body, 'csrf'))) return formExpired(reply);
     if (view.prompt !== 'login') return expired(reply);
@@ -183,7 +192,7 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
     const pending = formField(request.body, 'pending');
     const firstStep = readSecondFactorPending(uid, pending);
     const user = firstStep === undefined ? undefined : await accountSummary(db, firstStep.userId);
-    if (!firstStep || !user || user.disabled || !user.twoFactor) return sendPage(reply, 400, loginPage(uid, view, { error: 'Your sign-in took too long. Please sign in again.' }), targets);
+    if (!firstStep || !user || user.disabled || !user.twoFactor) return sendPage(reply, 400, await loginPage(uid, view, { error: 'Your sign-in took too long. Please sign in again.' }), targets);
 
     // Counted before the code is looked at, on the second factor's own per-account counter
     // (a right password does not clear it) and the address's.
@@ -246,7 +255,7 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
     const targets = [originOf(view.redirectUri)];
     if (!csrf.verify(uid, 'interaction', formField(request.body, 'csrf'))) return formExpired(reply);
     if (view.prompt !== 'login') return expired(reply);
-    const refuse = (status: number, error: string) => sendPage(reply, status, loginPage(uid, view, { error }), targets);
+    const refuse = async (status: number, error: string) => sendPage(reply, status, await loginPage(uid, view, { error }), targets);
     const record = (result: string, outcome: 'success' | 'failure', found?: { userId: string; passkeyId: string; username?: string | undefined; userVerified?: boolean }) =>
       audit({
         type: 'login.passkey',
@@ -304,7 +313,7 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
     const pending = formField(request.body, 'pending');
     const userId = signed.verify(`unverified:${uid}`, pending);
     const user = userId === undefined ? undefined : await accountSummary(db, userId);
-    if (!user || user.emailVerified || !user.email) return sendPage(reply, 400, loginPage(uid, view, { error: 'Please sign in again.' }));
+    if (!user || user.emailVerified || !user.email) return sendPage(reply, 400, await loginPage(uid, view, { error: 'Please sign in again.' }));
     const limit = await options.limiter.take([{ key: `verify:user:${user.id}`, max: 5 }], 3600);
     if (limit.limited) {
       reply.header('retry-after', String(limit.retryAfter));
@@ -332,6 +341,21 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
   // same HTML error pages.
   await selfServiceRoutes(app, options);
   await accountRoutes(app, options);
+  await upstreamRoutes(app, {
+    db,
+    publicUrl: options.publicUrl,
+    interactions,
+    passwordLogin,
+    csrf,
+    signed,
+    audit,
+    sendPage,
+    messagePage: (title, message, link) => pages.message(title, message, link),
+    loginPage,
+    linkPage: (input) => pages.upstreamLink(input),
+    secondFactor: (uid, userId, factor) => secondFactorPage(uid, secondFactorPending(uid, factor, userId)),
+    formExpired,
+  });
 }
 
 /**

@@ -84,6 +84,8 @@ export interface LoginPageInput {
   readonly registerUrl?: string | undefined;
   /** Where the passkey sign-in posts its options request and its assertion. */
   readonly passkey?: { readonly action: string; readonly optionsAction: string } | undefined;
+  /** The upstream identity providers offered (ADR 0017): a link each. */
+  readonly upstream?: readonly { readonly name: string; readonly href: string }[] | undefined;
 }
 
 export interface ConsentPageInput {
@@ -134,7 +136,7 @@ export class Pages {
     return this.#layout.brand.name;
   }
 
-  login({ action, abortAction, csrf, clientName, publisher, destination, username, error, notice, forgotPasswordUrl, registerUrl, passkey }: LoginPageInput): string {
+  login({ action, abortAction, csrf, clientName, publisher, destination, username, error, notice, forgotPasswordUrl, registerUrl, passkey, upstream }: LoginPageInput): string {
     return this.#layout.page({
       title: 'Sign in',
       body: html`<h1>Sign in</h1>
@@ -157,12 +159,30 @@ ${passkeyFields()}
 </form>
 ${passkeyScript()}`
   : ''}
+${upstream && upstream.length > 0
+  ? html`<ul class="upstream" aria-label="Other ways to sign in">${upstream.map((provider) => html`<li><a class="button secondary" href="${provider.href}">Sign in with ${provider.name}</a></li>`)}</ul>`
+  : ''}
 ${forgotPasswordUrl || registerUrl
   ? html`<p class="links">${forgotPasswordUrl ? html`<a href="${forgotPasswordUrl}">Forgot your password?</a>` : ''}${registerUrl ? html`<a href="${registerUrl}">Create an account</a>` : ''}</p>`
   : ''}
 <form method="post" action="${abortAction}">
 <input type="hidden" name="csrf" value="${csrf}">
 <button class="secondary" type="submit">Cancel</button>
+</form>`,
+    });
+  }
+
+  upstreamLink({ action, csrf, proposal, providerName, email, username, error }: { action: string; csrf: string; proposal: string; providerName: string; email: string; username: string; error?: string | undefined }): string {
+    return this.#layout.page({
+      title: 'Link your account',
+      body: html`<h1>Link your account</h1>
+<p>An account here, <span class="client">${username}</span>, has the email address ${email} that ${providerName} confirmed. Enter its password to sign in with ${providerName} from now on.</p>
+<form method="post" action="${action}" novalidate>
+${hidden('csrf', csrf)}
+${hidden('proposal', proposal)}
+<input type="text" name="username" value="${username}" autocomplete="username" hidden>
+${fields([{ name: 'password', label: 'Password of the account', type: 'password', autocomplete: 'current-password', maxlength: 1024, error }])}
+<button type="submit">Link and sign in</button>
 </form>`,
     });
   }
@@ -293,7 +313,25 @@ ${fields([
     });
   }
 
-  account({ view, notice, signOutUrl, links }: { view: AccountView; notice?: string | undefined; signOutUrl: string; links: { password: string; twoFactor: string; passkeys: string } }): string {
+  account({
+    view,
+    notice,
+    error,
+    signOutUrl,
+    links,
+    identities = [],
+    removeIdentityAction,
+    csrf,
+  }: {
+    view: AccountView;
+    notice?: string | undefined;
+    error?: string | undefined;
+    signOutUrl: string;
+    links: { password: string; twoFactor: string; passkeys: string };
+    identities?: readonly { id: string; provider: string; email: string | null; linkedAt: string; lastUsedAt: string | null }[];
+    removeIdentityAction?: string;
+    csrf?: string;
+  }): string {
     return this.#layout.page({
       title: 'Your account',
       body: html`<h1>Your account</h1>
@@ -304,6 +342,18 @@ ${notice ? html`<p class="notice" role="status">${notice}</p>` : ''}
 <dt>Two-factor</dt><dd>${view.twoFactor ? `On, ${view.recoveryCodesLeft} recovery code(s) left` : 'Off'}</dd>
 <dt>Passkeys</dt><dd>${view.passkeys === 0 ? 'None' : String(view.passkeys)}</dd>
 </dl>
+${formError(error)}
+${identities.length > 0 && removeIdentityAction && csrf
+  ? html`<h2>Other accounts you sign in with</h2>
+<ul class="passkeys identities">${identities.map(
+      (identity) => html`<li><strong class="passkey-name">${identity.provider}</strong><span class="hint">${identity.email ?? 'no email'}, linked ${when(identity.linkedAt)}, last used ${when(identity.lastUsedAt)}</span>
+<form method="post" action="${removeIdentityAction}">
+${hidden('csrf', csrf)}
+${hidden('id', identity.id)}
+<button class="secondary" type="submit" aria-label="Unlink ${identity.provider}">Unlink</button>
+</form></li>`,
+    )}</ul>`
+  : ''}
 <nav class="account" aria-label="Account settings">
 <a href="${links.password}">Change your password</a>
 <a href="${links.twoFactor}">${view.twoFactor ? 'Manage two-factor authentication' : 'Set up two-factor authentication'}</a>

@@ -110,7 +110,8 @@ export async function removePasskey(db: Db, userId: string, id: string): Promise
       .select((eb) => eb.fn.countAll<number>().as('n'))
       .where('user_id', '=', userId)
       .executeTakeFirstOrThrow();
-    if (!user?.password_hash && Number(n) <= 1) return { kind: 'last_way_in' } as const;
+    const linked = await db.selectFrom('upstream_identities').select('id').where('user_id', '=', userId).limit(1).executeTakeFirst();
+    if (!user?.password_hash && !linked && Number(n) <= 1) return { kind: 'last_way_in' } as const;
     await db.deleteFrom('passkeys').where('id', '=', id).where('user_id', '=', userId).execute();
     await recordSecurityEvents(db, [{ type: 'credential-change', subject: { user: userId }, payload: { credential_type: 'fido2-platform', change_type: 'delete' } }]);
     return { kind: 'removed', passkey: toPasskey(row) } as const;

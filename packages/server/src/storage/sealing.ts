@@ -17,6 +17,8 @@ import { Keyring, SealedValueError } from '../keyring.ts';
 export const SEALED_CONTEXTS = {
   signingKey: (kid: string) => `signing_keys/${kid}/private_jwk`,
   serverSecret: (purpose: string, id: string) => `server_secrets/${purpose}/${id}/secret`,
+  streamAuthorization: (id: string) => `ssf_streams/${id}/authorization_header`,
+  upstreamSecret: (id: string) => `upstream_providers/${id}/client_secret`,
 } as const;
 
 const keyrings = new WeakMap<object, () => Promise<Keyring>>();

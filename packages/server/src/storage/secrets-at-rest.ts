@@ -23,11 +23,41 @@ interface SealedRow {
 
 const updated = (result: { numUpdatedRows: bigint }) => Number(result.numUpdatedRows) === 1;
 
-/** Every sealed column of every row: private signing keys and server secrets. */
+/**
+ * Every sealed column of every row: private signing keys, server secrets, push streams'
+ * Authorization headers and upstream providers' client secrets (the last two only once their
+ * migrations made the tables: migration 004 reads this too).
+ */
 async function sealedRows(db: Handle): Promise<SealedRow[]> {
   const keys = await db.selectFrom('signing_keys').select(['kid', 'private_jwk']).orderBy('kid').execute();
   const secrets = await db.selectFrom('server_secrets').select(['purpose', 'id', 'secret']).orderBy('purpose').orderBy('id').execute();
+  const tables = new Set((await db.introspection.getTables()).map((table) => table.name));
+  const streams = tables.has('ssf_streams')
+    ? await db.selectFrom('ssf_streams').select(['id', 'authorization_header']).where('authorization_header', 'is not', null).orderBy('id').execute()
+    : [];
+  const providers = tables.has('upstream_providers') ? await db.selectFrom('upstream_providers').select(['id', 'client_secret']).orderBy('id').execute() : [];
   return [
+    ...streams.map((row) => ({
+      record: `stream ${row.id}'s authorization header`,
+      context: SEALED_CONTEXTS.streamAuthorization(row.id),
+      stored: row.authorization_header!,
+      replace: async (trx: Handle, value: string) =>
+        updated(
+          await trx
+            .updateTable('ssf_streams')
+            .set({ authorization_header: value })
+            .where('id', '=', row.id)
+            .where('authorization_header', '=', row.authorization_header)
+            .executeTakeFirstOrThrow(),
+        ),
+    })),
+    ...providers.map((row) => ({
+      record: `upstream provider ${row.id}'s client secret`,
+      context: SEALED_CONTEXTS.upstreamSecret(row.id),
+      stored: row.client_secret,
+      replace: async (trx: Handle, value: string) =>
+        updated(await trx.updateTable('upstream_providers').set({ client_secret: value }).where('id', '=', row.id).where('client_secret', '=', row.client_secret).executeTakeFirstOrThrow()),
+    })),
     ...keys.map((row) => ({
       record: `signing key ${row.kid}`,
       context: SEALED_CONTEXTS.signingKey(row.kid),

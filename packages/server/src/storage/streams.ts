@@ -5,7 +5,7 @@ import { GatehouseError } from '../errors.ts';
 import type { Db } from './database.ts';
 import { latestSeq, recordSecurityEvents } from './security-events.ts';
 import { iso, now, pageBounds, type Page, type PageRequest } from './rows.ts';
-import { seal, unseal } from './sealing.ts';
+import { SEALED_CONTEXTS, seal, unseal } from './sealing.ts';
 
 export type DeliveryMethod = 'push' | 'poll';
 export type StreamStatus = 'enabled' | 'paused' | 'disabled';
@@ -42,7 +42,7 @@ export interface NewStream {
   readonly eventsRequested: readonly string[];
 }
 
-const authorizationContext = (id: string) => `ssf_streams/${id}/authorization_header`;
+const authorizationContext = SEALED_CONTEXTS.streamAuthorization;
 
 type Row = Awaited<ReturnType<typeof selectStream>>;
 function selectStream(db: Db, id: string) {

@@ -231,6 +231,32 @@ export interface SsfStreamsTable {
   lease_until: number | null;
 }
 
+export interface UpstreamProvidersTable {
+  id: string;
+  name: string;
+  kind: string;
+  issuer: string;
+  client_id: string;
+  client_secret: string;
+  scopes: string;
+  trust_mfa: Generated<number>;
+  roles: Generated<string>;
+  role_claim: string | null;
+  role_map: Generated<string>;
+  enabled: Generated<number>;
+  created_at: number;
+}
+
+export interface UpstreamIdentitiesTable {
+  id: string;
+  provider_id: string;
+  subject: string;
+  user_id: string;
+  email: string | null;
+  created_at: number;
+  last_used_at: number | null;
+}
+
 export interface Database {
   users: UsersTable;
   roles: RolesTable;
@@ -252,6 +278,8 @@ export interface Database {
   passkeys: PasskeysTable;
   security_events: SecurityEventsTable;
   ssf_streams: SsfStreamsTable;
+  upstream_providers: UpstreamProvidersTable;
+  upstream_identities: UpstreamIdentitiesTable;
 }
 
 export type { Generated };

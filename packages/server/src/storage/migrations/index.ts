@@ -12,6 +12,7 @@ import * as dynamicClients from './007-dynamic-clients.ts';
 import * as backchannelLogout from './008-backchannel-logout.ts';
 import * as passkeys from './009-passkeys.ts';
 import * as securityEvents from './010-security-events.ts';
+import * as upstreamProviders from './011-upstream-providers.ts';
 
 /** What data migrations need from the process running them. */
 export interface MigrationContext {
@@ -31,6 +32,7 @@ export function migrationProviderFor(context: MigrationContext): MigrationProvid
     '008-backchannel-logout': backchannelLogout,
     '009-passkeys': passkeys,
     '010-security-events': securityEvents,
+    '011-upstream-providers': upstreamProviders,
   };
   return { getMigrations: async () => migrations };
 }
