@@ -46,7 +46,15 @@ function browser() {
     let url = from;
     for (let hops = 0; hops < 15; hops++) {
       const location = response.headers.get('location');
-      if (response.status < 300 || response.status >= 400 || !location) return { url, page: await answer(response) };
+      if (response.status < 300 || response.status >= 400 || !location) {
+        const page = await answer(response);
+        // A page that goes on by itself, as a browser does.
+        const refresh = /<meta http-equiv="refresh" content="0; url=([^"]+)">/.exec(page.html);
+        if (!refresh) return { url, page };
+        url = new URL(refresh[1]!.replaceAll('&amp;', '&'), url);
+        response = await send(url);
+        continue;
+      }
       url = new URL(location, url);
       response = await send(url);
     }

@@ -19,6 +19,8 @@ export const PASSKEY_SCRIPT_PATH = '/assets/passkeys.js';
 export interface PageOptions {
   readonly title: string;
   readonly body: Html;
+  /** A same-origin path the browser goes on to at once (`<meta http-equiv="refresh">`). */
+  readonly continueTo?: string | undefined;
 }
 
 /** The layout every page shares, branded, with the headers that go with it. */
@@ -34,7 +36,7 @@ export class Layout {
     this.#imageSources = ["'self'", 'data:', ...(logoOrigin ? [logoOrigin] : [])].join(' ');
   }
 
-  page({ title, body }: PageOptions): string {
+  page({ title, body, continueTo }: PageOptions): string {
     const { name, logoUrl } = this.brand;
     return html`<!doctype html>
 <html lang="en">
@@ -42,6 +44,7 @@ export class Layout {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
+${continueTo ? html`<meta http-equiv="refresh" content="0; url=${continueTo}">` : ''}
 <title>${title} · ${name}</title>
 <link rel="stylesheet" href="${STYLESHEET_PATH}">
 </head>

@@ -355,6 +355,7 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
     linkPage: (input) => pages.upstreamLink(input),
     secondFactor: (uid, userId, factor) => secondFactorPage(uid, secondFactorPending(uid, factor, userId)),
     formExpired,
+    continuing: (target, providerName) => pages.continuing(target, providerName),
   });
 }
 

@@ -172,6 +172,16 @@ ${forgotPasswordUrl || registerUrl
     });
   }
 
+  /** A page that goes on by itself: ends a redirect chain another site's form began (see pages/upstream.ts). */
+  continuing(target: string, providerName: string): string {
+    return this.#layout.page({
+      title: 'Signing in',
+      continueTo: target,
+      body: html`<h1>Signing in</h1>
+<p>Back from ${providerName}. <a href="${target}">Continue</a></p>`,
+    });
+  }
+
   upstreamLink({ action, csrf, proposal, providerName, email, username, error }: { action: string; csrf: string; proposal: string; providerName: string; email: string; username: string; error?: string | undefined }): string {
     return this.#layout.page({
       title: 'Link your account',

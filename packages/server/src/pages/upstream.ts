@@ -4,8 +4,8 @@
 //     (a link, not a form: browsers hold a form's redirects to the page's CSP form-action, and the
 //     provider's authorization endpoint is not known when the page is drawn)
 //   provider ──GET /upstream/:provider/callback──► code redeemed, ID token checked, user found or made
-//     ──303──► /interaction/:uid/upstream/done?result=…  (under the interaction's path, where its cookie is)
-//     or ──303──► /interaction/:uid/upstream/link?proposal=…  (an account with that verified email: its password first)
+//     ──a page that goes on by itself──► /interaction/:uid/upstream/done?result=…  (under the interaction's path, where its cookie is)
+//     or ──the same──► /interaction/:uid/upstream/link?proposal=…  (an account with that verified email: its password first)
 //
 // Between the two legs the browser carries a signed cookie bound to the interaction (state, nonce,
 // PKCE verifier): the callback refuses an answer this browser did not ask for. Everything the
@@ -45,6 +45,8 @@ export interface UpstreamRouteContext {
   /** The second-factor page after an upstream sign-in (factor `fed`). */
   readonly secondFactor: (uid: string, userId: string, factor: 'fed' | 'pwd') => string;
   readonly formExpired: (reply: FastifyReply) => FastifyReply;
+  /** A page that goes on to `target` by itself (meta refresh). */
+  readonly continuing: (target: string, providerName: string) => string;
 }
 
 type Params = { Params: { uid: string; provider: string } };
@@ -118,11 +120,14 @@ export async function upstreamRoutes(app: FastifyInstance, ctx: UpstreamRouteCon
     if (found.kind === 'link_required') {
       await record(provider, 'failure', 'link_required', request.ip, { id: found.userId, username: found.username });
       const proposal = signed.sign(`upstream-link:${uid}`, JSON.stringify({ p: provider.id, s: account.subject, e: found.email, u: found.userId }), SIGN_IN_SECONDS);
-      return reply.redirect(`${INTERACTION_PATH}/${uid}/upstream/link?proposal=${encodeURIComponent(proposal)}`, 303);
+      return sendPage(reply, 200, ctx.continuing(`${INTERACTION_PATH}/${uid}/upstream/link?proposal=${encodeURIComponent(proposal)}`, provider.name));
     }
     const mfa = provider.trustMfa && account.amr.includes('mfa');
     const result = signed.sign(`upstream-done:${uid}`, JSON.stringify({ p: provider.id, u: found.userId, m: mfa, c: found.kind === 'created' }), HANDOVER_SECONDS);
-    return reply.redirect(`${INTERACTION_PATH}/${uid}/upstream/done?result=${encodeURIComponent(result)}`, 303);
+    // A page, not a redirect: the provider's sign-in was a form post, and browsers hold every
+    // redirect after a form post to that page's CSP form-action (Chromium does), which names this
+    // server but not the application the sign-in goes on to. A new navigation starts here.
+    return sendPage(reply, 200, ctx.continuing(`${INTERACTION_PATH}/${uid}/upstream/done?result=${encodeURIComponent(result)}`, provider.name));
   });
 
   // 3. Back under the interaction's path: the same checks as every login, then on.
