@@ -9,6 +9,7 @@ import { withPasswordHashes } from '@gatehouse/server/internal/passwords/user-pa
 import * as roles from '@gatehouse/server/internal/storage/roles';
 import * as users from '@gatehouse/server/internal/storage/users';
 import { ensureAdminApi } from '@gatehouse/server/internal/admin/bootstrap';
+import * as upstream from '@gatehouse/server/internal/storage/upstream';
 
 // The demo's URLs: the README's, unless the environment moves them (the test that runs the
 // README starts the demo on free ports: scripts/readme.test.ts).
@@ -25,6 +26,11 @@ export const DEMO = {
   /** The web app's back-channel logout endpoint (@gatehouse/sdk/webapp's default path). */
   webAppBackchannelLogoutUri: `${env.WEB_APP_PUBLIC_URL ?? 'http://localhost:8002'}/auth/backchannel-logout`,
   mcpServerUrl: env.MCP_SERVER_PUBLIC_URL ?? 'http://localhost:8003',
+  // A second Gatehouse, "Corp SSO", as the upstream identity provider users may sign in with
+  // (ADR 0017). On 127.0.0.1, not localhost: another host, so the two servers' cookies stay apart.
+  corpUrl: env.DEMO_CORP_URL ?? 'http://127.0.0.1:8004',
+  corpProviderId: 'corp',
+  corpUser: { username: 'jane', email: 'jane@corp.example', password: 'corp-passphrase' },
   mcpEndpoint: `${env.MCP_SERVER_PUBLIC_URL ?? 'http://localhost:8003'}/mcp`,
   // The admin console's first administrator (role gatehouse-admin, made by migration 006).
   adminUsername: 'admin',
@@ -159,4 +165,26 @@ export async function ensureItemsApiClient(db: Db, knownSecret: string | undefin
     ...reach,
   });
   return created.clientSecret!;
+}
+
+/**
+ * The demo's upstream provider: on the second server's database, its client for this server and
+ * its user jane; on this server's, the provider `corp`. The client secret is new at each start
+ * (shown nowhere), and the provider here is given it.
+ */
+export async function ensureCorpDemo(db: Db, corpDb: Db): Promise<void> {
+  const clientId = 'gatehouse-demo';
+  const redirectUri = `${DEMO.serverUrl}/upstream/${DEMO.corpProviderId}/callback`;
+  const secret = (await clients.findClient(corpDb, clientId))
+    ? (await clients.updateClient(corpDb, clientId, { redirectUris: [redirectUri] }), (await clients.rotateClientSecret(corpDb, clientId)).clientSecret)
+    : (await clients.createClient(corpDb, { clientId, name: 'Gatehouse demo', grantTypes: ['authorization_code'], redirectUris: [redirectUri], firstParty: true })).clientSecret!;
+  if (!(await users.findUser(corpDb, DEMO.corpUser.username))) {
+    const [jane] = await withPasswordHashes([{ username: DEMO.corpUser.username, email: DEMO.corpUser.email, emailVerified: true, password: DEMO.corpUser.password }]);
+    await users.createUser(corpDb, jane!);
+  }
+  if (await upstream.findUpstreamProvider(db, DEMO.corpProviderId)) {
+    await upstream.setUpstreamClientSecret(db, DEMO.corpProviderId, secret);
+  } else {
+    await upstream.createUpstreamProvider(db, { id: DEMO.corpProviderId, name: 'Corp SSO', kind: 'oidc', issuer: DEMO.corpUrl, clientId, clientSecret: secret, roles: ['user'] });
+  }
 }

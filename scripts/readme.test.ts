@@ -110,6 +110,8 @@ test('every README command works as written against a started demo', { timeout: 
     WEB_APP_ISSUER: url('8000'),
     WEB_APP_API: url('8001'),
     GATEHOUSE_LOG_LEVEL: 'warn',
+    // The demo's second Gatehouse, "Corp SSO", on another free port of 127.0.0.1.
+    DEMO_CORP_URL: `http://127.0.0.1:${await freePort()}`,
   };
 
   const processes: ChildProcess[] = [];

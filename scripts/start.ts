@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, migrate, openStorage } from '@gatehouse/server';
 import { DEVELOPMENT_KEY_FILE, keyProviderFromConfig } from '@gatehouse/server/internal/secret-key/key-provider';
-import { DEMO, ensureDemoData, ensureItemsApiClient, ensureMcpDemo, ensureWebAppClient } from './demo-data.ts';
+import { DEMO, ensureCorpDemo, ensureDemoData, ensureItemsApiClient, ensureMcpDemo, ensureWebAppClient } from './demo-data.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const dataDir = `${process.cwd()}/data`;
@@ -63,6 +63,25 @@ const itemsApi = {
   clientSecret: await ensureItemsApiClient(storage.db, savedItemsApi.databaseUrl === config.databaseUrl ? savedItemsApi.clientSecret : undefined),
 };
 writeFileSync(itemsApiFile, `${JSON.stringify(itemsApi, null, 2)}\n`, { mode: 0o600 });
+// "Corp SSO": a second Gatehouse on its own database, the upstream provider of the login page's
+// "Sign in with Corp SSO" (ADR 0017).
+const { GATEHOUSE_DEFAULT_API: _api, GATEHOUSE_REGISTRATION_ROLES: _roles, GATEHOUSE_LOG_FORMAT: _format, ...inherited } = env;
+const corpEnv: Record<string, string | undefined> = {
+  ...inherited,
+  GATEHOUSE_DATABASE_URL: 'sqlite:./data/corp.db',
+  GATEHOUSE_PUBLIC_URL: DEMO.corpUrl,
+  GATEHOUSE_PORT: new URL(DEMO.corpUrl).port || '8004',
+  GATEHOUSE_HOST: new URL(DEMO.corpUrl).hostname,
+  GATEHOUSE_BRAND_NAME: 'Corp SSO',
+  GATEHOUSE_REGISTRATION: 'false',
+  GATEHOUSE_DYNAMIC_CLIENT_REGISTRATION: 'false',
+  // Its log is the quieter one: warnings only.
+  GATEHOUSE_LOG_LEVEL: 'warn',
+};
+const corpStorage = openStorage(corpEnv.GATEHOUSE_DATABASE_URL!, { keys: keys.provider });
+await migrate(corpStorage.db);
+await ensureCorpDemo(storage.db, corpStorage.db);
+await corpStorage.close();
 await storage.close();
 
 if (created) {
@@ -70,8 +89,8 @@ if (created) {
   writeFileSync(`${dataDir}/demo-service-client.json`, `${JSON.stringify(created, null, 2)}\n`, { mode: 0o600 });
 }
 
-function run(name: string, script: string, args: string[], extraEnv: Record<string, string> = {}): ChildProcess {
-  const child = spawn(process.execPath, [`${root}${script}`, ...args], { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+function run(name: string, script: string, args: string[], extraEnv: Record<string, string | undefined> = {}, base: Record<string, string | undefined> = env): ChildProcess {
+  const child = spawn(process.execPath, [`${root}${script}`, ...args], { env: { ...base, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
   const prefix = (chunk: Buffer) => chunk.toString().split('\n').filter(Boolean).map((line) => `[${name}] ${line}\n`).join('');
   child.stdout!.on('data', (chunk: Buffer) => process.stdout.write(prefix(chunk)));
   child.stderr!.on('data', (chunk: Buffer) => process.stderr.write(prefix(chunk)));
@@ -111,6 +130,7 @@ children.push(
   }),
 );
 children.push(run('mcp-server', 'examples/mcp-server/src/main.ts', [], { MCP_SERVER_ISSUER: DEMO.serverUrl, MCP_SERVER_PUBLIC_URL: DEMO.mcpServerUrl }));
+children.push(run('corp-sso', 'packages/server/bin/gatehouse.js', ['serve'], {}, corpEnv));
 function stop(): void {
   stopping = true;
   for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
@@ -125,6 +145,7 @@ Gatehouse is starting:
   web app    ${DEMO.webAppUrl}   (server-rendered, signs in with Gatehouse)
   MCP server ${DEMO.mcpEndpoint}   (connect an MCP client: it registers itself and sends you to the login page)
   console    ${DEMO.serverUrl}/admin   (the admin console: sign in as ${DEMO.adminUsername} / ${DEMO.adminPassword})
+  corp SSO   ${DEMO.corpUrl}   (another identity provider: "Sign in with Corp SSO" on the login page, as ${DEMO.corpUser.username} / ${DEMO.corpUser.password})
   account    ${DEMO.serverUrl}/account   (password, two-factor; sign-up at ${DEMO.serverUrl}/register, emails go to this log)
   data       ./data/gatehouse.db (SQLite)${keys.warnings.length > 0 ? `, its secrets encrypted with the development key ./${DEVELOPMENT_KEY_FILE}` : ''}
   logins     johndoe / secret    (alice / secret2 is disabled)

@@ -132,6 +132,13 @@ export async function upstreamClientSecret(db: Db, id: string): Promise<string> 
   return unseal(db, SEALED_CONTEXTS.upstreamSecret(id), row.client_secret, `upstream provider ${id}'s client secret`);
 }
 
+/** Replaces a provider's client secret (rotated at the provider). */
+export async function setUpstreamClientSecret(db: Db, id: string, clientSecret: string): Promise<void> {
+  const sealed = await seal(db, SEALED_CONTEXTS.upstreamSecret(id), clientSecret);
+  const result = await db.updateTable('upstream_providers').set({ client_secret: sealed }).where('id', '=', id).executeTakeFirst();
+  if (Number(result.numUpdatedRows) !== 1) throw new GatehouseError('not_found', `no upstream provider ${id}`, { field: 'id' });
+}
+
 export async function setUpstreamProviderEnabled(db: Db, id: string, enabled: boolean): Promise<UpstreamProvider> {
   const result = await db.updateTable('upstream_providers').set({ enabled: enabled ? 1 : 0 }).where('id', '=', id).executeTakeFirst();
   if (Number(result.numUpdatedRows) !== 1) throw new GatehouseError('not_found', `no upstream provider ${id}`, { field: 'id' });
