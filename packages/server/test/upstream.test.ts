@@ -13,6 +13,7 @@ import * as clients from '../src/storage/clients.ts';
 import { createUpstreamProvider, listLinkedIdentities } from '../src/storage/upstream.ts';
 import * as users from '../src/storage/users.ts';
 import { answer, type Answer } from './interaction-support.ts';
+import { ALL_ADMIN_SCOPES, startAdmin } from './admin-support.ts';
 
 interface Setup {
   readonly down: InProcessServer;
@@ -194,4 +195,38 @@ test('the account page lists linked accounts and refuses to unlink the last way 
   const insecure = cli(env, ['providers', 'add', '--id', 'plain', '--name', 'x', '--issuer', 'http://idp.example', '--client-id', 'a', '--client-secret', 'b']);
   assert.equal(insecure.code, 1);
   assert.match(insecure.stderr, /https/);
+});
+
+test('the admin API adds, lists, disables and deletes providers; never shows a secret; grants no admin role the caller lacks', async (t) => {
+  const server = await startAdmin(t);
+  const ops = await server.machine('ops', ALL_ADMIN_SCOPES);
+  const opsToken = await server.clientToken(ops, ALL_ADMIN_SCOPES);
+  const limited = await server.machine('limited', ['admin:providers:read', 'admin:providers:write']);
+  const limitedToken = await server.clientToken(limited, ['admin:providers:read', 'admin:providers:write']);
+  const body = { id: 'corp', name: 'Corp SSO', kind: 'oidc', issuer: 'https://sso.corp.example', client_id: 'gatehouse', client_secret: 'upstream-client-secret-1' };
+
+  // A provider whose users would be administrators: only for a caller holding those scopes.
+  const escalation = await server.call('POST', '/admin/api/upstream-providers', { token: limitedToken }, { ...body, roles: ['gatehouse-admin'] });
+  assert.equal(escalation.status, 403, escalation.text);
+  assert.equal(escalation.body.field, 'roles');
+
+  const created = await server.call('POST', '/admin/api/upstream-providers', { token: opsToken }, { ...body, roles: ['gatehouse-admin'] });
+  assert.equal(created.status, 201, created.text);
+  assert.equal(created.body.redirect_uri, `${server.issuer}/upstream/corp/callback`);
+  assert.deepEqual(created.body.scopes, ['openid', 'email', 'profile']);
+  assert.equal((await server.call('POST', '/admin/api/upstream-providers', { token: opsToken }, body)).status, 409);
+  assert.equal((await server.call('POST', '/admin/api/upstream-providers', { token: opsToken }, { ...body, id: 'other', issuer: 'http://sso.corp.example' })).status, 400);
+  // The limited caller may not change or delete a provider that makes administrators.
+  assert.equal((await server.call('PATCH', '/admin/api/upstream-providers/corp', { token: limitedToken }, { enabled: false })).status, 403);
+
+  const listed = await server.call('GET', '/admin/api/upstream-providers', { token: limitedToken });
+  assert.deepEqual(listed.body.items.map((p: { id: string }) => p.id), ['corp']);
+  const disabled = await server.call('PATCH', '/admin/api/upstream-providers/corp', { token: opsToken }, { enabled: false });
+  assert.equal(disabled.body.enabled, false);
+  assert.equal((await server.call('DELETE', '/admin/api/upstream-providers/nope', { token: opsToken })).status, 404);
+  assert.equal((await server.call('DELETE', '/admin/api/upstream-providers/corp', { token: opsToken })).status, 204);
+  assert.ok(server.seen.every((text) => !text.includes('upstream-client-secret-1')), 'the secret never comes back');
+  const stored = await server.db.selectFrom('audit_events').select('details').where('type', 'like', 'upstream_provider.%').execute();
+  assert.ok(stored.length >= 3);
+  assert.ok(stored.every((row) => !row.details.includes('upstream-client-secret-1')));
 });

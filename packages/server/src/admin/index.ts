@@ -59,6 +59,7 @@ import type { AdminContext } from './routes/common.ts';
 import { roleRoutes } from './routes/roles.ts';
 import { signingKeyRoutes } from './routes/signing-keys.ts';
 import { streamRoutes } from './routes/streams.ts';
+import { upstreamProviderRoutes } from './routes/upstream-providers.ts';
 import type { Transmitter } from '../signals/transmitter.ts';
 import { userRoutes } from './routes/users.ts';
 import { ADMIN_SCOPES, adminApiIdentifier } from './scopes.ts';
@@ -153,6 +154,7 @@ export const adminApi: FastifyPluginAsync<AdminApiOptions> = async (admin, optio
         { name: 'api-keys', description: 'API keys of users and clients.' },
         { name: 'signing-keys', description: 'Token signing keys and their rotation.' },
         { name: 'audit', description: 'The audit log.' },
+        { name: 'upstream-providers', description: 'Other identity providers users may sign in with (OpenID Connect, Google, GitHub).' },
         { name: 'streams', description: 'Shared Signals streams: security events for resource servers (SSF 1.0, CAEP, RFC 8935/8936).' },
         { name: 'me', description: 'The caller.' },
       ],
@@ -187,6 +189,7 @@ export const adminApi: FastifyPluginAsync<AdminApiOptions> = async (admin, optio
       await apiKeyRoutes(routes, context);
       await signingKeyRoutes(routes, context);
       await auditRoutes(routes, context);
+      await upstreamProviderRoutes(routes, context);
       routes.get('/openapi.json', { schema: { hide: true }, config: { publicAdminRoute: true } }, async () => admin.swagger());
     },
     { prefix: ADMIN_PREFIX },

@@ -16,6 +16,8 @@ export const ADMIN_SCOPES = {
   'admin:keys:read': 'List signing keys (public parts only).',
   'admin:keys:write': 'Schedule signing-key rotations.',
   'admin:audit:read': 'Read the audit log.',
+  'admin:providers:read': 'List the upstream identity providers users may sign in with (never their client secrets).',
+  'admin:providers:write': 'Add, enable, disable and delete upstream identity providers.',
   'admin:streams:read': 'List Shared Signals streams and their delivery state.',
   'admin:streams:write': 'Receive security events: create, change, poll and delete your own Shared Signals streams; as an operator, pause, resume and delete any.',
 } as const;

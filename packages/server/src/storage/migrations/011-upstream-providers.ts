@@ -36,9 +36,19 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addUniqueConstraint('upstream_identities_subject', ['provider_id', 'subject'])
     .execute();
   await db.schema.createIndex('upstream_identities_user_idx').on('upstream_identities').column('user_id').execute();
+
+  // The administrators' role gets the new scopes (006 says why they are written out here).
+  const role = await db.selectFrom('roles').select('id').where('name', '=', 'gatehouse-admin').executeTakeFirst();
+  if (role) {
+    await db
+      .insertInto('role_scopes')
+      .values(['admin:providers:read', 'admin:providers:write'].map((scope) => ({ role_id: role.id, scope })))
+      .execute();
+  }
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
+  await db.deleteFrom('role_scopes').where('scope', 'in', ['admin:providers:read', 'admin:providers:write']).execute();
   await db.schema.dropTable('upstream_identities').ifExists().execute();
   await db.schema.dropTable('upstream_providers').ifExists().execute();
 }
