@@ -11,6 +11,13 @@ import Fastify from 'fastify';
 import { createAuthenticator, type Authenticator } from '@gatehouse/sdk';
 import { gatehouse } from '@gatehouse/sdk/fastify';
 import { tempDir } from '@gatehouse/test-support/files';
+import { openStorage } from '@gatehouse/server';
+import * as apiKeys from '@gatehouse/server/internal/storage/api-keys';
+import * as apis from '@gatehouse/server/internal/storage/apis';
+import * as clients from '@gatehouse/server/internal/storage/clients';
+import * as roles from '@gatehouse/server/internal/storage/roles';
+import * as users from '@gatehouse/server/internal/storage/users';
+import { withPasswordHash } from '@gatehouse/server/internal/passwords/user-passwords';
 import { cli, startProcess, tokenRequest, type Env } from '@gatehouse/test-support/gatehouse';
 import { withFreePort } from '@gatehouse/test-support/ports';
 import { waitFor } from '@gatehouse/test-support/wait';
@@ -25,15 +32,20 @@ async function setup(t: test.TestContext, delivery: 'poll' | 'push') {
     return result.json;
   };
   const server = await startProcess(t, env);
-  run('apis', 'create', '--identifier', API, '--name', 'Items', '--scopes', 'items:read');
-  run('roles', 'create', '--name', 'reader', '--scopes', 'items:read');
-  const alice = run('users', 'create', '--username', 'alice', '--password', 'correct horse battery staple', '--roles', 'reader').user;
-  const bob = run('users', 'create', '--username', 'bob', '--password', 'another fine passphrase', '--roles', 'reader').user;
-  const app = run('clients', 'create', '--name', 'App', '--grants', 'password', '--api', API, '--scopes', 'items:read');
-  const worker = run('clients', 'create', '--id', 'worker', '--name', 'Worker', '--grants', 'client_credentials', '--api', API, '--scopes', 'items:read');
+  // What the CLI would make, made through the same storage calls (spawning the CLI nine times
+  // takes longer than the whole test); the revocations below go through the CLI itself.
+  const storage = openStorage(env.GATEHOUSE_DATABASE_URL!);
+  t.after(() => storage.close());
+  const { db } = storage;
+  await apis.createApi(db, { identifier: API, name: 'Items', scopes: 'items:read' });
+  await roles.createRole(db, { name: 'reader', scopes: 'items:read' });
+  const alice = await users.createUser(db, await withPasswordHash({ username: 'alice', password: 'correct horse battery staple', roles: ['reader'] }));
+  const bob = await users.createUser(db, await withPasswordHash({ username: 'bob', password: 'another fine passphrase', roles: ['reader'] }));
+  const app = await clients.createClient(db, { clientId: 'app', name: 'App', grantTypes: 'password', apis: [API], scopes: 'items:read' });
+  const worker = await clients.createClient(db, { clientId: 'worker', name: 'Worker', grantTypes: 'client_credentials', apis: [API], scopes: 'items:read' });
   // The API's own client: introspection, and a stream of security events (admin:streams:write).
-  const receiver = run('clients', 'create', '--id', 'items-api', '--name', 'Items API', '--grants', 'client_credentials', '--api', `${server.issuer}/admin/api`, '--scopes', 'admin:streams:write');
-  const key = run('api-keys', 'create', '--owner', 'user:alice', '--api', API, '--scopes', 'items:read');
+  const receiver = await clients.createClient(db, { clientId: 'items-api', name: 'Items API', grantTypes: 'client_credentials', apis: [`${server.issuer}/admin/api`], scopes: 'admin:streams:write' });
+  const key = await apiKeys.createApiKey(db, { owner: { kind: 'user', id: alice.id }, api: API, scopes: 'items:read' });
 
   // The resource server, caching every answer for five minutes.
   const { port, authenticator } = await withFreePort(async (port) => {
@@ -42,7 +54,7 @@ async function setup(t: test.TestContext, delivery: 'poll' | 'push') {
       audience: API,
       algorithms: ['ES256'],
       credentials: { apiKey: true },
-      introspection: { clientId: 'items-api', clientSecret: receiver.clientSecret, cacheTtl: 300 },
+      introspection: { clientId: 'items-api', clientSecret: receiver.clientSecret!, cacheTtl: 300 },
       signals: delivery === 'poll' ? true : { delivery: { push: `http://127.0.0.1:${port}/security-events` } },
     });
     const resource = Fastify();
@@ -60,9 +72,9 @@ async function setup(t: test.TestContext, delivery: 'poll' | 'push') {
   await waitFor(() => authenticator.status().signals.state === 'connected', { message: `the ${delivery} stream connected` });
 
   const password = async (username: string, secret: string) =>
-    (await tokenRequest(server.issuer, { grant_type: 'password', username, password: secret, resource: API, scope: 'items:read' }, { clientId: app.client.clientId, clientSecret: app.clientSecret })).body.access_token as string;
+    (await tokenRequest(server.issuer, { grant_type: 'password', username, password: secret, resource: API, scope: 'items:read' }, { clientId: 'app', clientSecret: app.clientSecret! })).body.access_token as string;
   const call = async (headers: Record<string, string>) => (await fetch(`http://127.0.0.1:${port}/items`, { headers })).status;
-  return { server, run, alice, bob, worker, key, authenticator, password, call };
+  return { server, run, db, alice, bob, worker, key, authenticator, password, call };
 }
 
 /** The credential works (and is now cached); after `revoke`, it is refused within the deadline. */
@@ -77,7 +89,7 @@ async function refusedAfter(call: () => Promise<number>, revoke: () => unknown, 
 
 for (const delivery of ['poll', 'push'] as const) {
   test(`${delivery}: a disabled user, a revoked API key, ended sessions and a revoked client are refused at once despite the cache`, async (t) => {
-    const { server, run, alice, bob, worker, key, authenticator, password, call } = await setup(t, delivery);
+    const { server, run, db, alice, bob, worker, key, authenticator, password, call } = await setup(t, delivery);
 
     // `gatehouse users disable` (the CLI, another process): the user's cached JWT is refused.
     const aliceToken = await password('alice', 'correct horse battery staple');
@@ -89,8 +101,8 @@ for (const delivery of ['poll', 'push'] as const) {
     await refusedAfter(() => call(keyHeader), () => run('api-keys', 'revoke', key.apiKey.id), 'revoked API key');
 
     // An operator ends bob's sessions through the admin API.
-    const ops = run('clients', 'create', '--name', 'Ops', '--grants', 'client_credentials', '--api', `${server.issuer}/admin/api`, '--scopes', 'admin:users:write');
-    const opsToken = (await tokenRequest(server.issuer, { grant_type: 'client_credentials', resource: `${server.issuer}/admin/api`, scope: 'admin:users:write' }, { clientId: ops.client.clientId, clientSecret: ops.clientSecret })).body.access_token;
+    const ops = await clients.createClient(db, { clientId: 'ops', name: 'Ops', grantTypes: 'client_credentials', apis: [`${server.issuer}/admin/api`], scopes: 'admin:users:write' });
+    const opsToken = (await tokenRequest(server.issuer, { grant_type: 'client_credentials', resource: `${server.issuer}/admin/api`, scope: 'admin:users:write' }, { clientId: 'ops', clientSecret: ops.clientSecret! })).body.access_token;
     const bobToken = await password('bob', 'another fine passphrase');
     await refusedAfter(
       () => call({ authorization: `Bearer ${bobToken}` }),
@@ -105,7 +117,7 @@ for (const delivery of ['poll', 'push'] as const) {
     assert.ok(fresh);
 
     // A client revoked: its client-credentials token is refused.
-    const workerToken = (await tokenRequest(server.issuer, { grant_type: 'client_credentials', resource: API, scope: 'items:read' }, { clientId: 'worker', clientSecret: worker.clientSecret })).body.access_token as string;
+    const workerToken = (await tokenRequest(server.issuer, { grant_type: 'client_credentials', resource: API, scope: 'items:read' }, { clientId: 'worker', clientSecret: worker.clientSecret! })).body.access_token as string;
     await refusedAfter(() => call({ authorization: `Bearer ${workerToken}` }), () => run('clients', 'revoke', 'worker'), 'revoked client');
 
     const status = authenticator.status().signals;
@@ -117,10 +129,10 @@ for (const delivery of ['poll', 'push'] as const) {
 }
 
 test('the stream is the API\'s own: closing the API deletes it, and a stream that cannot be made says why in status()', async (t) => {
-  const { server, run, authenticator } = await setup(t, 'poll');
+  const { server, db, authenticator } = await setup(t, 'poll');
+  const auditor = await clients.createClient(db, { clientId: 'auditor', name: 'Auditor', grantTypes: 'client_credentials', apis: [`${server.issuer}/admin/api`], scopes: 'admin:streams:read' });
   const listed = async () => {
-    const ops = run('clients', 'create', '--name', `Auditor ${Math.random()}`, '--grants', 'client_credentials', '--api', `${server.issuer}/admin/api`, '--scopes', 'admin:streams:read');
-    const token = (await tokenRequest(server.issuer, { grant_type: 'client_credentials', resource: `${server.issuer}/admin/api`, scope: 'admin:streams:read' }, { clientId: ops.client.clientId, clientSecret: ops.clientSecret })).body.access_token;
+    const token = (await tokenRequest(server.issuer, { grant_type: 'client_credentials', resource: `${server.issuer}/admin/api`, scope: 'admin:streams:read' }, { clientId: 'auditor', clientSecret: auditor.clientSecret! })).body.access_token;
     return ((await (await fetch(`${server.issuer}/admin/api/streams`, { headers: { authorization: `Bearer ${token}` } })).json()) as { total: number }).total;
   };
   assert.equal(await listed(), 1);
@@ -129,13 +141,13 @@ test('the stream is the API\'s own: closing the API deletes it, and a stream tha
   assert.equal(authenticator.status().signals.state, 'down');
 
   // A client without the streams scope: down, saying so; requests still work by the caches' TTLs.
-  const plain = run('clients', 'create', '--name', 'Plain', '--grants', 'client_credentials', '--api', API, '--scopes', 'items:read');
+  const plain = await clients.createClient(db, { clientId: 'plain', name: 'Plain', grantTypes: 'client_credentials', apis: [API], scopes: 'items:read' });
   const errors: Error[] = [];
   const other = createAuthenticator({
     issuer: server.issuer,
     audience: API,
     algorithms: ['ES256'],
-    signals: { clientId: plain.client.clientId, clientSecret: plain.clientSecret },
+    signals: { clientId: 'plain', clientSecret: plain.clientSecret! },
     onError: (error) => errors.push(error),
   });
   await assert.rejects(other.start(), /admin:streams:write/);

@@ -15,6 +15,8 @@ const VALID_BODIES: Record<string, unknown> = {
   updateRole: { scopes: [] },
   updateApi: { name: 'Renamed' },
   updateClient: { name: 'Renamed' },
+  updateUpstreamProvider: { enabled: false },
+  setStreamStatus: { status: 'paused' },
 };
 
 interface Operation {

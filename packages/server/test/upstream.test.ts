@@ -8,6 +8,9 @@ import { test } from 'node:test';
 import { CookieJar, formAction, formValue } from '@gatehouse/test-support/browser';
 import { cli, startInProcess, testSecretKey, type InProcessServer } from '@gatehouse/test-support/gatehouse';
 import { withPasswordHash } from '../src/passwords/user-passwords.ts';
+import { newTotpSecret, SecretBox, totpCode } from '../src/passwords/totp.ts';
+import { ensureSecrets } from '../src/storage/keys.ts';
+import { enableTwoFactor } from '../src/storage/two-factor.ts';
 import { listAuditEvents } from '../src/storage/audit.ts';
 import * as clients from '../src/storage/clients.ts';
 import { createUpstreamProvider, listLinkedIdentities } from '../src/storage/upstream.ts';
@@ -62,6 +65,8 @@ function browser() {
     throw new Error('too many redirects');
   };
   return {
+    /** Forgets one host's cookies (signed out there, still signed in elsewhere). */
+    forget: (origin: string) => void jars.delete(new URL(origin).host),
     get: async (url: URL) => follow(await send(url), url),
     post: async (url: URL, form: Record<string, string>) =>
       follow(await send(url, { method: 'POST', body: new URLSearchParams(form).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } }), url),
@@ -229,4 +234,36 @@ test('the admin API adds, lists, disables and deletes providers; never shows a s
   const stored = await server.db.selectFrom('audit_events').select('details').where('type', 'like', 'upstream_provider.%').execute();
   assert.ok(stored.length >= 3);
   assert.ok(stored.every((row) => !row.details.includes('upstream-client-secret-1')));
+});
+
+test('a provider trusted for its second factor: its mfa sign-in asks no code here; an untrusted one\'s does', async (t) => {
+  for (const trustMfa of [true, false]) {
+    const s = await setup(t, { trustMfa });
+    // At the provider, frank signs in with a password and a TOTP code: its ID token's amr says mfa.
+    const frank = await users.createUser(s.up.db, await withPasswordHash({ username: 'frank', email: 'frank@corp.example', emailVerified: true, password: 'upstream passphrase 5' }));
+    const secret = newTotpSecret();
+    await enableTwoFactor(s.up.db, frank.id, new SecretBox(await ensureSecrets(s.up.db, 'totp')).seal(secret), 0, ['unused-recovery-code-hash']);
+    const b = browser();
+    const codePage = await signInUpstream(b, s, 'frank', 'upstream passphrase 5');
+    assert.match(codePage.page.html, /name="pending"/, 'the provider asks its own code');
+    const first = await b.post(new URL(formAction(codePage.page.html, '/second-factor'), codePage.url), {
+      csrf: formValue(codePage.page.html, 'csrf'),
+      pending: formValue(codePage.page.html, 'pending'),
+      code: totpCode(secret),
+    });
+    assert.equal(first.url.pathname, '/account', 'the first sign-in makes the local user');
+    // Two-factor on here too.
+    const local = (await users.findUser(s.down.db, 'frank'))!;
+    await enableTwoFactor(s.down.db, local.id, new SecretBox(await ensureSecrets(s.down.db, 'totp')).seal(newTotpSecret()), 0, ['unused-recovery-code-hash']);
+    // Signed out here, still signed in at the provider (its session, its amr): straight back here.
+    b.forget(s.down.issuer);
+    const second = await signInUpstream(b, s, 'frank', 'upstream passphrase 5');
+    if (trustMfa) {
+      assert.equal(second.url.pathname, '/account', 'the provider\'s second factor counts');
+      const events = (await listAuditEvents(s.down.db, { type: 'login.upstream' })).items;
+      assert.equal(events[0]!.details.result, 'ok');
+    } else {
+      assert.match(second.page.html, /name="pending"/, 'a code here after the provider');
+    }
+  }
 });
