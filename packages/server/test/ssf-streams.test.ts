@@ -4,6 +4,7 @@
 // acknowledgements, pushing (RFC 8935) with retries, and the operators' view. Every SET is
 // checked with jose alone against the published JWKS, as any receiver would.
 import assert from 'node:assert/strict';
+import { createPublicKey, verify } from 'node:crypto';
 import { test } from 'node:test';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
 import { cli, testSecretKey } from '@gatehouse/test-support/gatehouse';
@@ -31,8 +32,43 @@ async function receiver(server: AdminServer, clientId = 'items-api'): Promise<Re
   return { clientId, token: await server.clientToken(client, ['admin:streams:write']) };
 }
 
+/**
+ * The same SET checked with no JWT library at all: node:crypto's ECDSA over the JWS signing input
+ * with the published key, and the claim formats of SSF 1.0 / RFC 9493 read by hand (the server
+ * signs with jose; this check shares no code with it).
+ */
+async function independentlyValid(server: AdminServer, set: string): Promise<void> {
+  const [header, payload, signature] = set.split('.') as [string, string, string];
+  const protectedHeader = JSON.parse(Buffer.from(header, 'base64url').toString());
+  assert.deepEqual(Object.keys(protectedHeader).sort(), ['alg', 'kid', 'typ']);
+  assert.equal(protectedHeader.alg, 'ES256');
+  const { keys } = (await (await fetch(`${server.issuer}/jwks`)).json()) as { keys: Record<string, string>[] };
+  const jwk = keys.find((key) => key.kid === protectedHeader.kid);
+  assert.ok(jwk, 'signed by a key the JWKS publishes');
+  const ok = verify('sha256', Buffer.from(`${header}.${payload}`), { key: createPublicKey({ key: jwk, format: 'jwk' }), dsaEncoding: 'ieee-p1363' }, Buffer.from(signature, 'base64url'));
+  assert.ok(ok, 'the ES256 signature verifies');
+  const claims = JSON.parse(Buffer.from(payload, 'base64url').toString());
+  const events = Object.entries(claims.events as Record<string, unknown>);
+  assert.equal(events.length, 1, 'one event per SET (SSF 1.0 §4.1)');
+  assert.ok(URL.canParse(events[0]![0]), 'the event type is a URI');
+  const subject = (value: any, depth = 0): void => {
+    assert.equal(typeof value?.format, 'string');
+    if (value.format === 'iss_sub') assert.ok(typeof value.iss === 'string' && typeof value.sub === 'string');
+    else if (value.format === 'opaque') assert.equal(typeof value.id, 'string');
+    else {
+      assert.equal(value.format, 'complex');
+      assert.equal(depth, 0);
+      const members = Object.entries(value).filter(([name]) => name !== 'format');
+      assert.ok(members.length > 0 && members.every(([name]) => ['user', 'application', 'session', 'device', 'tenant', 'org_unit', 'group'].includes(name)));
+      for (const [, member] of members) subject(member, 1);
+    }
+  };
+  subject(claims.sub_id);
+}
+
 /** A SET checked as a generic receiver would: signature by the JWKS, typ, issuer, audience. */
 async function verifySet(server: AdminServer, set: string, audience: string): Promise<JWTPayload & { events: Record<string, any>; sub_id: any }> {
+  await independentlyValid(server, set);
   const jwks = createRemoteJWKSet(new URL(`${server.issuer}/jwks`));
   const { payload, protectedHeader } = await jwtVerify(set, jwks, { issuer: server.issuer, audience, typ: 'secevent+jwt', algorithms: ['ES256'] });
   assert.equal(protectedHeader.typ, 'secevent+jwt');
