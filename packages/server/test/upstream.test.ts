@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CookieJar, formAction, formValue } from '@gatehouse/test-support/browser';
-import { cli, startInProcess, testSecretKey, type InProcessServer } from '@gatehouse/test-support/gatehouse';
+import { cli, startInProcess, testKeys, testSecretKey, type InProcessServer } from '@gatehouse/test-support/gatehouse';
+import { inspectSecrets } from '../src/storage/secrets-at-rest.ts';
 import { withPasswordHash } from '../src/passwords/user-passwords.ts';
 import { newTotpSecret, SecretBox, totpCode } from '../src/passwords/totp.ts';
 import { ensureSecrets } from '../src/storage/keys.ts';
@@ -223,6 +224,12 @@ test('the admin API adds, lists, disables and deletes providers; never shows a s
   assert.equal((await server.call('POST', '/admin/api/upstream-providers', { token: opsToken }, { ...body, id: 'other', issuer: 'http://sso.corp.example' })).status, 400);
   // The limited caller may not change or delete a provider that makes administrators.
   assert.equal((await server.call('PATCH', '/admin/api/upstream-providers/corp', { token: limitedToken }, { enabled: false })).status, 403);
+
+  // Sealed at rest, and in the inventory doctor and reencrypt work from.
+  const row = await server.db.selectFrom('upstream_providers').select('client_secret').where('id', '=', 'corp').executeTakeFirstOrThrow();
+  assert.doesNotMatch(row.client_secret, /upstream-client-secret-1/);
+  const report = await inspectSecrets(server.db, testKeys(server.databaseUrl));
+  assert.equal(report.find((entry) => entry.record === "upstream provider corp's client secret")?.status, 'current');
 
   const listed = await server.call('GET', '/admin/api/upstream-providers', { token: limitedToken });
   assert.deepEqual(listed.body.items.map((p: { id: string }) => p.id), ['corp']);
