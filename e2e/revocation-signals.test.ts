@@ -20,7 +20,7 @@ import * as users from '@gatehouse/server/internal/storage/users';
 import { withPasswordHash } from '@gatehouse/server/internal/passwords/user-passwords';
 import { cli, startProcess, tokenRequest, type Env } from '@gatehouse/test-support/gatehouse';
 import { withFreePort } from '@gatehouse/test-support/ports';
-import { waitFor } from '@gatehouse/test-support/wait';
+import { secondPassed, waitFor } from '@gatehouse/test-support/wait';
 
 const API = 'https://items.example';
 
@@ -88,7 +88,7 @@ async function refusedAfter(call: () => Promise<number>, revoke: () => unknown, 
 }
 
 for (const delivery of ['poll', 'push'] as const) {
-  test(`${delivery}: a disabled user, a revoked API key, ended sessions and a revoked client are refused at once despite the cache`, async (t) => {
+  test(`${delivery}: a disabled user, a revoked API key, ended sessions, a revoked client, a rotated secret, changed roles and a new password are each refused at once despite the cache`, async (t) => {
     const { server, run, db, alice, bob, worker, key, authenticator, password, call } = await setup(t, delivery);
 
     // `gatehouse users disable` (the CLI, another process): the user's cached JWT is refused.
@@ -120,10 +120,31 @@ for (const delivery of ['poll', 'push'] as const) {
     const workerToken = (await tokenRequest(server.issuer, { grant_type: 'client_credentials', resource: API, scope: 'items:read' }, { clientId: 'worker', clientSecret: worker.clientSecret! })).body.access_token as string;
     await refusedAfter(() => call({ authorization: `Bearer ${workerToken}` }), () => run('clients', 'revoke', 'worker'), 'revoked client');
 
+    // A client's secret rotated (CAEP credential-change of the client): what it obtained before goes.
+    const rotating = await clients.createClient(db, { clientId: 'rotating', name: 'Rotating', grantTypes: 'client_credentials', apis: [API], scopes: 'items:read' });
+    const rotatingToken = (await tokenRequest(server.issuer, { grant_type: 'client_credentials', resource: API, scope: 'items:read' }, { clientId: 'rotating', clientSecret: rotating.clientSecret! })).body.access_token as string;
+    await refusedAfter(() => call({ authorization: `Bearer ${rotatingToken}` }), () => run('clients', 'rotate-secret', 'rotating'), 'rotated client secret');
+
+    // A user's roles changed (CAEP token-claims-change, no session ended): the token that carried the old ones goes.
+    await secondPassed(Math.floor(Date.now() / 1000));
+    const aliceAgain = await password('alice', 'correct horse battery staple');
+    const rolesChanged = await waitFor(async () => ((await call({ authorization: `Bearer ${aliceAgain}` })) === 200 ? true : undefined), { message: 'alice\'s new token works' });
+    assert.ok(rolesChanged);
+    await refusedAfter(
+      () => call({ authorization: `Bearer ${aliceAgain}` }),
+      async () => assert.equal((await fetch(`${server.issuer}/admin/api/users/${alice.id}`, { method: 'PATCH', headers: { authorization: `Bearer ${opsToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ roles: [] }) })).status, 200),
+      'roles changed',
+    );
+
+    // A password set (CAEP credential-change and session-revoked): bob's token from before goes.
+    await secondPassed(Math.floor(Date.now() / 1000));
+    const bobAgain = await password('bob', 'another fine passphrase');
+    await refusedAfter(() => call({ authorization: `Bearer ${bobAgain}` }), () => run('users', 'set-password', 'bob', '--password', 'a brand new passphrase 9'), 'password set');
+
     const status = authenticator.status().signals;
     assert.equal(status.state, 'connected');
     assert.equal(status.delivery, delivery);
-    assert.ok(status.events >= 4, JSON.stringify(status));
+    assert.ok(status.events >= 7, JSON.stringify(status));
     assert.ok(alice.id);
   });
 }
