@@ -274,3 +274,29 @@ test('a provider trusted for its second factor: its mfa sign-in asks no code her
     }
   }
 });
+
+test('the users a provider creates get its roles, and those its map gives for the values of an upstream claim', async (t) => {
+  const down = await startInProcess(t, {}, { publicHost: 'localhost' });
+  const up = await startInProcess(t);
+  const { createRole } = await import('../src/storage/roles.ts');
+  for (const name of ['staff', 'reader', 'unused']) await createRole(down.db, { name, scopes: 'items:read' });
+  const client = await clients.createClient(up.db, { clientId: 'downstream', name: 'Downstream', grantTypes: ['authorization_code'], redirectUris: [`${down.issuer}/upstream/corp/callback`], firstParty: true });
+  // The claim here is the email (a Gatehouse provider has no groups claim): the mapping is the same.
+  await createUpstreamProvider(down.db, {
+    id: 'corp',
+    name: 'Corp SSO',
+    kind: 'oidc',
+    issuer: up.issuer,
+    clientId: 'downstream',
+    clientSecret: client.clientSecret!,
+    roles: ['staff'],
+    roleClaim: 'email',
+    roleMap: { 'gina@corp.example': 'reader', 'nobody@corp.example': 'unused' },
+  });
+  await users.createUser(up.db, await withPasswordHash({ username: 'gina', email: 'gina@corp.example', emailVerified: true, password: 'upstream passphrase 6' }));
+  const landed = await signInUpstream(browser(), { down, up }, 'gina', 'upstream passphrase 6');
+  assert.equal(landed.url.pathname, '/account');
+  assert.deepEqual((await users.findUser(down.db, 'gina'))!.roles, ['reader', 'staff']);
+  // A role that does not exist is refused when the provider is added, naming it.
+  await assert.rejects(createUpstreamProvider(down.db, { id: 'other', name: 'Other', kind: 'oidc', issuer: up.issuer, clientId: 'x', clientSecret: 'y', roleMap: { a: 'missing-role' } }), /unknown role: missing-role/);
+});
