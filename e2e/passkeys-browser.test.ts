@@ -6,6 +6,7 @@
 // although two-factor is on), remove it, and see the sign-in with it refused. The public URL is http://localhost:<port>: browsers refuse
 // an IP address as an RP ID. Screenshots go to test-results/passkeys/.
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { test } from 'node:test';
 import * as client from 'openid-client';
@@ -217,4 +218,40 @@ test('a passkey is enrolled on the account page, signs in username-less to a cli
     ['account.passkey_added success', 'login.passkey success', 'login.passkey success', 'login.passkey success', 'account.passkey_removed success', 'login.passkey failure'],
   );
   assert.deepEqual(violations, [], 'no CSP violation');
+});
+
+test('a passkey of another RP ID does not sign in: the browser offers it nowhere else, the page says so, nobody is signed in', async (t) => {
+  const gh = await startInProcess(t, { GATEHOUSE_DEFAULT_API: ITEMS_API }, { publicHost: 'localhost' });
+  await seedDemo(gh.db);
+  const browser = await launchChromium(t);
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+  });
+  // The authenticator's only passkey is another site's (RP ID other.example).
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  await cdp.send('WebAuthn.addCredential', {
+    authenticatorId,
+    credential: {
+      credentialId: Buffer.from('another-rp-credential').toString('base64'),
+      isResidentCredential: true,
+      rpId: 'other.example',
+      privateKey: privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64'),
+      userHandle: Buffer.from('someone-else').toString('base64'),
+      signCount: 0,
+    },
+  });
+  await page.goto(`${gh.issuer}/account`);
+  await page.waitForURL(`${gh.issuer}/interaction/**`);
+  const login = page.url();
+  await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+  await page.getByText('The passkey prompt was closed or timed out. Try again.').waitFor();
+  assert.equal(page.url(), login, 'still on the login page');
+  const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+  assert.equal(credentials[0]!.signCount, 0, 'the other site\'s passkey was not used');
+  assert.deepEqual((await listAuditEvents(gh.db, { type: 'login.passkey', outcome: 'success' })).items, []);
+  // (An assertion made for another RP ID and sent anyway is refused by the server: packages/server/test/passkeys.test.ts.)
 });
