@@ -47,7 +47,13 @@ async function setup(t: test.TestContext, delivery: 'poll' | 'push') {
   const receiver = await clients.createClient(db, { clientId: 'items-api', name: 'Items API', grantTypes: 'client_credentials', apis: [`${server.issuer}/admin/api`], scopes: 'admin:streams:write' });
   const key = await apiKeys.createApiKey(db, { owner: { kind: 'user', id: alice.id }, api: API, scopes: 'items:read' });
 
-  // The resource server, caching every answer for five minutes.
+  // The resource server, caching every answer for five minutes. Its calls to the token endpoint
+  // are counted: the stream's token is fetched once and reused, not asked for at every poll.
+  let tokenRequests = 0;
+  const counting: typeof fetch = (input, init) => {
+    if (new URL(input instanceof Request ? input.url : String(input)).pathname === '/token') tokenRequests++;
+    return fetch(input, init);
+  };
   const { port, authenticator } = await withFreePort(async (port) => {
     const authenticator: Authenticator = createAuthenticator({
       issuer: server.issuer,
@@ -56,6 +62,7 @@ async function setup(t: test.TestContext, delivery: 'poll' | 'push') {
       credentials: { apiKey: true },
       introspection: { clientId: 'items-api', clientSecret: receiver.clientSecret!, cacheTtl: 300 },
       signals: delivery === 'poll' ? true : { delivery: { push: `http://127.0.0.1:${port}/security-events` } },
+      fetch: counting,
     });
     const resource = Fastify();
     await resource.register(gatehouse, { authenticator });
@@ -74,7 +81,7 @@ async function setup(t: test.TestContext, delivery: 'poll' | 'push') {
   const password = async (username: string, secret: string) =>
     (await tokenRequest(server.issuer, { grant_type: 'password', username, password: secret, resource: API, scope: 'items:read' }, { clientId: 'app', clientSecret: app.clientSecret! })).body.access_token as string;
   const call = async (headers: Record<string, string>) => (await fetch(`http://127.0.0.1:${port}/items`, { headers })).status;
-  return { server, run, db, alice, bob, worker, key, authenticator, password, call };
+  return { server, run, db, alice, bob, worker, key, authenticator, password, call, tokenRequests: () => tokenRequests };
 }
 
 /** The credential works (and is now cached); after `revoke`, it is refused within the deadline. */
@@ -89,7 +96,7 @@ async function refusedAfter(call: () => Promise<number>, revoke: () => unknown, 
 
 for (const delivery of ['poll', 'push'] as const) {
   test(`${delivery}: a disabled user, a revoked API key, ended sessions, a revoked client, a rotated secret, changed roles and a new password are each refused at once despite the cache`, async (t) => {
-    const { server, run, db, alice, bob, worker, key, authenticator, password, call } = await setup(t, delivery);
+    const { server, run, db, alice, bob, worker, key, authenticator, password, call, tokenRequests } = await setup(t, delivery);
 
     // `gatehouse users disable` (the CLI, another process): the user's cached JWT is refused.
     const aliceToken = await password('alice', 'correct horse battery staple');
@@ -145,6 +152,7 @@ for (const delivery of ['poll', 'push'] as const) {
     assert.equal(status.state, 'connected');
     assert.equal(status.delivery, delivery);
     assert.ok(status.events >= 7, JSON.stringify(status));
+    assert.equal(tokenRequests(), 1, 'one token for the stream, reused throughout');
     assert.ok(alice.id);
   });
 }

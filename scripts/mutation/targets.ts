@@ -25,7 +25,7 @@ export const TARGETS: Readonly<Record<string, readonly string[]>> = {
   'packages/sdk/src/requirement.ts': [`${SDK}/authorization.test.ts`],
   'packages/sdk/src/revocations.ts': [`${SDK}/signals.test.ts`, 'e2e/revocation-signals.test.ts'],
   'packages/sdk/src/scopes.ts': [`${SDK}/authorization.test.ts`],
-  'packages/sdk/src/signals.ts': [`${SDK}/signals.test.ts`, 'e2e/revocation-signals.test.ts'],
+  'packages/sdk/src/signals.ts': [`${SDK}/signals.test.ts`, 'e2e/signals-delivery.test.ts', 'e2e/revocation-signals.test.ts'],
   'packages/sdk/src/upstream.ts': [`${SDK}/introspection.test.ts`, `${SDK}/jwks.test.ts`],
   'packages/sdk/src/verify-jwt.ts': [`${SDK}/verify-jwt.test.ts`, `${SDK}/authorization.test.ts`, `${SDK}/check-jwts.test.ts`],
 
