@@ -13,7 +13,6 @@ export const TARGETS: Readonly<Record<string, readonly string[]>> = {
   'packages/sdk/src/cross-origin.ts': [`${SDK}/credentials.test.ts`, `${SDK}/webapp-flow.test.ts`],
   'packages/sdk/src/discovery.ts': [`${SDK}/jwks.test.ts`, `${SDK}/options.test.ts`],
   'packages/sdk/src/errors.ts': [`${SDK}/errors.test.ts`, `${SDK}/authorization.test.ts`, `${SDK}/malformed.test.ts`],
-  'packages/sdk/src/es256.ts': [`${SDK}/es256-native.test.ts`, `${SDK}/verify-jwt.test.ts`, `${SDK}/malformed.test.ts`, `${SDK}/wycheproof.test.ts`],
   'packages/sdk/src/failure-throttle.ts': [`${SDK}/failure-limit.test.ts`],
   'packages/sdk/src/introspect.ts': [`${SDK}/introspection.test.ts`, `${SDK}/check-jwts.test.ts`],
   'packages/sdk/src/jwks.ts': [`${SDK}/jwks.test.ts`, `${SDK}/verify-jwt.test.ts`],

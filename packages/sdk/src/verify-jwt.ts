@@ -16,7 +16,6 @@
 import { decodeJwt, errors, jwtVerify, type JWTHeaderParameters, type JWTPayload, type JWTVerifyOptions } from 'jose';
 import type { JwsAlgorithm } from './algorithms.ts';
 import { AuthError } from './errors.ts';
-import { nativeEs256, ordinaryEs256Header, validateClaims, type ClaimRules } from './es256.ts';
 import type { KeyStore } from './jwks.ts';
 import { isAudience, type Claims } from './principal.ts';
 import { readScopes } from './scopes.ts';
@@ -66,16 +65,8 @@ function invalid(description: string): AuthError {
  */
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
-export interface VerifierOptions {
-  /**
-   * Verify ordinary ES256 tokens with node:crypto (es256.ts) when the runtime has it; `false`
-   * sends every token through jose (the reference the native path is tested against).
-   */
-  readonly native?: boolean;
-}
-
 /** Builds the verifier once per authenticator; the returned function runs once per (uncached) token. */
-export function createJwtVerifier(context: JwtVerifyContext, options: VerifierOptions = {}): (token: string) => Promise<VerifiedJwt> {
+export function createJwtVerifier(context: JwtVerifyContext): (token: string) => Promise<VerifiedJwt> {
   const allowed: readonly string[] = context.algorithms;
   const resolveKey = async (header: JWTHeaderParameters): Promise<CryptoKey> => {
     // jose has already refused an `alg` outside `algorithms` (JOSEAlgNotAllowed, before it calls
@@ -102,9 +93,6 @@ export function createJwtVerifier(context: JwtVerifyContext, options: VerifierOp
     requiredClaims: ['exp'],
     clockTolerance: context.clockToleranceSec,
   };
-  const claimRules: ClaimRules = { issuer: context.issuer, audience: context.audience, typ: 'at+jwt', clockToleranceSec: context.clockToleranceSec };
-
-  const native = options.native !== false && allowed.includes('ES256') ? nativeEs256 : undefined;
 
   return async (token) => {
     // 1. shape: size cap before any parsing, then three strict base64url segments (5 = JWE).
@@ -119,17 +107,9 @@ export function createJwtVerifier(context: JwtVerifyContext, options: VerifierOp
     if (unverified.iss !== context.issuer) throw invalid(DESCRIPTIONS.issuer);
 
     // 3. jose: header, crit, alg allow-list, key (resolveKey), signature, typ, iss, aud, nbf, exp.
-    //    An ordinary ES256 token takes the same steps with node:crypto's ECDSA (es256.ts).
     let payload: JWTPayload;
-    const now = context.now();
     try {
-      const header = native && ordinaryEs256Header(token);
-      if (header) {
-        await native.verifySignature(token, await resolveKey(header));
-        payload = validateClaims(header, unverified, claimRules, now);
-      } else {
-        ({ payload } = await jwtVerify(token, resolveKey, { ...jwtOptions, currentDate: new Date(now) }));
-      }
+      ({ payload } = await jwtVerify(token, resolveKey, { ...jwtOptions, currentDate: new Date(context.now()) }));
     } catch (error) {
       throw toAuthError(error);
     }
