@@ -11,6 +11,8 @@ import { test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { withPasswordHashes } from '@gatehouse/server/internal/passwords/user-passwords';
 import * as roles from '@gatehouse/server/internal/storage/roles';
+import { createStream, findStream } from '@gatehouse/server/internal/storage/streams';
+import { createUpstreamProvider, findUpstreamProvider } from '@gatehouse/server/internal/storage/upstream';
 import * as users from '@gatehouse/server/internal/storage/users';
 import { launchChromium } from '@gatehouse/test-support/chromium';
 import { REPO_ROOT, startInProcess, tokenRequest } from '@gatehouse/test-support/gatehouse';
@@ -272,6 +274,25 @@ test('the demo admin manages APIs, roles, users, clients, API keys and signing k
   const carol = await users.findUser(gh.db, 'carol');
   assert.equal(carol?.disabled, true);
 
+  // Sign-in providers: listed, and no longer offered once disabled.
+  await createUpstreamProvider(gh.db, { id: 'corp', name: 'Corp SSO', kind: 'oidc', issuer: 'https://sso.corp.example', clientId: 'gatehouse', clientSecret: 'corp-client-secret' });
+  await go(page, 'Sign-in providers');
+  await page.getByRole('cell', { name: 'https://sso.corp.example' }).waitFor();
+  await confirm(page, 'Disable Corp SSO');
+  await page.getByRole('button', { name: 'Enable Corp SSO', exact: true }).waitFor();
+  assert.equal((await findUpstreamProvider(gh.db, 'corp'))?.enabled, false);
+  assert.doesNotMatch(await page.locator('main').innerText(), /corp-client-secret/);
+  await shoot(page, 'providers');
+
+  // Event streams: an API's stream, paused.
+  const stream = await createStream(gh.db, { clientId: 'items-api', deliveryMethod: 'poll', eventsRequested: ['https://schemas.openid.net/secevent/caep/event-type/session-revoked'], description: 'the items API' });
+  await go(page, 'Event streams');
+  await page.getByRole('cell', { name: 'items-api the items API' }).waitFor();
+  await confirm(page, 'Pause items-api');
+  await page.getByRole('button', { name: 'Resume items-api', exact: true }).waitFor();
+  assert.equal((await findStream(gh.db, stream.id))?.status, 'paused');
+  await shoot(page, 'streams');
+
   // Each action in the audit log, by the admin, found through the filters.
   const admin = (await users.findUser(gh.db, DEMO.adminUsername))!;
   await go(page, 'Audit log');
@@ -297,7 +318,7 @@ test('the demo admin manages APIs, roles, users, clients, API keys and signing k
 test('an operator with read scopes only sees no write control, and a write forged from their session is refused', async (t) => {
   const gh = await startInProcess(t, {});
   await ensureDemoData(gh.db);
-  const reads = ['users', 'roles', 'apis', 'clients', 'api-keys', 'keys', 'audit'].map((r) => `admin:${r}:read`);
+  const reads = ['users', 'roles', 'apis', 'clients', 'api-keys', 'keys', 'audit', 'providers', 'streams'].map((r) => `admin:${r}:read`);
   await roles.createRole(gh.db, { name: 'auditor', scopes: reads.join(' ') });
   await users.importUsers(gh.db, await withPasswordHashes([{ username: 'olive', password: 'read only operator', roles: ['auditor'] }]));
   const browser = await launchChromium(t);
@@ -306,7 +327,7 @@ test('an operator with read scopes only sees no write control, and a write forge
   const bearer = bearerWatch(page);
 
   await openConsole(page, gh.issuer, 'olive', 'read only operator');
-  for (const title of ['Users', 'Roles', 'APIs', 'Clients', 'API keys', 'Signing keys', 'Audit log']) {
+  for (const title of ['Users', 'Roles', 'APIs', 'Clients', 'API keys', 'Signing keys', 'Sign-in providers', 'Event streams', 'Audit log']) {
     await go(page, title);
     await page.locator('main .panel').first().waitFor();
     await page.waitForLoadState('networkidle');

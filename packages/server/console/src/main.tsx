@@ -7,6 +7,7 @@ import { Apis, ApiKeys, Audit, Clients, SigningKeys } from './apps.tsx';
 import { completeSignIn, readSettings, signIn, signOutUrl, type Session, type Settings } from './auth.ts';
 import { ConsoleContext, type Ctx } from './context.ts';
 import { Overview, Roles, Users } from './people.tsx';
+import { Providers, Streams } from './signals.tsx';
 import './console.css';
 
 interface PageDef {
@@ -25,6 +26,8 @@ const PAGES: readonly PageDef[] = [
   { path: 'clients', title: 'Clients', scope: 'admin:clients:read', view: Clients },
   { path: 'api-keys', title: 'API keys', scope: 'admin:api-keys:read', view: ApiKeys },
   { path: 'signing-keys', title: 'Signing keys', scope: 'admin:keys:read', view: SigningKeys },
+  { path: 'providers', title: 'Sign-in providers', scope: 'admin:providers:read', view: Providers },
+  { path: 'streams', title: 'Event streams', scope: 'admin:streams:read', view: Streams },
   { path: 'audit', title: 'Audit log', scope: 'admin:audit:read', view: Audit },
 ];
 
