@@ -13,6 +13,7 @@
 // provider's own second factor is trusted and its `amr` says so), every attempt is audited.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { INTERACTION_PATH } from '../engine/configuration.ts';
+import { originOf } from '../html/layout.ts';
 import type { InteractionApi, InteractionView } from '../engine/interactions.ts';
 import type { PasswordLogin } from '../passwords/password-login.ts';
 import type { AuditEventInput } from '../storage/audit.ts';
@@ -70,6 +71,10 @@ export async function upstreamRoutes(app: FastifyInstance, ctx: UpstreamRouteCon
       ip,
       details: { provider: provider.id, result, ...(user?.username ? { username: user.username } : {}), ...(clientId ? { client_id: clientId } : {}) },
     });
+  // A page with a form whose answer redirects on to the application (the link, the second factor,
+  // the login page): its CSP form-action names the application's origin too, as the login page's
+  // does, or Chromium stops that redirect (it checks a form's whole redirect chain).
+  const formPage = (reply: FastifyReply, view: InteractionView, status: number, body: string) => sendPage(reply, status, body, [originOf(view.redirectUri)]);
   const failed = (reply: FastifyReply, uid: string | undefined, message: string) =>
     sendPage(reply, 400, messagePage('Sign-in did not work', message, uid ? { href: `${INTERACTION_PATH}/${uid}`, text: 'Back to the sign-in page' } : undefined));
 
@@ -147,7 +152,7 @@ export async function upstreamRoutes(app: FastifyInstance, ctx: UpstreamRouteCon
     const proposal = request.query.proposal ?? '';
     const link = await readProposal(uid, proposal);
     if (!link || view.prompt !== 'login') return failed(reply, uid, 'This sign-in is no longer valid. Start again.');
-    return sendPage(reply, 200, linkPageFor(uid, proposal, link));
+    return formPage(reply, view, 200, linkPageFor(uid, proposal, link));
   });
 
   app.post<{ Params: { uid: string }; Body: Record<string, string | string[] | undefined> }>(`${INTERACTION_PATH}/:uid/upstream/link`, async (request, reply) => {
@@ -160,12 +165,12 @@ export async function upstreamRoutes(app: FastifyInstance, ctx: UpstreamRouteCon
     const outcome = await ctx.passwordLogin.authenticate(link.username, formField(request.body, 'password'), request.ip, { kind: 'login_page' });
     if (outcome.kind === 'throttled') {
       reply.header('retry-after', String(outcome.retryAfter));
-      return sendPage(reply, 429, linkPageFor(uid, proposal, link, `Too many failed attempts. Try again in ${Math.ceil(outcome.retryAfter / 60)} minute(s).`));
+      return formPage(reply, view, 429, linkPageFor(uid, proposal, link, `Too many failed attempts. Try again in ${Math.ceil(outcome.retryAfter / 60)} minute(s).`));
     }
-    if (outcome.kind === 'invalid' || outcome.kind === 'unverified') return sendPage(reply, 401, linkPageFor(uid, proposal, link, 'This is not the password of that account.'));
+    if (outcome.kind === 'invalid' || outcome.kind === 'unverified') return formPage(reply, view, 401, linkPageFor(uid, proposal, link, 'This is not the password of that account.'));
     if (outcome.kind === 'disabled') {
       await record(link.provider, 'failure', 'disabled', request.ip, { id: link.userId, username: link.username }, view.clientId);
-      return sendPage(reply, 403, await ctx.loginPage(uid, view, { error: 'This account is disabled.' }));
+      return formPage(reply, view, 403, await ctx.loginPage(uid, view, { error: 'This account is disabled.' }));
     }
     // The password is right (a second factor may still be due): link, then sign in as any upstream sign-in does.
     await linkIdentity(db, { providerId: link.provider.id, subject: link.subject, userId: link.userId, email: link.email }).catch((error: unknown) => {
@@ -197,11 +202,11 @@ export async function upstreamRoutes(app: FastifyInstance, ctx: UpstreamRouteCon
     const user = await accountRecord(db, userId);
     if (!user || user.disabled === 1) {
       await record(provider, 'failure', 'disabled', request.ip, user ? { id: user.id, username: user.username } : undefined, view.clientId);
-      return sendPage(reply, 403, await ctx.loginPage(uid, view, { error: 'This account is disabled.' }));
+      return formPage(reply, view, 403, await ctx.loginPage(uid, view, { error: 'This account is disabled.' }));
     }
     if (user.totp_enabled_at !== null && !amr.includes('mfa')) {
       await record(provider, 'failure', 'second_factor', request.ip, { id: user.id, username: user.username }, view.clientId);
-      return sendPage(reply, 200, ctx.secondFactor(uid, user.id, amr.includes('pwd') ? 'pwd' : 'fed'));
+      return formPage(reply, view, 200, ctx.secondFactor(uid, user.id, amr.includes('pwd') ? 'pwd' : 'fed'));
     }
     await record(provider, 'success', result, request.ip, { id: user.id, username: user.username }, view.clientId);
     return reply.redirect(await interactions.finishLogin(request.raw, reply.raw, uid, user.id, amr), 303);
