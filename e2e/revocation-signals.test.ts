@@ -157,7 +157,7 @@ for (const delivery of ['poll', 'push'] as const) {
   });
 }
 
-test('the stream is the API\'s own: closing the API deletes it, and a stream that cannot be made says why in status()', async (t) => {
+test('the stream is the API\'s own: closing the API deletes it; a stream that cannot be made says why in status(), and polling makes it once it can', async (t) => {
   const { server, db, authenticator } = await setup(t, 'poll');
   const auditor = await clients.createClient(db, { clientId: 'auditor', name: 'Auditor', grantTypes: 'client_credentials', apis: [`${server.issuer}/admin/api`], scopes: 'admin:streams:read' });
   const listed = async () => {
@@ -185,4 +185,7 @@ test('the stream is the API\'s own: closing the API deletes it, and a stream tha
   assert.equal(down.state, 'down');
   assert.match(down.error!, /admin:streams:write/);
   assert.ok(errors.length >= 1);
+  // Polling keeps trying (with backoff): given the scope, the stream is made and events come.
+  await clients.updateClient(db, 'plain', { apis: [API, `${server.issuer}/admin/api`], scopes: ['items:read', 'admin:streams:write'] });
+  await waitFor(() => other.status().signals.state === 'connected', { timeout: 45_000, message: 'the stream made once the client may' });
 });
