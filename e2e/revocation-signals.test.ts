@@ -81,7 +81,7 @@ async function setup(t: test.TestContext, delivery: 'poll' | 'push') {
   const password = async (username: string, secret: string) =>
     (await tokenRequest(server.issuer, { grant_type: 'password', username, password: secret, resource: API, scope: 'items:read' }, { clientId: 'app', clientSecret: app.clientSecret! })).body.access_token as string;
   const call = async (headers: Record<string, string>) => (await fetch(`http://127.0.0.1:${port}/items`, { headers })).status;
-  return { server, run, db, alice, bob, worker, key, authenticator, password, call, tokenRequests: () => tokenRequests };
+  return { server, run, db, alice, bob, worker, key, authenticator, password, call, tokenRequests: () => tokenRequests, port, receiverSecret: receiver.clientSecret! };
 }
 
 /** The credential works (and is now cached); after `revoke`, it is refused within the deadline. */
@@ -96,7 +96,7 @@ async function refusedAfter(call: () => Promise<number>, revoke: () => unknown, 
 
 for (const delivery of ['poll', 'push'] as const) {
   test(`${delivery}: a disabled user, a revoked API key, ended sessions, a revoked client, a rotated secret, changed roles and a new password are each refused at once despite the cache`, async (t) => {
-    const { server, run, db, alice, bob, worker, key, authenticator, password, call, tokenRequests } = await setup(t, delivery);
+    const { server, run, db, alice, bob, worker, key, authenticator, password, call, tokenRequests, port, receiverSecret } = await setup(t, delivery);
 
     // `gatehouse users disable` (the CLI, another process): the user's cached JWT is refused.
     const aliceToken = await password('alice', 'correct horse battery staple');
@@ -153,6 +153,22 @@ for (const delivery of ['poll', 'push'] as const) {
     assert.equal(status.delivery, delivery);
     assert.ok(status.events >= 7, JSON.stringify(status));
     assert.equal(tokenRequests(), 1, 'one token for the stream, reused throughout');
+    assert.ok(status.lastEventAt instanceof Date, 'when the last event came');
+
+    if (delivery === 'push') {
+      // The same API started again (same push URL): it takes its stream back, it does not add one.
+      const restarted = createAuthenticator({
+        issuer: server.issuer,
+        audience: API,
+        algorithms: ['ES256'],
+        introspection: { clientId: 'items-api', clientSecret: receiverSecret },
+        signals: { delivery: { push: `http://127.0.0.1:${port}/security-events` } },
+      });
+      await restarted.start();
+      const streams = await db.selectFrom('ssf_streams').select(['id', 'endpoint_url']).execute();
+      assert.equal(streams.length, 1, JSON.stringify(streams));
+      assert.equal(restarted.status().signals.streamId, streams[0]!.id);
+    }
     assert.ok(alice.id);
   });
 }
