@@ -76,7 +76,7 @@ export async function createUpstreamProvider(db: Db, input: NewUpstreamProvider)
   } catch {
     throw new GatehouseError('invalid_request', 'issuer must be a URL', { field: 'issuer' });
   }
-  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(issuer.hostname);
+  const loopback = validate.isLoopbackHost(issuer.hostname);
   if (issuer.protocol !== 'https:' && !(issuer.protocol === 'http:' && loopback)) {
     throw new GatehouseError('invalid_request', 'issuer must be https (http only on a loopback address)', { field: 'issuer' });
   }

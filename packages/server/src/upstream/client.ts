@@ -6,6 +6,7 @@
 import * as oauth from 'oauth4webapi';
 import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { UpstreamProvider } from '../storage/upstream.ts';
+import { isLoopbackHost } from '../storage/validate.ts';
 
 /** Who signed in upstream. */
 export interface UpstreamAccount {
@@ -160,7 +161,7 @@ export class UpstreamClients {
   /** Plain http only to a provider on this machine (development, tests). */
   #options(as: { issuer: string }): { [oauth.allowInsecureRequests]?: boolean; signal: AbortSignal } {
     const { protocol, hostname } = new URL(as.issuer);
-    const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(hostname);
+    const loopback = isLoopbackHost(hostname);
     return { signal: AbortSignal.timeout(TIMEOUT_MS), ...(protocol === 'http:' && loopback ? { [oauth.allowInsecureRequests]: true } : {}) };
   }
 }

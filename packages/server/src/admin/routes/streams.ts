@@ -12,6 +12,7 @@ import { latestSeq } from '../../storage/security-events.ts';
 import { createStream, deleteStream, findStream, listStreams, requireStream, setStreamStatus, updateStream, type Stream } from '../../storage/streams.ts';
 import type { Transmitter } from '../../signals/transmitter.ts';
 import { SUPPORTED_EVENT_URIS } from '../../signals/set.ts';
+import { isLoopbackHost } from '../../storage/validate.ts';
 import { noteAudit } from '../audit.ts';
 import { adminApiIdentifier } from '../scopes.ts';
 import * as S from '../schemas.ts';
@@ -136,7 +137,7 @@ function checkEndpoint(url: string | undefined): string {
   } catch {
     throw new GatehouseError('invalid_request', 'delivery.endpoint_url is not a URL', { field: 'delivery.endpoint_url' });
   }
-  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(parsed.hostname) || /^127\./.test(parsed.hostname);
+  const loopback = isLoopbackHost(parsed.hostname) || /^127\./.test(parsed.hostname);
   if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && loopback)) {
     throw new GatehouseError('invalid_request', 'delivery.endpoint_url must be https (http only on a loopback address)', { field: 'delivery.endpoint_url' });
   }
