@@ -131,6 +131,6 @@ function parseAnswer(body: unknown): IntrospectionResult {
 }
 
 /** application/x-www-form-urlencoded for one value (RFC 6749 Appendix B). */
-function formEncode(value: string): string {
+export function formEncode(value: string): string {
   return encodeURIComponent(value).replace(/%20/g, '+');
 }

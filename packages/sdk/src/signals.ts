@@ -17,6 +17,7 @@
 import { jwtVerify, type JWTHeaderParameters, type JWTPayload } from 'jose';
 import type { KeyStore } from './jwks.ts';
 import type { JwsAlgorithm } from './algorithms.ts';
+import { formEncode } from './introspect.ts';
 import { LruCache } from './lru.ts';
 import type { RevokedSubject } from './revocations.ts';
 import { fetchJson, isObject, UpstreamError, type FetchLike } from './upstream.ts';
@@ -404,9 +405,6 @@ function constantTimeEqual(a: string, b: string): boolean {
   return diff === 0;
 }
 
-function formEncode(value: string): string {
-  return encodeURIComponent(value).replace(/%20/g, '+');
-}
 
 function pause(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
