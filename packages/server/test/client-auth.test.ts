@@ -103,6 +103,9 @@ test('introspection: client authentication required; every inactive case is exac
   assert.equal(anonymous.body.error, 'invalid_client');
   const publicClient = await post(`${issuer}/introspect`, { token: tokens.refresh_token, client_id: 'web' });
   assert.deepEqual(publicClient.body, { active: false }, 'a public client cannot introspect');
+  // Gatehouse answers for its own tokens (JWT access tokens, API keys) with the same policy.
+  assert.equal((await introspect(tokens.access_token, serviceAuth)).body.active, true);
+  assert.deepEqual((await post(`${issuer}/introspect`, { token: tokens.access_token, client_id: 'web' })).body, { active: false }, 'nor introspect an access token');
   assert.deepEqual((await introspect('nonsense', serviceAuth)).body, { active: false });
   assert.deepEqual((await introspect('', serviceAuth)).status, 400);
 

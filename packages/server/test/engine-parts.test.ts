@@ -1,9 +1,11 @@
 // Parts of the engine checked on their own, where the end-to-end tests reach them only through
 // something else that gives the same answer (each found by a surviving mutant, docs/mutation.md).
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { mock, test } from 'node:test';
 import { seedDemo, startInProcess } from '@gatehouse/test-support/gatehouse';
 import { createFindAccount } from '../src/engine/accounts.ts';
+import { KeyMaintenance } from '../src/engine/key-maintenance.ts';
+import { ensureSigningKeys, listSigningKeys, scheduleKeyRotation } from '../src/storage/keys.ts';
 import { adminClientMetadata } from '../src/engine/console-client.ts';
 import * as users from '../src/storage/users.ts';
 
@@ -29,4 +31,32 @@ test('a built-in admin client names its post-logout URI only when it has one', (
   const base = { clientId: 'gatehouse-console', name: 'Console', redirectUri: 'https://id.example/admin/callback' };
   assert.deepEqual(adminClientMetadata(options, { ...base, postLogoutRedirectUri: 'https://id.example/admin' }).post_logout_redirect_uris, ['https://id.example/admin']);
   assert.equal('post_logout_redirect_uris' in adminClientMetadata(options, base), false);
+});
+
+test('key maintenance, once closed, runs nothing: neither the periodic check nor a scheduled activation', async (t) => {
+  const { db } = await startInProcess(t);
+  await ensureSigningKeys(db);
+  const runs = async (close: boolean): Promise<number> => {
+    let reloads = 0;
+    const engine = { reloadKeys: async () => (reloads++, false), retentionMs: () => 0, publishedJwks: () => ({ keys: [] }) };
+    const log = { info() {}, warn() {}, error() {} };
+    t.mock.timers.enable({ apis: ['setTimeout', 'setInterval'] });
+    try {
+      const maintenance = new KeyMaintenance({ db, engine: engine as never, checkIntervalSeconds: 60, announce: async () => {}, log: log as never });
+      await maintenance.start();
+      if (close) maintenance.close();
+      t.mock.timers.tick(120_000); // past the scheduled activation and two periodic checks
+    } finally {
+      t.mock.timers.reset();
+    }
+    // Whatever the timers started runs on promises over a synchronous SQLite driver: done after
+    // a few turns of the (real) event loop.
+    for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
+    return reloads;
+  };
+  await scheduleKeyRotation(db, 'ES256', Date.now() + 30_000);
+  assert.ok((await runs(false)) >= 1, 'the control: left running, the timers do fire');
+  const pending = (await listSigningKeys(db)).filter((key) => key.state === 'next').length;
+  assert.equal(await runs(true), 0, 'closed: nothing ran');
+  assert.equal((await listSigningKeys(db)).filter((key) => key.state === 'next').length, pending, 'the scheduled key was not activated');
 });

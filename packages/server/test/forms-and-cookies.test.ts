@@ -10,7 +10,7 @@ import { linkIn, startMailbox } from '@gatehouse/test-support/smtp';
 import { totpCode } from '../src/passwords/totp.ts';
 import { twoFactorState } from '../src/storage/two-factor.ts';
 import * as users from '../src/storage/users.ts';
-import { answer, client, enableTwoFactor, JOHN, openLoginPage, passwordStep, secondFactorPage, setup, signIn, type Client } from './interaction-support.ts';
+import { answer, client, enableTwoFactor, follow, JOHN, landOnAccount, openLoginPage, passwordStep, secondFactorPage, setup, signIn, type Client } from './interaction-support.ts';
 
 test('a session alone cannot turn two-factor on or make new recovery codes: the password is asked again', async (t) => {
   const gh = await setup(t);
@@ -152,4 +152,28 @@ test('under an http public URL (development) the cookies keep plain names: brows
   const names = browser.jar.names();
   assert.ok(names.includes('_interaction'), names.join(' '));
   assert.ok(names.every((n) => !n.startsWith('__')), names.join(' '));
+});
+
+test('the interaction and session cookies are signed: the same values without their signatures open nothing', async (t) => {
+  const gh = await setup(t);
+  const owner = client();
+  const login = await openLoginPage(owner, gh.issuer);
+  // Someone who learnt the cookies' values (not the keys that sign them) sends them unsigned.
+  const unsigned = (from: Client, names: string[]) => {
+    const thief = client();
+    thief.jar.store(new Response(null, { headers: names.map((name) => ['set-cookie', `${name}=${from.jar.get(name)!}`] as [string, string]) }));
+    return thief;
+  };
+  assert.ok(owner.jar.get('_interaction.sig'), 'oidc-provider signs the interaction cookie');
+  const stranger = await answer(unsigned(owner, ['_interaction']).get(login.url));
+  assert.notEqual(stranger.status, 200, 'no login page for an unsigned interaction cookie');
+  assert.doesNotMatch(stranger.html, /name="csrf"/);
+  assert.equal((await answer(owner.get(login.url))).status, 200, 'the signed one still opens it');
+
+  await landOnAccount(owner, await owner.post(login.action, { csrf: login.csrf, username: JOHN.username, password: JOHN.password }), gh.issuer);
+  assert.ok(owner.jar.get('_session.sig'), 'oidc-provider signs the session cookie');
+  const thief = unsigned(owner, ['_session']);
+  const start = new URL('/account', gh.issuer);
+  const { url } = await follow(thief, await thief.get(start), start);
+  assert.match(url.pathname, /^\/interaction\//, 'an unsigned session cookie is no session: the login page again');
 });

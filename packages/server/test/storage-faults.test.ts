@@ -13,7 +13,9 @@ import { migrate, openStorage } from '../src/storage/database.ts';
 import { importUsers } from '../src/storage/users.ts';
 import { DependencyUnavailable } from '../src/unavailable.ts';
 import { tempDir } from '@gatehouse/test-support/files';
-import { GATEHOUSE_BIN } from '@gatehouse/test-support/gatehouse';
+import { createBrowser, loginThroughForm } from '@gatehouse/test-support/browser';
+import { GATEHOUSE_BIN, ITEMS_API, seedDemo, startInProcess, tokenRequest } from '@gatehouse/test-support/gatehouse';
+import { createClient } from '../src/storage/clients.ts';
 import { ALL_ADMIN_SCOPES, startAdmin } from './admin-support.ts';
 
 const countUsers = async (db: ReturnType<typeof openStorage>['db']) =>
@@ -71,4 +73,31 @@ test('SQLITE_FULL in a transaction surfaces as itself (DependencyUnavailable), a
   assert.equal(answer.status, 503, answer.text);
   assert.equal(answer.body.error, 'service_unavailable');
   assert.ok(Number(answer.headers.get('retry-after')) > 0);
+});
+
+test('a database that cannot be written to in the middle of an oidc-provider action: 503 with Retry-After and the unavailable body, and the code still works after', async (t) => {
+  const gh = await startInProcess(t, { GATEHOUSE_DEFAULT_API: ITEMS_API });
+  await seedDemo(gh.db);
+  const redirect = 'http://127.0.0.1:8999/callback';
+  const { clientSecret } = await createClient(gh.db, { clientId: 'conf', name: 'Web app', grantTypes: 'authorization_code refresh_token', redirectUris: [redirect], scopes: 'items', apis: [ITEMS_API], firstParty: true });
+  const authorize = new URL(`${gh.issuer}/authorize`);
+  for (const [name, value] of Object.entries({ client_id: 'conf', response_type: 'code', redirect_uri: redirect, scope: 'openid items', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' })) {
+    authorize.searchParams.set(name, value);
+  }
+  const { callback } = await loginThroughForm(createBrowser(), authorize, { username: 'johndoe', password: 'correct horse' }, redirect);
+  const form = { grant_type: 'authorization_code', code: callback.searchParams.get('code')!, redirect_uri: redirect, code_verifier: 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk' };
+  const auth = { clientId: 'conf', clientSecret: clientSecret! };
+
+  // Reads still work; the code's consumption, inside oidc-provider's handler, cannot be written.
+  await sql`pragma query_only = 1`.execute(gh.db);
+  const refused = await tokenRequest(gh.issuer, form, auth);
+  assert.equal(refused.status, 503, JSON.stringify(refused.body));
+  assert.equal(refused.headers.get('retry-after'), '5');
+  assert.equal(refused.headers.get('cache-control'), 'no-store');
+  assert.deepEqual(refused.body, { error: 'server_error', error_description: 'temporarily unavailable; retry after 5 seconds' });
+
+  await sql`pragma query_only = 0`.execute(gh.db);
+  const redeemed = await tokenRequest(gh.issuer, form, auth);
+  assert.equal(redeemed.status, 200, 'nothing was consumed by the failed attempt');
+  assert.ok(redeemed.body.access_token);
 });
