@@ -7,11 +7,12 @@ import assert from 'node:assert/strict';
 import { createPublicKey, verify } from 'node:crypto';
 import { test } from 'node:test';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
-import { cli, testSecretKey } from '@gatehouse/test-support/gatehouse';
+import { cli, seedDemo, testSecretKey, tokenRequest } from '@gatehouse/test-support/gatehouse';
 import { startTinyServer } from '@gatehouse/test-support/http-server';
 import { waitFor } from '@gatehouse/test-support/wait';
 import * as apiKeys from '../src/storage/api-keys.ts';
 import * as roles from '../src/storage/roles.ts';
+import * as signingKeys from '../src/storage/keys.ts';
 import * as users from '../src/storage/users.ts';
 import { withPasswordHash } from '../src/passwords/user-passwords.ts';
 import { ALL_ADMIN_SCOPES, startAdmin, type AdminServer } from './admin-support.ts';
@@ -147,6 +148,26 @@ test('a receiver creates a poll stream, asks for verification, and gets a SET an
   assert.deepEqual((await server.call('GET', `/ssf/status?stream_id=${stream.stream_id}`, { token: items.token })).body, { stream_id: stream.stream_id, status: 'enabled' });
 });
 
+test('SETs are signed with the active ES256 key: after a rotation, not the retired one, and not the one scheduled next', async (t) => {
+  const server = await startAdmin(t);
+  const items = await receiver(server);
+  const stream = (await server.call('POST', '/ssf/streams', { token: items.token }, { delivery: { method: POLL } })).body;
+  await signingKeys.scheduleKeyRotation(server.db, 'ES256', Date.now());
+  assert.ok(await signingKeys.activateDueKeys(server.db));
+  await signingKeys.scheduleKeyRotation(server.db, 'ES256', Date.now() + 3_600_000);
+  await server.server.changed('keys');
+  const keys = await signingKeys.listSigningKeys(server.db);
+  const active = keys.filter((key) => key.alg === 'ES256' && key.state === 'active');
+  assert.equal(active.length, 1);
+  assert.deepEqual(keys.filter((key) => key.alg === 'ES256').map((key) => key.state).sort(), ['active', 'next', 'retired']);
+
+  assert.equal((await server.call('POST', '/ssf/verify', { token: items.token }, { stream_id: stream.stream_id, state: 'after-rotation' })).status, 204);
+  let set: string | undefined;
+  await waitFor(async () => (set = Object.values((await poll(server, items, stream.stream_id)).sets)[0]) !== undefined);
+  await verifySet(server, set!, items.clientId);
+  assert.equal(decodeProtectedHeader(set!).kid, active[0]!.kid);
+});
+
 test('another client cannot see, poll, verify or delete a stream: it does not exist for it', async (t) => {
   const server = await startAdmin(t);
   const items = await receiver(server);
@@ -244,6 +265,28 @@ test('every change a resource server must hear of becomes its event, from the ad
   assert.deepEqual(events[6]!.events['urn:gatehouse:secevent:api-key-revoked'].owner, alicesSubject);
   // Each jti once.
   assert.equal(new Set(events.map((event) => event.jti)).size, events.length);
+});
+
+test("a replayed refresh token ends its grant for every API: session-revoked for the user with that client", async (t) => {
+  const server = await startAdmin(t, { GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE: '0', GATEHOUSE_REFRESH_TOKEN_RETRY_WINDOW: '0' });
+  const seed = await seedDemo(server.db);
+  const items = await receiver(server);
+  const stream = (await server.call('POST', '/ssf/streams', { token: items.token }, { delivery: { method: POLL } })).body;
+  const login = { grant_type: 'password', username: 'johndoe', password: 'correct horse' };
+  const tokens = (await tokenRequest(server.issuer, login, seed.passwordClient)).body;
+  const refresh = { grant_type: 'refresh_token', refresh_token: tokens.refresh_token };
+  assert.equal((await tokenRequest(server.issuer, refresh, seed.passwordClient)).status, 200);
+  assert.equal((await tokenRequest(server.issuer, refresh, seed.passwordClient)).status, 400, 'the replay is refused');
+
+  const [event] = await collect(server, items, stream.stream_id, 1);
+  const john = (await users.findUser(server.db, 'johndoe'))!;
+  assert.equal(typeOf(event!), `${CAEP}session-revoked`);
+  assert.deepEqual(event!.sub_id, {
+    format: 'complex',
+    user: { format: 'iss_sub', iss: server.issuer, sub: john.id },
+    application: { format: 'opaque', id: seed.passwordClient.clientId },
+  });
+  assert.equal(event!.events[`${CAEP}session-revoked`].reason_admin.en, 'refresh_token.reused');
 });
 
 test('a rehash at login is not a credential change; an unchanged role list is not a claims change', async (t) => {
