@@ -148,6 +148,16 @@ async function assertAudited(gh: Fixture, type: string, grantType: string, clien
 
 for (const database of ['SQLite', 'PostgreSQL'] as const) {
   describe(`replays on ${database}`, { concurrency: 2 }, () => {
+    test('a code refused for another reason (a wrong code_verifier) is not a replay: nothing audited, and the code still works', async (t) => {
+      const gh = await setup(t, database);
+      const { form } = await freshCode(gh);
+      const wrong = await tokenRequest(gh.issuer, { ...form, code_verifier: client.randomPKCECodeVerifier() });
+      assert.deepEqual([wrong.status, wrong.body.error], [400, 'invalid_grant']);
+      assert.deepEqual(await auditEvents(gh, 'authorization_code.replayed'), []);
+      const redeemed = await tokenRequest(gh.issuer, form);
+      assert.equal(redeemed.status, 200, 'the right verifier still redeems the code');
+    });
+
     test('a code replayed within its lifetime: invalid_grant, what the first use issued is revoked, and it is audited', async (t) => {
       const gh = await setup(t, database);
       const { form } = await freshCode(gh);
