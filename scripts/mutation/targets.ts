@@ -54,7 +54,7 @@ export const TARGETS: Readonly<Record<string, readonly string[]>> = {
   'packages/server/src/engine/public-client-basic.ts': [`${SERVER}/client-auth.test.ts`, `${SERVER}/metadata-documents.test.ts`],
   'packages/server/src/engine/public-url.ts': [`${SERVER}/proxy.test.ts`, `${SERVER}/forms-and-cookies.test.ts`],
   'packages/server/src/engine/refresh-read-ahead.ts': [`${SERVER}/refresh-round-trips.test.ts`, `${SERVER}/refresh-token.test.ts`],
-  'packages/server/src/engine/refresh-rotation.ts': [`${SERVER}/refresh-token.test.ts`, `${SERVER}/replay.test.ts`],
+  'packages/server/src/engine/refresh-rotation.ts': [`${SERVER}/refresh-token.test.ts`, `${SERVER}/replay.test.ts`, `${SERVER}/refresh-round-trips.test.ts`],
   'packages/server/src/engine/resources.ts': [`${SERVER}/resource-grants.test.ts`, `${SERVER}/dynamic-registration.test.ts`, `${SERVER}/attack-dynamic-clients.test.ts`],
   'packages/server/src/engine/scope-policy.ts': [`${SERVER}/resource-grants.test.ts`],
   'packages/server/src/engine/security-events.ts': [`${SERVER}/replay.test.ts`],
