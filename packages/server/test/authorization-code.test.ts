@@ -246,7 +246,7 @@ test('the ID token says how the user signed in (amr): pwd, or pwd + otp + mfa wi
 
 test('a code request without a code, or with an empty one, is invalid_request, not a server error', async (t) => {
   const { issuer, confidentialSecret } = await setup(t);
-  for (const form of [{}, { code: '' }]) {
+  for (const form of [{}, { code: '' }] as Record<string, string>[]) {
     const answer = await tokenRequest(issuer, { grant_type: 'authorization_code', redirect_uri: REDIRECT, ...form }, { clientId: 'conf', clientSecret: confidentialSecret });
     assert.equal(answer.status, 400, JSON.stringify(answer.body));
     assert.equal(answer.body.error, 'invalid_request');

@@ -463,12 +463,24 @@ test('the CLI lists streams with their lag, pauses, resumes and deletes one, and
   assert.equal(listed.total, 1);
   assert.equal(listed.items[0].id, streamId);
   assert.equal(listed.items[0].pending, 2);
+  // The lag counts what the receiver asked for, in the CLI as in the admin API: a stream that
+  // wants only session-revoked is one event behind, not two.
+  const narrow = (await server.call('POST', '/ssf/streams', { token: items.token }, { delivery: { method: POLL }, events_requested: [`${CAEP}session-revoked`] })).body.stream_id;
+  await users.setUserDisabled(server.db, alice.id, false);
+  await users.setUserDisabled(server.db, alice.id, true);
+  const ops = await server.machine('ops', ['admin:streams:read']);
+  const apiList = (await server.call('GET', '/admin/api/streams', { token: await server.clientToken(ops, ['admin:streams:read']) })).body.items;
+  const pendingOf = (list: { id: string; pending: number }[]) => Object.fromEntries(list.map((stream) => [stream.id, stream.pending]));
+  assert.deepEqual(pendingOf(run('streams', 'list').items), { [streamId]: 5, [narrow]: 1 });
+  assert.deepEqual(pendingOf(apiList), pendingOf(run('streams', 'list').items));
+  assert.equal(run('streams', 'show', narrow).stream.pending, 1);
+  run('streams', 'delete', narrow);
   assert.equal(run('streams', 'pause', streamId, '--reason', 'maintenance').stream.status, 'paused');
   assert.deepEqual(await poll(server, items, streamId), { sets: {}, moreAvailable: false });
   assert.equal(run('streams', 'show', streamId).stream.status, 'paused');
   assert.equal(run('streams', 'resume', streamId).stream.status, 'enabled');
-  const events = await collect(server, items, streamId, 4);
-  assert.deepEqual(events.slice(2).map((event) => event.events[`${SSF}stream-updated`]), [{ status: 'paused', reason: 'maintenance' }, { status: 'enabled' }]);
+  const events = await collect(server, items, streamId, 7);
+  assert.deepEqual(events.slice(5).map((event) => event.events[`${SSF}stream-updated`]), [{ status: 'paused', reason: 'maintenance' }, { status: 'enabled' }]);
   assert.deepEqual(run('streams', 'delete', streamId), { deleted: streamId });
   const missing = cli(env, ['streams', 'show', streamId]);
   assert.equal(missing.code, 1);

@@ -9,7 +9,7 @@
 // leaves the event to be pushed again by whoever comes next (the receiver keeps jtis it has seen).
 import type { FastifyBaseLogger } from 'fastify';
 import { importJWK, SignJWT, type JWK } from 'jose';
-import { countEventsAfter, eventsAfter, latestSeq, recordSecurityEvents, type SecurityEvent } from '../storage/security-events.ts';
+import { eventsAfter, latestSeq, recordSecurityEvents, type SecurityEvent } from '../storage/security-events.ts';
 import {
   advanceCursor,
   leaseStream,
@@ -21,6 +21,7 @@ import {
   type Stream,
 } from '../storage/streams.ts';
 import type { Db } from '../storage/database.ts';
+import { streamLag } from './lag.ts';
 import { isWanted, securityEventClaims } from './set.ts';
 
 /** The key SETs are signed with: the active ES256 signing key (the one in the JWKS). */
@@ -221,14 +222,9 @@ export class Transmitter {
     }
   }
 
-  /** Events recorded for the stream and not yet delivered or acknowledged: its lag. */
-  async pending(stream: Stream, latest: number): Promise<number> {
-    if (stream.cursor >= latest) return 0;
-    const behind = await countEventsAfter(this.#options.db, stream.cursor, stream.id);
-    // Counted exactly (the event types this stream wants) while that is cheap; beyond, the upper bound.
-    if (behind > BATCH * 10) return behind;
-    const requested = new Set(stream.eventsRequested);
-    return (await eventsAfter(this.#options.db, stream.cursor, stream.id, behind)).filter((event) => isWanted(event, requested)).length;
+  /** Events recorded for the stream and not yet delivered or acknowledged: its lag (lag.ts). */
+  pending(stream: Stream, latest: number): Promise<number> {
+    return streamLag(this.#options.db, stream, latest);
   }
 
   /** SSF §8.1.4: a verification event for this stream, with the receiver's `state`. */

@@ -1,6 +1,7 @@
 // gatehouse streams: the Shared Signals streams of the resource servers (docs/adr/0016-shared-signals.md),
 // as operators see them: list with delivery state and lag, show one, pause, resume, delete.
-import { countEventsAfter, latestSeq } from '../../storage/security-events.ts';
+import { streamLag } from '../../signals/lag.ts';
+import { latestSeq } from '../../storage/security-events.ts';
 import { deleteStream, listStreams, requireStream, setStreamStatus, type Stream } from '../../storage/streams.ts';
 import type { Db } from '../../storage/database.ts';
 import type { Command } from '../command.ts';
@@ -8,7 +9,7 @@ import { readDb, withDb } from '../storage.ts';
 
 async function withLag(db: Db, streams: readonly Stream[]) {
   const latest = await latestSeq(db);
-  return Promise.all(streams.map(async (stream) => ({ ...stream, pending: stream.cursor >= latest ? 0 : await countEventsAfter(db, stream.cursor, stream.id) })));
+  return Promise.all(streams.map(async (stream) => ({ ...stream, pending: await streamLag(db, stream, latest) })));
 }
 
 const row = (stream: Stream & { pending: number }) => ({
