@@ -344,3 +344,16 @@ test('an empty refresh_token is invalid_request, never a 500', async (t) => {
   assert.equal(empty.status, 400);
   assert.deepEqual(empty.body, { error: 'invalid_request', error_description: "missing required parameter 'refresh_token'" });
 });
+
+test('a kept answer that cannot be opened (altered in the database) is no answer: the replay is refused as reuse, never a 500', async (t) => {
+  const { issuer, seed, db } = await setup(t, '30');
+  const { refresh_token } = await passwordTokens(issuer, seed);
+  const first = await refresh(issuer, seed, refresh_token);
+  assert.equal(first.status, 200);
+  // The answer is sealed with the token it answers: someone who altered the row (or a row sealed
+  // under another token) gets nothing from it.
+  const altered = await db.updateTable('refresh_reuses').set({ response: 'not-a-sealed-answer' }).where('token_hash', '=', sha256(refresh_token)).executeTakeFirst();
+  assert.equal(Number(altered.numUpdatedRows), 1, 'the answer was kept');
+  const replay = await refresh(issuer, seed, refresh_token);
+  assert.deepEqual([replay.status, replay.body.error], [400, 'invalid_grant']);
+});
