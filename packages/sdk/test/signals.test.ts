@@ -131,6 +131,9 @@ test('what each event means: revocations by user, grant or client; API keys; key
   assert.deepEqual(effectOf(`${CAEP}session-revoked`, at, { ...user, iss: 'https://evil.example' }, ISSUER, 99), { kind: 'none' });
   const grant = { format: 'complex', user, application: { format: 'opaque', id: 'app' } };
   assert.deepEqual(effectOf(`${CAEP}session-revoked`, at, grant, ISSUER, 99), { kind: 'revoke', subject: { kind: 'grant', sub: 'alice', clientId: 'app' }, at: 1234 });
+  // A complex subject naming the user alone (SSF §3.2, as other transmitters send it) is that user.
+  assert.deepEqual(effectOf(`${CAEP}session-revoked`, at, { format: 'complex', user }, ISSUER, 99), { kind: 'revoke', subject: { kind: 'user', sub: 'alice' }, at: 1234 });
+  assert.deepEqual(effectOf(`${CAEP}session-revoked`, at, { format: 'complex', user: { ...user, iss: 'https://evil.example' } }, ISSUER, 99), { kind: 'none' });
   const client = { format: 'complex', application: { format: 'opaque', id: 'worker' } };
   assert.deepEqual(effectOf('urn:gatehouse:secevent:client-revoked', at, client, ISSUER, 99), { kind: 'revoke', subject: { kind: 'client', clientId: 'worker' }, at: 1234 });
   assert.deepEqual(effectOf('urn:gatehouse:secevent:api-key-revoked', at, { format: 'opaque', id: 'key-1' }, ISSUER, 99), { kind: 'api-key', keyId: 'key-1' });
