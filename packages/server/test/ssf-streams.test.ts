@@ -6,6 +6,9 @@
 import assert from 'node:assert/strict';
 import { createPublicKey, verify } from 'node:crypto';
 import { test } from 'node:test';
+import * as oidc from 'openid-client';
+import { createBrowser, formAction, formValue, loginThroughForm, type Browser } from '@gatehouse/test-support/browser';
+import * as clients from '../src/storage/clients.ts';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
 import { cli, seedDemo, testSecretKey, tokenRequest } from '@gatehouse/test-support/gatehouse';
 import { startTinyServer } from '@gatehouse/test-support/http-server';
@@ -287,6 +290,36 @@ test("a replayed refresh token ends its grant for every API: session-revoked for
     application: { format: 'opaque', id: seed.passwordClient.clientId },
   });
   assert.equal(event!.events[`${CAEP}session-revoked`].reason_admin.en, 'refresh_token.reused');
+});
+
+test('signing out ends the session for the APIs too (session-revoked for the user); a browser with no session ends nothing', async (t) => {
+  const server = await startAdmin(t);
+  const items = await receiver(server);
+  const stream = (await server.call('POST', '/ssf/streams', { token: items.token }, { delivery: { method: POLL } })).body;
+  const ada = await users.createUser(server.db, await withPasswordHash({ username: 'ada', password: 'analytical engine 1843' }));
+  const redirect = 'http://127.0.0.1:8999/callback';
+  const home = 'http://127.0.0.1:8999/home';
+  const { clientSecret } = await clients.createClient(server.db, { clientId: 'rp', name: 'rp', grantTypes: 'authorization_code', redirectUris: [redirect], postLogoutRedirectUris: [home], firstParty: true });
+  const config = await oidc.discovery(new URL(server.issuer), 'rp', undefined, oidc.ClientSecretBasic(clientSecret!), { execute: [oidc.allowInsecureRequests] });
+  const verifier = oidc.randomPKCECodeVerifier();
+  const browser = createBrowser();
+  const authorize = oidc.buildAuthorizationUrl(config, { redirect_uri: redirect, scope: 'openid', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
+  const { callback } = await loginThroughForm(browser, authorize, { username: 'ada', password: 'analytical engine 1843' }, redirect);
+  const idToken = (await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier })).id_token!;
+  const signOut = async (who: Browser) => {
+    const url = oidc.buildEndSessionUrl(config, { id_token_hint: idToken, post_logout_redirect_uri: home });
+    const page = await (await who.get(url)).text();
+    const done = await who.post(new URL(formAction(page, '/logout/confirm'), server.issuer), { xsrf: formValue(page, 'xsrf'), logout: 'yes' });
+    assert.ok([200, 303].includes(done.status), `signed out: ${done.status}`);
+  };
+  // Someone else's browser, holding only the ID token: no session there, nothing to end.
+  await signOut(createBrowser());
+  await signOut(browser);
+  const events = await collect(server, items, stream.stream_id, 1);
+  assert.equal(events.length, 1, JSON.stringify(events));
+  assert.equal(typeOf(events[0]!), `${CAEP}session-revoked`);
+  assert.deepEqual(events[0]!.sub_id, { format: 'iss_sub', iss: server.issuer, sub: ada.id });
+  assert.deepEqual(events[0]!.events[`${CAEP}session-revoked`].reason_user, { en: 'signed out' });
 });
 
 test('a rehash at login is not a credential change; an unchanged role list is not a claims change', async (t) => {
