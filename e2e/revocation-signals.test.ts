@@ -50,8 +50,12 @@ async function setup(t: test.TestContext, delivery: 'poll' | 'push') {
   // The resource server, caching every answer for five minutes. Its calls to the token endpoint
   // are counted: the stream's token is fetched once and reused, not asked for at every poll.
   let tokenRequests = 0;
+  // And the polls it sends (RFC 8936 §2.4): each asks the transmitter to hold it until events come.
+  const polls: { returnImmediately?: unknown }[] = [];
   const counting: typeof fetch = (input, init) => {
-    if (new URL(input instanceof Request ? input.url : String(input)).pathname === '/token') tokenRequests++;
+    const { pathname } = new URL(input instanceof Request ? input.url : String(input));
+    if (pathname === '/token') tokenRequests++;
+    if (pathname.startsWith('/ssf/poll/') && typeof init?.body === 'string') polls.push(JSON.parse(init.body));
     return fetch(input, init);
   };
   const { port, authenticator } = await withFreePort(async (port) => {
@@ -81,7 +85,7 @@ async function setup(t: test.TestContext, delivery: 'poll' | 'push') {
   const password = async (username: string, secret: string) =>
     (await tokenRequest(server.issuer, { grant_type: 'password', username, password: secret, resource: API, scope: 'items:read' }, { clientId: 'app', clientSecret: app.clientSecret! })).body.access_token as string;
   const call = async (headers: Record<string, string>) => (await fetch(`http://127.0.0.1:${port}/items`, { headers })).status;
-  return { server, run, db, alice, bob, worker, key, authenticator, password, call, tokenRequests: () => tokenRequests, port, receiverSecret: receiver.clientSecret! };
+  return { server, run, db, alice, bob, worker, key, authenticator, password, call, tokenRequests: () => tokenRequests, polls, port, receiverSecret: receiver.clientSecret! };
 }
 
 /** The credential works (and is now cached); after `revoke`, it is refused within the deadline. */
@@ -96,7 +100,7 @@ async function refusedAfter(call: () => Promise<number>, revoke: () => unknown, 
 
 for (const delivery of ['poll', 'push'] as const) {
   test(`${delivery}: a disabled user, a revoked API key, ended sessions, a revoked client, a rotated secret, changed roles and a new password are each refused at once despite the cache`, async (t) => {
-    const { server, run, db, alice, bob, worker, key, authenticator, password, call, tokenRequests, port, receiverSecret } = await setup(t, delivery);
+    const { server, run, db, alice, bob, worker, key, authenticator, password, call, tokenRequests, polls, port, receiverSecret } = await setup(t, delivery);
 
     // `gatehouse users disable` (the CLI, another process): the user's cached JWT is refused.
     const aliceToken = await password('alice', 'correct horse battery staple');
@@ -154,6 +158,10 @@ for (const delivery of ['poll', 'push'] as const) {
     assert.ok(status.events >= 7, JSON.stringify(status));
     assert.equal(tokenRequests(), 1, 'one token for the stream, reused throughout');
     assert.ok(status.lastEventAt instanceof Date, 'when the last event came');
+    if (delivery === 'poll') {
+      assert.ok(polls.length >= 7, `${polls.length} polls`);
+      assert.ok(polls.every((poll) => poll.returnImmediately === false), 'every poll is a held one: no busy polling while nothing happens');
+    }
 
     if (delivery === 'push') {
       // The same API started again (same push URL): it takes its stream back, it does not add one.
