@@ -209,7 +209,10 @@ test('the stream is the API\'s own: closing the API deletes it; a stream that ca
   assert.equal(down.state, 'down');
   assert.match(down.error!, /admin:streams:write/);
   assert.ok(errors.length >= 1);
-  // Polling keeps trying (with backoff): given the scope, the stream is made and events come.
+  // Polling keeps trying, with a backoff that starts short (0.5 s, 1 s, …, at most 30 s): two more
+  // attempts come within seconds, not after the longest pause.
+  await waitFor(() => errors.length >= 3, { timeout: 12_000, message: 'tried again twice within seconds' });
+  // Given the scope, the stream is made and events come.
   await clients.updateClient(db, 'plain', { apis: [API, `${server.issuer}/admin/api`], scopes: ['items:read', 'admin:streams:write'] });
   await waitFor(() => other.status().signals.state === 'connected', { timeout: 45_000, message: 'the stream made once the client may' });
 });

@@ -25,6 +25,7 @@ const RISC = 'https://schemas.openid.net/secevent/risc/event-type/';
 test('revocations refuse the named user, grant or client\'s tokens issued at or before the cutoff, and nothing else', () => {
   const revocations = new Revocations({ maxEntries: 100, retentionSec: 3600 });
   assert.equal(revocations.size, 0);
+  assert.equal(revocations.refuses({ sub: 'alice', client_id: 'app', iat: 1 }), false, 'nothing revoked: nothing refused');
   revocations.revoke({ kind: 'user', sub: 'alice' }, 1000, 1000);
   revocations.revoke({ kind: 'client', clientId: 'worker' }, 1000, 1000);
   revocations.revoke({ kind: 'grant', sub: 'bob', clientId: 'app' }, 1000, 1000);

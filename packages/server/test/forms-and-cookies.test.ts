@@ -5,7 +5,7 @@
 // - under an https issuer the session cookie is `__Host-session`, the interaction cookies `__Secure-…`.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formValue } from '@gatehouse/test-support/browser';
+import { formAction, formValue } from '@gatehouse/test-support/browser';
 import { linkIn, startMailbox } from '@gatehouse/test-support/smtp';
 import { totpCode } from '../src/passwords/totp.ts';
 import { twoFactorState } from '../src/storage/two-factor.ts';
@@ -176,4 +176,19 @@ test('the interaction and session cookies are signed: the same values without th
   const start = new URL('/account', gh.issuer);
   const { url } = await follow(thief, await thief.get(start), start);
   assert.match(url.pathname, /^\/interaction\//, 'an unsigned session cookie is no session: the login page again');
+});
+
+test('signed out from the account page: the browser keeps a session cookie with no one in it, and the account page asks to sign in again', async (t) => {
+  const gh = await setup(t);
+  const browser = client();
+  await signIn(browser, gh.issuer, JOHN.username, JOHN.password);
+  const account = await answer(browser.get(`${gh.issuer}/account`));
+  const signOutLink = /href="(\/logout[^"]*)">Sign out</.exec(account.html)![1]!.replace(/&amp;/g, '&');
+  const signOutPage = await answer(browser.get(new URL(signOutLink, gh.issuer)));
+  const done = await browser.post(new URL(formAction(signOutPage.html, '/logout/confirm'), gh.issuer), { xsrf: formValue(signOutPage.html, 'xsrf'), logout: 'yes' });
+  await done.arrayBuffer();
+  const start = new URL('/account', gh.issuer);
+  const { url, page } = await follow(browser, await browser.get(start), start);
+  assert.match(url.pathname, /^\/interaction\//, 'the login page, not an account page for nobody');
+  assert.match(page.html, /name="password"/);
 });
