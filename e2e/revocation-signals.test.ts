@@ -52,6 +52,8 @@ async function setup(t: test.TestContext, delivery: 'poll' | 'push') {
   let tokenRequests = 0;
   // And the polls it sends (RFC 8936 §2.4): each asks the transmitter to hold it until events come.
   const polls: { returnImmediately?: unknown }[] = [];
+  // What the API reports to its onError (an outage, a bug): closing it is neither.
+  const reported: Error[] = [];
   const counting: typeof fetch = (input, init) => {
     const { pathname } = new URL(input instanceof Request ? input.url : String(input));
     if (pathname === '/token') tokenRequests++;
@@ -67,6 +69,7 @@ async function setup(t: test.TestContext, delivery: 'poll' | 'push') {
       introspection: { clientId: 'items-api', clientSecret: receiver.clientSecret!, cacheTtl: 300 },
       signals: delivery === 'poll' ? true : { delivery: { push: `http://127.0.0.1:${port}/security-events` } },
       fetch: counting,
+      onError: (error) => reported.push(error),
     });
     const resource = Fastify();
     await resource.register(gatehouse, { authenticator });
@@ -85,7 +88,7 @@ async function setup(t: test.TestContext, delivery: 'poll' | 'push') {
   const password = async (username: string, secret: string) =>
     (await tokenRequest(server.issuer, { grant_type: 'password', username, password: secret, resource: API, scope: 'items:read' }, { clientId: 'app', clientSecret: app.clientSecret! })).body.access_token as string;
   const call = async (headers: Record<string, string>) => (await fetch(`http://127.0.0.1:${port}/items`, { headers })).status;
-  return { server, run, db, alice, bob, worker, key, authenticator, password, call, tokenRequests: () => tokenRequests, polls, port, receiverSecret: receiver.clientSecret! };
+  return { server, run, db, alice, bob, worker, key, authenticator, password, call, tokenRequests: () => tokenRequests, polls, reported, port, receiverSecret: receiver.clientSecret! };
 }
 
 /** The credential works (and is now cached); after `revoke`, it is refused within the deadline. */
@@ -182,14 +185,16 @@ for (const delivery of ['poll', 'push'] as const) {
 }
 
 test('the stream is the API\'s own: closing the API deletes it; a stream that cannot be made says why in status(), and polling makes it once it can', async (t) => {
-  const { server, db, authenticator } = await setup(t, 'poll');
+  const { server, db, authenticator, reported } = await setup(t, 'poll');
   const auditor = await clients.createClient(db, { clientId: 'auditor', name: 'Auditor', grantTypes: 'client_credentials', apis: [`${server.issuer}/admin/api`], scopes: 'admin:streams:read' });
   const listed = async () => {
     const token = (await tokenRequest(server.issuer, { grant_type: 'client_credentials', resource: `${server.issuer}/admin/api`, scope: 'admin:streams:read' }, { clientId: 'auditor', clientSecret: auditor.clientSecret! })).body.access_token;
     return ((await (await fetch(`${server.issuer}/admin/api/streams`, { headers: { authorization: `Bearer ${token}` } })).json()) as { total: number }).total;
   };
   assert.equal(await listed(), 1);
+  const before = reported.length;
   await authenticator.close();
+  assert.deepEqual(reported.slice(before).map(String), [], 'closing the API (its held poll aborted) is no error');
   assert.equal(await listed(), 0);
   assert.equal(authenticator.status().signals.state, 'down');
 

@@ -53,7 +53,8 @@ test('revocations are bounded: past the limit the oldest becomes a floor that re
   revocations.revoke({ kind: 'user', sub: 'a' }, 10, 10);
   revocations.revoke({ kind: 'user', sub: 'b' }, 20, 20);
   revocations.revoke({ kind: 'user', sub: 'c' }, 30, 30);
-  // 'a' was pushed out: its cutoff is now a floor for everyone.
+  // 'a' was pushed out: its cutoff is now a floor for everyone (counted: the hot path reads size).
+  assert.equal(revocations.size, 3, 'two entries and the floor');
   assert.equal(revocations.refuses({ sub: 'a', iat: 10 }), true);
   assert.equal(revocations.refuses({ sub: 'zed', iat: 5 }), true, 'the floor refuses anyone\'s older token');
   assert.equal(revocations.refuses({ sub: 'zed', iat: 11 }), false);

@@ -60,3 +60,25 @@ test('key maintenance, once closed, runs nothing: neither the periodic check nor
   assert.equal(await runs(true), 0, 'closed: nothing ran');
   assert.equal((await listSigningKeys(db)).filter((key) => key.state === 'next').length, pending, 'the scheduled key was not activated');
 });
+
+test('key maintenance arms the activation for when the scheduled key is due: not before, and not later', async (t) => {
+  const { db } = await startInProcess(t);
+  await ensureSigningKeys(db);
+  let reloads = 0;
+  const engine = { reloadKeys: async () => (reloads++, false), retentionMs: () => 0, publishedJwks: () => ({ keys: [] }) };
+  t.mock.timers.enable({ apis: ['setTimeout', 'setInterval'] });
+  t.after(() => t.mock.timers.reset());
+  await scheduleKeyRotation(db, 'ES256', Date.now() + 30_000);
+  const maintenance = new KeyMaintenance({ db, engine: engine as never, checkIntervalSeconds: 3600, announce: async () => {}, log: { info() {}, warn() {}, error() {} } as never });
+  await maintenance.start();
+  t.after(() => maintenance.close());
+  const settle = async () => {
+    for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
+  };
+  t.mock.timers.tick(20_000);
+  await settle();
+  assert.equal(reloads, 0, 'not before the key is due');
+  t.mock.timers.tick(11_000);
+  await settle();
+  assert.ok(reloads >= 1, 'at the time it is due');
+});
