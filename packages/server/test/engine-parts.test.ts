@@ -82,3 +82,19 @@ test('key maintenance arms the activation for when the scheduled key is due: not
   await settle();
   assert.ok(reloads >= 1, 'at the time it is due');
 });
+
+test('key maintenance tells the other instances when a rotation activates, and stays quiet when nothing changed', async (t) => {
+  const { db } = await startInProcess(t);
+  await ensureSigningKeys(db);
+  let announced = 0;
+  const engine = { reloadKeys: async () => false, retentionMs: () => 86_400_000, publishedJwks: () => ({ keys: [] }) };
+  const maintenance = new KeyMaintenance({ db, engine: engine as never, checkIntervalSeconds: 3600, announce: async () => void announced++, log: { info() {}, warn() {}, error() {} } as never });
+  t.after(() => maintenance.close());
+  await maintenance.maintain();
+  assert.equal(announced, 0, 'nothing activated, nothing purged');
+  const key = await scheduleKeyRotation(db, 'ES256', Date.now() + 3_600_000);
+  await db.updateTable('signing_keys').set({ activates_at: Date.now() - 1 }).where('kid', '=', key.kid).execute();
+  await maintenance.maintain();
+  assert.equal((await listSigningKeys(db)).find((k) => k.kid === key.kid)?.state, 'active');
+  assert.equal(announced, 1, 'an activation alone is announced');
+});
