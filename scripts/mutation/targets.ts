@@ -49,7 +49,7 @@ export const TARGETS: Readonly<Record<string, readonly string[]>> = {
   'packages/server/src/engine/oidc-adapter.ts': [`${SERVER}/refresh-token.test.ts`, `${SERVER}/authorization-code.test.ts`, `${SERVER}/storage.test.ts`, `${SERVER}/refresh-round-trips.test.ts`],
   'packages/server/src/engine/password-grant.ts': [`${SERVER}/resource-grants.test.ts`, `${SERVER}/login-throttle.test.ts`, `${SERVER}/self-service.test.ts`, `${SERVER}/login.test.ts`],
   'packages/server/src/engine/protocol-answers.ts': [`${SERVER}/client-auth.test.ts`, `${SERVER}/refresh-token.test.ts`],
-  'packages/server/src/engine/provider-pages.ts': [`${SERVER}/login.test.ts`, `${SERVER}/attack-logout.test.ts`, `${SERVER}/backchannel-logout.test.ts`, `${SERVER}/proxy.test.ts`, 'e2e/oidc-relying-party.test.ts'],
+  'packages/server/src/engine/provider-pages.ts': [`${SERVER}/login.test.ts`, `${SERVER}/attack-logout.test.ts`, `${SERVER}/backchannel-logout.test.ts`, `${SERVER}/proxy.test.ts`, 'e2e/oidc-relying-party.test.ts', `${SERVER}/forms-and-cookies.test.ts`],
   'packages/server/src/engine/provider.ts': [`${SERVER}/client-auth.test.ts`, `${SERVER}/ssf-streams.test.ts`, `${SERVER}/storage-faults.test.ts`, `${SERVER}/keys.test.ts`, `${SERVER}/replay.test.ts`, `${SERVER}/attack-dynamic-clients.test.ts`, `${SERVER}/attack-built-in-clients.test.ts`, `${SERVER}/proxy.test.ts`, `${SERVER}/backchannel-logout.test.ts`],
   'packages/server/src/engine/public-client-basic.ts': [`${SERVER}/client-auth.test.ts`, `${SERVER}/metadata-documents.test.ts`],
   'packages/server/src/engine/public-url.ts': [`${SERVER}/proxy.test.ts`, `${SERVER}/forms-and-cookies.test.ts`],

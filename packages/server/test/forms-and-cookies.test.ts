@@ -185,8 +185,10 @@ test('signed out from the account page: the browser keeps a session cookie with 
   const account = await answer(browser.get(`${gh.issuer}/account`));
   const signOutLink = /href="(\/logout[^"]*)">Sign out</.exec(account.html)![1]!.replace(/&amp;/g, '&');
   const signOutPage = await answer(browser.get(new URL(signOutLink, gh.issuer)));
-  const done = await browser.post(new URL(formAction(signOutPage.html, '/logout/confirm'), gh.issuer), { xsrf: formValue(signOutPage.html, 'xsrf'), logout: 'yes' });
-  await done.arrayBuffer();
+  const confirm = new URL(formAction(signOutPage.html, '/logout/confirm'), gh.issuer);
+  const done = await follow(browser, await browser.post(confirm, { xsrf: formValue(signOutPage.html, 'xsrf'), logout: 'yes' }), confirm);
+  assert.equal(done.page.status, 200);
+  assert.match(done.page.html, /<h1>You are signed out<\/h1>/, 'the page says so, in Gatehouse\'s layout');
   const start = new URL('/account', gh.issuer);
   const { url, page } = await follow(browser, await browser.get(start), start);
   assert.match(url.pathname, /^\/interaction\//, 'the login page, not an account page for nobody');

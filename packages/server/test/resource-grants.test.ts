@@ -96,6 +96,18 @@ test(`[${database}] client credentials and the password grant refuse an API outs
 });
 }
 
+test('an API open to dynamically registered clients is still refused to a registered client not granted it', async (t) => {
+  const { issuer, seed, db } = await setup(t);
+  await apis.createApi(db, { identifier: 'https://tools.example', name: 'Tools for MCP clients', scopes: 'tools:call', openToDynamicClients: true });
+  for (const [grant, form, client] of [
+    ['client credentials', { grant_type: 'client_credentials', resource: 'https://tools.example' }, seed.service],
+    ['password', { grant_type: 'password', ...JOHN, resource: 'https://tools.example' }, seed.passwordClient],
+  ] as const) {
+    const refused = await tokenRequest(issuer, form, client);
+    assert.deepEqual([refused.status, refused.body.error], [400, 'invalid_target'], `${grant}: ${JSON.stringify(refused.body)}`);
+  }
+});
+
 test('an unknown API and an API the client was not granted get the same answer', async (t) => {
   const { issuer, seed } = await setup(t);
   const unknown = await tokenRequest(issuer, { grant_type: 'client_credentials', resource: 'https://unknown.example' }, seed.service);
