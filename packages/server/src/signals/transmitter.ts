@@ -21,7 +21,6 @@ import {
   type Stream,
 } from '../storage/streams.ts';
 import type { Db } from '../storage/database.ts';
-import { streamLag } from './lag.ts';
 import { isWanted, securityEventClaims } from './set.ts';
 
 /** The key SETs are signed with: the active ES256 signing key (the one in the JWKS). */
@@ -220,11 +219,6 @@ export class Transmitter {
       }
       await this.#nextEvents(deadline - Date.now());
     }
-  }
-
-  /** Events recorded for the stream and not yet delivered or acknowledged: its lag (lag.ts). */
-  pending(stream: Stream, latest: number): Promise<number> {
-    return streamLag(this.#options.db, stream, latest);
   }
 
   /** SSF §8.1.4: a verification event for this stream, with the receiver's `state`. */

@@ -10,6 +10,7 @@ import Type, { type Static } from 'typebox';
 import { GatehouseError } from '../../errors.ts';
 import { latestSeq } from '../../storage/security-events.ts';
 import { createStream, deleteStream, findStream, listStreams, requireStream, setStreamStatus, updateStream, type Stream } from '../../storage/streams.ts';
+import { streamLag } from '../../signals/lag.ts';
 import type { Transmitter } from '../../signals/transmitter.ts';
 import { SUPPORTED_EVENT_URIS } from '../../signals/set.ts';
 import { isLoopbackHost } from '../../storage/validate.ts';
@@ -368,7 +369,7 @@ export async function streamRoutes(app: FastifyInstance, { db, config, signals }
     events_requested: [...stream.eventsRequested],
     status: stream.status,
     status_reason: stream.statusReason,
-    pending: await signals.pending(stream, latest),
+    pending: await streamLag(db, stream, latest),
     created_at: stream.createdAt,
     last_delivery_at: stream.lastDeliveryAt,
     last_poll_at: stream.lastPollAt,
