@@ -1,12 +1,13 @@
 // Parts of the engine checked on their own, where the end-to-end tests reach them only through
 // something else that gives the same answer (each found by a surviving mutant, docs/mutation.md).
 import assert from 'node:assert/strict';
-import { mock, test } from 'node:test';
+import { test } from 'node:test';
 import { seedDemo, startInProcess } from '@gatehouse/test-support/gatehouse';
 import { createFindAccount } from '../src/engine/accounts.ts';
 import { KeyMaintenance } from '../src/engine/key-maintenance.ts';
 import { ensureSigningKeys, listSigningKeys, scheduleKeyRotation } from '../src/storage/keys.ts';
 import { adminClientMetadata } from '../src/engine/console-client.ts';
+import type { Db } from '../src/storage/database.ts';
 import * as users from '../src/storage/users.ts';
 
 test("an account's claims: email and email_verified when the user has an email, neither when not; a disabled user is no account", async (t) => {
@@ -33,26 +34,36 @@ test('a built-in admin client names its post-logout URI only when it has one', (
   assert.equal('post_logout_redirect_uris' in adminClientMetadata(options, base), false);
 });
 
+/** Key maintenance over a real database, with an engine that counts reloads and announcements counted. */
+function keyMaintenance(db: Db, checkIntervalSeconds: number) {
+  const counts = { reloads: 0, announced: 0 };
+  const engine = { reloadKeys: async () => (counts.reloads++, false), retentionMs: () => 86_400_000, publishedJwks: () => ({ keys: [] }) };
+  const log = { info() {}, warn() {}, error() {} };
+  const maintenance = new KeyMaintenance({ db, engine: engine as never, checkIntervalSeconds, announce: async () => void counts.announced++, log: log as never });
+  return { maintenance, counts };
+}
+
+/** What a timer started runs on promises over the synchronous SQLite driver: done after a few turns of the real event loop. */
+async function settle(): Promise<void> {
+  for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
+}
+
 test('key maintenance, once closed, runs nothing: neither the periodic check nor a scheduled activation', async (t) => {
   const { db } = await startInProcess(t);
   await ensureSigningKeys(db);
   const runs = async (close: boolean): Promise<number> => {
-    let reloads = 0;
-    const engine = { reloadKeys: async () => (reloads++, false), retentionMs: () => 0, publishedJwks: () => ({ keys: [] }) };
-    const log = { info() {}, warn() {}, error() {} };
+    const { maintenance, counts } = keyMaintenance(db, 60);
     t.mock.timers.enable({ apis: ['setTimeout', 'setInterval'] });
     try {
-      const maintenance = new KeyMaintenance({ db, engine: engine as never, checkIntervalSeconds: 60, announce: async () => {}, log: log as never });
       await maintenance.start();
       if (close) maintenance.close();
       t.mock.timers.tick(120_000); // past the scheduled activation and two periodic checks
     } finally {
       t.mock.timers.reset();
+      maintenance.close();
     }
-    // Whatever the timers started runs on promises over a synchronous SQLite driver: done after
-    // a few turns of the (real) event loop.
-    for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
-    return reloads;
+    await settle();
+    return counts.reloads;
   };
   await scheduleKeyRotation(db, 'ES256', Date.now() + 30_000);
   assert.ok((await runs(false)) >= 1, 'the control: left running, the timers do fire');
@@ -64,37 +75,30 @@ test('key maintenance, once closed, runs nothing: neither the periodic check nor
 test('key maintenance arms the activation for when the scheduled key is due: not before, and not later', async (t) => {
   const { db } = await startInProcess(t);
   await ensureSigningKeys(db);
-  let reloads = 0;
-  const engine = { reloadKeys: async () => (reloads++, false), retentionMs: () => 0, publishedJwks: () => ({ keys: [] }) };
   t.mock.timers.enable({ apis: ['setTimeout', 'setInterval'] });
   t.after(() => t.mock.timers.reset());
   await scheduleKeyRotation(db, 'ES256', Date.now() + 30_000);
-  const maintenance = new KeyMaintenance({ db, engine: engine as never, checkIntervalSeconds: 3600, announce: async () => {}, log: { info() {}, warn() {}, error() {} } as never });
+  const { maintenance, counts } = keyMaintenance(db, 3600);
   await maintenance.start();
   t.after(() => maintenance.close());
-  const settle = async () => {
-    for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
-  };
   t.mock.timers.tick(20_000);
   await settle();
-  assert.equal(reloads, 0, 'not before the key is due');
+  assert.equal(counts.reloads, 0, 'not before the key is due');
   t.mock.timers.tick(11_000);
   await settle();
-  assert.ok(reloads >= 1, 'at the time it is due');
+  assert.ok(counts.reloads >= 1, 'at the time it is due');
 });
 
 test('key maintenance tells the other instances when a rotation activates, and stays quiet when nothing changed', async (t) => {
   const { db } = await startInProcess(t);
   await ensureSigningKeys(db);
-  let announced = 0;
-  const engine = { reloadKeys: async () => false, retentionMs: () => 86_400_000, publishedJwks: () => ({ keys: [] }) };
-  const maintenance = new KeyMaintenance({ db, engine: engine as never, checkIntervalSeconds: 3600, announce: async () => void announced++, log: { info() {}, warn() {}, error() {} } as never });
+  const { maintenance, counts } = keyMaintenance(db, 3600);
   t.after(() => maintenance.close());
   await maintenance.maintain();
-  assert.equal(announced, 0, 'nothing activated, nothing purged');
+  assert.equal(counts.announced, 0, 'nothing activated, nothing purged');
   const key = await scheduleKeyRotation(db, 'ES256', Date.now() + 3_600_000);
   await db.updateTable('signing_keys').set({ activates_at: Date.now() - 1 }).where('kid', '=', key.kid).execute();
   await maintenance.maintain();
   assert.equal((await listSigningKeys(db)).find((k) => k.kid === key.kid)?.state, 'active');
-  assert.equal(announced, 1, 'an activation alone is announced');
+  assert.equal(counts.announced, 1, 'an activation alone is announced');
 });
