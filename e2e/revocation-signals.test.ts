@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import Fastify from 'fastify';
+import { generateKeyPair, SignJWT } from 'jose';
 import { createAuthenticator, type Authenticator } from '@gatehouse/sdk';
 import { gatehouse } from '@gatehouse/sdk/fastify';
 import { tempDir } from '@gatehouse/test-support/files';
@@ -52,12 +53,16 @@ async function setup(t: test.TestContext, delivery: 'poll' | 'push') {
   let tokenRequests = 0;
   // And the polls it sends (RFC 8936 §2.4): each asks the transmitter to hold it until events come.
   const polls: { returnImmediately?: unknown }[] = [];
+  // And the push secret it gives the transmitter when it makes its stream (RFC 8935 §2.1's
+  // Authorization header), so the test can push to it as the transmitter would.
+  let pushAuthorization: string | undefined;
   // What the API reports to its onError (an outage, a bug): closing it is neither.
   const reported: Error[] = [];
   const counting: typeof fetch = (input, init) => {
     const { pathname } = new URL(input instanceof Request ? input.url : String(input));
     if (pathname === '/token') tokenRequests++;
     if (pathname.startsWith('/ssf/poll/') && typeof init?.body === 'string') polls.push(JSON.parse(init.body));
+    if (pathname === '/ssf/streams' && typeof init?.body === 'string') pushAuthorization = JSON.parse(init.body).delivery?.authorization_header ?? pushAuthorization;
     return fetch(input, init);
   };
   const { port, authenticator } = await withFreePort(async (port) => {
@@ -88,7 +93,7 @@ async function setup(t: test.TestContext, delivery: 'poll' | 'push') {
   const password = async (username: string, secret: string) =>
     (await tokenRequest(server.issuer, { grant_type: 'password', username, password: secret, resource: API, scope: 'items:read' }, { clientId: 'app', clientSecret: app.clientSecret! })).body.access_token as string;
   const call = async (headers: Record<string, string>) => (await fetch(`http://127.0.0.1:${port}/items`, { headers })).status;
-  return { server, run, db, alice, bob, worker, key, authenticator, password, call, tokenRequests: () => tokenRequests, polls, reported, port, receiverSecret: receiver.clientSecret! };
+  return { server, run, db, alice, bob, worker, key, authenticator, password, call, tokenRequests: () => tokenRequests, polls, reported, port, receiverSecret: receiver.clientSecret!, pushAuthorization: () => pushAuthorization };
 }
 
 /** The credential works (and is now cached); after `revoke`, it is refused within the deadline. */
@@ -103,7 +108,7 @@ async function refusedAfter(call: () => Promise<number>, revoke: () => unknown, 
 
 for (const delivery of ['poll', 'push'] as const) {
   test(`${delivery}: a disabled user, a revoked API key, ended sessions, a revoked client, a rotated secret, changed roles and a new password are each refused at once despite the cache`, async (t) => {
-    const { server, run, db, alice, bob, worker, key, authenticator, password, call, tokenRequests, polls, port, receiverSecret } = await setup(t, delivery);
+    const { server, run, db, alice, bob, worker, key, authenticator, password, call, tokenRequests, polls, port, receiverSecret, pushAuthorization } = await setup(t, delivery);
 
     // `gatehouse users disable` (the CLI, another process): the user's cached JWT is refused.
     const aliceToken = await password('alice', 'correct horse battery staple');
@@ -167,6 +172,29 @@ for (const delivery of ['poll', 'push'] as const) {
     }
 
     if (delivery === 'push') {
+      // A push with the stream's own secret but a SET the issuer did not sign (an attacker who
+      // learned the secret, or a broken transmitter) is answered 400 with the RFC 8935 error, not
+      // acknowledged, and changes nothing: bob's token from before it still works.
+      const secret = pushAuthorization();
+      assert.match(secret ?? '', /^Bearer \S{32,}$/, 'the push secret the API gave its stream');
+      const bobNow = await waitFor(async () => {
+        const token = await password('bob', 'a brand new passphrase 9');
+        return (await call({ authorization: `Bearer ${token}` })) === 200 ? token : undefined;
+      }, { message: 'a token for bob after the password was set works' });
+      const attacker = await generateKeyPair('ES256');
+      const forged = await new SignJWT({ events: { 'https://schemas.openid.net/secevent/caep/event-type/session-revoked': { subject: { format: 'iss_sub', iss: server.issuer, sub: bob.id }, event_timestamp: Math.floor(Date.now() / 1000) } } })
+        .setProtectedHeader({ alg: 'ES256', typ: 'secevent+jwt', kid: 'forged' })
+        .setIssuer(server.issuer).setAudience('items-api').setIssuedAt().setJti('forged-1')
+        .sign(attacker.privateKey);
+      for (const [what, body] of [['a SET signed by another key', forged], ['not a JWT', 'a.b.c']] as const) {
+        const pushed = await fetch(`http://127.0.0.1:${port}/security-events`, { method: 'POST', headers: { 'content-type': 'application/secevent+jwt', authorization: secret! }, body });
+        assert.equal(pushed.status, 400, what);
+        const answer = (await pushed.json()) as { err: string; description: string };
+        assert.match(answer.err, /^(invalid_key|invalid_request)$/, what);
+        assert.equal(typeof answer.description, 'string', what);
+      }
+      assert.equal(await call({ authorization: `Bearer ${bobNow}` }), 200, 'the forged session-revoked revoked nothing');
+
       // The same API started again (same push URL): it takes its stream back, it does not add one.
       const restarted = createAuthenticator({
         issuer: server.issuer,
