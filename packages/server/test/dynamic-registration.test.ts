@@ -121,6 +121,9 @@ test('a registered client gets tokens for the open API, through consent and PKCE
 
   // The operator closes the API to dynamically registered clients: refreshes stop at once, with
   // invalid_grant (the MCP SDK then asks the user again; invalid_target would be fatal to it).
+  // A refresh asking for an API this refresh token was not issued for, and the client may not
+  // reach, is invalid_target (RFC 8707 §2), not the invalid_grant that ends the grant.
+  await assert.rejects(client.refreshTokenGrant(config, tokens.refresh_token!, { resource: CLOSED }), (error: client.ResponseBodyError) => error.error === 'invalid_target');
   const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token!, { resource: MCP });
   // A resource server introspecting the token sees it active: the client reaches the open API
   // although no API is granted to it by name; once the API is closed, inactive.
@@ -156,6 +159,8 @@ test('confidential methods, other grants and bad redirect URIs are refused in RF
     [{ redirect_uris: ['https://user:pw@example.com/cb'] }, 'invalid_redirect_uri'],
     [{ redirect_uris: ['javascript:alert(1)'] }, 'invalid_redirect_uri'],
     [[REDIRECT], 'invalid_client_metadata'],
+    [null, 'invalid_client_metadata'],
+    ['redirect_uris', 'invalid_client_metadata'],
   ];
   for (const [body, error] of cases) {
     const answer = await register(body);

@@ -182,6 +182,25 @@ for (const database of ['sqlite', 'postgres'] as const) {
     assert.equal(successor.status, 400, 'the successor went with the grant');
   });
 
+  // oidc-provider consumes the presented token and saves its successor before it checks the
+  // resource; a refusal there used to commit that, so the client's next refresh was "reuse" and
+  // its whole grant was revoked — one request for the wrong API logged the user out.
+  test(`a refresh refused for an API the client may not reach (invalid_target) leaves the token as it was: the next refresh works (${database})`, async (t) => {
+    const { issuer, seed, db } = await setup(t, '0', { GATEHOUSE_REFRESH_TOKEN_RETRY_WINDOW: '0', ...(await databaseEnv(t)) });
+    await apis.createApi(db, { identifier: 'https://other.example', name: 'Other', scopes: 'other' });
+    const { refresh_token } = await passwordTokens(issuer, seed);
+    for (const resource of ['https://other.example', 'https://nowhere.example']) {
+      const refused = await tokenRequest(issuer, { grant_type: 'refresh_token', refresh_token, resource }, seed.passwordClient);
+      assert.equal(refused.status, 400, resource);
+      assert.equal(refused.body.error, 'invalid_target', resource);
+    }
+    const row = await db.selectFrom('oidc_payloads').select('consumed_at').where('model', '=', 'RefreshToken').where('id', '=', sha256(refresh_token)).executeTakeFirstOrThrow();
+    assert.equal(row.consumed_at, null, 'not consumed by the refusals');
+    const next = await refresh(issuer, seed, refresh_token);
+    assert.equal(next.status, 200, JSON.stringify(next.body));
+    assert.equal((await refresh(issuer, seed, next.body.refresh_token)).status, 200, 'the grant lives on');
+  });
+
   test(`a disabled user gets no new tokens from a refresh token (${database})`, async (t) => {
     const { issuer, seed, db } = await setup(t, '5', await databaseEnv(t));
     const { refresh_token } = await passwordTokens(issuer, seed);

@@ -171,9 +171,12 @@ export function registerRefreshRotation(provider: Provider, options: RefreshRota
             try {
               await original(ctx as unknown as KoaContextWithOIDC);
             } catch (error) {
-              // A refusal is a decision, and what it did must stay: reuse detection revokes the
-              // grant before refusing. Only unexpected errors (and a lost race) roll back.
-              if (error instanceof errors.OIDCProviderError) {
+              // Reuse is a decision whose effect must stay: oidc-provider revoked the grant before
+              // refusing. Every other refusal rolls back what the handler did before it: it
+              // consumes the token and saves a successor before checking the resource, and a
+              // token refused (invalid_target, say) must stay usable, or the client's next
+              // refresh would count as reuse and end its grant (RFC 6749 §6 rotates on issuing).
+              if (error instanceof errors.InvalidGrant && error.error_detail === REFRESH_REUSED) {
                 refusal = error;
                 return undefined;
               }
@@ -194,7 +197,7 @@ export function registerRefreshRotation(provider: Provider, options: RefreshRota
           { batchWrites: true },
         );
         if (refusal) {
-          if (refusal instanceof errors.InvalidGrant && refusal.error_detail === REFRESH_REUSED) await reused(state?.grantId ?? null);
+          await reused(state?.grantId ?? null);
           throw refusal;
         }
         return outcome;
