@@ -30,7 +30,7 @@ export const TARGETS: Readonly<Record<string, readonly string[]>> = {
 
   // The server's protocol engine (packages/server/src/engine/).
   'packages/server/src/engine/account-client.ts': [`${SERVER}/self-service.test.ts`],
-  'packages/server/src/engine/accounts.ts': [`${SERVER}/engine-parts.test.ts`, `${SERVER}/login.test.ts`, `${SERVER}/stale-session.test.ts`],
+  'packages/server/src/engine/accounts.ts': [`${SERVER}/refresh-round-trips.test.ts`, `${SERVER}/engine-parts.test.ts`, `${SERVER}/login.test.ts`, `${SERVER}/stale-session.test.ts`],
   'packages/server/src/engine/admin-docs-client.ts': [`${SERVER}/attack-built-in-clients.test.ts`, `${SERVER}/client-registration.test.ts`],
   'packages/server/src/engine/authorization-code.ts': [`${SERVER}/authorization-code.test.ts`, `${SERVER}/replay.test.ts`],
   'packages/server/src/engine/backchannel-logout.ts': [`${SERVER}/backchannel-logout.test.ts`],
@@ -50,7 +50,7 @@ export const TARGETS: Readonly<Record<string, readonly string[]>> = {
   'packages/server/src/engine/password-grant.ts': [`${SERVER}/resource-grants.test.ts`, `${SERVER}/login-throttle.test.ts`, `${SERVER}/self-service.test.ts`, `${SERVER}/login.test.ts`],
   'packages/server/src/engine/protocol-answers.ts': [`${SERVER}/client-auth.test.ts`, `${SERVER}/refresh-token.test.ts`],
   'packages/server/src/engine/provider-pages.ts': [`${SERVER}/login.test.ts`, `${SERVER}/attack-logout.test.ts`, `${SERVER}/backchannel-logout.test.ts`, `${SERVER}/proxy.test.ts`, 'e2e/oidc-relying-party.test.ts', `${SERVER}/forms-and-cookies.test.ts`],
-  'packages/server/src/engine/provider.ts': [`${SERVER}/client-auth.test.ts`, `${SERVER}/ssf-streams.test.ts`, `${SERVER}/storage-faults.test.ts`, `${SERVER}/keys.test.ts`, `${SERVER}/replay.test.ts`, `${SERVER}/attack-dynamic-clients.test.ts`, `${SERVER}/attack-built-in-clients.test.ts`, `${SERVER}/proxy.test.ts`, `${SERVER}/backchannel-logout.test.ts`],
+  'packages/server/src/engine/provider.ts': [`${SERVER}/dynamic-registration.test.ts`, `${SERVER}/client-auth.test.ts`, `${SERVER}/ssf-streams.test.ts`, `${SERVER}/storage-faults.test.ts`, `${SERVER}/keys.test.ts`, `${SERVER}/replay.test.ts`, `${SERVER}/attack-dynamic-clients.test.ts`, `${SERVER}/attack-built-in-clients.test.ts`, `${SERVER}/proxy.test.ts`, `${SERVER}/backchannel-logout.test.ts`],
   'packages/server/src/engine/public-client-basic.ts': [`${SERVER}/client-auth.test.ts`, `${SERVER}/metadata-documents.test.ts`],
   'packages/server/src/engine/public-url.ts': [`${SERVER}/proxy.test.ts`, `${SERVER}/forms-and-cookies.test.ts`],
   'packages/server/src/engine/refresh-read-ahead.ts': [`${SERVER}/refresh-round-trips.test.ts`, `${SERVER}/refresh-token.test.ts`],
@@ -59,6 +59,6 @@ export const TARGETS: Readonly<Record<string, readonly string[]>> = {
   'packages/server/src/engine/scope-policy.ts': [`${SERVER}/resource-grants.test.ts`],
   'packages/server/src/engine/security-events.ts': [`${SERVER}/replay.test.ts`],
   'packages/server/src/engine/token-errors.ts': [`${SERVER}/client-auth.test.ts`, `${SERVER}/resource-grants.test.ts`],
-  'packages/server/src/engine/token-extensions.ts': [`${SERVER}/api-key-lookup.test.ts`, `${SERVER}/client-auth.test.ts`, `${SERVER}/attack-built-in-clients.test.ts`, `${SERVER}/jwt-revocation.test.ts`, `${SERVER}/api-keys.test.ts`],
+  'packages/server/src/engine/token-extensions.ts': [`${SERVER}/resource-grants.test.ts`, `${SERVER}/metadata-documents.test.ts`, `${SERVER}/storage-faults.test.ts`, `${SERVER}/dynamic-registration.test.ts`, `${SERVER}/client-registration.test.ts`, `${SERVER}/api-key-lookup.test.ts`, `${SERVER}/client-auth.test.ts`, `${SERVER}/attack-built-in-clients.test.ts`, `${SERVER}/jwt-revocation.test.ts`, `${SERVER}/api-keys.test.ts`],
   'packages/server/src/engine/unavailable.ts': [`${SERVER}/storage-faults.test.ts`],
 };

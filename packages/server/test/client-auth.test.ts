@@ -152,8 +152,14 @@ test('a storage failure is a 5xx: never {"active":false}, never a 200 on revocat
 
 test('no client authentication at all is invalid_client (RFC 6749 §5.2), with a Basic challenge when HTTP authentication was tried', async (t) => {
   const { issuer } = await setup(t);
-  for (const path of ['/token', '/introspect', '/revoke']) {
-    const form: Record<string, string> = path === '/token' ? { grant_type: 'client_credentials' } : { token: 'whatever' };
+  // Pushed authorization requests authenticate the client as the token endpoint does (RFC 9126 §2.1), and answer alike (§2.3).
+  const forms: Record<string, Record<string, string>> = {
+    '/token': { grant_type: 'client_credentials' },
+    '/introspect': { token: 'whatever' },
+    '/revoke': { token: 'whatever' },
+    '/par': { response_type: 'code', redirect_uri: 'http://127.0.0.1:8999/callback' },
+  };
+  for (const [path, form] of Object.entries(forms)) {
     const none = await post(`${issuer}${path}`, form);
     assert.equal(none.status, 401, `${path}: ${none.text}`);
     assert.equal(none.body.error, 'invalid_client', path);

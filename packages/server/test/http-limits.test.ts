@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { startInProcess } from '@gatehouse/test-support/gatehouse';
+import { PROVIDER_BODY_LIMIT } from '../src/engine/mount.ts';
 
 interface RawAnswer {
   /** Everything the server sent. */
@@ -101,7 +102,8 @@ test('a 10 MB body is answered 413, and the client still sending gets the answer
   const token = await sendLarge(port, '/token', 'application/x-www-form-urlencoded', size);
   assert.equal(token.ended, 'closed', 'no reset under the sender');
   assert.equal(status(token), 413, token.text.slice(0, 300));
-  assert.equal(JSON.parse(token.text.slice(token.text.indexOf('\r\n\r\n') + 4)).error, 'invalid_request');
+  // The description names the limit (not Fastify's generic words), so a client can tell what to change.
+  assert.deepEqual(JSON.parse(token.text.slice(token.text.indexOf('\r\n\r\n') + 4)), { error: 'invalid_request', error_description: `the request body is larger than ${PROVIDER_BODY_LIMIT} bytes` });
 
   const login = await sendLarge(port, '/interaction/abc/login', 'application/x-www-form-urlencoded', size);
   assert.equal(login.ended, 'closed', 'no reset under the sender');

@@ -51,6 +51,8 @@ test('a user JWT introspects as active, with what an API needs', async (t) => {
   assert.equal(body.exp, claims.exp);
   assert.equal(body.token_type, 'Bearer');
   assert.equal(body.username, 'johndoe');
+  // A user's token never says client_credentials: an API (the SDK's kind rule) would take the user for a client.
+  assert.equal(body.gty, undefined);
 });
 
 // The same on PostgreSQL: the JWT records and the checks are SQL, and each store runs its own.

@@ -108,6 +108,31 @@ test('an API open to dynamically registered clients is still refused to a regist
   }
 });
 
+test('a registered client\'s token for an API taken from it is inactive, even when that API is open to dynamically registered clients', async (t) => {
+  const { issuer, seed, db, server } = await setup(t);
+  const TOOLS = 'https://tools.example';
+  await apis.createApi(db, { identifier: TOOLS, name: 'Tools for MCP clients', scopes: 'tools:call', openToDynamicClients: true });
+  await clients.updateClient(db, 'service', { apis: [ITEMS_API, TOOLS], scopes: 'items tools:call' });
+  await server.changed('clients');
+  const issued = await tokenRequest(issuer, { grant_type: 'client_credentials', resource: TOOLS, scope: 'tools:call' }, seed.service);
+  assert.equal(issued.status, 200, JSON.stringify(issued.body));
+  const { clientSecret } = await clients.createClient(db, { clientId: 'rs', name: 'Resource server', grantTypes: 'client_credentials' });
+  const introspect = async () => {
+    const response = await fetch(`${issuer}/introspect`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`rs:${clientSecret}`).toString('base64')}` },
+      body: new URLSearchParams({ token: issued.body.access_token }),
+    });
+    return ((await response.json()) as { active: boolean }).active;
+  };
+  assert.equal(await introspect(), true);
+  // The operator takes the API back: what a registered client reaches is what it was granted,
+  // never the APIs open to dynamic clients (those are for clients nobody registered by hand).
+  await clients.updateClient(db, 'service', { apis: [ITEMS_API], scopes: 'items' });
+  await server.changed('clients');
+  assert.equal(await introspect(), false);
+});
+
 test('an unknown API and an API the client was not granted get the same answer', async (t) => {
   const { issuer, seed } = await setup(t);
   const unknown = await tokenRequest(issuer, { grant_type: 'client_credentials', resource: 'https://unknown.example' }, seed.service);

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { sql } from 'kysely';
 import { migrate, openStorage } from '../src/storage/database.ts';
@@ -76,7 +77,10 @@ test('SQLITE_FULL in a transaction surfaces as itself (DependencyUnavailable), a
 });
 
 test('a database that cannot be written to in the middle of an oidc-provider action: 503 with Retry-After and the unavailable body, and the code still works after', async (t) => {
-  const gh = await startInProcess(t, { GATEHOUSE_DEFAULT_API: ITEMS_API });
+  // What the server logs: the outage, said once per failed request, with no secret of the request.
+  const logs: string[] = [];
+  const logger = { level: 'warn', stream: new Writable({ write: (chunk, _encoding, done) => (logs.push(String(chunk)), done()) }) };
+  const gh = await startInProcess(t, { GATEHOUSE_DEFAULT_API: ITEMS_API }, { logger });
   await seedDemo(gh.db);
   const redirect = 'http://127.0.0.1:8999/callback';
   const { clientSecret } = await createClient(gh.db, { clientId: 'conf', name: 'Web app', grantTypes: 'authorization_code refresh_token', redirectUris: [redirect], scopes: 'items', apis: [ITEMS_API], firstParty: true });
@@ -95,9 +99,38 @@ test('a database that cannot be written to in the middle of an oidc-provider act
   assert.equal(refused.headers.get('retry-after'), '5');
   assert.equal(refused.headers.get('cache-control'), 'no-store');
   assert.deepEqual(refused.body, { error: 'server_error', error_description: 'temporarily unavailable; retry after 5 seconds' });
+  const reported = logs.filter((line) => line.includes('protocol endpoint failed: a dependency is unavailable'));
+  assert.equal(reported.length, 1, logs.join(''));
+  assert.match(reported[0]!, /readonly/, 'the database\'s own words');
+  for (const secret of [form.code, clientSecret!]) assert.ok(!logs.join('').includes(secret), 'no secret of the request in the log');
 
   await sql`pragma query_only = 0`.execute(gh.db);
   const redeemed = await tokenRequest(gh.issuer, form, auth);
   assert.equal(redeemed.status, 200, 'nothing was consumed by the failed attempt');
   assert.ok(redeemed.body.access_token);
+
+  // The same for what Gatehouse answers beside oidc-provider: revoking its JWT access token
+  // (a write of its own) while the database cannot be written is a 503, not a 500 and not the
+  // 200 that would tell the client the token is gone; once it can, the revocation happens.
+  const revoke = async () => {
+    const response = await fetch(`${gh.issuer}/revoke`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`conf:${clientSecret}`).toString('base64')}` },
+      body: new URLSearchParams({ token: redeemed.body.access_token }),
+    });
+    return { status: response.status, retryAfter: response.headers.get('retry-after'), text: await response.text() };
+  };
+  await sql`pragma query_only = 1`.execute(gh.db);
+  const unavailable = await revoke();
+  assert.equal(unavailable.status, 503, unavailable.text);
+  assert.equal(unavailable.retryAfter, '5');
+  assert.deepEqual(JSON.parse(unavailable.text), { error: 'server_error', error_description: 'temporarily unavailable; retry after 5 seconds' });
+  await sql`pragma query_only = 0`.execute(gh.db);
+  assert.equal((await revoke()).status, 200);
+  const introspected = await fetch(`${gh.issuer}/introspect`, {
+    method: 'POST',
+    headers: { authorization: `Basic ${Buffer.from(`conf:${clientSecret}`).toString('base64')}` },
+    body: new URLSearchParams({ token: redeemed.body.access_token }),
+  });
+  assert.deepEqual(await introspected.json(), { active: false });
 });

@@ -45,7 +45,6 @@ export function mountProvider(app: FastifyInstance, engine: Engine): void {
 function protocolRefusal(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const status = error.statusCode ?? 500;
   reply.header('cache-control', 'no-store');
-  if (status === 413) return reply.status(413).send({ error: 'invalid_request', error_description: `the request body is larger than ${PROVIDER_BODY_LIMIT} bytes` });
   if (status >= 400 && status < 500) return reply.status(status).send({ error: 'invalid_request', error_description: error.message });
   request.log.error({ err: error }, 'protocol request failed before reaching the engine');
   return reply.status(500).send({ error: 'server_error' });

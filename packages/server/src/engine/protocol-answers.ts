@@ -1,4 +1,5 @@
-// Where oidc-provider's answers at the token, introspection and revocation endpoints differ from
+// Where oidc-provider's answers at the token, introspection, revocation and pushed authorization
+// request endpoints (the last authenticates clients as the token endpoint does: RFC 9126 §2.1) differ from
 // what RFC 6749 §5.1/§5.2 says (and docs/errors.md promises), they are corrected here, after the
 // engine has answered. Each correction is one named rule; everything else passes untouched.
 //
@@ -19,7 +20,7 @@ interface Rule {
   readonly correct: (ctx: KoaContextWithOIDC, issuer: string) => void;
 }
 
-type Endpoint = 'token' | 'introspection' | 'revocation';
+type Endpoint = 'token' | 'introspection' | 'revocation' | 'par';
 
 // oidc-provider's wording for the two refusals below (lib/shared/client_auth.js, lib/actions/token.js),
 // pinned by package-lock and covered by packages/server/test/client-auth.test.ts.
@@ -54,11 +55,12 @@ const RULES: readonly Rule[] = [
 ];
 
 /** The Koa middleware (provider.use) applying the rules, and RFC 6749 §5.1's Pragma header. */
-export function protocolAnswersMiddleware(issuer: string, paths: { token: string; introspection: string; revocation: string }) {
+export function protocolAnswersMiddleware(issuer: string, paths: { token: string; introspection: string; revocation: string; pushed_authorization_request: string }) {
   const endpoints = new Map<string, Endpoint>([
     [paths.token, 'token'],
     [paths.introspection, 'introspection'],
     [paths.revocation, 'revocation'],
+    [paths.pushed_authorization_request, 'par'],
   ]);
   return async (ctx: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> => {
     await next();
