@@ -166,6 +166,16 @@ test('nonce: an ID token from an authorization request with another nonce is ref
   assert.match(reported[0]!.message, /nonce/);
 });
 
+test('the session cookie lasts the session\'s whole lifetime however slow the sign-in: one clock reading for both', async (t) => {
+  // A clock that moves 0.7 s at every reading, as a busy machine's would between two of them: the
+  // cookie's Max-Age and the session's end are counted from the same reading, so no second is lost.
+  let clock = Date.now();
+  const slow = await buildTestApp(t, gh, { now: () => (clock += 700) });
+  const { callback, value } = await signIn(slow);
+  const session = setCookies(callback).find((c) => c.startsWith('gatehouse_session='))!;
+  assert.equal(session.replace(value, '…'), `gatehouse_session=…; Path=/; Max-Age=${14 * 86400}; HttpOnly; SameSite=Lax`);
+});
+
 test('an https public URL: Secure cookies with the __Host- prefix (no Domain, Path=/)', async (t) => {
   const secure = await buildTestApp(t, gh, { publicUrl: 'https://app.example.test' });
   const started = await secure.app.inject({ url: '/profile' });

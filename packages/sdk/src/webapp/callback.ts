@@ -78,6 +78,7 @@ export async function finishLogin(context: WebAppContext, request: AuthRequest):
         signedInAt: nowMs,
       },
       Math.floor(nowMs / 1000) + options.sessionMaxAge,
+      Math.floor(nowMs / 1000),
     );
     return redirect(new URL(transaction.returnTo, options.origin).href, [...cleared, sessionCookie]);
   } catch (error) {

@@ -24,8 +24,12 @@ export async function openSession(context: WebAppContext, request: AuthRequest):
   return { state: 'open', tokens, endsAt: payload!.exp! };
 }
 
-/** The `Set-Cookie` value holding `tokens` until `endsAt`. */
-export async function sealSession(context: WebAppContext, tokens: SessionTokens, endsAt: number): Promise<string> {
+/**
+ * The `Set-Cookie` value holding `tokens` until `endsAt` (seconds). Its Max-Age is counted from
+ * `now` (seconds), read by the caller with `endsAt` or here before sealing: a clock read after the
+ * await could cross a second and shorten the cookie by one.
+ */
+export async function sealSession(context: WebAppContext, tokens: SessionTokens, endsAt: number, now = Math.floor(context.options.now() / 1000)): Promise<string> {
   const { options, sealer } = context;
   const sealed = await sealer.seal(
     'session',
@@ -36,7 +40,7 @@ export async function sealSession(context: WebAppContext, tokens: SessionTokens,
     // Browsers drop larger cookies silently, which would send the visitor round in circles.
     throw new TokenRefused(`the session cookie would be ${sealed.length} bytes: the tokens are too large to keep in a cookie`);
   }
-  return setCookie(options.cookies.session, sealed, endsAt - Math.floor(options.now() / 1000), options.secure);
+  return setCookie(options.cookies.session, sealed, endsAt - now, options.secure);
 }
 
 export function clearSession(context: WebAppContext): string {
