@@ -245,6 +245,11 @@ test('some URLs are never fetched: private, link-local and loopback addresses, n
   assert.deepEqual(server.documents.requests, [], 'nothing reached the document server');
   // The rule alone, for the addresses the suite cannot reach.
   assert.equal(refusedDocumentUrl('https://agent.example/agent.json', false), undefined);
+  // The length limit is inclusive: a URL of exactly the limit is taken, one character more is not.
+  const atLimit = `https://agent.example/${'a'.repeat(MAX_CLIENT_ID_URL_LENGTH - 'https://agent.example/.json'.length)}.json`;
+  assert.equal(atLimit.length, MAX_CLIENT_ID_URL_LENGTH);
+  assert.equal(refusedDocumentUrl(atLimit, false), undefined);
+  assert.match(refusedDocumentUrl(`${atLimit}x`, false)!, /at most 1024 characters/);
   assert.match(refusedDocumentUrl('https://[fe80::1]/agent.json', false)!, /link-local/);
   // oidc-provider only takes https URLs for document clients; the rule refuses the others itself.
   assert.match(refusedDocumentUrl('http://agent.example/agent.json', false)!, /over https only/);
