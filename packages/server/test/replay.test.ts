@@ -158,6 +158,22 @@ for (const database of ['SQLite', 'PostgreSQL'] as const) {
       assert.equal(redeemed.status, 200, 'the right verifier still redeems the code');
     });
 
+    test('a code refused for an API it was not issued for (invalid_target) is not consumed: its corrected request is no replay', async (t) => {
+      // oidc-provider consumes the code before it checks the resource; that used to stay, so the
+      // client's corrected request was audited as a replay and the user's grant revoked.
+      const gh = await setup(t, database);
+      const { form } = await freshCode(gh);
+      const wrong = await tokenRequest(gh.issuer, { ...form, resource: 'https://nowhere.example' });
+      assert.deepEqual([wrong.status, wrong.body.error], [400, 'invalid_target']);
+      const redeemed = await tokenRequest(gh.issuer, form);
+      assert.equal(redeemed.status, 200, JSON.stringify(redeemed.body));
+      assert.deepEqual(await auditEvents(gh, 'authorization_code.replayed'), []);
+      assert.equal((await gh.introspect(redeemed.body.access_token)).active, true);
+      // Still single-use: a second redemption is the replay it always was.
+      assert.deepEqual((await tokenRequest(gh.issuer, form)).body.error, 'invalid_grant');
+      await assertRevoked(gh, redeemed.body, 'replay after a refusal');
+    });
+
     test('a code replayed within its lifetime: invalid_grant, what the first use issued is revoked, and it is audited', async (t) => {
       const gh = await setup(t, database);
       const { form } = await freshCode(gh);
