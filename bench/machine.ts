@@ -73,6 +73,12 @@ function descendantsOf(root: number): Map<number, number> {
   return found;
 }
 
+/** User + system CPU seconds a process has used so far, every thread (undefined once it is gone). */
+export function cpuSeconds(pid: number): number | undefined {
+  const fields = statFields(pid);
+  return fields && ownTicks(fields) / TICKS;
+}
+
 export function sampleCpu(): CpuSample {
   const self = statFields('self')!;
   return { at: process.hrtime.bigint(), busy: busyTicks(), self: ownTicks(self) + reapedTicks(self), descendants: descendantsOf(process.pid) };

@@ -16,7 +16,7 @@
 // longer than the benchmark); each wrk run gets its own slice and sends each token once. A run
 // that finds its pool empty (sized from a calibration run, on a machine whose speed varies) is
 // redone with a pool twice as large, never measured with reused tokens.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,7 +27,7 @@ import pg from 'pg';
 import { buildServer, loadConfig, migrate, openStorage, type BuildOptions, type GatehouseServer } from '@gatehouse/server';
 import { ITEMS_API, seedDemo, testSecretKey, type DemoSeed } from '@gatehouse/test-support/gatehouse';
 import { freePort } from '@gatehouse/test-support/ports';
-import { machineDuring, sampleCpu } from './machine.ts';
+import { cpuSeconds, machineDuring, sampleCpu } from './machine.ts';
 import { POSTGRES_ADMIN_URL, tempPostgres } from '@gatehouse/test-support/postgres';
 import { LOAD_CORE, SERVER_CORE, fixed, loadGenerator, median, recordMachine, startPinnedServer, table, type BenchServer } from './support.ts';
 
@@ -58,19 +58,6 @@ interface Setup {
 }
 
 // ── CPU accounting from /proc ───────────────────────────────────────────────────────────────
-
-const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-
-/** User + system CPU seconds of a process so far (undefined once it is gone). */
-function cpuSeconds(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-  } catch {
-    return undefined;
-  }
-}
 
 /** Busy and total jiffies of each core so far, from /proc/stat (every process on the machine). */
 function coreTimes(): { busy: number; total: number }[] {

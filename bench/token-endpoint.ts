@@ -25,7 +25,7 @@ const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
  * A baseline token endpoint pinned to the server core: oidc-provider alone (engine-baseline.ts) or
  * a hand-written Fastify + jose one (handwritten-token.ts). Both know the client `svc`.
  */
-async function startBaseline(script: 'engine-baseline.ts' | 'handwritten-token.ts'): Promise<{ url: string; stop(): Promise<void> }> {
+async function startBaseline(script: 'engine-baseline.ts' | 'handwritten-token.ts'): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   const port = await freePort();
   const child = pinned(SERVER_CORE, [process.execPath, new URL(`./${script}`, import.meta.url).pathname, String(port)]);
   await new Promise<void>((resolve, reject) => {
@@ -34,6 +34,7 @@ async function startBaseline(script: 'engine-baseline.ts' | 'handwritten-token.t
   });
   return {
     url: `http://127.0.0.1:${port}`,
+    pid: child.pid!,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
@@ -42,13 +43,13 @@ async function startBaseline(script: 'engine-baseline.ts' | 'handwritten-token.t
   };
 }
 
-/** Raw argon2id verifications per second on the server core, at the concurrency of the grant's load. */
-async function argon2Rate(concurrency: number): Promise<number> {
+/** Raw argon2id verifications on the server core, at the concurrency of the grant's load: per second, and CPU ms each. */
+async function argon2Rate(concurrency: number): Promise<{ verificationsPerSecond: number; cpuMsPerVerification: number }> {
   const child = pinned(SERVER_CORE, [process.execPath, new URL('./argon2-verify.ts', import.meta.url).pathname, String(DURATION), String(concurrency)]);
   let out = '';
   child.stdout!.on('data', (c) => (out += c));
   await once(child, 'exit');
-  return (JSON.parse(out) as { verificationsPerSecond: number }).verificationsPerSecond;
+  return JSON.parse(out) as { verificationsPerSecond: number; cpuMsPerVerification: number };
 }
 
 
@@ -107,18 +108,26 @@ export async function tokenEndpointBenchmark(): Promise<{ markdown: string; resu
     const clientCredentials = requests.clientCredentials;
     const baseline = { ...clientCredentials, headers: { ...FORM, authorization: basic('svc', 'baseline-secret-baseline-secret-32') } };
     const tokens = await compare({ gatehouse: clientCredentials, engine: { ...baseline, url: `${engine.url}/token` }, handwritten: { ...baseline, url: `${handwritten.url}/token` } }, ROUNDS);
-    await engine.stop();
     await handwritten.stop();
 
-    // Per connection count, interleaved: the grant's run, then raw argon2id's right after, a ratio per round.
-    const password = new Map<number, { runs: LoadResult[]; argon2: number[] }>(PASSWORD_CONCURRENCY.map((n) => [n, { runs: [], argon2: [] }]));
+    // Per connection count, interleaved: the grant's run, then raw argon2id's right after, a ratio
+    // per round; the server's CPU per grant beside argon2id's per verification. At one connection,
+    // oidc-provider alone issuing one token at a time as well: a grant that only verified and let
+    // oidc-provider issue its token would take the two latencies added, which bounds the ratio.
+    const password = new Map<number, { runs: LoadResult[]; argon2: { verificationsPerSecond: number; cpuMsPerVerification: number }[] }>(
+      PASSWORD_CONCURRENCY.map((n) => [n, { runs: [], argon2: [] }]),
+    );
+    const engineOneAtATime: LoadResult[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       for (const connections of PASSWORD_CONCURRENCY) {
-        const { median: measured } = await compare({ [`password ×${connections}`]: tokenRequests(server.url, seed, DURATION, connections).password }, 1);
+        const { median: measured } = await compare({ [`password ×${connections}`]: { ...tokenRequests(server.url, seed, DURATION, connections).password, cpuOf: server.pid } }, 1);
         password.get(connections)!.runs.push(measured[`password ×${connections}`]!);
         password.get(connections)!.argon2.push(await argon2Rate(connections));
       }
+      const { median: alone } = await compare({ 'oidc-provider ×1': { ...baseline, url: `${engine.url}/token`, connections: 1, cpuOf: engine.pid } }, 1);
+      engineOneAtATime.push(alone['oidc-provider ×1']!);
     }
+    await engine.stop();
     const cc = tokens.median.gatehouse!;
     const ccToEngine = tokens.ratio('gatehouse', 'engine');
     const ccToHandwritten = tokens.ratio('gatehouse', 'handwritten');
@@ -138,16 +147,36 @@ export async function tokenEndpointBenchmark(): Promise<{ markdown: string; resu
       clientCredentialsToEngineRatio: ccToEngine,
       clientCredentialsToHandwrittenRatio: ccToHandwritten,
     };
+    for (const row of rows) row['CPU ms each'] = '-';
+    const cpuMs = (values: readonly number[]) => fixed(median(values), 2);
     for (const [connections, { runs, argon2 }] of password) {
       const rate = median(runs.map((run) => run.requestsPerSecond));
-      const ratio = median(runs.map((run, i) => run.requestsPerSecond / argon2[i]!));
+      const argon2Rates = argon2.map((a) => a.verificationsPerSecond);
+      const ratio = median(runs.map((run, i) => run.requestsPerSecond / argon2Rates[i]!));
       const middle = [...runs].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond)[Math.floor(runs.length / 2)]!;
+      const grantCpu = runs.map((run) => run.cpuMsPerRequest!);
+      const verifyCpu = argon2.map((a) => a.cpuMsPerVerification);
       rows.push(
-        { measure: `password grant, ${connections} connection(s) (tokens/s)`, value: fixed(rate, 1), 'p50 / p99 ms': latency(middle), target: '-', met: '-' },
-        { measure: `raw argon2id verify, ${connections} at a time (per s)`, value: fixed(median(argon2), 1), 'p50 / p99 ms': '-', target: '-', met: '-' },
-        { measure: `password grant / raw argon2id, ${connections} connection(s)`, value: fixed(ratio, 3), 'p50 / p99 ms': '-', ...goal(ratio, 0.9) },
+        { measure: `password grant, ${connections} connection(s) (tokens/s)`, value: fixed(rate, 1), 'p50 / p99 ms': latency(middle), 'CPU ms each': cpuMs(grantCpu), target: '-', met: '-' },
+        { measure: `raw argon2id verify, ${connections} at a time (per s)`, value: fixed(median(argon2Rates), 1), 'p50 / p99 ms': '-', 'CPU ms each': cpuMs(verifyCpu), target: '-', met: '-' },
+        { measure: `password grant / raw argon2id, ${connections} connection(s)`, value: fixed(ratio, 3), 'p50 / p99 ms': '-', 'CPU ms each': '-', ...goal(ratio, 0.9) },
       );
-      Object.assign(results, { [`passwordGrantPerSecond${connections}`]: rate, [`argon2VerifyPerSecond${connections}`]: median(argon2), [`passwordToArgon2Ratio${connections}`]: ratio });
+      Object.assign(results, {
+        [`passwordGrantPerSecond${connections}`]: rate,
+        [`argon2VerifyPerSecond${connections}`]: median(argon2Rates),
+        [`passwordToArgon2Ratio${connections}`]: ratio,
+        [`passwordGrantCpuMs${connections}`]: median(grantCpu),
+        [`argon2VerifyCpuMs${connections}`]: median(verifyCpu),
+      });
+      if (connections !== 1) continue;
+      // The bound: 1 / (1/argon2 + 1/engine) over argon2's rate, per round.
+      const bound = median(engineOneAtATime.map((run, i) => run.requestsPerSecond / (run.requestsPerSecond + argon2Rates[i]!)));
+      const engineMiddle = [...engineOneAtATime].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond)[Math.floor(engineOneAtATime.length / 2)]!;
+      rows.push(
+        { measure: 'oidc-provider alone, client credentials, 1 connection (tokens/s)', value: fixed(engineMiddle.requestsPerSecond), 'p50 / p99 ms': latency(engineMiddle), 'CPU ms each': cpuMs(engineOneAtATime.map((run) => run.cpuMsPerRequest!)), target: '-', met: '-' },
+        { measure: 'bound at 1 connection: argon2id then oidc-provider alone, one after the other', value: fixed(bound, 3), 'p50 / p99 ms': '-', 'CPU ms each': '-', target: '-', met: '-' },
+      );
+      Object.assign(results, { engineOneAtATimePerSecond: engineMiddle.requestsPerSecond, passwordBoundAtOneConnection: bound });
     }
     return { markdown: table(rows), results };
   } finally {
