@@ -13,7 +13,7 @@ import * as grantHelpers from 'oidc-provider/lib/helpers/grants.js';
 import { handler as authorizationCodeHandler, parameters as authorizationCodeParameters } from 'oidc-provider/lib/actions/grants/authorization_code.js';
 import { sha256 } from '../secrets.ts';
 import type { Db } from '../storage/database.ts';
-import { atomically } from '../storage/scope.ts';
+import { atomicallyKeeping } from '../storage/scope.ts';
 import type { SecurityEvent } from './security-events.ts';
 
 /** oidc-provider's words for a replay (lib/helpers/grant_source.js), and ours (provider.ts). */
@@ -45,26 +45,24 @@ export function registerAuthorizationCode(provider: Provider, options: Authoriza
     async (ctx) => {
       const { params, client } = ctx.oidc;
       let stored: Awaited<ReturnType<typeof storedCode>>;
-      let replay: unknown;
       // One transaction: oidc-provider consumes the code before it checks the requested resource,
       // and a code refused for such a reason (invalid_target, say) must stay redeemable, or the
       // client's corrected request would be taken for a replay and end the user's grant. A replay
       // is the one refusal whose effect (the grant revoked) must stay: it commits.
-      await atomically(options.db, async () => {
-        stored = typeof params.code === 'string' && params.code !== '' ? await storedCode(params.code) : undefined;
-        try {
+      const outcome = await atomicallyKeeping(
+        options.db,
+        async () => {
+          stored = typeof params.code === 'string' && params.code !== '' ? await storedCode(params.code) : undefined;
           // Another client's code is oidc-provider's "client mismatch", as before.
           if (stored !== undefined && stored.client_id === client.clientId && stored.consumed_at !== null) {
             if (stored.grant_id) await options.revokeGrant(stored.grant_id);
             throw new errors.InvalidGrant(CODE_REPLAYED);
           }
           await authorizationCodeHandler(provider, helpers, ctx as unknown as KoaContextWithOIDC);
-        } catch (error) {
-          if (!isCodeReplay(error)) throw error;
-          replay = error;
-        }
-      });
-      if (replay === undefined) return;
+        },
+        isCodeReplay,
+      );
+      if (!outcome.refused) return;
       if (stored !== undefined && stored.client_id === client.clientId) {
         await options.onSecurityEvent({
           type: 'authorization_code.replayed',
@@ -75,7 +73,7 @@ export function registerAuthorizationCode(provider: Provider, options: Authoriza
           ip: ctx.ip,
         });
       }
-      throw replay;
+      throw outcome.refusal;
     },
     [...authorizationCodeParameters, 'resource'],
     'resource',

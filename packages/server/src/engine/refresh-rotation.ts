@@ -24,7 +24,7 @@ import { handler as refreshTokenHandler, parameters as refreshTokenParameters } 
 import { sha256 } from '../secrets.ts';
 import type { Db } from '../storage/database.ts';
 import { AlreadyConsumedError } from './oidc-adapter.ts';
-import { atomically, queueWrite } from '../storage/scope.ts';
+import { atomicallyKeeping, queueWrite } from '../storage/scope.ts';
 import { readAheadRefresh, type RefreshTokenState } from './refresh-read-ahead.ts';
 import { reconcileGrantWithRoles } from './grants.ts';
 import type { SecurityEvent } from './security-events.ts';
@@ -43,6 +43,7 @@ export interface RefreshRotationOptions {
 
 /** oidc-provider's words for a reuse (lib/actions/grants/refresh_token.js), and ours below. */
 const REFRESH_REUSED = 'refresh token already used';
+const isRefreshReuse = (error: unknown): boolean => error instanceof errors.InvalidGrant && error.error_detail === REFRESH_REUSED;
 
 /** How long a request that lost a race waits for the winner's response. */
 const RACE_WAIT_MS = 3000;
@@ -159,8 +160,12 @@ export function registerRefreshRotation(provider: Provider, options: RefreshRota
        * transaction, since it may wait for another request's commit.
        */
       async function rotate(mayReplay: boolean): Promise<'rotated' | undefined> {
-        let refusal: unknown;
-        const outcome = await atomically(
+        // Reuse is the one refusal whose effect must stay: oidc-provider revoked the grant before
+        // refusing. Every other refusal rolls back what the handler did before it: it consumes
+        // the token and saves a successor before checking the resource, and a token refused
+        // (invalid_target, say) must stay usable, or the client's next refresh would count as
+        // reuse and end its grant (RFC 6749 §6 rotates on issuing).
+        const outcome = await atomicallyKeeping(
           db,
           async () => {
             // The token, its grant, account and role scopes in one read, which oidc-provider's
@@ -168,20 +173,7 @@ export function registerRefreshRotation(provider: Provider, options: RefreshRota
             state = await readAheadRefresh(db, token);
             if (mayReplay && window > 0 && state?.consumedAt && arrived - state.consumedAt <= window * 1000) return 'rotated' as const;
             await reconcileRoles();
-            try {
-              await original(ctx as unknown as KoaContextWithOIDC);
-            } catch (error) {
-              // Reuse is a decision whose effect must stay: oidc-provider revoked the grant before
-              // refusing. Every other refusal rolls back what the handler did before it: it
-              // consumes the token and saves a successor before checking the resource, and a
-              // token refused (invalid_target, say) must stay usable, or the client's next
-              // refresh would count as reuse and end its grant (RFC 6749 §6 rotates on issuing).
-              if (error instanceof errors.InvalidGrant && error.error_detail === REFRESH_REUSED) {
-                refusal = error;
-                return undefined;
-              }
-              throw error;
-            }
+            await original(ctx as unknown as KoaContextWithOIDC);
             const body = ctx.body as Record<string, unknown> | undefined;
             if (window > 0 && body && typeof body.refresh_token === 'string' && body.refresh_token !== token) {
               const response = seal(token, clientId, { issuedAt: Date.now(), body });
@@ -193,14 +185,13 @@ export function registerRefreshRotation(provider: Provider, options: RefreshRota
             }
             return undefined;
           },
+          isRefreshReuse,
           // The successor, the access token's record and the answer go in one statement.
           { batchWrites: true },
         );
-        if (refusal) {
-          await reused(state?.grantId ?? null);
-          throw refusal;
-        }
-        return outcome;
+        if (!outcome.refused) return outcome.result;
+        await reused(state?.grantId ?? null);
+        throw outcome.refusal;
       }
 
       try {

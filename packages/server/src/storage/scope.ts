@@ -69,6 +69,34 @@ export function atomically<T>(db: Kysely<Database>, fn: () => Promise<T>, option
   });
 }
 
+/** What `atomicallyKeeping` ran to: `fn`'s result, or the refusal that was kept. */
+export type KeptOutcome<T> = { readonly refused: false; readonly result: T } | { readonly refused: true; readonly refusal: unknown };
+
+/**
+ * `atomically`, for a step whose refusal may itself be a decision that must stay. An error `keep`
+ * accepts (a replayed code or a reused refresh token, after the grant was revoked) commits what
+ * was done before it and is returned; any other error rolls everything back and is thrown.
+ */
+export async function atomicallyKeeping<T>(
+  db: Kysely<Database>,
+  fn: () => Promise<T>,
+  keep: (error: unknown) => boolean,
+  options: AtomicallyOptions = {},
+): Promise<KeptOutcome<T>> {
+  return atomically(
+    db,
+    async (): Promise<KeptOutcome<T>> => {
+      try {
+        return { refused: false, result: await fn() };
+      } catch (error) {
+        if (!keep(error)) throw error;
+        return { refused: true, refusal: error };
+      }
+    },
+    options,
+  );
+}
+
 /**
  * Keeps a row this transaction read ahead (`undefined`: known not to exist), for the code that
  * would read it again. Outside a transaction, nothing is kept: a row read there may be stale by
