@@ -11,6 +11,7 @@ import { createRemoteJWKSet, decodeJwt, jwtVerify, type JWTPayload } from 'jose'
 import { createBrowser, formValue, loginThroughForm, type Browser } from '@gatehouse/test-support/browser';
 import { startTinyServer, type TinyServer } from '@gatehouse/test-support/http-server';
 import { tempDir } from '@gatehouse/test-support/files';
+import { waitFor } from '@gatehouse/test-support/wait';
 import { cli, discoverClient, ITEMS_API, seedDemo } from '@gatehouse/test-support/gatehouse';
 import { issueAccountToken } from '../src/storage/account-tokens.ts';
 import { createClient } from '../src/storage/clients.ts';
@@ -174,6 +175,21 @@ test('an admin ending the user\'s sessions sends the relying party a logout toke
   assert.equal(more.length, 0);
   await assertValidLogoutToken(f.server.issuer, token!, { aud: 'rp', sub: claims.sub!, sid: claims.sid as string });
   assert.equal(f.bystander.posts.length, 0);
+});
+
+test('a relying party that fails to answer a logout the admin API started is logged as well', async (t) => {
+  // Gatehouse sends these itself (not oidc-provider's /logout): its own report of a failure.
+  const logs: string[] = [];
+  const f = await setup(t, { rpStatus: 500, logs });
+  const ops = await f.server.clientToken(await f.server.machine('ops', ['admin:users:write']), ['admin:users:write']);
+  await signIn(f, createBrowser());
+  const ended = await f.server.call('DELETE', `/admin/api/users/${f.userId}/sessions`, { token: ops });
+  assert.equal(ended.status, 200, ended.text);
+  assert.equal(logoutTokens(f.rp.endpoint).length, 1, 'the token was sent');
+  const entries = () => logs.flatMap((chunk) => chunk.split('\n').filter(Boolean)).map((line) => JSON.parse(line));
+  const warning = await waitFor(() => entries().find((entry) => entry.msg?.startsWith('back-channel logout not delivered')), { message: 'the failure logged' });
+  assert.equal(warning.clientId, 'rp');
+  assert.doesNotMatch(logs.join(''), /logout_token|eyJ/, 'never the token');
 });
 
 test('disabling the user sends the relying party a logout token', async (t) => {

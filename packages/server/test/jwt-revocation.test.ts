@@ -108,7 +108,7 @@ for (const store of ['sqlite', 'postgres'] as const) {
     assert.deepEqual((await post('/introspect', { token: access_token })).body, { active: false });
   });
 
-  test(`[${store}] forged or foreign JWTs are inactive, and a storage failure is a 500, never active:false`, async (t) => {
+  test(`[${store}] forged or foreign JWTs are inactive and revoke nothing, and a storage failure is a 500, never active:false`, async (t) => {
     const { post, userTokens, server } = await setup(t, store);
     const { access_token } = await userTokens();
     const [header, payload] = access_token.split('.');
@@ -116,6 +116,13 @@ for (const store of ['sqlite', 'postgres'] as const) {
     assert.deepEqual((await post('/introspect', { token: forged })).body, { active: false });
     const tampered = `${header}.${Buffer.from(JSON.stringify({ ...decodeJwt(access_token), scope: 'admin' })).toString('base64url')}.${access_token.split('.')[2]}`;
     assert.deepEqual((await post('/introspect', { token: tampered })).body, { active: false });
+    // Revoking one is answered as RFC 7009 §2.2 answers an invalid token: 200, nothing said.
+    for (const token of [forged, tampered]) {
+      const revoked = await post('/revoke', { token });
+      assert.equal(revoked.status, 200);
+      assert.equal(revoked.body, undefined);
+    }
+    assert.equal((await post('/introspect', { token: access_token })).body.active, true, 'the genuine token is untouched');
     // The database goes away: the client authenticates from cache, the token check cannot run.
     await server.storage.close();
     const failed = await post('/introspect', { token: access_token });

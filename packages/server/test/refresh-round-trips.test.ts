@@ -9,6 +9,7 @@
 // that scope (background jobs — the purge, key maintenance — are not the refresh's cost).
 import assert from 'node:assert/strict';
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomBytes } from 'node:crypto';
 import { test, type TestContext } from 'node:test';
 import pg from 'pg';
 import { ITEMS_API, seedDemo, startInProcess, type DemoSeed, type Env, type InProcessServer } from '@gatehouse/test-support/gatehouse';
@@ -99,4 +100,27 @@ test('a refresh on SQLite makes at most 7 statements (each row read once)', asyn
   t.diagnostic(`SQLite statements per refresh: ${statements.length}\n${listed(statements)}`);
   assert.ok(statements.length > 0, 'the driver was wrapped: a refresh reads the database');
   assert.ok(statements.length <= 7, `${statements.length} statements:\n${listed(statements)}`);
+});
+
+// An unknown refresh token: the read-ahead finds no row and remembers that, so oidc-provider's own
+// lookup of the token is answered from memory instead of reading the same row again.
+test('an unknown refresh token is looked up once, and refused as invalid_grant', async (t) => {
+  countCalls(t, NodeSqliteDatabase.prototype, 'prepare', (args) => args[0]);
+  const { gh, seed } = await refreshServer(t, {});
+  const issued = await token(gh, seed, { grant_type: 'password', username: 'johndoe', password: 'correct horse', scope: 'me items' });
+  await token(gh, seed, { grant_type: 'refresh_token', refresh_token: issued.refresh_token }); // warm, as above
+  const { clientId, clientSecret } = seed.passwordClient;
+  // Awaited inside: inject's answer is a thenable that starts the request when awaited.
+  const { result: response, statements } = await counted(async () =>
+    await gh.server.app.inject({
+      method: 'POST',
+      url: '/token',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}` },
+      payload: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: randomBytes(32).toString('base64url') }).toString(),
+    }),
+  );
+  assert.equal(response.statusCode, 400, response.body);
+  assert.equal(response.json().error, 'invalid_grant');
+  const tokenReads = statements.filter((sql) => /from "oidc_payloads"/.test(sql));
+  assert.equal(tokenReads.length, 1, `the token's row read once:\n${listed(statements)}`);
 });
