@@ -79,6 +79,19 @@ export function cpuSeconds(pid: number): number | undefined {
   return fields && ownTicks(fields) / TICKS;
 }
 
+/**
+ * CPU seconds a process's main thread has used (its thread id is its pid): with `cpuSeconds`, what
+ * the event loop did apart from libuv's pool (argon2id) and V8's helper threads (GC, compiling).
+ */
+export function mainThreadCpuSeconds(pid: number): number | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+    return ownTicks(text.slice(text.lastIndexOf(')') + 2).split(' ')) / TICKS;
+  } catch {
+    return undefined; // gone meanwhile
+  }
+}
+
 export function sampleCpu(): CpuSample {
   const self = statFields('self')!;
   return { at: process.hrtime.bigint(), busy: busyTicks(), self: ownTicks(self) + reapedTicks(self), descendants: descendantsOf(process.pid) };

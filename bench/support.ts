@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { GATEHOUSE_BIN, testSecretKey } from '@gatehouse/test-support/gatehouse';
 import { freePort } from '@gatehouse/test-support/ports';
-import { cpuSeconds, machineDuring, NOISE_LIMIT, sampleCpu, type MachineDuring } from './machine.ts';
+import { cpuSeconds, mainThreadCpuSeconds, machineDuring, NOISE_LIMIT, sampleCpu, type MachineDuring } from './machine.ts';
 
 export const LOAD_CORE = 0;
 // os.cpus() counts the machine's cores; availableParallelism() would count only those this
@@ -91,6 +91,8 @@ export interface LoadResult {
   readonly errors: number;
   /** Milliseconds of the `cpuOf` process's CPU (user + system, every thread) per request. */
   readonly cpuMsPerRequest?: number;
+  /** The same, of its main thread only (the event loop). */
+  readonly mainThreadCpuMsPerRequest?: number;
 }
 
 let wrkAvailable: boolean | undefined;
@@ -205,13 +207,16 @@ export async function load(name: string, spec: LoadSpec): Promise<LoadResult> {
   for (let attempt = 1; ; attempt++) {
     const before = sampleCpu();
     const cpuBefore = spec.cpuOf === undefined ? 0 : (cpuSeconds(spec.cpuOf) ?? 0);
+    const mainBefore = spec.cpuOf === undefined ? 0 : (mainThreadCpuSeconds(spec.cpuOf) ?? 0);
     const result = await run(spec, spec.duration);
     const cpu = spec.cpuOf === undefined ? 0 : (cpuSeconds(spec.cpuOf) ?? 0) - cpuBefore;
+    const main = spec.cpuOf === undefined ? 0 : (mainThreadCpuSeconds(spec.cpuOf) ?? 0) - mainBefore;
     const machine = machineDuring(before, sampleCpu());
     if (!machine.noisy || attempt >= ATTEMPTS) {
       machineLog.push({ name, attempts: attempt, machine });
       // /proc counts in 10 ms ticks: over a 10 s run of hundreds of requests, an error under 1%.
-      const perRequest = spec.cpuOf === undefined ? {} : { cpuMsPerRequest: (cpu * 1000) / (result.requestsPerSecond * spec.duration) };
+      const requests = result.requestsPerSecond * spec.duration;
+      const perRequest = spec.cpuOf === undefined ? {} : { cpuMsPerRequest: (cpu * 1000) / requests, mainThreadCpuMsPerRequest: (main * 1000) / requests };
       return { name, machine, ...result, ...perRequest };
     }
   }
