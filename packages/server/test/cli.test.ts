@@ -618,3 +618,30 @@ test('doctor: a problem per line with what to do, exit 1; a healthy database pas
   const badRedis = await gatehouse({ ...env, GATEHOUSE_REDIS_URL: 'redis://127.0.0.1:1', GATEHOUSE_PUBLIC_URL: 'http://127.0.0.1:9' }, ['doctor']);
   assert.match(badRedis.stdout, /✗ redis: cannot reach redis:\/\/127\.0\.0\.1:1/);
 });
+
+// Each command loads its own module: `users list` does not start up the web server's code
+// (oidc-provider, Fastify, the pages), which is most of what the CLI took to start.
+test('a command loads what it needs: `users list` loads no web server, `serve --help` does', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const probe = (args: string[]) => {
+    const script = `
+      import { registerHooks } from 'node:module';
+      const loaded = [];
+      registerHooks({ resolve(specifier, context, next) { const r = next(specifier, context); loaded.push(r.url); return r; } });
+      const { runCli } = await import(${JSON.stringify(new URL('../src/cli/main.ts', import.meta.url).href)});
+      const io = { stdout() {}, stderr() {}, env: {}, stdin: process.stdin };
+      const code = await runCli(${JSON.stringify(args)}, io);
+      process.stdout.write(JSON.stringify({ code, loaded }));`;
+    const result = spawnSync(process.execPath, ['--conditions=@gatehouse/source', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    assert.equal(result.status, 0, result.stderr);
+    return JSON.parse(result.stdout) as { code: number; loaded: string[] };
+  };
+  const webServer = (loaded: string[]) => loaded.filter((url) => /\/node_modules\/(oidc-provider|fastify)\//.test(url));
+  const users = probe(['users', 'list', '--help']);
+  assert.equal(users.code, 0);
+  assert.ok(users.loaded.some((url) => url.endsWith('/cli/commands/users.ts')), 'the probe sees what is loaded');
+  assert.deepEqual(webServer(users.loaded), []);
+  const serve = probe(['serve', '--help']);
+  assert.equal(serve.code, 0);
+  assert.notDeepEqual(webServer(serve.loaded), []);
+});

@@ -5,83 +5,99 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/load.ts';
 import { GatehouseError } from '../errors.ts';
 import { UsageError, type Command } from './command.ts';
-import { createApiCommand, listApisCommand } from './commands/apis.ts';
-import { createApiKeyCommand, listApiKeysCommand, revokeApiKeyCommand } from './commands/api-keys.ts';
-import { addProviderCommand, disableProviderCommand, enableProviderCommand, listProvidersCommand, removeProviderCommand } from './commands/providers.ts';
-import { deleteStreamCommand, disableStreamCommand, listStreamsCommand, pauseStreamCommand, resumeStreamCommand, showStreamCommand } from './commands/streams.ts';
-import { createClientCommand, deleteClientCommand, listClientsCommand, revokeClientCommand, rotateClientSecretCommand, updateClientCommand } from './commands/clients.ts';
-import { doctorCommand } from './commands/doctor.ts';
-import { listKeysCommand, rotateKeysCommand } from './commands/keys.ts';
-import { createRoleCommand, listRolesCommand } from './commands/roles.ts';
-import { reencryptSecretsCommand } from './commands/secrets.ts';
-import { migrateCommand, serveCommand } from './commands/serve.ts';
-import {
-  createUserCommand,
-  disableUserCommand,
-  enableUserCommand,
-  importUsersCommand,
-  listPasskeysCommand,
-  listUsersCommand,
-  removePasskeyCommand,
-  resetTwoFactorCommand,
-  setPasswordCommand,
-} from './commands/users.ts';
 import { createOutput } from './output.ts';
 
-const COMMANDS: Record<string, Command | Record<string, Command>> = {
-  serve: serveCommand,
-  migrate: migrateCommand,
-  doctor: doctorCommand,
-  apis: { create: createApiCommand, list: listApisCommand },
-  roles: { create: createRoleCommand, list: listRolesCommand },
-  users: {
-    create: createUserCommand,
-    list: listUsersCommand,
-    disable: disableUserCommand,
-    enable: enableUserCommand,
-    'set-password': setPasswordCommand,
-    'reset-two-factor': resetTwoFactorCommand,
-    passkeys: listPasskeysCommand,
-    'remove-passkey': removePasskeyCommand,
-    import: importUsersCommand,
+type Entry = Command | Readonly<Record<string, Command>>;
+
+/**
+ * Each group's commands, loaded when asked for. A command loads its own module and what that
+ * needs, not every command's: `gatehouse users list` does not load the web server, oidc-provider
+ * and the pages that `serve` needs (about two thirds of the CLI's start-up CPU).
+ */
+const GROUPS: Readonly<Record<string, () => Promise<Entry>>> = {
+  serve: async () => (await import('./commands/serve.ts')).serveCommand,
+  migrate: async () => (await import('./commands/serve.ts')).migrateCommand,
+  doctor: async () => (await import('./commands/doctor.ts')).doctorCommand,
+  apis: async () => {
+    const m = await import('./commands/apis.ts');
+    return { create: m.createApiCommand, list: m.listApisCommand };
   },
-  clients: {
-    create: createClientCommand,
-    list: listClientsCommand,
-    update: updateClientCommand,
-    delete: deleteClientCommand,
-    revoke: revokeClientCommand,
-    'rotate-secret': rotateClientSecretCommand,
+  roles: async () => {
+    const m = await import('./commands/roles.ts');
+    return { create: m.createRoleCommand, list: m.listRolesCommand };
   },
-  'api-keys': { create: createApiKeyCommand, list: listApiKeysCommand, revoke: revokeApiKeyCommand },
-  keys: { list: listKeysCommand, rotate: rotateKeysCommand },
-  providers: {
-    add: addProviderCommand,
-    list: listProvidersCommand,
-    enable: enableProviderCommand,
-    disable: disableProviderCommand,
-    remove: removeProviderCommand,
+  users: async () => {
+    const m = await import('./commands/users.ts');
+    return {
+      create: m.createUserCommand,
+      list: m.listUsersCommand,
+      disable: m.disableUserCommand,
+      enable: m.enableUserCommand,
+      'set-password': m.setPasswordCommand,
+      'reset-two-factor': m.resetTwoFactorCommand,
+      passkeys: m.listPasskeysCommand,
+      'remove-passkey': m.removePasskeyCommand,
+      import: m.importUsersCommand,
+    };
   },
-  streams: {
-    list: listStreamsCommand,
-    show: showStreamCommand,
-    pause: pauseStreamCommand,
-    resume: resumeStreamCommand,
-    disable: disableStreamCommand,
-    delete: deleteStreamCommand,
+  clients: async () => {
+    const m = await import('./commands/clients.ts');
+    return {
+      create: m.createClientCommand,
+      list: m.listClientsCommand,
+      update: m.updateClientCommand,
+      delete: m.deleteClientCommand,
+      revoke: m.revokeClientCommand,
+      'rotate-secret': m.rotateClientSecretCommand,
+    };
   },
-  secrets: { reencrypt: reencryptSecretsCommand },
+  'api-keys': async () => {
+    const m = await import('./commands/api-keys.ts');
+    return { create: m.createApiKeyCommand, list: m.listApiKeysCommand, revoke: m.revokeApiKeyCommand };
+  },
+  keys: async () => {
+    const m = await import('./commands/keys.ts');
+    return { list: m.listKeysCommand, rotate: m.rotateKeysCommand };
+  },
+  providers: async () => {
+    const m = await import('./commands/providers.ts');
+    return {
+      add: m.addProviderCommand,
+      list: m.listProvidersCommand,
+      enable: m.enableProviderCommand,
+      disable: m.disableProviderCommand,
+      remove: m.removeProviderCommand,
+    };
+  },
+  streams: async () => {
+    const m = await import('./commands/streams.ts');
+    return {
+      list: m.listStreamsCommand,
+      show: m.showStreamCommand,
+      pause: m.pauseStreamCommand,
+      resume: m.resumeStreamCommand,
+      disable: m.disableStreamCommand,
+      delete: m.deleteStreamCommand,
+    };
+  },
+  secrets: async () => ({ reencrypt: (await import('./commands/secrets.ts')).reencryptSecretsCommand }),
 };
 
-function isCommand(value: Command | Record<string, Command> | undefined): value is Command {
+/** A group's commands; undefined for a name that is not a group (`constructor` included). */
+function loadGroup(name: string): Promise<Entry> | undefined {
+  return Object.hasOwn(GROUPS, name) ? GROUPS[name]!() : undefined;
+}
+
+function isCommand(value: Entry | undefined): value is Command {
   return value !== undefined && typeof (value as Command).run === 'function';
 }
 
 /** The commands with their summaries: all of them, or one group's (`gatehouse users`). */
-function overview(group?: string): string {
+async function overview(group?: string): Promise<string> {
   const usage = group ? `gatehouse ${group} <command>` : 'gatehouse <command>';
   const lines = [`Usage: ${usage} [options]   (--json prints one JSON object; --help shows a command\'s options)`, ''];
-  const entries = Object.entries(COMMANDS).filter(([name]) => group === undefined || name === group);
+  const names = Object.keys(GROUPS).filter((name) => group === undefined || name === group);
+  const entries = await Promise.all(names.map(async (name) => [name, await GROUPS[name]!()] as const));
   const rows = entries.flatMap(([name, entry]) =>
     isCommand(entry) ? [[name, entry.summary] as const] : Object.entries(entry).map(([sub, command]) => [`${name} ${sub}`, command.summary] as const),
   );
@@ -102,21 +118,21 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const [group, maybeSub, ...rest] = argv;
   if (group === undefined) {
     // No command is a usage error: the list of commands goes where errors go.
-    io.stderr(overview());
+    io.stderr(await overview());
     return 2;
   }
   if (group === '--help' || group === '-h' || group === 'help') {
-    io.stdout(overview());
+    io.stdout(await overview());
     return 0;
   }
-  const entry = COMMANDS[group];
+  const entry = await loadGroup(group);
   if (entry && !isCommand(entry) && (maybeSub === undefined || maybeSub === '--help' || maybeSub === '-h')) {
     // A group alone lists its commands; like no command at all, it is a usage error unless asked for.
     if (maybeSub === undefined) {
-      io.stderr(`gatehouse: "${group}" needs a command, one of: ${Object.keys(entry).join(', ')}\n\n${overview(group)}`);
+      io.stderr(`gatehouse: "${group}" needs a command, one of: ${Object.keys(entry).join(', ')}\n\n${await overview(group)}`);
       return 2;
     }
-    io.stdout(overview(group));
+    io.stdout(await overview(group));
     return 0;
   }
   let command: Command | undefined;
@@ -125,11 +141,11 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     command = entry;
     args = maybeSub === undefined ? [] : [maybeSub, ...rest];
   } else {
-    command = entry && maybeSub !== undefined ? entry[maybeSub] : undefined;
+    command = entry && maybeSub !== undefined && Object.hasOwn(entry, maybeSub) ? entry[maybeSub] : undefined;
     args = rest;
   }
   if (!command) {
-    io.stderr(`gatehouse: unknown command "${[group, maybeSub].filter(Boolean).join(' ')}"\n\n${overview()}`);
+    io.stderr(`gatehouse: unknown command "${[group, maybeSub].filter(Boolean).join(' ')}"\n\n${await overview()}`);
     return 2;
   }
 
