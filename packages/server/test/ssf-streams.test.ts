@@ -366,7 +366,7 @@ test('polling: what is not acknowledged comes again, maxEvents bounds an answer,
 });
 
 test('push: SETs are POSTed in order with the receiver\'s Authorization header; a failing receiver gets them later, in order', async (t) => {
-  const server = await startAdmin(t, { GATEHOUSE_SSF_PUSH_TIMEOUT: '1' });
+  const server = await startAdmin(t);
   const items = await receiver(server);
   let failing = true;
   const sink = await startTinyServer(t, () => (failing ? { status: 503, body: 'down' } : { status: 202, body: '' }));
