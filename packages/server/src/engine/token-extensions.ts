@@ -18,7 +18,7 @@ export interface TokenExtensionsOptions {
   readonly db: Db;
   readonly issuer: string;
   /** Whether clients described by metadata documents are accepted now (GATEHOUSE_CLIENT_ID_METADATA_DOCUMENTS). */
-  readonly metadataDocuments?: boolean;
+  readonly metadataDocuments: boolean;
   /** The public keys currently published (active, next and retired). */
   readonly jwks: () => JSONWebKeySet;
   /** Told when an API key was used (last-used time is written in batches). */
@@ -39,7 +39,7 @@ export interface TokenExtensions {
 
 const looksLikeJwt = (token: string) => token.split('.').length === 3;
 
-export function createTokenExtensions({ db, issuer, jwks, onApiKeyUse, builtInClient, metadataDocuments = false }: TokenExtensionsOptions): TokenExtensions {
+export function createTokenExtensions({ db, issuer, jwks, onApiKeyUse, builtInClient, metadataDocuments }: TokenExtensionsOptions): TokenExtensions {
   async function verifyOwnJwt(token: string): Promise<JWTPayload | undefined> {
     try {
       const { payload } = await jwtVerify(token, createLocalJWKSet(jwks()), { issuer, typ: 'at+jwt', algorithms: ['ES256', 'RS256'] });
