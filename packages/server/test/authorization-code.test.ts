@@ -253,3 +253,37 @@ test('a code request without a code, or with an empty one, is invalid_request, n
     assert.match(answer.body.error_description, /code/);
   }
 });
+
+// A relying party that signs users in and calls no API: its grant holds no resource. Its access
+// token is for userinfo, and its refresh token refreshes like any other (the role check that runs
+// before every refresh has no API scopes to drop).
+test('a sign-in for no API (OpenID Connect only): the token reads userinfo, the refresh token refreshes', async (t) => {
+  const gh = await startInProcess(t, {}); // no default API
+  await seedDemo(gh.db);
+  const rp = await clients.createClient(gh.db, {
+    clientId: 'rp',
+    name: 'Sign-in only',
+    grantTypes: 'authorization_code refresh_token',
+    redirectUris: [REDIRECT],
+    firstParty: true,
+  });
+  const auth = { clientId: 'rp', clientSecret: rp.clientSecret! };
+  const { code, verifier } = await codeFor(gh.issuer, 'rp', { scope: 'openid profile email' });
+  const tokens = await tokenRequest(gh.issuer, { grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: REDIRECT }, auth);
+  assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+  assert.equal(typeof tokens.body.refresh_token, 'string', 'a first-party client gets a refresh token');
+  const subject = decodeJwt(tokens.body.id_token).sub;
+  const userinfo = async (accessToken: string) => {
+    const response = await fetch(`${gh.issuer}/userinfo`, { headers: { authorization: `Bearer ${accessToken}` } });
+    assert.equal(response.status, 200, await response.clone().text());
+    return (await response.json()) as { sub: string; email?: string; preferred_username?: string };
+  };
+  const claims = await userinfo(tokens.body.access_token);
+  assert.equal(claims.sub, subject);
+  assert.equal(claims.preferred_username, 'johndoe');
+  assert.equal(claims.email, 'johndoe@example.com');
+  const refreshed = await tokenRequest(gh.issuer, { grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token }, auth);
+  assert.equal(refreshed.status, 200, JSON.stringify(refreshed.body));
+  assert.notEqual(refreshed.body.refresh_token, tokens.body.refresh_token, 'rotated');
+  assert.equal((await userinfo(refreshed.body.access_token)).sub, subject);
+});
