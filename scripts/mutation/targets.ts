@@ -60,5 +60,5 @@ export const TARGETS: Readonly<Record<string, readonly string[]>> = {
   'packages/server/src/engine/security-events.ts': [`${SERVER}/replay.test.ts`],
   'packages/server/src/engine/token-errors.ts': [`${SERVER}/client-auth.test.ts`, `${SERVER}/resource-grants.test.ts`],
   'packages/server/src/engine/token-extensions.ts': [`${SERVER}/resource-grants.test.ts`, `${SERVER}/metadata-documents.test.ts`, `${SERVER}/storage-faults.test.ts`, `${SERVER}/dynamic-registration.test.ts`, `${SERVER}/client-registration.test.ts`, `${SERVER}/api-key-lookup.test.ts`, `${SERVER}/client-auth.test.ts`, `${SERVER}/attack-built-in-clients.test.ts`, `${SERVER}/jwt-revocation.test.ts`, `${SERVER}/api-keys.test.ts`],
-  'packages/server/src/engine/unavailable.ts': [`${SERVER}/storage-faults.test.ts`],
+  'packages/server/src/engine/unavailable.ts': [`${SERVER}/storage-faults.test.ts`, `${SERVER}/jwt-revocation.test.ts`],
 };
