@@ -89,6 +89,20 @@ test('LruCache: expiry, recency, bound', () => {
   assert.deepEqual([resets.get('a', 0), resets.get('b', 0), resets.get('c', 0)], [3, undefined, 4]);
 });
 
+test('LruCache.deleteWhere removes what matches, and only that: a revoked subject\'s tokens go', () => {
+  const cache = new LruCache<{ sub: string }>(4);
+  for (const [key, sub] of [['t1', 'alice'], ['t2', 'bob'], ['t3', 'alice'], ['t4', 'carol']] as const) cache.set(key, { sub }, 100, 0);
+  assert.equal(cache.deleteWhere((value) => value.sub === 'alice'), 2);
+  assert.equal(cache.size, 2);
+  assert.deepEqual(['t1', 't2', 't3', 't4'].map((key) => cache.get(key, 0)?.sub), [undefined, 'bob', undefined, 'carol']);
+  // The order of the rest is intact: two more entries evict bob first, then carol.
+  cache.set('t5', { sub: 'dave' }, 100, 0);
+  cache.set('t6', { sub: 'erin' }, 100, 0);
+  cache.set('t7', { sub: 'frank' }, 100, 0);
+  assert.equal(cache.get('t2', 0), undefined);
+  assert.equal(cache.get('t4', 0)?.sub, 'carol');
+});
+
 test('LruCache behaves like a reference LRU over thousands of random operations', () => {
   // The reference: an array in recency order (last = most recent), filtered by expiry.
   // A 32-bit LCG in integer arithmetic, drawing from its high bits: the same formula in floating

@@ -6,7 +6,7 @@ import { generateKeyPairSync, sign } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { createAuthenticator, type AuthenticatorOptions, type AuthOutcome } from '@gatehouse/sdk';
 import { createTestIssuer, type TestFault, type TestIssuer } from '@gatehouse/sdk/testing';
-import { discoveryUrls } from '../src/discovery.ts';
+import { Discovery, discoveryUrls } from '../src/discovery.ts';
 import { waitFor } from '@gatehouse/test-support/wait';
 import { bearer, countingFetch, manualClock, request, stubServer, type StubAnswer } from './helpers.ts';
 
@@ -360,4 +360,12 @@ describe('discovery', () => {
       'https://id.example.com/.well-known/oauth-authorization-server',
     ]);
   });
+});
+
+test('concurrent first uses share one discovery fetch (single flight)', async () => {
+  const counter = countingFetch();
+  const discovery = new Discovery({ issuer: issuer.issuer, fetch: counter.fetch, timeoutMs: 5000, retryAfterMs: 30_000, now: () => 0 });
+  const answers = await Promise.all(Array.from({ length: 5 }, () => discovery.get()));
+  assert.ok(answers.every((metadata) => metadata.issuer === issuer.issuer));
+  assert.equal(counter.count((url) => url.includes('/.well-known/')), 1);
 });
