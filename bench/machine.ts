@@ -41,9 +41,9 @@ function busyTicks(): number {
 }
 
 /** Fields of /proc/<pid>/stat after the command name (which may hold spaces and parentheses). */
-function statFields(pid: number | 'self'): string[] | undefined {
+function statFields(pid: number | 'self', thread?: number): string[] | undefined {
   try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const text = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8');
     return text.slice(text.lastIndexOf(')') + 2).split(' ');
   } catch {
     return undefined; // gone meanwhile
@@ -84,12 +84,8 @@ export function cpuSeconds(pid: number): number | undefined {
  * the event loop did apart from libuv's pool (argon2id) and V8's helper threads (GC, compiling).
  */
 export function mainThreadCpuSeconds(pid: number): number | undefined {
-  try {
-    const text = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
-    return ownTicks(text.slice(text.lastIndexOf(')') + 2).split(' ')) / TICKS;
-  } catch {
-    return undefined; // gone meanwhile
-  }
+  const fields = statFields(pid, pid);
+  return fields && ownTicks(fields) / TICKS;
 }
 
 export function sampleCpu(): CpuSample {

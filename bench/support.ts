@@ -193,6 +193,12 @@ export function takeMachineLog(): { name: string; attempts: number; machine: Mac
   return machineLog.splice(0);
 }
 
+/** CPU seconds of a server under test so far, all threads and the main one; undefined without one. */
+function serverCpu(pid: number | undefined): { all: number; main: number } | undefined {
+  if (pid === undefined) return undefined;
+  return { all: cpuSeconds(pid) ?? 0, main: mainThreadCpuSeconds(pid) ?? 0 };
+}
+
 /** Attempts at a run before it is kept and reported as noisy. */
 const ATTEMPTS = 3;
 
@@ -206,17 +212,18 @@ export async function load(name: string, spec: LoadSpec): Promise<LoadResult> {
   await run(spec, 2);
   for (let attempt = 1; ; attempt++) {
     const before = sampleCpu();
-    const cpuBefore = spec.cpuOf === undefined ? 0 : (cpuSeconds(spec.cpuOf) ?? 0);
-    const mainBefore = spec.cpuOf === undefined ? 0 : (mainThreadCpuSeconds(spec.cpuOf) ?? 0);
+    const serverBefore = serverCpu(spec.cpuOf);
     const result = await run(spec, spec.duration);
-    const cpu = spec.cpuOf === undefined ? 0 : (cpuSeconds(spec.cpuOf) ?? 0) - cpuBefore;
-    const main = spec.cpuOf === undefined ? 0 : (mainThreadCpuSeconds(spec.cpuOf) ?? 0) - mainBefore;
+    const serverAfter = serverCpu(spec.cpuOf);
     const machine = machineDuring(before, sampleCpu());
     if (!machine.noisy || attempt >= ATTEMPTS) {
       machineLog.push({ name, attempts: attempt, machine });
       // /proc counts in 10 ms ticks: over a 10 s run of hundreds of requests, an error under 1%.
-      const requests = result.requestsPerSecond * spec.duration;
-      const perRequest = spec.cpuOf === undefined ? {} : { cpuMsPerRequest: (cpu * 1000) / requests, mainThreadCpuMsPerRequest: (main * 1000) / requests };
+      const perMs = 1000 / (result.requestsPerSecond * spec.duration);
+      const perRequest =
+        serverBefore && serverAfter
+          ? { cpuMsPerRequest: (serverAfter.all - serverBefore.all) * perMs, mainThreadCpuMsPerRequest: (serverAfter.main - serverBefore.main) * perMs }
+          : {};
       return { name, machine, ...result, ...perRequest };
     }
   }
