@@ -18,69 +18,15 @@ const GROUPS: Readonly<Record<string, () => Promise<Entry>>> = {
   serve: async () => (await import('./commands/serve.ts')).serveCommand,
   migrate: async () => (await import('./commands/serve.ts')).migrateCommand,
   doctor: async () => (await import('./commands/doctor.ts')).doctorCommand,
-  apis: async () => {
-    const m = await import('./commands/apis.ts');
-    return { create: m.createApiCommand, list: m.listApisCommand };
-  },
-  roles: async () => {
-    const m = await import('./commands/roles.ts');
-    return { create: m.createRoleCommand, list: m.listRolesCommand };
-  },
-  users: async () => {
-    const m = await import('./commands/users.ts');
-    return {
-      create: m.createUserCommand,
-      list: m.listUsersCommand,
-      disable: m.disableUserCommand,
-      enable: m.enableUserCommand,
-      'set-password': m.setPasswordCommand,
-      'reset-two-factor': m.resetTwoFactorCommand,
-      passkeys: m.listPasskeysCommand,
-      'remove-passkey': m.removePasskeyCommand,
-      import: m.importUsersCommand,
-    };
-  },
-  clients: async () => {
-    const m = await import('./commands/clients.ts');
-    return {
-      create: m.createClientCommand,
-      list: m.listClientsCommand,
-      update: m.updateClientCommand,
-      delete: m.deleteClientCommand,
-      revoke: m.revokeClientCommand,
-      'rotate-secret': m.rotateClientSecretCommand,
-    };
-  },
-  'api-keys': async () => {
-    const m = await import('./commands/api-keys.ts');
-    return { create: m.createApiKeyCommand, list: m.listApiKeysCommand, revoke: m.revokeApiKeyCommand };
-  },
-  keys: async () => {
-    const m = await import('./commands/keys.ts');
-    return { list: m.listKeysCommand, rotate: m.rotateKeysCommand };
-  },
-  providers: async () => {
-    const m = await import('./commands/providers.ts');
-    return {
-      add: m.addProviderCommand,
-      list: m.listProvidersCommand,
-      enable: m.enableProviderCommand,
-      disable: m.disableProviderCommand,
-      remove: m.removeProviderCommand,
-    };
-  },
-  streams: async () => {
-    const m = await import('./commands/streams.ts');
-    return {
-      list: m.listStreamsCommand,
-      show: m.showStreamCommand,
-      pause: m.pauseStreamCommand,
-      resume: m.resumeStreamCommand,
-      disable: m.disableStreamCommand,
-      delete: m.deleteStreamCommand,
-    };
-  },
-  secrets: async () => ({ reencrypt: (await import('./commands/secrets.ts')).reencryptSecretsCommand }),
+  apis: async () => (await import('./commands/apis.ts')).commands,
+  roles: async () => (await import('./commands/roles.ts')).commands,
+  users: async () => (await import('./commands/users.ts')).commands,
+  clients: async () => (await import('./commands/clients.ts')).commands,
+  'api-keys': async () => (await import('./commands/api-keys.ts')).commands,
+  keys: async () => (await import('./commands/keys.ts')).commands,
+  providers: async () => (await import('./commands/providers.ts')).commands,
+  streams: async () => (await import('./commands/streams.ts')).commands,
+  secrets: async () => (await import('./commands/secrets.ts')).commands,
 };
 
 /** A group's commands; undefined for a name that is not a group (`constructor` included). */

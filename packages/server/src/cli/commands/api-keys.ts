@@ -71,3 +71,10 @@ export const revokeApiKeyCommand: Command = {
     out.json({ apiKey: key });
   },
 };
+
+/** The group's commands, in the order `gatehouse --help` lists them (cli/main.ts). */
+export const commands: Readonly<Record<string, Command>> = {
+  create: createApiKeyCommand,
+  list: listApiKeysCommand,
+  revoke: revokeApiKeyCommand,
+};

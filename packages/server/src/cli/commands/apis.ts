@@ -47,3 +47,9 @@ export const listApisCommand: Command = {
     out.json(found);
   },
 };
+
+/** The group's commands, in the order `gatehouse --help` lists them (cli/main.ts). */
+export const commands: Readonly<Record<string, Command>> = {
+  create: createApiCommand,
+  list: listApisCommand,
+};

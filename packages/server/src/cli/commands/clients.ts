@@ -195,3 +195,13 @@ export const rotateClientSecretCommand: Command = {
     out.json(rotated);
   },
 };
+
+/** The group's commands, in the order `gatehouse --help` lists them (cli/main.ts). */
+export const commands: Readonly<Record<string, Command>> = {
+  create: createClientCommand,
+  list: listClientsCommand,
+  update: updateClientCommand,
+  delete: deleteClientCommand,
+  revoke: revokeClientCommand,
+  'rotate-secret': rotateClientSecretCommand,
+};

@@ -44,3 +44,9 @@ export const rotateKeysCommand: Command = {
     out.json({ scheduled: scheduled.map((k) => ({ kid: k.kid, alg: k.alg, activatesAt: iso(k.activatesAt) })) });
   },
 };
+
+/** The group's commands, in the order `gatehouse --help` lists them (cli/main.ts). */
+export const commands: Readonly<Record<string, Command>> = {
+  list: listKeysCommand,
+  rotate: rotateKeysCommand,
+};

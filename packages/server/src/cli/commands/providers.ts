@@ -137,3 +137,12 @@ export const removeProviderCommand: Command = {
     out.json({ removed: positionals[0] });
   },
 };
+
+/** The group's commands, in the order `gatehouse --help` lists them (cli/main.ts). */
+export const commands: Readonly<Record<string, Command>> = {
+  add: addProviderCommand,
+  list: listProvidersCommand,
+  enable: enableProviderCommand,
+  disable: disableProviderCommand,
+  remove: removeProviderCommand,
+};

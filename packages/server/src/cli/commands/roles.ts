@@ -27,3 +27,9 @@ export const listRolesCommand: Command = {
     out.json(found);
   },
 };
+
+/** The group's commands, in the order `gatehouse --help` lists them (cli/main.ts). */
+export const commands: Readonly<Record<string, Command>> = {
+  create: createRoleCommand,
+  list: listRolesCommand,
+};

@@ -26,3 +26,8 @@ export const reencryptSecretsCommand: Command = {
     out.json(result);
   },
 };
+
+/** The group's commands, in the order `gatehouse --help` lists them (cli/main.ts). */
+export const commands: Readonly<Record<string, Command>> = {
+  reencrypt: reencryptSecretsCommand,
+};

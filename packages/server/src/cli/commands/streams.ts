@@ -80,3 +80,13 @@ export const deleteStreamCommand: Command = {
     out.json({ deleted: positionals[0] });
   },
 };
+
+/** The group's commands, in the order `gatehouse --help` lists them (cli/main.ts). */
+export const commands: Readonly<Record<string, Command>> = {
+  list: listStreamsCommand,
+  show: showStreamCommand,
+  pause: pauseStreamCommand,
+  resume: resumeStreamCommand,
+  disable: disableStreamCommand,
+  delete: deleteStreamCommand,
+};

@@ -158,3 +158,16 @@ export const importUsersCommand: Command = {
     out.json({ imported: created.length, users: created });
   },
 };
+
+/** The group's commands, in the order `gatehouse --help` lists them (cli/main.ts). */
+export const commands: Readonly<Record<string, Command>> = {
+  create: createUserCommand,
+  list: listUsersCommand,
+  disable: disableUserCommand,
+  enable: enableUserCommand,
+  'set-password': setPasswordCommand,
+  'reset-two-factor': resetTwoFactorCommand,
+  passkeys: listPasskeysCommand,
+  'remove-passkey': removePasskeyCommand,
+  import: importUsersCommand,
+};
