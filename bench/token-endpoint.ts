@@ -43,6 +43,11 @@ async function startBaseline(script: 'engine-baseline.ts' | 'handwritten-token.t
   };
 }
 
+/** Median CPU ms per request over runs, all threads and (in brackets) the main thread's. */
+function cpuMsOf(runs: readonly LoadResult[]): string {
+  return `${fixed(median(runs.map((run) => run.cpuMsPerRequest!)), 3)} (${fixed(median(runs.map((run) => run.mainThreadCpuMsPerRequest!)), 3)})`;
+}
+
 interface Argon2Rate {
   readonly verificationsPerSecond: number;
   readonly cpuMsPerVerification: number;
@@ -113,7 +118,16 @@ export async function tokenEndpointBenchmark(): Promise<{ markdown: string; resu
   try {
     const clientCredentials = requests.clientCredentials;
     const baseline = { ...clientCredentials, headers: { ...FORM, authorization: basic('svc', 'baseline-secret-baseline-secret-32') } };
-    const tokens = await compare({ gatehouse: clientCredentials, engine: { ...baseline, url: `${engine.url}/token` }, handwritten: { ...baseline, url: `${handwritten.url}/token` } }, ROUNDS);
+    // Each server's CPU per token as well as its throughput (ADR 0018): when both saturate the
+    // core, the CPU ratio is the same question asked with less noise from the load generator.
+    const tokens = await compare(
+      {
+        gatehouse: { ...clientCredentials, cpuOf: server.pid },
+        engine: { ...baseline, url: `${engine.url}/token`, cpuOf: engine.pid },
+        handwritten: { ...baseline, url: `${handwritten.url}/token`, cpuOf: handwritten.pid },
+      },
+      ROUNDS,
+    );
     await handwritten.stop();
 
     // Per connection count, interleaved: the grant's run, then raw argon2id's right after, a ratio
@@ -137,6 +151,10 @@ export async function tokenEndpointBenchmark(): Promise<{ markdown: string; resu
     const cc = tokens.median.gatehouse!;
     const ccToEngine = tokens.ratio('gatehouse', 'engine');
     const ccToHandwritten = tokens.ratio('gatehouse', 'handwritten');
+    // Per round: the baseline's CPU per token over Gatehouse's (above 1 would mean Gatehouse spends less).
+    const cpuRatio = (baseline: string) => median(tokens.rounds.gatehouse!.map((run, i) => tokens.rounds[baseline]![i]!.cpuMsPerRequest! / run.cpuMsPerRequest!));
+    const ccCpuToEngine = cpuRatio('engine');
+    const tokenCpu = (name: string) => cpuMsOf(tokens.rounds[name]!);
     const latency = (run: LoadResult) => `${fixed(run.latencyP50, 1)} / ${fixed(run.latencyP99, 1)}`;
     const goal = (value: number, target: number) => ({ target: `>= ${target}`, met: value >= target ? 'yes' : 'NO' });
     const rows: Record<string, string>[] = [
@@ -145,6 +163,7 @@ export async function tokenEndpointBenchmark(): Promise<{ markdown: string; resu
       { measure: 'hand-written Fastify + jose endpoint, same core (tokens/s)', value: fixed(tokens.median.handwritten!.requestsPerSecond), 'p50 / p99 ms': latency(tokens.median.handwritten!), target: '-', met: '-' },
       { measure: 'client credentials / oidc-provider alone', value: fixed(ccToEngine, 3), 'p50 / p99 ms': '-', ...goal(ccToEngine, 0.9) },
       { measure: 'client credentials / hand-written endpoint', value: fixed(ccToHandwritten, 3), 'p50 / p99 ms': '-', ...goal(ccToHandwritten, 0.6) },
+      { measure: 'client credentials / oidc-provider alone, by CPU per token', value: fixed(ccCpuToEngine, 3), 'p50 / p99 ms': '-', target: '-', met: '-' },
     ];
     const results: Record<string, number> = {
       clientCredentialsPerSecond: cc.requestsPerSecond,
@@ -152,8 +171,10 @@ export async function tokenEndpointBenchmark(): Promise<{ markdown: string; resu
       handwrittenPerSecond: tokens.median.handwritten!.requestsPerSecond,
       clientCredentialsToEngineRatio: ccToEngine,
       clientCredentialsToHandwrittenRatio: ccToHandwritten,
+      clientCredentialsToEngineCpuRatio: ccCpuToEngine,
     };
     for (const row of rows) row['CPU ms each (main thread)'] = '-';
+    for (const [index, name] of ['gatehouse', 'engine', 'handwritten'].entries()) rows[index]!['CPU ms each (main thread)'] = tokenCpu(name);
     // All threads, and the main thread's share: argon2id runs on libuv's pool, the rest on the event loop.
     const cpuMs = (all: readonly number[], main: readonly number[]) => `${fixed(median(all), 2)} (${fixed(median(main), 2)})`;
     for (const [connections, { runs, argon2 }] of password) {
