@@ -10,7 +10,7 @@ export const TARGETS: Readonly<Record<string, readonly string[]>> = {
   'packages/sdk/src/algorithms.ts': [`${SDK}/verify-jwt.test.ts`, `${SDK}/jwks.test.ts`],
   'packages/sdk/src/authenticator.ts': [`${SDK}/authorization.test.ts`, 'e2e/revocation-signals.test.ts', `${SDK}/options.test.ts`, `${SDK}/malformed.test.ts`, `${SDK}/check-jwts.test.ts`, `${SDK}/introspection.test.ts`],
   'packages/sdk/src/credentials.ts': [`${SDK}/credentials.test.ts`, `${SDK}/malformed.test.ts`],
-  'packages/sdk/src/cross-origin.ts': [`${SDK}/credentials.test.ts`, `${SDK}/webapp-flow.test.ts`],
+  'packages/sdk/src/cross-origin.ts': [`${SDK}/credentials.test.ts`, `${SDK}/webapp-flow.test.ts`, `${SDK}/options.test.ts`, `${SDK}/webapp-options.test.ts`],
   'packages/sdk/src/discovery.ts': [`${SDK}/jwks.test.ts`, `${SDK}/options.test.ts`],
   'packages/sdk/src/errors.ts': [`${SDK}/errors.test.ts`, `${SDK}/authorization.test.ts`, `${SDK}/malformed.test.ts`],
   'packages/sdk/src/failure-throttle.ts': [`${SDK}/failure-limit.test.ts`],

@@ -60,3 +60,25 @@ function refused(credential: Credential): AuthError {
     scheme: schemeOf(credential.source),
   });
 }
+
+/**
+ * The `trustedOrigins` option of the authenticator and of the web-app helper: each exactly an
+ * origin, the form browsers send in `Origin`; a bad entry is a TypeError naming its index.
+ */
+export function resolveTrustedOrigins(value: readonly string[] | undefined): ReadonlySet<string> {
+  if (value === undefined) return new Set();
+  if (!Array.isArray(value)) throw new TypeError('trustedOrigins: expected an array of origins');
+  for (const [index, origin] of value.entries()) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    // Exactly an origin ("https://app.example.com"), the form browsers send in Origin.
+    if (parsed === undefined || parsed.origin !== origin) {
+      throw new TypeError(`trustedOrigins[${index}]: expected an origin like https://app.example.com`);
+    }
+  }
+  return new Set(value);
+}

@@ -8,6 +8,7 @@ import { SOURCE_NAMES, type CredentialLocations, type SourceName } from './crede
 import type { JsonWebKeySet } from './jwks.ts';
 import { isSupportedAlgorithm, MIN_RSA_MODULUS_BITS, type JwsAlgorithm } from './algorithms.ts';
 import type { FetchLike } from './upstream.ts';
+import { resolveTrustedOrigins } from './cross-origin.ts';
 import { resolveProtectedResource, type ProtectedResourceOptions, type ResolvedProtectedResource } from './protected-resource.ts';
 
 export interface IntrospectionOptions {
@@ -243,7 +244,7 @@ export function resolveOptions(options: AuthenticatorOptions): ResolvedOptions {
     locations,
     enabledSources,
     defaultSources,
-    trustedOrigins: resolveOrigins(options.trustedOrigins),
+    trustedOrigins: resolveTrustedOrigins(options.trustedOrigins),
     clockTolerance: seconds(options.clockTolerance, DEFAULTS.clockTolerance, 'clockTolerance', 300),
     realm,
     protectedResource: resolveProtectedResource(options.protectedResource, {
@@ -458,24 +459,6 @@ function resolveDefaultSources(value: readonly SourceName[] | undefined, enabled
   if (!Array.isArray(value) || value.length === 0) throw new TypeError('defaultSources: expected a non-empty array of source names');
   for (const [index, source] of value.entries()) {
     if (!enabled.has(source)) throw new TypeError(`defaultSources[${index}]: '${String(source)}' is not an enabled credential source`);
-  }
-  return new Set(value);
-}
-
-function resolveOrigins(value: readonly string[] | undefined): ReadonlySet<string> {
-  if (value === undefined) return new Set();
-  if (!Array.isArray(value)) throw new TypeError('trustedOrigins: expected an array of origins');
-  for (const [index, origin] of value.entries()) {
-    let parsed: URL | undefined;
-    try {
-      parsed = new URL(origin);
-    } catch {
-      parsed = undefined;
-    }
-    // Exactly an origin ("https://app.example.com"), the form browsers send in Origin.
-    if (parsed === undefined || parsed.origin !== origin) {
-      throw new TypeError(`trustedOrigins[${index}]: expected an origin like https://app.example.com`);
-    }
   }
   return new Set(value);
 }

@@ -5,6 +5,7 @@
 import type { Authenticator } from '../authenticator.ts';
 import { isScopeToken } from '../scopes.ts';
 import type { FetchLike } from '../upstream.ts';
+import { resolveTrustedOrigins } from '../cross-origin.ts';
 import { defaultErrorPage, type ErrorPage } from './errors.ts';
 
 export interface WebAppPaths {
@@ -199,7 +200,7 @@ export function resolveWebAppOptions(options: WebAppOptions): ResolvedWebAppOpti
     sessionMaxAge: seconds(options.sessionMaxAge, WEBAPP_DEFAULTS.sessionMaxAge, 'sessionMaxAge', 60),
     loginTimeout: seconds(options.loginTimeout, WEBAPP_DEFAULTS.loginTimeout, 'loginTimeout', 10),
     refreshSkew: seconds(options.refreshSkew, WEBAPP_DEFAULTS.refreshSkew, 'refreshSkew', 0),
-    trustedOrigins: resolveOrigins(options.trustedOrigins),
+    trustedOrigins: resolveTrustedOrigins(options.trustedOrigins),
     timeoutMs: seconds(options.timeout, WEBAPP_DEFAULTS.timeout, 'timeout', 0) * 1000,
     fetch: fetchImpl.bind(globalThis) as FetchLike,
     errorPage: options.errorPage ?? defaultErrorPage,
@@ -265,23 +266,6 @@ function resolvePaths(value: WebAppPaths | undefined): Required<WebAppPaths> {
   const routes = [paths.login, paths.callback, paths.logout];
   if (new Set(routes).size !== routes.length) throw new TypeError('paths: login, callback and logout need different paths');
   return Object.freeze(paths);
-}
-
-function resolveOrigins(value: readonly string[] | undefined): ReadonlySet<string> {
-  if (value === undefined) return new Set();
-  if (!Array.isArray(value)) throw new TypeError('trustedOrigins: expected an array of origins');
-  for (const [index, origin] of value.entries()) {
-    let parsed: URL | undefined;
-    try {
-      parsed = new URL(origin);
-    } catch {
-      parsed = undefined;
-    }
-    if (parsed === undefined || parsed.origin !== origin) {
-      throw new TypeError(`trustedOrigins[${index}]: expected an origin like https://app.example.com`);
-    }
-  }
-  return new Set(value);
 }
 
 function seconds(value: unknown, fallback: number, label: string, min: number): number {
