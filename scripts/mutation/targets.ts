@@ -28,6 +28,9 @@ export const TARGETS: Readonly<Record<string, readonly string[]>> = {
   'packages/sdk/src/upstream.ts': [`${SDK}/introspection.test.ts`, `${SDK}/jwks.test.ts`],
   'packages/sdk/src/verify-jwt.ts': [`${SDK}/verify-jwt.test.ts`, `${SDK}/authorization.test.ts`, `${SDK}/check-jwts.test.ts`],
 
+  // The command line's dispatcher (packages/server/src/cli/main.ts): groups, usage, exit codes.
+  'packages/server/src/cli/main.ts': [`${SERVER}/cli.test.ts`],
+
   // The server's protocol engine (packages/server/src/engine/).
   'packages/server/src/engine/account-client.ts': [`${SERVER}/self-service.test.ts`],
   'packages/server/src/engine/accounts.ts': [`${SERVER}/refresh-round-trips.test.ts`, `${SERVER}/engine-parts.test.ts`, `${SERVER}/login.test.ts`, `${SERVER}/stale-session.test.ts`],
