@@ -122,6 +122,8 @@ test('--help lists every command; each command has its own --help; no command at
     const help = await human(env, [...command.split(' '), '--help']);
     assert.match(help, new RegExp(`Usage: gatehouse ${command}`), command);
   }
+  // `help` and `-h` are --help's other spellings.
+  for (const spelling of ['help', '-h']) assert.equal(await human(env, [spelling]), overview, spelling);
   const bare = await gatehouse(env, []);
   assert.equal(bare.code, 2);
   assert.match(bare.stderr, /Usage: gatehouse <command>/, 'the overview goes to stderr when it is an error');
@@ -481,7 +483,8 @@ test('bad arguments exit 2 with the usage on stderr, before any database is open
   ];
   for (const [args, message] of cases) assertUsageError(await gatehouse(env, args), message, args.join(' '));
 
-  for (const args of [['frobnicate'], ['users', 'frobnicate']]) {
+  // Names an object has without being given them are not commands either.
+  for (const args of [['frobnicate'], ['users', 'frobnicate'], ['constructor'], ['users', 'constructor'], ['users', 'toString']]) {
     const run = await gatehouse(env, args);
     assert.equal(run.code, 2, args.join(' '));
     assert.match(run.stderr, /^gatehouse: unknown command "/, args.join(' '));
@@ -506,6 +509,14 @@ test('refused operations exit 1 with a clear message, and no stack trace', async
   assertRefused(await gatehouse(env, ['users', 'set-password', 'ghost', '--password', 'long enough']), /no user "ghost"/, 'unknown user');
   assertRefused(await gatehouse(env, ['users', 'create', '--username', 'x', '--password', 'long enough', '--roles', 'ghost']), /unknown role: ghost/, 'unknown role');
   assertRefused(await gatehouse(env, ['users', 'create', '--username', 'bad name', '--password', 'long enough']), /username must be 1-64 characters/, 'bad username');
+});
+
+test('a failure that is none of Gatehouse\'s own errors exits 1 with its message, and no stack trace', async (t) => {
+  const { env, databaseFile } = environment(t);
+  writeFileSync(databaseFile, 'not a SQLite database, only some text that is long enough to be read as a header\n');
+  const run = await gatehouse(env, ['users', 'list']);
+  assertRefused(run, /^gatehouse: failed: file is not a database\n$/, 'a file that is not a database');
+  assert.equal(run.stdout, '');
 });
 
 test('a configuration error exits 1 naming the setting, and never echoes a password', async () => {
