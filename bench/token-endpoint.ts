@@ -46,9 +46,14 @@ async function startBaseline(script: 'engine-baseline.ts' | 'handwritten-token.t
 /** The table's last column. */
 const CPU = 'CPU ms each (main thread)';
 
-/** Median CPU ms per request over runs, all threads and (in brackets) the main thread's. */
-function cpuMsOf(runs: readonly LoadResult[]): string {
-  return `${fixed(median(runs.map((run) => run.cpuMsPerRequest!)), 3)} (${fixed(median(runs.map((run) => run.mainThreadCpuMsPerRequest!)), 3)})`;
+/** Median CPU ms per request, all threads and (in brackets) the main thread's. */
+function cpuMs(all: readonly number[], main: readonly number[], digits = 2): string {
+  return `${fixed(median(all), digits)} (${fixed(median(main), digits)})`;
+}
+
+/** The same, over load runs of a server measured with `cpuOf`. */
+function runsCpuMs(runs: readonly LoadResult[], digits?: number): string {
+  return cpuMs(runs.map((run) => run.cpuMsPerRequest!), runs.map((run) => run.mainThreadCpuMsPerRequest!), digits);
 }
 
 interface Argon2Rate {
@@ -157,7 +162,7 @@ export async function tokenEndpointBenchmark(): Promise<{ markdown: string; resu
     // Per round: the baseline's CPU per token over Gatehouse's (above 1 would mean Gatehouse spends less).
     const cpuRatio = (baseline: string) => median(tokens.rounds.gatehouse!.map((run, i) => tokens.rounds[baseline]![i]!.cpuMsPerRequest! / run.cpuMsPerRequest!));
     const ccCpuToEngine = cpuRatio('engine');
-    const tokenCpu = (name: string) => cpuMsOf(tokens.rounds[name]!);
+    const tokenCpu = (name: string) => runsCpuMs(tokens.rounds[name]!, 3);
     const latency = (run: LoadResult) => `${fixed(run.latencyP50, 1)} / ${fixed(run.latencyP99, 1)}`;
     const goal = (value: number, target: number) => ({ target: `>= ${target}`, met: value >= target ? 'yes' : 'NO' });
     const rows: Record<string, string>[] = [
@@ -178,7 +183,6 @@ export async function tokenEndpointBenchmark(): Promise<{ markdown: string; resu
     };
     for (const row of rows) row[CPU] ??= '-';
     // All threads, and the main thread's share: argon2id runs on libuv's pool, the rest on the event loop.
-    const cpuMs = (all: readonly number[], main: readonly number[]) => `${fixed(median(all), 2)} (${fixed(median(main), 2)})`;
     for (const [connections, { runs, argon2 }] of password) {
       const rate = median(runs.map((run) => run.requestsPerSecond));
       const argon2Rates = argon2.map((a) => a.verificationsPerSecond);
@@ -207,7 +211,7 @@ export async function tokenEndpointBenchmark(): Promise<{ markdown: string; resu
       const bound = median(engineOneAtATime.map((run, i) => run.requestsPerSecond / (run.requestsPerSecond + argon2Rates[i]!)));
       const engineMiddle = [...engineOneAtATime].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond)[Math.floor(engineOneAtATime.length / 2)]!;
       rows.push(
-        { measure: 'oidc-provider alone, client credentials, 1 connection (tokens/s)', value: fixed(engineMiddle.requestsPerSecond), 'p50 / p99 ms': latency(engineMiddle), [CPU]: cpuMs(engineOneAtATime.map((run) => run.cpuMsPerRequest!), engineOneAtATime.map((run) => run.mainThreadCpuMsPerRequest!)), target: '-', met: '-' },
+        { measure: 'oidc-provider alone, client credentials, 1 connection (tokens/s)', value: fixed(engineMiddle.requestsPerSecond), 'p50 / p99 ms': latency(engineMiddle), [CPU]: runsCpuMs(engineOneAtATime), target: '-', met: '-' },
         { measure: 'bound at 1 connection: argon2id then oidc-provider alone, one after the other', value: fixed(bound, 3), 'p50 / p99 ms': '-', [CPU]: '-', target: '-', met: '-' },
       );
       Object.assign(results, { engineOneAtATimePerSecond: engineMiddle.requestsPerSecond, passwordBoundAtOneConnection: bound });
