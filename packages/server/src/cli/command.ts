@@ -34,6 +34,9 @@ export interface Command {
   run(context: CommandContext): Promise<void | number>;
 }
 
+/** A group's subcommands by name (`gatehouse users create`): what each group's module exports as `commands`. */
+export type CommandGroup = Readonly<Record<string, Command>>;
+
 /** Wrong arguments: print the usage and exit 2. */
 export class UsageError extends Error {
   constructor(message: string) {

@@ -4,10 +4,10 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/load.ts';
 import { GatehouseError } from '../errors.ts';
-import { UsageError, type Command } from './command.ts';
+import { UsageError, type Command, type CommandGroup } from './command.ts';
 import { createOutput } from './output.ts';
 
-type Entry = Command | Readonly<Record<string, Command>>;
+type Entry = Command | CommandGroup;
 
 /**
  * Each group's commands, loaded when asked for. A command loads its own module and what that

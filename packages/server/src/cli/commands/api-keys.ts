@@ -2,7 +2,7 @@
 import { createApiKey, listApiKeys, revokeApiKey, type ApiKey } from '../../storage/api-keys.ts';
 import { recordAuditEvent } from '../../storage/audit.ts';
 import { parseDuration } from '../durations.ts';
-import { optionalString, requireString, UsageError, type Command } from '../command.ts';
+import { optionalString, requireString, UsageError, type Command, type CommandGroup } from '../command.ts';
 import { readDb, withDb } from '../storage.ts';
 
 const show = (k: ApiKey) => ({ id: k.id, name: k.name, owner: `${k.owner.kind}:${k.owner.id}`, api: k.api, scopes: k.scopes, expires: k.expiresAt, 'last used': k.lastUsedAt, revoked: k.revokedAt });
@@ -73,7 +73,7 @@ export const revokeApiKeyCommand: Command = {
 };
 
 /** The group's commands, in the order `gatehouse --help` lists them (cli/main.ts). */
-export const commands: Readonly<Record<string, Command>> = {
+export const commands: CommandGroup = {
   create: createApiKeyCommand,
   list: listApiKeysCommand,
   revoke: revokeApiKeyCommand,

@@ -1,6 +1,6 @@
 // gatehouse apis create | list
 import { createApi, listApis } from '../../storage/apis.ts';
-import { optionalString, page, requireString, type Command } from '../command.ts';
+import { optionalString, page, requireString, type Command, type CommandGroup } from '../command.ts';
 import { parseDuration } from '../durations.ts';
 import { announce, readDb, withDb } from '../storage.ts';
 
@@ -49,7 +49,7 @@ export const listApisCommand: Command = {
 };
 
 /** The group's commands, in the order `gatehouse --help` lists them (cli/main.ts). */
-export const commands: Readonly<Record<string, Command>> = {
+export const commands: CommandGroup = {
   create: createApiCommand,
   list: listApisCommand,
 };

@@ -1,7 +1,7 @@
 // gatehouse clients create | list | update | delete | revoke | rotate-secret
 import { recordAuditEvent } from '../../storage/audit.ts';
 import { createClient, deleteClient, listClients, revokeClient, rotateClientSecret, updateClient, type Client } from '../../storage/clients.ts';
-import { optionalString, page, requireString, stringList, UsageError, type Command, type Values } from '../command.ts';
+import { optionalString, page, requireString, stringList, UsageError, type Command, type CommandGroup, type Values } from '../command.ts';
 import { announce, readDb, withDb } from '../storage.ts';
 
 /**
@@ -197,7 +197,7 @@ export const rotateClientSecretCommand: Command = {
 };
 
 /** The group's commands, in the order `gatehouse --help` lists them (cli/main.ts). */
-export const commands: Readonly<Record<string, Command>> = {
+export const commands: CommandGroup = {
   create: createClientCommand,
   list: listClientsCommand,
   update: updateClientCommand,

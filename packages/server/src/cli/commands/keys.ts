@@ -3,7 +3,7 @@ import { recordAuditEvent } from '../../storage/audit.ts';
 import { listSigningKeys, scheduleKeyRotation, SIGNING_ALGS, type SigningAlg } from '../../storage/keys.ts';
 import { loadConfig } from '../../config/load.ts';
 import { parseDuration } from '../durations.ts';
-import { optionalString, UsageError, type Command } from '../command.ts';
+import { optionalString, UsageError, type Command, type CommandGroup } from '../command.ts';
 import { announce, readDb, withDb } from '../storage.ts';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -46,7 +46,7 @@ export const rotateKeysCommand: Command = {
 };
 
 /** The group's commands, in the order `gatehouse --help` lists them (cli/main.ts). */
-export const commands: Readonly<Record<string, Command>> = {
+export const commands: CommandGroup = {
   list: listKeysCommand,
   rotate: rotateKeysCommand,
 };

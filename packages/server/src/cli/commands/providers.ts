@@ -2,7 +2,7 @@
 // users may sign in with (docs/adr/0017-upstream-identity-providers.md).
 import { recordAuditEvent } from '../../storage/audit.ts';
 import { createUpstreamProvider, deleteUpstreamProvider, listUpstreamProviders, setUpstreamProviderEnabled, type UpstreamProvider } from '../../storage/upstream.ts';
-import { optionalString, requireString, stringList, UsageError, type Command, type CommandContext } from '../command.ts';
+import { optionalString, requireString, stringList, UsageError, type Command, type CommandContext, type CommandGroup } from '../command.ts';
 import { readDb, withDb } from '../storage.ts';
 
 const GOOGLE = 'https://accounts.google.com';
@@ -139,7 +139,7 @@ export const removeProviderCommand: Command = {
 };
 
 /** The group's commands, in the order `gatehouse --help` lists them (cli/main.ts). */
-export const commands: Readonly<Record<string, Command>> = {
+export const commands: CommandGroup = {
   add: addProviderCommand,
   list: listProvidersCommand,
   enable: enableProviderCommand,

@@ -1,6 +1,6 @@
 // gatehouse roles create | list
 import { createRole, listRoles } from '../../storage/roles.ts';
-import { optionalString, page, requireString, type Command } from '../command.ts';
+import { optionalString, page, requireString, type Command, type CommandGroup } from '../command.ts';
 import { readDb, withDb } from '../storage.ts';
 
 export const createRoleCommand: Command = {
@@ -29,7 +29,7 @@ export const listRolesCommand: Command = {
 };
 
 /** The group's commands, in the order `gatehouse --help` lists them (cli/main.ts). */
-export const commands: Readonly<Record<string, Command>> = {
+export const commands: CommandGroup = {
   create: createRoleCommand,
   list: listRolesCommand,
 };

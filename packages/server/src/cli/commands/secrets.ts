@@ -1,7 +1,7 @@
 // gatehouse secrets reencrypt: the last step of rotating the secret key (docs/security.md).
 import { recordAuditEvent } from '../../storage/audit.ts';
 import { reencryptSecrets } from '../../storage/secrets-at-rest.ts';
-import type { Command } from '../command.ts';
+import type { Command, CommandGroup } from '../command.ts';
 import { withDb } from '../storage.ts';
 
 export const reencryptSecretsCommand: Command = {
@@ -28,6 +28,6 @@ export const reencryptSecretsCommand: Command = {
 };
 
 /** The group's commands, in the order `gatehouse --help` lists them (cli/main.ts). */
-export const commands: Readonly<Record<string, Command>> = {
+export const commands: CommandGroup = {
   reencrypt: reencryptSecretsCommand,
 };

@@ -4,7 +4,7 @@ import { streamLag } from '../../signals/lag.ts';
 import { latestSeq } from '../../storage/security-events.ts';
 import { deleteStream, listStreams, requireStream, setStreamStatus, type Stream } from '../../storage/streams.ts';
 import type { Db } from '../../storage/database.ts';
-import type { Command } from '../command.ts';
+import type { Command, CommandGroup } from '../command.ts';
 import { readDb, withDb } from '../storage.ts';
 
 async function withLag(db: Db, streams: readonly Stream[]) {
@@ -82,7 +82,7 @@ export const deleteStreamCommand: Command = {
 };
 
 /** The group's commands, in the order `gatehouse --help` lists them (cli/main.ts). */
-export const commands: Readonly<Record<string, Command>> = {
+export const commands: CommandGroup = {
   list: listStreamsCommand,
   show: showStreamCommand,
   pause: pauseStreamCommand,

@@ -6,7 +6,7 @@ import { listPasskeys, removePasskey } from '../../storage/passkeys.ts';
 import { disableTwoFactor } from '../../storage/two-factor.ts';
 import { setUserPassword, withPasswordHash, withPasswordHashes } from '../../passwords/user-passwords.ts';
 import { createUser, importUsers, listUsers, requireUser, setUserDisabled, type User } from '../../storage/users.ts';
-import { optionalString, page, requireString, stringList, UsageError, type Command, type CommandContext } from '../command.ts';
+import { optionalString, page, requireString, stringList, UsageError, type Command, type CommandContext, type CommandGroup } from '../command.ts';
 import { announce, readDb, withDb } from '../storage.ts';
 import { importFormatHelp, parseImportFile } from '../user-import-file.ts';
 
@@ -160,7 +160,7 @@ export const importUsersCommand: Command = {
 };
 
 /** The group's commands, in the order `gatehouse --help` lists them (cli/main.ts). */
-export const commands: Readonly<Record<string, Command>> = {
+export const commands: CommandGroup = {
   create: createUserCommand,
   list: listUsersCommand,
   disable: disableUserCommand,
